@@ -1,0 +1,240 @@
+//! Consuming a queue: prefetch-bounded, manual acks after the handler's effects are stored,
+//! dead letters with a reason, resumption after reconnects, and draining on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use s4e_types::Envelope;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::connection::{Bus, Link};
+use crate::topology::Queue;
+
+/// A message handed to a handler.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub envelope: Envelope,
+    /// True when the broker delivered this message before (a handler may have run already).
+    pub redelivered: bool,
+}
+
+/// What the consumer does with a message once its handler returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Handled; effects stored. Removed from the queue.
+    Ack,
+    /// A transient failure: returned to the queue after a back-off. The queue's delivery limit
+    /// dead-letters it if it keeps failing.
+    Retry(String),
+    /// Cannot ever be handled: sent to the dead-letter queue with this reason.
+    DeadLetter(String),
+}
+
+impl Bus {
+    /// Starts consuming `queue` with at most `prefetch` messages in flight. The task resumes
+    /// after reconnects and ends when `shutdown` is cancelled, after in-flight handlers finish
+    /// and their messages are acked.
+    pub fn consume<F, Fut>(
+        &self,
+        queue: Queue,
+        prefetch: u16,
+        shutdown: CancellationToken,
+        handler: F,
+    ) -> JoinHandle<()>
+    where
+        F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let bus = self.clone();
+        let queue_name = self.topology().queue(queue);
+        tokio::spawn(consume_loop(
+            bus,
+            queue_name,
+            prefetch.max(1),
+            shutdown,
+            Arc::new(handler),
+        ))
+    }
+}
+
+async fn consume_loop<F, Fut>(
+    bus: Bus,
+    queue: String,
+    prefetch: u16,
+    shutdown: CancellationToken,
+    handler: Arc<F>,
+) where
+    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let mut in_flight = JoinSet::new();
+    let mut failures = 0u32;
+    'connection: while !shutdown.is_cancelled() {
+        let link = tokio::select! {
+            link = bus.wait_for_link(Duration::from_secs(3600)) => match link {
+                Ok(link) => link,
+                Err(_) => continue 'connection,
+            },
+            _ = shutdown.cancelled() => break 'connection,
+        };
+        let (channel, mut consumer) = match open(&link, &queue, prefetch).await {
+            Ok(opened) => opened,
+            Err(error) => {
+                tracing::warn!(%error, %queue, "cannot start consuming");
+                wait_for_new_link(&bus, &link, failures, &shutdown).await;
+                failures += 1;
+                continue 'connection;
+            }
+        };
+        failures = 0;
+        tracing::info!(%queue, prefetch, "consuming");
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    // Stop intake, then let what is in flight finish and settle on this
+                    // channel: dropping the channel first would close it and return those
+                    // messages to the queue (their acks would fail on a closed channel).
+                    let _ = channel
+                        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+                        .await;
+                    while in_flight.join_next().await.is_some() {}
+                    // Prefetched messages never handed to a handler go back to the queue.
+                    let _ = channel
+                        .close(200, ShortString::from("consumer stopped"))
+                        .await;
+                    break 'connection;
+                }
+                delivery = consumer.next() => match delivery {
+                    Some(Ok(delivery)) => {
+                        in_flight.spawn(handle(bus.clone(), queue.clone(), delivery, handler.clone()));
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, %queue, "consumer interrupted");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!(%queue, "consumer stream ended");
+                        break;
+                    }
+                },
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        }
+        // Unacked messages of the lost channel go back to the queue on the broker's side.
+        wait_for_new_link(&bus, &link, failures, &shutdown).await;
+    }
+    while in_flight.join_next().await.is_some() {}
+    tracing::info!(%queue, "consumer stopped");
+}
+
+async fn open(
+    link: &Link,
+    queue: &str,
+    prefetch: u16,
+) -> Result<(lapin::Channel, lapin::Consumer), lapin::Error> {
+    let channel = link.connection.create_channel().await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let consumer = channel
+        .basic_consume(
+            ShortString::from(queue),
+            ShortString::from(format!("{queue}.{}", uuid::Uuid::now_v7())),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer))
+}
+
+/// Waits until the supervisor replaces `link` (or a short back-off passes), so a broken link
+/// is not retried in a hot loop.
+async fn wait_for_new_link(bus: &Bus, link: &Link, failures: u32, shutdown: &CancellationToken) {
+    let mut receiver = bus.inner.link.clone();
+    let generation = link.generation;
+    let wait = Duration::from_millis((200u64 << failures.min(4)).min(3_000));
+    tokio::select! {
+        _ = receiver.wait_for(|current| current.as_ref().is_some_and(|l| l.generation != generation)) => {}
+        _ = tokio::time::sleep(wait) => {}
+        _ = shutdown.cancelled() => {}
+    }
+}
+
+async fn handle<F, Fut>(bus: Bus, queue: String, delivery: Delivery, handler: Arc<F>)
+where
+    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
+        Ok(mut envelope) => {
+            envelope.attempt = delivery_count(&delivery);
+            handler(Incoming {
+                envelope,
+                redelivered: delivery.redelivered,
+            })
+            .await
+        }
+        Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
+    };
+    let settled = match outcome {
+        Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Outcome::Retry(reason) => {
+            let attempt = delivery_count(&delivery);
+            let wait = Duration::from_millis((250u64 << attempt.min(5)).min(5_000));
+            tracing::warn!(%queue, %reason, attempt, retry_in_ms = wait.as_millis() as u64, "message will be retried");
+            tokio::time::sleep(wait).await;
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await
+        }
+        Outcome::DeadLetter(reason) => {
+            tracing::warn!(%queue, %reason, "dead-lettering message");
+            match bus
+                .dead_letter(&delivery.data, delivery.properties.clone(), &queue, &reason)
+                .await
+            {
+                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                Err(error) => {
+                    // Keep the message rather than lose it: it comes back and is judged again.
+                    tracing::error!(%error, %queue, "cannot dead-letter, returning message to queue");
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..BasicNackOptions::default()
+                        })
+                        .await
+                }
+            }
+        }
+    };
+    if let Err(error) = settled {
+        // The channel is gone; the broker redelivers the message on the next connection.
+        tracing::warn!(%error, %queue, "cannot settle message");
+    }
+}
+
+/// How often the broker delivered this message before (quorum queues count it for us).
+fn delivery_count(delivery: &Delivery) -> u32 {
+    let count = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get("x-delivery-count").cloned());
+    match count {
+        Some(AMQPValue::LongLongInt(value)) => value.max(0) as u32,
+        Some(AMQPValue::LongInt(value)) => value.max(0) as u32,
+        Some(AMQPValue::LongUInt(value)) => value,
+        Some(AMQPValue::ShortInt(value)) => value.max(0) as u32,
+        _ => u32::from(delivery.redelivered),
+    }
+}

@@ -1,0 +1,382 @@
+//! The egress policy: which addresses a check may connect to.
+//!
+//! Targets come from users, so a check must never become a way to reach our own
+//! infrastructure (SSRF): cloud metadata endpoints, link-local services, and — in production —
+//! private networks and loopback. The policy resolves the host once and hands back the one
+//! address it approved; callers connect to exactly that address, so a DNS answer that changes
+//! between the check and the connection (DNS rebinding) cannot redirect them.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use url::{Host, Url};
+
+/// Which destinations a check may connect to.
+#[derive(Clone, Debug, Default)]
+pub struct EgressPolicy {
+    /// Allow private networks (RFC 1918, CGNAT, IPv6 ULA) and loopback. Only for development
+    /// and tests; metadata, link-local, unspecified, multicast and broadcast addresses stay
+    /// refused even then.
+    pub allow_private: bool,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum EgressError {
+    #[error("refusing to connect to {}: {reason}", host_and_ip(host, *ip))]
+    Refused {
+        host: String,
+        ip: IpAddr,
+        reason: &'static str,
+    },
+    #[error("could not resolve {host}: {detail}")]
+    Resolve { host: String, detail: String },
+    #[error("invalid target: {0}")]
+    InvalidTarget(String),
+}
+
+/// `example.com (10.0.0.1)`, or just the address when the host was one.
+fn host_and_ip(host: &str, ip: IpAddr) -> String {
+    if host == ip.to_string() {
+        host.to_owned()
+    } else {
+        format!("{host} ({ip})")
+    }
+}
+
+impl EgressPolicy {
+    /// Resolves the URL's host and returns the first address the policy allows, with the URL's
+    /// port (or the scheme's default). IP literals are judged without DNS.
+    pub async fn resolve(&self, url: &Url) -> Result<SocketAddr, EgressError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(EgressError::InvalidTarget(format!(
+                "only http and https URLs can be checked, not {}",
+                url.scheme()
+            )));
+        }
+        let port = url.port_or_known_default().ok_or_else(|| {
+            EgressError::InvalidTarget(format!("no port known for {}", url.scheme()))
+        })?;
+        let host = url
+            .host()
+            .ok_or_else(|| EgressError::InvalidTarget("the URL has no host".into()))?;
+        let (name, candidates) = match host {
+            Host::Ipv4(ip) => (ip.to_string(), vec![IpAddr::V4(ip)]),
+            Host::Ipv6(ip) => (ip.to_string(), vec![IpAddr::V6(ip)]),
+            Host::Domain(domain) => (domain.to_owned(), lookup(domain, port).await?),
+        };
+        self.pick(&name, &candidates)
+            .map(|ip| SocketAddr::new(ip, port))
+    }
+
+    /// Whether the policy allows connecting to `ip`.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), EgressError> {
+        match refusal(ip, self.allow_private) {
+            None => Ok(()),
+            Some(reason) => Err(EgressError::Refused {
+                host: ip.to_string(),
+                ip,
+                reason,
+            }),
+        }
+    }
+
+    /// The first allowed address; when none is, the refusal of the first, since that is the
+    /// address a plain client would have used.
+    fn pick(&self, host: &str, candidates: &[IpAddr]) -> Result<IpAddr, EgressError> {
+        if let Some(ip) = candidates
+            .iter()
+            .copied()
+            .find(|ip| refusal(*ip, self.allow_private).is_none())
+        {
+            return Ok(ip);
+        }
+        let first = *candidates.first().ok_or_else(|| EgressError::Resolve {
+            host: host.to_owned(),
+            detail: "no addresses found".into(),
+        })?;
+        let reason = refusal(first, self.allow_private).unwrap_or("not allowed");
+        Err(EgressError::Refused {
+            host: host.to_owned(),
+            ip: first,
+            reason,
+        })
+    }
+}
+
+async fn lookup(domain: &str, port: u16) -> Result<Vec<IpAddr>, EgressError> {
+    let addrs = tokio::net::lookup_host((domain, port))
+        .await
+        .map_err(|err| EgressError::Resolve {
+            host: domain.to_owned(),
+            detail: err.to_string(),
+        })?;
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for addr in addrs {
+        // getaddrinfo repeats an address once per socket type; keep the order, drop repeats.
+        if !ips.contains(&addr.ip()) {
+            ips.push(addr.ip());
+        }
+    }
+    Ok(ips)
+}
+
+/// Why `ip` is refused, or `None` when it may be reached.
+fn refusal(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => refusal_v4(v4, allow_private),
+        IpAddr::V6(v6) => match embedded_ipv4(v6) {
+            // The kernel connects an IPv4-mapped address over IPv4, so judge what it reaches.
+            Some(v4) => refusal_v4(v4, allow_private),
+            None => refusal_v6(v6, allow_private),
+        },
+    }
+}
+
+/// The IPv4 address an IPv6 address really leads to: IPv4-mapped (`::ffff:a.b.c.d`) and the
+/// NAT64 well-known prefix (`64:ff9b::a.b.c.d`, translated to IPv4 by a gateway).
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        return Some(Ipv4Addr::new(a, b, c, d));
+    }
+    None
+}
+
+const METADATA_V4: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(169, 254, 169, 254), // AWS, GCP, Azure, OpenStack, ...
+    Ipv4Addr::new(169, 254, 170, 2),   // AWS ECS task metadata
+    Ipv4Addr::new(100, 100, 100, 200), // Alibaba Cloud
+];
+const METADATA_V6: [Ipv6Addr; 1] = [Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254)]; // AWS
+
+fn refusal_v4(ip: Ipv4Addr, allow_private: bool) -> Option<&'static str> {
+    let [a, b, _, _] = ip.octets();
+    if METADATA_V4.contains(&ip) {
+        return Some("cloud metadata endpoint");
+    }
+    if ip.is_link_local() {
+        return Some("link-local address");
+    }
+    // All of 0.0.0.0/8: Linux connects 0.0.0.0 to the local host, the rest is not routable.
+    if a == 0 {
+        return Some("unspecified address");
+    }
+    if ip.is_broadcast() {
+        return Some("broadcast address");
+    }
+    if ip.is_multicast() {
+        return Some("multicast address");
+    }
+    if allow_private {
+        return None;
+    }
+    if ip.is_loopback() {
+        return Some("loopback address");
+    }
+    if ip.is_private() {
+        return Some("private network address");
+    }
+    if a == 100 && (64..128).contains(&b) {
+        return Some("carrier-grade NAT address (100.64.0.0/10)");
+    }
+    None
+}
+
+fn refusal_v6(ip: Ipv6Addr, allow_private: bool) -> Option<&'static str> {
+    if METADATA_V6.contains(&ip) {
+        return Some("cloud metadata endpoint");
+    }
+    if ip.is_unicast_link_local() {
+        return Some("link-local address");
+    }
+    if ip.is_unspecified() {
+        return Some("unspecified address");
+    }
+    if ip.is_multicast() {
+        return Some("multicast address");
+    }
+    if allow_private {
+        return None;
+    }
+    if ip.is_loopback() {
+        return Some("loopback address");
+    }
+    if ip.is_unique_local() {
+        return Some("private network address (unique local)");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strict() -> EgressPolicy {
+        EgressPolicy::default()
+    }
+
+    fn lax() -> EgressPolicy {
+        EgressPolicy {
+            allow_private: true,
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn reason(policy: &EgressPolicy, text: &str) -> Option<&'static str> {
+        match policy.check_ip(ip(text)) {
+            Ok(()) => None,
+            Err(EgressError::Refused { reason, .. }) => Some(reason),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_policy_is_strict() {
+        assert!(!EgressPolicy::default().allow_private);
+    }
+
+    #[test]
+    fn always_refused_even_when_private_is_allowed() {
+        for (text, expected) in [
+            ("169.254.169.254", "cloud metadata endpoint"),
+            ("169.254.170.2", "cloud metadata endpoint"),
+            ("100.100.100.200", "cloud metadata endpoint"),
+            ("fd00:ec2::254", "cloud metadata endpoint"),
+            ("169.254.1.1", "link-local address"),
+            ("fe80::1", "link-local address"),
+            ("febf::1", "link-local address"),
+            ("0.0.0.0", "unspecified address"),
+            ("0.1.2.3", "unspecified address"),
+            ("::", "unspecified address"),
+            ("224.0.0.1", "multicast address"),
+            ("239.255.255.250", "multicast address"),
+            ("ff02::1", "multicast address"),
+            ("255.255.255.255", "broadcast address"),
+            ("::ffff:169.254.169.254", "cloud metadata endpoint"),
+            ("::ffff:0.0.0.0", "unspecified address"),
+            ("64:ff9b::a9fe:a9fe", "cloud metadata endpoint"),
+        ] {
+            assert_eq!(reason(&lax(), text), Some(expected), "{text} (lax)");
+            assert_eq!(reason(&strict(), text), Some(expected), "{text} (strict)");
+        }
+    }
+
+    #[test]
+    fn private_and_loopback_depend_on_the_policy() {
+        for text in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "127.255.0.1",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "::ffff:10.1.2.3",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                reason(&strict(), text).is_some(),
+                "{text} should be refused"
+            );
+            assert_eq!(reason(&lax(), text), None, "{text} should be allowed");
+        }
+    }
+
+    #[test]
+    fn public_addresses_are_allowed() {
+        for text in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "100.63.255.255",
+            "169.255.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "fec0::1",
+        ] {
+            assert_eq!(reason(&strict(), text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn first_allowed_address_wins_and_all_refused_reports_the_first() {
+        let policy = strict();
+        let picked = policy.pick("example.test", &[ip("10.0.0.1"), ip("93.184.216.34")]);
+        assert_eq!(picked, Ok(ip("93.184.216.34")));
+        let refused = policy.pick("example.test", &[ip("127.0.0.1"), ip("169.254.169.254")]);
+        assert_eq!(
+            refused,
+            Err(EgressError::Refused {
+                host: "example.test".into(),
+                ip: ip("127.0.0.1"),
+                reason: "loopback address",
+            })
+        );
+        assert!(matches!(
+            policy.pick("example.test", &[]),
+            Err(EgressError::Resolve { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn ip_literals_are_judged_without_dns() {
+        let url = Url::parse("http://[::ffff:169.254.169.254]/").unwrap();
+        let err = lax().resolve(&url).await.unwrap_err();
+        assert!(matches!(
+            err,
+            EgressError::Refused {
+                reason: "cloud metadata endpoint",
+                ..
+            }
+        ));
+        let url = Url::parse("https://127.0.0.1:8443/x").unwrap();
+        assert_eq!(
+            lax().resolve(&url).await,
+            Ok("127.0.0.1:8443".parse().unwrap())
+        );
+        let url = Url::parse("http://[::1]/").unwrap();
+        assert_eq!(lax().resolve(&url).await, Ok("[::1]:80".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn only_http_and_https_are_accepted() {
+        for text in [
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "gopher://127.0.0.1/",
+        ] {
+            let url = Url::parse(text).unwrap();
+            assert!(
+                matches!(
+                    lax().resolve(&url).await,
+                    Err(EgressError::InvalidTarget(_))
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused() {
+        let url = Url::parse("http://localhost:8080/").unwrap();
+        match strict().resolve(&url).await {
+            Err(EgressError::Refused { host, reason, .. }) => {
+                assert_eq!(host, "localhost");
+                assert_eq!(reason, "loopback address");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The HTTP security headers check: one GET of the asset URL, judged by its response headers.
+//!
+//! Rules (each a stable `rule` name in the findings): `missing_hsts`, `missing_csp`,
+//! `missing_x_content_type_options`, `missing_clickjacking_protection`,
+//! `missing_referrer_policy`, `server_version_disclosure`, `x_powered_by_disclosure`.
+//! They apply to every status: an error page is served with headers too, and is as framable.
+
+mod parse;
+mod rules;
+
+use std::time::Duration;
+
+use tokio::time::{Instant, timeout_at};
+use url::Url;
+
+use crate::egress::{EgressError, EgressPolicy};
+use crate::{CheckError, CheckOutput, fetch};
+
+/// Requests `target` (an http or https URL) once and judges its response headers.
+///
+/// The address is approved by `policy` before any connection; `timeout` bounds resolving,
+/// connecting and receiving the response headers.
+pub async fn run(
+    target: &str,
+    policy: &EgressPolicy,
+    timeout: Duration,
+) -> Result<CheckOutput, CheckError> {
+    let url = Url::parse(target)
+        .map_err(|err| CheckError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
+    let deadline = Instant::now() + timeout;
+    let addr = match timeout_at(deadline, policy.resolve(&url)).await {
+        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
+        // A target the check cannot judge at all (say, ftp://) is the target's fault, not a
+        // policy decision.
+        Ok(Err(EgressError::InvalidTarget(reason))) => {
+            return Err(CheckError::InvalidTarget(reason));
+        }
+        Ok(Err(err)) => return Err(err.into()),
+        Ok(Ok(addr)) => addr,
+    };
+    tracing::debug!(%url, %addr, "http_headers: requesting");
+    let fetched = fetch::get(&url, addr, deadline, timeout).await?;
+    let findings = rules::evaluate(&url, fetched.raw.status, &fetched.headers);
+    let status = fetched.raw.status;
+    tracing::debug!(%url, status, findings = findings.len(), "http_headers: judged");
+    Ok(CheckOutput {
+        findings,
+        raw: fetched.raw,
+    })
+}

@@ -1,0 +1,88 @@
+//! Security checks run by the S4E workers, and the egress policy that guards them.
+//!
+//! A check takes a target (the asset's URL), talks to it over the network and turns what it saw
+//! into [`s4e_types::FindingDraft`]s plus the raw response it judged, so the findings can be
+//! stored and the evidence kept. Every connection goes through [`egress::EgressPolicy`] first:
+//! targets are user input, and a scanner that fetches whatever it is told is an SSRF waiting
+//! to happen.
+//!
+//! Checks:
+//! - [`http_headers`]: security-relevant HTTP response headers (HSTS, CSP, clickjacking, ...).
+
+pub mod egress;
+mod fetch;
+pub mod http_headers;
+
+use serde::{Deserialize, Serialize};
+
+pub use egress::{EgressError, EgressPolicy};
+
+/// What a check produced: its findings and the raw response they were judged on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckOutput {
+    pub findings: Vec<s4e_types::FindingDraft>,
+    pub raw: RawResponse,
+}
+
+/// The HTTP response a check judged, kept as evidence (stored in the document store).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawResponse {
+    /// The URL that was requested (redirects are not followed).
+    pub url: String,
+    pub status: u16,
+    /// Every header line, in the order received; repeated headers appear once per line.
+    /// Values that are not valid UTF-8 are decoded lossily.
+    pub headers: Vec<(String, String)>,
+    /// The start of the body, at most [`RawResponse::BODY_EXCERPT_LIMIT`] bytes, cut on a
+    /// character boundary and decoded lossily.
+    pub body_excerpt: String,
+    /// From sending the request to the end of the body excerpt.
+    pub elapsed_ms: u64,
+}
+
+impl RawResponse {
+    /// The most body bytes kept: enough to recognise a page, small enough to store per job.
+    pub const BODY_EXCERPT_LIMIT: usize = 64 * 1024;
+}
+
+/// Why a check could not judge its target. Messages are shown to users as the job's error.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Egress(#[from] EgressError),
+    #[error("target unreachable: {0}")]
+    Unreachable(String),
+    #[error("target did not respond within {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
+    #[error("invalid target: {0}")]
+    InvalidTarget(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn errors_read_well() {
+        let unreachable = CheckError::Unreachable("connection refused (127.0.0.1:9)".into());
+        assert_eq!(
+            unreachable.to_string(),
+            "target unreachable: connection refused (127.0.0.1:9)"
+        );
+        assert_eq!(
+            CheckError::Timeout(Duration::from_millis(500)).to_string(),
+            "target did not respond within 500 ms"
+        );
+        let refused = CheckError::from(EgressError::Refused {
+            host: "metadata.example".into(),
+            ip: "169.254.169.254".parse().unwrap(),
+            reason: "cloud metadata endpoint",
+        });
+        assert_eq!(
+            refused.to_string(),
+            "refusing to connect to metadata.example (169.254.169.254): cloud metadata endpoint"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the checks against real servers on 127.0.0.1.
+//!
+//! One test binary (modules below) rather than one per file: each binary links reqwest,
+//! rustls and axum again.
+
+mod egress;
+mod failures;
+mod headers;
+mod support;
+mod tls;

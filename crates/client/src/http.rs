@@ -1,0 +1,110 @@
+//! The shared request plumbing: service token, timeouts, error-body decoding.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use s4e_types::api::ErrorBody;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ClientError;
+
+/// The header internal endpoints read the service token from.
+const SERVICE_TOKEN_HEADER: &str = "x-s4e-service-token";
+
+#[derive(Clone)]
+pub(crate) struct InternalHttp {
+    client: reqwest::Client,
+    base_url: String,
+    token: String,
+}
+
+impl InternalHttp {
+    pub fn new(base_url: &str, token: &str) -> Result<Self, ClientError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|error| ClientError::Unavailable(error.to_string()))?;
+        Ok(Self {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        })
+    }
+
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url))
+            .header(SERVICE_TOKEN_HEADER, &self.token);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| ClientError::Unavailable(format!("{path}: {error}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json()
+                .await
+                .map_err(|error| ClientError::Unexpected {
+                    status: status.as_u16(),
+                    message: format!("undecodable body: {error}"),
+                });
+        }
+        let message = match response.json::<ErrorBody>().await {
+            Ok(body) => body.error.message,
+            Err(_) => status.to_string(),
+        };
+        Err(match status {
+            StatusCode::NOT_FOUND => ClientError::NotFound(message),
+            StatusCode::CONFLICT => ClientError::Conflict(message),
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                ClientError::BadRequest(message)
+            }
+            StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
+            StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::GATEWAY_TIMEOUT => ClientError::Unavailable(message),
+            _ => ClientError::Unexpected {
+                status: status.as_u16(),
+                message,
+            },
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        self.send::<(), T>(Method::GET, path, query, None).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(Method::POST, path, &[], Some(body)).await
+    }
+
+    /// True when the service's `/readyz` answers 200.
+    pub async fn ready(&self) -> bool {
+        let url = format!("{}/readyz", self.base_url);
+        matches!(self.client.get(url).send().await, Ok(response) if response.status().is_success())
+    }
+}

@@ -1,0 +1,31 @@
+//! Client of s4e-scan, which turns a scan request into a run and queued jobs.
+
+use s4e_types::api::CreateScan;
+use s4e_types::{OrgId, ScanRun};
+
+use crate::error::ClientError;
+use crate::http::InternalHttp;
+
+#[derive(Clone)]
+pub struct ScanClient {
+    http: InternalHttp,
+}
+
+impl ScanClient {
+    pub fn new(base_url: &str, service_token: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            http: InternalHttp::new(base_url, service_token)?,
+        })
+    }
+
+    pub async fn ready(&self) -> bool {
+        self.http.ready().await
+    }
+
+    /// Creates a run for the asset and queues its jobs.
+    pub async fn start_scan(&self, org_id: OrgId, scan: &CreateScan) -> Result<ScanRun, ClientError> {
+        self.http
+            .post(&format!("/internal/v1/orgs/{org_id}/scans"), scan)
+            .await
+    }
+}

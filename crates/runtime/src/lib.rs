@@ -1,0 +1,23 @@
+//! The service runtime every S4E binary starts with: one startup sequence (config, telemetry,
+//! connect with retries, serve), one error-to-HTTP mapping, health and metrics endpoints, the
+//! service-token guard for internal APIs, and graceful shutdown on SIGTERM.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod retry;
+pub mod serve;
+pub mod service_token;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::CommonConfig;
+pub use error::ApiError;
+pub use extract::ApiJson;
+pub use health::{Readiness, ReadinessCheck};
+pub use metrics::Metrics;
+pub use serve::{BoxError, Served, serve, with_common_layers};
+pub use service_token::ServiceToken;
+pub use tokio_util::sync::CancellationToken;

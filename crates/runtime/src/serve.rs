@@ -1,0 +1,84 @@
+//! Serving a router until shutdown, and the handle tests use to run a service in-process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{self, Metrics};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Bodies larger than this are refused with 413 unless a route sets its own limit.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Adds what every service's HTTP surface has: the body limit, request metrics, tracing.
+pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track_http,
+        ))
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// A service running in this process: its address, and how to stop it.
+pub struct Served {
+    pub local_addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    task: JoinHandle<Result<(), BoxError>>,
+}
+
+impl Served {
+    /// Runs `run(listener, shutdown)` on a task.
+    pub fn spawn<F, Fut>(listener: TcpListener, run: F) -> std::io::Result<Self>
+    where
+        F: FnOnce(TcpListener, CancellationToken) -> Fut,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let local_addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(listener, shutdown.clone()));
+        Ok(Self {
+            local_addr,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Requests shutdown and waits for the service to drain (at most 30 s).
+    pub async fn stop(self) -> Result<(), BoxError> {
+        self.shutdown.cancel();
+        match tokio::time::timeout(Duration::from_secs(30), self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(Box::new(join_error)),
+            Err(_) => Err("service did not stop within 30 s".into()),
+        }
+    }
+}

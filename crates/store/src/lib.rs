@@ -1,0 +1,13 @@
+//! The document and key-value stores. The only crate that imports `redis` and `mongodb`;
+//! services see domain types only.
+//!
+//! - [`LiveStatus`] (Redis): progress of running scans, read by the gateway while a run is live.
+//! - [`RawOutputs`] (MongoDB): the full raw output of each job, linked from its findings.
+
+mod error;
+mod live_status;
+mod raw_outputs;
+
+pub use error::StoreError;
+pub use live_status::LiveStatus;
+pub use raw_outputs::RawOutputs;

@@ -1,0 +1,131 @@
+//! Request and response bodies of the REST APIs (public and internal).
+
+use serde::{Deserialize, Serialize};
+
+use crate::JobStatus;
+use crate::finding::FindingDraft;
+use crate::ids::{ApiKeyId, AssetId, OrgId};
+use crate::scan::{CheckKind, ScanJob, ScanRun};
+
+/// `{"error": {"code": "...", "message": "..."}}`, the one error body of every API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganization {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+}
+
+/// An API key as stored: the secret never leaves the gateway, only its hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    pub name: String,
+    /// The first characters of the key, kept in clear so a user can tell keys apart.
+    pub prefix: String,
+    /// SHA-256 of the whole key, hex.
+    pub key_hash: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub revoked: bool,
+}
+
+/// A new scan as the gateway receives it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScan {
+    pub asset_id: AssetId,
+    /// The checks to run; all checks that apply to the asset when absent.
+    #[serde(default)]
+    pub checks: Option<Vec<CheckKind>>,
+}
+
+/// A run with its jobs, as base creates it in one transaction.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewScanRun {
+    pub asset_id: AssetId,
+    pub profile: String,
+    pub jobs: Vec<NewScanJob>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewScanJob {
+    pub check: CheckKind,
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScanRunWithJobs {
+    pub run: ScanRun,
+    pub jobs: Vec<ScanJob>,
+}
+
+/// A worker's report that a job ended: its findings are stored and the run advanced in one
+/// transaction. Reporting the same job twice changes nothing the second time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinishJob {
+    pub status: JobStatus,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub raw_output_id: Option<String>,
+    #[serde(default)]
+    pub findings: Vec<FindingDraft>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobFinished {
+    pub run: ScanRun,
+    pub job: ScanJob,
+    /// False when the job had already been reported (a redelivered message).
+    pub applied: bool,
+}
+
+/// Live progress of a run, kept in Redis while it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunProgress {
+    pub status: String,
+    pub jobs_total: i64,
+    pub jobs_done: i64,
+    pub findings: i64,
+}
+
+/// A run as the gateway shows it: the stored run plus live progress when there is some.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScanView {
+    #[serde(flatten)]
+    pub run: ScanRun,
+    pub progress: Option<RunProgress>,
+}
+
+/// A page of items.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+}

@@ -1,0 +1,172 @@
+//! Assets: the things an organization owns and asks us to scan.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AssetId, OrgId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetKind {
+    Url,
+    Domain,
+    Ip,
+}
+
+impl AssetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Url => "url",
+            AssetKind::Domain => "domain",
+            AssetKind::Ip => "ip",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "url" => Some(AssetKind::Url),
+            "domain" => Some(AssetKind::Domain),
+            "ip" => Some(AssetKind::Ip),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    pub id: AssetId,
+    pub org_id: OrgId,
+    pub kind: AssetKind,
+    /// The normalized value: a URL without fragment, a lowercase domain, an IP address.
+    pub value: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An asset as a client submits it, before validation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAsset {
+    pub kind: AssetKind,
+    pub value: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AssetError {
+    #[error("value: {0}")]
+    InvalidValue(String),
+    #[error("name: must be at most 200 characters")]
+    NameTooLong,
+}
+
+impl NewAsset {
+    /// Validates the value for its kind and returns it normalized.
+    pub fn normalized(&self) -> Result<NewAsset, AssetError> {
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|name| name.chars().count() > 200)
+        {
+            return Err(AssetError::NameTooLong);
+        }
+        let value = self.value.trim();
+        let value = match self.kind {
+            AssetKind::Url => normalize_url(value)?,
+            AssetKind::Domain => normalize_domain(value)?,
+            AssetKind::Ip => value
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| AssetError::InvalidValue("not an IP address".into()))?
+                .to_string(),
+        };
+        Ok(NewAsset {
+            kind: self.kind,
+            value,
+            name: self.name.clone(),
+        })
+    }
+}
+
+fn normalize_url(value: &str) -> Result<String, AssetError> {
+    let mut url = url::Url::parse(value)
+        .map_err(|err| AssetError::InvalidValue(format!("not a URL ({err})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(AssetError::InvalidValue(
+            "only http and https URLs can be registered".into(),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(AssetError::InvalidValue("a URL needs a host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AssetError::InvalidValue(
+            "credentials in the URL are not accepted".into(),
+        ));
+    }
+    url.set_fragment(None);
+    Ok(url.to_string())
+}
+
+fn normalize_domain(value: &str) -> Result<String, AssetError> {
+    let domain = value.trim_end_matches('.').to_ascii_lowercase();
+    let valid_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(valid_label) {
+        return Err(AssetError::InvalidValue("not a domain name".into()));
+    }
+    Ok(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(kind: AssetKind, value: &str) -> NewAsset {
+        NewAsset {
+            kind,
+            value: value.into(),
+            name: None,
+        }
+    }
+
+    #[test]
+    fn urls_are_normalized_and_checked() {
+        let ok = asset(AssetKind::Url, " https://Example.com/path#frag ").normalized();
+        assert_eq!(ok.unwrap().value, "https://example.com/path");
+        assert!(
+            asset(AssetKind::Url, "ftp://example.com")
+                .normalized()
+                .is_err()
+        );
+        assert!(asset(AssetKind::Url, "not a url").normalized().is_err());
+        assert!(
+            asset(AssetKind::Url, "https://u:p@example.com/")
+                .normalized()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn domains_and_ips_are_checked() {
+        assert_eq!(
+            asset(AssetKind::Domain, "Example.COM.")
+                .normalized()
+                .unwrap()
+                .value,
+            "example.com"
+        );
+        assert!(asset(AssetKind::Domain, "-bad-.com").normalized().is_err());
+        assert!(asset(AssetKind::Domain, "localhost").normalized().is_err());
+        assert_eq!(
+            asset(AssetKind::Ip, "::1").normalized().unwrap().value,
+            "::1"
+        );
+        assert!(asset(AssetKind::Ip, "300.1.1.1").normalized().is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Domain types shared by every S4E service.
+//!
+//! This crate does no I/O and pulls no heavy dependencies, so that every service and tool can
+//! depend on it cheaply. Driver types (sqlx, lapin, mongodb, redis) never appear here.
+
+pub mod api;
+pub mod asset;
+pub mod envelope;
+pub mod finding;
+pub mod ids;
+pub mod scan;
+
+pub use asset::{Asset, AssetKind, NewAsset};
+pub use envelope::{Envelope, Message};
+pub use finding::{Finding, FindingDraft, FindingStatus, Severity};
+pub use ids::{ApiKeyId, AssetId, FindingId, JobId, OrgId, RunId};
+pub use scan::{CheckKind, JobSpec, JobStatus, RunStatus, ScanJob, ScanRun};

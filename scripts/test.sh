@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real infrastructure: makes sure PostgreSQL, Redis,
+# RabbitMQ and a MongoDB wire-protocol server are up (see scripts/lib.sh), checks formatting,
+# then `cargo test` over the workspace. Exits with cargo's status. Leaves the
+# infrastructure running.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+ensure_infrastructure
+
+s4e_log "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+s4e_log "cargo test --workspace --all-targets --no-fail-fast"
+status=0
+cargo test --workspace --all-targets --no-fail-fast || status=$?
+if [[ "$status" -ne 0 ]]; then
+    s4e_log "cargo test failed (exit $status)"
+fi
+exit "$status"

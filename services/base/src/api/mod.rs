@@ -1,0 +1,60 @@
+//! The internal REST API. Every route sits behind the service token; every tenant route carries
+//! the organization in its path, and each query filters by it.
+
+mod api_keys;
+mod assets;
+mod findings;
+mod organizations;
+mod runs;
+
+use axum::Router;
+use axum::routing::{get, post};
+use s4e_runtime::{ApiError, ServiceToken};
+use sqlx::PgPool;
+
+use crate::db::DbError;
+
+pub fn router(pool: PgPool, token: ServiceToken) -> Router {
+    Router::new()
+        .route("/internal/v1/orgs", post(organizations::create))
+        .route("/internal/v1/orgs/{org_id}/api-keys", post(api_keys::create))
+        .route("/internal/v1/api-keys/{key_hash}", get(api_keys::by_hash))
+        .route(
+            "/internal/v1/orgs/{org_id}/assets",
+            post(assets::create).get(assets::list),
+        )
+        .route("/internal/v1/orgs/{org_id}/assets/{asset_id}", get(assets::get))
+        .route("/internal/v1/orgs/{org_id}/runs", post(runs::create))
+        .route("/internal/v1/orgs/{org_id}/runs/{run_id}", get(runs::get))
+        .route("/internal/v1/orgs/{org_id}/runs/{run_id}/fail", post(runs::fail))
+        .route("/internal/v1/orgs/{org_id}/jobs/{job_id}/start", post(runs::start_job))
+        .route("/internal/v1/orgs/{org_id}/jobs/{job_id}/finish", post(runs::finish_job))
+        .route("/internal/v1/orgs/{org_id}/findings", get(findings::list))
+        .layer(axum::middleware::from_fn_with_state(
+            token,
+            s4e_runtime::service_token::require,
+        ))
+        .with_state(pool)
+}
+
+/// The one mapping from storage errors to HTTP.
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound(what) => ApiError::not_found(what),
+            DbError::Conflict(message) => ApiError::conflict(message),
+            DbError::Invalid(message) => ApiError::bad_request(message),
+            DbError::Database(error) => {
+                if matches!(
+                    error,
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+                ) {
+                    tracing::error!(%error, "database unavailable");
+                    ApiError::unavailable("database unavailable")
+                } else {
+                    ApiError::internal(error)
+                }
+            }
+        }
+    }
+}

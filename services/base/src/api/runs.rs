@@ -1,0 +1,56 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
+use s4e_types::{JobId, OrgId, RunId, ScanJob, ScanRun};
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use crate::db;
+
+pub async fn create(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<NewScanRun>,
+) -> Result<(StatusCode, Json<ScanRunWithJobs>), ApiError> {
+    let created = db::runs::create(&pool, org_id, &body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn get(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
+) -> Result<Json<ScanRun>, ApiError> {
+    Ok(Json(db::runs::get(&pool, org_id, run_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRun {
+    error: String,
+}
+
+pub async fn fail(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
+    ApiJson(body): ApiJson<FailRun>,
+) -> Result<Json<ScanRun>, ApiError> {
+    Ok(Json(db::runs::fail(&pool, org_id, run_id, &body.error).await?))
+}
+
+pub async fn start_job(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, job_id)): ApiPath<(OrgId, JobId)>,
+) -> Result<Json<ScanJob>, ApiError> {
+    Ok(Json(db::runs::start_job(&pool, org_id, job_id).await?))
+}
+
+pub async fn finish_job(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, job_id)): ApiPath<(OrgId, JobId)>,
+    ApiJson(body): ApiJson<FinishJob>,
+) -> Result<Json<JobFinished>, ApiError> {
+    Ok(Json(db::runs::finish_job(&pool, org_id, job_id, &body).await?))
+}

@@ -1,0 +1,47 @@
+//! The SQL, one module per aggregate. Every tenant-owned query filters by `org_id`;
+//! constraint violations become [`DbError`]s where the query runs.
+
+pub mod api_keys;
+pub mod assets;
+pub mod findings;
+pub mod organizations;
+pub mod runs;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+}
+
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}
+
+/// The name of the unique constraint a failed statement violated, if that is what failed.
+pub(crate) fn unique_violation(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            Some(db.constraint().unwrap_or("unique").to_string())
+        }
+        _ => None,
+    }
+}

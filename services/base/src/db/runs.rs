@@ -1,0 +1,358 @@
+//! Scan runs and their jobs. A run advances only through its jobs' reports, each applied once
+//! in a transaction that also stores the job's findings.
+
+use chrono::{DateTime, Utc};
+use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
+use s4e_types::{
+    AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunStatus, ScanJob, ScanRun,
+};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{DbError, findings};
+
+/// A run may hold at most this many jobs; larger scans are split by the scan service.
+const MAX_JOBS_PER_RUN: usize = 10_000;
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: Uuid,
+    org_id: Uuid,
+    asset_id: Uuid,
+    profile: String,
+    status: String,
+    jobs_total: i32,
+    jobs_completed: i32,
+    jobs_failed: i32,
+    findings_count: i32,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<RunRow> for ScanRun {
+    type Error = DbError;
+    fn try_from(row: RunRow) -> Result<Self, DbError> {
+        Ok(ScanRun {
+            id: RunId(row.id),
+            org_id: OrgId(row.org_id),
+            asset_id: AssetId(row.asset_id),
+            profile: row.profile,
+            status: RunStatus::parse(&row.status)
+                .ok_or_else(|| DbError::Invalid(format!("unknown run status {:?}", row.status)))?,
+            jobs_total: row.jobs_total,
+            jobs_completed: row.jobs_completed,
+            jobs_failed: row.jobs_failed,
+            findings_count: row.findings_count,
+            error: row.error,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: Uuid,
+    run_id: Uuid,
+    org_id: Uuid,
+    asset_id: Uuid,
+    check_kind: String,
+    target: String,
+    status: String,
+    attempts: i32,
+    error: Option<String>,
+    raw_output_id: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<JobRow> for ScanJob {
+    type Error = DbError;
+    fn try_from(row: JobRow) -> Result<Self, DbError> {
+        Ok(ScanJob {
+            id: JobId(row.id),
+            run_id: RunId(row.run_id),
+            org_id: OrgId(row.org_id),
+            asset_id: AssetId(row.asset_id),
+            check: CheckKind::parse(&row.check_kind).ok_or_else(|| {
+                DbError::Invalid(format!("unknown check kind {:?}", row.check_kind))
+            })?,
+            target: row.target,
+            status: JobStatus::parse(&row.status)
+                .ok_or_else(|| DbError::Invalid(format!("unknown job status {:?}", row.status)))?,
+            attempts: row.attempts,
+            error: row.error,
+            raw_output_id: row.raw_output_id,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+        })
+    }
+}
+
+
+/// Creates a run and all its jobs in one transaction; the asset must belong to `org_id`.
+pub async fn create(pool: &PgPool, org_id: OrgId, run: &NewScanRun) -> Result<ScanRunWithJobs, DbError> {
+    if run.jobs.is_empty() {
+        return Err(DbError::Invalid("jobs: a run needs at least one job".into()));
+    }
+    if run.jobs.len() > MAX_JOBS_PER_RUN {
+        return Err(DbError::Invalid(format!(
+            "jobs: at most {MAX_JOBS_PER_RUN} jobs per run"
+        )));
+    }
+    let mut tx = pool.begin().await?;
+    let asset_exists: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM assets WHERE org_id = $1 AND id = $2")
+            .bind(org_id.0)
+            .bind(run.asset_id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if asset_exists.is_none() {
+        return Err(DbError::NotFound("asset"));
+    }
+    let run_id = RunId::new();
+    let run_row = sqlx::query_as::<_, RunRow>(
+        "INSERT INTO scan_runs (id, org_id, asset_id, profile, status, jobs_total)
+         VALUES ($1, $2, $3, $4, 'queued', $5)
+         RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+    )
+    .bind(run_id.0)
+    .bind(org_id.0)
+    .bind(run.asset_id.0)
+    .bind(&run.profile)
+    .bind(run.jobs.len() as i32)
+    .fetch_one(&mut *tx)
+    .await?;
+    let ids: Vec<Uuid> = run.jobs.iter().map(|_| JobId::new().0).collect();
+    let kinds: Vec<&str> = run.jobs.iter().map(|job| job.check.as_str()).collect();
+    let targets: Vec<&str> = run.jobs.iter().map(|job| job.target.as_str()).collect();
+    let job_rows = sqlx::query_as::<_, JobRow>(
+        "INSERT INTO scan_jobs (id, run_id, org_id, asset_id, check_kind, target, status)
+         SELECT job.id, $4, $5, $6, job.kind, job.target, 'queued'
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS job (id, kind, target)
+         RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                   raw_output_id, created_at, finished_at",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&targets)
+    .bind(run_id.0)
+    .bind(org_id.0)
+    .bind(run.asset_id.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ScanRunWithJobs {
+        run: run_row.try_into()?,
+        jobs: job_rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+pub async fn get(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun, DbError> {
+    sqlx::query_as::<_, RunRow>(
+        "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,
+                findings_count, error, created_at, started_at, finished_at
+         FROM scan_runs WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id.0)
+    .bind(run_id.0)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("scan"))?
+    .try_into()
+}
+
+/// Ends a run that has not finished with `failed` and the reason; a finished run is returned
+/// unchanged.
+pub async fn fail(pool: &PgPool, org_id: OrgId, run_id: RunId, error: &str) -> Result<ScanRun, DbError> {
+    let updated = sqlx::query_as::<_, RunRow>(
+        "UPDATE scan_runs SET status = 'failed', error = $3, finished_at = now()
+         WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
+         RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+    )
+    .bind(org_id.0)
+    .bind(run_id.0)
+    .bind(error)
+    .fetch_optional(pool)
+    .await?;
+    match updated {
+        Some(row) => row.try_into(),
+        None => get(pool, org_id, run_id).await,
+    }
+}
+
+/// Marks a job running and counts the attempt. A finished job is returned unchanged.
+pub async fn start_job(pool: &PgPool, org_id: OrgId, job_id: JobId) -> Result<ScanJob, DbError> {
+    let mut tx = pool.begin().await?;
+    let started = sqlx::query_as::<_, JobRow>(
+        "UPDATE scan_jobs SET status = 'running', attempts = attempts + 1,
+                started_at = coalesce(started_at, now())
+         WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
+         RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                   raw_output_id, created_at, finished_at",
+    )
+    .bind(org_id.0)
+    .bind(job_id.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let job = match started {
+        Some(row) => {
+            sqlx::query(
+                "UPDATE scan_runs SET status = 'running', started_at = coalesce(started_at, now())
+                 WHERE org_id = $1 AND id = $2 AND status = 'queued'",
+            )
+            .bind(org_id.0)
+            .bind(row.run_id)
+            .execute(&mut *tx)
+            .await?;
+            row
+        }
+        None => job_row(&mut tx, org_id, job_id, false).await?,
+    };
+    tx.commit().await?;
+    job.try_into()
+}
+
+async fn job_row(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: OrgId,
+    job_id: JobId,
+    for_update: bool,
+) -> Result<JobRow, DbError> {
+    let query = if for_update {
+        "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                raw_output_id, created_at, finished_at
+         FROM scan_jobs WHERE org_id = $1 AND id = $2 FOR UPDATE"
+    } else {
+        "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                raw_output_id, created_at, finished_at
+         FROM scan_jobs WHERE org_id = $1 AND id = $2"
+    };
+    sqlx::query_as::<_, JobRow>(query)
+        .bind(org_id.0)
+        .bind(job_id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(DbError::NotFound("job"))
+}
+
+/// Applies a worker's report: stores findings, ends the job, advances the run, all in one
+/// transaction. The job row is locked first, so a second report of the same job (a
+/// redelivered message) sees it finished and changes nothing.
+pub async fn finish_job(
+    pool: &PgPool,
+    org_id: OrgId,
+    job_id: JobId,
+    report: &FinishJob,
+) -> Result<JobFinished, DbError> {
+    if !report.status.is_final() {
+        return Err(DbError::Invalid("status: must be completed or failed".into()));
+    }
+    if report.status == JobStatus::Failed && !report.findings.is_empty() {
+        return Err(DbError::Invalid("findings: a failed job reports none".into()));
+    }
+    let mut tx = pool.begin().await?;
+    let job = job_row(&mut tx, org_id, job_id, true).await?;
+    if JobStatus::parse(&job.status).is_some_and(JobStatus::is_final) {
+        let run = run_in_tx(&mut tx, org_id, RunId(job.run_id)).await?;
+        tx.commit().await?;
+        return Ok(JobFinished {
+            run,
+            job: job.try_into()?,
+            applied: false,
+        });
+    }
+    findings::upsert_for_job(
+        &mut tx,
+        org_id,
+        AssetId(job.asset_id),
+        RunId(job.run_id),
+        report.raw_output_id.as_deref(),
+        &report.findings,
+    )
+    .await?;
+    let error = report.error.as_deref().map(|e| truncate(e, 2_000));
+    let job = sqlx::query_as::<_, JobRow>(
+        "UPDATE scan_jobs SET status = $3, error = $4, raw_output_id = $5, finished_at = now()
+         WHERE org_id = $1 AND id = $2
+         RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                   raw_output_id, created_at, finished_at",
+    )
+    .bind(org_id.0)
+    .bind(job_id.0)
+    .bind(report.status.as_str())
+    .bind(&error)
+    .bind(&report.raw_output_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let completed = i32::from(report.status == JobStatus::Completed);
+    let failed = i32::from(report.status == JobStatus::Failed);
+    // The run ends when every job has; it fails only when every job failed.
+    let run = sqlx::query_as::<_, RunRow>(
+        "UPDATE scan_runs r SET
+            jobs_completed = r.jobs_completed + $3,
+            jobs_failed = r.jobs_failed + $4,
+            findings_count = (SELECT count(*) FROM finding_occurrences o
+                              WHERE o.org_id = $1 AND o.run_id = $2),
+            status = CASE
+                WHEN r.jobs_completed + $3 + r.jobs_failed + $4 < r.jobs_total THEN 'running'
+                WHEN r.jobs_failed + $4 = r.jobs_total THEN 'failed'
+                ELSE 'completed' END,
+            error = CASE WHEN r.jobs_failed + $4 = r.jobs_total THEN coalesce(r.error, $5)
+                         ELSE r.error END,
+            started_at = coalesce(r.started_at, now()),
+            finished_at = CASE WHEN r.jobs_completed + $3 + r.jobs_failed + $4 >= r.jobs_total
+                               THEN now() ELSE NULL END
+         WHERE r.org_id = $1 AND r.id = $2 AND r.status IN ('queued', 'running')
+         RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+    )
+    .bind(org_id.0)
+    .bind(job.run_id)
+    .bind(completed)
+    .bind(failed)
+    .bind(&error)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // A run already ended (failed because its jobs could not be queued, say) stays as it is.
+    let run = match run {
+        Some(row) => row.try_into()?,
+        None => run_in_tx(&mut tx, org_id, RunId(job.run_id)).await?,
+    };
+    tx.commit().await?;
+    Ok(JobFinished {
+        run,
+        job: job.try_into()?,
+        applied: true,
+    })
+}
+
+async fn run_in_tx(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: OrgId,
+    run_id: RunId,
+) -> Result<ScanRun, DbError> {
+    sqlx::query_as::<_, RunRow>(
+        "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,
+                findings_count, error, created_at, started_at, finished_at
+         FROM scan_runs WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id.0)
+    .bind(run_id.0)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(DbError::NotFound("scan"))?
+    .try_into()
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}

@@ -1,0 +1,54 @@
+//! s4e-base: the only service with a PostgreSQL connection. It owns the schema (refinery
+//! migrations in `migrations/`) and serves tenant-scoped CRUD, bulk writes and aggregation to
+//! the other services over an internal REST API guarded by the service token.
+
+mod api;
+mod config;
+mod db;
+pub mod migrate;
+
+use std::time::Duration;
+
+use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+pub const DEFAULT_PORT: u16 = 8081;
+
+/// Connects, optionally migrates, and serves until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    if config.migrate_on_start {
+        migrate::run(&config.database_url).await?;
+    }
+    let pool = s4e_runtime::retry::with_retries(
+        "postgres",
+        Duration::from_secs(60),
+        &shutdown,
+        || db::connect(&config.database_url, config.database_max_connections),
+    )
+    .await?;
+    let metrics = Metrics::new();
+    let readiness = Readiness::new().with("postgres", {
+        let pool = pool.clone();
+        move || {
+            let pool = pool.clone();
+            async move { db::ping(&pool).await.map_err(|error| error.to_string()) }
+        }
+    });
+    let router = api::router(pool.clone(), config.common.service_token.clone())
+        .merge(s4e_runtime::health::router(readiness, metrics.clone()));
+    let router = s4e_runtime::with_common_layers(router, metrics);
+    s4e_runtime::serve(listener, router, shutdown).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Starts the service on a task, for tests and the end-to-end suite.
+pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
+    Served::spawn(listener, move |listener, shutdown| run(config, listener, shutdown))
+}

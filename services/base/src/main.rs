@@ -1,0 +1,54 @@
+use clap::{Parser, Subcommand};
+use s4e_base::{Config, DEFAULT_PORT};
+use s4e_runtime::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "s4e-base", version, about = "S4E data service (PostgreSQL owner)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the internal API (the default).
+    Serve(Config),
+    /// Apply pending schema migrations and exit.
+    Migrate {
+        #[arg(long, env = "S4E_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Migrate { database_url }) => {
+            s4e_runtime::telemetry::init("s4e-base", "json");
+            let applied = s4e_base::migrate::run(&database_url).await?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Some(Command::Serve(config)) => serve(config).await,
+        None => {
+            // No subcommand: parse the serve flags from the environment.
+            #[derive(Parser)]
+            struct ServeOnly {
+                #[command(flatten)]
+                config: Config,
+            }
+            serve(ServeOnly::parse().config).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    s4e_runtime::telemetry::init("s4e-base", &config.common.log_format);
+    let listener = tokio::net::TcpListener::bind(config.common.listen_or(DEFAULT_PORT)).await?;
+    let shutdown = CancellationToken::new();
+    s4e_runtime::shutdown::cancel_on_signal(shutdown.clone());
+    s4e_base::run(config, listener, shutdown)
+        .await
+        .map_err(|error| anyhow::anyhow!(error))
+}

@@ -1,0 +1,384 @@
+//! s4e-base against a real PostgreSQL: a fresh database per test, the service on port 0.
+
+use s4e_base::Config;
+use s4e_client::{BaseClient, ClientError, FindingFilter};
+use s4e_runtime::{CommonConfig, Served, ServiceToken};
+use s4e_test_support::{TestEnv, listener};
+use s4e_types::api::{FinishJob, NewApiKey, NewScanJob, NewScanRun};
+use s4e_types::{
+    AssetKind, CheckKind, FindingDraft, JobStatus, NewAsset, OrgId, RunStatus, Severity,
+};
+
+struct Harness {
+    env: TestEnv,
+    base: Served,
+    client: BaseClient,
+    http: reqwest::Client,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let env = TestEnv::new().await.unwrap();
+        let config = Config {
+            common: CommonConfig {
+                listen: None,
+                service_token: ServiceToken::new(&env.service_token).unwrap(),
+                namespace: env.namespace.clone(),
+                log_format: "json".into(),
+            },
+            database_url: env.database_url.clone(),
+            database_max_connections: 5,
+            migrate_on_start: true,
+        };
+        let base = s4e_base::spawn(config, listener().await).unwrap();
+        let client = BaseClient::new(&base.url(), &env.service_token).unwrap();
+        s4e_test_support::wait_for("base ready", std::time::Duration::from_secs(30), || async {
+            client.ready().await.then_some(())
+        })
+        .await
+        .unwrap();
+        Harness {
+            env,
+            base,
+            client,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn stop(self) {
+        self.base.stop().await.unwrap();
+        self.env.cleanup().await.unwrap();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.url())
+    }
+}
+
+fn url_asset(value: &str) -> NewAsset {
+    NewAsset {
+        kind: AssetKind::Url,
+        value: value.into(),
+        name: None,
+    }
+}
+
+fn draft(rule: &str) -> FindingDraft {
+    FindingDraft {
+        check: CheckKind::HttpHeaders,
+        rule: rule.into(),
+        location: "http://target.test/".into(),
+        title: format!("title of {rule}"),
+        severity: Severity::Medium,
+        score: 5.0,
+        cwe: Some(693),
+        description: "d".into(),
+        remediation: "r".into(),
+        evidence: serde_json::json!({"headers": {}}),
+    }
+}
+
+#[tokio::test]
+async fn assets_are_scoped_by_organization() {
+    let h = Harness::start().await;
+    let org_a = h.client.create_organization("a").await.unwrap();
+    let org_b = h.client.create_organization("b").await.unwrap();
+
+    let asset = h
+        .client
+        .create_asset(org_a.id, &url_asset("https://Example.com/app#x"))
+        .await
+        .unwrap();
+    assert_eq!(asset.value, "https://example.com/app");
+    assert_eq!(asset.org_id, org_a.id);
+
+    // The same value twice in one organization is a conflict; in another it is fine.
+    let duplicate = h.client.create_asset(org_a.id, &url_asset("https://example.com/app")).await;
+    assert!(matches!(duplicate, Err(ClientError::Conflict(_))), "{duplicate:?}");
+    h.client
+        .create_asset(org_b.id, &url_asset("https://example.com/app"))
+        .await
+        .unwrap();
+
+    assert_eq!(h.client.list_assets(org_a.id).await.unwrap().len(), 1);
+    assert_eq!(
+        h.client.get_asset(org_a.id, asset.id).await.unwrap().id,
+        asset.id
+    );
+    // Another organization's id answers exactly like an unknown one.
+    let foreign = h.client.get_asset(org_b.id, asset.id).await;
+    assert!(matches!(foreign, Err(ClientError::NotFound(_))), "{foreign:?}");
+    let unknown_org = h.client.list_assets(OrgId::new()).await.unwrap();
+    assert!(unknown_org.is_empty());
+    let into_unknown_org = h.client.create_asset(OrgId::new(), &url_asset("https://x.test/")).await;
+    assert!(matches!(into_unknown_org, Err(ClientError::NotFound(_))));
+
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let assets = h.url(&format!("/internal/v1/orgs/{}/assets", org.id));
+    let token = ("x-s4e-service-token", h.env.service_token.as_str());
+
+    // No token, wrong token.
+    let response = h.http.get(&assets).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = h
+        .http
+        .get(&assets)
+        .header(token.0, "x".repeat(40))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    // Malformed JSON.
+    let response = h
+        .http
+        .post(&assets)
+        .header(token.0, token.1)
+        .header("content-type", "application/json")
+        .body("{\"kind\": \"url\", ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+
+    // A value that is not a URL names the field.
+    let response = h
+        .http
+        .post(&assets)
+        .header(token.0, token.1)
+        .json(&serde_json::json!({"kind": "url", "value": "not a url"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("value:"));
+
+    // Oversized body.
+    let huge = format!("{{\"kind\":\"url\",\"value\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let response = h
+        .http
+        .post(&assets)
+        .header(token.0, token.1)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    // An id that is not a UUID names nothing.
+    let response = h
+        .http
+        .get(format!("{assets}/not-a-uuid"))
+        .header(token.0, token.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    // Nothing was stored by any of these.
+    assert!(h.client.list_assets(org.id).await.unwrap().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_are_found_by_hash_only() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let key = NewApiKey {
+        name: "ci".into(),
+        prefix: "s4e_abcd".into(),
+        key_hash: "ab".repeat(32),
+        scopes: vec!["admin".into()],
+    };
+    let created = h.client.create_api_key(org.id, &key).await.unwrap();
+    let found = h.client.api_key_by_hash(&"AB".repeat(32)).await.unwrap();
+    assert_eq!(found, created);
+    assert!(!found.revoked);
+    let missing = h.client.api_key_by_hash(&"cd".repeat(32)).await;
+    assert!(matches!(missing, Err(ClientError::NotFound(_))));
+    let again = h.client.create_api_key(org.id, &key).await;
+    assert!(matches!(again, Err(ClientError::Conflict(_))));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn job_reports_are_applied_once_and_findings_deduplicated() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let new_run = NewScanRun {
+        asset_id: asset.id,
+        profile: "single".into(),
+        jobs: vec![NewScanJob {
+            check: CheckKind::HttpHeaders,
+            target: asset.value.clone(),
+        }],
+    };
+
+    let first = h.client.create_run(org.id, &new_run).await.unwrap();
+    assert_eq!(first.run.status, RunStatus::Queued);
+    let job = &first.jobs[0];
+    let started = h.client.start_job(org.id, job.id).await.unwrap();
+    assert_eq!((started.status, started.attempts), (JobStatus::Running, 1));
+    assert_eq!(
+        h.client.get_run(org.id, first.run.id).await.unwrap().status,
+        RunStatus::Running
+    );
+
+    let report = FinishJob {
+        status: JobStatus::Completed,
+        error: None,
+        raw_output_id: Some(job.id.to_string()),
+        findings: vec![draft("missing_csp"), draft("missing_referrer_policy"), draft("missing_csp")],
+    };
+    let finished = h.client.finish_job(org.id, job.id, &report).await.unwrap();
+    assert!(finished.applied);
+    assert_eq!(finished.run.status, RunStatus::Completed);
+    assert_eq!(finished.run.findings_count, 2);
+    assert!(finished.run.finished_at.is_some());
+
+    // The same report again (a redelivered message) changes nothing.
+    let again = h.client.finish_job(org.id, job.id, &report).await.unwrap();
+    assert!(!again.applied);
+    assert_eq!(again.run.findings_count, 2);
+    let restarted = h.client.start_job(org.id, job.id).await.unwrap();
+    assert_eq!(restarted.status, JobStatus::Completed);
+
+    let by_run = FindingFilter {
+        run_id: Some(first.run.id),
+        ..FindingFilter::default()
+    };
+    let findings = h.client.list_findings(org.id, &by_run).await.unwrap();
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|f| f.occurrences == 1));
+
+    // A second run that finds one of the two updates it instead of adding a row.
+    let second = h.client.create_run(org.id, &new_run).await.unwrap();
+    let report = FinishJob {
+        findings: vec![draft("missing_csp")],
+        ..report
+    };
+    h.client
+        .finish_job(org.id, second.jobs[0].id, &report)
+        .await
+        .unwrap();
+    let all = h
+        .client
+        .list_findings(org.id, &FindingFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let csp = all.iter().find(|f| f.rule == "missing_csp").unwrap();
+    assert_eq!(csp.occurrences, 2);
+    assert_eq!(csp.last_run_id, second.run.id);
+    // The first run still shows what it saw.
+    assert_eq!(h.client.list_findings(org.id, &by_run).await.unwrap().len(), 2);
+
+    // Another organization sees none of it.
+    let other = h.client.create_organization("b").await.unwrap();
+    assert!(
+        h.client
+            .list_findings(other.id, &FindingFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let foreign = h.client.get_run(other.id, first.run.id).await;
+    assert!(matches!(foreign, Err(ClientError::NotFound(_))));
+    let foreign = h.client.finish_job(other.id, job.id, &report).await;
+    assert!(matches!(foreign, Err(ClientError::NotFound(_))));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://127.0.0.1:9/"))
+        .await
+        .unwrap();
+    let run = h
+        .client
+        .create_run(
+            org.id,
+            &NewScanRun {
+                asset_id: asset.id,
+                profile: "single".into(),
+                jobs: vec![NewScanJob {
+                    check: CheckKind::HttpHeaders,
+                    target: asset.value.clone(),
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    let finished = h
+        .client
+        .finish_job(
+            org.id,
+            run.jobs[0].id,
+            &FinishJob {
+                status: JobStatus::Failed,
+                error: Some("target unreachable: connection refused".into()),
+                raw_output_id: None,
+                findings: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(finished.run.status, RunStatus::Failed);
+    assert_eq!(finished.run.jobs_failed, 1);
+    assert_eq!(
+        finished.run.error.as_deref(),
+        Some("target unreachable: connection refused")
+    );
+
+    // A run cannot be created for an asset of another organization, nor without jobs.
+    let other = h.client.create_organization("b").await.unwrap();
+    let foreign = h
+        .client
+        .create_run(
+            other.id,
+            &NewScanRun {
+                asset_id: asset.id,
+                profile: "single".into(),
+                jobs: vec![NewScanJob {
+                    check: CheckKind::HttpHeaders,
+                    target: asset.value.clone(),
+                }],
+            },
+        )
+        .await;
+    assert!(matches!(foreign, Err(ClientError::NotFound(_))));
+    let empty = h
+        .client
+        .create_run(
+            org.id,
+            &NewScanRun {
+                asset_id: asset.id,
+                profile: "single".into(),
+                jobs: vec![],
+            },
+        )
+        .await;
+    assert!(matches!(empty, Err(ClientError::BadRequest(_))));
+    h.stop().await;
+}
