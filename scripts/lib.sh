@@ -372,11 +372,11 @@ s4e_ensure_command() {
 
 # shellcheck disable=SC2034 # the S4E_* settings below are read by up.sh and down.sh
 {
-S4E_PIDS_DIR="$S4E_LOCAL/pids"
-S4E_LOGS_DIR="$S4E_LOCAL/logs"
-# name:port, in start order (base first).
-S4E_FLEET=(base:8081 core:8080 scan:8082 crawler:8083 dispatcher:8084 scheduler:8085 trigger:8086)
-S4E_DEMO_TARGET_ADDR="127.0.0.1:8090"
+    S4E_PIDS_DIR="$S4E_LOCAL/pids"
+    S4E_LOGS_DIR="$S4E_LOCAL/logs"
+    # name:port, in start order (base first).
+    S4E_FLEET=(base:8081 core:8080 scan:8082 crawler:8083 dispatcher:8084 scheduler:8085 trigger:8086)
+    S4E_DEMO_TARGET_ADDR="127.0.0.1:8090"
 }
 
 # s4e_proc_running PID : true while PID is a live process (a zombie counts as gone).
@@ -390,13 +390,18 @@ s4e_proc_running() {
 # s4e_fleet_pid NAME : prints the pid of the running s4e-NAME started by up.sh, if any. Checks
 # that the pid still runs that binary, so a recycled pid is never signalled.
 s4e_fleet_pid() {
-    local pidfile="$S4E_PIDS_DIR/$1.pid" pid argv0
+    local pidfile="$S4E_PIDS_DIR/$1.pid" pid arg
     s4e_pid_alive "$pidfile" || return 1
     pid="$(cat "$pidfile")"
     s4e_proc_running "$pid" || return 1
-    argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1)" || return 1
-    [[ "$(basename -- "$argv0")" == "s4e-$1" ]] || return 1
-    echo "$pid"
+    # argv[0] is the binary (argv[1] when an interpreter runs it as a script)
+    while IFS= read -r -d '' arg; do
+        if [[ "$(basename -- "$arg")" == "s4e-$1" ]]; then
+            echo "$pid"
+            return 0
+        fi
+    done < <(head -z -n 2 "/proc/$pid/cmdline" 2>/dev/null)
+    return 1
 }
 
 # s4e_stop_fleet [SECONDS] : SIGTERM to every process up.sh started, waits up to SECONDS

@@ -187,7 +187,7 @@ where
         Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
         Outcome::Retry(reason) => {
             let attempt = delivery_count(&delivery);
-            let wait = Duration::from_millis((250u64 << attempt.min(5)).min(5_000));
+            let wait = retry_delay(attempt);
             tracing::warn!(%queue, %reason, attempt, retry_in_ms = wait.as_millis() as u64, "message will be retried");
             tokio::time::sleep(wait).await;
             delivery
@@ -221,6 +221,13 @@ where
         // The channel is gone; the broker redelivers the message on the next connection.
         tracing::warn!(%error, %queue, "cannot settle message");
     }
+}
+
+/// How long a message a handler wants retried stays with us before it goes back to the queue:
+/// short for the first attempts (the queue's delivery limit bounds how many there are), growing
+/// to a cap so a failing dependency is not hammered.
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(5)).min(2_000))
 }
 
 /// How often the broker delivered this message before (quorum queues count it for us).

@@ -213,10 +213,17 @@ async fn assert_queue_drained(bus: &Bus, queue: Queue) {
     assert_quiet(&mut received, "a second consumer").await;
     stop(&shutdown, consumer).await;
     assert!(
-        bus.take_dead_letter().await.expect("read dead letters").is_none(),
+        bus.take_dead_letter()
+            .await
+            .expect("read dead letters")
+            .is_none(),
         "nothing was dead-lettered"
     );
-    assert_eq!(queue_state(&queue_name).await, (0, 0), "{queue_name} is empty");
+    assert_eq!(
+        queue_state(&queue_name).await,
+        (0, 0),
+        "{queue_name} is empty"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +287,10 @@ async fn a_malformed_body_is_dead_lettered_and_consuming_goes_on() {
         let envelope = job();
         publish_job(&bus, &envelope).await;
         let incoming = next(&mut received, DEADLINE, "the valid envelope").await;
-        assert_eq!(incoming.envelope, envelope, "the handler never sees the malformed body");
+        assert_eq!(
+            incoming.envelope, envelope,
+            "the handler never sees the malformed body"
+        );
 
         let dead = wait_for_dead_letter(&bus, DEADLINE).await;
         assert_eq!(dead.body, b"{not json");
@@ -305,9 +315,10 @@ async fn a_handler_can_dead_letter_with_a_reason() {
         let bus = connect(&namespace).await;
         let queue_name = bus.topology().queue(Queue::Dispatch);
         let shutdown = CancellationToken::new();
-        let (consumer, mut received) = recording_consumer(&bus, Queue::Dispatch, &shutdown, |_, _| {
-            Outcome::DeadLetter("nope".into())
-        });
+        let (consumer, mut received) =
+            recording_consumer(&bus, Queue::Dispatch, &shutdown, |_, _| {
+                Outcome::DeadLetter("nope".into())
+            });
 
         let envelope = job();
         publish_job(&bus, &envelope).await;
@@ -371,9 +382,10 @@ async fn a_message_that_keeps_failing_is_dead_lettered_by_the_broker() {
         let bus = connect(&namespace).await;
         let queue_name = bus.topology().queue(Queue::Dispatch);
         let shutdown = CancellationToken::new();
-        let (consumer, mut received) = recording_consumer(&bus, Queue::Dispatch, &shutdown, |_, _| {
-            Outcome::Retry("always failing".into())
-        });
+        let (consumer, mut received) =
+            recording_consumer(&bus, Queue::Dispatch, &shutdown, |_, _| {
+                Outcome::Retry("always failing".into())
+            });
 
         let envelope = job();
         let started = Instant::now();
@@ -535,6 +547,28 @@ async fn next_matching(
         if incoming.envelope.id == expected.id {
             return incoming;
         }
+        eprintln!(
+            "DUP {} redelivered={} attempt={}",
+            incoming.envelope.id, incoming.redelivered, incoming.envelope.attempt
+        );
+        assert!(
+            incoming.redelivered && earlier.iter().any(|e| e.id == incoming.envelope.id),
+            "unexpected delivery {incoming:?}"
+        );
+    }
+}
+
+/// Asserts that within [`QUIET`] nothing arrives but redeliveries of `earlier` messages.
+async fn assert_no_new_deliveries(
+    received: &mut mpsc::UnboundedReceiver<Incoming>,
+    earlier: &[&Envelope],
+) {
+    let deadline = Instant::now() + QUIET;
+    while let Ok(Some(incoming)) = tokio::time::timeout_at(deadline, received.recv()).await {
+        eprintln!(
+            "DUP {} redelivered={} attempt={}",
+            incoming.envelope.id, incoming.redelivered, incoming.envelope.attempt
+        );
         assert!(
             incoming.redelivered && earlier.iter().any(|e| e.id == incoming.envelope.id),
             "unexpected delivery {incoming:?}"
@@ -569,7 +603,10 @@ async fn the_bus_recovers_from_a_lost_broker() {
         // The broker goes away and comes back at once.
         proxy.cut().await;
         wait_until(DEADLINE, "disconnected", || !bus.is_connected()).await;
-        wait_until(Duration::from_secs(20), "reconnected", || bus.is_connected()).await;
+        wait_until(Duration::from_secs(20), "reconnected", || {
+            bus.is_connected()
+        })
+        .await;
         let second = job();
         publish_job(&bus, &second).await;
         let incoming =
@@ -599,7 +636,10 @@ async fn the_bus_recovers_from_a_lost_broker() {
 
         // The broker is back.
         proxy.resume();
-        wait_until(Duration::from_secs(20), "reconnected", || bus.is_connected()).await;
+        wait_until(Duration::from_secs(20), "reconnected", || {
+            bus.is_connected()
+        })
+        .await;
         let third = job();
         publish_job(&bus, &third).await;
         let incoming = next_matching(
@@ -610,7 +650,7 @@ async fn the_bus_recovers_from_a_lost_broker() {
         )
         .await;
         assert_eq!(incoming.envelope, third);
-        assert_quiet(&mut received, "after the last message").await;
+        assert_no_new_deliveries(&mut received, &[&first, &second, &third]).await;
 
         stop(&shutdown, consumer).await;
         bus.close().await;

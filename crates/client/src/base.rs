@@ -61,7 +61,11 @@ impl BaseClient {
             .await
     }
 
-    pub async fn create_asset(&self, org_id: OrgId, asset: &NewAsset) -> Result<Asset, ClientError> {
+    pub async fn create_asset(
+        &self,
+        org_id: OrgId,
+        asset: &NewAsset,
+    ) -> Result<Asset, ClientError> {
         self.http
             .post(&format!("/internal/v1/orgs/{org_id}/assets"), asset)
             .await
@@ -77,7 +81,10 @@ impl BaseClient {
 
     pub async fn get_asset(&self, org_id: OrgId, asset_id: AssetId) -> Result<Asset, ClientError> {
         self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/assets/{asset_id}"), &[])
+            .get(
+                &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}"),
+                &[],
+            )
             .await
     }
 

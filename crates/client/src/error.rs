@@ -22,3 +22,30 @@ impl ClientError {
             || matches!(self, ClientError::Unexpected { status, .. } if *status >= 500)
     }
 }
+
+impl ClientError {
+    /// The HTTP status a service should answer with when this error ends a request: the
+    /// callee's own status where it is meaningful to the caller's client, 503 when the callee
+    /// is away, 500 otherwise.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ClientError::NotFound(_) => 404,
+            ClientError::Conflict(_) => 409,
+            ClientError::BadRequest(_) => 400,
+            ClientError::Unavailable(_) => 503,
+            ClientError::Unauthorized | ClientError::Unexpected { .. } => 500,
+        }
+    }
+}
+
+impl ClientError {
+    /// The callee's own message for errors about the request; the full description otherwise.
+    pub fn message(&self) -> String {
+        match self {
+            ClientError::NotFound(message)
+            | ClientError::Conflict(message)
+            | ClientError::BadRequest(message) => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -23,7 +23,11 @@ impl ScanClient {
     }
 
     /// Creates a run for the asset and queues its jobs.
-    pub async fn start_scan(&self, org_id: OrgId, scan: &CreateScan) -> Result<ScanRun, ClientError> {
+    pub async fn start_scan(
+        &self,
+        org_id: OrgId,
+        scan: &CreateScan,
+    ) -> Result<ScanRun, ClientError> {
         self.http
             .post(&format!("/internal/v1/orgs/{org_id}/scans"), scan)
             .await

@@ -53,24 +53,29 @@ impl Readiness {
     }
 }
 
-#[derive(Clone)]
-struct HealthState {
-    readiness: Readiness,
-    metrics: Metrics,
-}
-
 /// The health and metrics routes. Mounted outside the service-token guard: probes and
 /// scrapers come from the cluster, not from callers with a token.
 pub fn router(readiness: Readiness, metrics: Metrics) -> Router {
+    probes(readiness).merge(metrics_router(metrics))
+}
+
+/// `/healthz` and `/readyz` alone.
+pub fn probes(readiness: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(HealthState { readiness, metrics })
+        .with_state(readiness)
 }
 
-async fn readyz(State(state): State<HealthState>) -> Response {
-    let results = state.readiness.probe().await;
+/// `/metrics` alone, for services that guard it.
+pub fn metrics_router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .with_state(metrics)
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> Response {
+    let results = readiness.probe().await;
     let ready = results.iter().all(|(_, result)| result.is_ok());
     let body: serde_json::Map<String, serde_json::Value> = results
         .into_iter()
@@ -97,10 +102,10 @@ async fn readyz(State(state): State<HealthState>) -> Response {
         .into_response()
 }
 
-async fn metrics_text(State(state): State<HealthState>) -> Response {
+async fn metrics_text(State(metrics): State<Metrics>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        metrics.render(),
     )
         .into_response()
 }

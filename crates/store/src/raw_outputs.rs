@@ -24,7 +24,9 @@ impl RawOutputs {
     pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
         // Database names must be plain identifiers (the nx-27017 server enforces this too).
         let valid = database.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && database.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(StoreError::InvalidName(database.to_string()));
         }
@@ -52,7 +54,8 @@ impl RawOutputs {
         output: &serde_json::Value,
     ) -> Result<String, StoreError> {
         let id = job_id.to_string();
-        let output = bson::to_bson(output).map_err(|error| StoreError::Convert(error.to_string()))?;
+        let output =
+            bson::to_bson(output).map_err(|error| StoreError::Convert(error.to_string()))?;
         let document = doc! {
             "_id": &id,
             "org_id": org_id.to_string(),

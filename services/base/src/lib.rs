@@ -25,13 +25,11 @@ pub async fn run(
     if config.migrate_on_start {
         migrate::run(&config.database_url).await?;
     }
-    let pool = s4e_runtime::retry::with_retries(
-        "postgres",
-        Duration::from_secs(60),
-        &shutdown,
-        || db::connect(&config.database_url, config.database_max_connections),
-    )
-    .await?;
+    let pool =
+        s4e_runtime::retry::with_retries("postgres", Duration::from_secs(60), &shutdown, || {
+            db::connect(&config.database_url, config.database_max_connections)
+        })
+        .await?;
     let metrics = Metrics::new();
     let readiness = Readiness::new().with("postgres", {
         let pool = pool.clone();
@@ -50,5 +48,7 @@ pub async fn run(
 
 /// Starts the service on a task, for tests and the end-to-end suite.
 pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| run(config, listener, shutdown))
+    Served::spawn(listener, move |listener, shutdown| {
+        run(config, listener, shutdown)
+    })
 }

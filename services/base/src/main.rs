@@ -3,7 +3,11 @@ use s4e_base::{Config, DEFAULT_PORT};
 use s4e_runtime::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "s4e-base", version, about = "S4E data service (PostgreSQL owner)")]
+#[command(
+    name = "s4e-base",
+    version,
+    about = "S4E data service (PostgreSQL owner)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -93,8 +93,14 @@ async fn assets_are_scoped_by_organization() {
     assert_eq!(asset.org_id, org_a.id);
 
     // The same value twice in one organization is a conflict; in another it is fine.
-    let duplicate = h.client.create_asset(org_a.id, &url_asset("https://example.com/app")).await;
-    assert!(matches!(duplicate, Err(ClientError::Conflict(_))), "{duplicate:?}");
+    let duplicate = h
+        .client
+        .create_asset(org_a.id, &url_asset("https://example.com/app"))
+        .await;
+    assert!(
+        matches!(duplicate, Err(ClientError::Conflict(_))),
+        "{duplicate:?}"
+    );
     h.client
         .create_asset(org_b.id, &url_asset("https://example.com/app"))
         .await
@@ -107,10 +113,16 @@ async fn assets_are_scoped_by_organization() {
     );
     // Another organization's id answers exactly like an unknown one.
     let foreign = h.client.get_asset(org_b.id, asset.id).await;
-    assert!(matches!(foreign, Err(ClientError::NotFound(_))), "{foreign:?}");
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
     let unknown_org = h.client.list_assets(OrgId::new()).await.unwrap();
     assert!(unknown_org.is_empty());
-    let into_unknown_org = h.client.create_asset(OrgId::new(), &url_asset("https://x.test/")).await;
+    let into_unknown_org = h
+        .client
+        .create_asset(OrgId::new(), &url_asset("https://x.test/"))
+        .await;
     assert!(matches!(into_unknown_org, Err(ClientError::NotFound(_))));
 
     h.stop().await;
@@ -162,10 +174,18 @@ async fn bad_requests_get_clear_errors() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().starts_with("value:"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("value:")
+    );
 
     // Oversized body.
-    let huge = format!("{{\"kind\":\"url\",\"value\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let huge = format!(
+        "{{\"kind\":\"url\",\"value\":\"{}\"}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
     let response = h
         .http
         .post(&assets)
@@ -245,7 +265,11 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         status: JobStatus::Completed,
         error: None,
         raw_output_id: Some(job.id.to_string()),
-        findings: vec![draft("missing_csp"), draft("missing_referrer_policy"), draft("missing_csp")],
+        findings: vec![
+            draft("missing_csp"),
+            draft("missing_referrer_policy"),
+            draft("missing_csp"),
+        ],
     };
     let finished = h.client.finish_job(org.id, job.id, &report).await.unwrap();
     assert!(finished.applied);
@@ -288,7 +312,10 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
     assert_eq!(csp.occurrences, 2);
     assert_eq!(csp.last_run_id, second.run.id);
     // The first run still shows what it saw.
-    assert_eq!(h.client.list_findings(org.id, &by_run).await.unwrap().len(), 2);
+    assert_eq!(
+        h.client.list_findings(org.id, &by_run).await.unwrap().len(),
+        2
+    );
 
     // Another organization sees none of it.
     let other = h.client.create_organization("b").await.unwrap();

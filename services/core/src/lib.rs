@@ -1,1 +1,110 @@
+//! s4e-core: the gateway and the only public door. It authenticates callers (API keys), scopes
+//! every request to the caller's organization, and answers from base, scan and Redis.
 
+mod api;
+pub mod api_key;
+mod auth;
+mod config;
+
+use std::time::Duration;
+
+use s4e_client::{BaseClient, ScanClient};
+use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use s4e_store::LiveStatus;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+pub const DEFAULT_PORT: u16 = 8080;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub base: BaseClient,
+    pub scan: ScanClient,
+    pub live: LiveStatus,
+}
+
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let token = config.common.service_token.clone();
+    let base = BaseClient::new(&config.base_url, token.expose())?;
+    let scan = ScanClient::new(&config.scan_url, token.expose())?;
+    let live =
+        s4e_runtime::retry::with_retries("redis", Duration::from_secs(60), &shutdown, || {
+            LiveStatus::connect(&config.redis_url, &config.common.namespace)
+        })
+        .await?;
+    let metrics = Metrics::new();
+    let readiness = Readiness::new()
+        .with("redis", {
+            let live = live.clone();
+            move || {
+                let live = live.clone();
+                async move { live.ping().await.map_err(|error| error.to_string()) }
+            }
+        })
+        .with("base", {
+            let base = base.clone();
+            move || {
+                let base = base.clone();
+                async move {
+                    base.ready()
+                        .await
+                        .then_some(())
+                        .ok_or_else(|| "not ready".to_string())
+                }
+            }
+        })
+        .with("scan", {
+            let scan = scan.clone();
+            move || {
+                let scan = scan.clone();
+                async move {
+                    scan.ready()
+                        .await
+                        .then_some(())
+                        .ok_or_else(|| "not ready".to_string())
+                }
+            }
+        });
+    let state = AppState { base, scan, live };
+    let router = api::router(state, readiness, metrics.clone(), token);
+    let router = s4e_runtime::with_common_layers(router, metrics)
+        // Outermost: internal headers never enter from the public side.
+        .layer(axum::middleware::from_fn(auth::strip_internal_headers));
+    s4e_runtime::serve(listener, router, shutdown).await?;
+    Ok(())
+}
+
+pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
+    Served::spawn(listener, move |listener, shutdown| {
+        run(config, listener, shutdown)
+    })
+}
+
+/// Creates an organization and an admin API key for it; returns the key, which is shown once
+/// and stored only as a hash.
+pub async fn create_admin_key(
+    base_url: &str,
+    service_token: &str,
+    org_name: &str,
+) -> Result<String, BoxError> {
+    let base = BaseClient::new(base_url, service_token)?;
+    let organization = base.create_organization(org_name).await?;
+    let generated = api_key::generate();
+    base.create_api_key(
+        organization.id,
+        &s4e_types::api::NewApiKey {
+            name: "bootstrap admin".into(),
+            prefix: generated.prefix.clone(),
+            key_hash: generated.hash.clone(),
+            scopes: vec!["admin".into()],
+        },
+    )
+    .await?;
+    tracing::info!(org_id = %organization.id, prefix = %generated.prefix, "admin key created");
+    Ok(generated.key)
+}

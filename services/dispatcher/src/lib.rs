@@ -1,1 +1,128 @@
+//! s4e-dispatcher: takes jobs from the dispatch queue, routes each to the queue of its check
+//! kind, and runs the check workers that consume those queues.
 
+mod config;
+mod router;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s4e_bus::{Bus, BusOptions, Queue};
+use s4e_checks::EgressPolicy;
+use s4e_client::BaseClient;
+use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use s4e_store::{LiveStatus, RawOutputs};
+use s4e_types::CheckKind;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+pub const DEFAULT_PORT: u16 = 8084;
+
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let connect_deadline = Duration::from_secs(60);
+    let base = BaseClient::new(&config.base_url, config.common.service_token.expose())?;
+    let bus = s4e_runtime::retry::with_retries("rabbitmq", connect_deadline, &shutdown, || {
+        Bus::connect(
+            &config.amqp_url,
+            &config.common.namespace,
+            BusOptions::default(),
+        )
+    })
+    .await?;
+    let live = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
+        LiveStatus::connect(&config.redis_url, &config.common.namespace)
+    })
+    .await?;
+    let raw = RawOutputs::connect(&config.mongodb_url, &config.mongodb_database).await?;
+    let metrics = Metrics::new();
+
+    let readiness = Readiness::new()
+        .with("rabbitmq", {
+            let bus = bus.clone();
+            move || {
+                let connected = bus.is_connected();
+                async move {
+                    connected
+                        .then_some(())
+                        .ok_or_else(|| "not connected".to_string())
+                }
+            }
+        })
+        .with("redis", {
+            let live = live.clone();
+            move || {
+                let live = live.clone();
+                async move { live.ping().await.map_err(|error| error.to_string()) }
+            }
+        })
+        .with("mongodb", {
+            let raw = raw.clone();
+            move || {
+                let raw = raw.clone();
+                async move { raw.ping().await.map_err(|error| error.to_string()) }
+            }
+        })
+        .with("base", {
+            let base = base.clone();
+            move || {
+                let base = base.clone();
+                async move {
+                    base.ready()
+                        .await
+                        .then_some(())
+                        .ok_or_else(|| "not ready".to_string())
+                }
+            }
+        });
+
+    // Consumers stop on their own token after the HTTP server has stopped taking requests.
+    let consumers = CancellationToken::new();
+    let mut tasks = vec![router::start(
+        &bus,
+        config.router_prefetch,
+        consumers.clone(),
+        metrics.clone(),
+    )];
+    let worker = Arc::new(worker::Worker {
+        base,
+        bus: bus.clone(),
+        live,
+        raw,
+        metrics: metrics.clone(),
+        egress: EgressPolicy {
+            allow_private: config.egress_allow_private,
+        },
+        check_timeout: Duration::from_secs(config.check_timeout_seconds),
+    });
+    for kind in CheckKind::ALL {
+        tasks.push(worker::start(
+            worker.clone(),
+            Queue::Jobs(*kind),
+            config.worker_concurrency,
+            consumers.clone(),
+        ));
+    }
+
+    let router = s4e_runtime::health::router(readiness, metrics.clone());
+    let router = s4e_runtime::with_common_layers(router, metrics);
+    let served = s4e_runtime::serve(listener, router, shutdown).await;
+    consumers.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    bus.close().await;
+    served?;
+    Ok(())
+}
+
+pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
+    Served::spawn(listener, move |listener, shutdown| {
+        run(config, listener, shutdown)
+    })
+}

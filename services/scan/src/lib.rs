@@ -1,1 +1,84 @@
+//! s4e-scan: knows which checks exist and which apply to an asset (the catalog), turns a scan
+//! request into a run with jobs (stored through base) and queues the jobs on the bus.
 
+mod api;
+pub mod catalog;
+mod config;
+
+use std::time::Duration;
+
+use s4e_bus::{Bus, BusOptions};
+use s4e_client::BaseClient;
+use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+pub const DEFAULT_PORT: u16 = 8082;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub base: BaseClient,
+    pub bus: Bus,
+    pub metrics: Metrics,
+}
+
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let token = config.common.service_token.clone();
+    let base = BaseClient::new(&config.base_url, token.expose())?;
+    let bus =
+        s4e_runtime::retry::with_retries("rabbitmq", Duration::from_secs(60), &shutdown, || {
+            Bus::connect(
+                &config.amqp_url,
+                &config.common.namespace,
+                BusOptions::default(),
+            )
+        })
+        .await?;
+    let metrics = Metrics::new();
+    let readiness = Readiness::new()
+        .with("rabbitmq", {
+            let bus = bus.clone();
+            move || {
+                let connected = bus.is_connected();
+                async move {
+                    connected
+                        .then_some(())
+                        .ok_or_else(|| "not connected".to_string())
+                }
+            }
+        })
+        .with("base", {
+            let base = base.clone();
+            move || {
+                let base = base.clone();
+                async move {
+                    base.ready()
+                        .await
+                        .then_some(())
+                        .ok_or_else(|| "not ready".to_string())
+                }
+            }
+        });
+    let state = AppState {
+        base,
+        bus: bus.clone(),
+        metrics: metrics.clone(),
+    };
+    let router =
+        api::router(state, token).merge(s4e_runtime::health::router(readiness, metrics.clone()));
+    let router = s4e_runtime::with_common_layers(router, metrics);
+    s4e_runtime::serve(listener, router, shutdown).await?;
+    bus.close().await;
+    Ok(())
+}
+
+pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
+    Served::spawn(listener, move |listener, shutdown| {
+        run(config, listener, shutdown)
+    })
+}

@@ -1,1 +1,88 @@
+//! s4e-trigger: consumes the platform's events. Today it records them (log and metrics);
+//! automation rules and outbound webhooks will act on them here.
 
+use std::time::Duration;
+
+use s4e_bus::{Bus, BusOptions, Incoming, Outcome, Queue};
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Served};
+use s4e_types::Message;
+use tokio::net::TcpListener;
+
+pub const DEFAULT_PORT: u16 = 8086;
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonConfig,
+
+    /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
+    #[arg(long, env = "S4E_AMQP_URL", hide_env_values = true)]
+    pub amqp_url: String,
+}
+
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let bus =
+        s4e_runtime::retry::with_retries("rabbitmq", Duration::from_secs(60), &shutdown, || {
+            Bus::connect(
+                &config.amqp_url,
+                &config.common.namespace,
+                BusOptions::default(),
+            )
+        })
+        .await?;
+    let metrics = Metrics::new();
+    let readiness = Readiness::new().with("rabbitmq", {
+        let bus = bus.clone();
+        move || {
+            let connected = bus.is_connected();
+            async move {
+                connected
+                    .then_some(())
+                    .ok_or_else(|| "not connected".to_string())
+            }
+        }
+    });
+    let consumers = CancellationToken::new();
+    let events = bus.consume(Queue::TriggerEvents, 32, consumers.clone(), {
+        let metrics = metrics.clone();
+        move |incoming| {
+            let metrics = metrics.clone();
+            async move { record(&metrics, incoming) }
+        }
+    });
+    let router = s4e_runtime::health::router(readiness, metrics.clone());
+    let router = s4e_runtime::with_common_layers(router, metrics);
+    let served = s4e_runtime::serve(listener, router, shutdown).await;
+    consumers.cancel();
+    let _ = events.await;
+    bus.close().await;
+    served?;
+    Ok(())
+}
+
+fn record(metrics: &Metrics, incoming: Incoming) -> Outcome {
+    let envelope = incoming.envelope;
+    let kind = envelope.message.type_name();
+    metrics.inc(
+        "s4e_trigger_events_total",
+        "Platform events received, by type.",
+        &[("type", kind)],
+    );
+    if let Message::ScanCompleted(done) = &envelope.message {
+        tracing::info!(
+            org_id = %envelope.org_id, run_id = %done.run_id, status = done.status.as_str(),
+            findings = done.findings_count, "scan finished"
+        );
+    }
+    Outcome::Ack
+}
+
+pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
+    Served::spawn(listener, move |listener, shutdown| {
+        run(config, listener, shutdown)
+    })
+}

@@ -17,18 +17,33 @@ use crate::db::DbError;
 pub fn router(pool: PgPool, token: ServiceToken) -> Router {
     Router::new()
         .route("/internal/v1/orgs", post(organizations::create))
-        .route("/internal/v1/orgs/{org_id}/api-keys", post(api_keys::create))
+        .route(
+            "/internal/v1/orgs/{org_id}/api-keys",
+            post(api_keys::create),
+        )
         .route("/internal/v1/api-keys/{key_hash}", get(api_keys::by_hash))
         .route(
             "/internal/v1/orgs/{org_id}/assets",
             post(assets::create).get(assets::list),
         )
-        .route("/internal/v1/orgs/{org_id}/assets/{asset_id}", get(assets::get))
+        .route(
+            "/internal/v1/orgs/{org_id}/assets/{asset_id}",
+            get(assets::get),
+        )
         .route("/internal/v1/orgs/{org_id}/runs", post(runs::create))
         .route("/internal/v1/orgs/{org_id}/runs/{run_id}", get(runs::get))
-        .route("/internal/v1/orgs/{org_id}/runs/{run_id}/fail", post(runs::fail))
-        .route("/internal/v1/orgs/{org_id}/jobs/{job_id}/start", post(runs::start_job))
-        .route("/internal/v1/orgs/{org_id}/jobs/{job_id}/finish", post(runs::finish_job))
+        .route(
+            "/internal/v1/orgs/{org_id}/runs/{run_id}/fail",
+            post(runs::fail),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/jobs/{job_id}/start",
+            post(runs::start_job),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/jobs/{job_id}/finish",
+            post(runs::finish_job),
+        )
         .route("/internal/v1/orgs/{org_id}/findings", get(findings::list))
         .layer(axum::middleware::from_fn_with_state(
             token,

@@ -37,7 +37,9 @@ pub async fn fail(
     ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
     ApiJson(body): ApiJson<FailRun>,
 ) -> Result<Json<ScanRun>, ApiError> {
-    Ok(Json(db::runs::fail(&pool, org_id, run_id, &body.error).await?))
+    Ok(Json(
+        db::runs::fail(&pool, org_id, run_id, &body.error).await?,
+    ))
 }
 
 pub async fn start_job(
@@ -52,5 +54,7 @@ pub async fn finish_job(
     ApiPath((org_id, job_id)): ApiPath<(OrgId, JobId)>,
     ApiJson(body): ApiJson<FinishJob>,
 ) -> Result<Json<JobFinished>, ApiError> {
-    Ok(Json(db::runs::finish_job(&pool, org_id, job_id, &body).await?))
+    Ok(Json(
+        db::runs::finish_job(&pool, org_id, job_id, &body).await?,
+    ))
 }

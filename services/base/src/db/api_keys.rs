@@ -28,10 +28,17 @@ impl From<ApiKeyRow> for ApiKeyRecord {
     }
 }
 
-pub async fn create(pool: &PgPool, org_id: OrgId, key: &NewApiKey) -> Result<ApiKeyRecord, DbError> {
-    let valid_hash = key.key_hash.len() == 64 && key.key_hash.bytes().all(|b| b.is_ascii_hexdigit());
+pub async fn create(
+    pool: &PgPool,
+    org_id: OrgId,
+    key: &NewApiKey,
+) -> Result<ApiKeyRecord, DbError> {
+    let valid_hash =
+        key.key_hash.len() == 64 && key.key_hash.bytes().all(|b| b.is_ascii_hexdigit());
     if !valid_hash {
-        return Err(DbError::Invalid("key_hash: must be 64 hex characters".into()));
+        return Err(DbError::Invalid(
+            "key_hash: must be 64 hex characters".into(),
+        ));
     }
     if key.name.trim().is_empty() || key.name.chars().count() > 200 {
         return Err(DbError::Invalid("name: must be 1-200 characters".into()));

@@ -31,7 +31,6 @@ impl TryFrom<AssetRow> for Asset {
     }
 }
 
-
 pub async fn create(pool: &PgPool, org_id: OrgId, asset: &NewAsset) -> Result<Asset, DbError> {
     let asset = asset
         .normalized()

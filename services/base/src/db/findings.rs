@@ -146,7 +146,9 @@ fn validate(draft: &FindingDraft) -> Result<(), DbError> {
         )));
     }
     if draft.rule.is_empty() || draft.title.is_empty() {
-        return Err(DbError::Invalid("findings: rule and title are required".into()));
+        return Err(DbError::Invalid(
+            "findings: rule and title are required".into(),
+        ));
     }
     Ok(())
 }
@@ -178,7 +180,8 @@ struct FindingRow {
 impl TryFrom<FindingRow> for Finding {
     type Error = DbError;
     fn try_from(row: FindingRow) -> Result<Self, DbError> {
-        let invalid = |what: &str, value: &str| DbError::Invalid(format!("unknown {what} {value:?}"));
+        let invalid =
+            |what: &str, value: &str| DbError::Invalid(format!("unknown {what} {value:?}"));
         Ok(Finding {
             id: FindingId(row.id),
             org_id: OrgId(row.org_id),
@@ -266,9 +269,18 @@ mod tests {
         let mut retitled = draft("missing_csp", "https://x/");
         retitled.title = "another title".into();
         assert_eq!(a, fingerprint(org, asset, &retitled));
-        assert_ne!(a, fingerprint(org, asset, &draft("missing_csp", "https://y/")));
-        assert_ne!(a, fingerprint(org, AssetId::new(), &draft("missing_csp", "https://x/")));
-        assert_ne!(a, fingerprint(OrgId::new(), asset, &draft("missing_csp", "https://x/")));
+        assert_ne!(
+            a,
+            fingerprint(org, asset, &draft("missing_csp", "https://y/"))
+        );
+        assert_ne!(
+            a,
+            fingerprint(org, AssetId::new(), &draft("missing_csp", "https://x/"))
+        );
+        assert_ne!(
+            a,
+            fingerprint(OrgId::new(), asset, &draft("missing_csp", "https://x/"))
+        );
         assert_ne!(
             fingerprint(org, asset, &draft("ab", "c")),
             fingerprint(org, asset, &draft("a", "bc"))

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
-use s4e_types::{
-    AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunStatus, ScanJob, ScanRun,
-};
+use s4e_types::{AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunStatus, ScanJob, ScanRun};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -92,11 +90,16 @@ impl TryFrom<JobRow> for ScanJob {
     }
 }
 
-
 /// Creates a run and all its jobs in one transaction; the asset must belong to `org_id`.
-pub async fn create(pool: &PgPool, org_id: OrgId, run: &NewScanRun) -> Result<ScanRunWithJobs, DbError> {
+pub async fn create(
+    pool: &PgPool,
+    org_id: OrgId,
+    run: &NewScanRun,
+) -> Result<ScanRunWithJobs, DbError> {
     if run.jobs.is_empty() {
-        return Err(DbError::Invalid("jobs: a run needs at least one job".into()));
+        return Err(DbError::Invalid(
+            "jobs: a run needs at least one job".into(),
+        ));
     }
     if run.jobs.len() > MAX_JOBS_PER_RUN {
         return Err(DbError::Invalid(format!(
@@ -171,7 +174,12 @@ pub async fn get(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun,
 
 /// Ends a run that has not finished with `failed` and the reason; a finished run is returned
 /// unchanged.
-pub async fn fail(pool: &PgPool, org_id: OrgId, run_id: RunId, error: &str) -> Result<ScanRun, DbError> {
+pub async fn fail(
+    pool: &PgPool,
+    org_id: OrgId,
+    run_id: RunId,
+    error: &str,
+) -> Result<ScanRun, DbError> {
     let updated = sqlx::query_as::<_, RunRow>(
         "UPDATE scan_runs SET status = 'failed', error = $3, finished_at = now()
          WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
@@ -254,10 +262,14 @@ pub async fn finish_job(
     report: &FinishJob,
 ) -> Result<JobFinished, DbError> {
     if !report.status.is_final() {
-        return Err(DbError::Invalid("status: must be completed or failed".into()));
+        return Err(DbError::Invalid(
+            "status: must be completed or failed".into(),
+        ));
     }
     if report.status == JobStatus::Failed && !report.findings.is_empty() {
-        return Err(DbError::Invalid("findings: a failed job reports none".into()));
+        return Err(DbError::Invalid(
+            "findings: a failed job reports none".into(),
+        ));
     }
     let mut tx = pool.begin().await?;
     let job = job_row(&mut tx, org_id, job_id, true).await?;

@@ -1,0 +1,44 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::api::{CreateScan, ScanView};
+use s4e_types::{RunId, ScanRun};
+
+use super::upstream;
+use crate::AppState;
+use crate::auth::Principal;
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<CreateScan>,
+) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
+    principal.require_write()?;
+    let run = state
+        .scan
+        .start_scan(principal.org_id, &body)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, scan_id = %run.id, "scan started");
+    Ok((StatusCode::ACCEPTED, Json(run)))
+}
+
+/// The stored run, with live progress from Redis while there is some. Both are read at once.
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(scan_id): ApiPath<RunId>,
+) -> Result<Json<ScanView>, ApiError> {
+    let (run, progress) = tokio::join!(
+        state.base.get_run(principal.org_id, scan_id),
+        state.live.get(scan_id)
+    );
+    let run = run.map_err(upstream)?;
+    let progress = progress.unwrap_or_else(|error| {
+        tracing::warn!(%error, "live status unavailable");
+        None
+    });
+    Ok(Json(ScanView { run, progress }))
+}

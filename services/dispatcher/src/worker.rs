@@ -1,0 +1,180 @@
+//! The check worker: runs one job, stores its raw output and findings, advances the run.
+//!
+//! Every step is safe to repeat: base applies a job's report once, raw output is keyed by job
+//! id, live status is overwritten with base's counts. So a redelivered job (a worker killed
+//! mid-job, a lost ack) is finished exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s4e_bus::topology::Exchange;
+use s4e_bus::{Bus, Incoming, Outcome, Queue};
+use s4e_checks::{CheckError, EgressPolicy, http_headers};
+use s4e_client::{BaseClient, ClientError};
+use s4e_runtime::{CancellationToken, Metrics};
+use s4e_store::{LiveStatus, RawOutputs};
+use s4e_types::api::{FinishJob, RunProgress};
+use s4e_types::envelope::ScanCompleted;
+use s4e_types::{CheckKind, Envelope, JobSpec, JobStatus, Message, OrgId, ScanRun};
+use tokio::task::JoinHandle;
+
+pub struct Worker {
+    pub base: BaseClient,
+    pub bus: Bus,
+    pub live: LiveStatus,
+    pub raw: RawOutputs,
+    pub metrics: Metrics,
+    pub egress: EgressPolicy,
+    pub check_timeout: Duration,
+}
+
+pub fn start(
+    worker: Arc<Worker>,
+    queue: Queue,
+    concurrency: u16,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let bus = worker.bus.clone();
+    bus.consume(queue, concurrency, shutdown, move |incoming| {
+        let worker = worker.clone();
+        async move { worker.handle(incoming).await }
+    })
+}
+
+/// A failure worth another delivery (a dependency is away) or a message that never will work.
+fn outcome_of(error: ClientError, step: &str) -> Outcome {
+    if error.is_transient() {
+        Outcome::Retry(format!("{step}: {error}"))
+    } else {
+        Outcome::DeadLetter(format!("{step}: {error}"))
+    }
+}
+
+impl Worker {
+    async fn handle(&self, incoming: Incoming) -> Outcome {
+        let org_id = incoming.envelope.org_id;
+        let Message::ScanJob(spec) = incoming.envelope.message else {
+            return Outcome::DeadLetter(format!(
+                "unexpected message type {} on a job queue",
+                incoming.envelope.message.type_name()
+            ));
+        };
+        let job = match self.base.start_job(org_id, spec.job_id).await {
+            Ok(job) => job,
+            Err(error) => return outcome_of(error, "starting job"),
+        };
+        if job.status.is_final() {
+            // Already done by an earlier delivery: make sure its run's event went out.
+            tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
+            if let Ok(run) = self.base.get_run(org_id, spec.run_id).await {
+                self.announce_if_final(&run).await;
+            }
+            return Outcome::Ack;
+        }
+        if let Ok(run) = self.base.get_run(org_id, spec.run_id).await {
+            self.publish_progress(&run).await;
+        }
+
+        let report = match self.run_check(org_id, &spec).await {
+            Ok(report) => report,
+            Err(outcome) => return outcome,
+        };
+        let finished = match self.base.finish_job(org_id, spec.job_id, &report).await {
+            Ok(finished) => finished,
+            Err(error) => return outcome_of(error, "reporting job"),
+        };
+        self.metrics.inc(
+            "s4e_worker_jobs_total",
+            "Jobs finished by the check workers, by check and status.",
+            &[
+                ("check", spec.check.as_str()),
+                ("status", report.status.as_str()),
+            ],
+        );
+        tracing::info!(
+            job_id = %spec.job_id, run_id = %spec.run_id, status = report.status.as_str(),
+            findings = report.findings.len(), "job finished"
+        );
+        self.publish_progress(&finished.run).await;
+        self.announce_if_final(&finished.run).await;
+        Outcome::Ack
+    }
+
+    /// Runs the check. A target that cannot be reached is a result (the job failed, with the
+    /// reason); only our own dependencies being away makes the message come back.
+    async fn run_check(&self, org_id: OrgId, spec: &JobSpec) -> Result<FinishJob, Outcome> {
+        let result = match spec.check {
+            CheckKind::HttpHeaders => {
+                http_headers::run(&spec.target, &self.egress, self.check_timeout).await
+            }
+        };
+        match result {
+            Ok(output) => {
+                let raw = serde_json::to_value(&output.raw).unwrap_or(serde_json::Value::Null);
+                let raw_output_id = self
+                    .raw
+                    .store(org_id, spec.run_id, spec.job_id, &raw)
+                    .await
+                    .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
+                Ok(FinishJob {
+                    status: JobStatus::Completed,
+                    error: None,
+                    raw_output_id: Some(raw_output_id),
+                    findings: output.findings,
+                })
+            }
+            Err(error) => {
+                let kind = match error {
+                    CheckError::Egress(_) => "egress_refused",
+                    CheckError::Unreachable(_) => "unreachable",
+                    CheckError::Timeout(_) => "timeout",
+                    CheckError::InvalidTarget(_) => "invalid_target",
+                };
+                tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
+                Ok(FinishJob {
+                    status: JobStatus::Failed,
+                    error: Some(error.to_string()),
+                    raw_output_id: None,
+                    findings: Vec::new(),
+                })
+            }
+        }
+    }
+
+    async fn publish_progress(&self, run: &ScanRun) {
+        let progress = RunProgress {
+            status: run.status.as_str().to_string(),
+            jobs_total: i64::from(run.jobs_total),
+            jobs_done: i64::from(run.jobs_completed + run.jobs_failed),
+            findings: i64::from(run.findings_count),
+        };
+        if let Err(error) = self.live.set(run.id, &progress).await {
+            // Live status is a convenience; the run itself is stored in base.
+            tracing::warn!(%error, run_id = %run.id, "cannot update live status");
+        }
+    }
+
+    /// Publishes `scan.completed` for a run in a final state. Consumers treat it idempotently,
+    /// so sending it again for a redelivered job is harmless.
+    async fn announce_if_final(&self, run: &ScanRun) {
+        if !run.status.is_final() {
+            return;
+        }
+        let event = Envelope::new(
+            run.org_id,
+            Message::ScanCompleted(ScanCompleted {
+                run_id: run.id,
+                asset_id: run.asset_id,
+                status: run.status,
+                findings_count: run.findings_count,
+            }),
+        );
+        if let Err(error) = self
+            .bus
+            .publish(Exchange::Events, "scan.completed", &event)
+            .await
+        {
+            tracing::error!(%error, run_id = %run.id, "cannot publish scan.completed");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The internal API: the catalog, and starting a scan.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use s4e_bus::Exchange;
+use s4e_bus::topology::DISPATCH_ROUTING_KEY;
+use s4e_client::ClientError;
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson, ServiceToken};
+use s4e_types::api::{CreateScan, List, NewScanJob, NewScanRun};
+use s4e_types::{Envelope, JobSpec, Message, OrgId, ScanRun};
+
+use crate::AppState;
+use crate::catalog::{self, Definition};
+
+pub fn router(state: AppState, token: ServiceToken) -> Router {
+    Router::new()
+        .route("/internal/v1/catalog", get(list_catalog))
+        .route("/internal/v1/orgs/{org_id}/scans", post(start_scan))
+        .layer(axum::middleware::from_fn_with_state(
+            token,
+            s4e_runtime::service_token::require,
+        ))
+        .with_state(state)
+}
+
+fn upstream(error: ClientError) -> ApiError {
+    ApiError::upstream(error.http_status(), &error.message())
+}
+
+async fn list_catalog() -> Json<List<Definition>> {
+    Json(List {
+        items: catalog::DEFINITIONS.to_vec(),
+    })
+}
+
+/// Creates the run with its jobs, then queues each job. If the jobs cannot be queued the run is
+/// ended as failed with the reason, so nothing waits forever for work that was never sent.
+async fn start_scan(
+    State(state): State<AppState>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<CreateScan>,
+) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
+    let asset = state
+        .base
+        .get_asset(org_id, body.asset_id)
+        .await
+        .map_err(upstream)?;
+    let checks = catalog::plan(&asset, body.checks.as_deref()).map_err(ApiError::bad_request)?;
+    let profile = if body.checks.is_some() {
+        "custom"
+    } else {
+        "full"
+    };
+    let new_run = NewScanRun {
+        asset_id: asset.id,
+        profile: profile.to_string(),
+        jobs: checks
+            .iter()
+            .map(|check| NewScanJob {
+                check: *check,
+                target: catalog::target_for(*check, &asset),
+            })
+            .collect(),
+    };
+    let created = state
+        .base
+        .create_run(org_id, &new_run)
+        .await
+        .map_err(upstream)?;
+    for job in &created.jobs {
+        let envelope = Envelope::new(org_id, Message::ScanJob(JobSpec::from(job)));
+        if let Err(error) = state
+            .bus
+            .publish(Exchange::Dispatch, DISPATCH_ROUTING_KEY, &envelope)
+            .await
+        {
+            tracing::error!(%error, run_id = %created.run.id, "cannot queue scan jobs");
+            let reason = format!("could not queue the scan's jobs: {error}");
+            if let Err(error) = state.base.fail_run(org_id, created.run.id, &reason).await {
+                tracing::error!(%error, run_id = %created.run.id, "cannot mark run failed");
+            }
+            return Err(ApiError::unavailable(
+                "the job queue is unavailable, try again",
+            ));
+        }
+    }
+    state.metrics.inc(
+        "s4e_scan_runs_started_total",
+        "Scan runs created and queued.",
+        &[("profile", profile)],
+    );
+    tracing::info!(run_id = %created.run.id, %org_id, jobs = created.jobs.len(), "scan queued");
+    Ok((StatusCode::ACCEPTED, Json(created.run)))
+}

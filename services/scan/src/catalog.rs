@@ -1,0 +1,114 @@
+//! The scan catalog: every check the platform can run, and which assets it applies to.
+
+use s4e_types::{Asset, AssetKind, CheckKind, Severity};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Definition {
+    pub key: CheckKind,
+    pub name: &'static str,
+    pub category: &'static str,
+    pub description: &'static str,
+    /// The most severe finding this check can report.
+    pub max_severity: Severity,
+    pub applies_to: &'static [AssetKind],
+}
+
+pub const DEFINITIONS: &[Definition] = &[Definition {
+    key: CheckKind::HttpHeaders,
+    name: "HTTP security headers",
+    category: "web",
+    description: "Missing HSTS (over HTTPS), CSP, X-Content-Type-Options, clickjacking \
+                  protection and Referrer-Policy; server and framework version disclosure.",
+    max_severity: Severity::Medium,
+    applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+}];
+
+pub fn definition(kind: CheckKind) -> &'static Definition {
+    DEFINITIONS
+        .iter()
+        .find(|definition| definition.key == kind)
+        .expect("every check kind has a definition")
+}
+
+/// What a check is pointed at for an asset: the URL itself, or the site at a domain or IP.
+pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
+    match (kind, asset.kind) {
+        (CheckKind::HttpHeaders, AssetKind::Url) => asset.value.clone(),
+        (CheckKind::HttpHeaders, AssetKind::Domain) => format!("https://{}/", asset.value),
+        (CheckKind::HttpHeaders, AssetKind::Ip) => match asset.value.contains(':') {
+            true => format!("http://[{}]/", asset.value),
+            false => format!("http://{}/", asset.value),
+        },
+    }
+}
+
+/// The checks a scan runs: the requested ones (each must apply), or every applicable one.
+pub fn plan(asset: &Asset, requested: Option<&[CheckKind]>) -> Result<Vec<CheckKind>, String> {
+    let applicable = |kind: &CheckKind| definition(*kind).applies_to.contains(&asset.kind);
+    match requested {
+        Some([]) => Err("checks: name at least one check, or leave it out".into()),
+        Some(kinds) => {
+            if let Some(kind) = kinds.iter().find(|kind| !applicable(kind)) {
+                return Err(format!(
+                    "checks: {} does not apply to {} assets",
+                    kind.as_str(),
+                    asset.kind.as_str()
+                ));
+            }
+            let mut kinds = kinds.to_vec();
+            kinds.dedup();
+            Ok(kinds)
+        }
+        None => Ok(CheckKind::ALL.iter().copied().filter(applicable).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s4e_types::{AssetId, OrgId};
+
+    fn asset(kind: AssetKind, value: &str) -> Asset {
+        Asset {
+            id: AssetId::new(),
+            org_id: OrgId::new(),
+            kind,
+            value: value.into(),
+            name: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn targets_follow_the_asset_kind() {
+        let kind = CheckKind::HttpHeaders;
+        assert_eq!(
+            target_for(kind, &asset(AssetKind::Url, "http://a.test/x")),
+            "http://a.test/x"
+        );
+        assert_eq!(
+            target_for(kind, &asset(AssetKind::Domain, "a.test")),
+            "https://a.test/"
+        );
+        assert_eq!(
+            target_for(kind, &asset(AssetKind::Ip, "::1")),
+            "http://[::1]/"
+        );
+    }
+
+    #[test]
+    fn plans_default_to_every_applicable_check() {
+        let url = asset(AssetKind::Url, "http://a.test/");
+        assert_eq!(plan(&url, None).unwrap(), vec![CheckKind::HttpHeaders]);
+        assert!(plan(&url, Some(&[])).is_err());
+        assert_eq!(
+            plan(
+                &url,
+                Some(&[CheckKind::HttpHeaders, CheckKind::HttpHeaders])
+            )
+            .unwrap(),
+            vec![CheckKind::HttpHeaders]
+        );
+    }
+}
