@@ -1,1 +1,277 @@
-//! End-to-end tests live in tests/.
+//! The whole fleet in one process, against the real PostgreSQL, RabbitMQ, Redis and MongoDB,
+//! isolated per [`Fleet`] (see `s4e_test_support::TestEnv`). Used by the end-to-end tests in
+//! `tests/` and by the benchmark programs in `src/bin/`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use s4e_runtime::{CommonConfig, Served, ServiceToken};
+use s4e_test_support::{TestEnv, listener, wait_for};
+use s4e_types::api::ScanView;
+use serde_json::Value;
+
+pub struct Fleet {
+    pub env: TestEnv,
+    pub base: Served,
+    pub scan: Served,
+    pub core: Served,
+    pub dispatcher: Served,
+    pub crawler: Served,
+    pub scheduler: Served,
+    pub trigger: Served,
+    /// An admin API key of a fresh organization.
+    pub admin_key: String,
+    pub http: reqwest::Client,
+}
+
+fn common(env: &TestEnv) -> CommonConfig {
+    CommonConfig {
+        listen: None,
+        service_token: ServiceToken::new(&env.service_token).expect("test token is long enough"),
+        namespace: env.namespace.clone(),
+        log_format: "json".into(),
+    }
+}
+
+impl Fleet {
+    /// Starts all seven services on port 0 and waits until each is ready.
+    pub async fn start() -> anyhow::Result<Fleet> {
+        let env = TestEnv::new().await?;
+        let base = s4e_base::spawn(
+            s4e_base::Config {
+                common: common(&env),
+                database_url: env.database_url.clone(),
+                database_max_connections: 10,
+                migrate_on_start: true,
+            },
+            listener().await,
+        )?;
+        let scan = s4e_scan::spawn(
+            s4e_scan::Config {
+                common: common(&env),
+                base_url: base.url(),
+                amqp_url: env.amqp_url.clone(),
+            },
+            listener().await,
+        )?;
+        let core = s4e_core::spawn(
+            s4e_core::Config {
+                common: common(&env),
+                base_url: base.url(),
+                scan_url: scan.url(),
+                redis_url: env.redis_url.clone(),
+            },
+            listener().await,
+        )?;
+        let dispatcher = s4e_dispatcher::spawn(
+            s4e_dispatcher::Config {
+                common: common(&env),
+                base_url: base.url(),
+                amqp_url: env.amqp_url.clone(),
+                redis_url: env.redis_url.clone(),
+                mongodb_url: env.mongodb_url.clone(),
+                mongodb_database: env.namespace.clone(),
+                // The targets are local servers the tests start.
+                egress_allow_private: true,
+                worker_concurrency: 16,
+                router_prefetch: 64,
+                check_timeout_seconds: 5,
+            },
+            listener().await,
+        )?;
+        let crawler = s4e_crawler::spawn(
+            s4e_crawler::Config {
+                common: common(&env),
+                amqp_url: env.amqp_url.clone(),
+                mongodb_url: env.mongodb_url.clone(),
+                mongodb_database: env.namespace.clone(),
+            },
+            listener().await,
+        )?;
+        let scheduler = s4e_scheduler::spawn(
+            s4e_scheduler::Config {
+                common: common(&env),
+                base_url: base.url(),
+            },
+            listener().await,
+        )?;
+        let trigger = s4e_trigger::spawn(
+            s4e_trigger::Config {
+                common: common(&env),
+                amqp_url: env.amqp_url.clone(),
+            },
+            listener().await,
+        )?;
+        let http = reqwest::Client::new();
+        for served in [
+            &base,
+            &scan,
+            &core,
+            &dispatcher,
+            &crawler,
+            &scheduler,
+            &trigger,
+        ] {
+            let url = format!("{}/readyz", served.url());
+            wait_for(&url, Duration::from_secs(60), || async {
+                let response = http.get(&url).send().await.ok()?;
+                response.status().is_success().then_some(())
+            })
+            .await?;
+        }
+        let admin_key = s4e_core::create_admin_key(&base.url(), &env.service_token, "e2e")
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        Ok(Fleet {
+            env,
+            base,
+            scan,
+            core,
+            dispatcher,
+            crawler,
+            scheduler,
+            trigger,
+            admin_key,
+            http,
+        })
+    }
+
+    /// Every service, for checks that apply to all of them.
+    pub fn services(&self) -> [(&'static str, &Served); 7] {
+        [
+            ("base", &self.base),
+            ("scan", &self.scan),
+            ("core", &self.core),
+            ("dispatcher", &self.dispatcher),
+            ("crawler", &self.crawler),
+            ("scheduler", &self.scheduler),
+            ("trigger", &self.trigger),
+        ]
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.core.url())
+    }
+
+    /// A request to the gateway with the admin key.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.api(path))
+            .bearer_auth(&self.admin_key)
+    }
+
+    /// Registers a URL asset and returns its id.
+    pub async fn create_url_asset(&self, url: &str) -> anyhow::Result<String> {
+        let response = self
+            .request(reqwest::Method::POST, "/assets")
+            .json(&serde_json::json!({"kind": "url", "value": url}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 201,
+            "create asset: {}",
+            response.status()
+        );
+        let asset: Value = response.json().await?;
+        Ok(asset["id"].as_str().context("asset id")?.to_string())
+    }
+
+    /// Starts a scan of an asset and returns the run id.
+    pub async fn start_scan(&self, asset_id: &str) -> anyhow::Result<String> {
+        let response = self
+            .request(reqwest::Method::POST, "/scans")
+            .json(&serde_json::json!({"asset_id": asset_id}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 202,
+            "start scan: {}",
+            response.status()
+        );
+        let run: Value = response.json().await?;
+        Ok(run["id"].as_str().context("run id")?.to_string())
+    }
+
+    /// Polls the run until it is completed or failed.
+    pub async fn wait_for_scan(
+        &self,
+        run_id: &str,
+        deadline: Duration,
+    ) -> anyhow::Result<ScanView> {
+        wait_for(&format!("scan {run_id} to finish"), deadline, || async {
+            let response = self
+                .request(reqwest::Method::GET, &format!("/scans/{run_id}"))
+                .send()
+                .await
+                .ok()?;
+            let view: ScanView = response.json().await.ok()?;
+            view.run.status.is_final().then_some(view)
+        })
+        .await
+    }
+
+    /// The findings a run saw.
+    pub async fn findings(&self, run_id: &str) -> anyhow::Result<Vec<Value>> {
+        let response = self
+            .request(reqwest::Method::GET, &format!("/findings?scan_id={run_id}"))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == 200, "findings: {}", response.status());
+        let body: Value = response.json().await?;
+        Ok(body["items"].as_array().context("items")?.clone())
+    }
+
+    /// Stops every service (gateway first, base last) and removes the test's data.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for served in [
+            self.core,
+            self.scan,
+            self.scheduler,
+            self.trigger,
+            self.crawler,
+            self.dispatcher,
+            self.base,
+        ] {
+            served
+                .stop()
+                .await
+                .map_err(|error| anyhow::anyhow!(error))?;
+        }
+        self.env.cleanup().await
+    }
+}
+
+/// A local HTTP server for scans to target; stops when dropped.
+pub struct Target {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Target {
+    /// The demo shop, misconfigured or hardened.
+    pub async fn demo(hardened: bool) -> Target {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = s4e_demo_target::router(hardened);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Target {
+            url,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

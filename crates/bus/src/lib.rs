@@ -11,6 +11,7 @@
 mod connection;
 mod consumer;
 mod error;
+mod replay;
 pub mod topology;
 
 pub use connection::{Bus, BusOptions, DeadLetter};

@@ -49,6 +49,17 @@ async fn connect(namespace: &str) -> Bus {
         .expect("connect to the test broker")
 }
 
+/// Logs go to the test's captured output (shown when it fails); `RUST_LOG` overrides the filter.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("s4e_bus=debug,bus=debug,lapin=info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Runs `test` in a fresh namespace, then deletes the namespace's topology — also when the
 /// test panics (the panic is resumed after the cleanup).
 async fn in_namespace<F, Fut>(test: F)
@@ -56,7 +67,9 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()>,
 {
+    init_logs();
     let namespace = format!("t{}", uuid::Uuid::now_v7().simple());
+    tracing::info!(%namespace, "test namespace");
     let outcome = AssertUnwindSafe(test(namespace.clone()))
         .catch_unwind()
         .await;

@@ -1,0 +1,367 @@
+//! The whole fleet through the gateway: the demo scan end to end, and what bad input gets.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::Method;
+use s4e_bus::topology::DISPATCH_ROUTING_KEY;
+use s4e_bus::{Bus, BusOptions, Exchange};
+use s4e_e2e::{Fleet, Target};
+use s4e_test_support::wait_for;
+use s4e_types::RunStatus;
+use serde_json::{Value, json};
+
+const SCAN_DEADLINE: Duration = Duration::from_secs(60);
+
+fn rules(findings: &[Value]) -> BTreeSet<String> {
+    findings
+        .iter()
+        .map(|finding| finding["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_scan_crosses_every_service_and_reports_exact_findings() {
+    let fleet = Fleet::start().await.unwrap();
+    let vulnerable = Target::demo(false).await;
+    let hardened = Target::demo(true).await;
+
+    // The misconfigured shop: exactly the six problems it has (no HSTS finding: it is HTTP).
+    let asset = fleet.create_url_asset(&vulnerable.url).await.unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (1, 1));
+    let progress = view.progress.expect("live progress in redis");
+    assert_eq!(
+        (progress.status.as_str(), progress.jobs_done),
+        ("completed", 1)
+    );
+    let findings = fleet.findings(&run_id).await.unwrap();
+    let expected: BTreeSet<String> = [
+        "missing_clickjacking_protection",
+        "missing_csp",
+        "missing_referrer_policy",
+        "missing_x_content_type_options",
+        "server_version_disclosure",
+        "x_powered_by_disclosure",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(rules(&findings), expected);
+    assert_eq!(view.run.findings_count, 6);
+    let server = findings
+        .iter()
+        .find(|f| f["rule"] == "server_version_disclosure")
+        .unwrap();
+    assert_eq!(server["location"], vulnerable.url.as_str());
+    assert!(server["evidence"].to_string().contains("Apache/2.4.41"));
+    // The raw response is in MongoDB, linked from the finding.
+    assert!(server["raw_output_id"].as_str().is_some());
+
+    // Scanning again finds the same problems without duplicating them.
+    let again = fleet.start_scan(&asset).await.unwrap();
+    fleet.wait_for_scan(&again, SCAN_DEADLINE).await.unwrap();
+    let response = fleet
+        .request(Method::GET, &format!("/findings?asset_id={asset}"))
+        .send()
+        .await
+        .unwrap();
+    let all: Value = response.json().await.unwrap();
+    let all = all["items"].as_array().unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(all.iter().all(|f| f["occurrences"] == 2));
+
+    // The well-configured shop: a completed scan with no finding at all.
+    let asset = fleet.create_url_asset(&hardened.url).await.unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
+    assert_eq!(fleet.findings(&run_id).await.unwrap(), Vec::<Value>::new());
+
+    // The trigger service received the scan.completed events.
+    let trigger_metrics = format!("{}/metrics", fleet.trigger.url());
+    wait_for(
+        "three scan.completed events",
+        Duration::from_secs(10),
+        || async {
+            let text = fleet
+                .http
+                .get(&trigger_metrics)
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            text.contains("s4e_trigger_events_total{type=\"scan.completed\"} 3")
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_target_fails_the_run_with_the_reason() {
+    let fleet = Fleet::start().await.unwrap();
+    // A port that was just free: nothing listens there.
+    let closed = {
+        let listener = s4e_test_support::listener().await;
+        listener.local_addr().unwrap()
+    };
+    let asset = fleet
+        .create_url_asset(&format!("http://{closed}/"))
+        .await
+        .unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Failed);
+    assert_eq!(view.run.jobs_failed, 1);
+    let error = view.run.error.unwrap();
+    assert!(error.contains("unreachable"), "{error}");
+    assert!(fleet.findings(&run_id).await.unwrap().is_empty());
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_and_the_fleet_keeps_working() {
+    let fleet = Fleet::start().await.unwrap();
+    let bus = Bus::connect(
+        &fleet.env.amqp_url,
+        &fleet.env.namespace,
+        BusOptions::default(),
+    )
+    .await
+    .unwrap();
+    bus.publish_bytes(
+        Exchange::Dispatch,
+        DISPATCH_ROUTING_KEY,
+        b"{\"type\": \"scan.job\", oops",
+    )
+    .await
+    .unwrap();
+    let dead = wait_for(
+        "the poison message in the dead-letter queue",
+        Duration::from_secs(20),
+        || async { bus.take_dead_letter().await.ok().flatten() },
+    )
+    .await
+    .unwrap();
+    assert!(
+        dead.reason.starts_with("malformed message"),
+        "{}",
+        dead.reason
+    );
+    assert_eq!(dead.body, b"{\"type\": \"scan.job\", oops");
+
+    // The dispatcher is still consuming: a real scan completes.
+    let target = Target::demo(true).await;
+    let asset = fleet.create_url_asset(&target.url).await.unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Completed);
+    bus.close().await;
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_gateway_refuses_bad_input_and_foreign_ids() {
+    let fleet = Fleet::start().await.unwrap();
+    let target = Target::demo(false).await;
+    let asset = fleet.create_url_asset(&target.url).await.unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    let code = |body: &Value| {
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // No key, a malformed key, a well-formed key that does not exist.
+    let response = fleet.http.get(fleet.api("/assets")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(code(&response.json().await.unwrap()), "unauthorized");
+    let response = fleet
+        .http
+        .get(fleet.api("/assets"))
+        .header("x-api-key", "s4e_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let forged = s4e_core::api_key::generate().key;
+    let response = fleet
+        .http
+        .get(fleet.api("/assets"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // X-API-Key works as well as Bearer.
+    let response = fleet
+        .http
+        .get(fleet.api("/assets"))
+        .header("x-api-key", &fleet.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Malformed JSON, a field of the wrong type, an unknown field, an oversized body.
+    for body in [
+        "{\"kind\": ",
+        "{\"kind\": \"url\", \"value\": 7}",
+        "{\"kind\":\"url\",\"value\":\"http://a.test/\",\"extra\":1}",
+    ] {
+        let response = fleet
+            .request(Method::POST, "/assets")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(code(&response.json().await.unwrap()), "bad_request");
+    }
+    let response = fleet
+        .request(Method::POST, "/assets")
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"kind\":\"url\",\"value\":\"{}\"}}",
+            "a".repeat(2 << 20)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": "not-a-uuid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
+    // Unknown ids and another organization's ids answer the same 404.
+    let unknown = "01a20f5a-0000-7000-8000-000000000000";
+    for path in [format!("/scans/{unknown}"), format!("/assets/{unknown}")] {
+        let response = fleet.request(Method::GET, &path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let other_key =
+        s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+            .await
+            .unwrap();
+    let as_other = |method: Method, path: String| {
+        fleet
+            .http
+            .request(method, fleet.api(&path))
+            .bearer_auth(&other_key)
+    };
+    let response = as_other(Method::GET, format!("/scans/{run_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = as_other(Method::GET, format!("/assets/{asset}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = as_other(Method::POST, "/scans".into())
+        .json(&json!({"asset_id": asset}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = as_other(Method::GET, format!("/findings?scan_id={run_id}"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["items"], json!([]));
+
+    // The service token means nothing from outside: the gateway strips internal headers.
+    let response = fleet
+        .http
+        .get(format!("{}/metrics", fleet.core.url()))
+        .header("x-s4e-service-token", &fleet.env.service_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Internal services refuse calls without the token.
+    let response = fleet
+        .http
+        .get(format!("{}/internal/v1/catalog", fleet.scan.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_openapi() {
+    let fleet = Fleet::start().await.unwrap();
+    for (name, served) in fleet.services() {
+        let healthz = fleet
+            .http
+            .get(format!("{}/healthz", served.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(healthz.status(), 200, "{name}");
+        let readyz: Value = fleet
+            .http
+            .get(format!("{}/readyz", served.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(readyz["ready"], true, "{name}: {readyz}");
+        if name == "core" {
+            continue;
+        }
+        let metrics = fleet
+            .http
+            .get(format!("{}/metrics", served.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metrics.status(), 200, "{name}");
+        let text = metrics.text().await.unwrap();
+        assert!(text.contains("s4e_http_requests_total"), "{name}: {text}");
+    }
+    let response = fleet
+        .http
+        .get(fleet.api("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/assets",
+        "/api/v1/assets/{asset_id}",
+        "/api/v1/scans",
+        "/api/v1/scans/{scan_id}",
+        "/api/v1/findings",
+    ] {
+        assert!(
+            document["paths"][path].is_object(),
+            "{path} is not documented"
+        );
+    }
+    fleet.stop().await.unwrap();
+}
