@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real infrastructure: makes sure PostgreSQL, Redis,
-# RabbitMQ and a MongoDB wire-protocol server are up (see scripts/lib.sh), checks formatting,
-# then `cargo test` over the workspace. Exits with cargo's status. Leaves the
+# RabbitMQ and a MongoDB wire-protocol server are up (see scripts/lib.sh), checks formatting
+# and lints, then `cargo test` over the workspace. Exits with cargo's status. Leaves the
 # infrastructure running.
 set -euo pipefail
 
@@ -13,6 +13,9 @@ ensure_infrastructure
 
 s4e_log "cargo fmt --all -- --check"
 cargo fmt --all -- --check
+
+s4e_log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 s4e_log "cargo test --workspace --all-targets --no-fail-fast"
 status=0

@@ -7,14 +7,17 @@
 #   .local/logs/<name>.log   service logs          .local/pids/<name>.pid   service pids
 #   .local/service-token     S4E_SERVICE_TOKEN     .local/admin-key         the demo admin key
 #
-# Usage: scripts/up.sh [--no-build]     (--no-build: use the binaries already in
-#                                         $CARGO_TARGET_DIR/debug)
+# Usage: scripts/up.sh [--release] [--no-build]
+#   --release   build and run the optimized binaries (slower to build; what benchmarks use)
+#   --no-build  use the binaries already in $CARGO_TARGET_DIR/{debug,release}
 set -euo pipefail
 
 build=1
+profile=debug
 for arg in "$@"; do
     case "$arg" in
         --no-build) build=0 ;;
+        --release) profile=release ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d'
             exit 0
@@ -36,7 +39,7 @@ DEMO_URL="http://$S4E_DEMO_TARGET_ADDR/"
 ensure_infrastructure
 s4e_ensure_command curl
 s4e_ensure_command python3
-BIN="$CARGO_TARGET_DIR/debug"
+BIN="$CARGO_TARGET_DIR/$profile"
 mkdir -p "$S4E_LOCAL" "$S4E_PIDS_DIR" "$S4E_LOGS_DIR"
 
 # ---------------------------------------------------------------------------------------------
@@ -72,8 +75,13 @@ fi
 # build, then replace whatever an earlier up.sh left running
 
 if ((build)); then
-    s4e_log "cargo build --workspace --bins"
-    cargo build --workspace --bins
+    if [[ "$profile" == release ]]; then
+        s4e_log "cargo build --release --workspace --bins"
+        cargo build --release --workspace --bins
+    else
+        s4e_log "cargo build --workspace --bins"
+        cargo build --workspace --bins
+    fi
 else
     s4e_log "cargo: not building (--no-build), using $BIN"
 fi

@@ -9,20 +9,20 @@ use crate::service_token::ServiceToken;
 #[derive(Clone, Debug, clap::Args)]
 pub struct CommonConfig {
     /// Address the HTTP server (API, health, metrics) listens on.
-    #[arg(long, env = "S4E_LISTEN")]
+    #[arg(long, env = "S4E_LISTEN", value_name = "S4E_LISTEN")]
     pub listen: Option<SocketAddr>,
 
     /// Shared secret that internal callers present in `x-s4e-service-token`.
-    #[arg(long, env = "S4E_SERVICE_TOKEN", value_parser = parse_service_token, hide_env_values = true)]
+    #[arg(long, env = "S4E_SERVICE_TOKEN", value_name = "S4E_SERVICE_TOKEN", value_parser = parse_service_token, hide_env_values = true)]
     pub service_token: ServiceToken,
 
     /// Prefix of every queue, exchange and key this deployment creates, so that several
     /// deployments (or test runs) can share one broker and one Redis.
-    #[arg(long, env = "S4E_NAMESPACE", default_value = "s4e", value_parser = parse_namespace)]
+    #[arg(long, env = "S4E_NAMESPACE", value_name = "S4E_NAMESPACE", default_value = "s4e", value_parser = parse_namespace)]
     pub namespace: String,
 
     /// `json` (default, for log collectors) or `pretty` (for a terminal).
-    #[arg(long, env = "S4E_LOG_FORMAT", default_value = "json", value_parser = ["json", "pretty"])]
+    #[arg(long, env = "S4E_LOG_FORMAT", value_name = "S4E_LOG_FORMAT", default_value = "json", value_parser = ["json", "pretty"])]
     pub log_format: String,
 }
 

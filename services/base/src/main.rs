@@ -19,7 +19,7 @@ enum Command {
     Serve(Config),
     /// Apply pending schema migrations and exit.
     Migrate {
-        #[arg(long, env = "S4E_DATABASE_URL", hide_env_values = true)]
+        #[arg(long, env = "S4E_DATABASE_URL", value_name = "S4E_DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
 }

@@ -18,9 +18,9 @@ enum Command {
         /// Name of the new organization.
         #[arg(long)]
         org_name: String,
-        #[arg(long, env = "S4E_BASE_URL")]
+        #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
         base_url: String,
-        #[arg(long, env = "S4E_SERVICE_TOKEN", hide_env_values = true)]
+        #[arg(long, env = "S4E_SERVICE_TOKEN", value_name = "S4E_SERVICE_TOKEN", hide_env_values = true)]
         service_token: String,
     },
 }

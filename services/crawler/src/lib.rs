@@ -16,15 +16,15 @@ pub struct Config {
     pub common: CommonConfig,
 
     /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(long, env = "S4E_AMQP_URL", hide_env_values = true)]
+    #[arg(long, env = "S4E_AMQP_URL", value_name = "S4E_AMQP_URL", hide_env_values = true)]
     pub amqp_url: String,
 
     /// MongoDB URL for crawl results.
-    #[arg(long, env = "S4E_MONGODB_URL", hide_env_values = true)]
+    #[arg(long, env = "S4E_MONGODB_URL", value_name = "S4E_MONGODB_URL", hide_env_values = true)]
     pub mongodb_url: String,
 
     /// MongoDB database name.
-    #[arg(long, env = "S4E_MONGODB_DATABASE", default_value = "s4e")]
+    #[arg(long, env = "S4E_MONGODB_DATABASE", value_name = "S4E_MONGODB_DATABASE", default_value = "s4e")]
     pub mongodb_database: String,
 }
 

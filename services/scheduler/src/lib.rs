@@ -13,7 +13,7 @@ pub struct Config {
     pub common: CommonConfig,
 
     /// URL of s4e-base's internal API.
-    #[arg(long, env = "S4E_BASE_URL")]
+    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
     pub base_url: String,
 }
 

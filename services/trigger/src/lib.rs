@@ -16,7 +16,7 @@ pub struct Config {
     pub common: CommonConfig,
 
     /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(long, env = "S4E_AMQP_URL", hide_env_values = true)]
+    #[arg(long, env = "S4E_AMQP_URL", value_name = "S4E_AMQP_URL", hide_env_values = true)]
     pub amqp_url: String,
 }
 
