@@ -104,7 +104,9 @@ async fn consume_loop<F, Fut>(
                     let _ = channel
                         .basic_cancel(consumer.tag(), BasicCancelOptions::default())
                         .await;
+                    tracing::debug!("DBG cancelled; in flight {}", in_flight.len());
                     while in_flight.join_next().await.is_some() {}
+                    tracing::debug!("DBG drained");
                     // Prefetched messages never handed to a handler go back to the queue.
                     let _ = channel
                         .close(200, ShortString::from("consumer stopped"))
@@ -183,6 +185,7 @@ where
         }
         Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
     };
+    tracing::debug!("DBG settling {} {:?}", delivery.delivery_tag, outcome);
     let settled = match outcome {
         Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
         Outcome::Retry(reason) => {
@@ -217,6 +220,7 @@ where
             }
         }
     };
+    tracing::debug!("DBG settled {:?}", settled);
     if let Err(error) = settled {
         // The channel is gone; the broker redelivers the message on the next connection.
         tracing::warn!(%error, %queue, "cannot settle message");

@@ -33,7 +33,7 @@ impl BaseClient {
         })
     }
 
-    pub async fn ready(&self) -> bool {
+    pub async fn ready(&self) -> Result<(), ClientError> {
         self.http.ready().await
     }
 

@@ -102,9 +102,16 @@ impl InternalHttp {
         self.send(Method::POST, path, &[], Some(body)).await
     }
 
-    /// True when the service's `/readyz` answers 200.
-    pub async fn ready(&self) -> bool {
+    /// Whether the service's `/readyz` answers 200.
+    pub async fn ready(&self) -> Result<(), ClientError> {
         let url = format!("{}/readyz", self.base_url);
-        matches!(self.client.get(url).send().await, Ok(response) if response.status().is_success())
+        match self.client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(ClientError::Unavailable(format!(
+                "{url}: {}",
+                response.status()
+            ))),
+            Err(error) => Err(ClientError::Unavailable(format!("{url}: {error}"))),
+        }
     }
 }

@@ -18,7 +18,7 @@ impl ScanClient {
         })
     }
 
-    pub async fn ready(&self) -> bool {
+    pub async fn ready(&self) -> Result<(), ClientError> {
         self.http.ready().await
     }
 

@@ -40,6 +40,31 @@ impl Readiness {
         self
     }
 
+    /// A dependency whose state the service already tracks as a flag.
+    pub fn with_flag<F>(self, name: &'static str, flag: F) -> Self
+    where
+        F: Fn() -> bool + Send + Sync + 'static,
+    {
+        self.with(name, move || {
+            let up = flag();
+            async move { up.then_some(()).ok_or_else(|| "not connected".to_string()) }
+        })
+    }
+
+    /// A dependency probed through a handle the service holds: `probe(handle.clone())`.
+    pub fn with_probe<T, F, Fut, E>(self, name: &'static str, handle: T, probe: F) -> Self
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.with(name, move || {
+            let probed = probe(handle.clone());
+            async move { probed.await.map_err(|error| error.to_string()) }
+        })
+    }
+
     /// Runs every probe concurrently; returns each dependency's state.
     pub async fn probe(&self) -> Vec<(&'static str, Result<(), String>)> {
         let probes = self.checks.iter().map(|(name, check)| async move {

@@ -6,7 +6,12 @@ pub struct Config {
     pub common: CommonConfig,
 
     /// PostgreSQL URL, e.g. postgres://user:pass@host:5432/s4e
-    #[arg(long, env = "S4E_DATABASE_URL", value_name = "S4E_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_DATABASE_URL",
+        value_name = "S4E_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Upper bound of the connection pool.
@@ -15,6 +20,11 @@ pub struct Config {
 
     /// Apply pending migrations before serving (convenient in development; clusters run
     /// `s4e-base migrate` as a hook job instead).
-    #[arg(long, env = "S4E_MIGRATE_ON_START", value_name = "S4E_MIGRATE_ON_START", default_value_t = false)]
+    #[arg(
+        long,
+        env = "S4E_MIGRATE_ON_START",
+        value_name = "S4E_MIGRATE_ON_START",
+        default_value_t = false
+    )]
     pub migrate_on_start: bool,
 }

@@ -1,6 +1,5 @@
 use clap::{Parser, Subcommand};
 use s4e_base::{Config, DEFAULT_PORT};
-use s4e_runtime::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -19,13 +18,18 @@ enum Command {
     Serve(Config),
     /// Apply pending schema migrations and exit.
     Migrate {
-        #[arg(long, env = "S4E_DATABASE_URL", value_name = "S4E_DATABASE_URL", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "S4E_DATABASE_URL",
+            value_name = "S4E_DATABASE_URL",
+            hide_env_values = true
+        )]
         database_url: String,
     },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), s4e_runtime::BoxError> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Migrate { database_url }) => {
@@ -47,12 +51,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    s4e_runtime::telemetry::init("s4e-base", &config.common.log_format);
-    let listener = tokio::net::TcpListener::bind(config.common.listen_or(DEFAULT_PORT)).await?;
-    let shutdown = CancellationToken::new();
-    s4e_runtime::shutdown::cancel_on_signal(shutdown.clone());
-    s4e_base::run(config, listener, shutdown)
-        .await
-        .map_err(|error| anyhow::anyhow!(error))
+async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {
+    let common = config.common.clone();
+    s4e_runtime::start("s4e-base", &common, DEFAULT_PORT, |listener, shutdown| {
+        s4e_base::run(config, listener, shutdown)
+    })
+    .await
 }

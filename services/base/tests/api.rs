@@ -33,7 +33,7 @@ impl Harness {
         let base = s4e_base::spawn(config, listener().await).unwrap();
         let client = BaseClient::new(&base.url(), &env.service_token).unwrap();
         s4e_test_support::wait_for("base ready", std::time::Duration::from_secs(30), || async {
-            client.ready().await.then_some(())
+            client.ready().await.ok()
         })
         .await
         .unwrap();

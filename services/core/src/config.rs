@@ -14,6 +14,11 @@ pub struct Config {
     pub scan_url: String,
 
     /// Redis URL (live scan status), e.g. redis://host:6379
-    #[arg(long, env = "S4E_REDIS_URL", value_name = "S4E_REDIS_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_REDIS_URL",
+        value_name = "S4E_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis_url: String,
 }

@@ -39,37 +39,21 @@ pub async fn run(
         .await?;
     let metrics = Metrics::new();
     let readiness = Readiness::new()
-        .with("redis", {
-            let live = live.clone();
-            move || {
-                let live = live.clone();
-                async move { live.ping().await.map_err(|error| error.to_string()) }
-            }
-        })
-        .with("base", {
-            let base = base.clone();
-            move || {
-                let base = base.clone();
-                async move {
-                    base.ready()
-                        .await
-                        .then_some(())
-                        .ok_or_else(|| "not ready".to_string())
-                }
-            }
-        })
-        .with("scan", {
-            let scan = scan.clone();
-            move || {
-                let scan = scan.clone();
-                async move {
-                    scan.ready()
-                        .await
-                        .then_some(())
-                        .ok_or_else(|| "not ready".to_string())
-                }
-            }
-        });
+        .with_probe(
+            "redis",
+            live.clone(),
+            |live| async move { live.ping().await },
+        )
+        .with_probe(
+            "base",
+            base.clone(),
+            |base| async move { base.ready().await },
+        )
+        .with_probe(
+            "scan",
+            scan.clone(),
+            |scan| async move { scan.ready().await },
+        );
     let state = AppState { base, scan, live };
     let router = api::router(state, readiness, metrics.clone(), token);
     let router = s4e_runtime::with_common_layers(router, metrics)

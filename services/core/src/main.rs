@@ -1,6 +1,5 @@
 use clap::{Parser, Subcommand};
 use s4e_core::{Config, DEFAULT_PORT};
-use s4e_runtime::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "s4e-core", version, about = "S4E gateway (the public API)")]
@@ -20,22 +19,25 @@ enum Command {
         org_name: String,
         #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
         base_url: String,
-        #[arg(long, env = "S4E_SERVICE_TOKEN", value_name = "S4E_SERVICE_TOKEN", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "S4E_SERVICE_TOKEN",
+            value_name = "S4E_SERVICE_TOKEN",
+            hide_env_values = true
+        )]
         service_token: String,
     },
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), s4e_runtime::BoxError> {
     match Cli::parse().command {
         Some(Command::CreateAdminKey {
             org_name,
             base_url,
             service_token,
         }) => {
-            let key = s4e_core::create_admin_key(&base_url, &service_token, &org_name)
-                .await
-                .map_err(|error| anyhow::anyhow!(error))?;
+            let key = s4e_core::create_admin_key(&base_url, &service_token, &org_name).await?;
             // The key alone on stdout, so scripts can capture it.
             println!("{key}");
             Ok(())
@@ -52,12 +54,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    s4e_runtime::telemetry::init("s4e-core", &config.common.log_format);
-    let listener = tokio::net::TcpListener::bind(config.common.listen_or(DEFAULT_PORT)).await?;
-    let shutdown = CancellationToken::new();
-    s4e_runtime::shutdown::cancel_on_signal(shutdown.clone());
-    s4e_core::run(config, listener, shutdown)
-        .await
-        .map_err(|error| anyhow::anyhow!(error))
+async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {
+    let common = config.common.clone();
+    s4e_runtime::start("s4e-core", &common, DEFAULT_PORT, |listener, shutdown| {
+        s4e_core::run(config, listener, shutdown)
+    })
+    .await
 }

@@ -16,15 +16,30 @@ pub struct Config {
     pub common: CommonConfig,
 
     /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(long, env = "S4E_AMQP_URL", value_name = "S4E_AMQP_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_AMQP_URL",
+        value_name = "S4E_AMQP_URL",
+        hide_env_values = true
+    )]
     pub amqp_url: String,
 
     /// MongoDB URL for crawl results.
-    #[arg(long, env = "S4E_MONGODB_URL", value_name = "S4E_MONGODB_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_MONGODB_URL",
+        value_name = "S4E_MONGODB_URL",
+        hide_env_values = true
+    )]
     pub mongodb_url: String,
 
     /// MongoDB database name.
-    #[arg(long, env = "S4E_MONGODB_DATABASE", value_name = "S4E_MONGODB_DATABASE", default_value = "s4e")]
+    #[arg(
+        long,
+        env = "S4E_MONGODB_DATABASE",
+        value_name = "S4E_MONGODB_DATABASE",
+        default_value = "s4e"
+    )]
     pub mongodb_database: String,
 }
 
@@ -45,20 +60,12 @@ pub async fn run(
     let documents = RawOutputs::connect(&config.mongodb_url, &config.mongodb_database).await?;
     let metrics = Metrics::new();
     let readiness = Readiness::new()
-        .with("rabbitmq", {
+        .with_flag("rabbitmq", {
             let bus = bus.clone();
-            move || {
-                let connected = bus.is_connected();
-                async move {
-                    connected
-                        .then_some(())
-                        .ok_or_else(|| "not connected".to_string())
-                }
-            }
+            move || bus.is_connected()
         })
-        .with("mongodb", move || {
-            let documents = documents.clone();
-            async move { documents.ping().await.map_err(|error| error.to_string()) }
+        .with_probe("mongodb", documents, |documents| async move {
+            documents.ping().await
         });
     let router = s4e_runtime::health::router(readiness, metrics.clone());
     let router = s4e_runtime::with_common_layers(router, metrics);

@@ -10,25 +10,50 @@ pub struct Config {
     pub base_url: String,
 
     /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(long, env = "S4E_AMQP_URL", value_name = "S4E_AMQP_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_AMQP_URL",
+        value_name = "S4E_AMQP_URL",
+        hide_env_values = true
+    )]
     pub amqp_url: String,
 
     /// Redis URL for live scan status, e.g. redis://host:6379
-    #[arg(long, env = "S4E_REDIS_URL", value_name = "S4E_REDIS_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_REDIS_URL",
+        value_name = "S4E_REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis_url: String,
 
     /// MongoDB URL for raw scan output.
-    #[arg(long, env = "S4E_MONGODB_URL", value_name = "S4E_MONGODB_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_MONGODB_URL",
+        value_name = "S4E_MONGODB_URL",
+        hide_env_values = true
+    )]
     pub mongodb_url: String,
 
     /// MongoDB database name.
-    #[arg(long, env = "S4E_MONGODB_DATABASE", value_name = "S4E_MONGODB_DATABASE", default_value = "s4e")]
+    #[arg(
+        long,
+        env = "S4E_MONGODB_DATABASE",
+        value_name = "S4E_MONGODB_DATABASE",
+        default_value = "s4e"
+    )]
     pub mongodb_database: String,
 
     /// Let checks reach private and loopback addresses. Off in the cloud; on-prem deployments
     /// that scan their own networks, and local demos, turn it on. Cloud metadata and
     /// link-local addresses stay refused either way.
-    #[arg(long, env = "S4E_EGRESS_ALLOW_PRIVATE", value_name = "S4E_EGRESS_ALLOW_PRIVATE", default_value_t = false)]
+    #[arg(
+        long,
+        env = "S4E_EGRESS_ALLOW_PRIVATE",
+        value_name = "S4E_EGRESS_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
     pub egress_allow_private: bool,
 
     /// Jobs one worker runs at once, per check kind (the queue prefetch).

@@ -43,43 +43,25 @@ pub async fn run(
     let metrics = Metrics::new();
 
     let readiness = Readiness::new()
-        .with("rabbitmq", {
+        .with_flag("rabbitmq", {
             let bus = bus.clone();
-            move || {
-                let connected = bus.is_connected();
-                async move {
-                    connected
-                        .then_some(())
-                        .ok_or_else(|| "not connected".to_string())
-                }
-            }
+            move || bus.is_connected()
         })
-        .with("redis", {
-            let live = live.clone();
-            move || {
-                let live = live.clone();
-                async move { live.ping().await.map_err(|error| error.to_string()) }
-            }
-        })
-        .with("mongodb", {
-            let raw = raw.clone();
-            move || {
-                let raw = raw.clone();
-                async move { raw.ping().await.map_err(|error| error.to_string()) }
-            }
-        })
-        .with("base", {
-            let base = base.clone();
-            move || {
-                let base = base.clone();
-                async move {
-                    base.ready()
-                        .await
-                        .then_some(())
-                        .ok_or_else(|| "not ready".to_string())
-                }
-            }
-        });
+        .with_probe(
+            "redis",
+            live.clone(),
+            |live| async move { live.ping().await },
+        )
+        .with_probe(
+            "mongodb",
+            raw.clone(),
+            |raw| async move { raw.ping().await },
+        )
+        .with_probe(
+            "base",
+            base.clone(),
+            |base| async move { base.ready().await },
+        );
 
     // Consumers stop on their own token after the HTTP server has stopped taking requests.
     let consumers = CancellationToken::new();

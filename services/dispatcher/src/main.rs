@@ -1,6 +1,5 @@
 use clap::Parser;
 use s4e_dispatcher::{Config, DEFAULT_PORT};
-use s4e_runtime::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -14,13 +13,14 @@ struct Cli {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), s4e_runtime::BoxError> {
     let config = Cli::parse().config;
-    s4e_runtime::telemetry::init("s4e-dispatcher", &config.common.log_format);
-    let listener = tokio::net::TcpListener::bind(config.common.listen_or(DEFAULT_PORT)).await?;
-    let shutdown = CancellationToken::new();
-    s4e_runtime::shutdown::cancel_on_signal(shutdown.clone());
-    s4e_dispatcher::run(config, listener, shutdown)
-        .await
-        .map_err(|error| anyhow::anyhow!(error))
+    let common = config.common.clone();
+    s4e_runtime::start(
+        "s4e-dispatcher",
+        &common,
+        DEFAULT_PORT,
+        |listener, shutdown| s4e_dispatcher::run(config, listener, shutdown),
+    )
+    .await
 }

@@ -10,6 +10,11 @@ pub struct Config {
     pub base_url: String,
 
     /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(long, env = "S4E_AMQP_URL", value_name = "S4E_AMQP_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_AMQP_URL",
+        value_name = "S4E_AMQP_URL",
+        hide_env_values = true
+    )]
     pub amqp_url: String,
 }

@@ -41,29 +41,15 @@ pub async fn run(
         .await?;
     let metrics = Metrics::new();
     let readiness = Readiness::new()
-        .with("rabbitmq", {
+        .with_flag("rabbitmq", {
             let bus = bus.clone();
-            move || {
-                let connected = bus.is_connected();
-                async move {
-                    connected
-                        .then_some(())
-                        .ok_or_else(|| "not connected".to_string())
-                }
-            }
+            move || bus.is_connected()
         })
-        .with("base", {
-            let base = base.clone();
-            move || {
-                let base = base.clone();
-                async move {
-                    base.ready()
-                        .await
-                        .then_some(())
-                        .ok_or_else(|| "not ready".to_string())
-                }
-            }
-        });
+        .with_probe(
+            "base",
+            base.clone(),
+            |base| async move { base.ready().await },
+        );
     let state = AppState {
         base,
         bus: bus.clone(),

@@ -24,15 +24,8 @@ pub async fn run(
 ) -> Result<(), BoxError> {
     let base = BaseClient::new(&config.base_url, config.common.service_token.expose())?;
     let metrics = Metrics::new();
-    let readiness = Readiness::new().with("base", move || {
-        let base = base.clone();
-        async move {
-            base.ready()
-                .await
-                .then_some(())
-                .ok_or_else(|| "not ready".to_string())
-        }
-    });
+    let readiness =
+        Readiness::new().with_probe("base", base, |base| async move { base.ready().await });
     let router = s4e_runtime::health::router(readiness, metrics.clone());
     let router = s4e_runtime::with_common_layers(router, metrics);
     s4e_runtime::serve(listener, router, shutdown).await?;

@@ -16,7 +16,12 @@ pub struct Config {
     pub common: CommonConfig,
 
     /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(long, env = "S4E_AMQP_URL", value_name = "S4E_AMQP_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S4E_AMQP_URL",
+        value_name = "S4E_AMQP_URL",
+        hide_env_values = true
+    )]
     pub amqp_url: String,
 }
 
@@ -35,16 +40,9 @@ pub async fn run(
         })
         .await?;
     let metrics = Metrics::new();
-    let readiness = Readiness::new().with("rabbitmq", {
+    let readiness = Readiness::new().with_flag("rabbitmq", {
         let bus = bus.clone();
-        move || {
-            let connected = bus.is_connected();
-            async move {
-                connected
-                    .then_some(())
-                    .ok_or_else(|| "not connected".to_string())
-            }
-        }
+        move || bus.is_connected()
     });
     let consumers = CancellationToken::new();
     let events = bus.consume(Queue::TriggerEvents, 32, consumers.clone(), {

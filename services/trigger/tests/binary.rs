@@ -33,7 +33,11 @@ fn a_bad_setting_fails_start_up_naming_the_variable() {
 #[tokio::test]
 async fn sigterm_stops_the_service_cleanly() {
     let env = TestEnv::new().await.unwrap();
-    let port = s4e_test_support::listener().await.local_addr().unwrap().port();
+    let port = s4e_test_support::listener()
+        .await
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = tokio::process::Command::new(BINARY)
         .env("S4E_SERVICE_TOKEN", &env.service_token)
         .env("S4E_AMQP_URL", &env.amqp_url)
@@ -46,10 +50,14 @@ async fn sigterm_stops_the_service_cleanly() {
         .unwrap();
     let http = reqwest::Client::new();
     let ready = format!("http://127.0.0.1:{port}/readyz");
-    wait_for("the service to be ready", Duration::from_secs(30), || async {
-        let response = http.get(&ready).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
+    wait_for(
+        "the service to be ready",
+        Duration::from_secs(30),
+        || async {
+            let response = http.get(&ready).send().await.ok()?;
+            response.status().is_success().then_some(())
+        },
+    )
     .await
     .unwrap();
 
@@ -63,7 +71,13 @@ async fn sigterm_stops_the_service_cleanly() {
     assert!(status.success(), "{status}");
     let mut stdout = String::new();
     use tokio::io::AsyncReadExt;
-    child.stdout.take().unwrap().read_to_string(&mut stdout).await.unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
     assert!(stdout.contains("shutdown requested"), "{stdout}");
     assert!(stdout.contains("consumer stopped"), "{stdout}");
     env.cleanup().await.unwrap();

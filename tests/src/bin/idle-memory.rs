@@ -31,7 +31,10 @@ fn main() -> anyhow::Result<()> {
     for name in names {
         let pid_file = pids.join(format!("{name}.pid"));
         let Ok(pid) = std::fs::read_to_string(&pid_file) else {
-            anyhow::bail!("{} is missing: is scripts/up.sh running?", pid_file.display());
+            anyhow::bail!(
+                "{} is missing: is scripts/up.sh running?",
+                pid_file.display()
+            );
         };
         let Some(kib) = rss_kib(pid.trim()) else {
             anyhow::bail!("s4e-{name} (pid {}) is not running", pid.trim());
@@ -44,6 +47,10 @@ fn main() -> anyhow::Result<()> {
         };
         println!("| {label:<28} | {:>10.1} |", kib as f64 / 1024.0);
     }
-    println!("| {:<28} | {:>10.1} |", "fleet total (seven services)", total as f64 / 1024.0);
+    println!(
+        "| {:<28} | {:>10.1} |",
+        "fleet total (seven services)",
+        total as f64 / 1024.0
+    );
     Ok(())
 }

@@ -91,8 +91,14 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!("headers scan of a local target, {runs} runs each (milliseconds)\n");
-    println!("| {:<44} | {:>5} | {:>10} | {:>10} | {:>10} |", "what", "runs", "median", "p95", "max");
-    println!("|{:-<46}|{:->7}|{:->12}|{:->12}|{:->12}|", "", "", "", "", "");
+    println!(
+        "| {:<44} | {:>5} | {:>10} | {:>10} | {:>10} |",
+        "what", "runs", "median", "p95", "max"
+    );
+    println!(
+        "|{:-<46}|{:->7}|{:->12}|{:->12}|{:->12}|",
+        "", "", "", "", ""
+    );
     row("s4e: POST /api/v1/scans -> completed", platform);
     row("same check in-process (s4e_checks, no fleet)", bare);
     if !curl.is_empty() {
