@@ -365,3 +365,98 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
     }
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_job_delivered_twice_is_applied_once() {
+    use s4e_client::{BaseClient, FindingFilter};
+    use s4e_types::api::{NewScanJob, NewScanRun};
+    use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId};
+
+    let fleet = Fleet::start().await.unwrap();
+    let target = Target::demo(false).await;
+    let asset_id: AssetId = fleet
+        .create_url_asset(&target.url)
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let base = BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
+    let asset_view: Value = fleet
+        .request(Method::GET, &format!("/assets/{asset_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org_id: OrgId = asset_view["org_id"].as_str().unwrap().parse().unwrap();
+    let created = base
+        .create_run(
+            org_id,
+            &NewScanRun {
+                asset_id,
+                profile: "custom".into(),
+                jobs: vec![NewScanJob {
+                    check: CheckKind::HttpHeaders,
+                    target: target.url.clone(),
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    let job = &created.jobs[0];
+
+    // The same envelope twice, as a redelivery or a publisher retry would produce.
+    let bus = Bus::connect(
+        &fleet.env.amqp_url,
+        &fleet.env.namespace,
+        BusOptions::default(),
+    )
+    .await
+    .unwrap();
+    let envelope = Envelope::new(org_id, Message::ScanJob(JobSpec::from(job)));
+    for _ in 0..2 {
+        bus.publish(Exchange::Dispatch, DISPATCH_ROUTING_KEY, &envelope)
+            .await
+            .unwrap();
+    }
+    let run_id = created.run.id.to_string();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Completed);
+    // Both deliveries are handled: one finished the job, the other found it finished (before
+    // or after running the check, depending on which came first).
+    let metrics = format!("{}/metrics", fleet.dispatcher.url());
+    let finished_once = "s4e_worker_jobs_total{check=\"http_headers\",status=\"completed\"} 1";
+    let one_duplicate = "s4e_worker_redeliveries_total{check=\"http_headers\"} 1";
+    wait_for(
+        "both deliveries handled",
+        Duration::from_secs(10),
+        || async {
+            let text = fleet
+                .http
+                .get(&metrics)
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (text.contains(finished_once) && text.contains(one_duplicate)).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    let run = base.get_run(org_id, created.run.id).await.unwrap();
+    assert_eq!(
+        (run.jobs_completed, run.jobs_failed, run.findings_count),
+        (1, 0, 6)
+    );
+    let findings = base
+        .list_findings(org_id, &FindingFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 6);
+    assert!(findings.iter().all(|finding| finding.occurrences == 1));
+    bus.close().await;
+    fleet.stop().await.unwrap();
+}

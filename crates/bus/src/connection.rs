@@ -113,6 +113,11 @@ impl Bus {
         &self.inner.topology
     }
 
+    /// True once [`Bus::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.supervisor.is_cancelled()
+    }
+
     /// True while a connection is up (for readiness probes).
     pub fn is_connected(&self) -> bool {
         self.inner
@@ -131,6 +136,30 @@ impl Bus {
             Err(_) => Err(BusError::Unavailable(format!(
                 "no connection to the message broker within {timeout:?}"
             ))),
+        }
+    }
+
+    /// Runs `operation` on the connection of link `generation`, giving up as soon as the
+    /// supervisor reports that connection lost. lapin can leave an operation queued just as its
+    /// connection dies unresolved forever (seen with acks); whatever it was is void anyway: the
+    /// broker returns the unsettled messages of a lost connection to their queues.
+    pub(crate) async fn while_linked<T>(
+        &self,
+        generation: u64,
+        operation: impl Future<Output = Result<T, lapin::Error>>,
+    ) -> Result<T, BusError> {
+        let mut receiver = self.inner.link.clone();
+        let lost = receiver.wait_for(|current| {
+            current
+                .as_ref()
+                .is_none_or(|link| link.generation != generation)
+        });
+        tokio::select! {
+            biased;
+            result = operation => result.map_err(BusError::from),
+            _ = lost => Err(BusError::Unavailable(
+                "lost the message broker connection".into(),
+            )),
         }
     }
 
@@ -255,15 +284,19 @@ impl Bus {
         let link = self
             .wait_for_link(self.inner.options.publish_timeout)
             .await?;
-        let channel = link.connection.create_channel().await?;
         let queue = self.inner.topology.queue(Queue::DeadLetters);
-        let message = channel
-            .basic_get(
-                ShortString::from(queue.as_str()),
-                BasicGetOptions { no_ack: true },
-            )
-            .await?;
-        let _ = channel.close(200, ShortString::from("done")).await;
+        let taken = async {
+            let channel = link.connection.create_channel().await?;
+            let message = channel
+                .basic_get(
+                    ShortString::from(queue.as_str()),
+                    BasicGetOptions { no_ack: true },
+                )
+                .await?;
+            let _ = channel.close(200, ShortString::from("done")).await;
+            Ok(message)
+        };
+        let message = self.while_linked(link.generation, taken).await?;
         let Some(message) = message else {
             return Ok(None);
         };
@@ -290,25 +323,28 @@ impl Bus {
         let link = self
             .wait_for_link(self.inner.options.publish_timeout)
             .await?;
-        let channel = link.connection.create_channel().await?;
-        for queue in self.inner.topology.queues() {
-            channel
-                .queue_delete(
-                    ShortString::from(queue.name.as_str()),
-                    QueueDeleteOptions::default(),
-                )
-                .await?;
-        }
-        for (exchange, _) in self.inner.topology.exchanges() {
-            channel
-                .exchange_delete(
-                    ShortString::from(exchange.as_str()),
-                    ExchangeDeleteOptions::default(),
-                )
-                .await?;
-        }
-        let _ = channel.close(200, ShortString::from("done")).await;
-        Ok(())
+        let deleted = async {
+            let channel = link.connection.create_channel().await?;
+            for queue in self.inner.topology.queues() {
+                channel
+                    .queue_delete(
+                        ShortString::from(queue.name.as_str()),
+                        QueueDeleteOptions::default(),
+                    )
+                    .await?;
+            }
+            for (exchange, _) in self.inner.topology.exchanges() {
+                channel
+                    .exchange_delete(
+                        ShortString::from(exchange.as_str()),
+                        ExchangeDeleteOptions::default(),
+                    )
+                    .await?;
+            }
+            let _ = channel.close(200, ShortString::from("done")).await;
+            Ok(())
+        };
+        self.while_linked(link.generation, deleted).await
     }
 
     /// Stops supervising and closes the connection. Consumers should be drained first.

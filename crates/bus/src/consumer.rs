@@ -40,7 +40,7 @@ pub enum Outcome {
 impl Bus {
     /// Starts consuming `queue` with at most `prefetch` messages in flight. The task resumes
     /// after reconnects and ends when `shutdown` is cancelled, after in-flight handlers finish
-    /// and their messages are acked.
+    /// and their messages are acked (or when the bus is closed under it).
     pub fn consume<F, Fut>(
         &self,
         queue: Queue,
@@ -80,11 +80,17 @@ async fn consume_loop<F, Fut>(
         let link = tokio::select! {
             link = bus.wait_for_link(Duration::from_secs(3600)) => match link {
                 Ok(link) => link,
+                // Closed: no link will ever come (retrying would spin).
+                Err(_) if bus.is_closed() => {
+                    tracing::warn!(%queue, "the bus was closed under a running consumer");
+                    break 'connection;
+                }
                 Err(_) => continue 'connection,
             },
             _ = shutdown.cancelled() => break 'connection,
         };
-        let (channel, mut consumer) = match open(&link, &queue, prefetch).await {
+        let opened = bus.while_linked(link.generation, open(&link, &queue, prefetch));
+        let (channel, mut consumer) = match opened.await {
             Ok(opened) => opened,
             Err(error) => {
                 tracing::warn!(%error, %queue, "cannot start consuming");
@@ -101,21 +107,24 @@ async fn consume_loop<F, Fut>(
                     // Stop intake, then let what is in flight finish and settle on this
                     // channel: dropping the channel first would close it and return those
                     // messages to the queue (their acks would fail on a closed channel).
-                    let _ = channel
-                        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
-                        .await;
-                    tracing::debug!("DBG cancelled; in flight {}", in_flight.len());
+                    let cancel =
+                        channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
+                    let _ = bus.while_linked(link.generation, cancel).await;
                     while in_flight.join_next().await.is_some() {}
-                    tracing::debug!("DBG drained");
                     // Prefetched messages never handed to a handler go back to the queue.
-                    let _ = channel
-                        .close(200, ShortString::from("consumer stopped"))
-                        .await;
+                    let close = channel.close(200, ShortString::from("consumer stopped"));
+                    let _ = bus.while_linked(link.generation, close).await;
                     break 'connection;
                 }
                 delivery = consumer.next() => match delivery {
                     Some(Ok(delivery)) => {
-                        in_flight.spawn(handle(bus.clone(), queue.clone(), delivery, handler.clone()));
+                        in_flight.spawn(handle(
+                            bus.clone(),
+                            queue.clone(),
+                            link.generation,
+                            delivery,
+                            handler.clone(),
+                        ));
                     }
                     Some(Err(error)) => {
                         tracing::warn!(%error, %queue, "consumer interrupted");
@@ -169,8 +178,14 @@ async fn wait_for_new_link(bus: &Bus, link: &Link, failures: u32, shutdown: &Can
     }
 }
 
-async fn handle<F, Fut>(bus: Bus, queue: String, delivery: Delivery, handler: Arc<F>)
-where
+/// Runs the handler on one delivery of link `generation` and settles the delivery.
+async fn handle<F, Fut>(
+    bus: Bus,
+    queue: String,
+    generation: u64,
+    delivery: Delivery,
+    handler: Arc<F>,
+) where
     F: Fn(Incoming) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
@@ -185,20 +200,21 @@ where
         }
         Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
     };
-    tracing::debug!("DBG settling {} {:?}", delivery.delivery_tag, outcome);
     let settled = match outcome {
-        Outcome::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Outcome::Ack => {
+            bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
+                .await
+        }
         Outcome::Retry(reason) => {
             let attempt = delivery_count(&delivery);
             let wait = retry_delay(attempt);
             tracing::warn!(%queue, %reason, attempt, retry_in_ms = wait.as_millis() as u64, "message will be retried");
             tokio::time::sleep(wait).await;
-            delivery
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await
+            let nack = delivery.nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            });
+            bus.while_linked(generation, nack).await
         }
         Outcome::DeadLetter(reason) => {
             tracing::warn!(%queue, %reason, "dead-lettering message");
@@ -206,21 +222,22 @@ where
                 .dead_letter(&delivery.data, delivery.properties.clone(), &queue, &reason)
                 .await
             {
-                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                Ok(()) => {
+                    bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
+                        .await
+                }
                 Err(error) => {
                     // Keep the message rather than lose it: it comes back and is judged again.
                     tracing::error!(%error, %queue, "cannot dead-letter, returning message to queue");
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..BasicNackOptions::default()
-                        })
-                        .await
+                    let nack = delivery.nack(BasicNackOptions {
+                        requeue: true,
+                        ..BasicNackOptions::default()
+                    });
+                    bus.while_linked(generation, nack).await
                 }
             }
         }
     };
-    tracing::debug!("DBG settled {:?}", settled);
     if let Err(error) = settled {
         // The channel is gone; the broker redelivers the message on the next connection.
         tracing::warn!(%error, %queue, "cannot settle message");

@@ -560,9 +560,10 @@ async fn next_matching(
         if incoming.envelope.id == expected.id {
             return incoming;
         }
-        eprintln!(
-            "DUP {} redelivered={} attempt={}",
-            incoming.envelope.id, incoming.redelivered, incoming.envelope.attempt
+        tracing::debug!(
+            id = %incoming.envelope.id,
+            redelivered = incoming.redelivered,
+            "an earlier message again"
         );
         assert!(
             incoming.redelivered && earlier.iter().any(|e| e.id == incoming.envelope.id),
@@ -578,9 +579,10 @@ async fn assert_no_new_deliveries(
 ) {
     let deadline = Instant::now() + QUIET;
     while let Ok(Some(incoming)) = tokio::time::timeout_at(deadline, received.recv()).await {
-        eprintln!(
-            "DUP {} redelivered={} attempt={}",
-            incoming.envelope.id, incoming.redelivered, incoming.envelope.attempt
+        tracing::debug!(
+            id = %incoming.envelope.id,
+            redelivered = incoming.redelivered,
+            "an earlier message again"
         );
         assert!(
             incoming.redelivered && earlier.iter().any(|e| e.id == incoming.envelope.id),
@@ -717,6 +719,25 @@ async fn shutdown_waits_for_the_handler_in_flight_and_acks() {
         // Acked: a new consumer does not get it again.
         assert_queue_drained(&bus, Queue::Dispatch).await;
         bus.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_bus_ends_its_consumers() {
+    in_namespace(|namespace| async move {
+        let bus = connect(&namespace).await;
+        let queue_name = bus.topology().queue(Queue::Dispatch);
+        let (consumer, _received) =
+            recording_consumer(&bus, Queue::Dispatch, &CancellationToken::new(), |_, _| {
+                Outcome::Ack
+            });
+        wait_for_consumers(&queue_name, 1).await;
+        bus.close().await;
+        timeout(DEADLINE, consumer)
+            .await
+            .expect("the consumer ends with its bus")
+            .expect("the consumer task does not panic");
     })
     .await;
 }

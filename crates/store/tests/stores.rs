@@ -9,7 +9,9 @@ use serde_json::json;
 #[tokio::test]
 async fn live_status_is_overwritten_not_accumulated() {
     let env = TestEnv::new().await.unwrap();
-    let live = LiveStatus::connect(&env.redis_url, &env.namespace).await.unwrap();
+    let live = LiveStatus::connect(&env.redis_url, &env.namespace)
+        .await
+        .unwrap();
     let run = RunId::new();
     assert_eq!(live.get(run).await.unwrap(), None);
     let progress = RunProgress {
@@ -34,10 +36,17 @@ async fn live_status_is_overwritten_not_accumulated() {
 #[tokio::test]
 async fn raw_output_is_one_document_per_job_and_scoped_by_organization() {
     let env = TestEnv::new().await.unwrap();
-    let raw = RawOutputs::connect(&env.mongodb_url, &env.namespace).await.unwrap();
+    let raw = RawOutputs::connect(&env.mongodb_url, &env.namespace)
+        .await
+        .unwrap();
     let (org, run, job) = (OrgId::new(), RunId::new(), JobId::new());
     let first = raw
-        .store(org, run, job, &json!({"status": 500, "headers": [["server", "x"]]}))
+        .store(
+            org,
+            run,
+            job,
+            &json!({"status": 500, "headers": [["server", "x"]]}),
+        )
         .await
         .unwrap();
     let second = raw

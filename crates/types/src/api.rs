@@ -129,3 +129,15 @@ pub struct ScanView {
 pub struct List<T> {
     pub items: Vec<T>,
 }
+
+impl From<&ScanRun> for RunProgress {
+    /// The progress a stored run records.
+    fn from(run: &ScanRun) -> Self {
+        RunProgress {
+            status: run.status.as_str().to_string(),
+            jobs_total: i64::from(run.jobs_total),
+            jobs_done: i64::from(run.jobs_completed + run.jobs_failed),
+            findings: i64::from(run.findings_count),
+        }
+    }
+}

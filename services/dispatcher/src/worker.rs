@@ -66,6 +66,7 @@ impl Worker {
         if job.status.is_final() {
             // Already done by an earlier delivery: make sure its run's event went out.
             tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
+            self.count_duplicate(spec.check);
             if let Ok(run) = self.base.get_run(org_id, spec.run_id).await {
                 self.announce_if_final(&run).await;
             }
@@ -83,6 +84,11 @@ impl Worker {
             Ok(finished) => finished,
             Err(error) => return outcome_of(error, "reporting job"),
         };
+        if !finished.applied {
+            // Two deliveries of one job ran at once; base kept the first report.
+            self.count_duplicate(spec.check);
+            return Outcome::Ack;
+        }
         self.metrics.inc(
             "s4e_worker_jobs_total",
             "Jobs finished by the check workers, by check and status.",
@@ -141,13 +147,16 @@ impl Worker {
         }
     }
 
+    fn count_duplicate(&self, check: CheckKind) {
+        self.metrics.inc(
+            "s4e_worker_redeliveries_total",
+            "Job messages whose job another delivery had finished (redeliveries, duplicates).",
+            &[("check", check.as_str())],
+        );
+    }
+
     async fn publish_progress(&self, run: &ScanRun) {
-        let progress = RunProgress {
-            status: run.status.as_str().to_string(),
-            jobs_total: i64::from(run.jobs_total),
-            jobs_done: i64::from(run.jobs_completed + run.jobs_failed),
-            findings: i64::from(run.findings_count),
-        };
+        let progress = RunProgress::from(run);
         if let Err(error) = self.live.set(run.id, &progress).await {
             // Live status is a convenience; the run itself is stored in base.
             tracing::warn!(%error, run_id = %run.id, "cannot update live status");

@@ -3,7 +3,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::{CreateScan, ScanView};
+use s4e_types::api::{CreateScan, RunProgress, ScanView};
 use s4e_types::{RunId, ScanRun};
 
 use super::upstream;
@@ -25,7 +25,8 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
-/// The stored run, with live progress from Redis while there is some. Both are read at once.
+/// The stored run, with live progress from Redis while it runs. Both are read at once; once the
+/// run has ended its own counts are the progress, since Redis may lag behind base.
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -36,9 +37,13 @@ pub async fn get(
         state.live.get(scan_id)
     );
     let run = run.map_err(upstream)?;
-    let progress = progress.unwrap_or_else(|error| {
-        tracing::warn!(%error, "live status unavailable");
-        None
-    });
+    let progress = if run.status.is_final() {
+        Some(RunProgress::from(&run))
+    } else {
+        progress.unwrap_or_else(|error| {
+            tracing::warn!(%error, "live status unavailable");
+            None
+        })
+    };
     Ok(Json(ScanView { run, progress }))
 }
