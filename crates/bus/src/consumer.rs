@@ -101,8 +101,23 @@ async fn consume_loop<F, Fut>(
         };
         failures = 0;
         tracing::info!(%queue, prefetch, "consuming");
+        let mut link_watch = bus.inner.link.clone();
         loop {
+            let generation = link.generation;
+            let link_lost = async {
+                let lost = link_watch.wait_for(|current| {
+                    current
+                        .as_ref()
+                        .is_none_or(|current| current.generation != generation)
+                });
+                lost.await.map(|_| ())
+            };
             tokio::select! {
+                // A consumer stream does not always end when its connection does.
+                _ = link_lost => {
+                    tracing::warn!(%queue, "connection replaced or closed, consumer restarts");
+                    break;
+                }
                 _ = shutdown.cancelled() => {
                     // Stop intake, then let what is in flight finish and settle on this
                     // channel: dropping the channel first would close it and return those
