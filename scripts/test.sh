@@ -11,6 +11,14 @@ source scripts/lib.sh
 
 ensure_infrastructure
 
+# Tests drop their databases when they pass; a failed or killed run leaves its own behind.
+leftovers=$(psql "$S4E_TEST_POSTGRES_URL" -qtAXc \
+    "select datname from pg_database where datname like 's4e\_t%'" || true)
+for db in $leftovers; do
+    psql "$S4E_TEST_POSTGRES_URL" -qtAXc "drop database if exists \"$db\" with (force)" >/dev/null || true
+done
+[[ -z "$leftovers" ]] || s4e_log "postgres: dropped $(wc -w <<<"$leftovers") database(s) left by earlier test runs"
+
 s4e_log "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

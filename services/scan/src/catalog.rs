@@ -36,10 +36,10 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
     match (kind, asset.kind) {
         (CheckKind::HttpHeaders, AssetKind::Url) => asset.value.clone(),
         (CheckKind::HttpHeaders, AssetKind::Domain) => format!("https://{}/", asset.value),
-        (CheckKind::HttpHeaders, AssetKind::Ip) => match asset.value.contains(':') {
-            true => format!("http://[{}]/", asset.value),
-            false => format!("http://{}/", asset.value),
-        },
+        (CheckKind::HttpHeaders, AssetKind::Ip) if asset.value.contains(':') => {
+            format!("http://[{}]/", asset.value)
+        }
+        (CheckKind::HttpHeaders, AssetKind::Ip) => format!("http://{}/", asset.value),
     }
 }
 
