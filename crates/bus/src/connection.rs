@@ -172,11 +172,19 @@ impl Bus {
         envelope: &Envelope,
     ) -> Result<(), BusError> {
         let body = serde_json::to_vec(envelope)?;
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_message_id(ShortString::from(envelope.id.to_string()))
             .with_content_type(ShortString::from("application/json"))
             .with_type(ShortString::from(envelope.message.type_name()))
             .with_delivery_mode(2);
+        if let Some(traceparent) = s4e_trace::outgoing() {
+            let mut headers = BTreeMap::new();
+            headers.insert(
+                ShortString::from(s4e_trace::HEADER),
+                AMQPValue::LongString(LongString::from(traceparent)),
+            );
+            properties = properties.with_headers(FieldTable::from(headers));
+        }
         self.publish_raw(exchange, routing_key, &body, properties)
             .await
     }

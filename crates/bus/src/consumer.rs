@@ -13,6 +13,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use s4e_types::Envelope;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::connection::{Bus, Link};
 use crate::topology::Queue;
@@ -204,17 +205,29 @@ async fn handle<F, Fut>(
     F: Fn(Incoming) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
+    let context = header_text(&delivery, s4e_trace::HEADER)
+        .as_deref()
+        .and_then(s4e_trace::TraceContext::parse)
+        .unwrap_or_else(s4e_trace::TraceContext::new_root);
+    let span = tracing::info_span!("message", trace_id = %context.trace_id(), %queue);
     let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
         Ok(mut envelope) => {
             envelope.attempt = delivery_count(&delivery);
-            handler(Incoming {
+            let incoming = Incoming {
                 envelope,
                 redelivered: delivery.redelivered,
-            })
-            .await
+            };
+            s4e_trace::scope(context, handler(incoming).instrument(span.clone())).await
         }
         Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
     };
+    settle(&bus, &queue, generation, &delivery, outcome)
+        .instrument(span)
+        .await;
+}
+
+/// Acks, requeues or dead-letters a handled message, on the channel it came from.
+async fn settle(bus: &Bus, queue: &str, generation: u64, delivery: &Delivery, outcome: Outcome) {
     let settled = match outcome {
         Outcome::Ack => {
             bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
@@ -234,7 +247,7 @@ async fn handle<F, Fut>(
         Outcome::DeadLetter(reason) => {
             tracing::warn!(%queue, %reason, "dead-lettering message");
             match bus
-                .dead_letter(&delivery.data, delivery.properties.clone(), &queue, &reason)
+                .dead_letter(&delivery.data, delivery.properties.clone(), queue, &reason)
                 .await
             {
                 Ok(()) => {
@@ -264,6 +277,15 @@ async fn handle<F, Fut>(
 /// to a cap so a failing dependency is not hammered.
 fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.min(5)).min(2_000))
+}
+
+fn header_text(delivery: &Delivery, name: &str) -> Option<String> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        AMQPValue::LongString(value) => Some(value.to_string()),
+        AMQPValue::ShortString(value) => Some(value.to_string()),
+        _ => None,
+    }
 }
 
 /// How often the broker delivered this message before (quorum queues count it for us).

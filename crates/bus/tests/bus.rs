@@ -741,3 +741,37 @@ async fn closing_the_bus_ends_its_consumers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_context_travels_with_the_message() {
+    in_namespace(|namespace| async move {
+        let bus = connect(&namespace).await;
+        let (seen_sender, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let consumer = bus.consume(Queue::Dispatch, 1, shutdown.clone(), move |_incoming| {
+            let seen_sender = seen_sender.clone();
+            async move {
+                let _ = seen_sender.send(s4e_trace::current());
+                Outcome::Ack
+            }
+        });
+        let root = s4e_trace::TraceContext::new_root();
+        s4e_trace::scope(root, publish_job(&bus, &job())).await;
+        let received = timeout(DEADLINE, seen.recv())
+            .await
+            .expect("the message is handled")
+            .expect("a context or none");
+        let received = received.expect("the handler runs inside a trace context");
+        assert_eq!(received.trace_id(), root.trace_id());
+        assert_ne!(received, root, "the next hop gets its own span id");
+
+        // A message published outside any trace still gets a (new) context.
+        publish_job(&bus, &job()).await;
+        let fresh = timeout(DEADLINE, seen.recv()).await.unwrap().unwrap();
+        assert!(fresh.is_some_and(|context| context.trace_id() != root.trace_id()));
+        shutdown.cancel();
+        consumer.await.unwrap();
+        bus.close().await;
+    })
+    .await;
+}

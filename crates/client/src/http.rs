@@ -45,6 +45,9 @@ impl InternalHttp {
             .client
             .request(method, format!("{}{path}", self.base_url))
             .header(SERVICE_TOKEN_HEADER, &self.token);
+        if let Some(traceparent) = s4e_trace::outgoing() {
+            request = request.header(s4e_trace::HEADER, traceparent);
+        }
         if !query.is_empty() {
             request = request.query(query);
         }

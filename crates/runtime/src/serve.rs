@@ -16,7 +16,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Bodies larger than this are refused with 413 unless a route sets its own limit.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// Adds what every service's HTTP surface has: the body limit, request metrics, tracing.
+/// Adds what every service's HTTP surface has: the body limit, request metrics, the trace
+/// context.
 pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(
@@ -24,7 +25,7 @@ pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
             metrics::track_http,
         ))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(crate::telemetry::trace_requests))
 }
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.

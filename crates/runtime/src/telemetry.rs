@@ -13,10 +13,35 @@ pub fn init(service: &'static str, format: &str) {
         builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init()
     };
     if installed.is_ok() {
         tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "starting");
     }
+}
+
+/// Middleware: runs each request inside the trace context it arrived with (`traceparent`), or a
+/// new one, and inside a span carrying its trace id, so every log line of the request and every
+/// call it makes can be followed across services.
+pub async fn trace_requests(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+
+    let context = request
+        .headers()
+        .get(s4e_trace::HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(s4e_trace::TraceContext::parse)
+        .unwrap_or_else(s4e_trace::TraceContext::new_root);
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %context.trace_id(),
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    s4e_trace::scope(context, next.run(request).instrument(span)).await
 }
