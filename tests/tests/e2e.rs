@@ -287,15 +287,34 @@ async fn the_gateway_refuses_bad_input_and_foreign_ids() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["items"], json!([]));
 
-    // The service token means nothing from outside: the gateway strips internal headers.
+    // The service token opens no public route: internal headers are stripped at the door.
     let response = fleet
         .http
-        .get(format!("{}/metrics", fleet.core.url()))
+        .get(fleet.api("/assets"))
         .header("x-s4e-service-token", &fleet.env.service_token)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // The gateway's metrics are for the cluster's scraper, which presents the token.
+    let metrics = format!("{}/metrics", fleet.core.url());
+    let response = fleet.http.get(&metrics).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = fleet
+        .http
+        .get(&metrics)
+        .header("x-s4e-service-token", &fleet.env.service_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("s4e_http_requests_total")
+    );
     // Internal services refuse calls without the token.
     let response = fleet
         .http

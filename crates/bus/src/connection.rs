@@ -30,6 +30,10 @@ pub struct BusOptions {
     pub publish_timeout: Duration,
     /// How long [`Bus::connect`] waits for the first connection.
     pub connect_timeout: Duration,
+    /// The longest a consumer holds a message its handler wants retried before returning it
+    /// to the queue. Delays double from 250 ms up to this cap; with the queues' delivery limit
+    /// this sets how long a dependency may be away before its messages are dead-lettered.
+    pub retry_delay_cap: Duration,
 }
 
 impl Default for BusOptions {
@@ -37,6 +41,8 @@ impl Default for BusOptions {
         Self {
             publish_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(60),
+            // 250 ms, 0.5, 1, 2, 4, 8, 16, then 30 s: about two minutes over ten deliveries.
+            retry_delay_cap: Duration::from_secs(30),
         }
     }
 }
@@ -47,6 +53,9 @@ pub(crate) struct Link {
     pub connection: Arc<Connection>,
     pub publisher: Channel,
     pub generation: u64,
+    /// Asks the supervisor for a new connection: the broker can close the publishing channel
+    /// and keep the connection, and a closed channel never reopens by itself.
+    pub broken: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone)]
@@ -242,6 +251,9 @@ impl Bus {
                     // The connection broke under us: wait for the supervisor's next link.
                     tracing::warn!(%error, exchange = %exchange_name, "publish failed, retrying on a new connection");
                     last_error = Some(BusError::from(error));
+                    if !link.publisher.status().connected() {
+                        link.broken.notify_one();
+                    }
                     let mut receiver = self.inner.link.clone();
                     let generation = link.generation;
                     let _ = tokio::time::timeout(
@@ -383,10 +395,15 @@ async fn supervise(
                 failures = 0;
                 tracing::info!(generation, "connected to the message broker");
                 let connection = link.connection.clone();
+                let broken = link.broken.clone();
                 sender.send_replace(Some(link));
                 tokio::select! {
                     reason = connection_lost(&connection) => {
                         tracing::warn!(%reason, "lost the message broker connection");
+                    }
+                    _ = broken.notified() => {
+                        tracing::warn!("publishing channel closed, reconnecting");
+                        let _ = connection.close(200, ShortString::from("reconnecting")).await;
                     }
                     _ = stop.cancelled() => {}
                 }
@@ -427,6 +444,7 @@ async fn establish(url: &str, topology: &Topology, generation: u64) -> Result<Li
         connection: Arc::new(connection),
         publisher,
         generation,
+        broken: Arc::default(),
     })
 }
 
@@ -460,6 +478,15 @@ async fn declare(connection: &Connection, topology: &Topology) -> Result<(), Bus
             arguments.insert(
                 ShortString::from("x-delivery-limit"),
                 AMQPValue::LongLongInt(DELIVERY_LIMIT),
+            );
+            // The default (at-most-once) may drop a dead letter the DLQ cannot take at once.
+            arguments.insert(
+                ShortString::from("x-dead-letter-strategy"),
+                AMQPValue::LongString(LongString::from("at-least-once")),
+            );
+            arguments.insert(
+                ShortString::from("x-overflow"),
+                AMQPValue::LongString(LongString::from("reject-publish")),
             );
         }
         channel

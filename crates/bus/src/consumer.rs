@@ -234,8 +234,8 @@ async fn settle(bus: &Bus, queue: &str, generation: u64, delivery: &Delivery, ou
                 .await
         }
         Outcome::Retry(reason) => {
-            let attempt = delivery_count(&delivery);
-            let wait = retry_delay(attempt);
+            let attempt = delivery_count(delivery);
+            let wait = retry_delay(attempt, bus.inner.options.retry_delay_cap);
             tracing::warn!(%queue, %reason, attempt, retry_in_ms = wait.as_millis() as u64, "message will be retried");
             tokio::time::sleep(wait).await;
             let nack = delivery.nack(BasicNackOptions {
@@ -273,10 +273,9 @@ async fn settle(bus: &Bus, queue: &str, generation: u64, delivery: &Delivery, ou
 }
 
 /// How long a message a handler wants retried stays with us before it goes back to the queue:
-/// short for the first attempts (the queue's delivery limit bounds how many there are), growing
-/// to a cap so a failing dependency is not hammered.
-fn retry_delay(attempt: u32) -> Duration {
-    Duration::from_millis((100u64 << attempt.min(5)).min(2_000))
+/// short for the first attempts, doubling up to `cap` so a failing dependency is not hammered.
+fn retry_delay(attempt: u32, cap: Duration) -> Duration {
+    Duration::from_millis(250u64 << attempt.min(16)).min(cap)
 }
 
 fn header_text(delivery: &Delivery, name: &str) -> Option<String> {

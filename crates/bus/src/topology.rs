@@ -14,7 +14,7 @@ use lapin::ExchangeKind;
 use s4e_types::CheckKind;
 
 /// How many times the broker hands out a message before dead-lettering it.
-pub const DELIVERY_LIMIT: i64 = 5;
+pub const DELIVERY_LIMIT: i64 = 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exchange {

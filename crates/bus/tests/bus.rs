@@ -40,6 +40,8 @@ fn options() -> BusOptions {
     BusOptions {
         publish_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(10),
+        // Short, so the delivery-limit test takes seconds, not minutes.
+        retry_delay_cap: Duration::from_millis(20),
     }
 }
 
@@ -601,7 +603,7 @@ async fn the_bus_recovers_from_a_lost_broker() {
             &namespace,
             BusOptions {
                 publish_timeout: Duration::from_secs(1),
-                connect_timeout: Duration::from_secs(10),
+                ..options()
             },
         )
         .await

@@ -131,11 +131,18 @@ fn refusal(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
     }
 }
 
-/// The IPv4 address an IPv6 address really leads to: IPv4-mapped (`::ffff:a.b.c.d`) and the
-/// NAT64 well-known prefix (`64:ff9b::a.b.c.d`, translated to IPv4 by a gateway).
+/// The IPv4 address an IPv6 address really leads to: IPv4-mapped (`::ffff:a.b.c.d`), the
+/// NAT64 well-known prefix (`64:ff9b::a.b.c.d`, translated to IPv4 by a gateway) and 6to4
+/// (`2002:aabb:ccdd::/48`, relayed to a.b.c.d).
 fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = v6.to_ipv4_mapped() {
         return Some(v4);
+    }
+    let s = v6.segments();
+    if s[0] == 0x2002 {
+        let [a, b] = s[1].to_be_bytes();
+        let [c, d] = s[2].to_be_bytes();
+        return Some(Ipv4Addr::new(a, b, c, d));
     }
     let s = v6.segments();
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
@@ -146,10 +153,11 @@ fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-const METADATA_V4: [Ipv4Addr; 3] = [
+const METADATA_V4: [Ipv4Addr; 4] = [
     Ipv4Addr::new(169, 254, 169, 254), // AWS, GCP, Azure, OpenStack, ...
     Ipv4Addr::new(169, 254, 170, 2),   // AWS ECS task metadata
     Ipv4Addr::new(100, 100, 100, 200), // Alibaba Cloud
+    Ipv4Addr::new(168, 63, 129, 16),   // Azure WireServer (host agent)
 ];
 const METADATA_V6: [Ipv6Addr; 1] = [Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254)]; // AWS
 
@@ -171,11 +179,22 @@ fn refusal_v4(ip: Ipv4Addr, allow_private: bool) -> Option<&'static str> {
     if ip.is_multicast() {
         return Some("multicast address");
     }
+    // 240.0.0.0/4 is reserved and 198.18.0.0/15 is for benchmarking: neither is anyone's asset.
+    if a >= 240 {
+        return Some("reserved address (240.0.0.0/4)");
+    }
+    if a == 198 && (b & 0xfe) == 18 {
+        return Some("benchmarking address (198.18.0.0/15)");
+    }
     if allow_private {
         return None;
     }
     if ip.is_loopback() {
         return Some("loopback address");
+    }
+    // IETF protocol assignments (192.0.0.0/24) include DS-Lite and NAT64 gateway addresses.
+    if ip.octets()[..3] == [192, 0, 0] {
+        return Some("IETF protocol assignment (192.0.0.0/24)");
     }
     if ip.is_private() {
         return Some("private network address");
@@ -208,12 +227,48 @@ fn refusal_v6(ip: Ipv6Addr, allow_private: bool) -> Option<&'static str> {
     if ip.is_unique_local() {
         return Some("private network address (unique local)");
     }
+    // Local-use NAT64 (RFC 8215) leads into the operator's own network.
+    if ip.segments()[..3] == [0x64, 0xff9b, 1] {
+        return Some("local-use NAT64 address (64:ff9b:1::/48)");
+    }
     None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_closed_after_review_are_refused() {
+        let strict = EgressPolicy::default();
+        let open = EgressPolicy {
+            allow_private: true,
+        };
+        for ip in [
+            "168.63.129.16",
+            "240.1.2.3",
+            "255.255.255.254",
+            "198.18.0.1",
+            "198.19.255.1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(open.check_ip(ip).is_err(), "{ip}");
+        }
+        for ip in [
+            "192.0.0.8",
+            "64:ff9b:1::a00:1",
+            "2002:a00:1::1",
+            "2002:7f00:1::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(strict.check_ip(ip).is_err(), "{ip}");
+        }
+        // 6to4 of a metadata address is refused even where private targets are allowed.
+        assert!(open.check_ip("2002:a9fe:a9fe::1".parse().unwrap()).is_err());
+        // 6to4 of a public address is fine.
+        assert!(strict.check_ip("2002:808:808::1".parse().unwrap()).is_ok());
+        assert!(strict.check_ip("198.20.0.1".parse().unwrap()).is_ok());
+    }
 
     fn strict() -> EgressPolicy {
         EgressPolicy::default()

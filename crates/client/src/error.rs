@@ -16,10 +16,13 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// True for failures that may pass on a later attempt.
+    /// True for failures that may pass on a later attempt. A refused service token counts: it
+    /// is a deployment fault (a token being rotated), and the work must wait, not be dropped.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ClientError::Unavailable(_))
-            || matches!(self, ClientError::Unexpected { status, .. } if *status >= 500)
+        matches!(
+            self,
+            ClientError::Unavailable(_) | ClientError::Unauthorized
+        ) || matches!(self, ClientError::Unexpected { status, .. } if *status >= 500)
     }
 }
 

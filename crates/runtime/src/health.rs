@@ -19,6 +19,7 @@ pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>>
 #[derive(Clone, Default)]
 pub struct Readiness {
     checks: Vec<(&'static str, ReadinessCheck)>,
+    redacted: bool,
 }
 
 /// A probe that takes longer than this counts as down: a hanging dependency must not hang the
@@ -37,6 +38,13 @@ impl Readiness {
     {
         self.checks
             .push((name, Arc::new(move || Box::pin(probe()))));
+        self
+    }
+
+    /// Answer `unavailable` instead of the probe's error (which can name internal addresses);
+    /// the error is still logged. For services that face the public.
+    pub fn redacted(mut self) -> Self {
+        self.redacted = true;
         self
     }
 
@@ -109,7 +117,11 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
                 Ok(()) => json!("ok"),
                 Err(error) => {
                     tracing::warn!(dependency = name, %error, "dependency not ready");
-                    json!(error)
+                    if readiness.redacted {
+                        json!("unavailable")
+                    } else {
+                        json!(error)
+                    }
                 }
             };
             (name.to_string(), value)

@@ -38,7 +38,9 @@ pub async fn run(
         })
         .await?;
     let metrics = Metrics::new();
+    // Public: say which dependency is down, not how (addresses, errors); those are logged.
     let readiness = Readiness::new()
+        .redacted()
         .with_probe(
             "redis",
             live.clone(),
@@ -55,10 +57,11 @@ pub async fn run(
             |scan| async move { scan.ready().await },
         );
     let state = AppState { base, scan, live };
-    let router = api::router(state, readiness, metrics.clone(), token);
-    let router = s4e_runtime::with_common_layers(router, metrics)
+    let router = api::router(state, readiness);
+    let router = s4e_runtime::with_common_layers(router, metrics.clone())
         // Outermost: internal headers never enter from the public side.
-        .layer(axum::middleware::from_fn(auth::strip_internal_headers));
+        .layer(axum::middleware::from_fn(auth::strip_internal_headers))
+        .merge(api::metrics(metrics, token));
     s4e_runtime::serve(listener, router, shutdown).await?;
     Ok(())
 }

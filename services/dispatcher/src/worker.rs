@@ -17,6 +17,7 @@ use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
 use s4e_types::{CheckKind, Envelope, JobSpec, JobStatus, Message, OrgId, ScanRun};
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 pub struct Worker {
     pub base: BaseClient,
@@ -59,35 +60,52 @@ impl Worker {
                 incoming.envelope.message.type_name()
             ));
         };
+        // From here on base's job row is the truth: what to check and where comes from it, not
+        // from the message, which anyone able to publish could have written.
         let job = match self.base.start_job(org_id, spec.job_id).await {
             Ok(job) => job,
             Err(error) => return outcome_of(error, "starting job"),
         };
+        let spec = JobSpec::from(&job);
         if job.status.is_final() {
             // Already done by an earlier delivery: make sure its run's event went out.
             tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
             self.count_duplicate(spec.check);
-            if let Ok(run) = self.base.get_run(org_id, spec.run_id).await {
-                self.announce_if_final(&run).await;
-            }
-            return Outcome::Ack;
+            let run = match self.base.get_run(org_id, spec.run_id).await {
+                Ok(run) => run,
+                Err(error) => return outcome_of(error, "reading run"),
+            };
+            return self.announce_if_final(&run).await;
         }
         if let Ok(run) = self.base.get_run(org_id, spec.run_id).await {
             self.publish_progress(&run).await;
         }
 
-        let report = match self.run_check(org_id, &spec).await {
+        let mut report = match self.run_check(org_id, &spec).await {
             Ok(report) => report,
             Err(outcome) => return outcome,
         };
-        let finished = match self.base.finish_job(org_id, spec.job_id, &report).await {
+        let mut finished = self.base.finish_job(org_id, spec.job_id, &report).await;
+        if let Err(ClientError::BadRequest(reason)) = &finished {
+            // Base refused the report (oversized or invalid findings): the job fails with the
+            // reason rather than its message going to the dead-letter queue and the run hanging.
+            tracing::warn!(job_id = %spec.job_id, %reason, "report refused, failing the job");
+            report = FinishJob {
+                status: JobStatus::Failed,
+                error: Some(format!("the check's report was refused: {reason}")),
+                raw_output_id: report.raw_output_id,
+                findings: Vec::new(),
+            };
+            finished = self.base.finish_job(org_id, spec.job_id, &report).await;
+        }
+        let finished = match finished {
             Ok(finished) => finished,
             Err(error) => return outcome_of(error, "reporting job"),
         };
         if !finished.applied {
             // Two deliveries of one job ran at once; base kept the first report.
             self.count_duplicate(spec.check);
-            return Outcome::Ack;
+            return self.announce_if_final(&finished.run).await;
         }
         self.metrics.inc(
             "s4e_worker_jobs_total",
@@ -102,8 +120,7 @@ impl Worker {
             findings = report.findings.len(), "job finished"
         );
         self.publish_progress(&finished.run).await;
-        self.announce_if_final(&finished.run).await;
-        Outcome::Ack
+        self.announce_if_final(&finished.run).await
     }
 
     /// Runs the check. A target that cannot be reached is a result (the job failed, with the
@@ -163,13 +180,14 @@ impl Worker {
         }
     }
 
-    /// Publishes `scan.completed` for a run in a final state. Consumers treat it idempotently,
-    /// so sending it again for a redelivered job is harmless.
-    async fn announce_if_final(&self, run: &ScanRun) {
+    /// Publishes `scan.completed` for a run in a final state, then acks; if the event cannot
+    /// be published the message comes back, and its redelivery announces again. The event id
+    /// is derived from the run, so consumers can recognise the repeats.
+    async fn announce_if_final(&self, run: &ScanRun) -> Outcome {
         if !run.status.is_final() {
-            return;
+            return Outcome::Ack;
         }
-        let event = Envelope::new(
+        let mut event = Envelope::new(
             run.org_id,
             Message::ScanCompleted(ScanCompleted {
                 run_id: run.id,
@@ -178,12 +196,14 @@ impl Worker {
                 findings_count: run.findings_count,
             }),
         );
-        if let Err(error) = self
+        event.id = Uuid::new_v5(&run.id.0, b"scan.completed");
+        match self
             .bus
             .publish(Exchange::Events, "scan.completed", &event)
             .await
         {
-            tracing::error!(%error, run_id = %run.id, "cannot publish scan.completed");
+            Ok(()) => Outcome::Ack,
+            Err(error) => Outcome::Retry(format!("publishing scan.completed: {error}")),
         }
     }
 }

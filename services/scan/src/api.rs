@@ -9,7 +9,10 @@ use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_client::ClientError;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson, ServiceToken};
-use s4e_types::api::{CreateScan, List, NewScanJob, NewScanRun};
+use std::time::Duration;
+
+use s4e_runtime::CancellationToken;
+use s4e_types::api::{CreateScan, List, NewScanJob, NewScanRun, ScanRunWithJobs};
 use s4e_types::{Envelope, JobSpec, Message, OrgId, ScanRun};
 
 use crate::AppState;
@@ -70,22 +73,12 @@ async fn start_scan(
         .create_run(org_id, &new_run)
         .await
         .map_err(upstream)?;
-    for job in &created.jobs {
-        let envelope = Envelope::new(org_id, Message::ScanJob(JobSpec::from(job)));
-        if let Err(error) = state
-            .bus
-            .publish(Exchange::Dispatch, DISPATCH_ROUTING_KEY, &envelope)
-            .await
-        {
-            tracing::error!(%error, run_id = %created.run.id, "cannot queue scan jobs");
-            let reason = format!("could not queue the scan's jobs: {error}");
-            if let Err(error) = state.base.fail_run(org_id, created.run.id, &reason).await {
-                tracing::error!(%error, run_id = %created.run.id, "cannot mark run failed");
-            }
-            return Err(ApiError::unavailable(
-                "the job queue is unavailable, try again",
-            ));
-        }
+    // Queued on a task of its own: a caller hanging up must not leave half the jobs unsent.
+    let queueing = tokio::spawn(queue_jobs(state.clone(), org_id, created.clone()));
+    match queueing.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Err(error),
+        Err(join_error) => return Err(ApiError::internal(join_error)),
     }
     state.metrics.inc(
         "s4e_scan_runs_started_total",
@@ -94,4 +87,38 @@ async fn start_scan(
     );
     tracing::info!(run_id = %created.run.id, %org_id, jobs = created.jobs.len(), "scan queued");
     Ok((StatusCode::ACCEPTED, Json(created.run)))
+}
+
+/// Publishes every job of a new run. If they cannot all be queued, the run is ended `failed`
+/// with the reason (retried, so a brief base outage does not leave it queued forever).
+async fn queue_jobs(
+    state: AppState,
+    org_id: OrgId,
+    created: ScanRunWithJobs,
+) -> Result<(), ApiError> {
+    for job in &created.jobs {
+        let envelope = Envelope::new(org_id, Message::ScanJob(JobSpec::from(job)));
+        let Err(error) = state
+            .bus
+            .publish(Exchange::Dispatch, DISPATCH_ROUTING_KEY, &envelope)
+            .await
+        else {
+            continue;
+        };
+        tracing::error!(%error, run_id = %created.run.id, "cannot queue scan jobs");
+        let reason = format!("could not queue the scan's jobs: {error}");
+        let never = CancellationToken::new();
+        let failed =
+            s4e_runtime::retry::with_retries("base", Duration::from_secs(60), &never, || {
+                state.base.fail_run(org_id, created.run.id, &reason)
+            })
+            .await;
+        if let Err(error) = failed {
+            tracing::error!(%error, run_id = %created.run.id, "cannot mark run failed");
+        }
+        return Err(ApiError::unavailable(
+            "the job queue is unavailable, try again",
+        ));
+    }
+    Ok(())
 }

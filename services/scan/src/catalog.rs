@@ -56,9 +56,13 @@ pub fn plan(asset: &Asset, requested: Option<&[CheckKind]>) -> Result<Vec<CheckK
                     asset.kind.as_str()
                 ));
             }
-            let mut kinds = kinds.to_vec();
-            kinds.dedup();
-            Ok(kinds)
+            let mut planned: Vec<CheckKind> = Vec::with_capacity(kinds.len());
+            for kind in kinds {
+                if !planned.contains(kind) {
+                    planned.push(*kind);
+                }
+            }
+            Ok(planned)
         }
         None => Ok(CheckKind::ALL.iter().copied().filter(applicable).collect()),
     }

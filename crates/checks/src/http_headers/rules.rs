@@ -51,6 +51,19 @@ struct Meta {
     remediation: &'static str,
 }
 
+/// Evidence keeps at most this many characters of a header value: enough to show the
+/// problem, and a hostile server cannot make a report too large to store.
+const EVIDENCE_VALUE_LIMIT: usize = 1024;
+
+fn excerpt(value: String) -> String {
+    if value.chars().count() <= EVIDENCE_VALUE_LIMIT {
+        return value;
+    }
+    let mut cut: String = value.chars().take(EVIDENCE_VALUE_LIMIT).collect();
+    cut.push('…');
+    cut
+}
+
 impl Meta {
     /// A finding with the status and the named headers (null when absent) as evidence.
     fn finding(
@@ -62,8 +75,8 @@ impl Meta {
         let headers: Map<String, Value> = evidence
             .iter()
             .map(|name| {
-                let value =
-                    parse::combined(response.headers, name).map_or(Value::Null, Value::String);
+                let value = parse::combined(response.headers, name)
+                    .map_or(Value::Null, |value| Value::String(excerpt(value)));
                 (name.as_str().to_owned(), value)
             })
             .collect();
@@ -627,6 +640,15 @@ mod tests {
             .collect();
         let pairs: Vec<(&str, &str)> = upper.iter().map(|(n, v)| (n.as_str(), *v)).collect();
         assert!(https_rules(&headers(&pairs)).is_empty());
+    }
+
+    #[test]
+    fn evidence_values_are_capped() {
+        assert_eq!(excerpt("short".into()), "short");
+        let long = "é".repeat(5000);
+        let cut = excerpt(long);
+        assert_eq!(cut.chars().count(), EVIDENCE_VALUE_LIMIT + 1);
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -59,6 +59,7 @@ impl From<DbError> for ApiError {
             DbError::NotFound(what) => ApiError::not_found(what),
             DbError::Conflict(message) => ApiError::conflict(message),
             DbError::Invalid(message) => ApiError::bad_request(message),
+            DbError::Corrupt(detail) => ApiError::internal(detail),
             DbError::Database(error) => {
                 if matches!(
                     error,

@@ -19,7 +19,7 @@ impl TryFrom<AssetRow> for Asset {
     type Error = DbError;
     fn try_from(row: AssetRow) -> Result<Self, DbError> {
         let kind = AssetKind::parse(&row.kind)
-            .ok_or_else(|| DbError::Invalid(format!("unknown asset kind {:?}", row.kind)))?;
+            .ok_or_else(|| DbError::Corrupt(format!("unknown asset kind {:?}", row.kind)))?;
         Ok(Asset {
             id: AssetId(row.id),
             org_id: OrgId(row.org_id),

@@ -181,7 +181,7 @@ impl TryFrom<FindingRow> for Finding {
     type Error = DbError;
     fn try_from(row: FindingRow) -> Result<Self, DbError> {
         let invalid =
-            |what: &str, value: &str| DbError::Invalid(format!("unknown {what} {value:?}"));
+            |what: &str, value: &str| DbError::Corrupt(format!("unknown {what} {value:?}"));
         Ok(Finding {
             id: FindingId(row.id),
             org_id: OrgId(row.org_id),

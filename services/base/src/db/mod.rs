@@ -20,6 +20,9 @@ pub enum DbError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// A stored row that does not decode: a bug or a bad migration, never the caller's fault.
+    #[error("stored data does not decode: {0}")]
+    Corrupt(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }

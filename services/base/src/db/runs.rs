@@ -38,7 +38,7 @@ impl TryFrom<RunRow> for ScanRun {
             asset_id: AssetId(row.asset_id),
             profile: row.profile,
             status: RunStatus::parse(&row.status)
-                .ok_or_else(|| DbError::Invalid(format!("unknown run status {:?}", row.status)))?,
+                .ok_or_else(|| DbError::Corrupt(format!("unknown run status {:?}", row.status)))?,
             jobs_total: row.jobs_total,
             jobs_completed: row.jobs_completed,
             jobs_failed: row.jobs_failed,
@@ -76,11 +76,11 @@ impl TryFrom<JobRow> for ScanJob {
             org_id: OrgId(row.org_id),
             asset_id: AssetId(row.asset_id),
             check: CheckKind::parse(&row.check_kind).ok_or_else(|| {
-                DbError::Invalid(format!("unknown check kind {:?}", row.check_kind))
+                DbError::Corrupt(format!("unknown check kind {:?}", row.check_kind))
             })?,
             target: row.target,
             status: JobStatus::parse(&row.status)
-                .ok_or_else(|| DbError::Invalid(format!("unknown job status {:?}", row.status)))?,
+                .ok_or_else(|| DbError::Corrupt(format!("unknown job status {:?}", row.status)))?,
             attempts: row.attempts,
             error: row.error,
             raw_output_id: row.raw_output_id,
@@ -282,6 +282,13 @@ pub async fn finish_job(
             applied: false,
         });
     }
+    // Lock the run too (job first, then run, as start_job does): two jobs of one run finishing
+    // at once must count each other's findings.
+    sqlx::query("SELECT 1 FROM scan_runs WHERE org_id = $1 AND id = $2 FOR UPDATE")
+        .bind(org_id.0)
+        .bind(job.run_id)
+        .execute(&mut *tx)
+        .await?;
     findings::upsert_for_job(
         &mut tx,
         org_id,

@@ -18,12 +18,7 @@ use crate::auth;
 /// The OpenAPI 3 description of this API, served as-is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-pub fn router(
-    state: AppState,
-    readiness: Readiness,
-    metrics: Metrics,
-    token: ServiceToken,
-) -> Router {
+pub fn router(state: AppState, readiness: Readiness) -> Router {
     let authenticated = Router::new()
         .route("/api/v1/assets", get(assets::list).post(assets::create))
         .route("/api/v1/assets/{asset_id}", get(assets::get))
@@ -35,16 +30,20 @@ pub fn router(
             auth::authenticate,
         ))
         .with_state(state);
-    // The gateway faces the internet: its metrics are for the cluster's scraper only.
-    let metrics = s4e_runtime::health::metrics_router(metrics).layer(
-        axum::middleware::from_fn_with_state(token, s4e_runtime::service_token::require),
-    );
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .merge(authenticated)
         .merge(s4e_runtime::health::probes(readiness))
-        .merge(metrics)
         .fallback(|| async { ApiError::not_found("route") })
+}
+
+/// The gateway faces the internet: its metrics are for the cluster's scraper, which presents
+/// the service token. Mounted outside the header stripping, which would remove that token.
+pub fn metrics(metrics: Metrics, token: ServiceToken) -> Router {
+    s4e_runtime::health::metrics_router(metrics).layer(axum::middleware::from_fn_with_state(
+        token,
+        s4e_runtime::service_token::require,
+    ))
 }
 
 async fn openapi() -> impl IntoResponse {
