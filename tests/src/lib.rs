@@ -76,6 +76,7 @@ impl Fleet {
                 worker_concurrency: 16,
                 router_prefetch: 64,
                 check_timeout_seconds: 5,
+                port_scan_timeout_seconds: 120,
             },
             listener().await,
         )?;

@@ -479,3 +479,62 @@ async fn a_job_delivered_twice_is_applied_once() {
     bus.close().await;
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_port_scan_runs_through_the_fleet_and_finds_the_exposed_database() {
+    let fleet = Fleet::start().await.unwrap();
+    let target = Target::demo(false).await;
+    let asset = fleet.create_url_asset(&target.url).await.unwrap();
+    // A URL asset gets the headers check by default; its host's ports only on request.
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset, "checks": ["ports"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(run["jobs_total"], 1);
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let view = fleet
+        .wait_for_scan(&run_id, Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
+
+    // The PostgreSQL server this suite runs on listens on the scanned host: an exposed
+    // database, identified as PostgreSQL.
+    let postgres = std::env::var("S4E_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+    let port = postgres
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or(5432);
+    let findings = fleet.findings(&run_id).await.unwrap();
+    let location = format!("127.0.0.1:{port}");
+    let database = findings
+        .iter()
+        .find(|f| f["location"] == location.as_str())
+        .unwrap_or_else(|| panic!("no finding at {location}: {findings:?}"));
+    assert_eq!(database["rule"], "exposed_database");
+    assert_eq!(database["check"], "ports");
+    assert!(
+        database["evidence"].to_string().contains("postgres"),
+        "{database}"
+    );
+    // Every finding of the run is a port finding on the scanned host.
+    assert!(findings.iter().all(
+        |f| f["check"] == "ports" && f["location"].as_str().unwrap().starts_with("127.0.0.1:")
+    ));
+
+    // A check that does not exist is refused by name.
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset, "checks": ["teleport"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    fleet.stop().await.unwrap();
+}

@@ -8,10 +8,12 @@
 //!
 //! Checks:
 //! - [`http_headers`]: security-relevant HTTP response headers (HSTS, CSP, clickjacking, ...).
+//! - [`ports`]: TCP connect port scan with service identification, and what it finds exposed.
 
 pub mod egress;
 mod fetch;
 pub mod http_headers;
+pub mod ports;
 
 use serde::{Deserialize, Serialize};
 

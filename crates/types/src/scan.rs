@@ -10,14 +10,17 @@ use crate::ids::{AssetId, JobId, OrgId, RunId};
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     HttpHeaders,
+    /// TCP connect scan with service identification.
+    Ports,
 }
 
 impl CheckKind {
-    pub const ALL: &'static [CheckKind] = &[CheckKind::HttpHeaders];
+    pub const ALL: &'static [CheckKind] = &[CheckKind::HttpHeaders, CheckKind::Ports];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::HttpHeaders => "http_headers",
+            CheckKind::Ports => "ports",
         }
     }
 

@@ -67,4 +67,8 @@ pub struct Config {
     /// Time limit of one check against one target.
     #[arg(long, env = "S4E_CHECK_TIMEOUT_SECONDS", value_name = "S4E_CHECK_TIMEOUT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub check_timeout_seconds: u64,
+
+    /// Time limit of one port scan (all its ports and service probes).
+    #[arg(long, env = "S4E_PORT_SCAN_TIMEOUT_SECONDS", value_name = "S4E_PORT_SCAN_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub port_scan_timeout_seconds: u64,
 }

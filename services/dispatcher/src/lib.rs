@@ -81,6 +81,7 @@ pub async fn run(
             allow_private: config.egress_allow_private,
         },
         check_timeout: Duration::from_secs(config.check_timeout_seconds),
+        port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
     });
     for kind in CheckKind::ALL {
         tasks.push(worker::start(

@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
+use s4e_checks::ports::{self, PortScanOptions, PortSet};
 use s4e_checks::{CheckError, EgressPolicy, http_headers};
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
-use s4e_types::{CheckKind, Envelope, JobSpec, JobStatus, Message, OrgId, ScanRun};
+use s4e_types::{CheckKind, Envelope, FindingDraft, JobSpec, JobStatus, Message, OrgId, ScanRun};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -27,6 +28,7 @@ pub struct Worker {
     pub metrics: Metrics,
     pub egress: EgressPolicy,
     pub check_timeout: Duration,
+    pub port_scan_timeout: Duration,
 }
 
 pub fn start(
@@ -128,12 +130,14 @@ impl Worker {
     async fn run_check(&self, org_id: OrgId, spec: &JobSpec) -> Result<FinishJob, Outcome> {
         let result = match spec.check {
             CheckKind::HttpHeaders => {
-                http_headers::run(&spec.target, &self.egress, self.check_timeout).await
+                http_headers::run(&spec.target, &self.egress, self.check_timeout)
+                    .await
+                    .map(|output| (output.findings, to_json(&output.raw)))
             }
+            CheckKind::Ports => self.scan_ports(&spec.target).await,
         };
         match result {
-            Ok(output) => {
-                let raw = serde_json::to_value(&output.raw).unwrap_or(serde_json::Value::Null);
+            Ok((findings, raw)) => {
                 let raw_output_id = self
                     .raw
                     .store(org_id, spec.run_id, spec.job_id, &raw)
@@ -143,7 +147,7 @@ impl Worker {
                     status: JobStatus::Completed,
                     error: None,
                     raw_output_id: Some(raw_output_id),
-                    findings: output.findings,
+                    findings,
                 })
             }
             Err(error) => {
@@ -162,6 +166,35 @@ impl Worker {
                 })
             }
         }
+    }
+
+    /// The common ports plus the asset's own port (a URL on 8443, say), within the port-scan
+    /// time limit. The raw output is the scan without its findings, which base stores.
+    async fn scan_ports(
+        &self,
+        target: &str,
+    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
+        let mut list = ports::COMMON_PORTS.to_vec();
+        let own_port = url::Url::parse(target)
+            .ok()
+            .and_then(|url| url.port_or_known_default());
+        if let Some(port) = own_port.filter(|port| !list.contains(port)) {
+            list.push(port);
+        }
+        let options = PortScanOptions {
+            ports: PortSet::List(list),
+            ..PortScanOptions::default()
+        };
+        let scan = ports::run(target, &self.egress, &options, CheckKind::Ports);
+        let output = tokio::time::timeout(self.port_scan_timeout, scan)
+            .await
+            .map_err(|_| CheckError::Timeout(self.port_scan_timeout))??;
+        let findings = output.findings.clone();
+        let mut raw = to_json(&output);
+        if let Some(object) = raw.as_object_mut() {
+            object.remove("findings");
+        }
+        Ok((findings, raw))
     }
 
     fn count_duplicate(&self, check: CheckKind) {
@@ -206,4 +239,8 @@ impl Worker {
             Err(error) => Outcome::Retry(format!("publishing scan.completed: {error}")),
         }
     }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }

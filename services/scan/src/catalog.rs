@@ -11,18 +11,36 @@ pub struct Definition {
     pub description: &'static str,
     /// The most severe finding this check can report.
     pub max_severity: Severity,
+    /// The asset kinds it can run against when asked for.
     pub applies_to: &'static [AssetKind],
+    /// The asset kinds it runs against when a scan names no checks.
+    pub runs_by_default_on: &'static [AssetKind],
 }
 
-pub const DEFINITIONS: &[Definition] = &[Definition {
-    key: CheckKind::HttpHeaders,
-    name: "HTTP security headers",
-    category: "web",
-    description: "Missing HSTS (over HTTPS), CSP, X-Content-Type-Options, clickjacking \
-                  protection and Referrer-Policy; server and framework version disclosure.",
-    max_severity: Severity::Medium,
-    applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
-}];
+pub const DEFINITIONS: &[Definition] = &[
+    Definition {
+        key: CheckKind::HttpHeaders,
+        name: "HTTP security headers",
+        category: "web",
+        description: "Missing HSTS (over HTTPS), CSP, X-Content-Type-Options, clickjacking \
+                      protection and Referrer-Policy; server and framework version disclosure.",
+        max_severity: Severity::Medium,
+        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+    },
+    Definition {
+        key: CheckKind::Ports,
+        name: "Open ports and exposed services",
+        category: "network",
+        description: "TCP connect scan of the common ports (and a URL's own port) with service \
+                      identification; exposed databases, brokers, admin services, \
+                      unauthenticated Redis and Docker APIs.",
+        max_severity: Severity::Critical,
+        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        // A URL names one web application; scanning its whole host is asked for explicitly.
+        runs_by_default_on: &[AssetKind::Domain, AssetKind::Ip],
+    },
+];
 
 pub fn definition(kind: CheckKind) -> &'static Definition {
     DEFINITIONS
@@ -40,6 +58,8 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
             format!("http://[{}]/", asset.value)
         }
         (CheckKind::HttpHeaders, AssetKind::Ip) => format!("http://{}/", asset.value),
+        // The port scan takes a host, an IP or a URL (its host, plus its port).
+        (CheckKind::Ports, _) => asset.value.clone(),
     }
 }
 
@@ -64,7 +84,11 @@ pub fn plan(asset: &Asset, requested: Option<&[CheckKind]>) -> Result<Vec<CheckK
             }
             Ok(planned)
         }
-        None => Ok(CheckKind::ALL.iter().copied().filter(applicable).collect()),
+        None => Ok(CheckKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| definition(*kind).runs_by_default_on.contains(&asset.kind))
+            .collect()),
     }
 }
 
@@ -105,6 +129,15 @@ mod tests {
     fn plans_default_to_every_applicable_check() {
         let url = asset(AssetKind::Url, "http://a.test/");
         assert_eq!(plan(&url, None).unwrap(), vec![CheckKind::HttpHeaders]);
+        let ip = asset(AssetKind::Ip, "192.0.2.1");
+        assert_eq!(
+            plan(&ip, None).unwrap(),
+            vec![CheckKind::HttpHeaders, CheckKind::Ports]
+        );
+        assert_eq!(
+            plan(&url, Some(&[CheckKind::Ports])).unwrap(),
+            vec![CheckKind::Ports]
+        );
         assert!(plan(&url, Some(&[])).is_err());
         assert_eq!(
             plan(

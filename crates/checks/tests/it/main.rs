@@ -6,5 +6,6 @@
 mod egress;
 mod failures;
 mod headers;
+mod ports;
 mod support;
 mod tls;

@@ -187,22 +187,27 @@ struct TlsListener {
 
 impl TlsListener {
     fn new(tcp: TcpListener) -> Self {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-            .expect("generate certificate");
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)
-            .expect("server certificate");
         TlsListener {
             tcp,
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            acceptor: tls_acceptor(),
         }
     }
+}
+
+/// A TLS acceptor with a self-signed certificate for `localhost` made for the test.
+pub fn tls_acceptor() -> TlsAcceptor {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("generate certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .expect("server certificate");
+    TlsAcceptor::from(Arc::new(config))
 }
 
 impl Listener for TlsListener {
