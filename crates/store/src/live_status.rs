@@ -9,6 +9,17 @@ use crate::error::StoreError;
 
 const TTL_SECONDS: i64 = 24 * 3600;
 
+/// One round trip, atomic: write unless the stored snapshot has more jobs done.
+const SET_IF_NOT_OLDER: &str = r"
+local stored = tonumber(redis.call('HGET', KEYS[1], 'jobs_done') or '-1')
+if tonumber(ARGV[3]) >= stored then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'jobs_total', ARGV[2],
+             'jobs_done', ARGV[3], 'findings', ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 0
+";
+
 #[derive(Clone)]
 pub struct LiveStatus {
     connection: ConnectionManager,
@@ -30,28 +41,21 @@ impl LiveStatus {
         format!("{}:run:{run_id}:progress", self.prefix)
     }
 
-    /// Overwrites the progress of a run. Callers pass the authoritative counts (from base), so
-    /// a redelivered message writes the same values again instead of counting twice.
+    /// Records the progress of a run. Callers pass the authoritative counts (from base), so a
+    /// redelivered message writes the same values again instead of counting twice; a snapshot
+    /// with fewer jobs done than the stored one (a slower worker arriving late) is ignored, so
+    /// progress never goes backwards.
     pub async fn set(&self, run_id: RunId, progress: &RunProgress) -> Result<(), StoreError> {
-        let key = self.key(run_id);
         let mut connection = self.connection.clone();
-        redis::pipe()
-            .atomic()
-            .cmd("HSET")
-            .arg(&key)
-            .arg("status")
+        redis::cmd("EVAL")
+            .arg(SET_IF_NOT_OLDER)
+            .arg(1)
+            .arg(self.key(run_id))
             .arg(&progress.status)
-            .arg("jobs_total")
             .arg(progress.jobs_total)
-            .arg("jobs_done")
             .arg(progress.jobs_done)
-            .arg("findings")
             .arg(progress.findings)
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&key)
             .arg(TTL_SECONDS)
-            .ignore()
             .query_async::<()>(&mut connection)
             .await?;
         Ok(())

@@ -23,7 +23,17 @@ async fn live_status_is_overwritten_not_accumulated() {
     live.set(run, &progress).await.unwrap();
     // Writing the same counts again (a redelivered job) leaves them as they are.
     live.set(run, &progress).await.unwrap();
-    assert_eq!(live.get(run).await.unwrap(), Some(progress));
+    assert_eq!(live.get(run).await.unwrap(), Some(progress.clone()));
+    // A later snapshot wins; an older one arriving after it does not undo it.
+    let done = RunProgress {
+        status: "completed".into(),
+        jobs_total: 3,
+        jobs_done: 3,
+        findings: 9,
+    };
+    live.set(run, &done).await.unwrap();
+    live.set(run, &progress).await.unwrap();
+    assert_eq!(live.get(run).await.unwrap(), Some(done));
     // Another namespace sees nothing.
     let other = LiveStatus::connect(&env.redis_url, &format!("{}x", env.namespace))
         .await
