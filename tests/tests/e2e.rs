@@ -376,6 +376,8 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/scans",
         "/api/v1/scans/{scan_id}",
         "/api/v1/findings",
+        "/api/v1/api-keys",
+        "/api/v1/api-keys/{key_id}",
     ] {
         assert!(
             document["paths"][path].is_object(),
@@ -536,5 +538,139 @@ async fn a_port_scan_runs_through_the_fleet_and_finds_the_exposed_database() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn api_keys_are_scoped_listed_without_secrets_and_revocable() {
+    let fleet = Fleet::start().await.unwrap();
+    let create = |scopes: Value| {
+        fleet
+            .request(Method::POST, "/api-keys")
+            .json(&json!({"name": "ci", "scopes": scopes}))
+    };
+
+    // A read-only key reads, and is refused anything that changes state.
+    let response = create(json!(["read"])).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let read_key = created["key"].as_str().unwrap().to_string();
+    let read_id = created["id"].as_str().unwrap().to_string();
+    assert!(read_key.starts_with(created["prefix"].as_str().unwrap()));
+    let as_reader = |method: Method, path: &str| {
+        fleet
+            .http
+            .request(method, fleet.api(path))
+            .bearer_auth(&read_key)
+    };
+    assert_eq!(
+        as_reader(Method::GET, "/assets")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let response = as_reader(Method::POST, "/assets")
+        .json(&json!({"kind": "url", "value": "http://a.test/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = as_reader(Method::POST, "/api-keys")
+        .json(&json!({"name": "escalate", "scopes": ["admin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        as_reader(Method::GET, "/api-keys")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    // Bad requests name the field.
+    for (body, field) in [
+        (json!({"name": "x", "scopes": ["root"]}), "scopes"),
+        (json!({"name": "x", "scopes": []}), "scopes"),
+        (json!({"name": "", "scopes": ["read"]}), "name"),
+        (
+            json!({"name": "x", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+    ] {
+        let response = fleet
+            .request(Method::POST, "/api-keys")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(field),
+            "{error}"
+        );
+    }
+
+    // The list shows both keys, and no secret or hash.
+    let listed: Value = fleet
+        .request(Method::GET, "/api-keys")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let text = listed.to_string();
+    assert!(
+        !text.contains(&read_key) && !text.contains("key_hash"),
+        "{text}"
+    );
+
+    // Another organization cannot revoke it; its own admin can, and then it is refused.
+    let other = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+        .await
+        .unwrap();
+    let response = fleet
+        .http
+        .delete(fleet.api(&format!("/api-keys/{read_id}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        as_reader(Method::GET, "/assets")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let response = fleet
+        .request(Method::DELETE, &format!("/api-keys/{read_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let revoked: Value = response.json().await.unwrap();
+    assert_eq!(revoked["revoked"], true);
+    assert_eq!(
+        as_reader(Method::GET, "/assets")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     fleet.stop().await.unwrap();
 }

@@ -4,7 +4,9 @@ use s4e_types::api::{
     ApiKeyRecord, FinishJob, JobFinished, List, NewApiKey, NewOrganization, NewScanRun,
     Organization, ScanRunWithJobs,
 };
-use s4e_types::{Asset, AssetId, Finding, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun};
+use s4e_types::{
+    ApiKeyId, Asset, AssetId, Finding, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
+};
 use serde::Serialize;
 
 use crate::error::ClientError;
@@ -51,6 +53,27 @@ impl BaseClient {
     ) -> Result<ApiKeyRecord, ClientError> {
         self.http
             .post(&format!("/internal/v1/orgs/{org_id}/api-keys"), key)
+            .await
+    }
+
+    pub async fn list_api_keys(&self, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, ClientError> {
+        let list: List<ApiKeyRecord> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{org_id}/api-keys"), &[])
+            .await?;
+        Ok(list.items)
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        org_id: OrgId,
+        key_id: ApiKeyId,
+    ) -> Result<ApiKeyRecord, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/api-keys/{key_id}/revoke"),
+                &serde_json::json!({}),
+            )
             .await
     }
 

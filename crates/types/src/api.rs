@@ -1,5 +1,6 @@
 //! Request and response bodies of the REST APIs (public and internal).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::JobStatus;
@@ -41,8 +42,12 @@ pub struct NewApiKey {
     /// SHA-256 of the whole key, hex.
     pub key_hash: String,
     pub scopes: Vec<String>,
+    /// After this instant the key is refused; never when absent.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// An API key as listed: never the secret, never its hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
     pub id: ApiKeyId,
@@ -51,6 +56,27 @@ pub struct ApiKeyRecord {
     pub prefix: String,
     pub scopes: Vec<String>,
     pub revoked: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A key as a user asks the gateway for it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    /// `read`, `write` or `admin`; at most the rights of the key that creates it.
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A new key with its secret: the only time the secret is shown.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub record: ApiKeyRecord,
+    pub key: String,
 }
 
 /// A new scan as the gateway receives it.

@@ -221,6 +221,7 @@ async fn api_keys_are_found_by_hash_only() {
         prefix: "s4e_abcd".into(),
         key_hash: "ab".repeat(32),
         scopes: vec!["admin".into()],
+        expires_at: None,
     };
     let created = h.client.create_api_key(org.id, &key).await.unwrap();
     let found = h.client.api_key_by_hash(&"AB".repeat(32)).await.unwrap();

@@ -47,6 +47,17 @@ impl Principal {
     }
 }
 
+impl Principal {
+    /// Refuses a key without the `admin` scope (managing keys, for one).
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|scope| scope == "admin") {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("this API key is not an admin key"))
+        }
+    }
+}
+
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,

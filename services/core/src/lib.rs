@@ -89,6 +89,7 @@ pub async fn create_admin_key(
             prefix: generated.prefix.clone(),
             key_hash: generated.hash.clone(),
             scopes: vec!["admin".into()],
+            expires_at: None,
         },
     )
     .await?;

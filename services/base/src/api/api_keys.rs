@@ -3,8 +3,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::OrgId;
-use s4e_types::api::{ApiKeyRecord, NewApiKey};
+use s4e_types::api::{ApiKeyRecord, List, NewApiKey};
+use s4e_types::{ApiKeyId, OrgId};
 use sqlx::PgPool;
 
 use crate::db;
@@ -23,4 +23,19 @@ pub async fn by_hash(
     ApiPath(key_hash): ApiPath<String>,
 ) -> Result<Json<ApiKeyRecord>, ApiError> {
     Ok(Json(db::api_keys::by_hash(&pool, &key_hash).await?))
+}
+
+pub async fn list(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+) -> Result<Json<List<ApiKeyRecord>>, ApiError> {
+    let items = db::api_keys::list(&pool, org_id).await?;
+    Ok(Json(List { items }))
+}
+
+pub async fn revoke(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, key_id)): ApiPath<(OrgId, ApiKeyId)>,
+) -> Result<Json<ApiKeyRecord>, ApiError> {
+    Ok(Json(db::api_keys::revoke(&pool, org_id, key_id).await?))
 }

@@ -19,7 +19,11 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .route("/internal/v1/orgs", post(organizations::create))
         .route(
             "/internal/v1/orgs/{org_id}/api-keys",
-            post(api_keys::create),
+            post(api_keys::create).get(api_keys::list),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/api-keys/{key_id}/revoke",
+            post(api_keys::revoke),
         )
         .route("/internal/v1/api-keys/{key_hash}", get(api_keys::by_hash))
         .route(

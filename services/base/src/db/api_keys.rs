@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use s4e_types::api::{ApiKeyRecord, NewApiKey};
 use s4e_types::{ApiKeyId, OrgId};
 use sqlx::PgPool;
@@ -13,6 +14,8 @@ struct ApiKeyRow {
     prefix: String,
     scopes: Vec<String>,
     revoked: bool,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<ApiKeyRow> for ApiKeyRecord {
@@ -24,6 +27,8 @@ impl From<ApiKeyRow> for ApiKeyRecord {
             prefix: row.prefix,
             scopes: row.scopes,
             revoked: row.revoked,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
         }
     }
 }
@@ -44,9 +49,9 @@ pub async fn create(
         return Err(DbError::Invalid("name: must be 1-200 characters".into()));
     }
     let row = sqlx::query_as::<_, ApiKeyRow>(
-        "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, scopes)
-         SELECT $1, o.id, $3, $4, $5, $6 FROM organizations o WHERE o.id = $2
-         RETURNING id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked",
+        "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, scopes, expires_at)
+         SELECT $1, o.id, $3, $4, $5, $6, $7 FROM organizations o WHERE o.id = $2
+         RETURNING id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at, expires_at",
     )
     .bind(ApiKeyId::new().0)
     .bind(org_id.0)
@@ -54,6 +59,7 @@ pub async fn create(
     .bind(&key.prefix)
     .bind(key.key_hash.to_ascii_lowercase())
     .bind(&key.scopes)
+    .bind(key.expires_at)
     .fetch_optional(pool)
     .await
     .map_err(|error| match unique_violation(&error) {
@@ -66,11 +72,44 @@ pub async fn create(
 /// Looks a key up by its hash. Expired keys are not found; revoked ones are, marked revoked.
 pub async fn by_hash(pool: &PgPool, key_hash: &str) -> Result<ApiKeyRecord, DbError> {
     sqlx::query_as::<_, ApiKeyRow>(
-        "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked
+        "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at, expires_at
          FROM api_keys
          WHERE key_hash = $1 AND (expires_at IS NULL OR expires_at > now())",
     )
     .bind(key_hash.to_ascii_lowercase())
+    .fetch_optional(pool)
+    .await?
+    .map(Into::into)
+    .ok_or(DbError::NotFound("api key"))
+}
+
+/// The organization's keys, newest first; revoked and expired ones included, marked.
+pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, DbError> {
+    let rows = sqlx::query_as::<_, ApiKeyRow>(
+        "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at,
+                expires_at
+         FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000",
+    )
+    .bind(org_id.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Revokes a key for good. Revoking it again changes nothing.
+pub async fn revoke(
+    pool: &PgPool,
+    org_id: OrgId,
+    key_id: ApiKeyId,
+) -> Result<ApiKeyRecord, DbError> {
+    sqlx::query_as::<_, ApiKeyRow>(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+         WHERE org_id = $1 AND id = $2
+         RETURNING id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked,
+                   created_at, expires_at",
+    )
+    .bind(org_id.0)
+    .bind(key_id.0)
     .fetch_optional(pool)
     .await?
     .map(Into::into)

@@ -1,6 +1,7 @@
 //! The public API under `/api/v1`. Every route but the OpenAPI document requires an API key;
 //! handlers act only inside the caller's organization.
 
+mod api_keys;
 mod assets;
 mod findings;
 mod scans;
@@ -25,6 +26,14 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/api/v1/scans", axum::routing::post(scans::create))
         .route("/api/v1/scans/{scan_id}", get(scans::get))
         .route("/api/v1/findings", get(findings::list))
+        .route(
+            "/api/v1/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/api/v1/api-keys/{key_id}",
+            axum::routing::delete(api_keys::revoke),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

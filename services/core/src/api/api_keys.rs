@@ -1,0 +1,99 @@
+//! API keys: created by an admin key, shown once, listed without their secret, revoked for good.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::ApiKeyId;
+use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, List, NewApiKey};
+
+use super::upstream;
+use crate::AppState;
+use crate::api_key;
+use crate::auth::Principal;
+
+const SCOPES: &[&str] = &["read", "write", "admin"];
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<CreateApiKey>,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    principal.require_admin()?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::bad_request("name: must be 1-200 characters"));
+    }
+    if body.scopes.is_empty() {
+        return Err(ApiError::bad_request(
+            "scopes: name at least one of read, write, admin",
+        ));
+    }
+    if let Some(unknown) = body
+        .scopes
+        .iter()
+        .find(|scope| !SCOPES.contains(&scope.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "scopes: unknown scope {unknown:?} (read, write, admin)"
+        )));
+    }
+    if body.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+        return Err(ApiError::bad_request("expires_at: must be in the future"));
+    }
+    let generated = api_key::generate();
+    let mut scopes = body.scopes.clone();
+    scopes.sort();
+    scopes.dedup();
+    let record = state
+        .base
+        .create_api_key(
+            principal.org_id,
+            &NewApiKey {
+                name: name.to_string(),
+                prefix: generated.prefix,
+                key_hash: generated.hash,
+                scopes,
+                expires_at: body.expires_at,
+            },
+        )
+        .await
+        .map_err(upstream)?;
+    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, created = %record.id, "api key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            record,
+            key: generated.key,
+        }),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<ApiKeyRecord>>, ApiError> {
+    principal.require_admin()?;
+    let items = state
+        .base
+        .list_api_keys(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(List { items }))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(key_id): ApiPath<ApiKeyId>,
+) -> Result<Json<ApiKeyRecord>, ApiError> {
+    principal.require_admin()?;
+    let record = state
+        .base
+        .revoke_api_key(principal.org_id, key_id)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, revoked = %record.id, "api key revoked");
+    Ok(Json(record))
+}
