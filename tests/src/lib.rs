@@ -2,6 +2,7 @@
 //! isolated per [`Fleet`] (see `s4e_test_support::TestEnv`). Used by the end-to-end tests in
 //! `tests/` and by the benchmark programs in `src/bin/`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +10,10 @@ use s4e_runtime::{CommonConfig, Served, ServiceToken};
 use s4e_test_support::{TestEnv, listener, wait_for};
 use s4e_types::api::ScanView;
 use serde_json::Value;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 pub struct Fleet {
     pub env: TestEnv,
@@ -266,6 +271,70 @@ impl Target {
             url,
             stop: Some(stop),
         }
+    }
+}
+
+impl Target {
+    /// The demo shop over HTTPS, with a self-signed certificate for 127.0.0.1.
+    pub async fn demo_https(hardened: bool) -> Target {
+        let listener = listener().await;
+        let address = listener.local_addr().expect("local addr");
+        let url = format!("https://{address}/");
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+            .expect("generate certificate");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("server certificate");
+        let tls = TlsListener {
+            tcp: listener,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = s4e_demo_target::router(hardened);
+        tokio::spawn(async move {
+            let _ = axum::serve(tls, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Target {
+            url,
+            stop: Some(stop),
+        }
+    }
+}
+
+/// TCP plus a TLS handshake, so axum serves HTTPS like any other listener.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            // A failed accept or handshake concerns one client; keep serving the others.
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 

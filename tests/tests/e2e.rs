@@ -674,3 +674,35 @@ async fn api_keys_are_scoped_listed_without_secrets_and_revocable() {
     );
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_https_asset_gets_its_certificate_checked() {
+    let fleet = Fleet::start().await.unwrap();
+    let target = Target::demo_https(true).await;
+    let asset = fleet.create_url_asset(&target.url).await.unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    // An https URL gets the headers check and the certificate check by default.
+    assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (2, 2));
+    let findings = fleet.findings(&run_id).await.unwrap();
+    let by_check = |check: &str| {
+        let found: BTreeSet<String> = findings
+            .iter()
+            .filter(|f| f["check"] == check)
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect();
+        found
+    };
+    // The certificate is self-signed, and names the address it is served on.
+    assert_eq!(
+        by_check("tls_certificate"),
+        BTreeSet::from(["self_signed_certificate".to_string()])
+    );
+    // The hardened shop sends every header but HSTS, which only counts over HTTPS.
+    assert_eq!(
+        by_check("http_headers"),
+        BTreeSet::from(["missing_hsts".to_string()])
+    );
+    fleet.stop().await.unwrap();
+}

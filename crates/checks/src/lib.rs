@@ -9,11 +9,13 @@
 //! Checks:
 //! - [`http_headers`]: security-relevant HTTP response headers (HSTS, CSP, clickjacking, ...).
 //! - [`ports`]: TCP connect port scan with service identification, and what it finds exposed.
+//! - [`tls_cert`]: the TLS certificate a server presents (validity, trust, host name, key).
 
 pub mod egress;
 mod fetch;
 pub mod http_headers;
 pub mod ports;
+pub mod tls_cert;
 
 use serde::{Deserialize, Serialize};
 

@@ -12,15 +12,22 @@ pub enum CheckKind {
     HttpHeaders,
     /// TCP connect scan with service identification.
     Ports,
+    /// The TLS certificate a host presents: validity, trust, name, key.
+    TlsCertificate,
 }
 
 impl CheckKind {
-    pub const ALL: &'static [CheckKind] = &[CheckKind::HttpHeaders, CheckKind::Ports];
+    pub const ALL: &'static [CheckKind] = &[
+        CheckKind::HttpHeaders,
+        CheckKind::Ports,
+        CheckKind::TlsCertificate,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CheckKind::HttpHeaders => "http_headers",
             CheckKind::Ports => "ports",
+            CheckKind::TlsCertificate => "tls_certificate",
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
 use s4e_checks::ports::{self, PortScanOptions, PortSet};
-use s4e_checks::{CheckError, EgressPolicy, http_headers};
+use s4e_checks::{CheckError, EgressPolicy, http_headers, tls_cert};
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LiveStatus, RawOutputs};
@@ -135,6 +135,17 @@ impl Worker {
                     .map(|output| (output.findings, to_json(&output.raw)))
             }
             CheckKind::Ports => self.scan_ports(&spec.target).await,
+            CheckKind::TlsCertificate => tls_cert::run(
+                &spec.target,
+                &self.egress,
+                self.check_timeout,
+                CheckKind::TlsCertificate,
+            )
+            .await
+            .map(|output| {
+                let findings = output.findings.clone();
+                (findings, without_findings(to_json(&output)))
+            }),
         };
         match result {
             Ok((findings, raw)) => {
@@ -190,11 +201,7 @@ impl Worker {
             .await
             .map_err(|_| CheckError::Timeout(self.port_scan_timeout))??;
         let findings = output.findings.clone();
-        let mut raw = to_json(&output);
-        if let Some(object) = raw.as_object_mut() {
-            object.remove("findings");
-        }
-        Ok((findings, raw))
+        Ok((findings, without_findings(to_json(&output))))
     }
 
     fn count_duplicate(&self, check: CheckKind) {
@@ -243,4 +250,12 @@ impl Worker {
 
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Raw output without the findings, which base stores on their own.
+fn without_findings(mut raw: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = raw.as_object_mut() {
+        object.remove("findings");
+    }
+    raw
 }

@@ -40,7 +40,27 @@ pub const DEFINITIONS: &[Definition] = &[
         // A URL names one web application; scanning its whole host is asked for explicitly.
         runs_by_default_on: &[AssetKind::Domain, AssetKind::Ip],
     },
+    Definition {
+        key: CheckKind::TlsCertificate,
+        name: "TLS certificate",
+        category: "tls",
+        description: "The certificate a host presents: expired, expiring within 30 days, not yet \
+                      valid, self-signed, untrusted chain, host name mismatch, weak key.",
+        max_severity: Severity::High,
+        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        // By default only where TLS is expected: domains (port 443) and https URLs.
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain],
+    },
 ];
+
+/// Whether a check runs on an asset when the scan names no checks.
+fn runs_by_default(kind: CheckKind, asset: &Asset) -> bool {
+    let by_kind = definition(kind).runs_by_default_on.contains(&asset.kind);
+    match (kind, asset.kind) {
+        (CheckKind::TlsCertificate, AssetKind::Url) => by_kind && asset.value.starts_with("https:"),
+        _ => by_kind,
+    }
+}
 
 pub fn definition(kind: CheckKind) -> &'static Definition {
     DEFINITIONS
@@ -58,8 +78,8 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
             format!("http://[{}]/", asset.value)
         }
         (CheckKind::HttpHeaders, AssetKind::Ip) => format!("http://{}/", asset.value),
-        // The port scan takes a host, an IP or a URL (its host, plus its port).
-        (CheckKind::Ports, _) => asset.value.clone(),
+        // These take a host, an IP or a URL (its host and port) as they are.
+        (CheckKind::Ports | CheckKind::TlsCertificate, _) => asset.value.clone(),
     }
 }
 
@@ -87,7 +107,7 @@ pub fn plan(asset: &Asset, requested: Option<&[CheckKind]>) -> Result<Vec<CheckK
         None => Ok(CheckKind::ALL
             .iter()
             .copied()
-            .filter(|kind| definition(*kind).runs_by_default_on.contains(&asset.kind))
+            .filter(|kind| runs_by_default(*kind, asset))
             .collect()),
     }
 }
@@ -129,6 +149,20 @@ mod tests {
     fn plans_default_to_every_applicable_check() {
         let url = asset(AssetKind::Url, "http://a.test/");
         assert_eq!(plan(&url, None).unwrap(), vec![CheckKind::HttpHeaders]);
+        let https = asset(AssetKind::Url, "https://a.test/");
+        assert_eq!(
+            plan(&https, None).unwrap(),
+            vec![CheckKind::HttpHeaders, CheckKind::TlsCertificate]
+        );
+        let domain = asset(AssetKind::Domain, "a.test");
+        assert_eq!(
+            plan(&domain, None).unwrap(),
+            vec![
+                CheckKind::HttpHeaders,
+                CheckKind::Ports,
+                CheckKind::TlsCertificate
+            ]
+        );
         let ip = asset(AssetKind::Ip, "192.0.2.1");
         assert_eq!(
             plan(&ip, None).unwrap(),

@@ -9,3 +9,4 @@ mod headers;
 mod ports;
 mod support;
 mod tls;
+mod tls_cert;
