@@ -65,6 +65,12 @@ impl Fleet {
                 base_url: base.url(),
                 scan_url: scan.url(),
                 redis_url: env.redis_url.clone(),
+                // High enough never to limit the tests; tests/tests/rate_limit.rs sets its own.
+                rate_limit_per_key: 1_000_000,
+                rate_limit_per_ip: 1_000_000,
+                rate_limit_window_seconds: 60,
+                rate_limit_fail_open: true,
+                rate_limit_redis_url: None,
             },
             listener().await,
         )?;
@@ -140,6 +146,38 @@ impl Fleet {
             admin_key,
             http,
         })
+    }
+
+    /// Replaces the gateway with one whose config is the fleet's (unlimited rates) changed by
+    /// `configure`, and waits until it is ready.
+    pub async fn restart_core(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_core::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = s4e_core::Config {
+            common: common(&self.env),
+            base_url: self.base.url(),
+            scan_url: self.scan.url(),
+            redis_url: self.env.redis_url.clone(),
+            rate_limit_per_key: 1_000_000,
+            rate_limit_per_ip: 1_000_000,
+            rate_limit_window_seconds: 60,
+            rate_limit_fail_open: true,
+            rate_limit_redis_url: None,
+        };
+        configure(&mut config);
+        let core = s4e_core::spawn(config, listener().await)?;
+        let previous = std::mem::replace(&mut self.core, core);
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/readyz", self.core.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await
     }
 
     /// Every service, for checks that apply to all of them.

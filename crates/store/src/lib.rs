@@ -6,8 +6,10 @@
 
 mod error;
 mod live_status;
+mod rate_limit;
 mod raw_outputs;
 
 pub use error::StoreError;
 pub use live_status::LiveStatus;
+pub use rate_limit::{RateDecision, RateLimiter};
 pub use raw_outputs::RawOutputs;

@@ -21,4 +21,52 @@ pub struct Config {
         hide_env_values = true
     )]
     pub redis_url: String,
+
+    /// Requests one API key may make per window.
+    #[arg(
+        long,
+        env = "S4E_RATE_LIMIT_PER_KEY",
+        value_name = "S4E_RATE_LIMIT_PER_KEY",
+        default_value_t = 600
+    )]
+    pub rate_limit_per_key: u32,
+
+    /// Requests one client address may make per window (every /api/v1 request counts).
+    #[arg(
+        long,
+        env = "S4E_RATE_LIMIT_PER_IP",
+        value_name = "S4E_RATE_LIMIT_PER_IP",
+        default_value_t = 1200
+    )]
+    pub rate_limit_per_ip: u32,
+
+    /// Length of the fixed rate-limit window, in seconds.
+    #[arg(
+        long,
+        env = "S4E_RATE_LIMIT_WINDOW_SECONDS",
+        value_name = "S4E_RATE_LIMIT_WINDOW_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub rate_limit_window_seconds: u64,
+
+    /// When the rate limiter's Redis fails: true lets requests through (and logs a warning),
+    /// false answers 503.
+    #[arg(
+        long,
+        env = "S4E_RATE_LIMIT_FAIL_OPEN",
+        value_name = "S4E_RATE_LIMIT_FAIL_OPEN",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub rate_limit_fail_open: bool,
+
+    /// Redis URL of the rate limiter; S4E_REDIS_URL when unset.
+    #[arg(
+        long,
+        env = "S4E_RATE_LIMIT_REDIS_URL",
+        value_name = "S4E_RATE_LIMIT_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub rate_limit_redis_url: Option<String>,
 }

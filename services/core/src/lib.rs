@@ -5,12 +5,14 @@ mod api;
 pub mod api_key;
 mod auth;
 mod config;
+mod rate_limit;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use s4e_client::{BaseClient, ScanClient};
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
-use s4e_store::LiveStatus;
+use s4e_store::{LiveStatus, RateLimiter};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -22,6 +24,7 @@ pub(crate) struct AppState {
     pub base: BaseClient,
     pub scan: ScanClient,
     pub live: LiveStatus,
+    pub limits: rate_limit::RateLimits,
 }
 
 pub async fn run(
@@ -37,6 +40,24 @@ pub async fn run(
             LiveStatus::connect(&config.redis_url, &config.common.namespace)
         })
         .await?;
+    let limiter_url = config
+        .rate_limit_redis_url
+        .as_deref()
+        .unwrap_or(&config.redis_url);
+    let limiter = s4e_runtime::retry::with_retries(
+        "redis (rate limits)",
+        Duration::from_secs(60),
+        &shutdown,
+        || RateLimiter::connect(limiter_url, &config.common.namespace),
+    )
+    .await?;
+    let limits = rate_limit::RateLimits {
+        limiter,
+        per_key: config.rate_limit_per_key,
+        per_ip: config.rate_limit_per_ip,
+        window: Duration::from_secs(config.rate_limit_window_seconds),
+        fail_open: config.rate_limit_fail_open,
+    };
     let metrics = Metrics::new();
     // Public: say which dependency is down, not how (addresses, errors); those are logged.
     let readiness = Readiness::new()
@@ -56,13 +77,25 @@ pub async fn run(
             scan.clone(),
             |scan| async move { scan.ready().await },
         );
-    let state = AppState { base, scan, live };
+    let state = AppState {
+        base,
+        scan,
+        live,
+        limits,
+    };
     let router = api::router(state, readiness);
     let router = s4e_runtime::with_common_layers(router, metrics.clone())
         // Outermost: internal headers never enter from the public side.
         .layer(axum::middleware::from_fn(auth::strip_internal_headers))
         .merge(api::metrics(metrics, token));
-    s4e_runtime::serve(listener, router, shutdown).await?;
+    // The rate limiter counts per client address: the TCP peer, from ConnectInfo.
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
     Ok(())
 }
 

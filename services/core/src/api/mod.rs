@@ -15,6 +15,7 @@ use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
 
 use crate::AppState;
 use crate::auth;
+use crate::rate_limit;
 
 /// The OpenAPI 3 description of this API, served as-is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -34,16 +35,25 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             "/api/v1/api-keys/{key_id}",
             axum::routing::delete(api_keys::revoke),
         )
+        // Runs after authentication (the later route_layer is the outer one).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::after_auth,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-        .with_state(state);
+        .with_state(state.clone());
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .merge(authenticated)
         .merge(s4e_runtime::health::probes(readiness))
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            rate_limit::per_ip,
+        ))
 }
 
 /// The gateway faces the internet: its metrics are for the cluster's scraper, which presents

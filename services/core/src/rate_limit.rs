@@ -1,0 +1,236 @@
+//! Rate limiting of the public API, in Redis (see `s4e_store::RateLimiter`): a fixed window per
+//! client address (the TCP peer; `X-Forwarded-For` is not trusted) for every `/api/v1` request,
+//! and per API key for authenticated ones. The OpenAPI document, the probes and the metrics
+//! are not limited.
+//!
+//! Each request costs one Redis round trip. An authenticated request counts against its
+//! address and its key together, right after authentication ([`after_auth`]). A request that
+//! never got there (refused by authentication, unknown route) counts against its address once
+//! it is answered ([`per_ip`]), and is answered 429 instead when the address is over its limit.
+//!
+//! Responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+//! (seconds until the window resets) of the most constraining bucket; a refused request gets
+//! 429 with `Retry-After` and the error code `rate_limited`. When Redis fails, requests pass
+//! (with a warning) or are answered 503, as configured.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use s4e_runtime::ApiError;
+use s4e_store::{RateDecision, RateLimiter};
+
+use crate::AppState;
+use crate::auth::Principal;
+
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(Clone)]
+pub struct RateLimits {
+    pub limiter: RateLimiter,
+    pub per_key: u32,
+    pub per_ip: u32,
+    pub window: Duration,
+    pub fail_open: bool,
+}
+
+/// Marks a response whose request was already counted (by [`after_auth`]).
+#[derive(Clone, Copy)]
+struct Counted;
+
+fn client_ip(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical())
+}
+
+fn limited_path(path: &str) -> bool {
+    (path == "/api/v1" || path.starts_with("/api/v1/")) && path != OPENAPI_PATH
+}
+
+enum Outcome {
+    /// Let the request through; the decision to report, if Redis answered.
+    Pass(Option<RateDecision>),
+    /// Answer with this response instead.
+    Refuse(Response),
+}
+
+async fn decide(limits: &RateLimits, buckets: &[(String, u32)]) -> Outcome {
+    if buckets.is_empty() {
+        return Outcome::Pass(None);
+    }
+    let buckets: Vec<(&str, u32)> = buckets
+        .iter()
+        .map(|(bucket, limit)| (bucket.as_str(), *limit))
+        .collect();
+    match limits.limiter.hit_all(&buckets, limits.window).await {
+        Ok(decisions) => {
+            let Some(decision) = binding(&decisions) else {
+                return Outcome::Pass(None);
+            };
+            if decision.allowed {
+                Outcome::Pass(Some(decision))
+            } else {
+                Outcome::Refuse(too_many(decision))
+            }
+        }
+        Err(error) if limits.fail_open => {
+            tracing::warn!(%error, "rate limiter unavailable, letting the request through");
+            Outcome::Pass(None)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "rate limiter unavailable, refusing the request");
+            Outcome::Refuse(
+                ApiError::unavailable("rate limiting is unavailable, try again").into_response(),
+            )
+        }
+    }
+}
+
+/// The decision to report: a refusal if any (the one lasting longest), else the bucket with
+/// the fewest requests left.
+fn binding(decisions: &[RateDecision]) -> Option<RateDecision> {
+    let refused = decisions
+        .iter()
+        .filter(|decision| !decision.allowed)
+        .max_by_key(|decision| decision.reset_after);
+    refused.copied().or_else(|| {
+        decisions
+            .iter()
+            .min_by_key(|decision| (decision.remaining, std::cmp::Reverse(decision.reset_after)))
+            .copied()
+    })
+}
+
+fn seconds(duration: Duration) -> u64 {
+    duration
+        .as_millis()
+        .div_ceil(1000)
+        .try_into()
+        .unwrap_or(u64::MAX)
+}
+
+fn set_headers(headers: &mut HeaderMap, decision: &RateDecision) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(decision.remaining),
+    );
+    headers.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(seconds(decision.reset_after)),
+    );
+}
+
+fn too_many(decision: RateDecision) -> Response {
+    let retry_after = seconds(decision.reset_after).max(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests, retry in {retry_after} s"),
+    )
+    .into_response();
+    set_headers(response.headers_mut(), &decision);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
+/// Behind authentication: counts the request against its address and its key, in one round
+/// trip.
+pub async fn after_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limits = &state.limits;
+    let mut buckets = Vec::with_capacity(2);
+    if let Some(ip) = client_ip(&request) {
+        buckets.push((format!("ip:{ip}"), limits.per_ip));
+    }
+    if let Some(principal) = request.extensions().get::<Principal>() {
+        buckets.push((format!("key:{}", principal.key_id), limits.per_key));
+    }
+    let mut response = match decide(limits, &buckets).await {
+        Outcome::Pass(decision) => {
+            let mut response = next.run(request).await;
+            if let Some(decision) = decision {
+                set_headers(response.headers_mut(), &decision);
+            }
+            response
+        }
+        Outcome::Refuse(response) => response,
+    };
+    response.extensions_mut().insert(Counted);
+    response
+}
+
+/// Around the whole API: counts against its address every `/api/v1` request that
+/// [`after_auth`] did not count.
+pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !limited_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let ip = client_ip(&request);
+    let response = next.run(request).await;
+    if response.extensions().get::<Counted>().is_some() {
+        return response;
+    }
+    let Some(ip) = ip else {
+        return response;
+    };
+    let limits = &state.limits;
+    match decide(limits, &[(format!("ip:{ip}"), limits.per_ip)]).await {
+        Outcome::Pass(decision) => {
+            let mut response = response;
+            if let Some(decision) = decision {
+                set_headers(response.headers_mut(), &decision);
+            }
+            response
+        }
+        Outcome::Refuse(refusal) => refusal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(allowed: bool, remaining: u32, reset: u64) -> RateDecision {
+        RateDecision {
+            allowed,
+            limit: 10,
+            remaining,
+            reset_after: Duration::from_secs(reset),
+        }
+    }
+
+    #[test]
+    fn the_most_constraining_bucket_is_reported() {
+        let ip = decision(true, 7, 30);
+        let key = decision(true, 2, 50);
+        assert_eq!(binding(&[ip, key]), Some(key));
+        let refused = decision(false, 0, 20);
+        assert_eq!(binding(&[ip, refused]), Some(refused));
+        assert_eq!(binding(&[]), None);
+    }
+
+    #[test]
+    fn only_the_api_is_limited() {
+        assert!(limited_path("/api/v1/assets"));
+        assert!(limited_path("/api/v1/nowhere"));
+        assert!(!limited_path(OPENAPI_PATH));
+        assert!(!limited_path("/healthz"));
+        assert!(!limited_path("/readyz"));
+        assert!(!limited_path("/metrics"));
+    }
+
+    #[test]
+    fn seconds_round_up() {
+        assert_eq!(seconds(Duration::from_millis(1)), 1);
+        assert_eq!(seconds(Duration::from_millis(1000)), 1);
+        assert_eq!(seconds(Duration::from_millis(1001)), 2);
+        assert_eq!(seconds(Duration::ZERO), 0);
+    }
+}

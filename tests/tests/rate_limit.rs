@@ -1,0 +1,255 @@
+//! Rate limiting at the gateway, against the real fleet and Redis: the headers, the 429, the
+//! separate buckets per API key and per client address, and both policies when the limiter's
+//! Redis goes away.
+
+use std::time::Duration;
+
+use reqwest::{Method, Response, StatusCode};
+use s4e_e2e::Fleet;
+use s4e_runtime::CancellationToken;
+use s4e_test_support::{listener, wait_for};
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+fn header(response: &Response, name: &str) -> Option<u64> {
+    response.headers().get(name)?.to_str().ok()?.parse().ok()
+}
+
+async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn get_assets(fleet: &Fleet, key: &str) -> Response {
+    fleet
+        .http
+        .get(fleet.api("/assets"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_api_key_has_its_own_limit_and_the_next_request_gets_429() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_core(|config| {
+            config.rate_limit_per_key = 5;
+            config.rate_limit_per_ip = 1000;
+        })
+        .await
+        .unwrap();
+
+    let mut previous = None;
+    for expected in (0..5).rev() {
+        let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "x-ratelimit-limit"), Some(5));
+        let remaining = header(&response, "x-ratelimit-remaining").unwrap();
+        assert_eq!(remaining, expected);
+        if let Some(previous) = previous {
+            assert!(remaining < previous);
+        }
+        previous = Some(remaining);
+        let reset = header(&response, "x-ratelimit-reset").unwrap();
+        assert!((1..=60).contains(&reset), "reset {reset}");
+    }
+
+    // The sixth request in the window is refused, and says when to come back.
+    let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = header(&response, "retry-after").unwrap();
+    assert!((1..=60).contains(&retry_after), "retry-after {retry_after}");
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some(0));
+    assert_eq!(error_code(response).await, "rate_limited");
+
+    // Another organization's key has its own bucket.
+    let other = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+        .await
+        .unwrap();
+    let response = get_assets(&fleet, &other).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some(4));
+
+    // The first key stays refused; the document and the probes are not limited.
+    let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    for path in ["/api/v1/openapi.json", "/healthz", "/readyz"] {
+        let response = fleet
+            .http
+            .get(format!("{}{path}", fleet.core.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response.headers().get("x-ratelimit-limit").is_none(),
+            "{path}"
+        );
+    }
+
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_api_request_counts_against_the_client_address() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_core(|config| {
+            config.rate_limit_per_key = 1000;
+            config.rate_limit_per_ip = 3;
+        })
+        .await
+        .unwrap();
+
+    // Refused by authentication, yet counted.
+    for expected in [2, 1] {
+        let response = fleet.http.get(fleet.api("/assets")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&response, "x-ratelimit-limit"), Some(3));
+        assert_eq!(header(&response, "x-ratelimit-remaining"), Some(expected));
+    }
+    // An authenticated request from the same address reports the tighter (address) bucket.
+    let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some(3));
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some(0));
+
+    // Over the address limit: with or without a key, and on unknown routes.
+    let response = fleet.http.get(fleet.api("/assets")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(header(&response, "retry-after").is_some());
+    let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(response).await, "rate_limited");
+    let response = fleet.http.get(fleet.api("/nowhere")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    fleet.stop().await.unwrap();
+}
+
+/// A TCP proxy in front of Redis that the test can cut: it stops accepting (its port is
+/// closed) and drops the connections it carries.
+struct Proxy {
+    url: String,
+    cut: CancellationToken,
+}
+
+impl Proxy {
+    async fn start(redis_url: &str) -> Proxy {
+        let (scheme, rest) = redis_url.split_once("://").expect("redis url scheme");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (userinfo, upstream) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (format!("{userinfo}@"), host.to_string()),
+            None => (String::new(), authority.to_string()),
+        };
+        let listener = listener().await;
+        let url = format!(
+            "{scheme}://{userinfo}{}{path}",
+            listener.local_addr().unwrap()
+        );
+        let cut = CancellationToken::new();
+        let token = cut.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                let token = token.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+            // The listener is dropped here: new connections are refused.
+        });
+        Proxy { url, cut }
+    }
+
+    fn cut(&self) {
+        self.cut.cancel();
+    }
+}
+
+/// A fleet whose gateway's rate limiter reaches Redis through a proxy, limits checked working.
+async fn fleet_with_limiter_behind_proxy(fail_open: bool) -> (Fleet, Proxy) {
+    let mut fleet = Fleet::start().await.unwrap();
+    let proxy = Proxy::start(&fleet.env.redis_url).await;
+    let url = proxy.url.clone();
+    fleet
+        .restart_core(move |config| {
+            config.rate_limit_per_key = 1000;
+            config.rate_limit_per_ip = 1000;
+            config.rate_limit_fail_open = fail_open;
+            config.rate_limit_redis_url = Some(url);
+        })
+        .await
+        .unwrap();
+    let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some(1000));
+    (fleet, proxy)
+}
+
+#[tokio::test]
+async fn with_redis_away_fail_open_lets_requests_through() {
+    let (fleet, proxy) = fleet_with_limiter_behind_proxy(true).await;
+    proxy.cut();
+    // Once the limiter notices, requests pass without rate-limit headers.
+    wait_for("requests to pass unlimited", DEADLINE, || async {
+        let response = fleet.request(Method::GET, "/assets").send().await.ok()?;
+        assert_eq!(response.status(), StatusCode::OK);
+        response
+            .headers()
+            .get("x-ratelimit-limit")
+            .is_none()
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_redis_away_fail_closed_answers_503() {
+    let (fleet, proxy) = fleet_with_limiter_behind_proxy(false).await;
+    proxy.cut();
+    let response = wait_for("requests to be refused", DEADLINE, || async {
+        let response = fleet.request(Method::GET, "/assets").send().await.ok()?;
+        (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+    })
+    .await
+    .unwrap();
+    assert_eq!(error_code(response).await, "unavailable");
+    // Unauthenticated requests too; the probes still answer (the gateway's own Redis is up).
+    let response = fleet.http.get(fleet.api("/assets")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let response = fleet
+        .http
+        .get(format!("{}/healthz", fleet.core.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    fleet.stop().await.unwrap();
+}
