@@ -1,0 +1,122 @@
+//! Authenticated, rate-limited `GET /api/v1/assets` at the gateway next to a bare axum handler
+//! answering the same body, both loaded by wrk in the same run.
+//!
+//! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS]
+//!
+//! Needs wrk (Debian's package `wrk`) and the infrastructure of scripts/lib.sh.
+
+use std::process::Command;
+
+use axum::Router;
+use axum::routing::get;
+use s4e_e2e::{Fleet, Target};
+
+struct Load {
+    requests_per_second: f64,
+    p99: String,
+    p50: String,
+    errors: String,
+}
+
+/// Runs wrk and reads its summary (`--latency` prints the percentiles).
+fn wrk(url: &str, header: Option<&str>, seconds: u32, connections: u32) -> anyhow::Result<Load> {
+    let mut command = Command::new("wrk");
+    command.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(header) = header {
+        command.args(["-H", header]);
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .map_err(|error| anyhow::anyhow!("wrk: {error} (install Debian's wrk)"))?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    anyhow::ensure!(output.status.success(), "wrk failed: {text}");
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_string()
+    };
+    let errors = text
+        .lines()
+        .find(|line| line.contains("Non-2xx") || line.contains("Socket errors"))
+        .map(str::trim)
+        .unwrap_or("none")
+        .to_string();
+    Ok(Load {
+        requests_per_second: field("Requests/sec:").parse().unwrap_or(0.0),
+        p99: field("99%"),
+        p50: field("50%"),
+        errors,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let seconds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
+    let connections: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50);
+
+    let fleet = Fleet::start().await?;
+    let target = Target::demo(false).await;
+    fleet.create_url_asset(&target.url).await?;
+    let body = fleet
+        .request(reqwest::Method::GET, "/assets")
+        .send()
+        .await?
+        .text()
+        .await?;
+
+    // The floor: the same bytes from a handler that does nothing else.
+    let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let bare_url = format!("http://{}/api/v1/assets", bare.local_addr()?);
+    let app = Router::new().route(
+        "/api/v1/assets",
+        get(move || {
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(bare, app).await });
+
+    let gateway_url = fleet.api("/assets");
+    let auth = format!("Authorization: Bearer {}", fleet.admin_key);
+    let (gateway, bare) = tokio::task::spawn_blocking(move || {
+        let gateway = wrk(&gateway_url, Some(&auth), seconds, connections);
+        let bare = wrk(&bare_url, None, seconds, connections);
+        (gateway, bare)
+    })
+    .await?;
+    let (gateway, bare) = (gateway?, bare?);
+
+    println!("wrk -t2 -c{connections} -d{seconds}s --latency, same machine, same run\n");
+    println!(
+        "| {:<46} | {:>10} | {:>8} | {:>8} | {:<12} |",
+        "endpoint", "req/s", "p50", "p99", "errors"
+    );
+    println!(
+        "|{:-<48}|{:->12}|{:->10}|{:->10}|{:-<14}|",
+        "", "", "", "", ""
+    );
+    for (name, load) in [
+        ("gateway GET /api/v1/assets (key, rate limit)", &gateway),
+        ("bare axum handler, same body", &bare),
+    ] {
+        println!(
+            "| {name:<46} | {:>10.0} | {:>8} | {:>8} | {:<12} |",
+            load.requests_per_second, load.p50, load.p99, load.errors
+        );
+    }
+    println!(
+        "\ngateway / bare throughput: {:.1}%",
+        100.0 * gateway.requests_per_second / bare.requests_per_second.max(1.0)
+    );
+    fleet.stop().await
+}
