@@ -38,6 +38,22 @@ fn common(env: &TestEnv) -> CommonConfig {
     }
 }
 
+/// The gateway's configuration in a fleet: rates high enough never to limit a test.
+fn core_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_core::Config {
+    s4e_core::Config {
+        common: common(env),
+        base_url: base.url(),
+        scan_url: scan.url(),
+        redis_url: env.redis_url.clone(),
+        rate_limit_per_key: 1_000_000,
+        rate_limit_per_ip: 1_000_000,
+        rate_limit_window_seconds: 60,
+        rate_limit_fail_open: true,
+        rate_limit_redis_url: None,
+        api_key_cache_seconds: 5,
+    }
+}
+
 impl Fleet {
     /// Starts all seven services on port 0 and waits until each is ready.
     pub async fn start() -> anyhow::Result<Fleet> {
@@ -59,21 +75,7 @@ impl Fleet {
             },
             listener().await,
         )?;
-        let core = s4e_core::spawn(
-            s4e_core::Config {
-                common: common(&env),
-                base_url: base.url(),
-                scan_url: scan.url(),
-                redis_url: env.redis_url.clone(),
-                // High enough never to limit the tests; tests/tests/rate_limit.rs sets its own.
-                rate_limit_per_key: 1_000_000,
-                rate_limit_per_ip: 1_000_000,
-                rate_limit_window_seconds: 60,
-                rate_limit_fail_open: true,
-                rate_limit_redis_url: None,
-            },
-            listener().await,
-        )?;
+        let core = s4e_core::spawn(core_config(&env, &base, &scan), listener().await)?;
         let dispatcher = s4e_dispatcher::spawn(
             s4e_dispatcher::Config {
                 common: common(&env),
@@ -154,17 +156,7 @@ impl Fleet {
         &mut self,
         configure: impl FnOnce(&mut s4e_core::Config),
     ) -> anyhow::Result<()> {
-        let mut config = s4e_core::Config {
-            common: common(&self.env),
-            base_url: self.base.url(),
-            scan_url: self.scan.url(),
-            redis_url: self.env.redis_url.clone(),
-            rate_limit_per_key: 1_000_000,
-            rate_limit_per_ip: 1_000_000,
-            rate_limit_window_seconds: 60,
-            rate_limit_fail_open: true,
-            rate_limit_redis_url: None,
-        };
+        let mut config = core_config(&self.env, &self.base, &self.scan);
         configure(&mut config);
         let core = s4e_core::spawn(config, listener().await)?;
         let previous = std::mem::replace(&mut self.core, core);

@@ -72,10 +72,19 @@ pub async fn authenticate(
     if !api_key::well_formed(key) {
         return Err(ApiError::unauthorized("invalid API key"));
     }
-    let record = match state.base.api_key_by_hash(&api_key::hash(key)).await {
-        Ok(record) => record,
-        Err(ClientError::NotFound(_)) => return Err(ApiError::unauthorized("invalid API key")),
-        Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+    let key_hash = api_key::hash(key);
+    let record = match state.keys.get(&key_hash) {
+        Some(record) => record,
+        None => match state.base.api_key_by_hash(&key_hash).await {
+            Ok(record) => {
+                state.keys.insert(key_hash, record.clone());
+                record
+            }
+            Err(ClientError::NotFound(_)) => {
+                return Err(ApiError::unauthorized("invalid API key"));
+            }
+            Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+        },
     };
     if record.revoked {
         return Err(ApiError::unauthorized("invalid API key"));

@@ -69,4 +69,15 @@ pub struct Config {
         hide_env_values = true
     )]
     pub rate_limit_redis_url: Option<String>,
+
+    /// How long an API key lookup is reused (0 turns the cache off). A key revoked through
+    /// another gateway replica is still accepted here for at most this long.
+    #[arg(
+        long,
+        env = "S4E_API_KEY_CACHE_SECONDS",
+        value_name = "S4E_API_KEY_CACHE_SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=300)
+    )]
+    pub api_key_cache_seconds: u64,
 }

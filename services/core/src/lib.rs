@@ -5,6 +5,7 @@ mod api;
 pub mod api_key;
 mod auth;
 mod config;
+mod key_cache;
 mod rate_limit;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub(crate) struct AppState {
     pub scan: ScanClient,
     pub live: LiveStatus,
     pub limits: rate_limit::RateLimits,
+    pub keys: key_cache::KeyCache,
 }
 
 pub async fn run(
@@ -82,6 +84,7 @@ pub async fn run(
         scan,
         live,
         limits,
+        keys: key_cache::KeyCache::new(Duration::from_secs(config.api_key_cache_seconds)),
     };
     let router = api::router(state, readiness);
     let router = s4e_runtime::with_common_layers(router, metrics.clone())

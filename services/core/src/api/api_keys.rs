@@ -94,6 +94,7 @@ pub async fn revoke(
         .revoke_api_key(principal.org_id, key_id)
         .await
         .map_err(upstream)?;
+    state.keys.evict(record.id);
     tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, revoked = %record.id, "api key revoked");
     Ok(Json(record))
 }
