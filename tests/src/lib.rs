@@ -288,28 +288,13 @@ impl Target {
     pub async fn demo(hardened: bool) -> Target {
         let listener = listener().await;
         let url = format!("http://{}/", listener.local_addr().expect("local addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = s4e_demo_target::router(hardened);
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Target {
-            url,
-            stop: Some(stop),
-        }
+        Self::serve(listener, url, hardened)
     }
-}
 
-impl Target {
     /// The demo shop over HTTPS, with a self-signed certificate for 127.0.0.1.
     pub async fn demo_https(hardened: bool) -> Target {
         let listener = listener().await;
-        let address = listener.local_addr().expect("local addr");
-        let url = format!("https://{address}/");
+        let url = format!("https://{}/", listener.local_addr().expect("local addr"));
         let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
             .expect("generate certificate");
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
@@ -325,10 +310,18 @@ impl Target {
             tcp: listener,
             acceptor: TlsAcceptor::from(Arc::new(config)),
         };
+        Self::serve(tls, url, hardened)
+    }
+
+    fn serve<L>(listener: L, url: String, hardened: bool) -> Target
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = s4e_demo_target::router(hardened);
         tokio::spawn(async move {
-            let _ = axum::serve(tls, router)
+            let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;
                 })
