@@ -28,7 +28,8 @@ pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
         .layer(axum::middleware::from_fn(crate::telemetry::trace_requests))
 }
 
-/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish. Handlers can read
+/// the TCP peer as `ConnectInfo<SocketAddr>` (the gateway's rate limiter does).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -36,9 +37,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }
 
 /// A service running in this process: its address, and how to stop it.

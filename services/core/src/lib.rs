@@ -8,7 +8,6 @@ mod config;
 mod key_cache;
 mod rate_limit;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use s4e_client::{BaseClient, ScanClient};
@@ -91,14 +90,7 @@ pub async fn run(
         // Outermost: internal headers never enter from the public side.
         .layer(axum::middleware::from_fn(auth::strip_internal_headers))
         .merge(api::metrics(metrics, token));
-    // The rate limiter counts per client address: the TCP peer, from ConnectInfo.
-    tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await?;
+    s4e_runtime::serve(listener, router, shutdown).await?;
     Ok(())
 }
 
