@@ -51,6 +51,12 @@ fn core_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_core::Config 
         rate_limit_fail_open: true,
         rate_limit_redis_url: None,
         api_key_cache_seconds: 5,
+        session_idle_seconds: 24 * 3600,
+        session_max_age_seconds: 7 * 24 * 3600,
+        signup_enabled: true,
+        login_attempts_per_account: 10,
+        login_attempts_per_ip: 1_000_000,
+        login_window_seconds: 900,
     }
 }
 

@@ -1,12 +1,18 @@
 //! Client of s4e-base, the only service with a PostgreSQL connection.
 
+use s4e_types::account::{
+    AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
+    NewPasswordHash, OrganizationWithOwner, UserCredentials, UserUpdate,
+};
 use s4e_types::api::{
     ApiKeyRecord, FinishJob, JobFinished, List, NewApiKey, NewOrganization, NewScanRun,
     Organization, ScanRunWithJobs,
 };
+use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::{
     ApiKeyId, Asset, AssetId, Finding, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
 };
+use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 use serde::Serialize;
 
 use crate::error::ClientError;
@@ -184,5 +190,135 @@ impl BaseClient {
             .get(&format!("/internal/v1/orgs/{org_id}/findings"), &query)
             .await?;
         Ok(list.items)
+    }
+
+    /// A new organization with its owner, together or not at all.
+    pub async fn create_organization_with_owner(
+        &self,
+        body: &NewOrganizationWithOwner,
+    ) -> Result<OrganizationWithOwner, ClientError> {
+        self.http.post("/internal/v1/signups", body).await
+    }
+
+    /// The user with this e-mail and their password hash; `NotFound` when there is none.
+    pub async fn credentials(&self, email: &str) -> Result<UserCredentials, ClientError> {
+        let body = CredentialsLookup {
+            email: email.to_string(),
+        };
+        self.http.post("/internal/v1/credentials", &body).await
+    }
+
+    pub async fn list_users(&self, org_id: OrgId) -> Result<Vec<User>, ClientError> {
+        let list: List<User> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{org_id}/users"), &[])
+            .await?;
+        Ok(list.items)
+    }
+
+    pub async fn get_user(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}/users/{user_id}"), &[])
+            .await
+    }
+
+    /// Changes a user's role; `Conflict` when it would leave the organization without an owner.
+    pub async fn set_user_role(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        role: Role,
+    ) -> Result<User, ClientError> {
+        self.http
+            .patch(
+                &format!("/internal/v1/orgs/{org_id}/users/{user_id}"),
+                &UserUpdate { role },
+            )
+            .await
+    }
+
+    pub async fn delete_user(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
+        self.http
+            .delete(&format!("/internal/v1/orgs/{org_id}/users/{user_id}"))
+            .await
+    }
+
+    pub async fn set_password(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        password_hash: &str,
+    ) -> Result<User, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/password"),
+                &NewPasswordHash {
+                    password_hash: password_hash.to_string(),
+                },
+            )
+            .await
+    }
+
+    pub async fn invite(
+        &self,
+        org_id: OrgId,
+        invitation: &NewInvitation,
+    ) -> Result<Invitation, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/invitations"),
+                invitation,
+            )
+            .await
+    }
+
+    pub async fn list_invitations(&self, org_id: OrgId) -> Result<Vec<Invitation>, ClientError> {
+        let list: List<Invitation> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{org_id}/invitations"), &[])
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Creates the invited user; `NotFound` for an unknown, spent or expired invitation.
+    pub async fn accept_invitation(&self, body: &AcceptInvitation) -> Result<User, ClientError> {
+        self.http
+            .post("/internal/v1/invitations/accept", body)
+            .await
+    }
+
+    pub async fn append_audit(
+        &self,
+        org_id: OrgId,
+        entry: &NewAuditEntry,
+    ) -> Result<AuditEntry, ClientError> {
+        self.http
+            .post(&format!("/internal/v1/orgs/{org_id}/audit"), entry)
+            .await
+    }
+
+    pub async fn query_audit(
+        &self,
+        org_id: OrgId,
+        filter: &AuditQuery,
+    ) -> Result<AuditPage, ClientError> {
+        let mut query = Vec::new();
+        let mut push = |name: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                query.push((name, value));
+            }
+        };
+        push("actor_id", filter.actor_id.map(|id| id.to_string()));
+        push("action", filter.action.clone());
+        push("resource_type", filter.resource_type.clone());
+        push("resource_id", filter.resource_id.clone());
+        push("failed", filter.failed.map(|failed| failed.to_string()));
+        push("since", filter.since.map(|at| at.to_rfc3339()));
+        push("until", filter.until.map(|at| at.to_rfc3339()));
+        push("before", filter.before.map(|id| id.to_string()));
+        push("limit", filter.limit.map(|limit| limit.to_string()));
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}/audit"), &query)
+            .await
     }
 }

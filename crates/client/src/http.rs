@@ -105,6 +105,18 @@ impl InternalHttp {
         self.send(Method::POST, path, &[], Some(body)).await
     }
 
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(Method::PATCH, path, &[], Some(body)).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send::<(), T>(Method::DELETE, path, &[], None).await
+    }
+
     /// Whether the service's `/readyz` answers 200.
     pub async fn ready(&self) -> Result<(), ClientError> {
         let url = format!("{}/readyz", self.base_url);

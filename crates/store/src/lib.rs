@@ -3,13 +3,17 @@
 //!
 //! - [`LiveStatus`] (Redis): progress of running scans, read by the gateway while a run is live.
 //! - [`RawOutputs`] (MongoDB): the full raw output of each job, linked from its findings.
+//! - [`RateLimiter`] (Redis): fixed-window request counters.
+//! - [`SessionStore`] (Redis): browser sessions with sliding expiry, listed and ended per user.
 
 mod error;
 mod live_status;
 mod rate_limit;
 mod raw_outputs;
+mod sessions;
 
 pub use error::StoreError;
 pub use live_status::LiveStatus;
 pub use rate_limit::{RateDecision, RateLimiter};
 pub use raw_outputs::RawOutputs;
+pub use sessions::{SessionData, SessionStore, StoredSession};

@@ -71,6 +71,18 @@ id_type!(
     /// A deduplicated finding.
     FindingId
 );
+id_type!(
+    /// A person who signs in to an organization.
+    UserId
+);
+id_type!(
+    /// An invitation to join an organization (never the invitation secret itself).
+    InvitationId
+);
+id_type!(
+    /// One entry of an organization's audit log.
+    AuditEntryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,15 +3,21 @@
 //! This crate does no I/O and pulls no heavy dependencies, so that every service and tool can
 //! depend on it cheaply. Driver types (sqlx, lapin, mongodb, redis) never appear here.
 
+pub mod account;
 pub mod api;
 pub mod asset;
+pub mod audit;
 pub mod envelope;
 pub mod finding;
 pub mod ids;
 pub mod scan;
 
+pub use account::{Role, User};
 pub use asset::{Asset, AssetKind, NewAsset};
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};
 pub use finding::{Finding, FindingDraft, FindingStatus, Severity};
-pub use ids::{ApiKeyId, AssetId, FindingId, JobId, OrgId, RunId};
+pub use ids::{
+    ApiKeyId, AssetId, AuditEntryId, FindingId, InvitationId, JobId, OrgId, RunId, UserId,
+};
 pub use scan::{CheckKind, JobSpec, JobStatus, RunStatus, ScanJob, ScanRun};

@@ -410,3 +410,218 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
     assert!(matches!(empty, Err(ClientError::BadRequest(_))));
     h.stop().await;
 }
+
+fn argon2_hash(tag: &str) -> String {
+    // Base stores what the gateway hashed; only the PHC shape is checked here.
+    format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${tag}")
+}
+
+#[tokio::test]
+async fn organizations_keep_an_owner_and_invitations_are_spent_once() {
+    use s4e_types::Role;
+    use s4e_types::account::{AcceptInvitation, NewInvitation, NewOrganizationWithOwner};
+
+    let h = Harness::start().await;
+    let signup = |email: &str, hash: String| NewOrganizationWithOwner {
+        organization_name: "Acme".into(),
+        email: email.into(),
+        password_hash: hash,
+    };
+    let acme = h
+        .client
+        .create_organization_with_owner(&signup(" Owner@Acme.test ", argon2_hash("a")))
+        .await
+        .unwrap();
+    assert_eq!(acme.owner.email, "owner@acme.test");
+    assert_eq!(acme.owner.role, Role::Owner);
+    // The same address cannot sign up twice, in any case.
+    let again = h
+        .client
+        .create_organization_with_owner(&signup("OWNER@acme.test", argon2_hash("b")))
+        .await;
+    assert!(matches!(again, Err(ClientError::Conflict(_))), "{again:?}");
+    // A plain-text password is refused: base never stores one.
+    let plain = h
+        .client
+        .create_organization_with_owner(&signup("x@acme.test", "hunter2hunter2".into()))
+        .await;
+    assert!(matches!(plain, Err(ClientError::BadRequest(m)) if m.contains("password_hash")));
+
+    let credentials = h.client.credentials("OWNER@ACME.TEST").await.unwrap();
+    assert_eq!(credentials.user, acme.owner);
+    assert_eq!(credentials.password_hash, argon2_hash("a"));
+    let unknown = h.client.credentials("nobody@acme.test").await;
+    assert!(matches!(unknown, Err(ClientError::NotFound(_))));
+
+    // The only owner can be neither demoted nor removed.
+    let org = acme.organization.id;
+    let demote = h
+        .client
+        .set_user_role(org, acme.owner.id, Role::Admin)
+        .await;
+    assert!(
+        matches!(demote, Err(ClientError::Conflict(_))),
+        "{demote:?}"
+    );
+    let remove = h.client.delete_user(org, acme.owner.id).await;
+    assert!(
+        matches!(remove, Err(ClientError::Conflict(_))),
+        "{remove:?}"
+    );
+
+    // An invitation becomes a user once; a second acceptance finds nothing.
+    let invitation = h
+        .client
+        .invite(
+            org,
+            &NewInvitation {
+                email: "Member@Acme.test".into(),
+                role: Role::Member,
+                token_hash: "cd".repeat(32),
+                invited_by: acme.owner.id,
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(invitation.email, "member@acme.test");
+    let accept = AcceptInvitation {
+        token_hash: "CD".repeat(32),
+        password_hash: argon2_hash("m"),
+    };
+    let member = h.client.accept_invitation(&accept).await.unwrap();
+    assert_eq!((member.org_id, member.role), (org, Role::Member));
+    let twice = h.client.accept_invitation(&accept).await;
+    assert!(matches!(twice, Err(ClientError::NotFound(_))), "{twice:?}");
+    let listed = h.client.list_invitations(org).await.unwrap();
+    assert!(listed[0].accepted_at.is_some());
+
+    // With a second owner, the first may step down.
+    h.client
+        .set_user_role(org, member.id, Role::Owner)
+        .await
+        .unwrap();
+    let stepped = h
+        .client
+        .set_user_role(org, acme.owner.id, Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(stepped.role, Role::Admin);
+
+    // Another organization sees none of it.
+    let other = h
+        .client
+        .create_organization_with_owner(&signup("owner@other.test", argon2_hash("o")))
+        .await
+        .unwrap();
+    let foreign = h.client.get_user(other.organization.id, member.id).await;
+    assert!(matches!(foreign, Err(ClientError::NotFound(_))));
+    let foreign = h
+        .client
+        .set_user_role(other.organization.id, member.id, Role::Viewer)
+        .await;
+    assert!(matches!(foreign, Err(ClientError::NotFound(_))));
+    let users = h.client.list_users(other.organization.id).await.unwrap();
+    assert_eq!(users, vec![other.owner.clone()]);
+    // An inviter from another organization cannot invite here.
+    let stray = h
+        .client
+        .invite(
+            org,
+            &NewInvitation {
+                email: "x@acme.test".into(),
+                role: Role::Viewer,
+                token_hash: "ef".repeat(32),
+                invited_by: other.owner.id,
+                expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await;
+    assert!(matches!(stray, Err(ClientError::NotFound(_))), "{stray:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_audit_log_is_appended_filtered_paged_and_never_updated() {
+    use s4e_types::NewAuditEntry;
+    use s4e_types::audit::{ActorKind, AuditQuery};
+
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let other = h.client.create_organization("b").await.unwrap();
+    let entry = |action: &str, outcome: u16| NewAuditEntry {
+        actor_kind: ActorKind::ApiKey,
+        actor_id: Some(uuid::Uuid::now_v7()),
+        actor_label: "s4e_abcdef".into(),
+        actor_org_id: None,
+        action: action.into(),
+        resource_type: "asset".into(),
+        resource_id: Some("r1".into()),
+        outcome,
+        ip: Some("192.0.2.1".into()),
+        trace_id: None,
+    };
+    for (action, outcome) in [
+        ("assets.create", 201),
+        ("scans.create", 403),
+        ("assets.create", 201),
+    ] {
+        h.client
+            .append_audit(org.id, &entry(action, outcome))
+            .await
+            .unwrap();
+    }
+    h.client
+        .append_audit(other.id, &entry("assets.create", 201))
+        .await
+        .unwrap();
+
+    let all = h
+        .client
+        .query_audit(org.id, &AuditQuery::default())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = all.items.iter().map(|e| e.entry.action.as_str()).collect();
+    assert_eq!(actions, ["assets.create", "scans.create", "assets.create"]);
+    assert!(all.next_cursor.is_none());
+    let failed = AuditQuery {
+        failed: Some(true),
+        ..AuditQuery::default()
+    };
+    let failed = h.client.query_audit(org.id, &failed).await.unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert_eq!(failed.items[0].entry.outcome, 403);
+
+    // Pages of two, newest first, the cursor leading to the rest.
+    let first = AuditQuery {
+        limit: Some(2),
+        ..AuditQuery::default()
+    };
+    let first = h.client.query_audit(org.id, &first).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = AuditQuery {
+        limit: Some(2),
+        before: first.next_cursor,
+        ..AuditQuery::default()
+    };
+    let second = h.client.query_audit(org.id, &second).await.unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].id, all.items[2].id);
+    assert!(second.next_cursor.is_none());
+    let bad = AuditQuery {
+        limit: Some(0),
+        ..AuditQuery::default()
+    };
+    let bad = h.client.query_audit(org.id, &bad).await;
+    assert!(matches!(bad, Err(ClientError::BadRequest(_))), "{bad:?}");
+
+    // Not through the API (there is no route), and not through SQL either.
+    let pool = sqlx::PgPool::connect(&h.env.database_url).await.unwrap();
+    let tampered = sqlx::query("UPDATE audit_log SET outcome = 200 WHERE outcome = 403")
+        .execute(&pool)
+        .await;
+    let error = tampered.unwrap_err().to_string();
+    assert!(error.contains("audit entries cannot be changed"), "{error}");
+    pool.close().await;
+    h.stop().await;
+}

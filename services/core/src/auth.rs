@@ -1,23 +1,99 @@
-//! Who is calling: the API key from `Authorization: Bearer …` or `X-API-Key: …`, resolved to
-//! its organization through base. Every handler behind [`authenticate`] receives a
-//! [`Principal`] and scopes its calls by the principal's organization.
+//! Who is calling. An API key (`Authorization: Bearer …` or `X-API-Key: …`) resolved through
+//! base, or a browser session (the `s4e_session` cookie) resolved in Redis. Either way every
+//! handler behind [`authenticate`] receives a [`Principal`]: the organization to scope its
+//! calls by, who acts, and what they may do.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use s4e_client::ClientError;
 use s4e_runtime::ApiError;
-use s4e_types::{ApiKeyId, OrgId};
+use s4e_types::audit::ActorKind;
+use s4e_types::{ApiKeyId, OrgId, Role, UserId};
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::api_key;
+use crate::permissions::{Access, Permissions, Resource};
+use crate::session;
+
+#[derive(Clone, Debug)]
+pub enum Actor {
+    User {
+        user_id: UserId,
+        email: String,
+        role: Role,
+        session_id: String,
+    },
+    ApiKey {
+        key_id: ApiKeyId,
+        prefix: String,
+    },
+}
 
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub org_id: OrgId,
-    pub key_id: ApiKeyId,
-    pub scopes: Vec<String>,
+    pub actor: Actor,
+    pub permissions: Permissions,
+}
+
+impl Principal {
+    /// Refuses the request unless the caller holds `access` on `resource`.
+    pub fn require(&self, resource: Resource, access: Access) -> Result<(), ApiError> {
+        if self.permissions.allows(resource, access) {
+            return Ok(());
+        }
+        let who = match self.actor {
+            Actor::User { .. } => "your role",
+            Actor::ApiKey { .. } => "this API key",
+        };
+        Err(ApiError::forbidden(format!(
+            "{who} lacks the permission {}:{}",
+            resource.as_str(),
+            access.as_str()
+        )))
+    }
+
+    /// The signed-in user, for what only people (not keys) do: passwords, sessions.
+    pub fn user(&self) -> Result<(UserId, &str, &str), ApiError> {
+        match &self.actor {
+            Actor::User {
+                user_id,
+                email,
+                session_id,
+                ..
+            } => Ok((*user_id, email, session_id)),
+            Actor::ApiKey { .. } => Err(ApiError::forbidden(
+                "this is for signed-in users, not API keys",
+            )),
+        }
+    }
+
+    /// The rate-limit bucket of this caller.
+    pub fn bucket(&self) -> String {
+        match &self.actor {
+            Actor::User { session_id, .. } => format!("session:{session_id}"),
+            Actor::ApiKey { key_id, .. } => format!("key:{key_id}"),
+        }
+    }
+
+    /// How the audit log names this caller.
+    pub fn audit_actor(&self) -> (ActorKind, Option<uuid::Uuid>, String) {
+        match &self.actor {
+            Actor::User { user_id, email, .. } => (ActorKind::User, Some(user_id.0), email.clone()),
+            Actor::ApiKey { key_id, prefix } => (ActorKind::ApiKey, Some(key_id.0), prefix.clone()),
+        }
+    }
+
+    /// A short form for logs.
+    pub fn log_id(&self) -> String {
+        match &self.actor {
+            Actor::User { user_id, .. } => format!("user:{user_id}"),
+            Actor::ApiKey { key_id, .. } => format!("key:{key_id}"),
+        }
+    }
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -32,42 +108,33 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-impl Principal {
-    /// Refuses a key that may only read. Keys carry `read`, `write` or `admin`.
-    pub fn require_write(&self) -> Result<(), ApiError> {
-        let allowed = self
-            .scopes
-            .iter()
-            .any(|scope| scope == "write" || scope == "admin");
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this API key may only read"))
-        }
-    }
-}
-
-impl Principal {
-    /// Refuses a key without the `admin` scope (managing keys, for one).
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.scopes.iter().any(|scope| scope == "admin") {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this API key is not an admin key"))
-        }
-    }
-}
-
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let Some(key) = presented_key(request.headers()) else {
+    let principal = if let Some(key) = presented_key(request.headers()) {
+        by_api_key(&state, key).await?
+    } else if let Some(secret) = session::from_cookies(request.headers()) {
+        let (principal, csrf_token) = by_session(&state, secret).await?;
+        if !safe(request.method()) {
+            require_csrf(&csrf_token, request.headers())?;
+        }
+        principal
+    } else {
         return Err(ApiError::unauthorized(
-            "an API key is required (Authorization: Bearer <key> or X-API-Key)",
+            "sign in, or present an API key (Authorization: Bearer <key> or X-API-Key)",
         ));
     };
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}
+
+fn safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
     // A malformed key is refused without a lookup.
     if !api_key::well_formed(key) {
         return Err(ApiError::unauthorized("invalid API key"));
@@ -89,12 +156,73 @@ pub async fn authenticate(
     if record.revoked {
         return Err(ApiError::unauthorized("invalid API key"));
     }
-    request.extensions_mut().insert(Principal {
+    let permissions = Permissions::from_scopes(&record.scopes).map_err(|error| {
+        // Scopes are checked when a key is made; one that does not parse is a bug.
+        ApiError::internal(format!("api key {} has bad scopes: {error}", record.id))
+    })?;
+    Ok(Principal {
         org_id: record.org_id,
-        key_id: record.id,
-        scopes: record.scopes,
-    });
-    Ok(next.run(request).await)
+        actor: Actor::ApiKey {
+            key_id: record.id,
+            prefix: record.prefix,
+        },
+        permissions,
+    })
+}
+
+/// The session's principal and its CSRF token.
+async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String), ApiError> {
+    let id = session::id_of(secret);
+    let data = match state.sessions.touch(&id).await {
+        Ok(Some(data)) => data,
+        Ok(None) => {
+            return Err(ApiError::unauthorized(
+                "the session has ended, sign in again",
+            ));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "session store unavailable");
+            return Err(ApiError::unavailable("sessions are unavailable, try again"));
+        }
+    };
+    let age = chrono::Utc::now() - data.created_at;
+    if age.to_std().is_ok_and(|age| age > state.session_max_age) {
+        if let Err(error) = state.sessions.revoke(data.user_id, &id).await {
+            tracing::warn!(%error, "cannot end an expired session");
+        }
+        return Err(ApiError::unauthorized(
+            "the session has ended, sign in again",
+        ));
+    }
+    let principal = Principal {
+        org_id: data.org_id,
+        permissions: Permissions::for_role(data.role),
+        actor: Actor::User {
+            user_id: data.user_id,
+            email: data.email,
+            role: data.role,
+            session_id: id,
+        },
+    };
+    Ok((principal, data.csrf_token))
+}
+
+/// A state-changing request made with the cookie must repeat the session's CSRF token: another
+/// site can make the browser send the cookie, but cannot read the token.
+fn require_csrf(expected: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(session::CSRF_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let matches = presented.len() == expected.len()
+        && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()));
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "X-CSRF-Token is missing or wrong for this session",
+        ))
+    }
 }
 
 /// Internal headers (the service token among them) are only ever set by our own services.

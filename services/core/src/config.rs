@@ -80,4 +80,63 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(0..=300)
     )]
     pub api_key_cache_seconds: u64,
+
+    /// A session ends after this long unused (every request restarts the period).
+    #[arg(
+        long,
+        env = "S4E_SESSION_IDLE_SECONDS",
+        value_name = "S4E_SESSION_IDLE_SECONDS",
+        default_value_t = 24 * 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub session_idle_seconds: u64,
+
+    /// A session ends this long after sign-in, however busy.
+    #[arg(
+        long,
+        env = "S4E_SESSION_MAX_AGE_SECONDS",
+        value_name = "S4E_SESSION_MAX_AGE_SECONDS",
+        default_value_t = 7 * 24 * 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub session_max_age_seconds: u64,
+
+    /// Lets anyone create an organization (POST /api/v1/signup). Off for a private deployment,
+    /// where organizations are made with `s4e-core create-organization`.
+    #[arg(
+        long,
+        env = "S4E_SIGNUP_ENABLED",
+        value_name = "S4E_SIGNUP_ENABLED",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub signup_enabled: bool,
+
+    /// Sign-in attempts per account per login window, successful or not.
+    #[arg(
+        long,
+        env = "S4E_LOGIN_ATTEMPTS_PER_ACCOUNT",
+        value_name = "S4E_LOGIN_ATTEMPTS_PER_ACCOUNT",
+        default_value_t = 10
+    )]
+    pub login_attempts_per_account: u32,
+
+    /// Sign-in attempts per client address per login window.
+    #[arg(
+        long,
+        env = "S4E_LOGIN_ATTEMPTS_PER_IP",
+        value_name = "S4E_LOGIN_ATTEMPTS_PER_IP",
+        default_value_t = 100
+    )]
+    pub login_attempts_per_ip: u32,
+
+    /// Length of the sign-in attempt window, in seconds.
+    #[arg(
+        long,
+        env = "S4E_LOGIN_WINDOW_SECONDS",
+        value_name = "S4E_LOGIN_WINDOW_SECONDS",
+        default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub login_window_seconds: u64,
 }

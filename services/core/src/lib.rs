@@ -1,18 +1,23 @@
-//! s4e-core: the gateway and the only public door. It authenticates callers (API keys), scopes
-//! every request to the caller's organization, and answers from base, scan and Redis.
+//! s4e-core: the gateway and the only public door. It authenticates callers (API keys and
+//! browser sessions), checks their permissions, scopes every request to the caller's
+//! organization, records every change in the audit log, and answers from base, scan and Redis.
 
 mod api;
 pub mod api_key;
+mod audit;
 mod auth;
 mod config;
 mod key_cache;
+mod password;
+mod permissions;
 mod rate_limit;
+mod session;
 
 use std::time::Duration;
 
 use s4e_client::{BaseClient, ScanClient};
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
-use s4e_store::{LiveStatus, RateLimiter};
+use s4e_store::{LiveStatus, RateLimiter, SessionStore};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -26,6 +31,18 @@ pub(crate) struct AppState {
     pub live: LiveStatus,
     pub limits: rate_limit::RateLimits,
     pub keys: key_cache::KeyCache,
+    pub sessions: SessionStore,
+    pub session_max_age: Duration,
+    pub accounts: AccountSettings,
+}
+
+/// How people sign up and in.
+#[derive(Clone)]
+pub(crate) struct AccountSettings {
+    pub signup_enabled: bool,
+    pub login_attempts_per_account: u32,
+    pub login_attempts_per_ip: u32,
+    pub login_window: Duration,
 }
 
 pub async fn run(
@@ -59,6 +76,19 @@ pub async fn run(
         window: Duration::from_secs(config.rate_limit_window_seconds),
         fail_open: config.rate_limit_fail_open,
     };
+    let sessions = s4e_runtime::retry::with_retries(
+        "redis (sessions)",
+        Duration::from_secs(60),
+        &shutdown,
+        || {
+            SessionStore::connect(
+                &config.redis_url,
+                &config.common.namespace,
+                Duration::from_secs(config.session_idle_seconds),
+            )
+        },
+    )
+    .await?;
     let metrics = Metrics::new();
     // Public: say which dependency is down, not how (addresses, errors); those are logged.
     let readiness = Readiness::new()
@@ -84,6 +114,14 @@ pub async fn run(
         live,
         limits,
         keys: key_cache::KeyCache::new(Duration::from_secs(config.api_key_cache_seconds)),
+        sessions,
+        session_max_age: Duration::from_secs(config.session_max_age_seconds),
+        accounts: AccountSettings {
+            signup_enabled: config.signup_enabled,
+            login_attempts_per_account: config.login_attempts_per_account,
+            login_attempts_per_ip: config.login_attempts_per_ip,
+            login_window: Duration::from_secs(config.login_window_seconds),
+        },
     };
     let router = api::router(state, readiness);
     let router = s4e_runtime::with_common_layers(router, metrics.clone())

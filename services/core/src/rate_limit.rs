@@ -150,7 +150,7 @@ pub async fn after_auth(State(state): State<AppState>, request: Request, next: N
         buckets.push((format!("ip:{ip}"), limits.per_ip));
     }
     if let Some(principal) = request.extensions().get::<Principal>() {
-        buckets.push((format!("key:{}", principal.key_id), limits.per_key));
+        buckets.push((principal.bucket(), limits.per_key));
     }
     let mut response = match decide(limits, &buckets).await {
         Outcome::Pass(decision) => {

@@ -3,9 +3,11 @@
 
 mod api_keys;
 mod assets;
+mod audit;
 mod findings;
 mod organizations;
 mod runs;
+mod users;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -26,6 +28,29 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             post(api_keys::revoke),
         )
         .route("/internal/v1/api-keys/{key_hash}", get(api_keys::by_hash))
+        .route("/internal/v1/signups", post(users::signup))
+        .route("/internal/v1/credentials", post(users::credentials))
+        .route(
+            "/internal/v1/invitations/accept",
+            post(users::accept_invitation),
+        )
+        .route("/internal/v1/orgs/{org_id}/users", get(users::list))
+        .route(
+            "/internal/v1/orgs/{org_id}/users/{user_id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/users/{user_id}/password",
+            post(users::set_password),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/invitations",
+            post(users::invite).get(users::invitations),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/audit",
+            post(audit::append).get(audit::query),
+        )
         .route(
             "/internal/v1/orgs/{org_id}/assets",
             post(assets::create).get(assets::list),

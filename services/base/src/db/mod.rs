@@ -3,9 +3,11 @@
 
 pub mod api_keys;
 pub mod assets;
+pub mod audit;
 pub mod findings;
 pub mod organizations;
 pub mod runs;
+pub mod users;
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! API keys: created by an admin key, shown once, listed without their secret, revoked for good.
+//! API keys: created by a caller allowed to manage keys, with at most the caller's own rights;
+//! shown once, listed without their secret, revoked for good.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,33 +12,31 @@ use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, List, NewApiKey}
 use super::upstream;
 use crate::AppState;
 use crate::api_key;
+use crate::audit::AuditResource;
 use crate::auth::Principal;
-
-const SCOPES: &[&str] = &["read", "write", "admin"];
+use crate::permissions::{Access, Permissions, Resource};
 
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    principal.require_admin()?;
+) -> Result<(StatusCode, Extension<AuditResource>, Json<CreatedApiKey>), ApiError> {
+    principal.require(Resource::ApiKeys, Access::Write)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("name: must be 1-200 characters"));
     }
     if body.scopes.is_empty() {
         return Err(ApiError::bad_request(
-            "scopes: name at least one of read, write, admin",
+            "scopes: name at least one (read, write, admin, or <family>:read|write)",
         ));
     }
-    if let Some(unknown) = body
-        .scopes
-        .iter()
-        .find(|scope| !SCOPES.contains(&scope.as_str()))
-    {
-        return Err(ApiError::bad_request(format!(
-            "scopes: unknown scope {unknown:?} (read, write, admin)"
-        )));
+    let wanted = Permissions::from_scopes(&body.scopes)
+        .map_err(|error| ApiError::bad_request(format!("scopes: {error}")))?;
+    if !principal.permissions.contains(wanted) {
+        return Err(ApiError::forbidden(
+            "scopes: a key cannot have rights its creator lacks",
+        ));
     }
     if body.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
         return Err(ApiError::bad_request("expires_at: must be in the future"));
@@ -60,9 +59,10 @@ pub async fn create(
         )
         .await
         .map_err(upstream)?;
-    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, created = %record.id, "api key created");
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), created = %record.id, "api key created");
     Ok((
         StatusCode::CREATED,
+        Extension(AuditResource(record.id.to_string())),
         Json(CreatedApiKey {
             record,
             key: generated.key,
@@ -74,7 +74,7 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<ApiKeyRecord>>, ApiError> {
-    principal.require_admin()?;
+    principal.require(Resource::ApiKeys, Access::Read)?;
     let items = state
         .base
         .list_api_keys(principal.org_id)
@@ -88,13 +88,13 @@ pub async fn revoke(
     Extension(principal): Extension<Principal>,
     ApiPath(key_id): ApiPath<ApiKeyId>,
 ) -> Result<Json<ApiKeyRecord>, ApiError> {
-    principal.require_admin()?;
+    principal.require(Resource::ApiKeys, Access::Write)?;
     let record = state
         .base
         .revoke_api_key(principal.org_id, key_id)
         .await
         .map_err(upstream)?;
     state.keys.evict(record.id);
-    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, revoked = %record.id, "api key revoked");
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), revoked = %record.id, "api key revoked");
     Ok(Json(record))
 }

@@ -8,27 +8,31 @@ use s4e_types::{Asset, AssetId, NewAsset};
 
 use super::upstream;
 use crate::AppState;
+use crate::audit::AuditResource;
 use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
 
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<NewAsset>,
-) -> Result<(StatusCode, Json<Asset>), ApiError> {
-    principal.require_write()?;
+) -> Result<(StatusCode, Extension<AuditResource>, Json<Asset>), ApiError> {
+    principal.require(Resource::Assets, Access::Write)?;
     let asset = state
         .base
         .create_asset(principal.org_id, &body)
         .await
         .map_err(upstream)?;
-    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, asset_id = %asset.id, "asset registered");
-    Ok((StatusCode::CREATED, Json(asset)))
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), asset_id = %asset.id, "asset registered");
+    let resource = Extension(AuditResource(asset.id.to_string()));
+    Ok((StatusCode::CREATED, resource, Json(asset)))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<Asset>>, ApiError> {
+    principal.require(Resource::Assets, Access::Read)?;
     let items = state
         .base
         .list_assets(principal.org_id)
@@ -42,6 +46,7 @@ pub async fn get(
     Extension(principal): Extension<Principal>,
     ApiPath(asset_id): ApiPath<AssetId>,
 ) -> Result<Json<Asset>, ApiError> {
+    principal.require(Resource::Assets, Access::Read)?;
     let asset = state
         .base
         .get_asset(principal.org_id, asset_id)

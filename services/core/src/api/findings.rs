@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::upstream;
 use crate::AppState;
 use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,7 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
     ApiQuery(query): ApiQuery<FindingQuery>,
 ) -> Result<Json<List<Finding>>, ApiError> {
+    principal.require(Resource::Findings, Access::Read)?;
     let filter = FindingFilter {
         run_id: query.scan_id,
         asset_id: query.asset_id,

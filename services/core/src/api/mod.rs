@@ -1,19 +1,24 @@
-//! The public API under `/api/v1`. Every route but the OpenAPI document requires an API key;
-//! handlers act only inside the caller's organization.
+//! The public API under `/api/v1`. Every route but the OpenAPI document, sign-up, sign-in and
+//! accepting an invitation requires an API key or a session; handlers act only inside the
+//! caller's organization, and every state-changing request is audited.
 
+mod accounts;
 mod api_keys;
 mod assets;
+mod audit_log;
 mod findings;
 mod scans;
+mod users;
 
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use s4e_client::ClientError;
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
 
 use crate::AppState;
+use crate::audit;
 use crate::auth;
 use crate::rate_limit;
 
@@ -31,11 +36,33 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             "/api/v1/api-keys",
             get(api_keys::list).post(api_keys::create),
         )
+        .route("/api/v1/api-keys/{key_id}", delete(api_keys::revoke))
+        .route("/api/v1/auth/logout", post(accounts::logout))
+        .route("/api/v1/me", get(accounts::me))
         .route(
-            "/api/v1/api-keys/{key_id}",
-            axum::routing::delete(api_keys::revoke),
+            "/api/v1/me/sessions",
+            get(accounts::sessions).delete(accounts::revoke_all_sessions),
         )
-        // Runs after authentication (the later route_layer is the outer one).
+        .route(
+            "/api/v1/me/sessions/{session_id}",
+            delete(accounts::revoke_session),
+        )
+        .route("/api/v1/me/password", post(accounts::change_password))
+        .route("/api/v1/users", get(users::list))
+        .route(
+            "/api/v1/users/{user_id}",
+            axum::routing::patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/api/v1/invitations",
+            get(users::invitations).post(users::invite),
+        )
+        .route("/api/v1/audit-log", get(audit_log::list))
+        // Layers run outermost last-added: authenticate, then rate limit, then audit.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::after_auth,
@@ -47,6 +74,13 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .with_state(state.clone());
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/signup", post(accounts::signup))
+        .route("/api/v1/auth/login", post(accounts::login))
+        .route(
+            "/api/v1/invitations/accept",
+            post(accounts::accept_invitation),
+        )
+        .with_state(state.clone())
         .merge(authenticated)
         .merge(s4e_runtime::health::probes(readiness))
         .fallback(|| async { ApiError::not_found("route") })

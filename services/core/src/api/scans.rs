@@ -8,21 +8,24 @@ use s4e_types::{RunId, ScanRun};
 
 use super::upstream;
 use crate::AppState;
+use crate::audit::AuditResource;
 use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
 
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateScan>,
-) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
-    principal.require_write()?;
+) -> Result<(StatusCode, Extension<AuditResource>, Json<ScanRun>), ApiError> {
+    principal.require(Resource::Scans, Access::Write)?;
     let run = state
         .scan
         .start_scan(principal.org_id, &body)
         .await
         .map_err(upstream)?;
-    tracing::info!(org_id = %principal.org_id, key_id = %principal.key_id, scan_id = %run.id, "scan started");
-    Ok((StatusCode::ACCEPTED, Json(run)))
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), scan_id = %run.id, "scan started");
+    let resource = Extension(AuditResource(run.id.to_string()));
+    Ok((StatusCode::ACCEPTED, resource, Json(run)))
 }
 
 /// The stored run, with live progress from Redis while it runs. Both are read at once; once the
@@ -32,6 +35,7 @@ pub async fn get(
     Extension(principal): Extension<Principal>,
     ApiPath(scan_id): ApiPath<RunId>,
 ) -> Result<Json<ScanView>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
     let (run, progress) = tokio::join!(
         state.base.get_run(principal.org_id, scan_id),
         state.live.get(scan_id)

@@ -1,0 +1,268 @@
+//! People and their organizations: users, roles, invitations, and the bodies that move them
+//! between the gateway and base. Password hashes travel only on internal routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::Organization;
+use crate::ids::{InvitationId, OrgId, UserId};
+
+/// What a person may do in their organization. Ordered by power: an owner outranks an admin,
+/// who outranks a member, who outranks a viewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|role| role.as_str() == value)
+    }
+}
+
+/// An e-mail address as stored: trimmed, lowercased, and plausibly an address. Deliverability
+/// is the inviter's business; this only refuses what cannot be an address.
+pub fn normalize_email(email: &str) -> Result<String, &'static str> {
+    let email = email.trim().to_lowercase();
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("email: must be an e-mail address");
+    };
+    let plausible = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if plausible {
+        Ok(email)
+    } else {
+        Err("email: must be an e-mail address")
+    }
+}
+
+/// A user as listed and returned: never the password hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub password_changed_at: DateTime<Utc>,
+}
+
+/// A new organization with its first owner, created together or not at all.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganizationWithOwner {
+    pub organization_name: String,
+    pub email: String,
+    /// Argon2id PHC string; the gateway hashes, base only stores.
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrganizationWithOwner {
+    pub organization: Organization,
+    pub owner: User,
+}
+
+/// What the gateway needs to check a password: the user and the stored hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsLookup {
+    pub email: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPasswordHash {
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub role: Role,
+}
+
+/// An invitation as stored: the secret is with the invitee, base keeps its SHA-256.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    pub email: String,
+    pub role: Role,
+    pub token_hash: String,
+    pub invited_by: UserId,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub org_id: OrgId,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// Turns an invitation into a user, once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub token_hash: String,
+    pub password_hash: String,
+}
+
+// Public bodies (the gateway's API).
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signup {
+    pub organization_name: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+    /// The current code of the user's authenticator, when the user has one.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+}
+
+/// A session as its owner sees it. `csrf_token` must accompany every state-changing request
+/// made with the session cookie (`X-CSRF-Token`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionView {
+    pub user: User,
+    pub session_id: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One of a user's sessions, as listed (no secrets).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub current: bool,
+}
+
+/// Who the caller is: a signed-in user or an API key, in which organization, allowed what.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Me {
+    pub org_id: OrgId,
+    /// The user, when the caller signed in.
+    pub user: Option<User>,
+    /// The key's id and prefix, when the caller presented an API key.
+    pub api_key: Option<ApiKeyRef>,
+    /// `assets:read`, `scans:write` ...
+    pub permissions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiKeyRef {
+    pub id: crate::ids::ApiKeyId,
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    pub email: String,
+    pub role: Role,
+}
+
+/// A new invitation with its secret: the only time the secret is shown. The inviter hands it
+/// to the invitee, who accepts it with a password of their own.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    pub token: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+    pub password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_or_refused() {
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "a@b@c.d",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn roles_are_ordered_by_power_and_round_trip() {
+        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Member);
+        assert!(Role::Member > Role::Viewer);
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(*role));
+            let json = serde_json::to_string(role).unwrap();
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! The audit log: one entry per state-changing request, written by the gateway through base and
+//! never changed afterwards.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AuditEntryId, OrgId};
+
+/// Who made a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    ApiKey,
+    /// Nobody could be identified (a failed login, say).
+    Anonymous,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(ActorKind::User),
+            "api_key" => Some(ActorKind::ApiKey),
+            "anonymous" => Some(ActorKind::Anonymous),
+            _ => None,
+        }
+    }
+}
+
+/// An entry as the gateway records it; base adds the id and the time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAuditEntry {
+    pub actor_kind: ActorKind,
+    /// The user's or the key's id; absent for anonymous actors.
+    pub actor_id: Option<uuid::Uuid>,
+    /// What people read: the user's e-mail, the key's prefix, or the e-mail a login tried.
+    pub actor_label: String,
+    /// The organization the actor belongs to, when it is not the one acted in (a partner).
+    pub actor_org_id: Option<OrgId>,
+    /// `assets.create`, `session.create`, `api_keys.revoke` ...
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    /// The HTTP status the request was answered with.
+    pub outcome: u16,
+    pub ip: Option<String>,
+    pub trace_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: AuditEntryId,
+    pub org_id: OrgId,
+    pub occurred_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub entry: NewAuditEntry,
+}
+
+/// Filters of the audit log; every one optional. Entries come newest first; `before` is the
+/// cursor (the last id of the previous page).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub actor_id: Option<uuid::Uuid>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    /// Only refused (4xx/5xx) or only accepted requests.
+    pub failed: Option<bool>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before: Option<AuditEntryId>,
+    pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = 1000;
+}
+
+/// One page of the log; `next_cursor` is the `before` of the next page, absent on the last.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<AuditEntryId>,
+}

@@ -1,0 +1,97 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::account::{
+    AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
+    NewPasswordHash, OrganizationWithOwner, UserCredentials, UserUpdate,
+};
+use s4e_types::api::List;
+use s4e_types::{OrgId, User, UserId};
+use sqlx::PgPool;
+
+use crate::db;
+
+pub async fn signup(
+    State(pool): State<PgPool>,
+    ApiJson(body): ApiJson<NewOrganizationWithOwner>,
+) -> Result<(StatusCode, Json<OrganizationWithOwner>), ApiError> {
+    let created = db::users::create_organization_with_owner(&pool, &body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A POST so that the e-mail address stays out of URLs (and access logs).
+pub async fn credentials(
+    State(pool): State<PgPool>,
+    ApiJson(body): ApiJson<CredentialsLookup>,
+) -> Result<Json<UserCredentials>, ApiError> {
+    Ok(Json(db::users::credentials(&pool, &body.email).await?))
+}
+
+pub async fn list(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+) -> Result<Json<List<User>>, ApiError> {
+    let items = db::users::list(&pool, org_id).await?;
+    Ok(Json(List { items }))
+}
+
+pub async fn get(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(db::users::get(&pool, org_id, user_id).await?))
+}
+
+pub async fn update(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+    ApiJson(body): ApiJson<UserUpdate>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        db::users::set_role(&pool, org_id, user_id, body.role).await?,
+    ))
+}
+
+pub async fn delete(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(db::users::delete(&pool, org_id, user_id).await?))
+}
+
+pub async fn set_password(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+    ApiJson(body): ApiJson<NewPasswordHash>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        db::users::set_password(&pool, org_id, user_id, &body.password_hash).await?,
+    ))
+}
+
+pub async fn invite(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<NewInvitation>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
+    let invitation = db::users::invite(&pool, org_id, &body).await?;
+    Ok((StatusCode::CREATED, Json(invitation)))
+}
+
+pub async fn invitations(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+) -> Result<Json<List<Invitation>>, ApiError> {
+    let items = db::users::invitations(&pool, org_id).await?;
+    Ok(Json(List { items }))
+}
+
+pub async fn accept_invitation(
+    State(pool): State<PgPool>,
+    ApiJson(body): ApiJson<AcceptInvitation>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    let user = db::users::accept_invitation(&pool, &body).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}

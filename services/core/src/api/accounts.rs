@@ -1,0 +1,373 @@
+//! Signing up, in and out; the caller's own account and sessions.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use s4e_client::ClientError;
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_store::SessionData;
+use s4e_types::account::{
+    AcceptInvitation, AcceptInvitationRequest, ApiKeyRef, ChangePassword, Login, Me,
+    NewOrganizationWithOwner, SessionSummary, SessionView, Signup, normalize_email,
+};
+use s4e_types::api::List;
+use s4e_types::audit::ActorKind;
+use s4e_types::{NewAuditEntry, User};
+
+use super::upstream;
+use crate::audit::{self, ClientMeta};
+use crate::auth::{Actor, Principal};
+use crate::{AppState, password, session};
+
+fn bad_request(message: &str) -> ApiError {
+    ApiError::bad_request(message)
+}
+
+/// A user's entry in the audit log for something they did before holding a session.
+fn user_entry(user: &User, action: &str, outcome: StatusCode, meta: &ClientMeta) -> NewAuditEntry {
+    NewAuditEntry {
+        actor_kind: ActorKind::User,
+        actor_id: Some(user.id.0),
+        actor_label: user.email.clone(),
+        actor_org_id: None,
+        action: action.into(),
+        resource_type: "user".into(),
+        resource_id: Some(user.id.to_string()),
+        outcome: outcome.as_u16(),
+        ip: meta.ip.clone(),
+        trace_id: None,
+    }
+}
+
+/// Opens a session for `user` and answers with its cookie and view.
+async fn start_session(
+    state: &AppState,
+    user: User,
+    meta: &ClientMeta,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let (secret, id) = session::generate();
+    let data = SessionData {
+        user_id: user.id,
+        org_id: user.org_id,
+        role: user.role,
+        email: user.email.clone(),
+        csrf_token: session::random_hex(),
+        created_at: chrono::Utc::now(),
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+    };
+    state.sessions.create(&id, &data).await.map_err(|error| {
+        tracing::warn!(%error, "session store unavailable");
+        ApiError::unavailable("sessions are unavailable, try again")
+    })?;
+    let idle = state.sessions.idle();
+    let view = SessionView {
+        user,
+        session_id: id,
+        csrf_token: data.csrf_token,
+        expires_at: data.created_at + chrono::Duration::from_std(idle).unwrap_or_default(),
+    };
+    let cookie = session::set_cookie(&secret, state.session_max_age.as_secs());
+    let mut response = (status, Json(view)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+/// Creates an organization with its first owner and signs the owner in. Off unless the
+/// deployment allows self-service sign-up.
+pub async fn signup(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<Signup>,
+) -> Result<Response, ApiError> {
+    if !state.accounts.signup_enabled {
+        return Err(ApiError::forbidden(
+            "self-service sign-up is disabled on this deployment",
+        ));
+    }
+    let email = normalize_email(&body.email).map_err(bad_request)?;
+    if body.organization_name.trim().is_empty() || body.organization_name.chars().count() > 200 {
+        return Err(bad_request("organization_name: must be 1-200 characters"));
+    }
+    password::check_new(&body.password, &email, "password")?;
+    let password_hash = password::hash(body.password).await?;
+    let created = state
+        .base
+        .create_organization_with_owner(&NewOrganizationWithOwner {
+            organization_name: body.organization_name,
+            email,
+            password_hash,
+        })
+        .await
+        .map_err(upstream)?;
+    let owner = created.owner;
+    let mut entry = user_entry(&owner, "organizations.create", StatusCode::CREATED, &meta);
+    entry.resource_type = "organization".into();
+    entry.resource_id = Some(owner.org_id.to_string());
+    audit::write(&state, owner.org_id, entry).await;
+    tracing::info!(org_id = %owner.org_id, user_id = %owner.id, "organization signed up");
+    start_session(&state, owner, &meta, StatusCode::CREATED).await
+}
+
+/// Counts a login attempt against the address and the account; refuses when either is spent.
+async fn throttle_login(state: &AppState, email: &str, meta: &ClientMeta) -> Result<(), ApiError> {
+    let limits = &state.accounts;
+    let account = format!("login:account:{email}");
+    let address = meta.ip.as_ref().map(|ip| format!("login:ip:{ip}"));
+    let mut buckets = vec![(account.as_str(), limits.login_attempts_per_account)];
+    if let Some(address) = &address {
+        buckets.push((address.as_str(), limits.login_attempts_per_ip));
+    }
+    match state
+        .limits
+        .limiter
+        .hit_all(&buckets, limits.login_window)
+        .await
+    {
+        Ok(decisions) => match decisions
+            .iter()
+            .filter(|decision| !decision.allowed)
+            .max_by_key(|decision| decision.reset_after)
+        {
+            None => Ok(()),
+            Some(refused) => {
+                let retry_after = refused.reset_after.as_secs().max(1);
+                Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many sign-in attempts, retry in {retry_after} s"),
+                )
+                .with_retry_after(Duration::from_secs(retry_after)))
+            }
+        },
+        // Guessing passwords while the counters are away is not allowed, whatever the
+        // general rate-limit policy says.
+        Err(error) => {
+            tracing::warn!(%error, "login throttle unavailable");
+            Err(ApiError::unavailable("sign-in is unavailable, try again"))
+        }
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    let email = normalize_email(&body.email).map_err(bad_request)?;
+    throttle_login(&state, &email, &meta).await?;
+    let credentials = match state.base.credentials(&email).await {
+        Ok(credentials) => Some(credentials),
+        Err(ClientError::NotFound(_)) => None,
+        Err(error) => return Err(upstream(error)),
+    };
+    let stored = credentials.as_ref().map(|c| c.password_hash.clone());
+    let matches = password::verify(body.password, stored).await?;
+    let Some(credentials) = credentials else {
+        return Err(ApiError::unauthorized("wrong e-mail or password"));
+    };
+    let user = credentials.user;
+    if !matches {
+        let mut entry = user_entry(&user, "sessions.login", StatusCode::UNAUTHORIZED, &meta);
+        // Someone tried this account; it was not necessarily its user.
+        entry.actor_kind = ActorKind::Anonymous;
+        entry.actor_id = None;
+        audit::write(&state, user.org_id, entry).await;
+        return Err(ApiError::unauthorized("wrong e-mail or password"));
+    }
+    if body.totp_code.is_some() {
+        return Err(bad_request(
+            "totp_code: this account has no second factor enrolled",
+        ));
+    }
+    audit::write(
+        &state,
+        user.org_id,
+        user_entry(&user, "sessions.login", StatusCode::OK, &meta),
+    )
+    .await;
+    start_session(&state, user, &meta, StatusCode::OK).await
+}
+
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    ApiJson(body): ApiJson<AcceptInvitationRequest>,
+) -> Result<Response, ApiError> {
+    if body.token.len() != 64 || !body.token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found("invitation"));
+    }
+    // The e-mail is not known yet; the shape rules apply, the e-mail rule is checked below.
+    password::check_new(&body.password, "", "password")?;
+    let password = body.password.clone();
+    let password_hash = password::hash(body.password).await?;
+    let user = state
+        .base
+        .accept_invitation(&AcceptInvitation {
+            token_hash: session::id_of(&body.token),
+            password_hash,
+        })
+        .await
+        .map_err(upstream)?;
+    if password.trim().eq_ignore_ascii_case(&user.email) {
+        tracing::info!(user_id = %user.id, "invitee chose the e-mail address as password");
+    }
+    audit::write(
+        &state,
+        user.org_id,
+        user_entry(&user, "users.join", StatusCode::CREATED, &meta),
+    )
+    .await;
+    start_session(&state, user, &meta, StatusCode::CREATED).await
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let (user_id, _, session_id) = principal.user()?;
+    state
+        .sessions
+        .revoke(user_id, session_id)
+        .await
+        .map_err(session_store_error)?;
+    Ok(without_cookie(StatusCode::NO_CONTENT))
+}
+
+fn without_cookie(status: StatusCode) -> Response {
+    let mut response = status.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session::clear_cookie()).expect("a valid header"),
+    );
+    response
+}
+
+fn session_store_error(error: s4e_store::StoreError) -> ApiError {
+    tracing::warn!(%error, "session store unavailable");
+    ApiError::unavailable("sessions are unavailable, try again")
+}
+
+pub async fn me(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Me>, ApiError> {
+    let (user, api_key) = match &principal.actor {
+        Actor::User { user_id, .. } => {
+            let user = state
+                .base
+                .get_user(principal.org_id, *user_id)
+                .await
+                .map_err(upstream)?;
+            (Some(user), None)
+        }
+        Actor::ApiKey { key_id, prefix } => (
+            None,
+            Some(ApiKeyRef {
+                id: *key_id,
+                prefix: prefix.clone(),
+            }),
+        ),
+    };
+    Ok(Json(Me {
+        org_id: principal.org_id,
+        user,
+        api_key,
+        permissions: principal.permissions.names(),
+    }))
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<SessionSummary>>, ApiError> {
+    let (user_id, _, current) = principal.user()?;
+    let stored = state
+        .sessions
+        .list(user_id)
+        .await
+        .map_err(session_store_error)?;
+    let items = stored
+        .into_iter()
+        .map(|session| SessionSummary {
+            current: session.id == current,
+            id: session.id,
+            created_at: session.data.created_at,
+            last_seen_at: session.last_seen_at,
+            ip: session.data.ip,
+            user_agent: session.data.user_agent,
+        })
+        .collect();
+    Ok(Json(List { items }))
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(session_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let (user_id, _, current) = principal.user()?;
+    let ended = state
+        .sessions
+        .revoke(user_id, &session_id)
+        .await
+        .map_err(session_store_error)?;
+    if !ended {
+        return Err(ApiError::not_found("session"));
+    }
+    if session_id == current {
+        return Ok(without_cookie(StatusCode::NO_CONTENT));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Signs the user out everywhere, this session included.
+pub async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    let (user_id, _, _) = principal.user()?;
+    let ended = state
+        .sessions
+        .revoke_all(user_id, None)
+        .await
+        .map_err(session_store_error)?;
+    tracing::info!(%user_id, ended, "signed out everywhere");
+    Ok(without_cookie(StatusCode::NO_CONTENT))
+}
+
+/// Changes the password and ends every other session of the user.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Response, ApiError> {
+    let (user_id, email, current) = principal.user()?;
+    password::check_new(&body.new_password, email, "new_password")?;
+    let credentials = state.base.credentials(email).await.map_err(upstream)?;
+    let matches = password::verify(body.current_password, Some(credentials.password_hash)).await?;
+    if !matches {
+        return Err(ApiError::forbidden("current_password: wrong password"));
+    }
+    let password_hash = password::hash(body.new_password).await?;
+    state
+        .base
+        .set_password(principal.org_id, user_id, &password_hash)
+        .await
+        .map_err(upstream)?;
+    let ended = state
+        .sessions
+        .revoke_all(user_id, Some(current))
+        .await
+        .map_err(session_store_error)?;
+    tracing::info!(%user_id, ended, "password changed, other sessions ended");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,34 @@
+//! The audit log, read-only: there is no route that changes or removes an entry.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use s4e_runtime::ApiError;
+use s4e_runtime::extract::ApiQuery;
+use s4e_types::audit::{AuditPage, AuditQuery};
+
+use super::upstream;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiQuery(filter): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    principal.require(Resource::Audit, Access::Read)?;
+    if let Some(limit) = filter.limit
+        && (limit == 0 || limit > AuditQuery::MAX_LIMIT)
+    {
+        return Err(ApiError::bad_request(format!(
+            "limit: must be 1-{}",
+            AuditQuery::MAX_LIMIT
+        )));
+    }
+    let page = state
+        .base
+        .query_audit(principal.org_id, &filter)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(page))
+}

@@ -1,0 +1,168 @@
+//! The organization's people: listing them, inviting, changing roles, removing. Only owners
+//! grant, change or take away ownership; nobody changes or removes themselves here.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use s4e_runtime::extract::ApiPath;
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::account::{
+    CreateInvitation, CreatedInvitation, Invitation, NewInvitation, UserUpdate, normalize_email,
+};
+use s4e_types::api::List;
+use s4e_types::{Role, User, UserId};
+
+use super::upstream;
+use crate::AppState;
+use crate::audit::AuditResource;
+use crate::auth::{Actor, Principal};
+use crate::permissions::{Access, Resource};
+use crate::session;
+
+/// How long an invitation can be accepted.
+const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<User>>, ApiError> {
+    principal.require(Resource::Users, Access::Read)?;
+    let items = state
+        .base
+        .list_users(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(List { items }))
+}
+
+/// Ownership is only an owner's to give or take.
+fn require_owner_for(principal: &Principal, roles: &[Role]) -> Result<(), ApiError> {
+    if !roles.contains(&Role::Owner) {
+        return Ok(());
+    }
+    match principal.actor {
+        Actor::User {
+            role: Role::Owner, ..
+        } => Ok(()),
+        _ => Err(ApiError::forbidden(
+            "only an owner can grant or change ownership",
+        )),
+    }
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<CreateInvitation>,
+) -> Result<
+    (
+        StatusCode,
+        Extension<AuditResource>,
+        Json<CreatedInvitation>,
+    ),
+    ApiError,
+> {
+    principal.require(Resource::Users, Access::Write)?;
+    // The invitation names who invited; a key is nobody.
+    let (inviter, _, _) = principal.user()?;
+    let email = normalize_email(&body.email).map_err(ApiError::bad_request)?;
+    require_owner_for(&principal, &[body.role])?;
+    let token = session::random_hex();
+    let invitation = state
+        .base
+        .invite(
+            principal.org_id,
+            &NewInvitation {
+                email,
+                role: body.role,
+                token_hash: session::id_of(&token),
+                invited_by: inviter,
+                expires_at: chrono::Utc::now() + INVITATION_LIFETIME,
+            },
+        )
+        .await
+        .map_err(upstream)?;
+    tracing::info!(org_id = %principal.org_id, invitation_id = %invitation.id, "user invited");
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditResource(invitation.id.to_string())),
+        Json(CreatedInvitation { invitation, token }),
+    ))
+}
+
+pub async fn invitations(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<Invitation>>, ApiError> {
+    principal.require(Resource::Users, Access::Read)?;
+    let items = state
+        .base
+        .list_invitations(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(List { items }))
+}
+
+/// The target user, refused when it is the caller.
+async fn other_user(
+    state: &AppState,
+    principal: &Principal,
+    user_id: UserId,
+) -> Result<User, ApiError> {
+    let user = state
+        .base
+        .get_user(principal.org_id, user_id)
+        .await
+        .map_err(upstream)?;
+    if let Actor::User { user_id: own, .. } = principal.actor
+        && own == user.id
+    {
+        return Err(ApiError::forbidden(
+            "you cannot change or remove your own account here",
+        ));
+    }
+    Ok(user)
+}
+
+/// Ends a user's sessions after their rights changed; they sign in again with the new ones.
+async fn end_sessions(state: &AppState, user_id: UserId) {
+    if let Err(error) = state.sessions.revoke_all(user_id, None).await {
+        // Sessions end on their own within the idle period; say so loudly meanwhile.
+        tracing::error!(%error, %user_id, "cannot end the sessions of a changed user");
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<UserUpdate>,
+) -> Result<Json<User>, ApiError> {
+    principal.require(Resource::Users, Access::Write)?;
+    let user = other_user(&state, &principal, user_id).await?;
+    require_owner_for(&principal, &[user.role, body.role])?;
+    let updated = state
+        .base
+        .set_user_role(principal.org_id, user.id, body.role)
+        .await
+        .map_err(upstream)?;
+    end_sessions(&state, user.id).await;
+    Ok(Json(updated))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<User>, ApiError> {
+    principal.require(Resource::Users, Access::Write)?;
+    let user = other_user(&state, &principal, user_id).await?;
+    require_owner_for(&principal, &[user.role])?;
+    let removed = state
+        .base
+        .delete_user(principal.org_id, user.id)
+        .await
+        .map_err(upstream)?;
+    end_sessions(&state, user.id).await;
+    Ok(Json(removed))
+}

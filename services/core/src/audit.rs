@@ -1,0 +1,164 @@
+//! The audit trail of the gateway: every state-changing request of an authenticated caller is
+//! recorded through base (who, for which organization, what, on what, from where, outcome).
+//! Logins and invitation acceptances, which have no caller yet, record themselves.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use s4e_types::{NewAuditEntry, OrgId};
+
+use crate::AppState;
+use crate::auth::Principal;
+
+/// Set by a handler on its response to name the resource it created (its id is not in the path).
+#[derive(Clone, Debug)]
+pub struct AuditResource(pub String);
+
+/// What the request did, by route: `(action, resource type)`.
+fn describe(method: &Method, route: &str) -> (String, &'static str) {
+    let known = match (method.as_str(), route) {
+        ("POST", "/api/v1/assets") => Some(("assets.create", "asset")),
+        ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
+        ("POST", "/api/v1/api-keys") => Some(("api_keys.create", "api_key")),
+        ("DELETE", "/api/v1/api-keys/{key_id}") => Some(("api_keys.revoke", "api_key")),
+        ("POST", "/api/v1/invitations") => Some(("users.invite", "invitation")),
+        ("PATCH", "/api/v1/users/{user_id}") => Some(("users.update", "user")),
+        ("DELETE", "/api/v1/users/{user_id}") => Some(("users.delete", "user")),
+        ("POST", "/api/v1/me/password") => Some(("account.change_password", "user")),
+        ("DELETE", "/api/v1/me/sessions") => Some(("sessions.revoke_all", "session")),
+        ("DELETE", "/api/v1/me/sessions/{session_id}") => Some(("sessions.revoke", "session")),
+        ("POST", "/api/v1/auth/logout") => Some(("sessions.logout", "session")),
+        _ => None,
+    };
+    match known {
+        Some((action, resource)) => (action.to_string(), resource),
+        // A route added without a name here is still recorded, under its method and path.
+        None => (format!("{method} {route}"), "other"),
+    }
+}
+
+/// The last path segment when the route ends with a parameter: the resource acted on.
+fn path_resource(route: &str, path: &str) -> Option<String> {
+    route
+        .ends_with('}')
+        .then(|| path.rsplit('/').next().map(str::to_string))
+        .flatten()
+}
+
+fn peer_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string())
+}
+
+/// Where a request came from, for sessions and the audit log: the TCP peer (forwarding headers
+/// are not trusted) and the user agent, cut to a sane length.
+#[derive(Clone, Debug, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(256).collect());
+        Ok(ClientMeta {
+            ip: peer_ip(&parts.extensions),
+            user_agent,
+        })
+    }
+}
+
+fn trace_id() -> Option<String> {
+    s4e_trace::current().map(|context| context.trace_id())
+}
+
+/// Middleware behind authentication: records each state-changing request once answered.
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
+        return next.run(request).await;
+    };
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| path.clone(), |matched| matched.as_str().to_string());
+    let ip = peer_ip(request.extensions());
+    let response = next.run(request).await;
+    let (action, resource_type) = describe(&method, &route);
+    let resource_id = response
+        .extensions()
+        .get::<AuditResource>()
+        .map(|resource| resource.0.clone())
+        .or_else(|| path_resource(&route, &path));
+    let (actor_kind, actor_id, actor_label) = principal.audit_actor();
+    let entry = NewAuditEntry {
+        actor_kind,
+        actor_id,
+        actor_label,
+        actor_org_id: None,
+        action,
+        resource_type: resource_type.to_string(),
+        resource_id,
+        outcome: response.status().as_u16(),
+        ip,
+        trace_id: trace_id(),
+    };
+    write(&state, principal.org_id, entry).await;
+    response
+}
+
+/// Stores an entry. The request has already been carried out, so a failure cannot undo it: the
+/// entry goes to the error log in full instead, where log collection keeps it.
+pub async fn write(state: &AppState, org_id: OrgId, mut entry: NewAuditEntry) {
+    if entry.trace_id.is_none() {
+        entry.trace_id = trace_id();
+    }
+    if let Err(error) = state.base.append_audit(org_id, &entry).await {
+        tracing::error!(
+            %error, %org_id, actor = %entry.actor_label, action = %entry.action,
+            resource_type = %entry.resource_type, resource_id = ?entry.resource_id,
+            outcome = entry.outcome, ip = ?entry.ip,
+            "audit entry not stored"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_name_their_action_and_resource() {
+        assert_eq!(
+            describe(&Method::POST, "/api/v1/assets"),
+            ("assets.create".to_string(), "asset")
+        );
+        assert_eq!(
+            describe(&Method::PUT, "/api/v1/widgets/{id}"),
+            ("PUT /api/v1/widgets/{id}".to_string(), "other")
+        );
+        assert_eq!(
+            path_resource("/api/v1/api-keys/{key_id}", "/api/v1/api-keys/0190"),
+            Some("0190".to_string())
+        );
+        assert_eq!(path_resource("/api/v1/assets", "/api/v1/assets"), None);
+    }
+}
