@@ -779,3 +779,39 @@ async fn every_change_is_audited_and_the_log_is_read_only() {
     );
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_organization_made_from_the_command_line_signs_in() {
+    let fleet = Fleet::start().await.unwrap();
+    let token = &fleet.env.service_token;
+    let weak = s4e_core::create_organization(
+        &fleet.base.url(),
+        token,
+        "Private",
+        "root@private.test",
+        "short",
+    )
+    .await;
+    assert!(weak.unwrap_err().to_string().contains("S4E_OWNER_PASSWORD"));
+    let user_id = s4e_core::create_organization(
+        &fleet.base.url(),
+        token,
+        "Private",
+        "Root@Private.test",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let owner = Browser::from(login(&fleet, "root@private.test", PASSWORD).await).await;
+    assert_eq!(owner.user_id, user_id.to_string());
+    let me: Value = owner
+        .bare(&fleet, Method::GET, "/me")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["role"], "owner");
+    fleet.stop().await.unwrap();
+}

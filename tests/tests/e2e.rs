@@ -378,6 +378,18 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/findings",
         "/api/v1/api-keys",
         "/api/v1/api-keys/{key_id}",
+        "/api/v1/signup",
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/invitations",
+        "/api/v1/invitations/accept",
+        "/api/v1/me",
+        "/api/v1/me/sessions",
+        "/api/v1/me/sessions/{session_id}",
+        "/api/v1/me/password",
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+        "/api/v1/audit-log",
     ] {
         assert!(
             document["paths"][path].is_object(),

@@ -138,6 +138,32 @@ pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
     })
 }
 
+/// Creates an organization with its first owner, who signs in with `password`; returns the
+/// owner's user id. For deployments where self-service sign-up is off.
+pub async fn create_organization(
+    base_url: &str,
+    service_token: &str,
+    org_name: &str,
+    owner_email: &str,
+    password: &str,
+) -> Result<s4e_types::UserId, BoxError> {
+    let email = s4e_types::account::normalize_email(owner_email)?;
+    password::check_new(password, &email, "S4E_OWNER_PASSWORD").map_err(|error| error.message)?;
+    let base = BaseClient::new(base_url, service_token)?;
+    let password_hash = password::hash(password.to_string())
+        .await
+        .map_err(|error| error.message)?;
+    let created = base
+        .create_organization_with_owner(&s4e_types::account::NewOrganizationWithOwner {
+            organization_name: org_name.to_string(),
+            email,
+            password_hash,
+        })
+        .await?;
+    tracing::info!(org_id = %created.organization.id, user_id = %created.owner.id, "organization created");
+    Ok(created.owner.id)
+}
+
 /// Creates an organization and an admin API key for it; returns the key, which is shown once
 /// and stored only as a hash.
 pub async fn create_admin_key(

@@ -12,6 +12,29 @@ struct Cli {
 enum Command {
     /// Serve the public API (the default).
     Serve(Config),
+    /// Create an organization with its first owner (password from S4E_OWNER_PASSWORD).
+    CreateOrganization {
+        /// Name of the new organization.
+        #[arg(long)]
+        org_name: String,
+        /// E-mail address the owner signs in with.
+        #[arg(long)]
+        owner_email: String,
+        /// Never a flag: command lines are visible to every user of the machine.
+        #[arg(
+            skip = std::env::var("S4E_OWNER_PASSWORD").unwrap_or_default()
+        )]
+        owner_password: String,
+        #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
+        base_url: String,
+        #[arg(
+            long,
+            env = "S4E_SERVICE_TOKEN",
+            value_name = "S4E_SERVICE_TOKEN",
+            hide_env_values = true
+        )]
+        service_token: String,
+    },
     /// Create an organization with an admin API key and print the key (shown once).
     CreateAdminKey {
         /// Name of the new organization.
@@ -40,6 +63,24 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             let key = s4e_core::create_admin_key(&base_url, &service_token, &org_name).await?;
             // The key alone on stdout, so scripts can capture it.
             println!("{key}");
+            Ok(())
+        }
+        Some(Command::CreateOrganization {
+            org_name,
+            owner_email,
+            owner_password,
+            base_url,
+            service_token,
+        }) => {
+            let user_id = s4e_core::create_organization(
+                &base_url,
+                &service_token,
+                &org_name,
+                &owner_email,
+                &owner_password,
+            )
+            .await?;
+            println!("{user_id}");
             Ok(())
         }
         Some(Command::Serve(config)) => serve(config).await,
