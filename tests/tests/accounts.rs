@@ -382,6 +382,7 @@ async fn roles_decide_what_people_may_do() {
     let cases: Vec<(&Browser, Method, &str, Option<Value>, StatusCode)> = vec![
         (&viewer, Method::GET, "/assets", None, StatusCode::OK),
         (&viewer, Method::GET, "/findings", None, StatusCode::OK),
+        (&viewer, Method::GET, "/dashboard", None, StatusCode::OK),
         (
             &viewer,
             Method::POST,
@@ -578,6 +579,9 @@ async fn api_keys_carry_at_most_their_creators_rights() {
             .contains("assets:read"),
         "{message}"
     );
+    // The dashboard counts assets too, which this key may not read.
+    let response = with_key(Method::GET, "/dashboard").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // Keys are for machines: no passwords, no sessions.
     let response = with_key(Method::GET, "/me/sessions").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);

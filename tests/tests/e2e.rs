@@ -390,6 +390,7 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/users",
         "/api/v1/users/{user_id}",
         "/api/v1/audit-log",
+        "/api/v1/dashboard",
     ] {
         assert!(
             document["paths"][path].is_object(),

@@ -5,8 +5,8 @@ use s4e_types::account::{
     NewPasswordHash, OrganizationWithOwner, UserCredentials, UserUpdate,
 };
 use s4e_types::api::{
-    ApiKeyRecord, FinishJob, JobFinished, List, NewApiKey, NewOrganization, NewScanRun,
-    Organization, ScanRunWithJobs,
+    ApiKeyRecord, DashboardSummary, FinishJob, JobFinished, List, NewApiKey, NewOrganization,
+    NewScanRun, Organization, ScanRunWithJobs,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::{
@@ -284,6 +284,13 @@ impl BaseClient {
     pub async fn accept_invitation(&self, body: &AcceptInvitation) -> Result<User, ClientError> {
         self.http
             .post("/internal/v1/invitations/accept", body)
+            .await
+    }
+
+    /// The organization's dashboard counts, in one call.
+    pub async fn dashboard(&self, org_id: OrgId) -> Result<DashboardSummary, ClientError> {
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}/summary"), &[])
             .await
     }
 

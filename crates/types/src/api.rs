@@ -167,3 +167,24 @@ impl From<&ScanRun> for RunProgress {
         }
     }
 }
+
+/// Open findings per severity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityCounts {
+    pub critical: i64,
+    pub high: i64,
+    pub medium: i64,
+    pub low: i64,
+    pub info: i64,
+}
+
+/// The dashboard of an organization, made by one query in base.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardSummary {
+    pub assets: i64,
+    pub open_findings: SeverityCounts,
+    pub scans_queued: i64,
+    pub scans_running: i64,
+    /// When the latest scan run ended, if one has.
+    pub last_scan_finished_at: Option<DateTime<Utc>>,
+}

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use s4e_runtime::ApiError;
 use s4e_runtime::extract::{ApiPath, ApiQuery};
-use s4e_types::api::List;
+use s4e_types::api::{DashboardSummary, List};
 use s4e_types::{AssetId, Finding, OrgId, RunId};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -14,6 +14,14 @@ use crate::db;
 pub struct FindingQuery {
     run_id: Option<RunId>,
     asset_id: Option<AssetId>,
+}
+
+/// Counts for the dashboard: assets, open findings by severity, scans in progress.
+pub async fn summary(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+) -> Result<Json<DashboardSummary>, ApiError> {
+    Ok(Json(db::dashboard::summary(&pool, org_id).await?))
 }
 
 pub async fn list(

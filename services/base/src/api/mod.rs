@@ -74,6 +74,7 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             post(runs::finish_job),
         )
         .route("/internal/v1/orgs/{org_id}/findings", get(findings::list))
+        .route("/internal/v1/orgs/{org_id}/summary", get(findings::summary))
         .layer(axum::middleware::from_fn_with_state(
             token,
             s4e_runtime::service_token::require,

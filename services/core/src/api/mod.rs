@@ -6,6 +6,7 @@ mod accounts;
 mod api_keys;
 mod assets;
 mod audit_log;
+mod dashboard;
 mod findings;
 mod scans;
 mod users;
@@ -58,6 +59,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             get(users::invitations).post(users::invite),
         )
         .route("/api/v1/audit-log", get(audit_log::list))
+        .route("/api/v1/dashboard", get(dashboard::summary))
         // Layers run outermost last-added: authenticate, then rate limit, then audit.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

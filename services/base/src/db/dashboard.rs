@@ -1,0 +1,55 @@
+//! The dashboard summary: every count in one statement, so the gateway makes one call.
+
+use chrono::{DateTime, Utc};
+use s4e_types::OrgId;
+use s4e_types::api::{DashboardSummary, SeverityCounts};
+use sqlx::PgPool;
+
+use super::DbError;
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    assets: i64,
+    critical: i64,
+    high: i64,
+    medium: i64,
+    low: i64,
+    info: i64,
+    scans_queued: i64,
+    scans_running: i64,
+    last_scan_finished_at: Option<DateTime<Utc>>,
+}
+
+pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, DbError> {
+    let row = sqlx::query_as::<_, SummaryRow>(
+        "SELECT
+            (SELECT count(*) FROM assets WHERE org_id = $1) AS assets,
+            count(*) FILTER (WHERE f.severity = 'critical') AS critical,
+            count(*) FILTER (WHERE f.severity = 'high') AS high,
+            count(*) FILTER (WHERE f.severity = 'medium') AS medium,
+            count(*) FILTER (WHERE f.severity = 'low') AS low,
+            count(*) FILTER (WHERE f.severity = 'info') AS info,
+            (SELECT count(*) FROM scan_runs WHERE org_id = $1 AND status = 'queued')
+                AS scans_queued,
+            (SELECT count(*) FROM scan_runs WHERE org_id = $1 AND status = 'running')
+                AS scans_running,
+            (SELECT max(finished_at) FROM scan_runs WHERE org_id = $1) AS last_scan_finished_at
+         FROM findings f WHERE f.org_id = $1 AND f.status = 'open'",
+    )
+    .bind(org_id.0)
+    .fetch_one(pool)
+    .await?;
+    Ok(DashboardSummary {
+        assets: row.assets,
+        open_findings: SeverityCounts {
+            critical: row.critical,
+            high: row.high,
+            medium: row.medium,
+            low: row.low,
+            info: row.info,
+        },
+        scans_queued: row.scans_queued,
+        scans_running: row.scans_running,
+        last_scan_finished_at: row.last_scan_finished_at,
+    })
+}

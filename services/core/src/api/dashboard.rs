@@ -1,0 +1,27 @@
+//! The dashboard summary: assets, open findings by severity and scans in progress, from one
+//! call to base (never one call per asset).
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use s4e_runtime::ApiError;
+use s4e_types::api::DashboardSummary;
+
+use super::upstream;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
+
+pub async fn summary(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<DashboardSummary>, ApiError> {
+    for resource in [Resource::Assets, Resource::Findings, Resource::Scans] {
+        principal.require(resource, Access::Read)?;
+    }
+    let summary = state
+        .base
+        .dashboard(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(summary))
+}
