@@ -374,3 +374,56 @@ impl Drop for Target {
         }
     }
 }
+
+/// A TCP proxy in front of Redis that the test can cut: it stops accepting (its port is
+/// closed) and drops the connections it carries.
+pub struct RedisProxy {
+    pub url: String,
+    cut: s4e_runtime::CancellationToken,
+}
+
+impl RedisProxy {
+    pub async fn start(redis_url: &str) -> RedisProxy {
+        let (scheme, rest) = redis_url.split_once("://").expect("redis url scheme");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (userinfo, upstream) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (format!("{userinfo}@"), host.to_string()),
+            None => (String::new(), authority.to_string()),
+        };
+        let listener = listener().await;
+        let url = format!(
+            "{scheme}://{userinfo}{}{path}",
+            listener.local_addr().unwrap()
+        );
+        let cut = s4e_runtime::CancellationToken::new();
+        let token = cut.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                let token = token.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+            // The listener is dropped here: new connections are refused.
+        });
+        RedisProxy { url, cut }
+    }
+
+    pub fn cut(&self) {
+        self.cut.cancel();
+    }
+}

@@ -819,3 +819,37 @@ async fn an_organization_made_from_the_command_line_signs_in() {
     assert_eq!(me["user"]["role"], "owner");
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_the_session_store_away_sessions_answer_503_and_keys_still_work() {
+    let mut fleet = Fleet::start().await.unwrap();
+    let proxy = s4e_e2e::RedisProxy::start(&fleet.env.redis_url).await;
+    let (sessions_url, limiter_url) = (proxy.url.clone(), fleet.env.redis_url.clone());
+    fleet
+        .restart_core(move |config| {
+            config.redis_url = sessions_url;
+            config.rate_limit_redis_url = Some(limiter_url);
+        })
+        .await
+        .unwrap();
+    let owner = signup(&fleet, "Acme", "owner@acme.test").await;
+    proxy.cut();
+    // A session cannot be checked: the answer is "try again", never a guess either way.
+    let response = wait_for(
+        "session requests to be refused",
+        Duration::from_secs(15),
+        || async {
+            let response = owner.bare(&fleet, Method::GET, "/me").send().await.ok()?;
+            (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(code(response).await, "unavailable");
+    let response = login(&fleet, "owner@acme.test", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // API keys do not depend on the session store.
+    let response = fleet.request(Method::GET, "/assets").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    fleet.stop().await.unwrap();
+}

@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use reqwest::{Method, Response, StatusCode};
-use s4e_e2e::Fleet;
-use s4e_runtime::CancellationToken;
-use s4e_test_support::{listener, wait_for};
+use s4e_e2e::{Fleet, RedisProxy};
+use s4e_test_support::wait_for;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -134,63 +132,10 @@ async fn every_api_request_counts_against_the_client_address() {
     fleet.stop().await.unwrap();
 }
 
-/// A TCP proxy in front of Redis that the test can cut: it stops accepting (its port is
-/// closed) and drops the connections it carries.
-struct Proxy {
-    url: String,
-    cut: CancellationToken,
-}
-
-impl Proxy {
-    async fn start(redis_url: &str) -> Proxy {
-        let (scheme, rest) = redis_url.split_once("://").expect("redis url scheme");
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let (userinfo, upstream) = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => (format!("{userinfo}@"), host.to_string()),
-            None => (String::new(), authority.to_string()),
-        };
-        let listener = listener().await;
-        let url = format!(
-            "{scheme}://{userinfo}{}{path}",
-            listener.local_addr().unwrap()
-        );
-        let cut = CancellationToken::new();
-        let token = cut.clone();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    () = token.cancelled() => break,
-                    accepted = listener.accept() => accepted,
-                };
-                let Ok((mut inbound, _)) = accepted else {
-                    continue;
-                };
-                let token = token.clone();
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        () = token.cancelled() => {}
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                    }
-                });
-            }
-            // The listener is dropped here: new connections are refused.
-        });
-        Proxy { url, cut }
-    }
-
-    fn cut(&self) {
-        self.cut.cancel();
-    }
-}
-
 /// A fleet whose gateway's rate limiter reaches Redis through a proxy, limits checked working.
-async fn fleet_with_limiter_behind_proxy(fail_open: bool) -> (Fleet, Proxy) {
+async fn fleet_with_limiter_behind_proxy(fail_open: bool) -> (Fleet, RedisProxy) {
     let mut fleet = Fleet::start().await.unwrap();
-    let proxy = Proxy::start(&fleet.env.redis_url).await;
+    let proxy = RedisProxy::start(&fleet.env.redis_url).await;
     let url = proxy.url.clone();
     fleet
         .restart_core(move |config| {
