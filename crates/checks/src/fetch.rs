@@ -1,4 +1,5 @@
-//! One HTTP GET to an address the egress policy approved: the transport every HTTP check shares.
+//! HTTP requests to an address the egress policy approved: the transport every HTTP check
+//! shares.
 
 use std::error::Error as StdError;
 use std::io;
@@ -6,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::header::HeaderMap;
 use reqwest::redirect::Policy;
 use tokio::time::{Instant, timeout_at};
@@ -15,10 +17,33 @@ use crate::{CheckError, RawResponse};
 
 const USER_AGENT: &str = concat!("s4e-scanner/", env!("CARGO_PKG_VERSION"));
 
-/// A response as a check needs it: the typed header map for the rules, the raw form for storage.
+/// A response as a check needs it: the typed header map for the rules, the start of the body
+/// as bytes (for magic numbers), and the raw form for storage.
 pub(crate) struct Fetched {
     pub headers: HeaderMap,
+    /// At most the request's body limit.
+    pub body: Vec<u8>,
+    /// True when the body went on past the limit.
+    pub body_cut: bool,
     pub raw: RawResponse,
+}
+
+/// What to send: the method, extra headers, and how much of the body to keep.
+pub(crate) struct Request {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body_limit: usize,
+}
+
+impl Request {
+    /// A plain GET keeping [`RawResponse::BODY_EXCERPT_LIMIT`] bytes of the body.
+    pub fn get() -> Self {
+        Request {
+            method: Method::GET,
+            headers: HeaderMap::new(),
+            body_limit: RawResponse::BODY_EXCERPT_LIMIT,
+        }
+    }
 }
 
 /// GETs `url` from `addr`, giving up at `deadline`.
@@ -31,31 +56,75 @@ pub(crate) async fn get(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Fetched, CheckError> {
-    let client = client(url, addr)?;
-    let started = Instant::now();
-    let sent = timeout_at(deadline, client.get(url.as_str()).send()).await;
-    let mut response = match sent {
-        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-        Ok(Err(err)) if err.is_timeout() => return Err(CheckError::Timeout(timeout)),
-        Ok(Err(err)) => {
-            return Err(CheckError::Unreachable(format!(
-                "{} ({addr})",
-                reason(&err)
-            )));
-        }
-        Ok(Ok(response)) => response,
-    };
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = read_prefix(&mut response, RawResponse::BODY_EXCERPT_LIMIT, deadline).await;
-    let raw = RawResponse {
-        url: url.to_string(),
-        status,
-        headers: header_lines(&headers),
-        body_excerpt: excerpt(&body.bytes, body.cut, RawResponse::BODY_EXCERPT_LIMIT),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    };
-    Ok(Fetched { headers, raw })
+    Pinned::new(url, addr)?
+        .send(url, &Request::get(), deadline, timeout)
+        .await
+}
+
+/// A client whose every connection goes to one approved address. Checks that make several
+/// requests to the same host share one, so connections are reused.
+#[derive(Clone)]
+pub(crate) struct Pinned {
+    client: reqwest::Client,
+    addr: SocketAddr,
+}
+
+impl Pinned {
+    /// A client for `url`'s host, pinned to `addr`. Every URL later sent through it must have
+    /// the same host: any other name fails, as no DNS is done.
+    pub fn new(url: &Url, addr: SocketAddr) -> Result<Self, CheckError> {
+        Ok(Pinned {
+            client: client(url, addr)?,
+            addr,
+        })
+    }
+
+    /// Sends `request` to `url`, giving up at `deadline` (`timeout` is what the error
+    /// reports). When the headers arrived but the body did not finish by the deadline, the
+    /// response is still returned with what was read.
+    pub async fn send(
+        &self,
+        url: &Url,
+        request: &Request,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Fetched, CheckError> {
+        let addr = self.addr;
+        let started = Instant::now();
+        let builder = self
+            .client
+            .request(request.method.clone(), url.as_str())
+            .headers(request.headers.clone());
+        let sent = timeout_at(deadline, builder.send()).await;
+        let mut response = match sent {
+            Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
+            Ok(Err(err)) if err.is_timeout() => return Err(CheckError::Timeout(timeout)),
+            Ok(Err(err)) => {
+                return Err(CheckError::Unreachable(format!(
+                    "{} ({addr})",
+                    reason(&err)
+                )));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = read_prefix(&mut response, request.body_limit, deadline).await;
+        let excerpt_limit = request.body_limit.min(RawResponse::BODY_EXCERPT_LIMIT);
+        let raw = RawResponse {
+            url: url.to_string(),
+            status,
+            headers: header_lines(&headers),
+            body_excerpt: excerpt(&body.bytes, body.cut, excerpt_limit),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        Ok(Fetched {
+            headers,
+            body: body.bytes,
+            body_cut: body.cut,
+            raw,
+        })
+    }
 }
 
 fn client(url: &Url, addr: SocketAddr) -> Result<reqwest::Client, CheckError> {

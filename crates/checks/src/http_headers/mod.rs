@@ -1,10 +1,18 @@
-//! The HTTP security headers check: one GET of the asset URL, judged by its response headers.
+//! The HTTP security headers check: one GET of the asset URL, judged by its response headers
+//! (and, for directory listings, the start of its body).
 //!
 //! Rules (each a stable `rule` name in the findings): `missing_hsts`, `missing_csp`,
 //! `missing_x_content_type_options`, `missing_clickjacking_protection`,
-//! `missing_referrer_policy`, `server_version_disclosure`, `x_powered_by_disclosure`.
-//! They apply to every status: an error page is served with headers too, and is as framable.
+//! `missing_referrer_policy`, `server_version_disclosure`, `x_powered_by_disclosure`;
+//! CSP quality (`csp.rs`): `csp_unsafe_inline`, `csp_unsafe_eval`, `csp_wildcard_source`;
+//! cookies (`cookies.rs`): `cookie_without_secure`, `cookie_without_httponly`,
+//! `cookie_without_samesite`; and `directory_listing` (`listing.rs`).
+//! Header rules apply to every status: an error page is served with headers too, and is as
+//! framable.
 
+mod cookies;
+mod csp;
+mod listing;
 mod parse;
 mod rules;
 
@@ -40,7 +48,12 @@ pub async fn run(
     };
     tracing::debug!(%url, %addr, "http_headers: requesting");
     let fetched = fetch::get(&url, addr, deadline, timeout).await?;
-    let findings = rules::evaluate(&url, fetched.raw.status, &fetched.headers);
+    let findings = rules::evaluate(
+        &url,
+        fetched.raw.status,
+        &fetched.headers,
+        &fetched.raw.body_excerpt,
+    );
     let status = fetched.raw.status;
     tracing::debug!(%url, status, findings = findings.len(), "http_headers: judged");
     Ok(CheckOutput {
