@@ -13,7 +13,8 @@ use reqwest::redirect::Policy;
 use tokio::time::{Instant, timeout_at};
 use url::{Host, Url};
 
-use crate::{CheckError, RawResponse};
+use crate::egress::{EgressError, EgressPolicy};
+use crate::{CheckError, ProbeRecord, RawResponse};
 
 const USER_AGENT: &str = concat!("s4e-scanner/", env!("CARGO_PKG_VERSION"));
 
@@ -38,12 +39,70 @@ pub(crate) struct Request {
 impl Request {
     /// A plain GET keeping [`RawResponse::BODY_EXCERPT_LIMIT`] bytes of the body.
     pub fn get() -> Self {
+        Self::new(Method::GET, RawResponse::BODY_EXCERPT_LIMIT)
+    }
+
+    /// `method` without extra headers, keeping at most `body_limit` bytes of the body.
+    pub fn new(method: Method, body_limit: usize) -> Self {
         Request {
-            method: Method::GET,
+            method,
             headers: HeaderMap::new(),
-            body_limit: RawResponse::BODY_EXCERPT_LIMIT,
+            body_limit,
         }
     }
+}
+
+/// Parses `target` and has `policy` approve its address, by `deadline`: the first step of
+/// every HTTP check, before any connection.
+pub(crate) async fn approve(
+    target: &str,
+    policy: &EgressPolicy,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(Url, SocketAddr), CheckError> {
+    let url = Url::parse(target)
+        .map_err(|err| CheckError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
+    match timeout_at(deadline, policy.resolve(&url)).await {
+        Err(_elapsed) => Err(CheckError::Timeout(timeout)),
+        // A target the check cannot judge at all (say, ftp://) is the target's fault, not a
+        // policy decision.
+        Ok(Err(EgressError::InvalidTarget(reason))) => Err(CheckError::InvalidTarget(reason)),
+        Ok(Err(err)) => Err(err.into()),
+        Ok(Ok(addr)) => Ok((url, addr)),
+    }
+}
+
+/// A random lowercase hex token: for paths that cannot exist and values a server can only
+/// echo, never guess.
+pub(crate) fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The log entry of one request of a multi-request check.
+pub(crate) fn record(
+    probe: &str,
+    request: &Request,
+    url: &Url,
+    result: &Result<Fetched, CheckError>,
+) -> ProbeRecord {
+    let mut record = ProbeRecord {
+        probe: probe.to_owned(),
+        method: request.method.as_str().to_owned(),
+        url: url.to_string(),
+        status: None,
+        length: None,
+        truncated: false,
+        error: None,
+    };
+    match result {
+        Ok(fetched) => {
+            record.status = Some(fetched.raw.status);
+            record.length = Some(fetched.body.len());
+            record.truncated = fetched.body_cut;
+        }
+        Err(err) => record.error = Some(err.to_string()),
+    }
+    record
 }
 
 /// GETs `url` from `addr`, giving up at `deadline`.

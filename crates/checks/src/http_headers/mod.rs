@@ -18,10 +18,9 @@ mod rules;
 
 use std::time::Duration;
 
-use tokio::time::{Instant, timeout_at};
-use url::Url;
+use tokio::time::Instant;
 
-use crate::egress::{EgressError, EgressPolicy};
+use crate::egress::EgressPolicy;
 use crate::{CheckError, CheckOutput, fetch};
 
 /// Requests `target` (an http or https URL) once and judges its response headers.
@@ -33,19 +32,8 @@ pub async fn run(
     policy: &EgressPolicy,
     timeout: Duration,
 ) -> Result<CheckOutput, CheckError> {
-    let url = Url::parse(target)
-        .map_err(|err| CheckError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
     let deadline = Instant::now() + timeout;
-    let addr = match timeout_at(deadline, policy.resolve(&url)).await {
-        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-        // A target the check cannot judge at all (say, ftp://) is the target's fault, not a
-        // policy decision.
-        Ok(Err(EgressError::InvalidTarget(reason))) => {
-            return Err(CheckError::InvalidTarget(reason));
-        }
-        Ok(Err(err)) => return Err(err.into()),
-        Ok(Ok(addr)) => addr,
-    };
+    let (url, addr) = fetch::approve(target, policy, deadline, timeout).await?;
     tracing::debug!(%url, %addr, "http_headers: requesting");
     let fetched = fetch::get(&url, addr, deadline, timeout).await?;
     let findings = rules::evaluate(
