@@ -328,7 +328,9 @@ mod tests {
         }
     }
 
-    const ALL: [(&str, fn(&[u8]) -> Option<String>); 17] = [
+    type Validator = fn(&[u8]) -> Option<String>;
+
+    const ALL: [(&str, Validator); 17] = [
         ("git_head", git_head),
         ("git_config", git_config),
         ("dotenv", dotenv),
