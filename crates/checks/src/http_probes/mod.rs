@@ -189,6 +189,17 @@ fn with_header(method: Method, name: &HeaderName, value: &str) -> Request {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workers run checks on spawned tasks: this only has to compile.
+    #[allow(dead_code)]
+    fn runs_on_a_spawned_task(policy: &'static EgressPolicy) {
+        tokio::spawn(run("http://example.com/", policy, Duration::from_secs(1)));
+    }
+}
+
+#[cfg(test)]
 pub(super) mod fixtures {
     use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
