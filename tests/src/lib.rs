@@ -284,7 +284,7 @@ pub struct Target {
 }
 
 impl Target {
-    /// The demo shop, misconfigured or hardened.
+    /// The demo shop over plain HTTP, misconfigured or hardened (which only redirects to HTTPS).
     pub async fn demo(hardened: bool) -> Target {
         let listener = listener().await;
         let url = format!("http://{}/", listener.local_addr().expect("local addr"));
