@@ -3,7 +3,8 @@
 //! Paths are requested from the site's root (`paths.rs`: `.git`, `.env`, backups and dumps,
 //! `.htpasswd`, server-status, phpinfo, `.DS_Store`, OpenAPI/Swagger, Spring actuator, Go
 //! pprof, Laravel Ignition), one GET each with a small body limit, at most
-//! [`CONCURRENCY`] at once, all within one deadline.
+//! [`CONCURRENCY`] at once, all within one deadline. Django's debug page is recognised on the
+//! answers to the baseline requests, the unknown paths it is shown on.
 //!
 //! Two findings rules keep it free of false positives: an answer counts only when it is a
 //! 2xx whose content the path's validator recognises (`content.rs`; a 200 alone is never a
@@ -81,7 +82,7 @@ pub async fn run(
     for (path, (record, result)) in baseline_paths.iter().zip([first, second]) {
         log.requests.push(record);
         let fetched = result?;
-        findings.extend(judge(&url, &paths::DJANGO_DEBUG, &fetched, &[]));
+        findings.extend(judge_baseline(&url, &fetched));
         baselines.push(Baseline::new(fetched.raw.status, &fetched.body, path));
     }
     // Reported once, at the site's root, however many baselines showed it.
@@ -147,6 +148,24 @@ fn judge(
         &format!("{} exposed", probe.what),
         json!({
             "status": status,
+            "length": fetched.body.len(),
+            "proof": crate::finding::excerpt(&proof),
+        }),
+    ))
+}
+
+/// Django's debug page on a never-existing path: shown with status 404, and recognised by
+/// content precise enough to need neither a 2xx nor a baseline.
+fn judge_baseline(site: &Url, fetched: &Fetched) -> Option<FindingDraft> {
+    let probe = &paths::DJANGO_DEBUG;
+    let proof = (probe.validate)(&fetched.body)?;
+    let location = site.join(probe.path).ok()?;
+    Some(probe.meta.finding(
+        CheckKind::Exposure,
+        location.as_str(),
+        &format!("{} on", probe.what),
+        json!({
+            "status": fetched.raw.status,
             "length": fetched.body.len(),
             "proof": crate::finding::excerpt(&proof),
         }),

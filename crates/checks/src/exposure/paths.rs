@@ -278,7 +278,8 @@ pub(super) const PROBES: &[Probe] = &[
     },
 ];
 
-/// Django's debug page, recognised on the baseline answers rather than requested.
+/// Django's debug page, recognised on the baseline answers (whatever their status) rather
+/// than requested.
 pub(super) const DJANGO_DEBUG: Probe = Probe {
     path: "/",
     meta: &DEBUG_PROFILER,

@@ -224,21 +224,22 @@ async fn django_debug_pages_are_found_on_the_baseline() {
     let page = "<html><body><h1>Page not found <span>(404)</span></h1>\
         <p>You're seeing this error because you have <code>DEBUG = True</code> in your \
         Django settings file.</p></body></html>";
+    // Django serves it with 404, on every unknown path: one finding, at the site's root.
     let app = Router::new().fallback(move || async move { (StatusCode::NOT_FOUND, page) });
-    let server = support::http_app(app).await;
-    let output = exposure::run(&server.url("http"), &lax(), TIMEOUT)
-        .await
-        .expect("check runs");
-    // 404 is not 2xx: Django's debug 404 page is judged as the baseline answer it is.
-    assert_eq!(output.findings, []);
-
-    let app = Router::new().fallback(move || async move { page });
     let server = support::http_app(app).await;
     let output = scan(&server).await;
     assert_eq!(
         found(&output, &server),
         pairs(&[("debug_endpoint_exposed", "/")])
     );
+    assert_eq!(
+        output.findings.len(),
+        1,
+        "both baselines show it, reported once"
+    );
+    assert_eq!(output.findings[0].title, "Django debug mode on");
+    assert_eq!(output.findings[0].evidence["status"], 404);
+    assert_eq!(output.findings[0].severity, Severity::Medium);
 }
 
 /// Holds each probe request until `CONCURRENCY` are in flight at once (or a deadline
