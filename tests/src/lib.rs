@@ -290,11 +290,11 @@ pub struct Target {
 }
 
 impl Target {
-    /// The demo shop, misconfigured or hardened.
+    /// The demo shop over plain HTTP, misconfigured or hardened (which only redirects to HTTPS).
     pub async fn demo(hardened: bool) -> Target {
         let listener = listener().await;
         let url = format!("http://{}/", listener.local_addr().expect("local addr"));
-        Self::serve(listener, url, hardened)
+        Self::serve(listener, url, s4e_demo_target::router(hardened))
     }
 
     /// The demo shop over HTTPS, with a self-signed certificate for 127.0.0.1.
@@ -316,16 +316,15 @@ impl Target {
             tcp: listener,
             acceptor: TlsAcceptor::from(Arc::new(config)),
         };
-        Self::serve(tls, url, hardened)
+        Self::serve(tls, url, s4e_demo_target::tls_router(hardened))
     }
 
-    fn serve<L>(listener: L, url: String, hardened: bool) -> Target
+    fn serve<L>(listener: L, url: String, router: axum::Router) -> Target
     where
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
     {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = s4e_demo_target::router(hardened);
         tokio::spawn(async move {
             let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async move {

@@ -26,31 +26,64 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
     let vulnerable = Target::demo(false).await;
     let hardened = Target::demo(true).await;
 
-    // The misconfigured shop: exactly the six problems it has (no HSTS finding: it is HTTP).
+    // The misconfigured shop: exactly the problems it has, from the three web checks a URL
+    // gets by default (no HSTS finding: it is HTTP).
     let asset = fleet.create_url_asset(&vulnerable.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
-    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (1, 1));
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (3, 3));
     let progress = view.progress.expect("live progress in redis");
     assert_eq!(
         (progress.status.as_str(), progress.jobs_done),
-        ("completed", 1)
+        ("completed", 3)
     );
     let findings = fleet.findings(&run_id).await.unwrap();
-    let expected: BTreeSet<String> = [
-        "missing_clickjacking_protection",
-        "missing_csp",
-        "missing_referrer_policy",
-        "missing_x_content_type_options",
-        "server_version_disclosure",
-        "x_powered_by_disclosure",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    assert_eq!(rules(&findings), expected);
-    assert_eq!(view.run.findings_count, 6);
+    let by_check = |check: &str| -> BTreeSet<String> {
+        findings
+            .iter()
+            .filter(|f| f["check"] == check)
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let set = |rules: &[&str]| -> BTreeSet<String> {
+        rules.iter().map(|rule| rule.to_string()).collect()
+    };
+    assert_eq!(
+        by_check("http_headers"),
+        set(&[
+            "cookie_without_httponly",
+            "cookie_without_samesite",
+            "missing_clickjacking_protection",
+            "missing_csp",
+            "missing_referrer_policy",
+            "missing_x_content_type_options",
+            "server_version_disclosure",
+            "x_powered_by_disclosure",
+        ])
+    );
+    assert_eq!(
+        by_check("http_probes"),
+        set(&["no_https_redirect", "trace_enabled"])
+    );
+    // Its unknown paths are soft-404s: only the two files it really serves are found.
+    assert_eq!(
+        by_check("exposure"),
+        set(&["env_file_exposed", "git_repository_exposed"])
+    );
+    assert_eq!(findings.len(), 12);
+    assert_eq!(rules(&findings).len(), 12, "one finding per rule");
+    assert_eq!(view.run.findings_count, 12);
+    let locations: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f["check"] == "exposure")
+        .map(|f| f["location"].as_str().unwrap())
+        .collect();
+    let at = |path: &str| format!("{}{path}", vulnerable.url);
+    assert_eq!(
+        locations,
+        BTreeSet::from([at(".env").as_str(), at(".git/HEAD").as_str()])
+    );
     let server = findings
         .iter()
         .find(|f| f["rule"] == "server_version_disclosure")
@@ -59,6 +92,10 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
     assert!(server["evidence"].to_string().contains("Apache/2.4.41"));
     // The raw response is in MongoDB, linked from the finding.
     assert!(server["raw_output_id"].as_str().is_some());
+    // Cookie values and the .env's secrets are never stored with a finding.
+    let all_evidence = Value::Array(findings.iter().map(|f| f["evidence"].clone()).collect());
+    assert!(!all_evidence.to_string().contains("demo-session-0001"));
+    assert!(!all_evidence.to_string().contains("demo-password-not-real"));
 
     // Scanning again finds the same problems without duplicating them.
     let again = fleet.start_scan(&asset).await.unwrap();
@@ -70,10 +107,11 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
         .unwrap();
     let all: Value = response.json().await.unwrap();
     let all = all["items"].as_array().unwrap();
-    assert_eq!(all.len(), 6);
+    assert_eq!(all.len(), 12);
     assert!(all.iter().all(|f| f["occurrences"] == 2));
 
-    // The well-configured shop: a completed scan with no finding at all.
+    // The well-configured shop (plain HTTP only redirects to HTTPS): a completed scan with no
+    // finding at all.
     let asset = fleet.create_url_asset(&hardened.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
@@ -120,7 +158,8 @@ async fn an_unreachable_target_fails_the_run_with_the_reason() {
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Failed);
-    assert_eq!(view.run.jobs_failed, 1);
+    // The three web checks a URL gets, each unable to connect.
+    assert_eq!(view.run.jobs_failed, 3);
     let error = view.run.error.unwrap();
     assert!(error.contains("unreachable"), "{error}");
     assert!(fleet.findings(&run_id).await.unwrap().is_empty());
@@ -481,15 +520,16 @@ async fn a_job_delivered_twice_is_applied_once() {
     .await
     .unwrap();
     let run = base.get_run(org_id, created.run.id).await.unwrap();
+    // The headers check alone: the six header problems and the two of the session cookie.
     assert_eq!(
         (run.jobs_completed, run.jobs_failed, run.findings_count),
-        (1, 0, 6)
+        (1, 0, 8)
     );
     let findings = base
         .list_findings(org_id, &FindingFilter::default())
         .await
         .unwrap();
-    assert_eq!(findings.len(), 6);
+    assert_eq!(findings.len(), 8);
     assert!(findings.iter().all(|finding| finding.occurrences == 1));
     bus.close().await;
     fleet.stop().await.unwrap();
@@ -695,9 +735,9 @@ async fn an_https_asset_gets_its_certificate_checked() {
     let asset = fleet.create_url_asset(&target.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
-    // An https URL gets the headers check and the certificate check by default.
+    // An https URL gets the web checks and the certificate check by default.
     assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
-    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (2, 2));
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (4, 4));
     let findings = fleet.findings(&run_id).await.unwrap();
     let by_check = |check: &str| {
         let found: BTreeSet<String> = findings
@@ -717,5 +757,8 @@ async fn an_https_asset_gets_its_certificate_checked() {
         by_check("http_headers"),
         BTreeSet::from(["missing_hsts".to_string()])
     );
+    // Over HTTPS, with secure cookies, real 404s and no TRACE: nothing for the other checks.
+    assert_eq!(by_check("http_probes"), BTreeSet::new());
+    assert_eq!(by_check("exposure"), BTreeSet::new());
     fleet.stop().await.unwrap();
 }

@@ -1,4 +1,5 @@
-//! One HTTP GET to an address the egress policy approved: the transport every HTTP check shares.
+//! HTTP requests to an address the egress policy approved: the transport every HTTP check
+//! shares.
 
 use std::error::Error as StdError;
 use std::io;
@@ -6,19 +7,102 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::header::HeaderMap;
 use reqwest::redirect::Policy;
 use tokio::time::{Instant, timeout_at};
 use url::{Host, Url};
 
-use crate::{CheckError, RawResponse};
+use crate::egress::{EgressError, EgressPolicy};
+use crate::{CheckError, ProbeRecord, RawResponse};
 
 const USER_AGENT: &str = concat!("s4e-scanner/", env!("CARGO_PKG_VERSION"));
 
-/// A response as a check needs it: the typed header map for the rules, the raw form for storage.
+/// A response as a check needs it: the typed header map for the rules, the start of the body
+/// as bytes (for magic numbers), and the raw form for storage.
 pub(crate) struct Fetched {
     pub headers: HeaderMap,
+    /// At most the request's body limit.
+    pub body: Vec<u8>,
+    /// True when the body went on past the limit.
+    pub body_cut: bool,
     pub raw: RawResponse,
+}
+
+/// What to send: the method, extra headers, and how much of the body to keep.
+pub(crate) struct Request {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body_limit: usize,
+}
+
+impl Request {
+    /// A plain GET keeping [`RawResponse::BODY_EXCERPT_LIMIT`] bytes of the body.
+    pub fn get() -> Self {
+        Self::new(Method::GET, RawResponse::BODY_EXCERPT_LIMIT)
+    }
+
+    /// `method` without extra headers, keeping at most `body_limit` bytes of the body.
+    pub fn new(method: Method, body_limit: usize) -> Self {
+        Request {
+            method,
+            headers: HeaderMap::new(),
+            body_limit,
+        }
+    }
+}
+
+/// Parses `target` and has `policy` approve its address, by `deadline`: the first step of
+/// every HTTP check, before any connection.
+pub(crate) async fn approve(
+    target: &str,
+    policy: &EgressPolicy,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(Url, SocketAddr), CheckError> {
+    let url = Url::parse(target)
+        .map_err(|err| CheckError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
+    match timeout_at(deadline, policy.resolve(&url)).await {
+        Err(_elapsed) => Err(CheckError::Timeout(timeout)),
+        // A target the check cannot judge at all (say, ftp://) is the target's fault, not a
+        // policy decision.
+        Ok(Err(EgressError::InvalidTarget(reason))) => Err(CheckError::InvalidTarget(reason)),
+        Ok(Err(err)) => Err(err.into()),
+        Ok(Ok(addr)) => Ok((url, addr)),
+    }
+}
+
+/// A random lowercase hex token: for paths that cannot exist and values a server can only
+/// echo, never guess.
+pub(crate) fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The log entry of one request of a multi-request check.
+pub(crate) fn record(
+    probe: &str,
+    request: &Request,
+    url: &Url,
+    result: &Result<Fetched, CheckError>,
+) -> ProbeRecord {
+    let mut record = ProbeRecord {
+        probe: probe.to_owned(),
+        method: request.method.as_str().to_owned(),
+        url: url.to_string(),
+        status: None,
+        length: None,
+        truncated: false,
+        error: None,
+    };
+    match result {
+        Ok(fetched) => {
+            record.status = Some(fetched.raw.status);
+            record.length = Some(fetched.body.len());
+            record.truncated = fetched.body_cut;
+        }
+        Err(err) => record.error = Some(err.to_string()),
+    }
+    record
 }
 
 /// GETs `url` from `addr`, giving up at `deadline`.
@@ -31,31 +115,75 @@ pub(crate) async fn get(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Fetched, CheckError> {
-    let client = client(url, addr)?;
-    let started = Instant::now();
-    let sent = timeout_at(deadline, client.get(url.as_str()).send()).await;
-    let mut response = match sent {
-        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-        Ok(Err(err)) if err.is_timeout() => return Err(CheckError::Timeout(timeout)),
-        Ok(Err(err)) => {
-            return Err(CheckError::Unreachable(format!(
-                "{} ({addr})",
-                reason(&err)
-            )));
-        }
-        Ok(Ok(response)) => response,
-    };
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = read_prefix(&mut response, RawResponse::BODY_EXCERPT_LIMIT, deadline).await;
-    let raw = RawResponse {
-        url: url.to_string(),
-        status,
-        headers: header_lines(&headers),
-        body_excerpt: excerpt(&body.bytes, body.cut, RawResponse::BODY_EXCERPT_LIMIT),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    };
-    Ok(Fetched { headers, raw })
+    Pinned::new(url, addr)?
+        .send(url, &Request::get(), deadline, timeout)
+        .await
+}
+
+/// A client whose every connection goes to one approved address. Checks that make several
+/// requests to the same host share one, so connections are reused.
+#[derive(Clone)]
+pub(crate) struct Pinned {
+    client: reqwest::Client,
+    addr: SocketAddr,
+}
+
+impl Pinned {
+    /// A client for `url`'s host, pinned to `addr`. Every URL later sent through it must have
+    /// the same host: any other name fails, as no DNS is done.
+    pub fn new(url: &Url, addr: SocketAddr) -> Result<Self, CheckError> {
+        Ok(Pinned {
+            client: client(url, addr)?,
+            addr,
+        })
+    }
+
+    /// Sends `request` to `url`, giving up at `deadline` (`timeout` is what the error
+    /// reports). When the headers arrived but the body did not finish by the deadline, the
+    /// response is still returned with what was read.
+    pub async fn send(
+        &self,
+        url: &Url,
+        request: &Request,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Fetched, CheckError> {
+        let addr = self.addr;
+        let started = Instant::now();
+        let builder = self
+            .client
+            .request(request.method.clone(), url.as_str())
+            .headers(request.headers.clone());
+        let sent = timeout_at(deadline, builder.send()).await;
+        let mut response = match sent {
+            Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
+            Ok(Err(err)) if err.is_timeout() => return Err(CheckError::Timeout(timeout)),
+            Ok(Err(err)) => {
+                return Err(CheckError::Unreachable(format!(
+                    "{} ({addr})",
+                    reason(&err)
+                )));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = read_prefix(&mut response, request.body_limit, deadline).await;
+        let excerpt_limit = request.body_limit.min(RawResponse::BODY_EXCERPT_LIMIT);
+        let raw = RawResponse {
+            url: url.to_string(),
+            status,
+            headers: header_lines(&headers),
+            body_excerpt: excerpt(&body.bytes, body.cut, excerpt_limit),
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        Ok(Fetched {
+            headers,
+            body: body.bytes,
+            body_cut: body.cut,
+            raw,
+        })
+    }
 }
 
 fn client(url: &Url, addr: SocketAddr) -> Result<reqwest::Client, CheckError> {

@@ -7,13 +7,21 @@
 //! to happen.
 //!
 //! Checks:
-//! - [`http_headers`]: security-relevant HTTP response headers (HSTS, CSP, clickjacking, ...).
+//! - [`http_headers`]: security-relevant HTTP response headers (HSTS, CSP, clickjacking, ...),
+//!   cookie attributes and directory listings.
+//! - [`http_probes`]: a few extra requests to the asset URL: CORS, TRACE, OPTIONS, and whether
+//!   plain HTTP redirects to HTTPS.
+//! - [`exposure`]: sensitive files and paths left reachable (`.git`, `.env`, backups, status,
+//!   debug and API documentation pages).
 //! - [`ports`]: TCP connect port scan with service identification, and what it finds exposed.
 //! - [`tls_cert`]: the TLS certificate a server presents (validity, trust, host name, key).
 
 pub mod egress;
+pub mod exposure;
 mod fetch;
+mod finding;
 pub mod http_headers;
+pub mod http_probes;
 pub mod ports;
 pub mod tls_cert;
 
@@ -47,6 +55,42 @@ pub struct RawResponse {
 impl RawResponse {
     /// The most body bytes kept: enough to recognise a page, small enough to store per job.
     pub const BODY_EXCERPT_LIMIT: usize = 64 * 1024;
+}
+
+/// What a check that makes several requests produced: its findings and a log of the requests.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProbeOutput {
+    pub findings: Vec<s4e_types::FindingDraft>,
+    pub raw: ProbeLog,
+}
+
+/// The requests a check made, kept as its raw output: small, since the bodies that mattered
+/// are summarised in the findings' evidence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeLog {
+    /// The asset URL the check was given.
+    pub url: String,
+    pub requests: Vec<ProbeRecord>,
+    /// From the first request to the last answer.
+    pub elapsed_ms: u64,
+}
+
+/// One request and what came back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    /// Why it was sent, e.g. `cors_null_origin` or `baseline`.
+    pub probe: String,
+    pub method: String,
+    pub url: String,
+    /// `None` when no response came (see `error`).
+    pub status: Option<u16>,
+    /// Body bytes read, at most the check's body limit.
+    pub length: Option<usize>,
+    /// True when the body went on past what was read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Why a check could not judge its target. Messages are shown to users as the job's error.

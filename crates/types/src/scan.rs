@@ -14,6 +14,10 @@ pub enum CheckKind {
     Ports,
     /// The TLS certificate a host presents: validity, trust, name, key.
     TlsCertificate,
+    /// Extra requests to a URL: CORS, TRACE, OPTIONS, the redirect of plain HTTP.
+    HttpProbes,
+    /// Sensitive files and paths left reachable on a site.
+    Exposure,
 }
 
 impl CheckKind {
@@ -21,6 +25,8 @@ impl CheckKind {
         CheckKind::HttpHeaders,
         CheckKind::Ports,
         CheckKind::TlsCertificate,
+        CheckKind::HttpProbes,
+        CheckKind::Exposure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -28,6 +34,8 @@ impl CheckKind {
             CheckKind::HttpHeaders => "http_headers",
             CheckKind::Ports => "ports",
             CheckKind::TlsCertificate => "tls_certificate",
+            CheckKind::HttpProbes => "http_probes",
+            CheckKind::Exposure => "exposure",
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
 use s4e_checks::ports::{self, PortScanOptions, PortSet};
-use s4e_checks::{CheckError, EgressPolicy, http_headers, tls_cert};
+use s4e_checks::{CheckError, EgressPolicy, exposure, http_headers, http_probes, tls_cert};
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LiveStatus, RawOutputs};
@@ -134,6 +134,14 @@ impl Worker {
                     .await
                     .map(|output| (output.findings, to_json(&output.raw)))
             }
+            CheckKind::HttpProbes => {
+                http_probes::run(&spec.target, &self.egress, self.check_timeout)
+                    .await
+                    .map(|output| (output.findings, to_json(&output.raw)))
+            }
+            CheckKind::Exposure => exposure::run(&spec.target, &self.egress, self.check_timeout)
+                .await
+                .map(|output| (output.findings, to_json(&output.raw))),
             CheckKind::Ports => self.scan_ports(&spec.target).await,
             CheckKind::TlsCertificate => tls_cert::run(
                 &spec.target,

@@ -51,6 +51,28 @@ pub const DEFINITIONS: &[Definition] = &[
         // By default only where TLS is expected: domains (port 443) and https URLs.
         runs_by_default_on: &[AssetKind::Url, AssetKind::Domain],
     },
+    Definition {
+        key: CheckKind::HttpProbes,
+        name: "HTTP probes",
+        category: "web",
+        description: "A few extra requests to the site: CORS that trusts any or the null origin \
+                      (worst with credentials), TRACE echoing requests, write methods advertised \
+                      by OPTIONS, plain HTTP not redirected to HTTPS.",
+        max_severity: Severity::High,
+        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+    },
+    Definition {
+        key: CheckKind::Exposure,
+        name: "Exposed files and paths",
+        category: "web",
+        description: "Sensitive files served by mistake, recognised by their content: .git, .env, \
+                      backups and database dumps, .htpasswd, server-status, phpinfo, .DS_Store, \
+                      OpenAPI/Swagger, Spring actuator, pprof and other debug endpoints.",
+        max_severity: Severity::Critical,
+        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+    },
 ];
 
 /// Whether a check runs on an asset when the scan names no checks.
@@ -70,16 +92,17 @@ pub fn definition(kind: CheckKind) -> &'static Definition {
 }
 
 /// What a check is pointed at for an asset: the URL itself, or the site at a domain or IP.
+/// The web checks (headers, probes, exposure) all get the same URL.
 pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
-    match (kind, asset.kind) {
-        (CheckKind::HttpHeaders, AssetKind::Url) => asset.value.clone(),
-        (CheckKind::HttpHeaders, AssetKind::Domain) => format!("https://{}/", asset.value),
-        (CheckKind::HttpHeaders, AssetKind::Ip) if asset.value.contains(':') => {
-            format!("http://[{}]/", asset.value)
-        }
-        (CheckKind::HttpHeaders, AssetKind::Ip) => format!("http://{}/", asset.value),
+    match kind {
+        CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => match asset.kind {
+            AssetKind::Url => asset.value.clone(),
+            AssetKind::Domain => format!("https://{}/", asset.value),
+            AssetKind::Ip if asset.value.contains(':') => format!("http://[{}]/", asset.value),
+            AssetKind::Ip => format!("http://{}/", asset.value),
+        },
         // These take a host, an IP or a URL (its host and port) as they are.
-        (CheckKind::Ports | CheckKind::TlsCertificate, _) => asset.value.clone(),
+        CheckKind::Ports | CheckKind::TlsCertificate => asset.value.clone(),
     }
 }
 
@@ -130,29 +153,77 @@ mod tests {
 
     #[test]
     fn targets_follow_the_asset_kind() {
-        let kind = CheckKind::HttpHeaders;
+        for kind in [
+            CheckKind::HttpHeaders,
+            CheckKind::HttpProbes,
+            CheckKind::Exposure,
+        ] {
+            assert_eq!(
+                target_for(kind, &asset(AssetKind::Url, "http://a.test/x")),
+                "http://a.test/x"
+            );
+            assert_eq!(
+                target_for(kind, &asset(AssetKind::Domain, "a.test")),
+                "https://a.test/"
+            );
+            assert_eq!(
+                target_for(kind, &asset(AssetKind::Ip, "::1")),
+                "http://[::1]/"
+            );
+            assert_eq!(
+                target_for(kind, &asset(AssetKind::Ip, "192.0.2.1")),
+                "http://192.0.2.1/"
+            );
+        }
         assert_eq!(
-            target_for(kind, &asset(AssetKind::Url, "http://a.test/x")),
-            "http://a.test/x"
+            target_for(
+                CheckKind::Ports,
+                &asset(AssetKind::Url, "http://a.test:8080/")
+            ),
+            "http://a.test:8080/"
+        );
+    }
+
+    #[test]
+    fn every_check_kind_has_a_web_or_other_definition() {
+        for kind in CheckKind::ALL {
+            let definition = definition(*kind);
+            assert_eq!(definition.key, *kind);
+            assert!(!definition.description.is_empty());
+        }
+        for kind in [CheckKind::HttpProbes, CheckKind::Exposure] {
+            assert_eq!(definition(kind).category, "web");
+        }
+        assert_eq!(
+            definition(CheckKind::Exposure).max_severity,
+            Severity::Critical
         );
         assert_eq!(
-            target_for(kind, &asset(AssetKind::Domain, "a.test")),
-            "https://a.test/"
-        );
-        assert_eq!(
-            target_for(kind, &asset(AssetKind::Ip, "::1")),
-            "http://[::1]/"
+            definition(CheckKind::HttpProbes).max_severity,
+            Severity::High
         );
     }
 
     #[test]
     fn plans_default_to_every_applicable_check() {
         let url = asset(AssetKind::Url, "http://a.test/");
-        assert_eq!(plan(&url, None).unwrap(), vec![CheckKind::HttpHeaders]);
+        assert_eq!(
+            plan(&url, None).unwrap(),
+            vec![
+                CheckKind::HttpHeaders,
+                CheckKind::HttpProbes,
+                CheckKind::Exposure
+            ]
+        );
         let https = asset(AssetKind::Url, "https://a.test/");
         assert_eq!(
             plan(&https, None).unwrap(),
-            vec![CheckKind::HttpHeaders, CheckKind::TlsCertificate]
+            vec![
+                CheckKind::HttpHeaders,
+                CheckKind::TlsCertificate,
+                CheckKind::HttpProbes,
+                CheckKind::Exposure
+            ]
         );
         let domain = asset(AssetKind::Domain, "a.test");
         assert_eq!(
@@ -160,13 +231,24 @@ mod tests {
             vec![
                 CheckKind::HttpHeaders,
                 CheckKind::Ports,
-                CheckKind::TlsCertificate
+                CheckKind::TlsCertificate,
+                CheckKind::HttpProbes,
+                CheckKind::Exposure
             ]
         );
         let ip = asset(AssetKind::Ip, "192.0.2.1");
         assert_eq!(
             plan(&ip, None).unwrap(),
-            vec![CheckKind::HttpHeaders, CheckKind::Ports]
+            vec![
+                CheckKind::HttpHeaders,
+                CheckKind::Ports,
+                CheckKind::HttpProbes,
+                CheckKind::Exposure
+            ]
+        );
+        assert_eq!(
+            plan(&url, Some(&[CheckKind::Exposure])).unwrap(),
+            vec![CheckKind::Exposure]
         );
         assert_eq!(
             plan(&url, Some(&[CheckKind::Ports])).unwrap(),

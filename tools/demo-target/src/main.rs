@@ -13,7 +13,8 @@ struct Args {
     #[arg(long, env = "S4E_DEMO_LISTEN", default_value = s4e_demo_target::DEFAULT_LISTEN)]
     listen: SocketAddr,
 
-    /// Serve the same pages with good security headers instead of missing ones.
+    /// Serve it as a hardened site: good headers, no exposed files; over the plain HTTP this
+    /// binary speaks, every request is redirected to HTTPS.
     #[arg(long)]
     hardened: bool,
 }

@@ -5,11 +5,21 @@ use axum::http::{Request, StatusCode, header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt as _;
 
+/// A request to the shop as served over plain HTTP (vulnerable) or TLS (hardened).
 async fn get(hardened: bool, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = s4e_demo_target::router(hardened)
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let router = if hardened {
+        s4e_demo_target::tls_router(true)
+    } else {
+        s4e_demo_target::router(false)
+    };
+    send(router, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+async fn send(
+    router: axum::Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = router.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
@@ -27,11 +37,8 @@ const SECURITY_HEADERS: [header::HeaderName; 4] = [
 async fn vulnerable_mode_lacks_security_headers_and_leaks_versions() {
     for path in ["/", "/login", "/robots.txt", "/no-such-page"] {
         let (status, headers, _) = get(false, path).await;
-        if path == "/no-such-page" {
-            assert_eq!(status, StatusCode::NOT_FOUND);
-        } else {
-            assert_eq!(status, StatusCode::OK, "{path}");
-        }
+        // Unknown paths too: the shop answers them with a page (a soft-404).
+        assert_eq!(status, StatusCode::OK, "{path}");
         for name in &SECURITY_HEADERS {
             assert!(headers.get(name).is_none(), "{path} has {name}");
         }
@@ -46,6 +53,74 @@ async fn vulnerable_mode_lacks_security_headers_and_leaks_versions() {
             .starts_with("text/html")
     );
     assert!(body.contains("Demo Shop"));
+}
+
+#[tokio::test]
+async fn vulnerable_mode_exposes_files_cookies_and_trace() {
+    let (status, _, head) = get(false, "/.git/HEAD").await;
+    assert_eq!(
+        (status, head.as_str()),
+        (StatusCode::OK, "ref: refs/heads/main\n")
+    );
+    let (status, _, env) = get(false, "/.env").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(env.starts_with("APP_ENV=production\n"), "{env}");
+    let (_, headers, _) = get(false, "/").await;
+    assert_eq!(
+        headers[header::SET_COOKIE],
+        "shop_session=demo-session-0001; Path=/"
+    );
+    // A soft-404: 200 and a shop page naming the path, escaped.
+    let (status, _, page) = get(false, "/no-such&page").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("could not find /no-such&amp;page."), "{page}");
+    // TRACE echoes the request, headers included.
+    let trace = Request::builder()
+        .method("TRACE")
+        .uri("/")
+        .header("x-probe", "echo-me")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, echo) = send(s4e_demo_target::router(false), trace).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "message/http");
+    assert!(echo.starts_with("TRACE / HTTP/1.1\r\n"), "{echo}");
+    assert!(echo.contains("x-probe: echo-me\r\n"), "{echo}");
+}
+
+#[tokio::test]
+async fn hardened_mode_redirects_plain_http_to_https() {
+    let request = Request::get("/login?next=%2F")
+        .header(header::HOST, "127.0.0.1:8090")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(s4e_demo_target::router(true), request).await;
+    assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        headers[header::LOCATION],
+        "https://127.0.0.1:8090/login?next=%2F"
+    );
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+}
+
+#[tokio::test]
+async fn hardened_mode_has_no_exposures_and_good_cookies() {
+    for path in ["/.git/HEAD", "/.env", "/no-such-page"] {
+        let (status, _, _) = get(true, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, headers, _) = get(true, "/").await;
+    assert_eq!(
+        headers[header::SET_COOKIE],
+        "shop_session=demo-session-0001; Path=/; Secure; HttpOnly; SameSite=Lax"
+    );
+    let trace = Request::builder()
+        .method("TRACE")
+        .uri("/")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(s4e_demo_target::tls_router(true), trace).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]

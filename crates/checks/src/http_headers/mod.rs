@@ -1,19 +1,26 @@
-//! The HTTP security headers check: one GET of the asset URL, judged by its response headers.
+//! The HTTP security headers check: one GET of the asset URL, judged by its response headers
+//! (and, for directory listings, the start of its body).
 //!
 //! Rules (each a stable `rule` name in the findings): `missing_hsts`, `missing_csp`,
 //! `missing_x_content_type_options`, `missing_clickjacking_protection`,
-//! `missing_referrer_policy`, `server_version_disclosure`, `x_powered_by_disclosure`.
-//! They apply to every status: an error page is served with headers too, and is as framable.
+//! `missing_referrer_policy`, `server_version_disclosure`, `x_powered_by_disclosure`;
+//! CSP quality (`csp.rs`): `csp_unsafe_inline`, `csp_unsafe_eval`, `csp_wildcard_source`;
+//! cookies (`cookies.rs`): `cookie_without_secure`, `cookie_without_httponly`,
+//! `cookie_without_samesite`; and `directory_listing` (`listing.rs`).
+//! Header rules apply to every status: an error page is served with headers too, and is as
+//! framable.
 
+mod cookies;
+mod csp;
+mod listing;
 mod parse;
 mod rules;
 
 use std::time::Duration;
 
-use tokio::time::{Instant, timeout_at};
-use url::Url;
+use tokio::time::Instant;
 
-use crate::egress::{EgressError, EgressPolicy};
+use crate::egress::EgressPolicy;
 use crate::{CheckError, CheckOutput, fetch};
 
 /// Requests `target` (an http or https URL) once and judges its response headers.
@@ -25,22 +32,16 @@ pub async fn run(
     policy: &EgressPolicy,
     timeout: Duration,
 ) -> Result<CheckOutput, CheckError> {
-    let url = Url::parse(target)
-        .map_err(|err| CheckError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
     let deadline = Instant::now() + timeout;
-    let addr = match timeout_at(deadline, policy.resolve(&url)).await {
-        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-        // A target the check cannot judge at all (say, ftp://) is the target's fault, not a
-        // policy decision.
-        Ok(Err(EgressError::InvalidTarget(reason))) => {
-            return Err(CheckError::InvalidTarget(reason));
-        }
-        Ok(Err(err)) => return Err(err.into()),
-        Ok(Ok(addr)) => addr,
-    };
+    let (url, addr) = fetch::approve(target, policy, deadline, timeout).await?;
     tracing::debug!(%url, %addr, "http_headers: requesting");
     let fetched = fetch::get(&url, addr, deadline, timeout).await?;
-    let findings = rules::evaluate(&url, fetched.raw.status, &fetched.headers);
+    let findings = rules::evaluate(
+        &url,
+        fetched.raw.status,
+        &fetched.headers,
+        &fetched.raw.body_excerpt,
+    );
     let status = fetched.raw.status;
     tracing::debug!(%url, status, findings = findings.len(), "http_headers: judged");
     Ok(CheckOutput {

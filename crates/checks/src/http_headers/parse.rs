@@ -39,19 +39,31 @@ pub(super) struct Directive {
 /// The directives of every policy in `name`: each line may hold several comma-separated
 /// policies, and a browser enforces all of them.
 pub(super) fn csp_directives(headers: &HeaderMap, name: &HeaderName) -> Vec<Directive> {
+    csp_policies(headers, name).into_iter().flatten().collect()
+}
+
+/// Every policy in `name` with its directives, one entry per policy: a resource must pass
+/// each of them, so what one policy allows another may still forbid. Policies without any
+/// directive are left out.
+pub(super) fn csp_policies(headers: &HeaderMap, name: &HeaderName) -> Vec<Vec<Directive>> {
     list(headers, name)
         .iter()
-        .flat_map(|policy| policy.split(';'))
-        .filter_map(|directive| {
-            let directive = directive.trim();
-            let (name, value) = directive
-                .split_once(char::is_whitespace)
-                .unwrap_or((directive, ""));
-            (!name.is_empty()).then(|| Directive {
-                name: name.to_ascii_lowercase(),
-                value: value.trim().to_owned(),
-            })
+        .map(|policy| {
+            policy
+                .split(';')
+                .filter_map(|directive| {
+                    let directive = directive.trim();
+                    let (name, value) = directive
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((directive, ""));
+                    (!name.is_empty()).then(|| Directive {
+                        name: name.to_ascii_lowercase(),
+                        value: value.trim().to_owned(),
+                    })
+                })
+                .collect::<Vec<_>>()
         })
+        .filter(|policy| !policy.is_empty())
         .collect()
 }
 

@@ -1,4 +1,5 @@
-//! The rules of the headers check: pure functions from a response's headers to findings.
+//! The rules of the headers check: pure functions from a response to findings. The header
+//! rules live here; CSP quality, cookies and directory listings have their own modules.
 
 use reqwest::header::{
     CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_REPORT_ONLY, HeaderMap, HeaderName,
@@ -8,7 +9,7 @@ use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::parse;
+use super::{cookies, csp, listing, parse};
 
 static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 
@@ -17,11 +18,13 @@ pub(super) struct Response<'a> {
     pub url: &'a Url,
     pub status: u16,
     pub headers: &'a HeaderMap,
+    /// The start of the body (the stored excerpt), decoded lossily.
+    pub body: &'a str,
 }
 
 type Rule = fn(&Response<'_>) -> Option<FindingDraft>;
 
-const RULES: [Rule; 7] = [
+const RULES: [Rule; 14] = [
     missing_hsts,
     missing_csp,
     missing_x_content_type_options,
@@ -29,33 +32,46 @@ const RULES: [Rule; 7] = [
     missing_referrer_policy,
     server_version_disclosure,
     x_powered_by_disclosure,
+    csp::unsafe_inline,
+    csp::unsafe_eval,
+    csp::wildcard_source,
+    cookies::without_secure,
+    cookies::without_httponly,
+    cookies::without_samesite,
+    listing::directory_listing,
 ];
 
 /// All findings for one response, in a fixed rule order.
-pub(super) fn evaluate(url: &Url, status: u16, headers: &HeaderMap) -> Vec<FindingDraft> {
+pub(super) fn evaluate(
+    url: &Url,
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+) -> Vec<FindingDraft> {
     let response = Response {
         url,
         status,
         headers,
+        body,
     };
     RULES.iter().filter_map(|rule| rule(&response)).collect()
 }
 
 /// The fixed facts of a rule; the title may vary with what was found.
-struct Meta {
-    rule: &'static str,
-    severity: Severity,
-    score: f32,
-    cwe: u32,
-    description: &'static str,
-    remediation: &'static str,
+pub(super) struct Meta {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub score: f32,
+    pub cwe: u32,
+    pub description: &'static str,
+    pub remediation: &'static str,
 }
 
 /// Evidence keeps at most this many characters of a header value: enough to show the
 /// problem, and a hostile server cannot make a report too large to store.
 const EVIDENCE_VALUE_LIMIT: usize = 1024;
 
-fn excerpt(value: String) -> String {
+pub(super) fn excerpt(value: String) -> String {
     if value.chars().count() <= EVIDENCE_VALUE_LIMIT {
         return value;
     }
@@ -66,7 +82,7 @@ fn excerpt(value: String) -> String {
 
 impl Meta {
     /// A finding with the status and the named headers (null when absent) as evidence.
-    fn finding(
+    pub(super) fn finding(
         &self,
         response: &Response<'_>,
         title: &str,
@@ -80,6 +96,20 @@ impl Meta {
                 (name.as_str().to_owned(), value)
             })
             .collect();
+        self.finding_with(
+            response,
+            title,
+            json!({ "status": response.status, "headers": headers }),
+        )
+    }
+
+    /// A finding with evidence the rule built itself (say, cookie names without their values).
+    pub(super) fn finding_with(
+        &self,
+        response: &Response<'_>,
+        title: &str,
+        evidence: Value,
+    ) -> FindingDraft {
         FindingDraft {
             check: CheckKind::HttpHeaders,
             rule: self.rule.to_owned(),
@@ -90,7 +120,7 @@ impl Meta {
             cwe: Some(self.cwe),
             description: self.description.to_owned(),
             remediation: self.remediation.to_owned(),
-            evidence: json!({ "status": response.status, "headers": headers }),
+            evidence,
         }
     }
 }
@@ -362,7 +392,7 @@ mod tests {
 
     fn rules_for(url: &str, status: u16, map: &HeaderMap) -> BTreeSet<String> {
         let url = Url::parse(url).unwrap();
-        evaluate(&url, status, map)
+        evaluate(&url, status, map, "")
             .into_iter()
             .map(|finding| finding.rule)
             .collect()
@@ -378,7 +408,7 @@ mod tests {
 
     fn find(url: &str, map: &HeaderMap, rule: &str) -> FindingDraft {
         let url = Url::parse(url).unwrap();
-        evaluate(&url, 200, map)
+        evaluate(&url, 200, map, "")
             .into_iter()
             .find(|finding| finding.rule == rule)
             .unwrap_or_else(|| panic!("no {rule} finding"))
@@ -553,7 +583,7 @@ mod tests {
     fn referrer_policy_rules() {
         let judge = |lines: &[(&str, &str)]| {
             let map = good_but("referrer-policy", lines);
-            evaluate(&Url::parse("https://example.com/").unwrap(), 200, &map)
+            evaluate(&Url::parse("https://example.com/").unwrap(), 200, &map, "")
                 .into_iter()
                 .find(|finding| finding.rule == "missing_referrer_policy")
                 .map(|finding| finding.title)
@@ -655,7 +685,7 @@ mod tests {
     fn findings_carry_their_metadata_and_evidence() {
         let map = headers(&[("server", "nginx/1.18.0"), ("x-frame-options", "DENY")]);
         let url = Url::parse("https://example.com/login").unwrap();
-        let findings = evaluate(&url, 404, &map);
+        let findings = evaluate(&url, 404, &map, "");
         for finding in &findings {
             assert_eq!(finding.check, CheckKind::HttpHeaders);
             assert_eq!(finding.location, "https://example.com/login");
@@ -696,7 +726,7 @@ mod tests {
                 .iter()
                 .all(|f| f.rule != "missing_clickjacking_protection")
         );
-        let clickjacking = evaluate(&url, 500, &HeaderMap::new())
+        let clickjacking = evaluate(&url, 500, &HeaderMap::new(), "")
             .into_iter()
             .find(|finding| finding.rule == "missing_clickjacking_protection")
             .unwrap();
@@ -705,7 +735,7 @@ mod tests {
             (Severity::Medium, Some(1021))
         );
         assert_eq!(clickjacking.evidence["status"], 500);
-        let powered = evaluate(&url, 200, &headers(&[("x-powered-by", "Express")]))
+        let powered = evaluate(&url, 200, &headers(&[("x-powered-by", "Express")]), "")
             .into_iter()
             .find(|finding| finding.rule == "x_powered_by_disclosure")
             .unwrap();

@@ -4,9 +4,11 @@
 //! rustls and axum again.
 
 mod egress;
+mod exposure;
 mod failures;
 mod headers;
 mod ports;
+mod probes;
 mod support;
 mod tls;
 mod tls_cert;

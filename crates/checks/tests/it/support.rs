@@ -70,8 +70,10 @@ impl Reply {
 /// A request as the server saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    pub method: String,
     pub path: String,
     pub user_agent: Option<String>,
+    pub origin: Option<String>,
 }
 
 /// A running server; stops on drop.
@@ -105,17 +107,35 @@ impl Drop for Server {
 
 /// A plain HTTP server on 127.0.0.1.
 pub async fn http(reply: Reply) -> Server {
-    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    serve(tcp, reply)
+    http_app(replying(reply)).await
 }
 
 /// An HTTPS server on `ip` with a self-signed certificate for `localhost` made for the test.
 pub async fn https_on(ip: std::net::IpAddr, reply: Reply) -> Server {
-    let tcp = TcpListener::bind((ip, 0)).await.expect("bind");
-    serve(TlsListener::new(tcp), reply)
+    https_app(ip, replying(reply)).await
 }
 
-fn serve<L>(listener: L, reply: Reply) -> Server
+/// A plain HTTP server on 127.0.0.1 running `app` (for answers that depend on the request).
+pub async fn http_app(app: Router) -> Server {
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    serve(tcp, app)
+}
+
+/// An HTTPS server on `ip` running `app`, with a certificate made for the test.
+pub async fn https_app(ip: std::net::IpAddr, app: Router) -> Server {
+    let tcp = TcpListener::bind((ip, 0)).await.expect("bind");
+    serve(TlsListener::new(tcp), app)
+}
+
+/// An app answering every request with `reply`.
+fn replying(reply: Reply) -> Router {
+    Router::new().fallback(move || {
+        let response = reply.response();
+        async move { response }
+    })
+}
+
+fn serve<L>(listener: L, app: Router) -> Server
 where
     L: Listener<Addr = SocketAddr>,
 {
@@ -127,19 +147,22 @@ where
         counter.fetch_add(1, Ordering::SeqCst);
     });
     let seen = requests.clone();
-    let app = Router::new().fallback(move |request: Request| {
-        let user_agent = request
-            .headers()
-            .get("user-agent")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+    let app = app.layer(axum::middleware::map_request(move |request: Request| {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
         seen.lock().expect("requests lock").push(Seen {
+            method: request.method().to_string(),
             path: request.uri().path().to_owned(),
-            user_agent,
+            user_agent: header("user-agent"),
+            origin: header("origin"),
         });
-        let response = reply.response();
-        async move { response }
-    });
+        async move { request }
+    }));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });

@@ -1,0 +1,211 @@
+//! The exposure check: sensitive files and paths a site serves by mistake.
+//!
+//! Paths are requested from the site's root (`paths.rs`: `.git`, `.env`, backups and dumps,
+//! `.htpasswd`, server-status, phpinfo, `.DS_Store`, OpenAPI/Swagger, Spring actuator, Go
+//! pprof, Laravel Ignition), one GET each with a small body limit, at most
+//! [`CONCURRENCY`] at once, all within one deadline. Django's debug page is recognised on the
+//! answers to the baseline requests, the unknown paths it is shown on.
+//!
+//! Two findings rules keep it free of false positives: an answer counts only when it is a
+//! 2xx whose content the path's validator recognises (`content.rs`; a 200 alone is never a
+//! finding), and never when it looks like the answers to two random, never-existing paths
+//! requested first (`soft404.rs`: sites that answer everything with their home page).
+//!
+//! Rules (stable `rule` names): `git_repository_exposed`, `env_file_exposed`,
+//! `backup_file_exposed`, `password_file_exposed`, `server_status_exposed`, `phpinfo_exposed`,
+//! `ds_store_exposed`, `api_documentation_exposed`, `debug_endpoint_exposed`. The location is
+//! the full URL of the exposed path, so each path is its own finding.
+//!
+//! The baseline requests must be answered, or the check fails with their error; a later
+//! request that fails on its own is logged and judged as no answer. A request still
+//! unanswered at the deadline fails the check with [`CheckError::Timeout`] rather than
+//! reporting a partial judgement.
+
+mod content;
+mod paths;
+mod soft404;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use reqwest::Method;
+use s4e_types::{CheckKind, FindingDraft};
+use serde_json::json;
+use tokio::time::Instant;
+use url::Url;
+
+use self::paths::Probe;
+use self::soft404::Baseline;
+use crate::egress::EgressPolicy;
+use crate::fetch::{self, Fetched, Pinned, Request};
+use crate::{CheckError, ProbeLog, ProbeOutput, ProbeRecord};
+
+/// Requests in flight at once: quick on a healthy site, gentle on a small one.
+pub const CONCURRENCY: usize = 8;
+
+/// Every validator recognises its file from the first few KiB.
+const BODY_LIMIT: usize = 32 * 1024;
+
+/// Probes `target`'s site (an http or https URL) for exposed files and judges the answers.
+///
+/// The address is approved by `policy` before any connection; `timeout` bounds the whole
+/// check.
+pub async fn run(
+    target: &str,
+    policy: &EgressPolicy,
+    timeout: Duration,
+) -> Result<ProbeOutput, CheckError> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let (url, addr) = fetch::approve(target, policy, deadline, timeout).await?;
+    tracing::debug!(%url, %addr, "exposure: requesting");
+    let sender = Sender {
+        pinned: Pinned::new(&url, addr)?,
+        url: &url,
+        deadline,
+        timeout,
+    };
+    let mut log = ProbeLog {
+        url: url.to_string(),
+        ..ProbeLog::default()
+    };
+    let mut findings = Vec::new();
+
+    let token = fetch::token();
+    let baseline_paths = [format!("/{token}"), format!("/.{token}.bak")];
+    let (first, second) = tokio::join!(
+        sender.get("baseline", &baseline_paths[0]),
+        sender.get("baseline", &baseline_paths[1]),
+    );
+    let mut baselines = Vec::new();
+    for (path, (record, result)) in baseline_paths.iter().zip([first, second]) {
+        log.requests.push(record);
+        let fetched = result?;
+        findings.extend(judge_baseline(&url, &fetched));
+        baselines.push(Baseline::new(fetched.raw.status, &fetched.body, path));
+    }
+    // Reported once, at the site's root, however many baselines showed it.
+    findings.dedup_by(|a, b| a.rule == b.rule && a.location == b.location);
+
+    // The futures are built first and then driven `CONCURRENCY` at a time: a stream mapping
+    // with a closure would make the whole check's future not `Send` (the closure's borrow of
+    // a probe is inferred as higher-ranked), and workers run checks on spawned tasks.
+    let requests: Vec<_> = paths::PROBES
+        .iter()
+        .enumerate()
+        .map(|(index, probe)| {
+            let sender = &sender;
+            async move {
+                let (record, result) = sender.get(probe_name(probe), probe.path).await;
+                (index, record, result)
+            }
+        })
+        .collect();
+    let mut answers: Vec<(usize, ProbeRecord, Result<Fetched, CheckError>)> =
+        stream::iter(requests)
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+    answers.sort_by_key(|(index, _, _)| *index);
+    for (index, record, result) in answers {
+        log.requests.push(record);
+        let fetched = match result {
+            Ok(fetched) => fetched,
+            Err(CheckError::Timeout(timeout)) => return Err(CheckError::Timeout(timeout)),
+            Err(_) => continue,
+        };
+        findings.extend(judge(&url, &paths::PROBES[index], &fetched, &baselines));
+    }
+    log.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::debug!(%url, findings = findings.len(), "exposure: judged");
+    Ok(ProbeOutput { findings, raw: log })
+}
+
+/// The probe's name in the log: the rule it may prove.
+fn probe_name(probe: &Probe) -> &'static str {
+    probe.meta.rule
+}
+
+/// A finding when the answer is a 2xx, not a soft-404, and its content is what the path names.
+fn judge(
+    site: &Url,
+    probe: &Probe,
+    fetched: &Fetched,
+    baselines: &[Baseline],
+) -> Option<FindingDraft> {
+    let status = fetched.raw.status;
+    if !(200..300).contains(&status)
+        || soft404::is_soft_404(baselines, status, &fetched.body, probe.path)
+    {
+        return None;
+    }
+    let proof = (probe.validate)(&fetched.body)?;
+    let location = site.join(probe.path).ok()?;
+    Some(probe.meta.finding(
+        CheckKind::Exposure,
+        location.as_str(),
+        &format!("{} exposed", probe.what),
+        json!({
+            "status": status,
+            "length": fetched.body.len(),
+            "proof": crate::finding::excerpt(&proof),
+        }),
+    ))
+}
+
+/// Django's debug page on a never-existing path: shown with status 404, and recognised by
+/// content precise enough to need neither a 2xx nor a baseline.
+fn judge_baseline(site: &Url, fetched: &Fetched) -> Option<FindingDraft> {
+    let probe = &paths::DJANGO_DEBUG;
+    let proof = (probe.validate)(&fetched.body)?;
+    let location = site.join(probe.path).ok()?;
+    Some(probe.meta.finding(
+        CheckKind::Exposure,
+        location.as_str(),
+        &format!("{} on", probe.what),
+        json!({
+            "status": fetched.raw.status,
+            "length": fetched.body.len(),
+            "proof": crate::finding::excerpt(&proof),
+        }),
+    ))
+}
+
+/// What every request of one run shares.
+struct Sender<'a> {
+    pinned: Pinned,
+    url: &'a Url,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Sender<'_> {
+    /// GETs `path` from the site's root.
+    async fn get(&self, name: &str, path: &str) -> (ProbeRecord, Result<Fetched, CheckError>) {
+        let request = Request::new(Method::GET, BODY_LIMIT);
+        let url = match self.url.join(path) {
+            Ok(url) => url,
+            Err(err) => {
+                let result = Err(CheckError::InvalidTarget(format!("{path}: {err}")));
+                return (fetch::record(name, &request, self.url, &result), result);
+            }
+        };
+        let result = self
+            .pinned
+            .send(&url, &request, self.deadline, self.timeout)
+            .await;
+        (fetch::record(name, &request, &url, &result), result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Workers run checks on spawned tasks: this only has to compile.
+    #[allow(dead_code)]
+    fn runs_on_a_spawned_task(policy: &'static EgressPolicy) {
+        tokio::spawn(run("http://example.com/", policy, Duration::from_secs(1)));
+    }
+}
