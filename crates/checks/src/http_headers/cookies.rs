@@ -76,7 +76,7 @@ const NAMES_LIMIT: usize = 20;
 fn names<'a>(cookies: impl Iterator<Item = &'a Cookie>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for cookie in cookies {
-        let name = excerpt(cookie.name.clone());
+        let name = excerpt(&cookie.name);
         if !names.contains(&name) {
             names.push(name);
         }

@@ -81,7 +81,7 @@ fn wildcard(list: &[String]) -> Option<String> {
     }
     list.iter()
         .find(|source| is_wildcard(source))
-        .map(|source| super::rules::excerpt(source.clone()))
+        .map(|source| crate::finding::excerpt(source))
 }
 
 fn is_wildcard(source: &str) -> bool {

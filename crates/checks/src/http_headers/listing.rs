@@ -93,7 +93,7 @@ pub(super) fn directory_listing(response: &Response<'_>) -> Option<FindingDraft>
         json!({
             "status": response.status,
             "listing": kind,
-            "title": excerpt(title),
+            "title": excerpt(&title),
         }),
     ))
 }
