@@ -57,6 +57,7 @@ fn core_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_core::Config 
         login_attempts_per_account: 10,
         login_attempts_per_ip: 1_000_000,
         login_window_seconds: 900,
+        secrets_key: None,
     }
 }
 

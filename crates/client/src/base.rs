@@ -2,7 +2,7 @@
 
 use s4e_types::account::{
     AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
-    NewPasswordHash, OrganizationWithOwner, UserCredentials, UserUpdate,
+    NewPasswordHash, OrganizationWithOwner, PendingTotp, UserCredentials, UserUpdate,
 };
 use s4e_types::api::{
     ApiKeyRecord, DashboardSummary, FinishJob, JobFinished, List, NewApiKey, NewOrganization,
@@ -256,6 +256,39 @@ impl BaseClient {
                     password_hash: password_hash.to_string(),
                 },
             )
+            .await
+    }
+
+    /// Stores a sealed TOTP secret being enrolled; `Conflict` while one is active.
+    pub async fn set_pending_totp(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        sealed_secret: &str,
+    ) -> Result<User, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/totp"),
+                &PendingTotp {
+                    sealed_secret: sealed_secret.to_string(),
+                },
+            )
+            .await
+    }
+
+    /// Activates the pending secret; `Conflict` when none is pending.
+    pub async fn enable_totp(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/totp/enable"),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
+    pub async fn disable_totp(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
+        self.http
+            .delete(&format!("/internal/v1/orgs/{org_id}/users/{user_id}/totp"))
             .await
     }
 

@@ -232,6 +232,21 @@ impl SessionStore {
         Ok(ended.max(0).unsigned_abs())
     }
 
+    /// True the first time `what` is claimed within `ttl`, false afterwards: a one-time code
+    /// is accepted once.
+    pub async fn claim_once(&self, what: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(format!("{}:once:{what}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut connection)
+            .await?;
+        Ok(set.is_some())
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         redis::cmd("PING")

@@ -68,6 +68,8 @@ pub struct User {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub password_changed_at: DateTime<Utc>,
+    /// Whether sign-in also needs a code from the user's authenticator.
+    pub totp_enabled: bool,
 }
 
 /// A new organization with its first owner, created together or not at all.
@@ -91,6 +93,16 @@ pub struct OrganizationWithOwner {
 pub struct UserCredentials {
     pub user: User,
     pub password_hash: String,
+    /// The active TOTP secret, sealed by the gateway.
+    pub totp_secret: Option<String>,
+    /// A secret being enrolled, sealed, until a code proves it.
+    pub totp_pending_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingTotp {
+    pub sealed_secret: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -206,6 +218,26 @@ pub struct ApiKeyRef {
 pub struct ChangePassword {
     pub current_password: String,
     pub new_password: String,
+}
+
+/// A TOTP secret to enrol: add it to an authenticator app (or scan the URI as a QR code), then
+/// confirm with a code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TotpEnrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableTotp {
+    pub password: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

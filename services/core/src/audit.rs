@@ -29,6 +29,9 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
         ("PATCH", "/api/v1/users/{user_id}") => Some(("users.update", "user")),
         ("DELETE", "/api/v1/users/{user_id}") => Some(("users.delete", "user")),
         ("POST", "/api/v1/me/password") => Some(("account.change_password", "user")),
+        ("POST", "/api/v1/me/totp") => Some(("account.totp_enrol", "user")),
+        ("POST", "/api/v1/me/totp/confirm") => Some(("account.totp_enable", "user")),
+        ("POST", "/api/v1/me/totp/disable") => Some(("account.totp_disable", "user")),
         ("DELETE", "/api/v1/me/sessions") => Some(("sessions.revoke_all", "session")),
         ("DELETE", "/api/v1/me/sessions/{session_id}") => Some(("sessions.revoke", "session")),
         ("POST", "/api/v1/auth/logout") => Some(("sessions.logout", "session")),
@@ -47,6 +50,17 @@ fn path_resource(route: &str, path: &str) -> Option<String> {
         .ends_with('}')
         .then(|| path.rsplit('/').next().map(str::to_string))
         .flatten()
+}
+
+/// What `/api/v1/me/...` acts on: the caller's own user.
+fn own_account(route: &str, principal: &Principal) -> Option<String> {
+    if !route.starts_with("/api/v1/me") {
+        return None;
+    }
+    principal
+        .user()
+        .ok()
+        .map(|(user_id, _, _)| user_id.to_string())
 }
 
 fn peer_ip(extensions: &axum::http::Extensions) -> Option<String> {
@@ -107,7 +121,8 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .extensions()
         .get::<AuditResource>()
         .map(|resource| resource.0.clone())
-        .or_else(|| path_resource(&route, &path));
+        .or_else(|| path_resource(&route, &path))
+        .or_else(|| own_account(&route, &principal));
     let (actor_kind, actor_id, actor_label) = principal.audit_actor();
     let entry = NewAuditEntry {
         actor_kind,

@@ -81,6 +81,16 @@ pub struct Config {
     )]
     pub api_key_cache_seconds: u64,
 
+    /// Key material for sealing stored secrets (TOTP); the service token when unset. Changing
+    /// it makes enrolled second factors unreadable.
+    #[arg(
+        long,
+        env = "S4E_SECRETS_KEY",
+        value_name = "S4E_SECRETS_KEY",
+        hide_env_values = true
+    )]
+    pub secrets_key: Option<String>,
+
     /// A session ends after this long unused (every request restarts the period).
     #[arg(
         long,

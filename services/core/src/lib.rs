@@ -12,6 +12,7 @@ mod password;
 mod permissions;
 mod rate_limit;
 mod session;
+pub mod totp;
 
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub(crate) struct AppState {
     pub sessions: SessionStore,
     pub session_max_age: Duration,
     pub accounts: AccountSettings,
+    pub secrets: totp::SecretBox,
 }
 
 /// How people sign up and in.
@@ -116,6 +118,13 @@ pub async fn run(
         keys: key_cache::KeyCache::new(Duration::from_secs(config.api_key_cache_seconds)),
         sessions,
         session_max_age: Duration::from_secs(config.session_max_age_seconds),
+        secrets: totp::SecretBox::new(
+            config
+                .secrets_key
+                .as_deref()
+                .unwrap_or(token.expose())
+                .as_bytes(),
+        ),
         accounts: AccountSettings {
             signup_enabled: config.signup_enabled,
             login_attempts_per_account: config.login_attempts_per_account,

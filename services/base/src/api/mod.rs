@@ -44,6 +44,14 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             post(users::set_password),
         )
         .route(
+            "/internal/v1/orgs/{org_id}/users/{user_id}/totp",
+            post(users::set_pending_totp).delete(users::disable_totp),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/users/{user_id}/totp/enable",
+            post(users::enable_totp),
+        )
+        .route(
             "/internal/v1/orgs/{org_id}/invitations",
             post(users::invite).get(users::invitations),
         )

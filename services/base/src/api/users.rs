@@ -5,7 +5,7 @@ use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::account::{
     AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
-    NewPasswordHash, OrganizationWithOwner, UserCredentials, UserUpdate,
+    NewPasswordHash, OrganizationWithOwner, PendingTotp, UserCredentials, UserUpdate,
 };
 use s4e_types::api::List;
 use s4e_types::{OrgId, User, UserId};
@@ -94,4 +94,28 @@ pub async fn accept_invitation(
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let user = db::users::accept_invitation(&pool, &body).await?;
     Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub async fn set_pending_totp(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+    ApiJson(body): ApiJson<PendingTotp>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        db::users::set_pending_totp(&pool, org_id, user_id, &body.sealed_secret).await?,
+    ))
+}
+
+pub async fn enable_totp(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(db::users::enable_totp(&pool, org_id, user_id).await?))
+}
+
+pub async fn disable_totp(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(db::users::disable_totp(&pool, org_id, user_id).await?))
 }

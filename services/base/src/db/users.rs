@@ -15,7 +15,8 @@ use super::{DbError, unique_violation};
 
 macro_rules! user_columns {
     () => {
-        "id, org_id, email, role, created_at, password_changed_at"
+        "id, org_id, email, role, created_at, password_changed_at, \
+         totp_secret IS NOT NULL AS totp_enabled"
     };
 }
 
@@ -27,6 +28,7 @@ struct UserRow {
     role: String,
     created_at: DateTime<Utc>,
     password_changed_at: DateTime<Utc>,
+    totp_enabled: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -39,6 +41,7 @@ impl TryFrom<UserRow> for User {
             role: parse_role(&row.role)?,
             created_at: row.created_at,
             password_changed_at: row.password_changed_at,
+            totp_enabled: row.totp_enabled,
         })
     }
 }
@@ -143,11 +146,13 @@ pub async fn credentials(pool: &PgPool, email_address: &str) -> Result<UserCrede
         #[sqlx(flatten)]
         user: UserRow,
         password_hash: String,
+        totp_secret: Option<String>,
+        totp_pending_secret: Option<String>,
     }
     let row = sqlx::query_as::<_, Row>(concat!(
         "SELECT ",
         user_columns!(),
-        ", password_hash FROM users WHERE email = $1"
+        ", password_hash, totp_secret, totp_pending_secret FROM users WHERE email = $1"
     ))
     .bind(email)
     .fetch_optional(pool)
@@ -156,7 +161,86 @@ pub async fn credentials(pool: &PgPool, email_address: &str) -> Result<UserCrede
     Ok(UserCredentials {
         user: row.user.try_into()?,
         password_hash: row.password_hash,
+        totp_secret: row.totp_secret,
+        totp_pending_secret: row.totp_pending_secret,
     })
+}
+
+/// Sealed secrets are the gateway's; base only refuses what is obviously not one.
+fn sealed(value: &str) -> Result<&str, DbError> {
+    if value.starts_with("v1:") && value.len() < 512 {
+        Ok(value)
+    } else {
+        Err(DbError::Invalid(
+            "sealed_secret: not a sealed secret".into(),
+        ))
+    }
+}
+
+/// Stores a secret being enrolled; refused while a second factor is active (disable it first).
+pub async fn set_pending_totp(
+    pool: &PgPool,
+    org_id: OrgId,
+    user_id: UserId,
+    sealed_secret: &str,
+) -> Result<User, DbError> {
+    let sealed_secret = sealed(sealed_secret)?;
+    let updated = sqlx::query_as::<_, UserRow>(concat!(
+        "UPDATE users SET totp_pending_secret = $3
+         WHERE org_id = $1 AND id = $2 AND totp_secret IS NULL RETURNING ",
+        user_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(user_id.0)
+    .bind(sealed_secret)
+    .fetch_optional(pool)
+    .await?;
+    match updated {
+        Some(row) => row.try_into(),
+        None => {
+            get(pool, org_id, user_id).await?;
+            Err(DbError::Conflict(
+                "a second factor is already active; disable it first".into(),
+            ))
+        }
+    }
+}
+
+/// Makes the pending secret the active one.
+pub async fn enable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, DbError> {
+    let updated = sqlx::query_as::<_, UserRow>(concat!(
+        "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
+                          totp_enabled_at = now()
+         WHERE org_id = $1 AND id = $2 AND totp_pending_secret IS NOT NULL RETURNING ",
+        user_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(user_id.0)
+    .fetch_optional(pool)
+    .await?;
+    match updated {
+        Some(row) => row.try_into(),
+        None => {
+            get(pool, org_id, user_id).await?;
+            Err(DbError::Conflict(
+                "no second factor is being enrolled".into(),
+            ))
+        }
+    }
+}
+
+pub async fn disable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, DbError> {
+    sqlx::query_as::<_, UserRow>(concat!(
+        "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL
+         WHERE org_id = $1 AND id = $2 RETURNING ",
+        user_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(user_id.0)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("user"))?
+    .try_into()
 }
 
 pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<User>, DbError> {

@@ -11,8 +11,9 @@ use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_store::SessionData;
 use s4e_types::account::{
-    AcceptInvitation, AcceptInvitationRequest, ApiKeyRef, ChangePassword, Login, Me,
-    NewOrganizationWithOwner, SessionSummary, SessionView, Signup, normalize_email,
+    AcceptInvitation, AcceptInvitationRequest, ApiKeyRef, ChangePassword, DisableTotp, Login, Me,
+    NewOrganizationWithOwner, SessionSummary, SessionView, Signup, TotpCode, TotpEnrolment,
+    normalize_email,
 };
 use s4e_types::api::List;
 use s4e_types::audit::ActorKind;
@@ -21,7 +22,7 @@ use s4e_types::{NewAuditEntry, User};
 use super::upstream;
 use crate::audit::{self, ClientMeta};
 use crate::auth::{Actor, Principal};
-use crate::{AppState, password, session};
+use crate::{AppState, password, session, totp};
 
 fn bad_request(message: &str) -> ApiError {
     ApiError::bad_request(message)
@@ -183,10 +184,14 @@ pub async fn login(
         audit::write(&state, user.org_id, entry).await;
         return Err(ApiError::unauthorized("wrong e-mail or password"));
     }
-    if body.totp_code.is_some() {
-        return Err(bad_request(
-            "totp_code: this account has no second factor enrolled",
-        ));
+    if let Some(sealed) = &credentials.totp_secret
+        && let Err(error) = second_factor(&state, &user, sealed, body.totp_code.as_deref()).await
+    {
+        let mut entry = user_entry(&user, "sessions.login", error.status, &meta);
+        entry.actor_kind = ActorKind::Anonymous;
+        entry.actor_id = None;
+        audit::write(&state, user.org_id, entry).await;
+        return Err(error);
     }
     audit::write(
         &state,
@@ -195,6 +200,107 @@ pub async fn login(
     )
     .await;
     start_session(&state, user, &meta, StatusCode::OK).await
+}
+
+/// Checks the code of the user's authenticator; each code is accepted once.
+async fn second_factor(
+    state: &AppState,
+    user: &User,
+    sealed: &str,
+    code: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(code) = code else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "totp_required",
+            "this account needs the code of its authenticator app (totp_code)",
+        ));
+    };
+    let secret = state.secrets.open(sealed).ok_or_else(|| {
+        ApiError::internal(format!("the totp secret of user {} does not open", user.id))
+    })?;
+    let wrong = || ApiError::unauthorized("wrong authenticator code");
+    let step = totp::verify(&secret, code, unix_now()).ok_or_else(wrong)?;
+    let first = state
+        .sessions
+        .claim_once(&format!("totp:{}:{step}", user.id), TOTP_REUSE_GUARD)
+        .await
+        .map_err(session_store_error)?;
+    if first { Ok(()) } else { Err(wrong()) }
+}
+
+/// Longer than the window of steps a code is accepted in.
+const TOTP_REUSE_GUARD: Duration = Duration::from_secs(150);
+
+fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default()
+}
+
+/// Starts enrolling a second factor: a new secret to add to an authenticator app. It becomes
+/// active when confirmed with a code.
+pub async fn enrol_totp(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<TotpEnrolment>, ApiError> {
+    let (user_id, email, _) = principal.user()?;
+    let secret = totp::generate_secret();
+    state
+        .base
+        .set_pending_totp(principal.org_id, user_id, &state.secrets.seal(&secret))
+        .await
+        .map_err(upstream)?;
+    Ok(Json(TotpEnrolment {
+        secret: totp::base32(&secret),
+        otpauth_uri: totp::otpauth_uri(email, &secret),
+    }))
+}
+
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<Json<User>, ApiError> {
+    let (user_id, email, _) = principal.user()?;
+    let credentials = state.base.credentials(email).await.map_err(upstream)?;
+    let Some(pending) = credentials.totp_pending_secret else {
+        return Err(ApiError::conflict("no second factor is being enrolled"));
+    };
+    let secret = state.secrets.open(&pending).ok_or_else(|| {
+        ApiError::internal(format!(
+            "the pending totp secret of {user_id} does not open"
+        ))
+    })?;
+    if totp::verify(&secret, &body.code, unix_now()).is_none() {
+        return Err(ApiError::bad_request("code: wrong authenticator code"));
+    }
+    let user = state
+        .base
+        .enable_totp(principal.org_id, user_id)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(%user_id, "second factor enabled");
+    Ok(Json(user))
+}
+
+/// Turns the second factor off; needs the password, so a borrowed session cannot do it.
+pub async fn disable_totp(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<DisableTotp>,
+) -> Result<Json<User>, ApiError> {
+    let (user_id, email, _) = principal.user()?;
+    let credentials = state.base.credentials(email).await.map_err(upstream)?;
+    let matches = password::verify(body.password, Some(credentials.password_hash)).await?;
+    if !matches {
+        return Err(ApiError::forbidden("password: wrong password"));
+    }
+    let user = state
+        .base
+        .disable_totp(principal.org_id, user_id)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(%user_id, "second factor disabled");
+    Ok(Json(user))
 }
 
 pub async fn accept_invitation(

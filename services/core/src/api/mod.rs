@@ -49,6 +49,9 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             delete(accounts::revoke_session),
         )
         .route("/api/v1/me/password", post(accounts::change_password))
+        .route("/api/v1/me/totp", post(accounts::enrol_totp))
+        .route("/api/v1/me/totp/confirm", post(accounts::confirm_totp))
+        .route("/api/v1/me/totp/disable", post(accounts::disable_totp))
         .route("/api/v1/users", get(users::list))
         .route(
             "/api/v1/users/{user_id}",
