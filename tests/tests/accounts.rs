@@ -794,6 +794,7 @@ async fn an_organization_made_from_the_command_line_signs_in() {
         "Private",
         "root@private.test",
         "short",
+        false,
     )
     .await;
     assert!(weak.unwrap_err().to_string().contains("S4E_OWNER_PASSWORD"));
@@ -803,6 +804,7 @@ async fn an_organization_made_from_the_command_line_signs_in() {
         "Private",
         "Root@Private.test",
         PASSWORD,
+        false,
     )
     .await
     .unwrap();

@@ -433,6 +433,8 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/users/{user_id}",
         "/api/v1/audit-log",
         "/api/v1/dashboard",
+        "/api/v1/customers",
+        "/api/v1/portfolio",
     ] {
         assert!(
             document["paths"][path].is_object(),

@@ -5,8 +5,8 @@ use s4e_types::account::{
     NewPasswordHash, OrganizationWithOwner, PendingTotp, UserCredentials, UserUpdate,
 };
 use s4e_types::api::{
-    ApiKeyRecord, DashboardSummary, FinishJob, JobFinished, List, NewApiKey, NewOrganization,
-    NewScanRun, Organization, ScanRunWithJobs,
+    ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FinishJob, JobFinished, List,
+    NewApiKey, NewOrganization, NewScanRun, Organization, ScanRunWithJobs,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::{
@@ -48,8 +48,74 @@ impl BaseClient {
     pub async fn create_organization(&self, name: &str) -> Result<Organization, ClientError> {
         let body = NewOrganization {
             name: name.to_string(),
+            is_partner: false,
         };
         self.http.post("/internal/v1/orgs", &body).await
+    }
+
+    /// A partner organization: it creates and manages customer organizations.
+    pub async fn create_partner(&self, name: &str) -> Result<Organization, ClientError> {
+        let body = NewOrganization {
+            name: name.to_string(),
+            is_partner: true,
+        };
+        self.http.post("/internal/v1/orgs", &body).await
+    }
+
+    pub async fn get_organization(&self, org_id: OrgId) -> Result<Organization, ClientError> {
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}"), &[])
+            .await
+    }
+
+    /// A new customer of `partner_id`; `NotFound` when `partner_id` is not a partner.
+    pub async fn create_customer(
+        &self,
+        partner_id: OrgId,
+        name: &str,
+    ) -> Result<Organization, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{partner_id}/customers"),
+                &CreateCustomer {
+                    name: name.to_string(),
+                },
+            )
+            .await
+    }
+
+    pub async fn list_customers(
+        &self,
+        partner_id: OrgId,
+    ) -> Result<Vec<Organization>, ClientError> {
+        let list: List<Organization> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{partner_id}/customers"), &[])
+            .await?;
+        Ok(list.items)
+    }
+
+    /// The customer, when it is `partner_id`'s; `NotFound` otherwise.
+    pub async fn get_customer(
+        &self,
+        partner_id: OrgId,
+        customer_id: OrgId,
+    ) -> Result<Organization, ClientError> {
+        self.http
+            .get(
+                &format!("/internal/v1/orgs/{partner_id}/customers/{customer_id}"),
+                &[],
+            )
+            .await
+    }
+
+    /// Every customer with its open findings by severity, in one call.
+    pub async fn portfolio(&self, partner_id: OrgId) -> Result<Vec<CustomerFindings>, ClientError> {
+        let list: List<CustomerFindings> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{partner_id}/portfolio"), &[])
+            .await?;
+        Ok(list.items)
     }
 
     pub async fn create_api_key(

@@ -80,6 +80,8 @@ pub struct NewOrganizationWithOwner {
     pub email: String,
     /// Argon2id PHC string; the gateway hashes, base only stores.
     pub password_hash: String,
+    #[serde(default)]
+    pub is_partner: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

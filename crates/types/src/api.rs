@@ -24,12 +24,41 @@ pub struct ErrorDetail {
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
     pub name: String,
+    /// A partner (an MSSP, say) creates and manages customer organizations.
+    #[serde(default)]
+    pub is_partner: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
     pub id: OrgId,
     pub name: String,
+    pub is_partner: bool,
+    /// The partner that manages this organization, if one does.
+    pub partner_org_id: Option<OrgId>,
+}
+
+/// A customer organization as a partner creates it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    pub name: String,
+}
+
+/// One customer of a partner with its open findings, as base counts them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerFindings {
+    pub organization: Organization,
+    pub open_findings: SeverityCounts,
+}
+
+/// One line of a partner's portfolio: a customer, its open findings and its security score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PortfolioEntry {
+    pub organization: Organization,
+    pub open_findings: SeverityCounts,
+    /// 0–100, higher is better; see the gateway's documentation for the formula.
+    pub score: u8,
 }
 
 /// An API key as stored: the secret never leaves the gateway, only its hash.

@@ -23,6 +23,7 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
     let known = match (method.as_str(), route) {
         ("POST", "/api/v1/assets") => Some(("assets.create", "asset")),
         ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
+        ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
         ("POST", "/api/v1/api-keys") => Some(("api_keys.create", "api_key")),
         ("DELETE", "/api/v1/api-keys/{key_id}") => Some(("api_keys.revoke", "api_key")),
         ("POST", "/api/v1/invitations") => Some(("users.invite", "invitation")),
@@ -128,7 +129,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         actor_kind,
         actor_id,
         actor_label,
-        actor_org_id: None,
+        actor_org_id: principal.acting_from,
         action,
         resource_type: resource_type.to_string(),
         resource_id,

@@ -34,9 +34,12 @@ pub enum Actor {
 
 #[derive(Clone, Debug)]
 pub struct Principal {
+    /// The organization the request acts in.
     pub org_id: OrgId,
     pub actor: Actor,
     pub permissions: Permissions,
+    /// The partner organization the caller belongs to, when it acts inside a customer.
+    pub acting_from: Option<OrgId>,
 }
 
 impl Principal {
@@ -126,8 +129,45 @@ pub async fn authenticate(
             "sign in, or present an API key (Authorization: Bearer <key> or X-API-Key)",
         ));
     };
+    let acting = request.headers().get(ACTING_ORG_HEADER).cloned();
+    let writes = !safe(request.method());
+    let principal = act_for_customer(&state, principal, acting, writes).await?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The header a partner names the customer organization it acts in with.
+pub const ACTING_ORG_HEADER: &str = "x-organization-id";
+
+/// Moves a partner's caller into the customer named by `X-Organization-Id`. The customer must
+/// be one of the caller's organization's; any other id is "not found", like a missing one.
+async fn act_for_customer(
+    state: &AppState,
+    mut principal: Principal,
+    acting: Option<axum::http::HeaderValue>,
+    writes: bool,
+) -> Result<Principal, ApiError> {
+    let Some(value) = acting else {
+        return Ok(principal);
+    };
+    let target: OrgId = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| ApiError::bad_request("X-Organization-Id: must be an organization id"))?;
+    if target == principal.org_id {
+        return Ok(principal);
+    }
+    let access = if writes { Access::Write } else { Access::Read };
+    principal.require(Resource::Customers, access)?;
+    match state.base.get_customer(principal.org_id, target).await {
+        Ok(_) => {}
+        Err(ClientError::NotFound(_)) => return Err(ApiError::not_found("organization")),
+        Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+    }
+    principal.acting_from = Some(principal.org_id);
+    principal.org_id = target;
+    Ok(principal)
 }
 
 fn safe(method: &Method) -> bool {
@@ -167,6 +207,7 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
             prefix: record.prefix,
         },
         permissions,
+        acting_from: None,
     })
 }
 
@@ -197,6 +238,7 @@ async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String
     let principal = Principal {
         org_id: data.org_id,
         permissions: Permissions::for_role(data.role),
+        acting_from: None,
         actor: Actor::User {
             user_id: data.user_id,
             email: data.email,

@@ -155,6 +155,7 @@ pub async fn create_organization(
     org_name: &str,
     owner_email: &str,
     password: &str,
+    is_partner: bool,
 ) -> Result<s4e_types::UserId, BoxError> {
     let email = s4e_types::account::normalize_email(owner_email)?;
     password::check_new(password, &email, "S4E_OWNER_PASSWORD").map_err(|error| error.message)?;
@@ -167,6 +168,7 @@ pub async fn create_organization(
             organization_name: org_name.to_string(),
             email,
             password_hash,
+            is_partner,
         })
         .await?;
     tracing::info!(org_id = %created.organization.id, user_id = %created.owner.id, "organization created");
@@ -180,8 +182,22 @@ pub async fn create_admin_key(
     service_token: &str,
     org_name: &str,
 ) -> Result<String, BoxError> {
+    create_admin_key_with(base_url, service_token, org_name, false).await
+}
+
+/// As [`create_admin_key`], for a partner organization when `is_partner`.
+pub async fn create_admin_key_with(
+    base_url: &str,
+    service_token: &str,
+    org_name: &str,
+    is_partner: bool,
+) -> Result<String, BoxError> {
     let base = BaseClient::new(base_url, service_token)?;
-    let organization = base.create_organization(org_name).await?;
+    let organization = if is_partner {
+        base.create_partner(org_name).await?
+    } else {
+        base.create_organization(org_name).await?
+    };
     let generated = api_key::generate();
     base.create_api_key(
         organization.id,

@@ -20,6 +20,9 @@ enum Command {
         /// E-mail address the owner signs in with.
         #[arg(long)]
         owner_email: String,
+        /// Make it a partner organization, which creates and manages customer organizations.
+        #[arg(long)]
+        partner: bool,
         /// Never a flag: command lines are visible to every user of the machine.
         #[arg(
             skip = std::env::var("S4E_OWNER_PASSWORD").unwrap_or_default()
@@ -40,6 +43,9 @@ enum Command {
         /// Name of the new organization.
         #[arg(long)]
         org_name: String,
+        /// Make it a partner organization, which creates and manages customer organizations.
+        #[arg(long)]
+        partner: bool,
         #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
         base_url: String,
         #[arg(
@@ -57,10 +63,13 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
     match Cli::parse().command {
         Some(Command::CreateAdminKey {
             org_name,
+            partner,
             base_url,
             service_token,
         }) => {
-            let key = s4e_core::create_admin_key(&base_url, &service_token, &org_name).await?;
+            let key =
+                s4e_core::create_admin_key_with(&base_url, &service_token, &org_name, partner)
+                    .await?;
             // The key alone on stdout, so scripts can capture it.
             println!("{key}");
             Ok(())
@@ -68,6 +77,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
         Some(Command::CreateOrganization {
             org_name,
             owner_email,
+            partner,
             owner_password,
             base_url,
             service_token,
@@ -78,6 +88,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
                 &org_name,
                 &owner_email,
                 &owner_password,
+                partner,
             )
             .await?;
             println!("{user_id}");

@@ -14,6 +14,8 @@ pub enum Resource {
     Audit,
     Automation,
     Exports,
+    /// A partner's customer organizations: listing, creating, acting inside them.
+    Customers,
 }
 
 impl Resource {
@@ -26,6 +28,7 @@ impl Resource {
         Resource::Audit,
         Resource::Automation,
         Resource::Exports,
+        Resource::Customers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Resource {
             Resource::Audit => "audit",
             Resource::Automation => "automation",
             Resource::Exports => "exports",
+            Resource::Customers => "customers",
         }
     }
 
@@ -127,7 +131,8 @@ impl Permissions {
     ///
     /// - viewer: look at assets, scans and findings.
     /// - member: also register assets, start scans, triage findings, export, see automation.
-    /// - admin: everything: users, API keys, automation, the audit log.
+    /// - admin: everything: users, API keys, automation, the audit log, and in a partner
+    ///   organization its customers.
     /// - owner: as admin; in addition only owners may grant or take away ownership
     ///   (checked where users are changed, since it depends on the target user).
     pub fn for_role(role: Role) -> Self {

@@ -19,6 +19,19 @@ use crate::db::DbError;
 pub fn router(pool: PgPool, token: ServiceToken) -> Router {
     Router::new()
         .route("/internal/v1/orgs", post(organizations::create))
+        .route("/internal/v1/orgs/{org_id}", get(organizations::get))
+        .route(
+            "/internal/v1/orgs/{org_id}/customers",
+            post(organizations::create_customer).get(organizations::customers),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/customers/{customer_id}",
+            get(organizations::customer),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/portfolio",
+            get(organizations::portfolio),
+        )
         .route(
             "/internal/v1/orgs/{org_id}/api-keys",
             post(api_keys::create).get(api_keys::list),

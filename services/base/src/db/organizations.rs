@@ -1,22 +1,170 @@
+//! Organizations, and partners' customers: a customer row names its partner, and every query
+//! about customers filters by that partner.
+
 use s4e_types::OrgId;
-use s4e_types::api::Organization;
-use sqlx::PgPool;
+use s4e_types::api::{CustomerFindings, Organization, SeverityCounts};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use super::DbError;
 
-pub async fn create(pool: &PgPool, name: &str) -> Result<Organization, DbError> {
-    let name = name.trim();
+#[derive(sqlx::FromRow)]
+struct OrganizationRow {
+    id: Uuid,
+    name: String,
+    is_partner: bool,
+    partner_org_id: Option<Uuid>,
+}
+
+impl From<OrganizationRow> for Organization {
+    fn from(row: OrganizationRow) -> Self {
+        Organization {
+            id: OrgId(row.id),
+            name: row.name,
+            is_partner: row.is_partner,
+            partner_org_id: row.partner_org_id.map(OrgId),
+        }
+    }
+}
+
+fn name(value: &str) -> Result<&str, DbError> {
+    let name = value.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(DbError::Invalid("name: must be 1-200 characters".into()));
     }
-    let id = OrgId::new();
-    sqlx::query("INSERT INTO organizations (id, name) VALUES ($1, $2)")
-        .bind(id.0)
-        .bind(name)
-        .execute(pool)
-        .await?;
-    Ok(Organization {
-        id,
-        name: name.to_string(),
-    })
+    Ok(name)
+}
+
+/// Inserts an organization inside the caller's transaction or connection.
+pub(crate) async fn insert(
+    connection: &mut PgConnection,
+    org_name: &str,
+    is_partner: bool,
+) -> Result<Organization, DbError> {
+    let org_name = name(org_name)?;
+    let row = sqlx::query_as::<_, OrganizationRow>(
+        "INSERT INTO organizations (id, name, is_partner) VALUES ($1, $2, $3)
+         RETURNING id, name, is_partner, partner_org_id",
+    )
+    .bind(OrgId::new().0)
+    .bind(org_name)
+    .bind(is_partner)
+    .fetch_one(connection)
+    .await?;
+    Ok(row.into())
+}
+
+pub async fn create(
+    pool: &PgPool,
+    org_name: &str,
+    is_partner: bool,
+) -> Result<Organization, DbError> {
+    let mut connection = pool.acquire().await?;
+    insert(&mut connection, org_name, is_partner).await
+}
+
+pub async fn get(pool: &PgPool, org_id: OrgId) -> Result<Organization, DbError> {
+    sqlx::query_as::<_, OrganizationRow>(
+        "SELECT id, name, is_partner, partner_org_id FROM organizations WHERE id = $1",
+    )
+    .bind(org_id.0)
+    .fetch_optional(pool)
+    .await?
+    .map(Into::into)
+    .ok_or(DbError::NotFound("organization"))
+}
+
+/// A new customer of `partner_id`; only a partner organization has customers.
+pub async fn create_customer(
+    pool: &PgPool,
+    partner_id: OrgId,
+    customer_name: &str,
+) -> Result<Organization, DbError> {
+    let customer_name = name(customer_name)?;
+    sqlx::query_as::<_, OrganizationRow>(
+        "INSERT INTO organizations (id, name, partner_org_id)
+         SELECT $1, $3, p.id FROM organizations p WHERE p.id = $2 AND p.is_partner
+         RETURNING id, name, is_partner, partner_org_id",
+    )
+    .bind(OrgId::new().0)
+    .bind(partner_id.0)
+    .bind(customer_name)
+    .fetch_optional(pool)
+    .await?
+    .map(Into::into)
+    .ok_or(DbError::NotFound("partner organization"))
+}
+
+pub async fn customers(pool: &PgPool, partner_id: OrgId) -> Result<Vec<Organization>, DbError> {
+    Ok(sqlx::query_as::<_, OrganizationRow>(
+        "SELECT id, name, is_partner, partner_org_id FROM organizations
+         WHERE partner_org_id = $1 ORDER BY name, id LIMIT 10000",
+    )
+    .bind(partner_id.0)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Into::into)
+    .collect())
+}
+
+/// The customer, if it is `partner_id`'s; another organization is simply not found.
+pub async fn customer(
+    pool: &PgPool,
+    partner_id: OrgId,
+    customer_id: OrgId,
+) -> Result<Organization, DbError> {
+    sqlx::query_as::<_, OrganizationRow>(
+        "SELECT id, name, is_partner, partner_org_id FROM organizations
+         WHERE id = $2 AND partner_org_id = $1",
+    )
+    .bind(partner_id.0)
+    .bind(customer_id.0)
+    .fetch_optional(pool)
+    .await?
+    .map(Into::into)
+    .ok_or(DbError::NotFound("organization"))
+}
+
+#[derive(sqlx::FromRow)]
+struct PortfolioRow {
+    #[sqlx(flatten)]
+    organization: OrganizationRow,
+    critical: i64,
+    high: i64,
+    medium: i64,
+    low: i64,
+    info: i64,
+}
+
+/// Every customer of the partner with its open findings by severity, in one statement.
+pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerFindings>, DbError> {
+    let rows = sqlx::query_as::<_, PortfolioRow>(
+        "SELECT o.id, o.name, o.is_partner, o.partner_org_id,
+                count(f.id) FILTER (WHERE f.severity = 'critical') AS critical,
+                count(f.id) FILTER (WHERE f.severity = 'high') AS high,
+                count(f.id) FILTER (WHERE f.severity = 'medium') AS medium,
+                count(f.id) FILTER (WHERE f.severity = 'low') AS low,
+                count(f.id) FILTER (WHERE f.severity = 'info') AS info
+         FROM organizations o
+         LEFT JOIN findings f ON f.org_id = o.id AND f.status = 'open'
+         WHERE o.partner_org_id = $1
+         GROUP BY o.id ORDER BY o.name, o.id LIMIT 10000",
+    )
+    .bind(partner_id.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| CustomerFindings {
+            organization: row.organization.into(),
+            open_findings: SeverityCounts {
+                critical: row.critical,
+                high: row.high,
+                medium: row.medium,
+                low: row.low,
+                info: row.info,
+            },
+        })
+        .collect())
 }

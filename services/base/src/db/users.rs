@@ -6,7 +6,6 @@ use s4e_types::account::{
     AcceptInvitation, Invitation, NewInvitation, NewOrganizationWithOwner, OrganizationWithOwner,
     UserCredentials, normalize_email,
 };
-use s4e_types::api::Organization;
 use s4e_types::{InvitationId, OrgId, Role, User, UserId};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -119,19 +118,11 @@ pub async fn create_organization_with_owner(
     let email = email(&body.email)?;
     let hash = password_hash(&body.password_hash)?;
     let mut tx = pool.begin().await?;
-    let org_id = OrgId::new();
-    sqlx::query("INSERT INTO organizations (id, name) VALUES ($1, $2)")
-        .bind(org_id.0)
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    let owner = insert_user(&mut tx, org_id, &email, hash, Role::Owner).await?;
+    let organization = super::organizations::insert(&mut tx, name, body.is_partner).await?;
+    let owner = insert_user(&mut tx, organization.id, &email, hash, Role::Owner).await?;
     tx.commit().await?;
     Ok(OrganizationWithOwner {
-        organization: Organization {
-            id: org_id,
-            name: name.to_string(),
-        },
+        organization,
         owner,
     })
 }

@@ -106,6 +106,7 @@ pub async fn signup(
             organization_name: body.organization_name,
             email,
             password_hash,
+            is_partner: false,
         })
         .await
         .map_err(upstream)?;

@@ -8,6 +8,7 @@ mod assets;
 mod audit_log;
 mod dashboard;
 mod findings;
+mod partners;
 mod scans;
 mod users;
 
@@ -63,6 +64,11 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         )
         .route("/api/v1/audit-log", get(audit_log::list))
         .route("/api/v1/dashboard", get(dashboard::summary))
+        .route(
+            "/api/v1/customers",
+            get(partners::list).post(partners::create),
+        )
+        .route("/api/v1/portfolio", get(partners::portfolio))
         // Layers run outermost last-added: authenticate, then rate limit, then audit.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,127 @@
+//! Partners (MSSPs): their customer organizations and the portfolio across them. A partner's
+//! people act inside a customer by naming it in `X-Organization-Id` (see `auth.rs`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::api::{CreateCustomer, List, Organization, PortfolioEntry, SeverityCounts};
+
+use super::upstream;
+use crate::AppState;
+use crate::audit::AuditResource;
+use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
+
+/// The security score of an organization from its open findings, 0–100 (higher is better):
+/// `round(100 · e^(−p/50))` with the penalty `p = 10·critical + 5·high + 2·medium + 0.5·low`
+/// (informational findings weigh nothing). No open finding scores 100; one critical 82; five
+/// highs 61; ten criticals 14. It never reaches 0, so a worse posture always scores lower.
+pub fn security_score(open: &SeverityCounts) -> u8 {
+    let penalty = 10.0 * open.critical as f64
+        + 5.0 * open.high as f64
+        + 2.0 * open.medium as f64
+        + 0.5 * open.low as f64;
+    let score = (100.0 * (-penalty / 50.0).exp()).round();
+    score.clamp(0.0, 100.0) as u8
+}
+
+/// The caller's organization, which must be a partner.
+async fn own_partner(state: &AppState, principal: &Principal) -> Result<Organization, ApiError> {
+    let organization = state
+        .base
+        .get_organization(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    if !organization.is_partner {
+        return Err(ApiError::forbidden("this organization is not a partner"));
+    }
+    Ok(organization)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<Organization>>, ApiError> {
+    principal.require(Resource::Customers, Access::Read)?;
+    let partner = own_partner(&state, &principal).await?;
+    let items = state
+        .base
+        .list_customers(partner.id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(List { items }))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<CreateCustomer>,
+) -> Result<(StatusCode, Extension<AuditResource>, Json<Organization>), ApiError> {
+    principal.require(Resource::Customers, Access::Write)?;
+    let partner = own_partner(&state, &principal).await?;
+    let customer = state
+        .base
+        .create_customer(partner.id, &body.name)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(partner = %partner.id, customer = %customer.id, "customer organization created");
+    Ok((
+        StatusCode::CREATED,
+        Extension(AuditResource(customer.id.to_string())),
+        Json(customer),
+    ))
+}
+
+/// Every customer with its open findings and score, from one call to base.
+pub async fn portfolio(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<PortfolioEntry>>, ApiError> {
+    principal.require(Resource::Customers, Access::Read)?;
+    let partner = own_partner(&state, &principal).await?;
+    let items = state
+        .base
+        .portfolio(partner.id)
+        .await
+        .map_err(upstream)?
+        .into_iter()
+        .map(|customer| PortfolioEntry {
+            score: security_score(&customer.open_findings),
+            organization: customer.organization,
+            open_findings: customer.open_findings,
+        })
+        .collect();
+    Ok(Json(List { items }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(critical: i64, high: i64, medium: i64, low: i64, info: i64) -> SeverityCounts {
+        SeverityCounts {
+            critical,
+            high,
+            medium,
+            low,
+            info,
+        }
+    }
+
+    #[test]
+    fn the_score_follows_its_documented_formula() {
+        assert_eq!(security_score(&counts(0, 0, 0, 0, 0)), 100);
+        assert_eq!(security_score(&counts(0, 0, 0, 0, 1000)), 100);
+        assert_eq!(security_score(&counts(1, 0, 0, 0, 0)), 82);
+        assert_eq!(security_score(&counts(0, 5, 0, 0, 0)), 61);
+        assert_eq!(security_score(&counts(10, 0, 0, 0, 0)), 14);
+        assert_eq!(security_score(&counts(0, 0, 1, 2, 0)), 94);
+        // Worse is always lower, however bad it already is.
+        assert!(
+            security_score(&counts(40, 0, 0, 0, 0)) < security_score(&counts(30, 0, 0, 0, 0))
+                || security_score(&counts(30, 0, 0, 0, 0)) == 0
+        );
+        assert!(security_score(&counts(2, 0, 0, 0, 0)) < security_score(&counts(1, 0, 0, 0, 0)));
+    }
+}
