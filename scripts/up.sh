@@ -156,7 +156,9 @@ for entry in "${S4E_FLEET[@]:1}"; do
     wait_ready "${entry%%:*}" "http://127.0.0.1:${entry##*:}/readyz" 60
 done
 
-start demo-target "S4E_DEMO_LISTEN=$S4E_DEMO_TARGET_ADDR"
+verification_file="$S4E_LOCAL/demo-verification.txt"
+start demo-target "S4E_DEMO_LISTEN=$S4E_DEMO_TARGET_ADDR" \
+    "S4E_DEMO_VERIFICATION_FILE=$verification_file"
 wait_ready demo-target "$DEMO_URL" 30
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +239,15 @@ case "$code" in
         ;;
     *) fail_with_body "demo: POST /api/v1/assets answered HTTP $code" ;;
 esac
+# Prove the demo is ours, as an owner would: publish the asset's token on the site, verify.
+code="$(api GET "/api/v1/assets/$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]))' "$asset_id_json")")"
+[[ "$code" == "200" ]] || fail_with_body "demo: GET asset answered HTTP $code"
+json 'd["verification_token"]' >"$verification_file"
+code="$(api POST "/api/v1/assets/$(json 'd["id"]')/verify" '{"method":"http_file"}')"
+[[ "$code" == "200" ]] || fail_with_body "demo: POST verify answered HTTP $code"
+[[ "$(json 'd["verified"]')" == "true" ]] || fail_with_body "demo: the demo asset did not verify"
+s4e_log "demo: ownership of $DEMO_URL verified (http_file)"
+
 code="$(api POST /api/v1/scans "{\"asset_id\": $asset_id_json}")"
 case "$code" in
     202 | 201 | 200) ;;

@@ -38,6 +38,19 @@ fn common(env: &TestEnv) -> CommonConfig {
     }
 }
 
+/// The scan service's configuration in a fleet: local targets are reachable, and ownership is
+/// not required (tests that verify ownership turn it on with [`Fleet::restart_scan`]).
+fn scan_config(env: &TestEnv, base: &Served) -> s4e_scan::Config {
+    s4e_scan::Config {
+        common: common(env),
+        base_url: base.url(),
+        amqp_url: env.amqp_url.clone(),
+        egress_allow_private: true,
+        require_ownership_verification: false,
+        verification_timeout_seconds: 5,
+    }
+}
+
 /// The gateway's configuration in a fleet: rates high enough never to limit a test.
 fn core_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_core::Config {
     s4e_core::Config {
@@ -74,14 +87,7 @@ impl Fleet {
             },
             listener().await,
         )?;
-        let scan = s4e_scan::spawn(
-            s4e_scan::Config {
-                common: common(&env),
-                base_url: base.url(),
-                amqp_url: env.amqp_url.clone(),
-            },
-            listener().await,
-        )?;
+        let scan = s4e_scan::spawn(scan_config(&env, &base), listener().await)?;
         let core = s4e_core::spawn(core_config(&env, &base, &scan), listener().await)?;
         let dispatcher = s4e_dispatcher::spawn(
             s4e_dispatcher::Config {
@@ -177,6 +183,30 @@ impl Fleet {
             response.status().is_success().then_some(())
         })
         .await
+    }
+
+    /// Replaces the scan service with one whose config is the fleet's changed by `configure`,
+    /// then the gateway (which holds the scan service's address), and waits until both are
+    /// ready.
+    pub async fn restart_scan(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_scan::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = scan_config(&self.env, &self.base);
+        configure(&mut config);
+        let scan = s4e_scan::spawn(config, listener().await)?;
+        let previous = std::mem::replace(&mut self.scan, scan);
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/readyz", self.scan.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await?;
+        self.restart_core(|_| {}).await
     }
 
     /// Every service, for checks that apply to all of them.

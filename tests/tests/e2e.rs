@@ -412,6 +412,7 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
     for path in [
         "/api/v1/assets",
         "/api/v1/assets/{asset_id}",
+        "/api/v1/assets/{asset_id}/verify",
         "/api/v1/scans",
         "/api/v1/scans/{scan_id}",
         "/api/v1/findings",

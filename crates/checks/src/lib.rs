@@ -6,6 +6,9 @@
 //! targets are user input, and a scanner that fetches whatever it is told is an SSRF waiting
 //! to happen.
 //!
+//! Besides the checks, [`ownership`] proves an asset is its owner's (a file or meta tag with
+//! its token) before it may be scanned in earnest.
+//!
 //! Checks:
 //! - [`http_headers`]: security-relevant HTTP response headers (HSTS, CSP, clickjacking, ...),
 //!   cookie attributes and directory listings.
@@ -22,6 +25,7 @@ mod fetch;
 mod finding;
 pub mod http_headers;
 pub mod http_probes;
+pub mod ownership;
 pub mod ports;
 pub mod tls_cert;
 

@@ -6,13 +6,13 @@ use s4e_types::account::{
 };
 use s4e_types::api::{
     ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FinishJob, JobFinished, List,
-    NewApiKey, NewOrganization, NewScanRun, Organization, ScanRunWithJobs,
+    NewApiKey, NewOrganization, NewScanRun, Organization, RecordVerification, ScanRunWithJobs,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::{
     ApiKeyId, Asset, AssetId, Finding, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
 };
-use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
+use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId, VerificationMethod};
 use serde::Serialize;
 
 use crate::error::ClientError;
@@ -181,6 +181,47 @@ impl BaseClient {
                 &[],
             )
             .await
+    }
+
+    /// Records a verification attempt: proven by `proven_by`, or not proven (`None`).
+    pub async fn record_verification(
+        &self,
+        org_id: OrgId,
+        asset_id: AssetId,
+        proven_by: Option<VerificationMethod>,
+    ) -> Result<Asset, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}/verification"),
+                &RecordVerification { proven_by },
+            )
+            .await
+    }
+
+    /// The organization's verified domains (whose subdomains and URLs inherit verification).
+    pub async fn verified_domains(&self, org_id: OrgId) -> Result<Vec<String>, ClientError> {
+        let list: List<String> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{org_id}/verified-domains"), &[])
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Verified assets of every organization whose last proof is older than `older_than`.
+    pub async fn due_for_reverification(
+        &self,
+        older_than: std::time::Duration,
+        limit: u16,
+    ) -> Result<Vec<Asset>, ClientError> {
+        let query = [
+            ("older_than_seconds", older_than.as_secs().to_string()),
+            ("limit", limit.to_string()),
+        ];
+        let list: List<Asset> = self
+            .http
+            .get("/internal/v1/assets/reverification-due", &query)
+            .await?;
+        Ok(list.items)
     }
 
     pub async fn create_run(

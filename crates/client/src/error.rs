@@ -6,6 +6,9 @@ pub enum ClientError {
     Conflict(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The callee refuses the request by its rules (an unverified asset, say).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("service token refused")]
     Unauthorized,
     /// The service could not be reached or said it is unavailable: worth retrying.
@@ -35,6 +38,7 @@ impl ClientError {
             ClientError::NotFound(_) => 404,
             ClientError::Conflict(_) => 409,
             ClientError::BadRequest(_) => 400,
+            ClientError::Forbidden(_) => 403,
             ClientError::Unavailable(_) => 503,
             ClientError::Unauthorized | ClientError::Unexpected { .. } => 500,
         }
@@ -47,7 +51,8 @@ impl ClientError {
         match self {
             ClientError::NotFound(message)
             | ClientError::Conflict(message)
-            | ClientError::BadRequest(message) => message.clone(),
+            | ClientError::BadRequest(message)
+            | ClientError::Forbidden(message) => message.clone(),
             other => other.to_string(),
         }
     }

@@ -79,6 +79,7 @@ impl InternalHttp {
                 ClientError::BadRequest(message)
             }
             StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
+            StatusCode::FORBIDDEN => ClientError::Forbidden(message),
             StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::BAD_GATEWAY
             | StatusCode::GATEWAY_TIMEOUT => ClientError::Unavailable(message),

@@ -1,7 +1,7 @@
 //! Client of s4e-scan, which turns a scan request into a run and queued jobs.
 
-use s4e_types::api::CreateScan;
-use s4e_types::{OrgId, ScanRun};
+use s4e_types::api::{CreateScan, VerificationOutcome, VerifyAsset};
+use s4e_types::{AssetId, OrgId, ScanRun};
 
 use crate::error::ClientError;
 use crate::http::InternalHttp;
@@ -30,6 +30,21 @@ impl ScanClient {
     ) -> Result<ScanRun, ClientError> {
         self.http
             .post(&format!("/internal/v1/orgs/{org_id}/scans"), scan)
+            .await
+    }
+
+    /// Tries to prove the asset is its owner's, and records the outcome.
+    pub async fn verify_asset(
+        &self,
+        org_id: OrgId,
+        asset_id: AssetId,
+        request: &VerifyAsset,
+    ) -> Result<VerificationOutcome, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}/verify"),
+                request,
+            )
             .await
     }
 }

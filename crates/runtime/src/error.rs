@@ -59,12 +59,13 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// Passes on the status of a failed call to another service. Messages of 400, 404 and 409
-    /// describe the caller's own request and are passed on; anything else is logged and
+    /// Passes on the status of a failed call to another service. Messages of 400, 403, 404 and
+    /// 409 describe the caller's own request and are passed on; anything else is logged and
     /// answered without detail.
     pub fn upstream(status: u16, message: &str) -> Self {
         match status {
             400 => Self::bad_request(message),
+            403 => Self::forbidden(message),
             404 => Self::new(StatusCode::NOT_FOUND, "not_found", message),
             409 => Self::conflict(message),
             503 => {

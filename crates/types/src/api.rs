@@ -217,3 +217,36 @@ pub struct DashboardSummary {
     /// When the latest scan run ended, if one has.
     pub last_scan_finished_at: Option<DateTime<Utc>>,
 }
+
+/// Base records the outcome of a verification attempt.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordVerification {
+    /// How ownership was proven; `None` when no method proved it.
+    pub proven_by: Option<crate::VerificationMethod>,
+}
+
+/// A request to verify an asset's ownership, with one method or every one that applies.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyAsset {
+    #[serde(default)]
+    pub method: Option<crate::VerificationMethod>,
+}
+
+/// What one method saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationAttempt {
+    pub method: crate::VerificationMethod,
+    pub proven: bool,
+    /// Where it looked and what it found (or why it could not look).
+    pub detail: String,
+}
+
+/// The outcome of a verification: the asset as now recorded, and each method's attempt.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerificationOutcome {
+    pub asset: crate::Asset,
+    pub verified: bool,
+    pub attempts: Vec<VerificationAttempt>,
+}

@@ -41,6 +41,44 @@ pub struct Asset {
     pub value: String,
     pub name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Proof of ownership: the owner publishes this token where verification looks for it
+    /// (see [`VerificationMethod`]).
+    pub verification_token: String,
+    /// When the asset itself was last proven owned; absent while unproven.
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verification_method: Option<VerificationMethod>,
+}
+
+/// How an owner proves an asset is theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationMethod {
+    /// `/.well-known/s4e-verification.txt` on the site holds the token.
+    HttpFile,
+    /// The site's page has `<meta name="s4e-verification" content="TOKEN">`.
+    MetaTag,
+    /// A TXT record `s4e-verification=TOKEN` at the domain.
+    DnsTxt,
+}
+
+impl VerificationMethod {
+    pub const ALL: &'static [VerificationMethod] = &[
+        VerificationMethod::HttpFile,
+        VerificationMethod::MetaTag,
+        VerificationMethod::DnsTxt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationMethod::HttpFile => "http_file",
+            VerificationMethod::MetaTag => "meta_tag",
+            VerificationMethod::DnsTxt => "dns_txt",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.as_str() == value)
+    }
 }
 
 /// An asset as a client submits it, before validation.

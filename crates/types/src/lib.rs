@@ -13,7 +13,7 @@ pub mod ids;
 pub mod scan;
 
 pub use account::{Role, User};
-pub use asset::{Asset, AssetKind, NewAsset};
+pub use asset::{Asset, AssetKind, NewAsset, VerificationMethod};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};
 pub use finding::{Finding, FindingDraft, FindingStatus, Severity};

@@ -22,6 +22,7 @@ pub struct AuditResource(pub String);
 fn describe(method: &Method, route: &str) -> (String, &'static str) {
     let known = match (method.as_str(), route) {
         ("POST", "/api/v1/assets") => Some(("assets.create", "asset")),
+        ("POST", "/api/v1/assets/{asset_id}/verify") => Some(("assets.verify", "asset")),
         ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
         ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
         ("POST", "/api/v1/api-keys") => Some(("api_keys.create", "api_key")),
@@ -45,12 +46,14 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
     }
 }
 
-/// The last path segment when the route ends with a parameter: the resource acted on.
+/// The value of the route's last path parameter: the resource acted on
+/// (`/api/v1/assets/{asset_id}/verify` acts on the asset).
 fn path_resource(route: &str, path: &str) -> Option<String> {
-    route
-        .ends_with('}')
-        .then(|| path.rsplit('/').next().map(str::to_string))
-        .flatten()
+    let segments: Vec<&str> = route.split('/').collect();
+    let index = segments
+        .iter()
+        .rposition(|segment| segment.starts_with('{'))?;
+    path.split('/').nth(index).map(str::to_string)
 }
 
 /// What `/api/v1/me/...` acts on: the caller's own user.
@@ -176,5 +179,12 @@ mod tests {
             Some("0190".to_string())
         );
         assert_eq!(path_resource("/api/v1/assets", "/api/v1/assets"), None);
+        assert_eq!(
+            path_resource(
+                "/api/v1/assets/{asset_id}/verify",
+                "/api/v1/assets/01/verify"
+            ),
+            Some("01".to_string())
+        );
     }
 }

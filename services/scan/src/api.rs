@@ -12,16 +12,23 @@ use s4e_runtime::{ApiError, ApiJson, ServiceToken};
 use std::time::Duration;
 
 use s4e_runtime::CancellationToken;
-use s4e_types::api::{CreateScan, List, NewScanJob, NewScanRun, ScanRunWithJobs};
-use s4e_types::{Envelope, JobSpec, Message, OrgId, ScanRun};
+use s4e_types::api::{
+    CreateScan, List, NewScanJob, NewScanRun, ScanRunWithJobs, VerificationOutcome, VerifyAsset,
+};
+use s4e_types::{AssetId, Envelope, JobSpec, Message, OrgId, ScanRun};
 
 use crate::AppState;
 use crate::catalog::{self, Definition};
+use crate::ownership;
 
 pub fn router(state: AppState, token: ServiceToken) -> Router {
     Router::new()
         .route("/internal/v1/catalog", get(list_catalog))
         .route("/internal/v1/orgs/{org_id}/scans", post(start_scan))
+        .route(
+            "/internal/v1/orgs/{org_id}/assets/{asset_id}/verify",
+            post(verify_asset),
+        )
         .layer(axum::middleware::from_fn_with_state(
             token,
             s4e_runtime::service_token::require,
@@ -52,6 +59,22 @@ async fn start_scan(
         .await
         .map_err(upstream)?;
     let checks = catalog::plan(&asset, body.checks.as_deref()).map_err(ApiError::bad_request)?;
+    if state.require_ownership
+        && asset.verified_at.is_none()
+        && !ownership::allowed_unverified(body.checks.as_deref())
+    {
+        let domains = state
+            .base
+            .verified_domains(org_id)
+            .await
+            .map_err(upstream)?;
+        if ownership::inherited_from(&asset, &domains).is_none() {
+            return Err(ApiError::forbidden(
+                "the asset's ownership is not verified: verify it, or run one passive check \
+                 (http_headers or tls_certificate) on it",
+            ));
+        }
+    }
     let profile = if body.checks.is_some() {
         "custom"
     } else {
@@ -87,6 +110,50 @@ async fn start_scan(
     );
     tracing::info!(run_id = %created.run.id, %org_id, jobs = created.jobs.len(), "scan queued");
     Ok((StatusCode::ACCEPTED, Json(created.run)))
+}
+
+/// Tries to prove the asset is its owner's and records the outcome: proven by the first method
+/// that finds the token, or no longer proven when none does.
+async fn verify_asset(
+    State(state): State<AppState>,
+    ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
+    ApiJson(body): ApiJson<VerifyAsset>,
+) -> Result<Json<VerificationOutcome>, ApiError> {
+    let asset = state
+        .base
+        .get_asset(org_id, asset_id)
+        .await
+        .map_err(upstream)?;
+    let attempts = state
+        .verifier
+        .attempt(&asset, body.method)
+        .await
+        .map_err(ApiError::bad_request)?;
+    let proven_by = attempts
+        .iter()
+        .find(|attempt| attempt.proven)
+        .map(|attempt| attempt.method);
+    let asset = state
+        .base
+        .record_verification(org_id, asset_id, proven_by)
+        .await
+        .map_err(upstream)?;
+    let inherited = if proven_by.is_none() {
+        let domains = state
+            .base
+            .verified_domains(org_id)
+            .await
+            .map_err(upstream)?;
+        ownership::inherited_from(&asset, &domains).is_some()
+    } else {
+        false
+    };
+    tracing::info!(%org_id, %asset_id, proven_by = proven_by.map(|m| m.as_str()), inherited, "asset verification");
+    Ok(Json(VerificationOutcome {
+        verified: proven_by.is_some() || inherited,
+        asset,
+        attempts,
+    }))
 }
 
 /// Publishes every job of a new run. If they cannot all be queued, the run is ended `failed`

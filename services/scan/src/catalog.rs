@@ -148,6 +148,9 @@ mod tests {
             value: value.into(),
             name: None,
             created_at: chrono::Utc::now(),
+            verification_token: "token".into(),
+            verified_at: None,
+            verification_method: None,
         }
     }
 

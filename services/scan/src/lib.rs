@@ -4,6 +4,7 @@
 mod api;
 pub mod catalog;
 mod config;
+pub mod ownership;
 
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub(crate) struct AppState {
     pub base: BaseClient,
     pub bus: Bus,
     pub metrics: Metrics,
+    pub verifier: ownership::Verifier,
+    pub require_ownership: bool,
 }
 
 pub async fn run(
@@ -54,6 +57,13 @@ pub async fn run(
         base,
         bus: bus.clone(),
         metrics: metrics.clone(),
+        verifier: ownership::Verifier {
+            egress: s4e_checks::EgressPolicy {
+                allow_private: config.egress_allow_private,
+            },
+            timeout: Duration::from_secs(config.verification_timeout_seconds),
+        },
+        require_ownership: config.require_ownership_verification,
     };
     let router =
         api::router(state, token).merge(s4e_runtime::health::router(readiness, metrics.clone()));

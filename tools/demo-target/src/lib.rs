@@ -52,6 +52,23 @@ pub fn router(hardened: bool) -> Router {
     }
 }
 
+/// Serves the file at `path` (read at each request) as the site's ownership verification file,
+/// `/.well-known/s4e-verification.txt`, so the owner of the demo can prove it is theirs.
+pub fn verification_file(path: std::path::PathBuf) -> Router {
+    Router::new().route(
+        "/.well-known/s4e-verification.txt",
+        axum::routing::get(move || {
+            let path = path.clone();
+            async move {
+                match tokio::fs::read_to_string(&path).await {
+                    Ok(token) => (axum::http::StatusCode::OK, token),
+                    Err(_) => (axum::http::StatusCode::NOT_FOUND, String::new()),
+                }
+            }
+        }),
+    )
+}
+
 /// The demo shop for a TLS listener: the pages themselves in both modes.
 pub fn tls_router(hardened: bool) -> Router {
     shop(hardened)

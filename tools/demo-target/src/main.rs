@@ -17,6 +17,11 @@ struct Args {
     /// binary speaks, every request is redirected to HTTPS.
     #[arg(long)]
     hardened: bool,
+
+    /// A file whose content is served as `/.well-known/s4e-verification.txt`: the demo's
+    /// owner writes the asset's verification token there to prove ownership.
+    #[arg(long, env = "S4E_DEMO_VERIFICATION_FILE")]
+    verification_file: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -35,7 +40,11 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("s4e-demo-target listening on http://{addr}/ ({mode})");
 
-    axum::serve(listener, s4e_demo_target::router(args.hardened))
+    let mut app = s4e_demo_target::router(args.hardened);
+    if let Some(path) = args.verification_file {
+        app = s4e_demo_target::verification_file(path).merge(app);
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;

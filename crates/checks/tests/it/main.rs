@@ -7,6 +7,7 @@ mod egress;
 mod exposure;
 mod failures;
 mod headers;
+mod ownership;
 mod ports;
 mod probes;
 mod support;

@@ -1,9 +1,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use s4e_runtime::extract::ApiPath;
+use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::List;
+use s4e_types::api::{List, RecordVerification};
 use s4e_types::{Asset, AssetId, NewAsset, OrgId};
 use sqlx::PgPool;
 
@@ -23,6 +23,50 @@ pub async fn list(
     ApiPath(org_id): ApiPath<OrgId>,
 ) -> Result<Json<List<Asset>>, ApiError> {
     let items = db::assets::list(&pool, org_id).await?;
+    Ok(Json(List { items }))
+}
+
+pub async fn record_verification(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
+    ApiJson(body): ApiJson<RecordVerification>,
+) -> Result<Json<Asset>, ApiError> {
+    Ok(Json(
+        db::assets::record_verification(&pool, org_id, asset_id, body.proven_by).await?,
+    ))
+}
+
+pub async fn verified_domains(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+) -> Result<Json<List<String>>, ApiError> {
+    let items = db::assets::verified_domains(&pool, org_id).await?;
+    Ok(Json(List { items }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DueQuery {
+    older_than_seconds: u32,
+    #[serde(default = "default_due_limit")]
+    limit: u16,
+}
+
+fn default_due_limit() -> u16 {
+    100
+}
+
+/// Across organizations, for the scheduler: verified assets due to be proven again.
+pub async fn due_for_reverification(
+    State(pool): State<PgPool>,
+    ApiQuery(query): ApiQuery<DueQuery>,
+) -> Result<Json<List<Asset>>, ApiError> {
+    let items = db::assets::due_for_reverification(
+        &pool,
+        i64::from(query.older_than_seconds),
+        i64::from(query.limit.clamp(1, 1000)),
+    )
+    .await?;
     Ok(Json(List { items }))
 }
 

@@ -80,6 +80,18 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             "/internal/v1/orgs/{org_id}/assets/{asset_id}",
             get(assets::get),
         )
+        .route(
+            "/internal/v1/orgs/{org_id}/assets/{asset_id}/verification",
+            post(assets::record_verification),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/verified-domains",
+            get(assets::verified_domains),
+        )
+        .route(
+            "/internal/v1/assets/reverification-due",
+            get(assets::due_for_reverification),
+        )
         .route("/internal/v1/orgs/{org_id}/runs", post(runs::create))
         .route("/internal/v1/orgs/{org_id}/runs/{run_id}", get(runs::get))
         .route(

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use s4e_types::{Asset, AssetId, AssetKind, NewAsset, OrgId};
+use s4e_types::{Asset, AssetId, AssetKind, NewAsset, OrgId, VerificationMethod};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -13,6 +13,16 @@ struct AssetRow {
     value: String,
     name: Option<String>,
     created_at: DateTime<Utc>,
+    verification_token: String,
+    verified_at: Option<DateTime<Utc>>,
+    verification_method: Option<String>,
+}
+
+macro_rules! asset_columns {
+    () => {
+        "id, org_id, kind, value, name, created_at, verification_token, verified_at, \
+         verification_method"
+    };
 }
 
 impl TryFrom<AssetRow> for Asset {
@@ -20,6 +30,12 @@ impl TryFrom<AssetRow> for Asset {
     fn try_from(row: AssetRow) -> Result<Self, DbError> {
         let kind = AssetKind::parse(&row.kind)
             .ok_or_else(|| DbError::Corrupt(format!("unknown asset kind {:?}", row.kind)))?;
+        let verification_method = match row.verification_method.as_deref() {
+            None => None,
+            Some(method) => Some(VerificationMethod::parse(method).ok_or_else(|| {
+                DbError::Corrupt(format!("unknown verification method {method:?}"))
+            })?),
+        };
         Ok(Asset {
             id: AssetId(row.id),
             org_id: OrgId(row.org_id),
@@ -27,6 +43,9 @@ impl TryFrom<AssetRow> for Asset {
             value: row.value,
             name: row.name,
             created_at: row.created_at,
+            verification_token: row.verification_token,
+            verified_at: row.verified_at,
+            verification_method,
         })
     }
 }
@@ -38,7 +57,8 @@ pub async fn create(pool: &PgPool, org_id: OrgId, asset: &NewAsset) -> Result<As
     let row = sqlx::query_as::<_, AssetRow>(
         "INSERT INTO assets (id, org_id, kind, value, name)
          SELECT $1, o.id, $3, $4, $5 FROM organizations o WHERE o.id = $2
-         RETURNING id, org_id, kind, value, name, created_at",
+         RETURNING id, org_id, kind, value, name, created_at, verification_token, verified_at,
+                   verification_method",
     )
     .bind(AssetId::new().0)
     .bind(org_id.0)
@@ -55,10 +75,11 @@ pub async fn create(pool: &PgPool, org_id: OrgId, asset: &NewAsset) -> Result<As
 }
 
 pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<Asset>, DbError> {
-    sqlx::query_as::<_, AssetRow>(
-        "SELECT id, org_id, kind, value, name, created_at FROM assets
-         WHERE org_id = $1 ORDER BY created_at, id LIMIT 1000",
-    )
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "SELECT ",
+        asset_columns!(),
+        " FROM assets WHERE org_id = $1 ORDER BY created_at, id LIMIT 1000"
+    ))
     .bind(org_id.0)
     .fetch_all(pool)
     .await?
@@ -68,14 +89,76 @@ pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<Asset>, DbError> {
 }
 
 pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asset, DbError> {
-    sqlx::query_as::<_, AssetRow>(
-        "SELECT id, org_id, kind, value, name, created_at FROM assets
-         WHERE org_id = $1 AND id = $2",
-    )
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "SELECT ",
+        asset_columns!(),
+        " FROM assets WHERE org_id = $1 AND id = $2"
+    ))
     .bind(org_id.0)
     .bind(asset_id.0)
     .fetch_optional(pool)
     .await?
     .ok_or(DbError::NotFound("asset"))?
     .try_into()
+}
+
+/// Records a verification attempt: proven (with how) or not; an asset that no longer proves
+/// its ownership loses it.
+pub async fn record_verification(
+    pool: &PgPool,
+    org_id: OrgId,
+    asset_id: AssetId,
+    proven_by: Option<VerificationMethod>,
+) -> Result<Asset, DbError> {
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "UPDATE assets SET
+            verified_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
+            verification_method = $3,
+            verification_checked_at = now()
+         WHERE org_id = $1 AND id = $2 RETURNING ",
+        asset_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(asset_id.0)
+    .bind(proven_by.map(VerificationMethod::as_str))
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("asset"))?
+    .try_into()
+}
+
+/// The organization's verified domains: their subdomains and URLs are verified with them.
+pub async fn verified_domains(pool: &PgPool, org_id: OrgId) -> Result<Vec<String>, DbError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT value FROM assets
+         WHERE org_id = $1 AND kind = 'domain' AND verified_at IS NOT NULL
+         ORDER BY value LIMIT 10000",
+    )
+    .bind(org_id.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(value,)| value).collect())
+}
+
+/// Verified assets whose last check is older than `older_than_seconds`: due to be proven again.
+pub async fn due_for_reverification(
+    pool: &PgPool,
+    older_than_seconds: i64,
+    limit: i64,
+) -> Result<Vec<Asset>, DbError> {
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "SELECT ",
+        asset_columns!(),
+        " FROM assets WHERE verified_at IS NOT NULL
+           AND coalesce(verification_checked_at, verified_at)
+               < now() - make_interval(secs => $1)
+         ORDER BY coalesce(verification_checked_at, verified_at), id LIMIT $2"
+    ))
+    .bind(older_than_seconds as f64)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(TryInto::try_into)
+    .collect()
 }

@@ -3,7 +3,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::List;
+use s4e_types::api::{List, VerificationOutcome, VerifyAsset};
 use s4e_types::{Asset, AssetId, NewAsset};
 
 use super::upstream;
@@ -53,4 +53,24 @@ pub async fn get(
         .await
         .map_err(upstream)?;
     Ok(Json(asset))
+}
+
+/// Tries to prove the asset is the organization's (file, meta tag or DNS record with its
+/// `verification_token`) and records the outcome.
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(asset_id): ApiPath<AssetId>,
+    ApiJson(body): ApiJson<VerifyAsset>,
+) -> Result<(Extension<AuditResource>, Json<VerificationOutcome>), ApiError> {
+    principal.require(Resource::Assets, Access::Write)?;
+    let outcome = state
+        .scan
+        .verify_asset(principal.org_id, asset_id, &body)
+        .await
+        .map_err(upstream)?;
+    Ok((
+        Extension(AuditResource(asset_id.to_string())),
+        Json(outcome),
+    ))
 }

@@ -31,6 +31,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
     let authenticated = Router::new()
         .route("/api/v1/assets", get(assets::list).post(assets::create))
         .route("/api/v1/assets/{asset_id}", get(assets::get))
+        .route("/api/v1/assets/{asset_id}/verify", post(assets::verify))
         .route("/api/v1/scans", axum::routing::post(scans::create))
         .route("/api/v1/scans/{scan_id}", get(scans::get))
         .route("/api/v1/findings", get(findings::list))

@@ -1,0 +1,228 @@
+//! Whose assets may be scanned in earnest. An asset is verified when its owner proved it (a
+//! file under `/.well-known/`, a meta tag, a DNS TXT record) or when it sits under a verified
+//! domain of the same organization (`shop.example.com` and `https://example.com/cart` under
+//! `example.com`). An unverified asset gets one passive check at most: what anyone's browser
+//! would see anyway.
+
+use std::time::Duration;
+
+use s4e_checks::ownership::{self, Proof};
+use s4e_checks::{CheckError, EgressPolicy};
+use s4e_types::api::VerificationAttempt;
+use s4e_types::{Asset, AssetKind, CheckKind, VerificationMethod};
+
+/// Checks that send one ordinary request and read what any visitor gets.
+pub const PASSIVE_CHECKS: &[CheckKind] = &[CheckKind::HttpHeaders, CheckKind::TlsCertificate];
+
+/// The host name of an asset: the URL's host, the domain, or the IP address.
+fn host(asset: &Asset) -> Option<String> {
+    match asset.kind {
+        AssetKind::Domain | AssetKind::Ip => Some(asset.value.clone()),
+        AssetKind::Url => url::Url::parse(&asset.value)
+            .ok()?
+            .host_str()
+            .map(|host| host.trim_matches(['[', ']']).to_ascii_lowercase()),
+    }
+}
+
+/// The verified domain an asset inherits its verification from, if any.
+pub fn inherited_from<'a>(asset: &Asset, verified_domains: &'a [String]) -> Option<&'a str> {
+    let host = host(asset)?;
+    verified_domains
+        .iter()
+        .find(|domain| host == **domain || host.ends_with(&format!(".{domain}")))
+        .map(String::as_str)
+}
+
+/// Whether a scan that names `checks` may run on an unverified asset.
+pub fn allowed_unverified(checks: Option<&[CheckKind]>) -> bool {
+    matches!(checks, Some([one]) if PASSIVE_CHECKS.contains(one))
+}
+
+/// The methods that apply to an asset: the web ones where there is a site, DNS for names.
+fn applicable(asset: &Asset) -> Vec<VerificationMethod> {
+    let mut methods = vec![VerificationMethod::HttpFile, VerificationMethod::MetaTag];
+    let named = match asset.kind {
+        AssetKind::Domain => true,
+        AssetKind::Url => host(asset).is_some_and(|h| h.parse::<std::net::IpAddr>().is_err()),
+        AssetKind::Ip => false,
+    };
+    if named {
+        methods.push(VerificationMethod::DnsTxt);
+    }
+    methods
+}
+
+/// The sites the web methods look at: the URL itself, or the domain's or IP's site over
+/// HTTPS and then HTTP.
+fn sites(asset: &Asset) -> Vec<String> {
+    match asset.kind {
+        AssetKind::Url => vec![asset.value.clone()],
+        AssetKind::Domain => vec![
+            format!("https://{}/", asset.value),
+            format!("http://{}/", asset.value),
+        ],
+        AssetKind::Ip if asset.value.contains(':') => vec![
+            format!("https://[{}]/", asset.value),
+            format!("http://[{}]/", asset.value),
+        ],
+        AssetKind::Ip => vec![
+            format!("https://{}/", asset.value),
+            format!("http://{}/", asset.value),
+        ],
+    }
+}
+
+/// How verification reaches the network.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    pub egress: EgressPolicy,
+    pub timeout: Duration,
+}
+
+impl Verifier {
+    /// Tries `only` (when it applies) or every applicable method, and reports each attempt.
+    pub async fn attempt(
+        &self,
+        asset: &Asset,
+        only: Option<VerificationMethod>,
+    ) -> Result<Vec<VerificationAttempt>, String> {
+        let applicable = applicable(asset);
+        let methods = match only {
+            Some(method) if !applicable.contains(&method) => {
+                return Err(format!(
+                    "method: {} does not apply to {} assets",
+                    method.as_str(),
+                    asset.kind.as_str()
+                ));
+            }
+            Some(method) => vec![method],
+            None => applicable,
+        };
+        let mut attempts = Vec::with_capacity(methods.len());
+        for method in methods {
+            let proof = match method {
+                VerificationMethod::HttpFile | VerificationMethod::MetaTag => {
+                    self.web(asset, method).await
+                }
+                VerificationMethod::DnsTxt => Proof {
+                    proven: false,
+                    detail: "DNS TXT verification is not available on this deployment".into(),
+                },
+            };
+            attempts.push(VerificationAttempt {
+                method,
+                proven: proof.proven,
+                detail: proof.detail,
+            });
+        }
+        Ok(attempts)
+    }
+
+    /// The first site that answers decides; one that cannot be reached lets the next try.
+    async fn web(&self, asset: &Asset, method: VerificationMethod) -> Proof {
+        let token = &asset.verification_token;
+        let mut failures = Vec::new();
+        for site in sites(asset) {
+            let result = match method {
+                VerificationMethod::HttpFile => {
+                    ownership::http_file(&site, token, &self.egress, self.timeout).await
+                }
+                _ => ownership::meta_tag(&site, token, &self.egress, self.timeout).await,
+            };
+            match result {
+                Ok(proof) => return proof,
+                Err(error @ CheckError::Egress(_)) => {
+                    // A refused address stays refused over the other scheme.
+                    return Proof {
+                        proven: false,
+                        detail: error.to_string(),
+                    };
+                }
+                Err(error) => failures.push(format!("{site}: {error}")),
+            }
+        }
+        Proof {
+            proven: false,
+            detail: failures.join("; "),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use s4e_types::{AssetId, OrgId};
+
+    use super::*;
+
+    fn asset(kind: AssetKind, value: &str) -> Asset {
+        Asset {
+            id: AssetId::new(),
+            org_id: OrgId::new(),
+            kind,
+            value: value.into(),
+            name: None,
+            created_at: chrono::Utc::now(),
+            verification_token: "t".into(),
+            verified_at: None,
+            verification_method: None,
+        }
+    }
+
+    #[test]
+    fn subdomains_and_urls_inherit_a_verified_domain() {
+        let domains = vec!["example.com".to_string()];
+        for (kind, value) in [
+            (AssetKind::Domain, "example.com"),
+            (AssetKind::Domain, "shop.example.com"),
+            (AssetKind::Url, "https://a.b.example.com:8443/cart"),
+        ] {
+            assert_eq!(
+                inherited_from(&asset(kind, value), &domains),
+                Some("example.com"),
+                "{value}"
+            );
+        }
+        for (kind, value) in [
+            (AssetKind::Domain, "badexample.com"),
+            (AssetKind::Domain, "example.com.evil.test"),
+            (AssetKind::Url, "https://evil.test/example.com"),
+            (AssetKind::Ip, "192.0.2.1"),
+        ] {
+            assert_eq!(
+                inherited_from(&asset(kind, value), &domains),
+                None,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn unverified_assets_get_one_passive_check() {
+        assert!(allowed_unverified(Some(&[CheckKind::HttpHeaders])));
+        assert!(allowed_unverified(Some(&[CheckKind::TlsCertificate])));
+        assert!(!allowed_unverified(None));
+        assert!(!allowed_unverified(Some(&[CheckKind::Ports])));
+        assert!(!allowed_unverified(Some(&[
+            CheckKind::HttpHeaders,
+            CheckKind::TlsCertificate
+        ])));
+    }
+
+    #[test]
+    fn methods_follow_the_asset_kind() {
+        use VerificationMethod::*;
+        assert_eq!(
+            applicable(&asset(AssetKind::Domain, "example.com")),
+            [HttpFile, MetaTag, DnsTxt]
+        );
+        assert_eq!(
+            applicable(&asset(AssetKind::Url, "http://127.0.0.1:8080/")),
+            [HttpFile, MetaTag]
+        );
+        assert_eq!(
+            applicable(&asset(AssetKind::Ip, "192.0.2.1")),
+            [HttpFile, MetaTag]
+        );
+    }
+}

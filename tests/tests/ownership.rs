@@ -1,0 +1,275 @@
+//! Asset ownership verification through the fleet: unverified assets get one passive check,
+//! a published token verifies them (file or meta tag), a verified domain covers its URLs and
+//! subdomains, losing the proof loses the verification, and redirects cannot lead the verifier
+//! into refused ranges.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use reqwest::Method;
+use s4e_e2e::Fleet;
+use serde_json::{Value, json};
+
+/// A site whose verification file and page the test edits.
+#[derive(Clone, Default)]
+struct Site {
+    file: Arc<Mutex<String>>,
+    page: Arc<Mutex<String>>,
+}
+
+async fn serve(site: Site) -> String {
+    let app = Router::new()
+        .route(
+            "/.well-known/s4e-verification.txt",
+            get(|State(site): State<Site>| async move {
+                let file = site.file.lock().unwrap().clone();
+                if file.is_empty() {
+                    StatusCode::NOT_FOUND.into_response()
+                } else {
+                    file.into_response()
+                }
+            }),
+        )
+        .route(
+            "/",
+            get(|State(site): State<Site>| async move { Html(site.page.lock().unwrap().clone()) }),
+        )
+        .with_state(site);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.unwrap()
+}
+
+async fn create(fleet: &Fleet, kind: &str, value: &str) -> Value {
+    let response = fleet
+        .request(Method::POST, "/assets")
+        .json(&json!({"kind": kind, "value": value}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    json_of(response).await
+}
+
+async fn scan(fleet: &Fleet, asset: &Value, checks: Option<Value>) -> StatusCode {
+    let mut body = json!({"asset_id": asset["id"]});
+    if let Some(checks) = checks {
+        body["checks"] = checks;
+    }
+    fleet
+        .request(Method::POST, "/scans")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn verify(fleet: &Fleet, asset: &Value, body: Value) -> reqwest::Response {
+    fleet
+        .request(
+            Method::POST,
+            &format!("/assets/{}/verify", asset["id"].as_str().unwrap()),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_verified_assets_are_scanned_in_earnest() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_scan(|config| config.require_ownership_verification = true)
+        .await
+        .unwrap();
+    let site = Site::default();
+    let url = serve(site.clone()).await;
+    let asset = create(&fleet, "url", &url).await;
+    let token = asset["verification_token"].as_str().unwrap().to_string();
+    assert!(token.len() >= 32, "{token}");
+    assert_eq!(asset["verified_at"], Value::Null);
+
+    // Unverified: one passive check, nothing more.
+    assert_eq!(scan(&fleet, &asset, None).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        scan(&fleet, &asset, Some(json!(["ports"]))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        scan(
+            &fleet,
+            &asset,
+            Some(json!(["http_headers", "tls_certificate"]))
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        scan(&fleet, &asset, Some(json!(["http_headers"]))).await,
+        StatusCode::ACCEPTED
+    );
+
+    // Nothing published yet: every web method says why it did not prove anything.
+    let outcome = json_of(verify(&fleet, &asset, json!({})).await).await;
+    assert_eq!(outcome["verified"], false, "{outcome}");
+    let attempts = outcome["attempts"].as_array().unwrap();
+    let methods: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        ["http_file", "meta_tag"],
+        "an IP URL has no DNS method"
+    );
+    assert!(
+        attempts[0]["detail"].as_str().unwrap().contains("404"),
+        "{outcome}"
+    );
+
+    // The file proves it; the full scan is then accepted.
+    *site.file.lock().unwrap() = format!("{token}\n");
+    let outcome = json_of(verify(&fleet, &asset, json!({"method": "http_file"})).await).await;
+    assert_eq!(outcome["verified"], true, "{outcome}");
+    assert_eq!(outcome["asset"]["verification_method"], "http_file");
+    assert!(outcome["asset"]["verified_at"].is_string());
+    assert_eq!(scan(&fleet, &asset, None).await, StatusCode::ACCEPTED);
+
+    // Proof withdrawn: verification is lost at the next attempt, and full scans stop.
+    site.file.lock().unwrap().clear();
+    let outcome = json_of(verify(&fleet, &asset, json!({"method": "http_file"})).await).await;
+    assert_eq!(outcome["verified"], false);
+    assert_eq!(outcome["asset"]["verified_at"], Value::Null);
+    assert_eq!(scan(&fleet, &asset, None).await, StatusCode::FORBIDDEN);
+
+    // The meta tag proves it too.
+    *site.page.lock().unwrap() =
+        format!(r#"<html><head><meta name="s4e-verification" content="{token}"></head></html>"#);
+    let outcome = json_of(verify(&fleet, &asset, json!({"method": "meta_tag"})).await).await;
+    assert_eq!(outcome["verified"], true, "{outcome}");
+    assert_eq!(outcome["asset"]["verification_method"], "meta_tag");
+
+    // A method that does not apply, and another organization's asset.
+    let response = verify(&fleet, &asset, json!({"method": "dns_txt"})).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = verify(&fleet, &asset, json!({"method": "carrier_pigeon"})).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let other = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+        .await
+        .unwrap();
+    let response = fleet
+        .http
+        .post(fleet.api(&format!("/assets/{}/verify", asset["id"].as_str().unwrap())))
+        .bearer_auth(&other)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let log = json_of(
+        fleet
+            .request(Method::GET, "/audit-log?action=assets.verify")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Four verifications and two refused requests, each on the asset; none from the other
+    // organization's attempt.
+    let entries = log["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 6, "{log}");
+    assert!(
+        entries.iter().all(|e| e["resource_id"] == asset["id"]),
+        "{log}"
+    );
+    assert_eq!(entries.iter().filter(|e| e["outcome"] == 400).count(), 2);
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_verified_domain_covers_its_subdomains_and_urls() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_scan(|config| config.require_ownership_verification = true)
+        .await
+        .unwrap();
+    let domain = create(&fleet, "domain", "example.test").await;
+    // Proven out of band here (DNS is not reachable from tests); what matters is the rule.
+    let base = s4e_client::BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
+    let org: s4e_types::OrgId = domain["org_id"].as_str().unwrap().parse().unwrap();
+    let domain_id: s4e_types::AssetId = domain["id"].as_str().unwrap().parse().unwrap();
+    let covered_sub = create(&fleet, "domain", "shop.example.test").await;
+    let covered_url = create(&fleet, "url", "https://api.example.test/v1/").await;
+    let lookalike = create(&fleet, "domain", "example.test.evil.test").await;
+    assert_eq!(
+        scan(&fleet, &covered_sub, None).await,
+        StatusCode::FORBIDDEN
+    );
+    base.record_verification(org, domain_id, Some(s4e_types::VerificationMethod::DnsTxt))
+        .await
+        .unwrap();
+    assert_eq!(scan(&fleet, &covered_sub, None).await, StatusCode::ACCEPTED);
+    assert_eq!(scan(&fleet, &covered_url, None).await, StatusCode::ACCEPTED);
+    assert_eq!(scan(&fleet, &lookalike, None).await, StatusCode::FORBIDDEN);
+    // Another organization's verified domain covers nothing of this one, and vice versa.
+    let other = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+        .await
+        .unwrap();
+    let response = fleet
+        .http
+        .post(fleet.api("/assets"))
+        .bearer_auth(&other)
+        .json(&json!({"kind": "domain", "value": "www.example.test"}))
+        .send()
+        .await
+        .unwrap();
+    let theirs = json_of(response).await;
+    let response = fleet
+        .http
+        .post(fleet.api("/scans"))
+        .bearer_auth(&other)
+        .json(&json!({"asset_id": theirs["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_redirect_cannot_lead_verification_to_the_metadata_service() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_scan(|config| config.require_ownership_verification = true)
+        .await
+        .unwrap();
+    let app = Router::new().fallback(|| async {
+        (
+            StatusCode::FOUND,
+            [(header::LOCATION, "http://169.254.169.254/latest/meta-data/")],
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let asset = create(&fleet, "url", &url).await;
+    let outcome = json_of(verify(&fleet, &asset, json!({})).await).await;
+    assert_eq!(outcome["verified"], false);
+    for attempt in outcome["attempts"].as_array().unwrap() {
+        let detail = attempt["detail"].as_str().unwrap();
+        assert!(detail.contains("169.254.169.254"), "{detail}");
+        assert!(detail.contains("refusing"), "{detail}");
+    }
+    fleet.stop().await.unwrap();
+}
