@@ -7,12 +7,12 @@
 //! negative answers carry the SOA of the closest enclosing name that has one. A UDP answer
 //! larger than the client's EDNS payload (512 bytes without EDNS) is sent truncated, so the
 //! client has to ask again over TCP. [`Mode`] makes it answer SERVFAIL to everything or stay
-//! silent.
+//! silent; [`TestDns::fail`] makes it answer SERVFAIL for one name.
 //!
 //! Its own crate, not a module of `s4e-test-support`: the checks crate's tests use it, and
 //! they should not build the bus, store and PostgreSQL clients that crate brings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -104,6 +104,7 @@ pub enum Mode {
 struct State {
     zone: Mutex<HashMap<String, Vec<Rec>>>,
     mode: Mutex<Mode>,
+    failing: Mutex<HashSet<String>>,
     queries: Mutex<Vec<String>>,
 }
 
@@ -129,6 +130,7 @@ impl TestDns {
         let state = Arc::new(State {
             zone: Mutex::new(HashMap::new()),
             mode: Mutex::new(Mode::Answer),
+            failing: Mutex::new(HashSet::new()),
             queries: Mutex::new(Vec::new()),
         });
         let tasks = vec![
@@ -154,6 +156,11 @@ impl TestDns {
 
     pub fn set_mode(&self, mode: Mode) {
         *locked(&self.state.mode) = mode;
+    }
+
+    /// Answers SERVFAIL to every question about `name` (in any mode but silent).
+    pub fn fail(&self, name: &str) {
+        locked(&self.state.failing).insert(normalize(name));
     }
 
     /// Every query received so far, as `TYPE name` (e.g. `TXT _dmarc.example.test`).
@@ -235,7 +242,10 @@ fn respond(state: &State, request: &[u8], udp: bool) -> Option<Vec<u8>> {
     let query = request.queries.first()?.clone();
     let qname = normalize(&query.name().to_ascii());
     locked(&state.queries).push(format!("{} {qname}", query.query_type()));
-    let mode = *locked(&state.mode);
+    let mut mode = *locked(&state.mode);
+    if mode == Mode::Answer && locked(&state.failing).contains(&qname) {
+        mode = Mode::ServFail;
+    }
     let mut response = Message::response(request.metadata.id, request.metadata.op_code);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
     response.metadata.recursion_available = true;

@@ -160,6 +160,8 @@ async fn a_neglected_domain_gets_every_finding_at_its_own_name() {
 #[tokio::test]
 async fn spf_rules_judge_the_record() {
     let server = server().await;
+    // Each record under test is published at a name below a good zone, which gives it the
+    // zone's DMARC and DNSSEC: only the SPF rules have something to say.
     for (domain, spf) in [
         ("plus.test", "v=spf1 mx +all"),
         ("neutral.test", "v=spf1 mx ?all"),
@@ -168,11 +170,8 @@ async fn spf_rules_judge_the_record() {
         ("redirected.test", "v=spf1 redirect=_spf.mailer.test"),
     ] {
         good_zone(&server, domain);
-        // Replace the good record: a second SPF record would be its own finding.
         server.add(&format!("spf.{domain}"), Rec::txt(spf));
     }
-    // good_zone put a correct record at each domain; the record under test goes to a
-    // subdomain of the same zone, which inherits the zone's DMARC and DNSSEC.
     for (domain, expected) in [
         ("spf.plus.test", true),
         ("spf.neutral.test", true),
@@ -406,6 +405,43 @@ async fn a_server_failure_is_an_error_not_a_missing_record() {
         "{error:?}"
     );
     assert!(error.to_string().contains("good.test"), "{error}");
+}
+
+#[tokio::test]
+async fn a_failure_midway_is_an_error_and_never_a_missing_record() {
+    let server = server().await;
+    good_zone(&server, "good.test");
+    server.fail("_dmarc.good.test");
+    let error = check(&server, "good.test").await.unwrap_err();
+    assert!(
+        matches!(&error, CheckError::Dns(DnsError::ServerFailure { name, .. }) if name == "_dmarc.good.test"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn third_party_names_that_fail_give_no_finding() {
+    let server = server().await;
+    good_zone(&server, "good.test");
+    // The included SPF record cannot be read: its lookups are not counted, no error.
+    server.add(
+        "spf.good.test",
+        Rec::txt("v=spf1 include:broken.mailer.test -all"),
+    );
+    server.fail("broken.mailer.test");
+    // A CNAME target whose resolver fails proves nothing: not reported as dangling.
+    server.add("blog.good.test", Rec::Cname("flaky.ghost.io".into()));
+    server.fail("flaky.ghost.io");
+    let output = check(&server, "good.test").await.unwrap();
+    assert!(output.findings.is_empty(), "{:?}", output.findings);
+    let flaky = output
+        .lookups
+        .iter()
+        .find(|lookup| lookup.name == "flaky.ghost.io")
+        .unwrap();
+    assert_eq!(flaky.result, "error");
+    assert!(flaky.error.as_deref().unwrap().contains("flaky.ghost.io"));
+    assert_eq!(findings(&server, "spf.good.test").await, pairs(&[]));
 }
 
 #[tokio::test]
