@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use s4e_runtime::{CommonConfig, Served, ServiceToken};
+use s4e_test_dns::TestDns;
 use s4e_test_support::{TestEnv, listener, wait_for};
 use s4e_types::api::ScanView;
 use serde_json::Value;
@@ -24,6 +25,9 @@ pub struct Fleet {
     pub crawler: Served,
     pub scheduler: Served,
     pub trigger: Served,
+    /// The only resolver the DNS check asks: scans never query the internet. Tests add the
+    /// records of the domains they scan.
+    pub dns: TestDns,
     /// An admin API key of a fresh organization.
     pub admin_key: String,
     pub http: reqwest::Client,
@@ -78,6 +82,7 @@ impl Fleet {
     /// Starts all seven services on port 0 and waits until each is ready.
     pub async fn start() -> anyhow::Result<Fleet> {
         let env = TestEnv::new().await?;
+        let dns = TestDns::start().await?;
         let base = s4e_base::spawn(
             s4e_base::Config {
                 common: common(&env),
@@ -103,6 +108,7 @@ impl Fleet {
                 router_prefetch: 64,
                 check_timeout_seconds: 5,
                 port_scan_timeout_seconds: 120,
+                dns_servers: vec![dns.addr()],
             },
             listener().await,
         )?;
@@ -158,6 +164,7 @@ impl Fleet {
             crawler,
             scheduler,
             trigger,
+            dns,
             admin_key,
             http,
         })
@@ -235,9 +242,14 @@ impl Fleet {
 
     /// Registers a URL asset and returns its id.
     pub async fn create_url_asset(&self, url: &str) -> anyhow::Result<String> {
+        self.create_asset("url", url).await
+    }
+
+    /// Registers an asset of `kind` (`url`, `domain`, `ip`) and returns its id.
+    pub async fn create_asset(&self, kind: &str, value: &str) -> anyhow::Result<String> {
         let response = self
             .request(reqwest::Method::POST, "/assets")
-            .json(&serde_json::json!({"kind": "url", "value": url}))
+            .json(&serde_json::json!({"kind": kind, "value": value}))
             .send()
             .await?;
         anyhow::ensure!(

@@ -7,6 +7,7 @@ use reqwest::Method;
 use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_bus::{Bus, BusOptions, Exchange};
 use s4e_e2e::{Fleet, Target};
+use s4e_test_dns::Rec;
 use s4e_test_support::wait_for;
 use s4e_types::RunStatus;
 use serde_json::{Value, json};
@@ -766,5 +767,84 @@ async fn an_https_asset_gets_its_certificate_checked() {
     // Over HTTPS, with secure cookies, real 404s and no TRACE: nothing for the other checks.
     assert_eq!(by_check("http_probes"), BTreeSet::new());
     assert_eq!(by_check("exposure"), BTreeSet::new());
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_domains_dns_problems_are_found_through_the_fleet() {
+    let fleet = Fleet::start().await.unwrap();
+    // The zone, in the fleet's own DNS server: signed, without SPF or DMARC, and with www
+    // still pointing at a Heroku app that was deleted.
+    fleet
+        .dns
+        .add("neglected.test", Rec::Soa)
+        .add("neglected.test", Rec::Dnskey)
+        .add("neglected.test", Rec::A("192.0.2.1".parse().unwrap()))
+        .add(
+            "www.neglected.test",
+            Rec::Cname("deleted-app.herokuapp.com".into()),
+        );
+    let asset = fleet
+        .create_asset("domain", "neglected.test")
+        .await
+        .unwrap();
+    // Only the DNS check: the others would connect to the domain's (documentation) address.
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset, "checks": ["dns"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(run["jobs_total"], 1);
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
+
+    let findings = fleet.findings(&run_id).await.unwrap();
+    let found: BTreeSet<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            assert_eq!(f["check"], "dns", "{f}");
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["location"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("spf_missing", "neglected.test"),
+        ("dmarc_missing", "_dmarc.neglected.test"),
+        ("dangling_cname", "www.neglected.test"),
+    ]
+    .map(|(rule, location)| (rule.to_string(), location.to_string()));
+    assert_eq!(found, BTreeSet::from(expected), "{findings:?}");
+    let dangling = findings
+        .iter()
+        .find(|f| f["rule"] == "dangling_cname")
+        .unwrap();
+    assert_eq!(dangling["severity"], "high");
+    assert_eq!(dangling["evidence"]["cname"], "deleted-app.herokuapp.com");
+    // The resolver the fleet was given is the only one asked.
+    assert!(
+        fleet
+            .dns
+            .queries()
+            .contains(&"TXT _dmarc.neglected.test".to_string())
+    );
+
+    // DNS records are a domain's: a URL asset cannot have them checked.
+    let url_asset = fleet
+        .create_url_asset("http://neglected.test/")
+        .await
+        .unwrap();
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": url_asset, "checks": ["dns"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
     fleet.stop().await.unwrap();
 }

@@ -18,7 +18,10 @@
 //!   debug and API documentation pages).
 //! - [`ports`]: TCP connect port scan with service identification, and what it finds exposed.
 //! - [`tls_cert`]: the TLS certificate a server presents (validity, trust, host name, key).
+//! - [`dns`]: a domain's DNS records: SPF, DMARC, DNSSEC and dangling CNAMEs (subdomain
+//!   takeover). It asks the configured resolvers, never the target.
 
+pub mod dns;
 pub mod egress;
 pub mod exposure;
 mod fetch;
@@ -108,6 +111,9 @@ pub enum CheckError {
     Timeout(std::time::Duration),
     #[error("invalid target: {0}")]
     InvalidTarget(String),
+    /// The resolvers failed or did not answer: the DNS check cannot tell what is published.
+    #[error(transparent)]
+    Dns(#[from] dns::DnsError),
 }
 
 #[cfg(test)]

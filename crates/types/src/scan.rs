@@ -18,6 +18,8 @@ pub enum CheckKind {
     HttpProbes,
     /// Sensitive files and paths left reachable on a site.
     Exposure,
+    /// A domain's DNS records: SPF, DMARC, DNSSEC, dangling CNAMEs.
+    Dns,
 }
 
 impl CheckKind {
@@ -27,6 +29,7 @@ impl CheckKind {
         CheckKind::TlsCertificate,
         CheckKind::HttpProbes,
         CheckKind::Exposure,
+        CheckKind::Dns,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl CheckKind {
             CheckKind::TlsCertificate => "tls_certificate",
             CheckKind::HttpProbes => "http_probes",
             CheckKind::Exposure => "exposure",
+            CheckKind::Dns => "dns",
         }
     }
 

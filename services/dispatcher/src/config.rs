@@ -1,3 +1,5 @@
+use std::net::SocketAddr;
+
 use s4e_runtime::CommonConfig;
 
 #[derive(Clone, Debug, clap::Args)]
@@ -71,4 +73,56 @@ pub struct Config {
     /// Time limit of one port scan (all its ports and service probes).
     #[arg(long, env = "S4E_PORT_SCAN_TIMEOUT_SECONDS", value_name = "S4E_PORT_SCAN_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub port_scan_timeout_seconds: u64,
+
+    /// The recursive resolvers the DNS check asks, comma-separated `ip:port` (or `ip`, port
+    /// 53), in order. Unset: the system's (`/etc/resolv.conf`).
+    #[arg(long, env = "S4E_DNS_SERVERS", value_name = "S4E_DNS_SERVERS", value_delimiter = ',', value_parser = s4e_checks::dns::client::parse_server)]
+    pub dns_servers: Vec<SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    const REQUIRED: &[&str] = &[
+        "s4e-dispatcher",
+        "--service-token",
+        "0123456789abcdef0123456789abcdef",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--amqp-url",
+        "amqp://127.0.0.1",
+        "--redis-url",
+        "redis://127.0.0.1",
+        "--mongodb-url",
+        "mongodb://127.0.0.1",
+    ];
+
+    fn parse(extra: &[&str]) -> Result<Config, clap::Error> {
+        let args = REQUIRED.iter().chain(extra).copied();
+        Cli::try_parse_from(args).map(|cli| cli.config)
+    }
+
+    #[test]
+    fn dns_servers_are_a_comma_separated_list_or_the_system() {
+        assert!(parse(&[]).unwrap().dns_servers.is_empty());
+        let config = parse(&["--dns-servers", "127.0.0.1:5353,9.9.9.9,[::1]:53"]).unwrap();
+        assert_eq!(
+            config.dns_servers,
+            vec![
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "9.9.9.9:53".parse().unwrap(),
+                "[::1]:53".parse().unwrap(),
+            ]
+        );
+        assert!(parse(&["--dns-servers", "resolver.example:53"]).is_err());
+    }
 }

@@ -82,6 +82,7 @@ pub async fn run(
         },
         check_timeout: Duration::from_secs(config.check_timeout_seconds),
         port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
+        dns_servers: config.dns_servers.clone(),
     });
     for kind in CheckKind::ALL {
         tasks.push(worker::start(

@@ -4,11 +4,13 @@
 //! id, live status is overwritten with base's counts. So a redelivered job (a worker killed
 //! mid-job, a lost ack) is finished exactly once.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
+use s4e_checks::dns::{self, DnsClient};
 use s4e_checks::ports::{self, PortScanOptions, PortSet};
 use s4e_checks::{CheckError, EgressPolicy, exposure, http_headers, http_probes, tls_cert};
 use s4e_client::{BaseClient, ClientError};
@@ -29,6 +31,8 @@ pub struct Worker {
     pub egress: EgressPolicy,
     pub check_timeout: Duration,
     pub port_scan_timeout: Duration,
+    /// The resolvers of the DNS check; empty: the system's.
+    pub dns_servers: Vec<SocketAddr>,
 }
 
 pub fn start(
@@ -154,6 +158,7 @@ impl Worker {
                 let findings = output.findings.clone();
                 (findings, without_findings(to_json(&output)))
             }),
+            CheckKind::Dns => self.check_dns(&spec.target).await,
         };
         match result {
             Ok((findings, raw)) => {
@@ -175,6 +180,7 @@ impl Worker {
                     CheckError::Unreachable(_) => "unreachable",
                     CheckError::Timeout(_) => "timeout",
                     CheckError::InvalidTarget(_) => "invalid_target",
+                    CheckError::Dns(_) => "dns",
                 };
                 tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
                 Ok(FinishJob {
@@ -208,6 +214,18 @@ impl Worker {
         let output = tokio::time::timeout(self.port_scan_timeout, scan)
             .await
             .map_err(|_| CheckError::Timeout(self.port_scan_timeout))??;
+        let findings = output.findings.clone();
+        Ok((findings, without_findings(to_json(&output))))
+    }
+
+    /// The DNS check, asking the configured resolvers (read from the system's configuration
+    /// for each job when none are configured, so a changed resolv.conf is picked up).
+    async fn check_dns(
+        &self,
+        target: &str,
+    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
+        let client = DnsClient::new(&self.dns_servers)?;
+        let output = dns::run(target, &client, self.check_timeout, CheckKind::Dns).await?;
         let findings = output.findings.clone();
         Ok((findings, without_findings(to_json(&output))))
     }

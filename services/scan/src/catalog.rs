@@ -73,6 +73,19 @@ pub const DEFINITIONS: &[Definition] = &[
         applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
         runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
     },
+    Definition {
+        key: CheckKind::Dns,
+        name: "DNS and e-mail authentication",
+        category: "dns",
+        description: "A domain's DNS records: SPF missing, permissive, duplicated or over the \
+                      10-lookup limit; DMARC missing, malformed or p=none; DNSSEC not enabled; \
+                      the domain or a common subdomain CNAME'd to a hosting service's name \
+                      that no longer exists (subdomain takeover).",
+        max_severity: Severity::High,
+        // The records belong to a domain; a URL's host may be any name of someone else's.
+        applies_to: &[AssetKind::Domain],
+        runs_by_default_on: &[AssetKind::Domain],
+    },
 ];
 
 /// Whether a check runs on an asset when the scan names no checks.
@@ -103,6 +116,8 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
         },
         // These take a host, an IP or a URL (its host and port) as they are.
         CheckKind::Ports | CheckKind::TlsCertificate => asset.value.clone(),
+        // The domain itself.
+        CheckKind::Dns => asset.value.clone(),
     }
 }
 
@@ -236,7 +251,8 @@ mod tests {
                 CheckKind::Ports,
                 CheckKind::TlsCertificate,
                 CheckKind::HttpProbes,
-                CheckKind::Exposure
+                CheckKind::Exposure,
+                CheckKind::Dns
             ]
         );
         let ip = asset(AssetKind::Ip, "192.0.2.1");
@@ -258,6 +274,15 @@ mod tests {
             vec![CheckKind::Ports]
         );
         assert!(plan(&url, Some(&[])).is_err());
+        // DNS records are a domain's: not for URLs and IPs, even on request.
+        assert!(plan(&url, Some(&[CheckKind::Dns])).is_err());
+        assert!(plan(&ip, Some(&[CheckKind::Dns])).is_err());
+        assert_eq!(
+            plan(&domain, Some(&[CheckKind::Dns])).unwrap(),
+            vec![CheckKind::Dns]
+        );
+        assert_eq!(target_for(CheckKind::Dns, &domain), "a.test");
+        assert_eq!(definition(CheckKind::Dns).category, "dns");
         assert_eq!(
             plan(
                 &url,
