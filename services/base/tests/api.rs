@@ -1,12 +1,13 @@
 //! s4e-base against a real PostgreSQL: a fresh database per test, the service on port 0.
 
 use s4e_base::Config;
-use s4e_client::{BaseClient, ClientError, FindingFilter};
+use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CommonConfig, Served, ServiceToken};
 use s4e_test_support::{TestEnv, listener};
 use s4e_types::api::{FinishJob, NewApiKey, NewScanJob, NewScanRun};
 use s4e_types::{
-    AssetKind, CheckKind, FindingDraft, JobStatus, NewAsset, OrgId, RunStatus, Severity,
+    AssetKind, CheckKind, FindingDraft, FindingQuery, JobStatus, NewAsset, OrgId, RunStatus,
+    Severity,
 };
 
 struct Harness {
@@ -285,11 +286,11 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
     let restarted = h.client.start_job(org.id, job.id).await.unwrap();
     assert_eq!(restarted.status, JobStatus::Completed);
 
-    let by_run = FindingFilter {
+    let by_run = FindingQuery {
         run_id: Some(first.run.id),
-        ..FindingFilter::default()
+        ..FindingQuery::default()
     };
-    let findings = h.client.list_findings(org.id, &by_run).await.unwrap();
+    let findings = h.client.list_findings(org.id, &by_run).await.unwrap().items;
     assert_eq!(findings.len(), 2);
     assert!(findings.iter().all(|f| f.occurrences == 1));
 
@@ -305,16 +306,22 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         .unwrap();
     let all = h
         .client
-        .list_findings(org.id, &FindingFilter::default())
+        .list_findings(org.id, &FindingQuery::default())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(all.len(), 2);
     let csp = all.iter().find(|f| f.rule == "missing_csp").unwrap();
     assert_eq!(csp.occurrences, 2);
     assert_eq!(csp.last_run_id, second.run.id);
     // The first run still shows what it saw.
     assert_eq!(
-        h.client.list_findings(org.id, &by_run).await.unwrap().len(),
+        h.client
+            .list_findings(org.id, &by_run)
+            .await
+            .unwrap()
+            .items
+            .len(),
         2
     );
 
@@ -322,9 +329,10 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
     let other = h.client.create_organization("b").await.unwrap();
     assert!(
         h.client
-            .list_findings(other.id, &FindingFilter::default())
+            .list_findings(other.id, &FindingQuery::default())
             .await
             .unwrap()
+            .items
             .is_empty()
     );
     let foreign = h.client.get_run(other.id, first.run.id).await;

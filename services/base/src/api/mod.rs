@@ -74,6 +74,18 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             post(runs::finish_job),
         )
         .route("/internal/v1/orgs/{org_id}/findings", get(findings::list))
+        .route(
+            "/internal/v1/orgs/{org_id}/findings/count",
+            get(findings::count),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/findings/bulk-status",
+            post(findings::bulk_change_status),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/findings/{finding_id}",
+            get(findings::get).patch(findings::change_status),
+        )
         .route("/internal/v1/orgs/{org_id}/summary", get(findings::summary))
         .layer(axum::middleware::from_fn_with_state(
             token,
