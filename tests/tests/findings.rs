@@ -101,10 +101,12 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
     }
     let ids: HashSet<&str> = paged.iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert_eq!((paged.len(), ids.len()), (12, 12));
-    let rank = |f: &Value| ["info", "low", "medium", "high", "critical"]
-        .iter()
-        .position(|s| f["severity"] == *s)
-        .unwrap();
+    let rank = |f: &Value| {
+        ["info", "low", "medium", "high", "critical"]
+            .iter()
+            .position(|s| f["severity"] == *s)
+            .unwrap()
+    };
     assert!(paged.windows(2).all(|w| rank(&w[0]) >= rank(&w[1])));
     // Filters: several severities, as a list or repeated.
     let severe: Value = with_key(
@@ -143,11 +145,16 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
     let trace = by_rule("trace_enabled");
 
     // Reading is not triaging.
-    let refused = with_key(&fleet, &read_key, Method::PATCH, &format!("/findings/{trace}"))
-        .json(&json!({"status": "fixed"}))
-        .send()
-        .await
-        .unwrap();
+    let refused = with_key(
+        &fleet,
+        &read_key,
+        Method::PATCH,
+        &format!("/findings/{trace}"),
+    )
+    .json(&json!({"status": "fixed"}))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(message(refused).await.contains("findings:write"));
     let refused = with_key(&fleet, &read_key, Method::POST, "/findings/bulk-status")
@@ -158,18 +165,28 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
     // A false positive needs its reason.
-    let refused = with_key(&fleet, &write_key, Method::PATCH, &format!("/findings/{trace}"))
-        .json(&json!({"status": "false_positive"}))
-        .send()
-        .await
-        .unwrap();
+    let refused = with_key(
+        &fleet,
+        &write_key,
+        Method::PATCH,
+        &format!("/findings/{trace}"),
+    )
+    .json(&json!({"status": "false_positive"}))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(message(refused).await.starts_with("reason:"));
-    let response = with_key(&fleet, &write_key, Method::PATCH, &format!("/findings/{trace}"))
-        .json(&json!({"status": "false_positive", "reason": "TRACE is off in production"}))
-        .send()
-        .await
-        .unwrap();
+    let response = with_key(
+        &fleet,
+        &write_key,
+        Method::PATCH,
+        &format!("/findings/{trace}"),
+    )
+    .json(&json!({"status": "false_positive", "reason": "TRACE is off in production"}))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let triaged: Value = response.json().await.unwrap();
     assert_eq!(triaged["status"], "false_positive");
@@ -180,19 +197,29 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
     assert_eq!(history[0]["actor"]["label"], write_prefix.as_str());
     assert_eq!(history[0]["from_status"], "open");
     assert_eq!(history[0]["reason"], "TRACE is off in production");
-    let read_back: Value = with_key(&fleet, &read_key, Method::GET, &format!("/findings/{trace}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read_back: Value = with_key(
+        &fleet,
+        &read_key,
+        Method::GET,
+        &format!("/findings/{trace}"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(read_back, triaged);
     for missing in ["not-a-uuid", "0190a000-0000-7000-8000-000000000000"] {
-        let response = with_key(&fleet, &read_key, Method::GET, &format!("/findings/{missing}"))
-            .send()
-            .await
-            .unwrap();
+        let response = with_key(
+            &fleet,
+            &read_key,
+            Method::GET,
+            &format!("/findings/{missing}"),
+        )
+        .send()
+        .await
+        .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
     }
 
@@ -302,11 +329,20 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
         .collect();
     let expected_rules: BTreeSet<String> = findings
         .iter()
-        .map(|f| format!("{}/{}", f["check"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+        .map(|f| {
+            format!(
+                "{}/{}",
+                f["check"].as_str().unwrap(),
+                f["rule"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         rule_ids,
-        expected_rules.iter().map(String::as_str).collect::<BTreeSet<_>>()
+        expected_rules
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
     );
     let results = run["results"].as_array().unwrap();
     assert_eq!(results.len(), findings.len());

@@ -124,7 +124,7 @@ impl FindingCursor {
 
     pub fn decode(value: &str) -> Result<Self, String> {
         let invalid = || "cursor: not a cursor of this list".to_string();
-        if value.len() % 2 != 0 || value.len() > 512 || !value.is_ascii() {
+        if !value.len().is_multiple_of(2) || value.len() > 512 || !value.is_ascii() {
             return Err(invalid());
         }
         let bytes = (0..value.len())
@@ -142,9 +142,12 @@ impl FindingCursor {
         }
         let sort = FindingSort::parse(sort).ok_or_else(invalid)?;
         let severity_rank = match (sort, rank) {
-            (FindingSort::Severity, rank) => {
-                Some(rank.parse::<i16>().ok().filter(|r| (0..=4).contains(r)).ok_or_else(invalid)?)
-            }
+            (FindingSort::Severity, rank) => Some(
+                rank.parse::<i16>()
+                    .ok()
+                    .filter(|r| (0..=4).contains(r))
+                    .ok_or_else(invalid)?,
+            ),
             (_, "-") => None,
             _ => return Err(invalid()),
         };
@@ -202,8 +205,8 @@ impl FindingQuery {
             match name {
                 "status" => {
                     for item in values() {
-                        let status = FindingStatus::parse(item)
-                            .ok_or_else(|| bad("a finding status"))?;
+                        let status =
+                            FindingStatus::parse(item).ok_or_else(|| bad("a finding status"))?;
                         if !query.statuses.contains(&status) {
                             query.statuses.push(status);
                         }

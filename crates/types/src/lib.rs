@@ -24,6 +24,7 @@ pub use finding::{
 };
 pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
-    ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId, UserId,
+    ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId,
+    UserId,
 };
 pub use scan::{CheckKind, JobSpec, JobStatus, RunStatus, ScanJob, ScanRun};

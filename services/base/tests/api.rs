@@ -871,7 +871,10 @@ async fn findings_are_triaged_with_reasons_and_every_change_is_in_their_history(
         .change_finding_status(
             org.id,
             a,
-            &change(FindingStatus::FalsePositive, Some(" the header is set by the CDN ")),
+            &change(
+                FindingStatus::FalsePositive,
+                Some(" the header is set by the CDN "),
+            ),
         )
         .await
         .unwrap();
@@ -908,7 +911,10 @@ async fn findings_are_triaged_with_reasons_and_every_change_is_in_their_history(
         .change_finding_status(
             org.id,
             a,
-            &change(FindingStatus::FalsePositive, Some("the header is set by the CDN")),
+            &change(
+                FindingStatus::FalsePositive,
+                Some("the header is set by the CDN"),
+            ),
         )
         .await
         .unwrap();
@@ -927,19 +933,30 @@ async fn findings_are_triaged_with_reasons_and_every_change_is_in_their_history(
     // Another organization's finding answers like an unknown one, and is not changed.
     let other = h.client.create_organization("b").await.unwrap();
     let foreign = h.client.get_finding(other.id, a).await;
-    assert!(matches!(foreign, Err(ClientError::NotFound(_))), "{foreign:?}");
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
     let foreign = h
         .client
         .change_finding_status(other.id, found["b"].id, &change(FindingStatus::Fixed, None))
         .await;
-    assert!(matches!(foreign, Err(ClientError::NotFound(_))), "{foreign:?}");
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
     let unknown = h
         .client
         .get_finding(org.id, s4e_types::FindingId::new())
         .await;
     assert!(matches!(unknown, Err(ClientError::NotFound(_))));
     assert_eq!(
-        h.client.get_finding(org.id, found["b"].id).await.unwrap().finding.status,
+        h.client
+            .get_finding(org.id, found["b"].id)
+            .await
+            .unwrap()
+            .finding
+            .status,
         FindingStatus::Open
     );
     h.stop().await;
@@ -963,9 +980,17 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
         vec![
             (
                 headers,
-                Some(vec![draft("fp"), draft("risk"), draft("gone"), draft("wip")]),
+                Some(vec![
+                    draft("fp"),
+                    draft("risk"),
+                    draft("gone"),
+                    draft("wip"),
+                ]),
             ),
-            (exposure, Some(vec![draft_of(exposure, "env_file", Severity::High)])),
+            (
+                exposure,
+                Some(vec![draft_of(exposure, "env_file", Severity::High)]),
+            ),
         ],
     )
     .await;
@@ -987,7 +1012,11 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
         .await
         .unwrap();
     h.client
-        .change_finding_status(org.id, found["wip"].id, &change(FindingStatus::InProgress, None))
+        .change_finding_status(
+            org.id,
+            found["wip"].id,
+            &change(FindingStatus::InProgress, None),
+        )
         .await
         .unwrap();
 
@@ -1009,7 +1038,12 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
     assert_eq!(after["wip"].status, FindingStatus::Fixed);
     assert_eq!(after["gone"].status_changed_by.as_deref(), Some("system"));
     assert_eq!(after["env_file"].status, FindingStatus::Open);
-    let history = h.client.get_finding(org.id, after["wip"].id).await.unwrap().history;
+    let history = h
+        .client
+        .get_finding(org.id, after["wip"].id)
+        .await
+        .unwrap()
+        .history;
     let last = history.last().unwrap();
     assert_eq!(
         (last.from_status, last.to_status),
@@ -1019,7 +1053,12 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
     assert_eq!(last.run_id, Some(second.run.id));
     // A decision seen again adds nothing to its history.
     assert_eq!(
-        h.client.get_finding(org.id, after["fp"].id).await.unwrap().history.len(),
+        h.client
+            .get_finding(org.id, after["fp"].id)
+            .await
+            .unwrap()
+            .history
+            .len(),
         1
     );
 
@@ -1028,10 +1067,17 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
         &h,
         org.id,
         asset.id,
-        vec![(headers, Some(vec![draft("fp"), draft("risk"), draft("gone")]))],
+        vec![(
+            headers,
+            Some(vec![draft("fp"), draft("risk"), draft("gone")]),
+        )],
     )
     .await;
-    let reopened = h.client.get_finding(org.id, after["gone"].id).await.unwrap();
+    let reopened = h
+        .client
+        .get_finding(org.id, after["gone"].id)
+        .await
+        .unwrap();
     assert_eq!(reopened.finding.status, FindingStatus::Reopened);
     let steps: Vec<(FindingStatus, FindingStatus, Option<RunId>)> = reopened
         .history
@@ -1041,8 +1087,16 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
     assert_eq!(
         steps,
         [
-            (FindingStatus::Open, FindingStatus::Fixed, Some(second.run.id)),
-            (FindingStatus::Fixed, FindingStatus::Reopened, Some(third.run.id)),
+            (
+                FindingStatus::Open,
+                FindingStatus::Fixed,
+                Some(second.run.id)
+            ),
+            (
+                FindingStatus::Fixed,
+                FindingStatus::Reopened,
+                Some(third.run.id)
+            ),
         ]
     );
     // "wip" was not seen by the third run and stays fixed (no second fix entry).
@@ -1090,7 +1144,10 @@ async fn a_rescan_with_a_failed_job_fixes_nothing() {
         asset.id,
         vec![
             (headers, Some(vec![draft("a"), draft("b")])),
-            (exposure, Some(vec![draft_of(exposure, "git", Severity::High)])),
+            (
+                exposure,
+                Some(vec![draft_of(exposure, "git", Severity::High)]),
+            ),
         ],
     )
     .await;
@@ -1115,7 +1172,12 @@ async fn a_rescan_with_a_failed_job_fixes_nothing() {
         "{findings:?}"
     );
     for finding in &findings {
-        let history = h.client.get_finding(org.id, finding.id).await.unwrap().history;
+        let history = h
+            .client
+            .get_finding(org.id, finding.id)
+            .await
+            .unwrap()
+            .history;
         assert!(history.is_empty(), "{history:?}");
     }
     h.stop().await;
@@ -1151,7 +1213,11 @@ async fn bulk_status_changes_are_all_or_nothing() {
         vec![(headers, Some(vec![draft("a")]))],
     )
     .await;
-    let ours: Vec<_> = all_findings(&h, org.id).await.iter().map(|f| f.id).collect();
+    let ours: Vec<_> = all_findings(&h, org.id)
+        .await
+        .iter()
+        .map(|f| f.id)
+        .collect();
     let theirs = all_findings(&h, other.id).await[0].id;
     let bulk = |ids: Vec<s4e_types::FindingId>, status, reason: Option<&str>| BulkStatusChange {
         ids,
@@ -1166,10 +1232,18 @@ async fn bulk_status_changes_are_all_or_nothing() {
         .client
         .bulk_change_finding_status(org.id, &bulk(mixed, FindingStatus::InProgress, None))
         .await;
-    assert!(matches!(refused, Err(ClientError::NotFound(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::NotFound(_))),
+        "{refused:?}"
+    );
     for finding in all_findings(&h, org.id).await {
         assert_eq!(finding.status, FindingStatus::Open);
-        let history = h.client.get_finding(org.id, finding.id).await.unwrap().history;
+        let history = h
+            .client
+            .get_finding(org.id, finding.id)
+            .await
+            .unwrap()
+            .history;
         assert!(history.is_empty());
     }
     bad_request_naming(
@@ -1202,7 +1276,11 @@ async fn bulk_status_changes_are_all_or_nothing() {
         .client
         .bulk_change_finding_status(
             org.id,
-            &bulk(ids.clone(), FindingStatus::AcceptedRisk, Some("pen test scope")),
+            &bulk(
+                ids.clone(),
+                FindingStatus::AcceptedRisk,
+                Some("pen test scope"),
+            ),
         )
         .await
         .unwrap();
@@ -1227,6 +1305,9 @@ async fn bulk_status_changes_are_all_or_nothing() {
     assert_eq!(theirs.finding.status, FindingStatus::Open);
     h.stop().await;
 }
+
+/// Which findings a filter should select.
+type Expected = Box<dyn Fn(&Finding) -> bool>;
 
 /// Every page of a query, following the cursor; asserts the page size is respected.
 async fn every_page(h: &Harness, org_id: OrgId, mut query: FindingQuery) -> Vec<Finding> {
@@ -1268,7 +1349,13 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
     // One report stores 23 findings in one transaction: they share last_seen and first_seen,
     // and several share a severity, so only the id orders them.
     let drafts: Vec<FindingDraft> = (0..23)
-        .map(|n| draft_of(CheckKind::HttpHeaders, &format!("rule_{n:02}"), severities[n % 5]))
+        .map(|n| {
+            draft_of(
+                CheckKind::HttpHeaders,
+                &format!("rule_{n:02}"),
+                severities[n % 5],
+            )
+        })
         .collect();
     let first = scan(
         &h,
@@ -1278,7 +1365,11 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
             (CheckKind::HttpHeaders, Some(drafts)),
             (
                 CheckKind::Exposure,
-                Some(vec![draft_of(CheckKind::Exposure, "env_file", Severity::High)]),
+                Some(vec![draft_of(
+                    CheckKind::Exposure,
+                    "env_file",
+                    Severity::High,
+                )]),
             ),
         ],
     )
@@ -1309,9 +1400,16 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
 
     // The default order: most severe, then most recently seen, then id.
     let key = |f: &Finding| (f.severity, f.last_seen, f.id);
-    assert!(all.windows(2).all(|w| key(&w[0]) >= key(&w[1])), "default order");
+    assert!(
+        all.windows(2).all(|w| key(&w[0]) >= key(&w[1])),
+        "default order"
+    );
 
-    for sort in [FindingSort::Severity, FindingSort::LastSeen, FindingSort::FirstSeen] {
+    for sort in [
+        FindingSort::Severity,
+        FindingSort::LastSeen,
+        FindingSort::FirstSeen,
+    ] {
         for order in [SortOrder::Desc, SortOrder::Asc] {
             for limit in [1, 4, 7] {
                 let query = FindingQuery {
@@ -1322,7 +1420,11 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
                 };
                 let paged = every_page(&h, org.id, query).await;
                 let ids: HashSet<_> = paged.iter().map(|f| f.id).collect();
-                assert_eq!(ids.len(), paged.len(), "{sort:?} {order:?} {limit}: duplicates");
+                assert_eq!(
+                    ids.len(),
+                    paged.len(),
+                    "{sort:?} {order:?} {limit}: duplicates"
+                );
                 assert_eq!(paged.len(), all.len(), "{sort:?} {order:?} {limit}: gaps");
                 let sort_key = |f: &Finding| match sort {
                     FindingSort::Severity => (Some(f.severity), f.last_seen, f.id),
@@ -1341,7 +1443,7 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
     }
 
     // Each filter selects exactly what it says, across pages.
-    let cases: Vec<(FindingQuery, Box<dyn Fn(&Finding) -> bool>)> = vec![
+    let cases: Vec<(FindingQuery, Expected)> = vec![
         (
             FindingQuery {
                 statuses: vec![FindingStatus::InProgress],
@@ -1459,7 +1561,10 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
         assert_eq!(response.status(), 400, "{query}");
         let body: serde_json::Value = response.json().await.unwrap();
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.starts_with(&format!("{field}:")), "{query}: {message}");
+        assert!(
+            message.starts_with(&format!("{field}:")),
+            "{query}: {message}"
+        );
     }
     // Repeated parameters and comma lists are the same filter.
     let fetch = |query: &'static str| {
@@ -1484,6 +1589,12 @@ async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
         run_id: Some(first.run.id),
         ..FindingQuery::default()
     };
-    assert_eq!(h.client.count_findings(other.id, &foreign_run).await.unwrap(), 0);
+    assert_eq!(
+        h.client
+            .count_findings(other.id, &foreign_run)
+            .await
+            .unwrap(),
+        0
+    );
     h.stop().await;
 }

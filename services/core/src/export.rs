@@ -288,7 +288,10 @@ mod tests {
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
         for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
-            assert!(csv_cell(formula).trim_matches('"').starts_with('\''), "{formula:?}");
+            assert!(
+                csv_cell(formula).trim_matches('"').starts_with('\''),
+                "{formula:?}"
+            );
         }
         assert_eq!(
             csv_cell("=HYPERLINK(\"http://evil\",\"x\")"),
@@ -351,7 +354,10 @@ mod tests {
         assert_eq!(rules[0]["properties"]["tags"][1], "external/cwe/cwe-693");
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), findings.len());
-        let levels: Vec<&str> = results.iter().map(|r| r["level"].as_str().unwrap()).collect();
+        let levels: Vec<&str> = results
+            .iter()
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
         assert_eq!(levels, ["error", "error", "warning", "note"]);
         for (result, finding) in results.iter().zip(&findings) {
             let rule = &rules[result["ruleIndex"].as_u64().unwrap() as usize];

@@ -440,7 +440,9 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, org_id: OrgId, query: &Finding
     sql.push(" WHERE f.org_id = ").push_bind(org_id.0);
     if !query.statuses.is_empty() {
         let statuses: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
-        sql.push(" AND f.status = ANY(").push_bind(statuses).push(")");
+        sql.push(" AND f.status = ANY(")
+            .push_bind(statuses)
+            .push(")");
     }
     if !query.severities.is_empty() {
         let severities: Vec<&str> = query.severities.iter().map(|s| s.as_str()).collect();

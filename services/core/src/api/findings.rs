@@ -168,9 +168,8 @@ pub async fn export(
         }
         match page.next_cursor {
             Some(cursor) => {
-                query.cursor = Some(
-                    s4e_types::FindingCursor::decode(&cursor).map_err(ApiError::internal)?,
-                );
+                query.cursor =
+                    Some(s4e_types::FindingCursor::decode(&cursor).map_err(ApiError::internal)?);
             }
             None => break,
         }
