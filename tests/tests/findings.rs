@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use s4e_e2e::{Fleet, Target};
 use s4e_types::RunStatus;
@@ -222,6 +222,61 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
         .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
     }
+
+    // Another organization's people neither see nor change it: 404, as for an unknown id.
+    let signup = fleet
+        .http
+        .post(fleet.api("/signup"))
+        .json(&json!({
+            "organization_name": "Elsewhere",
+            "email": "owner@elsewhere.test",
+            "password": "correct horse battery staple",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
+    let cookie = signup.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let session: Value = signup.json().await.unwrap();
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+    let as_stranger = |method: Method, path: &str| {
+        fleet
+            .http
+            .request(method, fleet.api(path))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+    };
+    let response = as_stranger(Method::GET, &format!("/findings/{trace}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = as_stranger(Method::PATCH, &format!("/findings/{trace}"))
+        .json(&json!({"status": "fixed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = as_stranger(Method::POST, "/findings/bulk-status")
+        .json(&json!({"ids": [trace], "status": "fixed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let theirs: Value = as_stranger(Method::GET, "/findings")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["items"], json!([]));
 
     // In bulk: an unknown id refuses the whole change.
     let csp = by_rule("missing_csp");

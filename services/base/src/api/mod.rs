@@ -109,6 +109,12 @@ impl From<DbError> for ApiError {
                 ) {
                     tracing::error!(%error, "database unavailable");
                     ApiError::unavailable("database unavailable")
+                } else if crate::db::retryable(&error) {
+                    // Two transactions took row locks in opposite orders (a job report fixing
+                    // findings while people triage them, say) and PostgreSQL rolled this one
+                    // back: nothing was changed, and the same request again will succeed.
+                    tracing::warn!(%error, "transaction rolled back, retry");
+                    ApiError::unavailable("a concurrent change got in the way, try again")
                 } else {
                     ApiError::internal(error)
                 }
