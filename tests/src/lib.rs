@@ -295,15 +295,22 @@ impl Fleet {
         .await
     }
 
-    /// The findings a run saw.
+    /// The findings a run saw, every page of them.
     pub async fn findings(&self, run_id: &str) -> anyhow::Result<Vec<Value>> {
-        let response = self
-            .request(reqwest::Method::GET, &format!("/findings?scan_id={run_id}"))
-            .send()
-            .await?;
-        anyhow::ensure!(response.status() == 200, "findings: {}", response.status());
-        let body: Value = response.json().await?;
-        Ok(body["items"].as_array().context("items")?.clone())
+        let mut findings = Vec::new();
+        let mut path = format!("/findings?scan_id={run_id}&limit=1000");
+        loop {
+            let response = self.request(reqwest::Method::GET, &path).send().await?;
+            anyhow::ensure!(response.status() == 200, "findings: {}", response.status());
+            let body: Value = response.json().await?;
+            findings.extend(body["items"].as_array().context("items")?.iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(cursor) => {
+                    path = format!("/findings?scan_id={run_id}&limit=1000&cursor={cursor}")
+                }
+                None => return Ok(findings),
+            }
+        }
     }
 
     /// Stops every service (gateway first, base last) and removes the test's data.

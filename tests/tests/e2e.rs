@@ -417,6 +417,9 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/scans",
         "/api/v1/scans/{scan_id}",
         "/api/v1/findings",
+        "/api/v1/findings/{finding_id}",
+        "/api/v1/findings/bulk-status",
+        "/api/v1/findings/export",
         "/api/v1/api-keys",
         "/api/v1/api-keys/{key_id}",
         "/api/v1/signup",
@@ -448,9 +451,9 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
 
 #[tokio::test]
 async fn a_job_delivered_twice_is_applied_once() {
-    use s4e_client::{BaseClient, FindingFilter};
+    use s4e_client::BaseClient;
     use s4e_types::api::{NewScanJob, NewScanRun};
-    use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId};
+    use s4e_types::{AssetId, CheckKind, Envelope, FindingQuery, JobSpec, Message, OrgId};
 
     let fleet = Fleet::start().await.unwrap();
     let target = Target::demo(false).await;
@@ -533,9 +536,10 @@ async fn a_job_delivered_twice_is_applied_once() {
         (1, 0, 8)
     );
     let findings = base
-        .list_findings(org_id, &FindingFilter::default())
+        .list_findings(org_id, &FindingQuery::default())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(findings.len(), 8);
     assert!(findings.iter().all(|finding| finding.occurrences == 1));
     bus.close().await;

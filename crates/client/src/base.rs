@@ -9,8 +9,11 @@ use s4e_types::api::{
     NewApiKey, NewOrganization, NewScanRun, Organization, RecordVerification, ScanRunWithJobs,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
+use s4e_types::finding_query::FindingCount;
 use s4e_types::{
-    ApiKeyId, Asset, AssetId, Finding, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
+    ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
+    FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
+    StatusChange,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId, VerificationMethod};
 use serde::Serialize;
@@ -21,12 +24,6 @@ use crate::http::InternalHttp;
 #[derive(Clone)]
 pub struct BaseClient {
     http: InternalHttp,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct FindingFilter {
-    pub run_id: Option<RunId>,
-    pub asset_id: Option<AssetId>,
 }
 
 #[derive(Serialize)]
@@ -280,23 +277,79 @@ impl BaseClient {
             .await
     }
 
+    /// One page of findings; `query.cursor` continues a previous page.
     pub async fn list_findings(
         &self,
         org_id: OrgId,
-        filter: &FindingFilter,
-    ) -> Result<Vec<Finding>, ClientError> {
-        let mut query = Vec::new();
-        if let Some(run_id) = filter.run_id {
-            query.push(("run_id", run_id.to_string()));
-        }
-        if let Some(asset_id) = filter.asset_id {
-            query.push(("asset_id", asset_id.to_string()));
-        }
-        let list: List<Finding> = self
+        query: &FindingQuery,
+    ) -> Result<FindingPage, ClientError> {
+        self.http
+            .get(
+                &format!("/internal/v1/orgs/{org_id}/findings"),
+                &query.to_pairs("run_id"),
+            )
+            .await
+    }
+
+    /// How many findings match the query's filters.
+    pub async fn count_findings(
+        &self,
+        org_id: OrgId,
+        query: &FindingQuery,
+    ) -> Result<u64, ClientError> {
+        let count: FindingCount = self
             .http
-            .get(&format!("/internal/v1/orgs/{org_id}/findings"), &query)
+            .get(
+                &format!("/internal/v1/orgs/{org_id}/findings/count"),
+                &query.to_pairs("run_id"),
+            )
             .await?;
-        Ok(list.items)
+        Ok(count.count)
+    }
+
+    /// A finding with its status history.
+    pub async fn get_finding(
+        &self,
+        org_id: OrgId,
+        finding_id: FindingId,
+    ) -> Result<FindingWithHistory, ClientError> {
+        self.http
+            .get(
+                &format!("/internal/v1/orgs/{org_id}/findings/{finding_id}"),
+                &[],
+            )
+            .await
+    }
+
+    /// Changes a finding's status in the name of `change.actor`; `BadRequest` names the field
+    /// at fault (a missing reason, say).
+    pub async fn change_finding_status(
+        &self,
+        org_id: OrgId,
+        finding_id: FindingId,
+        change: &StatusChange,
+    ) -> Result<FindingWithHistory, ClientError> {
+        self.http
+            .patch(
+                &format!("/internal/v1/orgs/{org_id}/findings/{finding_id}"),
+                change,
+            )
+            .await
+    }
+
+    /// Changes many findings at once, all or none; `NotFound` when an id is not one of the
+    /// organization's findings.
+    pub async fn bulk_change_finding_status(
+        &self,
+        org_id: OrgId,
+        bulk: &BulkStatusChange,
+    ) -> Result<BulkStatusResult, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/findings/bulk-status"),
+                bulk,
+            )
+            .await
     }
 
     /// A new organization with its owner, together or not at all.

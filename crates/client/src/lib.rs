@@ -6,6 +6,6 @@ mod error;
 mod http;
 mod scan;
 
-pub use base::{BaseClient, FindingFilter};
+pub use base::BaseClient;
 pub use error::ClientError;
 pub use scan::ScanClient;

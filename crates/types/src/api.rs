@@ -211,6 +211,7 @@ pub struct SeverityCounts {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardSummary {
     pub assets: i64,
+    /// Findings still to be dealt with: open, in progress or reopened.
     pub open_findings: SeverityCounts,
     pub scans_queued: i64,
     pub scans_running: i64,

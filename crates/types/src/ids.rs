@@ -83,6 +83,10 @@ id_type!(
     /// One entry of an organization's audit log.
     AuditEntryId
 );
+id_type!(
+    /// One status change in a finding's history.
+    FindingEventId
+);
 
 #[cfg(test)]
 mod tests {

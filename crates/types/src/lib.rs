@@ -9,6 +9,7 @@ pub mod asset;
 pub mod audit;
 pub mod envelope;
 pub mod finding;
+pub mod finding_query;
 pub mod ids;
 pub mod scan;
 
@@ -16,8 +17,14 @@ pub use account::{Role, User};
 pub use asset::{Asset, AssetKind, NewAsset, VerificationMethod};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};
-pub use finding::{Finding, FindingDraft, FindingStatus, Severity};
+pub use finding::{
+    BulkFindingStatusUpdate, BulkStatusChange, BulkStatusResult, Finding, FindingActor,
+    FindingActorKind, FindingDraft, FindingEvent, FindingStatus, FindingStatusUpdate,
+    FindingWithHistory, Severity, StatusChange,
+};
+pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
-    ApiKeyId, AssetId, AuditEntryId, FindingId, InvitationId, JobId, OrgId, RunId, UserId,
+    ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId,
+    UserId,
 };
 pub use scan::{CheckKind, JobSpec, JobStatus, RunStatus, ScanJob, ScanRun};

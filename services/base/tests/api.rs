@@ -1,12 +1,16 @@
 //! s4e-base against a real PostgreSQL: a fresh database per test, the service on port 0.
 
+use std::collections::{HashMap, HashSet};
+
 use s4e_base::Config;
-use s4e_client::{BaseClient, ClientError, FindingFilter};
+use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CommonConfig, Served, ServiceToken};
 use s4e_test_support::{TestEnv, listener};
-use s4e_types::api::{FinishJob, NewApiKey, NewScanJob, NewScanRun};
+use s4e_types::api::{FinishJob, NewApiKey, NewScanJob, NewScanRun, ScanRunWithJobs};
 use s4e_types::{
-    AssetKind, CheckKind, FindingDraft, JobStatus, NewAsset, OrgId, RunStatus, Severity,
+    AssetId, AssetKind, BulkStatusChange, CheckKind, Finding, FindingActor, FindingActorKind,
+    FindingDraft, FindingQuery, FindingSort, FindingStatus, JobStatus, NewAsset, OrgId, RunId,
+    RunStatus, Severity, SortOrder, StatusChange,
 };
 
 struct Harness {
@@ -285,11 +289,11 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
     let restarted = h.client.start_job(org.id, job.id).await.unwrap();
     assert_eq!(restarted.status, JobStatus::Completed);
 
-    let by_run = FindingFilter {
+    let by_run = FindingQuery {
         run_id: Some(first.run.id),
-        ..FindingFilter::default()
+        ..FindingQuery::default()
     };
-    let findings = h.client.list_findings(org.id, &by_run).await.unwrap();
+    let findings = h.client.list_findings(org.id, &by_run).await.unwrap().items;
     assert_eq!(findings.len(), 2);
     assert!(findings.iter().all(|f| f.occurrences == 1));
 
@@ -305,16 +309,22 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         .unwrap();
     let all = h
         .client
-        .list_findings(org.id, &FindingFilter::default())
+        .list_findings(org.id, &FindingQuery::default())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(all.len(), 2);
     let csp = all.iter().find(|f| f.rule == "missing_csp").unwrap();
     assert_eq!(csp.occurrences, 2);
     assert_eq!(csp.last_run_id, second.run.id);
     // The first run still shows what it saw.
     assert_eq!(
-        h.client.list_findings(org.id, &by_run).await.unwrap().len(),
+        h.client
+            .list_findings(org.id, &by_run)
+            .await
+            .unwrap()
+            .items
+            .len(),
         2
     );
 
@@ -322,9 +332,10 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
     let other = h.client.create_organization("b").await.unwrap();
     assert!(
         h.client
-            .list_findings(other.id, &FindingFilter::default())
+            .list_findings(other.id, &FindingQuery::default())
             .await
             .unwrap()
+            .items
             .is_empty()
     );
     let foreign = h.client.get_run(other.id, first.run.id).await;
@@ -695,6 +706,897 @@ async fn the_dashboard_counts_one_organization_in_one_call() {
     let theirs = h.client.dashboard(other.id).await.unwrap();
     assert_eq!((theirs.assets, theirs.scans_running), (0, 0));
     assert_eq!(theirs.open_findings, Default::default());
+    h.stop().await;
+}
+
+// ---- The finding lifecycle ----
+
+fn user_actor(label: &str) -> FindingActor {
+    FindingActor {
+        kind: FindingActorKind::User,
+        id: Some(uuid::Uuid::now_v7()),
+        label: label.into(),
+    }
+}
+
+fn change(status: FindingStatus, reason: Option<&str>) -> StatusChange {
+    StatusChange {
+        status,
+        reason: reason.map(str::to_string),
+        actor: user_actor("triager@example.com"),
+    }
+}
+
+fn draft_of(check: CheckKind, rule: &str, severity: Severity) -> FindingDraft {
+    FindingDraft {
+        check,
+        severity,
+        ..draft(rule)
+    }
+}
+
+/// Creates a run of `checks` on the asset and reports each job with its outcome; `None` fails
+/// the job. Returns the run and its job ids.
+async fn scan(
+    h: &Harness,
+    org_id: OrgId,
+    asset_id: AssetId,
+    outcomes: Vec<(CheckKind, Option<Vec<FindingDraft>>)>,
+) -> ScanRunWithJobs {
+    let run = h
+        .client
+        .create_run(
+            org_id,
+            &NewScanRun {
+                asset_id,
+                profile: "custom".into(),
+                jobs: outcomes
+                    .iter()
+                    .map(|(check, _)| NewScanJob {
+                        check: *check,
+                        target: "http://target.test/".into(),
+                    })
+                    .collect(),
+            },
+        )
+        .await
+        .unwrap();
+    for (job, (_, outcome)) in run.jobs.iter().zip(outcomes) {
+        let report = match outcome {
+            Some(findings) => FinishJob {
+                status: JobStatus::Completed,
+                error: None,
+                raw_output_id: None,
+                findings,
+            },
+            None => FinishJob {
+                status: JobStatus::Failed,
+                error: Some("target unreachable".into()),
+                raw_output_id: None,
+                findings: vec![],
+            },
+        };
+        let finished = h.client.finish_job(org_id, job.id, &report).await.unwrap();
+        assert!(finished.applied);
+    }
+    run
+}
+
+async fn all_findings(h: &Harness, org_id: OrgId) -> Vec<Finding> {
+    let query = FindingQuery {
+        limit: Some(FindingQuery::MAX_LIMIT),
+        ..FindingQuery::default()
+    };
+    let page = h.client.list_findings(org_id, &query).await.unwrap();
+    assert!(page.next_cursor.is_none());
+    page.items
+}
+
+async fn by_rule(h: &Harness, org_id: OrgId) -> HashMap<String, Finding> {
+    all_findings(h, org_id)
+        .await
+        .into_iter()
+        .map(|finding| (finding.rule.clone(), finding))
+        .collect()
+}
+
+fn bad_request_naming(result: Result<impl std::fmt::Debug, ClientError>, field: &str) {
+    match result {
+        Err(ClientError::BadRequest(message)) => {
+            assert!(message.starts_with(&format!("{field}:")), "{message}")
+        }
+        other => panic!("expected a 400 naming {field}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn findings_are_triaged_with_reasons_and_every_change_is_in_their_history() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let headers = CheckKind::HttpHeaders;
+    scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![(headers, Some(vec![draft("a"), draft("b"), draft("c")]))],
+    )
+    .await;
+    let found = by_rule(&h, org.id).await;
+    let a = found["a"].id;
+    assert_eq!(found["a"].status, FindingStatus::Open);
+    assert!(found["a"].status_changed_at.is_none());
+
+    let in_progress = h
+        .client
+        .change_finding_status(org.id, a, &change(FindingStatus::InProgress, None))
+        .await
+        .unwrap();
+    assert_eq!(in_progress.finding.status, FindingStatus::InProgress);
+    assert_eq!(in_progress.history.len(), 1);
+
+    // The two decisions need a reason, and only scans reopen.
+    for status in [FindingStatus::FalsePositive, FindingStatus::AcceptedRisk] {
+        for reason in [None, Some(""), Some("   ")] {
+            let refused = h
+                .client
+                .change_finding_status(org.id, a, &change(status, reason))
+                .await;
+            bad_request_naming(refused, "reason");
+        }
+    }
+    let refused = h
+        .client
+        .change_finding_status(org.id, a, &change(FindingStatus::Reopened, None))
+        .await;
+    bad_request_naming(refused, "status");
+    let system = StatusChange {
+        actor: FindingActor {
+            kind: FindingActorKind::System,
+            id: None,
+            label: "system".into(),
+        },
+        ..change(FindingStatus::Fixed, None)
+    };
+    bad_request_naming(
+        h.client.change_finding_status(org.id, a, &system).await,
+        "actor",
+    );
+
+    let triaged = h
+        .client
+        .change_finding_status(
+            org.id,
+            a,
+            &change(
+                FindingStatus::FalsePositive,
+                Some(" the header is set by the CDN "),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(triaged.finding.status, FindingStatus::FalsePositive);
+    assert_eq!(
+        triaged.finding.status_reason.as_deref(),
+        Some("the header is set by the CDN")
+    );
+    assert_eq!(
+        triaged.finding.status_changed_by.as_deref(),
+        Some("triager@example.com")
+    );
+    let steps: Vec<(FindingStatus, FindingStatus)> = triaged
+        .history
+        .iter()
+        .map(|event| (event.from_status, event.to_status))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (FindingStatus::Open, FindingStatus::InProgress),
+            (FindingStatus::InProgress, FindingStatus::FalsePositive)
+        ]
+    );
+    let last = &triaged.history[1];
+    assert_eq!(last.actor.kind, FindingActorKind::User);
+    assert_eq!(last.actor.label, "triager@example.com");
+    assert_eq!(last.reason.as_deref(), Some("the header is set by the CDN"));
+    assert!(last.run_id.is_none());
+
+    // Asking for what already is changes nothing and adds no entry.
+    let again = h
+        .client
+        .change_finding_status(
+            org.id,
+            a,
+            &change(
+                FindingStatus::FalsePositive,
+                Some("the header is set by the CDN"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.history.len(), 2);
+    assert_eq!(h.client.get_finding(org.id, a).await.unwrap(), again);
+
+    // People may fix too; a refused change left nothing behind.
+    let fixed = h
+        .client
+        .change_finding_status(org.id, found["c"].id, &change(FindingStatus::Fixed, None))
+        .await
+        .unwrap();
+    assert_eq!(fixed.finding.status, FindingStatus::Fixed);
+    assert_eq!(fixed.history.len(), 1);
+
+    // Another organization's finding answers like an unknown one, and is not changed.
+    let other = h.client.create_organization("b").await.unwrap();
+    let foreign = h.client.get_finding(other.id, a).await;
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
+    let foreign = h
+        .client
+        .change_finding_status(other.id, found["b"].id, &change(FindingStatus::Fixed, None))
+        .await;
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
+    let unknown = h
+        .client
+        .get_finding(org.id, s4e_types::FindingId::new())
+        .await;
+    assert!(matches!(unknown, Err(ClientError::NotFound(_))));
+    assert_eq!(
+        h.client
+            .get_finding(org.id, found["b"].id)
+            .await
+            .unwrap()
+            .finding
+            .status,
+        FindingStatus::Open
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_decisions() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let headers = CheckKind::HttpHeaders;
+    let exposure = CheckKind::Exposure;
+    let first = scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![
+            (
+                headers,
+                Some(vec![
+                    draft("fp"),
+                    draft("risk"),
+                    draft("gone"),
+                    draft("wip"),
+                ]),
+            ),
+            (
+                exposure,
+                Some(vec![draft_of(exposure, "env_file", Severity::High)]),
+            ),
+        ],
+    )
+    .await;
+    let found = by_rule(&h, org.id).await;
+    h.client
+        .change_finding_status(
+            org.id,
+            found["fp"].id,
+            &change(FindingStatus::FalsePositive, Some("not our server")),
+        )
+        .await
+        .unwrap();
+    h.client
+        .change_finding_status(
+            org.id,
+            found["risk"].id,
+            &change(FindingStatus::AcceptedRisk, Some("legacy, retired in Q3")),
+        )
+        .await
+        .unwrap();
+    h.client
+        .change_finding_status(
+            org.id,
+            found["wip"].id,
+            &change(FindingStatus::InProgress, None),
+        )
+        .await
+        .unwrap();
+
+    // A re-scan of the headers only, complete, that sees the two decisions again and misses
+    // "gone" and "wip": decisions stay, the two still to be dealt with are fixed, and the
+    // exposure finding (a check that did not run) is left alone.
+    let second = scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![(headers, Some(vec![draft("fp"), draft("risk")]))],
+    )
+    .await;
+    let after = by_rule(&h, org.id).await;
+    assert_eq!(after["fp"].status, FindingStatus::FalsePositive);
+    assert_eq!(after["fp"].status_reason.as_deref(), Some("not our server"));
+    assert_eq!(after["risk"].status, FindingStatus::AcceptedRisk);
+    assert_eq!(after["gone"].status, FindingStatus::Fixed);
+    assert_eq!(after["wip"].status, FindingStatus::Fixed);
+    assert_eq!(after["gone"].status_changed_by.as_deref(), Some("system"));
+    assert_eq!(after["env_file"].status, FindingStatus::Open);
+    let history = h
+        .client
+        .get_finding(org.id, after["wip"].id)
+        .await
+        .unwrap()
+        .history;
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.from_status, last.to_status),
+        (FindingStatus::InProgress, FindingStatus::Fixed)
+    );
+    assert_eq!(last.actor.kind, FindingActorKind::System);
+    assert_eq!(last.run_id, Some(second.run.id));
+    // A decision seen again adds nothing to its history.
+    assert_eq!(
+        h.client
+            .get_finding(org.id, after["fp"].id)
+            .await
+            .unwrap()
+            .history
+            .len(),
+        1
+    );
+
+    // A later sighting reopens what was fixed, with the run that saw it.
+    let third = scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![(
+            headers,
+            Some(vec![draft("fp"), draft("risk"), draft("gone")]),
+        )],
+    )
+    .await;
+    let reopened = h
+        .client
+        .get_finding(org.id, after["gone"].id)
+        .await
+        .unwrap();
+    assert_eq!(reopened.finding.status, FindingStatus::Reopened);
+    let steps: Vec<(FindingStatus, FindingStatus, Option<RunId>)> = reopened
+        .history
+        .iter()
+        .map(|event| (event.from_status, event.to_status, event.run_id))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                FindingStatus::Open,
+                FindingStatus::Fixed,
+                Some(second.run.id)
+            ),
+            (
+                FindingStatus::Fixed,
+                FindingStatus::Reopened,
+                Some(third.run.id)
+            ),
+        ]
+    );
+    // "wip" was not seen by the third run and stays fixed (no second fix entry).
+    let wip = h.client.get_finding(org.id, after["wip"].id).await.unwrap();
+    assert_eq!(wip.finding.status, FindingStatus::Fixed);
+    assert_eq!(wip.history.len(), 2);
+
+    // The first run's report delivered again changes nothing.
+    let redelivered = h
+        .client
+        .finish_job(
+            org.id,
+            first.jobs[0].id,
+            &FinishJob {
+                status: JobStatus::Completed,
+                error: None,
+                raw_output_id: None,
+                findings: vec![draft("wip")],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!redelivered.applied);
+    assert_eq!(
+        h.client.get_finding(org.id, after["wip"].id).await.unwrap(),
+        wip
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_rescan_with_a_failed_job_fixes_nothing() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let headers = CheckKind::HttpHeaders;
+    let exposure = CheckKind::Exposure;
+    scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![
+            (headers, Some(vec![draft("a"), draft("b")])),
+            (
+                exposure,
+                Some(vec![draft_of(exposure, "git", Severity::High)]),
+            ),
+        ],
+    )
+    .await;
+    // The headers job completes and sees nothing; the exposure job fails. The run completes
+    // (not every job failed), but it is not a complete re-scan.
+    let partial = scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![(headers, Some(vec![])), (exposure, None)],
+    )
+    .await;
+    let run = h.client.get_run(org.id, partial.run.id).await.unwrap();
+    assert_eq!(
+        (run.status, run.jobs_completed, run.jobs_failed),
+        (RunStatus::Completed, 1, 1)
+    );
+    let findings = all_findings(&h, org.id).await;
+    assert_eq!(findings.len(), 3);
+    assert!(
+        findings.iter().all(|f| f.status == FindingStatus::Open),
+        "{findings:?}"
+    );
+    for finding in &findings {
+        let history = h
+            .client
+            .get_finding(org.id, finding.id)
+            .await
+            .unwrap()
+            .history;
+        assert!(history.is_empty(), "{history:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn bulk_status_changes_are_all_or_nothing() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let other = h.client.create_organization("b").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let foreign_asset = h
+        .client
+        .create_asset(other.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let headers = CheckKind::HttpHeaders;
+    scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![(headers, Some(vec![draft("a"), draft("b"), draft("c")]))],
+    )
+    .await;
+    scan(
+        &h,
+        other.id,
+        foreign_asset.id,
+        vec![(headers, Some(vec![draft("a")]))],
+    )
+    .await;
+    let ours: Vec<_> = all_findings(&h, org.id)
+        .await
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    let theirs = all_findings(&h, other.id).await[0].id;
+    let bulk = |ids: Vec<s4e_types::FindingId>, status, reason: Option<&str>| BulkStatusChange {
+        ids,
+        status,
+        reason: reason.map(str::to_string),
+        actor: user_actor("lead@example.com"),
+    };
+
+    // One foreign id: 404, and none of ours changed.
+    let mixed = vec![ours[0], ours[1], theirs];
+    let refused = h
+        .client
+        .bulk_change_finding_status(org.id, &bulk(mixed, FindingStatus::InProgress, None))
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::NotFound(_))),
+        "{refused:?}"
+    );
+    for finding in all_findings(&h, org.id).await {
+        assert_eq!(finding.status, FindingStatus::Open);
+        let history = h
+            .client
+            .get_finding(org.id, finding.id)
+            .await
+            .unwrap()
+            .history;
+        assert!(history.is_empty());
+    }
+    bad_request_naming(
+        h.client
+            .bulk_change_finding_status(
+                org.id,
+                &bulk(ours.clone(), FindingStatus::AcceptedRisk, None),
+            )
+            .await,
+        "reason",
+    );
+    bad_request_naming(
+        h.client
+            .bulk_change_finding_status(org.id, &bulk(vec![], FindingStatus::Fixed, None))
+            .await,
+        "ids",
+    );
+    let too_many: Vec<_> = (0..1001).map(|_| s4e_types::FindingId::new()).collect();
+    bad_request_naming(
+        h.client
+            .bulk_change_finding_status(org.id, &bulk(too_many, FindingStatus::Fixed, None))
+            .await,
+        "ids",
+    );
+
+    // All of ours (one named twice): each changes once.
+    let mut ids = ours.clone();
+    ids.push(ours[0]);
+    let result = h
+        .client
+        .bulk_change_finding_status(
+            org.id,
+            &bulk(
+                ids.clone(),
+                FindingStatus::AcceptedRisk,
+                Some("pen test scope"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!((result.changed, result.unchanged), (3, 0));
+    let result = h
+        .client
+        .bulk_change_finding_status(
+            org.id,
+            &bulk(ids, FindingStatus::AcceptedRisk, Some("pen test scope")),
+        )
+        .await
+        .unwrap();
+    assert_eq!((result.changed, result.unchanged), (0, 3));
+    for id in &ours {
+        let found = h.client.get_finding(org.id, *id).await.unwrap();
+        assert_eq!(found.finding.status, FindingStatus::AcceptedRisk);
+        assert_eq!(found.history.len(), 1);
+        assert_eq!(found.history[0].actor.label, "lead@example.com");
+    }
+    // The other organization's finding was never touched.
+    let theirs = h.client.get_finding(other.id, theirs).await.unwrap();
+    assert_eq!(theirs.finding.status, FindingStatus::Open);
+    h.stop().await;
+}
+
+/// Which findings a filter should select.
+type Expected = Box<dyn Fn(&Finding) -> bool>;
+
+/// Every page of a query, following the cursor; asserts the page size is respected.
+async fn every_page(h: &Harness, org_id: OrgId, mut query: FindingQuery) -> Vec<Finding> {
+    let mut all = Vec::new();
+    loop {
+        let page = h.client.list_findings(org_id, &query).await.unwrap();
+        assert!(page.items.len() <= query.page_size() as usize);
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => {
+                query.cursor = Some(s4e_types::FindingCursor::decode(&cursor).unwrap());
+            }
+            None => return all,
+        }
+    }
+}
+
+#[tokio::test]
+async fn filters_sorts_and_cursor_pages_cover_every_finding_exactly_once() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let second_asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://other.test/"))
+        .await
+        .unwrap();
+    let severities = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+    // One report stores 23 findings in one transaction: they share last_seen and first_seen,
+    // and several share a severity, so only the id orders them.
+    let drafts: Vec<FindingDraft> = (0..23)
+        .map(|n| {
+            draft_of(
+                CheckKind::HttpHeaders,
+                &format!("rule_{n:02}"),
+                severities[n % 5],
+            )
+        })
+        .collect();
+    let first = scan(
+        &h,
+        org.id,
+        asset.id,
+        vec![
+            (CheckKind::HttpHeaders, Some(drafts)),
+            (
+                CheckKind::Exposure,
+                Some(vec![draft_of(
+                    CheckKind::Exposure,
+                    "env_file",
+                    Severity::High,
+                )]),
+            ),
+        ],
+    )
+    .await;
+    let later = scan(
+        &h,
+        org.id,
+        second_asset.id,
+        vec![(
+            CheckKind::HttpHeaders,
+            Some(vec![
+                draft_of(CheckKind::HttpHeaders, "rule_00", Severity::Critical),
+                draft_of(CheckKind::HttpHeaders, "late", Severity::Low),
+            ]),
+        )],
+    )
+    .await;
+    let all = all_findings(&h, org.id).await;
+    assert_eq!(all.len(), 26);
+    // Triage a few, to filter by status.
+    for finding in all.iter().filter(|f| f.rule.ends_with('3')) {
+        h.client
+            .change_finding_status(org.id, finding.id, &change(FindingStatus::InProgress, None))
+            .await
+            .unwrap();
+    }
+    let all = all_findings(&h, org.id).await;
+
+    // The default order: most severe, then most recently seen, then id.
+    let key = |f: &Finding| (f.severity, f.last_seen, f.id);
+    assert!(
+        all.windows(2).all(|w| key(&w[0]) >= key(&w[1])),
+        "default order"
+    );
+
+    for sort in [
+        FindingSort::Severity,
+        FindingSort::LastSeen,
+        FindingSort::FirstSeen,
+    ] {
+        for order in [SortOrder::Desc, SortOrder::Asc] {
+            for limit in [1, 4, 7] {
+                let query = FindingQuery {
+                    sort,
+                    order,
+                    limit: Some(limit),
+                    ..FindingQuery::default()
+                };
+                let paged = every_page(&h, org.id, query).await;
+                let ids: HashSet<_> = paged.iter().map(|f| f.id).collect();
+                assert_eq!(
+                    ids.len(),
+                    paged.len(),
+                    "{sort:?} {order:?} {limit}: duplicates"
+                );
+                assert_eq!(paged.len(), all.len(), "{sort:?} {order:?} {limit}: gaps");
+                let sort_key = |f: &Finding| match sort {
+                    FindingSort::Severity => (Some(f.severity), f.last_seen, f.id),
+                    FindingSort::LastSeen => (None, f.last_seen, f.id),
+                    FindingSort::FirstSeen => (None, f.first_seen, f.id),
+                };
+                assert!(
+                    paged.windows(2).all(|w| match order {
+                        SortOrder::Desc => sort_key(&w[0]) > sort_key(&w[1]),
+                        SortOrder::Asc => sort_key(&w[0]) < sort_key(&w[1]),
+                    }),
+                    "{sort:?} {order:?} {limit}: out of order"
+                );
+            }
+        }
+    }
+
+    // Each filter selects exactly what it says, across pages.
+    let cases: Vec<(FindingQuery, Expected)> = vec![
+        (
+            FindingQuery {
+                statuses: vec![FindingStatus::InProgress],
+                ..FindingQuery::default()
+            },
+            Box::new(|f| f.status == FindingStatus::InProgress),
+        ),
+        (
+            FindingQuery {
+                statuses: vec![FindingStatus::Open, FindingStatus::InProgress],
+                ..FindingQuery::default()
+            },
+            Box::new(|_| true),
+        ),
+        (
+            FindingQuery {
+                severities: vec![Severity::Low, Severity::Critical],
+                ..FindingQuery::default()
+            },
+            Box::new(|f| matches!(f.severity, Severity::Low | Severity::Critical)),
+        ),
+        (
+            FindingQuery {
+                min_severity: Some(Severity::High),
+                ..FindingQuery::default()
+            },
+            Box::new(|f| f.severity >= Severity::High),
+        ),
+        (
+            FindingQuery {
+                check: Some(CheckKind::Exposure),
+                ..FindingQuery::default()
+            },
+            Box::new(|f| f.check == CheckKind::Exposure),
+        ),
+        (
+            FindingQuery {
+                rule: Some("rule_00".into()),
+                ..FindingQuery::default()
+            },
+            Box::new(|f| f.rule == "rule_00"),
+        ),
+        (
+            FindingQuery {
+                asset_id: Some(second_asset.id),
+                ..FindingQuery::default()
+            },
+            Box::new(move |f| f.asset_id == second_asset.id),
+        ),
+        (
+            FindingQuery {
+                run_id: Some(first.run.id),
+                min_severity: Some(Severity::Medium),
+                ..FindingQuery::default()
+            },
+            Box::new(move |f| f.asset_id == asset.id && f.severity >= Severity::Medium),
+        ),
+        (
+            FindingQuery {
+                run_id: Some(later.run.id),
+                statuses: vec![FindingStatus::Fixed],
+                ..FindingQuery::default()
+            },
+            Box::new(|_| false),
+        ),
+    ];
+    for (query, expected) in cases {
+        let query = FindingQuery {
+            limit: Some(3),
+            ..query
+        };
+        let got: HashSet<_> = every_page(&h, org.id, query.clone())
+            .await
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        let want: HashSet<_> = all.iter().filter(|f| expected(f)).map(|f| f.id).collect();
+        assert_eq!(got, want, "{query:?}");
+        assert_eq!(
+            h.client.count_findings(org.id, &query).await.unwrap(),
+            want.len() as u64
+        );
+    }
+
+    // Bad parameters are refused naming the parameter; a cursor only continues its own order.
+    let url = h.url(&format!("/internal/v1/orgs/{}/findings", org.id));
+    let first_page = h
+        .client
+        .list_findings(
+            org.id,
+            &FindingQuery {
+                limit: Some(2),
+                ..FindingQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let cursor = first_page.next_cursor.unwrap();
+    for (query, field) in [
+        ("status=closed".to_string(), "status"),
+        ("severity=urgent".to_string(), "severity"),
+        ("limit=5000".to_string(), "limit"),
+        ("sort=title".to_string(), "sort"),
+        ("cursor=abc".to_string(), "cursor"),
+        (format!("sort=first_seen&cursor={cursor}"), "cursor"),
+        ("scan_id=x".to_string(), "scan_id"),
+    ] {
+        let response = h
+            .http
+            .get(format!("{url}?{query}"))
+            .header("x-s4e-service-token", &h.env.service_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}:")),
+            "{query}: {message}"
+        );
+    }
+    // Repeated parameters and comma lists are the same filter.
+    let fetch = |query: &'static str| {
+        let request = h
+            .http
+            .get(format!("{url}?{query}"))
+            .header("x-s4e-service-token", &h.env.service_token);
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            body["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(
+        fetch("severity=low&severity=critical").await,
+        fetch("severity=low,critical").await
+    );
+
+    // Another organization sees none of it.
+    let other = h.client.create_organization("b").await.unwrap();
+    assert!(all_findings(&h, other.id).await.is_empty());
+    let foreign_run = FindingQuery {
+        run_id: Some(first.run.id),
+        ..FindingQuery::default()
+    };
+    assert_eq!(
+        h.client
+            .count_findings(other.id, &foreign_run)
+            .await
+            .unwrap(),
+        0
+    );
     h.stop().await;
 }
 

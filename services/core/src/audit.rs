@@ -25,6 +25,10 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
         ("POST", "/api/v1/assets/{asset_id}/verify") => Some(("assets.verify", "asset")),
         ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
         ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
+        ("PATCH", "/api/v1/findings/{finding_id}") => Some(("findings.update_status", "finding")),
+        ("POST", "/api/v1/findings/bulk-status") => {
+            Some(("findings.bulk_update_status", "finding"))
+        }
         ("POST", "/api/v1/api-keys") => Some(("api_keys.create", "api_key")),
         ("DELETE", "/api/v1/api-keys/{key_id}") => Some(("api_keys.revoke", "api_key")),
         ("POST", "/api/v1/invitations") => Some(("users.invite", "invitation")),
@@ -169,6 +173,14 @@ mod tests {
         assert_eq!(
             describe(&Method::POST, "/api/v1/assets"),
             ("assets.create".to_string(), "asset")
+        );
+        assert_eq!(
+            describe(&Method::PATCH, "/api/v1/findings/{finding_id}"),
+            ("findings.update_status".to_string(), "finding")
+        );
+        assert_eq!(
+            describe(&Method::POST, "/api/v1/findings/bulk-status"),
+            ("findings.bulk_update_status".to_string(), "finding")
         );
         assert_eq!(
             describe(&Method::PUT, "/api/v1/widgets/{id}"),

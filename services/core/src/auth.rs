@@ -10,7 +10,7 @@ use axum::response::Response;
 use s4e_client::ClientError;
 use s4e_runtime::ApiError;
 use s4e_types::audit::ActorKind;
-use s4e_types::{ApiKeyId, OrgId, Role, UserId};
+use s4e_types::{ApiKeyId, FindingActor, FindingActorKind, OrgId, Role, UserId};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
@@ -87,6 +87,22 @@ impl Principal {
         match &self.actor {
             Actor::User { user_id, email, .. } => (ActorKind::User, Some(user_id.0), email.clone()),
             Actor::ApiKey { key_id, prefix } => (ActorKind::ApiKey, Some(key_id.0), prefix.clone()),
+        }
+    }
+
+    /// How a finding's history names this caller.
+    pub fn finding_actor(&self) -> FindingActor {
+        match &self.actor {
+            Actor::User { user_id, email, .. } => FindingActor {
+                kind: FindingActorKind::User,
+                id: Some(user_id.0),
+                label: email.clone(),
+            },
+            Actor::ApiKey { key_id, prefix } => FindingActor {
+                kind: FindingActorKind::ApiKey,
+                id: Some(key_id.0),
+                label: prefix.clone(),
+            },
         }
     }
 

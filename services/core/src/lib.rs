@@ -7,6 +7,7 @@ pub mod api_key;
 mod audit;
 mod auth;
 mod config;
+mod export;
 mod key_cache;
 mod password;
 mod permissions;

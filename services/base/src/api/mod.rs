@@ -107,6 +107,18 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             post(runs::finish_job),
         )
         .route("/internal/v1/orgs/{org_id}/findings", get(findings::list))
+        .route(
+            "/internal/v1/orgs/{org_id}/findings/count",
+            get(findings::count),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/findings/bulk-status",
+            post(findings::bulk_change_status),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/findings/{finding_id}",
+            get(findings::get).patch(findings::change_status),
+        )
         .route("/internal/v1/orgs/{org_id}/summary", get(findings::summary))
         .layer(axum::middleware::from_fn_with_state(
             token,
@@ -130,6 +142,12 @@ impl From<DbError> for ApiError {
                 ) {
                     tracing::error!(%error, "database unavailable");
                     ApiError::unavailable("database unavailable")
+                } else if crate::db::retryable(&error) {
+                    // Two transactions took row locks in opposite orders (a job report fixing
+                    // findings while people triage them, say) and PostgreSQL rolled this one
+                    // back: nothing was changed, and the same request again will succeed.
+                    tracing::warn!(%error, "transaction rolled back, retry");
+                    ApiError::unavailable("a concurrent change got in the way, try again")
                 } else {
                     ApiError::internal(error)
                 }

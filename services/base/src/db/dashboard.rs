@@ -34,7 +34,8 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
             (SELECT count(*) FROM scan_runs WHERE org_id = $1 AND status = 'running')
                 AS scans_running,
             (SELECT max(finished_at) FROM scan_runs WHERE org_id = $1) AS last_scan_finished_at
-         FROM findings f WHERE f.org_id = $1 AND f.status = 'open'",
+         FROM findings f
+         WHERE f.org_id = $1 AND f.status IN ('open', 'in_progress', 'reopened')",
     )
     .bind(org_id.0)
     .fetch_one(pool)

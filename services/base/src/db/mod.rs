@@ -42,6 +42,15 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
+/// Whether PostgreSQL rolled the transaction back for a deadlock or a serialization failure,
+/// which the same request again resolves.
+pub(crate) fn retryable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40P01" | "40001")),
+        _ => false,
+    }
+}
+
 /// The name of the unique constraint a failed statement violated, if that is what failed.
 pub(crate) fn unique_violation(error: &sqlx::Error) -> Option<String> {
     match error {

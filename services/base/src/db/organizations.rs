@@ -147,7 +147,7 @@ pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerF
                 count(f.id) FILTER (WHERE f.severity = 'low') AS low,
                 count(f.id) FILTER (WHERE f.severity = 'info') AS info
          FROM organizations o
-         LEFT JOIN findings f ON f.org_id = o.id AND f.status = 'open'
+         LEFT JOIN findings f ON f.org_id = o.id AND f.status IN ('open', 'in_progress', 'reopened')
          WHERE o.partner_org_id = $1
          GROUP BY o.id ORDER BY o.name, o.id LIMIT 10000",
     )

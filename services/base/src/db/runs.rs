@@ -252,8 +252,8 @@ async fn job_row(
         .ok_or(DbError::NotFound("job"))
 }
 
-/// Applies a worker's report: stores findings, ends the job, advances the run, all in one
-/// transaction. The job row is locked first, so a second report of the same job (a
+/// Applies a worker's report: stores findings, ends the job, advances the run (and, when it is
+/// the last job of a complete run, fixes what the run no longer saw), all in one transaction. The job row is locked first, so a second report of the same job (a
 /// redelivered message) sees it finished and changes nothing.
 pub async fn finish_job(
     pool: &PgPool,
@@ -342,10 +342,22 @@ pub async fn finish_job(
     .fetch_optional(&mut *tx)
     .await?;
     // A run already ended (failed because its jobs could not be queued, say) stays as it is.
-    let run = match run {
+    let advanced = run.is_some();
+    let run: ScanRun = match run {
         Some(row) => row.try_into()?,
         None => run_in_tx(&mut tx, org_id, RunId(job.run_id)).await?,
     };
+    // Only a complete re-scan proves a finding gone: with a failed job, what the run did not
+    // see may simply not have been looked at. Done here, in the transaction that ends the run,
+    // so that ending it and fixing happen together and once (the job row lock above makes a
+    // redelivered report return before this point).
+    if advanced
+        && run.status == RunStatus::Completed
+        && run.jobs_failed == 0
+        && run.jobs_completed == run.jobs_total
+    {
+        findings::fix_unseen(&mut tx, org_id, run.id).await?;
+    }
     tx.commit().await?;
     Ok(JobFinished {
         run,

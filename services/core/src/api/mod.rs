@@ -35,6 +35,15 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/api/v1/scans", axum::routing::post(scans::create))
         .route("/api/v1/scans/{scan_id}", get(scans::get))
         .route("/api/v1/findings", get(findings::list))
+        .route("/api/v1/findings/export", get(findings::export))
+        .route(
+            "/api/v1/findings/bulk-status",
+            post(findings::bulk_update_status),
+        )
+        .route(
+            "/api/v1/findings/{finding_id}",
+            get(findings::get).patch(findings::update_status),
+        )
         .route(
             "/api/v1/api-keys",
             get(api_keys::list).post(api_keys::create),
