@@ -44,7 +44,7 @@ fn common(env: &TestEnv) -> CommonConfig {
 
 /// The scan service's configuration in a fleet: local targets are reachable, and ownership is
 /// not required (tests that verify ownership turn it on with [`Fleet::restart_scan`]).
-fn scan_config(env: &TestEnv, base: &Served) -> s4e_scan::Config {
+fn scan_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_scan::Config {
     s4e_scan::Config {
         common: common(env),
         base_url: base.url(),
@@ -52,6 +52,7 @@ fn scan_config(env: &TestEnv, base: &Served) -> s4e_scan::Config {
         egress_allow_private: true,
         require_ownership_verification: false,
         verification_timeout_seconds: 5,
+        dns_servers: vec![dns.addr()],
     }
 }
 
@@ -92,7 +93,7 @@ impl Fleet {
             },
             listener().await,
         )?;
-        let scan = s4e_scan::spawn(scan_config(&env, &base), listener().await)?;
+        let scan = s4e_scan::spawn(scan_config(&env, &base, &dns), listener().await)?;
         let core = s4e_core::spawn(core_config(&env, &base, &scan), listener().await)?;
         let dispatcher = s4e_dispatcher::spawn(
             s4e_dispatcher::Config {
@@ -125,6 +126,10 @@ impl Fleet {
             s4e_scheduler::Config {
                 common: common(&env),
                 base_url: base.url(),
+                scan_url: scan.url(),
+                // Tests that re-verify start a scheduler of their own with short periods.
+                reverify_after_seconds: 24 * 3600,
+                reverify_poll_seconds: 3600,
             },
             listener().await,
         )?;
@@ -199,7 +204,7 @@ impl Fleet {
         &mut self,
         configure: impl FnOnce(&mut s4e_scan::Config),
     ) -> anyhow::Result<()> {
-        let mut config = scan_config(&self.env, &self.base);
+        let mut config = scan_config(&self.env, &self.base, &self.dns);
         configure(&mut config);
         let scan = s4e_scan::spawn(config, listener().await)?;
         let previous = std::mem::replace(&mut self.scan, scan);

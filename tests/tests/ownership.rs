@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use reqwest::Method;
 use s4e_e2e::Fleet;
+use s4e_test_dns::Rec;
 use serde_json::{Value, json};
 
 /// A site whose verification file and page the test edits.
@@ -205,10 +206,7 @@ async fn a_verified_domain_covers_its_subdomains_and_urls() {
         .await
         .unwrap();
     let domain = create(&fleet, "domain", "example.test").await;
-    // Proven out of band here (DNS is not reachable from tests); what matters is the rule.
-    let base = s4e_client::BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
-    let org: s4e_types::OrgId = domain["org_id"].as_str().unwrap().parse().unwrap();
-    let domain_id: s4e_types::AssetId = domain["id"].as_str().unwrap().parse().unwrap();
+    let token = domain["verification_token"].as_str().unwrap();
     let covered_sub = create(&fleet, "domain", "shop.example.test").await;
     let covered_url = create(&fleet, "url", "https://api.example.test/v1/").await;
     let lookalike = create(&fleet, "domain", "example.test.evil.test").await;
@@ -216,9 +214,27 @@ async fn a_verified_domain_covers_its_subdomains_and_urls() {
         scan(&fleet, &covered_sub, None).await,
         StatusCode::FORBIDDEN
     );
-    base.record_verification(org, domain_id, Some(s4e_types::VerificationMethod::DnsTxt))
-        .await
-        .unwrap();
+
+    // The zone answers, but with someone else's token; then the resolver fails; then the
+    // record is there.
+    fleet
+        .dns
+        .add("example.test", Rec::txt("s4e-verification=not-this-one"));
+    let outcome = json_of(verify(&fleet, &domain, json!({"method": "dns_txt"})).await).await;
+    assert_eq!(outcome["verified"], false, "{outcome}");
+    fleet.dns.fail("example.test");
+    let outcome = json_of(verify(&fleet, &domain, json!({"method": "dns_txt"})).await).await;
+    assert_eq!(outcome["verified"], false, "{outcome}");
+    let detail = outcome["attempts"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("failed"), "{detail}");
+    fleet.dns.heal("example.test");
+    fleet.dns.add(
+        "example.test",
+        Rec::txt(&format!("s4e-verification={token}")),
+    );
+    let outcome = json_of(verify(&fleet, &domain, json!({"method": "dns_txt"})).await).await;
+    assert_eq!(outcome["verified"], true, "{outcome}");
+    assert_eq!(outcome["asset"]["verification_method"], "dns_txt");
     assert_eq!(scan(&fleet, &covered_sub, None).await, StatusCode::ACCEPTED);
     assert_eq!(scan(&fleet, &covered_url, None).await, StatusCode::ACCEPTED);
     assert_eq!(scan(&fleet, &lookalike, None).await, StatusCode::FORBIDDEN);
@@ -271,5 +287,77 @@ async fn a_redirect_cannot_lead_verification_to_the_metadata_service() {
         assert!(detail.contains("169.254.169.254"), "{detail}");
         assert!(detail.contains("refusing"), "{detail}");
     }
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_scheduler_proves_ownership_again_and_withdraws_it_when_the_proof_is_gone() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_scan(|config| config.require_ownership_verification = true)
+        .await
+        .unwrap();
+    let site = Site::default();
+    let url = serve(site.clone()).await;
+    let asset = create(&fleet, "url", &url).await;
+    *site.file.lock().unwrap() = asset["verification_token"].as_str().unwrap().to_string();
+    let outcome = json_of(verify(&fleet, &asset, json!({"method": "http_file"})).await).await;
+    assert_eq!(outcome["verified"], true);
+    let first_proof = outcome["asset"]["verified_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A scheduler that re-verifies anything proven more than a second ago, every second.
+    let scheduler = s4e_scheduler::spawn(
+        s4e_scheduler::Config {
+            common: s4e_runtime::CommonConfig {
+                listen: None,
+                service_token: s4e_runtime::ServiceToken::new(&fleet.env.service_token).unwrap(),
+                namespace: fleet.env.namespace.clone(),
+                log_format: "json".into(),
+            },
+            base_url: fleet.base.url(),
+            scan_url: fleet.scan.url(),
+            reverify_after_seconds: 1,
+            reverify_poll_seconds: 1,
+        },
+        s4e_test_support::listener().await,
+    )
+    .unwrap();
+    let asset_path = format!("/assets/{}", asset["id"].as_str().unwrap());
+    let current = || async {
+        json_of(
+            fleet
+                .request(Method::GET, &asset_path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    // Still published: proven again (a later proof time), still verified.
+    s4e_test_support::wait_for(
+        "a second proof",
+        std::time::Duration::from_secs(20),
+        || async {
+            let now = current().await;
+            let at = now["verified_at"].as_str()?.to_string();
+            (at != first_proof).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    // Withdrawn: the next re-verification removes the verification, and full scans stop.
+    site.file.lock().unwrap().clear();
+    s4e_test_support::wait_for(
+        "the proof to be withdrawn",
+        std::time::Duration::from_secs(20),
+        || async { current().await["verified_at"].is_null().then_some(()) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(scan(&fleet, &asset, None).await, StatusCode::FORBIDDEN);
+    scheduler.stop().await.unwrap();
     fleet.stop().await.unwrap();
 }

@@ -163,6 +163,11 @@ impl TestDns {
         locked(&self.state.failing).insert(normalize(name));
     }
 
+    /// Answers for `name` again after [`TestDns::fail`].
+    pub fn heal(&self, name: &str) {
+        locked(&self.state.failing).remove(&normalize(name));
+    }
+
     /// Every query received so far, as `TYPE name` (e.g. `TXT _dmarc.example.test`).
     pub fn queries(&self) -> Vec<String> {
         locked(&self.state.queries).clone()

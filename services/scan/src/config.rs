@@ -49,4 +49,15 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=120)
     )]
     pub verification_timeout_seconds: u64,
+
+    /// The recursive resolvers DNS TXT verification asks, comma-separated `ip:port` (or `ip`,
+    /// port 53). Unset: the system's (`/etc/resolv.conf`).
+    #[arg(
+        long,
+        env = "S4E_DNS_SERVERS",
+        value_name = "S4E_DNS_SERVERS",
+        value_delimiter = ',',
+        value_parser = s4e_checks::dns::client::parse_server
+    )]
+    pub dns_servers: Vec<std::net::SocketAddr>,
 }

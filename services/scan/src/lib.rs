@@ -62,6 +62,10 @@ pub async fn run(
                 allow_private: config.egress_allow_private,
             },
             timeout: Duration::from_secs(config.verification_timeout_seconds),
+            // Without resolvers (no configuration, no resolv.conf) the DNS method says so.
+            dns: s4e_checks::dns::client::DnsClient::new(&config.dns_servers)
+                .inspect_err(|error| tracing::warn!(%error, "dns verification unavailable"))
+                .ok(),
         },
         require_ownership: config.require_ownership_verification,
     };

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use s4e_checks::dns::client::DnsClient;
 use s4e_checks::ownership::{self, Proof};
 use s4e_checks::{CheckError, EgressPolicy};
 use s4e_types::api::VerificationAttempt;
@@ -78,6 +79,7 @@ fn sites(asset: &Asset) -> Vec<String> {
 pub struct Verifier {
     pub egress: EgressPolicy,
     pub timeout: Duration,
+    pub dns: Option<DnsClient>,
 }
 
 impl Verifier {
@@ -105,10 +107,7 @@ impl Verifier {
                 VerificationMethod::HttpFile | VerificationMethod::MetaTag => {
                     self.web(asset, method).await
                 }
-                VerificationMethod::DnsTxt => Proof {
-                    proven: false,
-                    detail: "DNS TXT verification is not available on this deployment".into(),
-                },
+                VerificationMethod::DnsTxt => self.dns_txt(asset).await,
             };
             attempts.push(VerificationAttempt {
                 method,
@@ -117,6 +116,48 @@ impl Verifier {
             });
         }
         Ok(attempts)
+    }
+
+    /// A TXT record `s4e-verification=<token>` at the asset's name.
+    async fn dns_txt(&self, asset: &Asset) -> Proof {
+        let Some(dns) = &self.dns else {
+            return Proof {
+                proven: false,
+                detail: "no DNS resolver is configured for verification".into(),
+            };
+        };
+        let Some(name) = host(asset) else {
+            return Proof {
+                proven: false,
+                detail: "the asset has no host name".into(),
+            };
+        };
+        let lookup = tokio::time::timeout(self.timeout, dns.txt(&name)).await;
+        match lookup {
+            Err(_) => Proof {
+                proven: false,
+                detail: format!("the TXT lookup of {name} timed out"),
+            },
+            Ok(Err(error)) => Proof {
+                proven: false,
+                detail: format!("the TXT lookup of {name} failed: {error}"),
+            },
+            Ok(Ok(records)) => {
+                let token = &asset.verification_token;
+                let proven = records
+                    .records()
+                    .iter()
+                    .any(|record| ownership::txt_proves(record, token));
+                Proof {
+                    proven,
+                    detail: if proven {
+                        format!("a TXT record at {name} holds the token")
+                    } else {
+                        format!("no TXT record at {name} holds the token")
+                    },
+                }
+            }
+        }
     }
 
     /// The first site that answers decides; one that cannot be reached lets the next try.

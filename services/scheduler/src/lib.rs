@@ -1,7 +1,12 @@
-//! s4e-scheduler: home of recurring scans. It starts like every service and checks that base
-//! answers; it runs no schedule yet.
+//! s4e-scheduler: the platform's recurring work. Today that is proving again, at intervals,
+//! that verified assets are still their owners' (a domain sold or a file removed must stop
+//! full scans); recurring scans will come here too.
 
-use s4e_client::BaseClient;
+mod reverify;
+
+use std::time::Duration;
+
+use s4e_client::{BaseClient, ScanClient};
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Served};
 use tokio::net::TcpListener;
 
@@ -15,6 +20,30 @@ pub struct Config {
     /// URL of s4e-base's internal API.
     #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
     pub base_url: String,
+
+    /// URL of s4e-scan's internal API (it runs the verifications).
+    #[arg(long, env = "S4E_SCAN_URL", value_name = "S4E_SCAN_URL")]
+    pub scan_url: String,
+
+    /// A verified asset is proven again once its last proof is this old.
+    #[arg(
+        long,
+        env = "S4E_REVERIFY_AFTER_SECONDS",
+        value_name = "S4E_REVERIFY_AFTER_SECONDS",
+        default_value_t = 24 * 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub reverify_after_seconds: u64,
+
+    /// How often to look for assets due to be proven again.
+    #[arg(
+        long,
+        env = "S4E_REVERIFY_POLL_SECONDS",
+        value_name = "S4E_REVERIFY_POLL_SECONDS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub reverify_poll_seconds: u64,
 }
 
 pub async fn run(
@@ -22,13 +51,38 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let base = BaseClient::new(&config.base_url, config.common.service_token.expose())?;
+    let token = config.common.service_token.expose();
+    let base = BaseClient::new(&config.base_url, token)?;
+    let scan = ScanClient::new(&config.scan_url, token)?;
     let metrics = Metrics::new();
-    let readiness =
-        Readiness::new().with_probe("base", base, |base| async move { base.ready().await });
+    let readiness = Readiness::new()
+        .with_probe(
+            "base",
+            base.clone(),
+            |base| async move { base.ready().await },
+        )
+        .with_probe(
+            "scan",
+            scan.clone(),
+            |scan| async move { scan.ready().await },
+        );
+    let reverifier = reverify::Reverifier {
+        base,
+        scan,
+        metrics: metrics.clone(),
+        older_than: Duration::from_secs(config.reverify_after_seconds),
+    };
+    let every = Duration::from_secs(config.reverify_poll_seconds);
+    let work = tokio::spawn(reverifier.run(every, shutdown.clone()));
     let router = s4e_runtime::health::router(readiness, metrics.clone());
     let router = s4e_runtime::with_common_layers(router, metrics);
-    s4e_runtime::serve(listener, router, shutdown).await?;
+    let served = s4e_runtime::serve(listener, router, shutdown.clone()).await;
+    // Serving ends on shutdown or failure; the loop must end with it either way.
+    shutdown.cancel();
+    if let Err(error) = work.await {
+        tracing::error!(%error, "re-verification loop ended abnormally");
+    }
+    served?;
     Ok(())
 }
 
