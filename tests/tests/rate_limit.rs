@@ -198,3 +198,40 @@ async fn with_redis_away_fail_closed_answers_503() {
     assert_eq!(response.status(), StatusCode::OK);
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_organizations_tier_multiplies_its_keys_limit() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_core(|config| {
+            config.rate_limit_per_key = 5;
+            config.rate_limit_per_ip = 1000;
+            // Every request looks the key up again, so a tier change shows at once.
+            config.api_key_cache_seconds = 0;
+        })
+        .await
+        .unwrap();
+    let response = fleet.request(Method::GET, "/me").send().await.unwrap();
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some(5));
+    let me: Value = response.json().await.unwrap();
+    let org_id: s4e_types::OrgId = me["org_id"].as_str().unwrap().parse().unwrap();
+
+    let base = s4e_client::BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
+    let organization = base
+        .set_rate_tier(org_id, s4e_types::api::RateTier::Professional)
+        .await
+        .unwrap();
+    assert_eq!(
+        organization.rate_tier,
+        s4e_types::api::RateTier::Professional
+    );
+    let response = fleet.request(Method::GET, "/me").send().await.unwrap();
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some(20));
+    // Another organization stays at the standard limit.
+    let other = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+        .await
+        .unwrap();
+    let response = get_assets(&fleet, &other).await;
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some(5));
+    fleet.stop().await.unwrap();
+}

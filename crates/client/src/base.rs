@@ -6,7 +6,8 @@ use s4e_types::account::{
 };
 use s4e_types::api::{
     ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FinishJob, JobFinished, List,
-    NewApiKey, NewOrganization, NewScanRun, Organization, RecordVerification, ScanRunWithJobs,
+    NewApiKey, NewOrganization, NewScanRun, Organization, RateTier, RecordVerification,
+    ScanRunWithJobs, SetRateTier,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
@@ -57,6 +58,20 @@ impl BaseClient {
             is_partner: true,
         };
         self.http.post("/internal/v1/orgs", &body).await
+    }
+
+    /// Sets the organization's rate-limit tier.
+    pub async fn set_rate_tier(
+        &self,
+        org_id: OrgId,
+        rate_tier: RateTier,
+    ) -> Result<Organization, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/rate-tier"),
+                &SetRateTier { rate_tier },
+            )
+            .await
     }
 
     pub async fn get_organization(&self, org_id: OrgId) -> Result<Organization, ClientError> {

@@ -25,6 +25,9 @@ pub struct SessionData {
     pub created_at: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The organization's rate-limit tier when the session began.
+    #[serde(default)]
+    pub rate_tier: s4e_types::api::RateTier,
 }
 
 /// A listed session: its id, what it knows, and when it was last used.

@@ -29,11 +29,52 @@ pub struct NewOrganization {
     pub is_partner: bool,
 }
 
+/// How many requests an organization's keys and sessions may make: the gateway multiplies its
+/// per-key limit by the tier's factor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateTier {
+    #[default]
+    Standard,
+    Professional,
+    Enterprise,
+}
+
+impl RateTier {
+    pub const ALL: &'static [RateTier] = &[
+        RateTier::Standard,
+        RateTier::Professional,
+        RateTier::Enterprise,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateTier::Standard => "standard",
+            RateTier::Professional => "professional",
+            RateTier::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|tier| tier.as_str() == value)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRateTier {
+    pub rate_tier: RateTier,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
     pub id: OrgId,
     pub name: String,
     pub is_partner: bool,
+    pub rate_tier: RateTier,
     /// The partner that manages this organization, if one does.
     pub partner_org_id: Option<OrgId>,
 }
@@ -87,6 +128,9 @@ pub struct ApiKeyRecord {
     pub revoked: bool,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The rate-limit tier of the key's organization: what rate applies to the key.
+    #[serde(default)]
+    pub rate_tier: RateTier,
 }
 
 /// A key as a user asks the gateway for it.

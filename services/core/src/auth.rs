@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use s4e_client::ClientError;
 use s4e_runtime::ApiError;
+use s4e_types::api::RateTier;
 use s4e_types::audit::ActorKind;
 use s4e_types::{ApiKeyId, FindingActor, FindingActorKind, OrgId, Role, UserId};
 use subtle::ConstantTimeEq;
@@ -40,6 +41,8 @@ pub struct Principal {
     pub permissions: Permissions,
     /// The partner organization the caller belongs to, when it acts inside a customer.
     pub acting_from: Option<OrgId>,
+    /// The rate-limit tier of the caller's own organization.
+    pub rate_tier: RateTier,
 }
 
 impl Principal {
@@ -224,6 +227,7 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
         },
         permissions,
         acting_from: None,
+        rate_tier: record.rate_tier,
     })
 }
 
@@ -255,6 +259,7 @@ async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String
         org_id: data.org_id,
         permissions: Permissions::for_role(data.role),
         acting_from: None,
+        rate_tier: data.rate_tier,
         actor: Actor::User {
             user_id: data.user_id,
             email: data.email,

@@ -77,6 +77,7 @@ mod tests {
             revoked: false,
             created_at: chrono::Utc::now(),
             expires_at: expires_in.map(|delta| chrono::Utc::now() + delta),
+            rate_tier: Default::default(),
         }
     }
 

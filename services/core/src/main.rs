@@ -38,6 +38,22 @@ enum Command {
         )]
         service_token: String,
     },
+    /// Set an organization's rate-limit tier (standard, professional, enterprise).
+    SetRateTier {
+        #[arg(long)]
+        org_id: s4e_types::OrgId,
+        #[arg(long, value_parser = parse_tier)]
+        tier: s4e_types::api::RateTier,
+        #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
+        base_url: String,
+        #[arg(
+            long,
+            env = "S4E_SERVICE_TOKEN",
+            value_name = "S4E_SERVICE_TOKEN",
+            hide_env_values = true
+        )]
+        service_token: String,
+    },
     /// Create an organization with an admin API key and print the key (shown once).
     CreateAdminKey {
         /// Name of the new organization.
@@ -94,6 +110,17 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             println!("{user_id}");
             Ok(())
         }
+        Some(Command::SetRateTier {
+            org_id,
+            tier,
+            base_url,
+            service_token,
+        }) => {
+            let base = s4e_client::BaseClient::new(&base_url, &service_token)?;
+            let organization = base.set_rate_tier(org_id, tier).await?;
+            println!("{} {}", organization.id, organization.rate_tier.as_str());
+            Ok(())
+        }
         Some(Command::Serve(config)) => serve(config).await,
         None => {
             #[derive(Parser)]
@@ -104,6 +131,11 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             serve(ServeOnly::parse().config).await
         }
     }
+}
+
+fn parse_tier(value: &str) -> Result<s4e_types::api::RateTier, String> {
+    s4e_types::api::RateTier::parse(value)
+        .ok_or_else(|| format!("{value:?} is not a tier (standard, professional, enterprise)"))
 }
 
 async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {

@@ -22,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::ApiError;
 use s4e_store::{RateDecision, RateLimiter};
+use s4e_types::api::RateTier;
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -143,6 +144,15 @@ fn too_many(decision: RateDecision) -> Response {
 
 /// Behind authentication: counts the request against its address and its key, in one round
 /// trip.
+/// How many times the per-key limit an organization's tier allows.
+pub fn tier_factor(tier: RateTier) -> u32 {
+    match tier {
+        RateTier::Standard => 1,
+        RateTier::Professional => 4,
+        RateTier::Enterprise => 16,
+    }
+}
+
 pub async fn after_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limits = &state.limits;
     let mut buckets = Vec::with_capacity(2);
@@ -150,7 +160,12 @@ pub async fn after_auth(State(state): State<AppState>, request: Request, next: N
         buckets.push((format!("ip:{ip}"), limits.per_ip));
     }
     if let Some(principal) = request.extensions().get::<Principal>() {
-        buckets.push((principal.bucket(), limits.per_key));
+        buckets.push((
+            principal.bucket(),
+            limits
+                .per_key
+                .saturating_mul(tier_factor(principal.rate_tier)),
+        ));
     }
     let mut response = match decide(limits, &buckets).await {
         Outcome::Pass(decision) => {

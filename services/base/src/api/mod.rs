@@ -21,6 +21,10 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .route("/internal/v1/orgs", post(organizations::create))
         .route("/internal/v1/orgs/{org_id}", get(organizations::get))
         .route(
+            "/internal/v1/orgs/{org_id}/rate-tier",
+            post(organizations::set_rate_tier),
+        )
+        .route(
             "/internal/v1/orgs/{org_id}/customers",
             post(organizations::create_customer).get(organizations::customers),
         )

@@ -4,7 +4,9 @@ use axum::http::StatusCode;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::OrgId;
-use s4e_types::api::{CreateCustomer, CustomerFindings, List, NewOrganization, Organization};
+use s4e_types::api::{
+    CreateCustomer, CustomerFindings, List, NewOrganization, Organization, SetRateTier,
+};
 use sqlx::PgPool;
 
 use crate::db;
@@ -15,6 +17,16 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Organization>), ApiError> {
     let organization = db::organizations::create(&pool, &body.name, body.is_partner).await?;
     Ok((StatusCode::CREATED, Json(organization)))
+}
+
+pub async fn set_rate_tier(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<SetRateTier>,
+) -> Result<Json<Organization>, ApiError> {
+    Ok(Json(
+        db::organizations::set_rate_tier(&pool, org_id, body.rate_tier).await?,
+    ))
 }
 
 pub async fn get(

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use s4e_types::api::{ApiKeyRecord, NewApiKey};
+use s4e_types::api::{ApiKeyRecord, NewApiKey, RateTier};
 use s4e_types::{ApiKeyId, OrgId};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -16,6 +16,7 @@ struct ApiKeyRow {
     revoked: bool,
     created_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
+    rate_tier: String,
 }
 
 impl From<ApiKeyRow> for ApiKeyRecord {
@@ -29,6 +30,8 @@ impl From<ApiKeyRow> for ApiKeyRecord {
             revoked: row.revoked,
             created_at: row.created_at,
             expires_at: row.expires_at,
+            // The column's check keeps it one of the tiers.
+            rate_tier: RateTier::parse(&row.rate_tier).unwrap_or_default(),
         }
     }
 }
@@ -51,7 +54,8 @@ pub async fn create(
     let row = sqlx::query_as::<_, ApiKeyRow>(
         "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, scopes, expires_at)
          SELECT $1, o.id, $3, $4, $5, $6, $7 FROM organizations o WHERE o.id = $2
-         RETURNING id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at, expires_at",
+         RETURNING id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at, expires_at,
+                   (SELECT o.rate_tier FROM organizations o WHERE o.id = api_keys.org_id) AS rate_tier",
     )
     .bind(ApiKeyId::new().0)
     .bind(org_id.0)
@@ -72,7 +76,8 @@ pub async fn create(
 /// Looks a key up by its hash. Expired keys are not found; revoked ones are, marked revoked.
 pub async fn by_hash(pool: &PgPool, key_hash: &str) -> Result<ApiKeyRecord, DbError> {
     sqlx::query_as::<_, ApiKeyRow>(
-        "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at, expires_at
+        "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at, expires_at,
+                (SELECT o.rate_tier FROM organizations o WHERE o.id = api_keys.org_id) AS rate_tier
          FROM api_keys
          WHERE key_hash = $1 AND (expires_at IS NULL OR expires_at > now())",
     )
@@ -87,7 +92,7 @@ pub async fn by_hash(pool: &PgPool, key_hash: &str) -> Result<ApiKeyRecord, DbEr
 pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, DbError> {
     let rows = sqlx::query_as::<_, ApiKeyRow>(
         "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at,
-                expires_at
+                expires_at, (SELECT o.rate_tier FROM organizations o WHERE o.id = api_keys.org_id) AS rate_tier
          FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000",
     )
     .bind(org_id.0)
@@ -106,7 +111,7 @@ pub async fn revoke(
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
          WHERE org_id = $1 AND id = $2
          RETURNING id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked,
-                   created_at, expires_at",
+                   created_at, expires_at, (SELECT o.rate_tier FROM organizations o WHERE o.id = api_keys.org_id) AS rate_tier",
     )
     .bind(org_id.0)
     .bind(key_id.0)

@@ -2,7 +2,7 @@
 //! about customers filters by that partner.
 
 use s4e_types::OrgId;
-use s4e_types::api::{CustomerFindings, Organization, SeverityCounts};
+use s4e_types::api::{CustomerFindings, Organization, RateTier, SeverityCounts};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -14,6 +14,7 @@ struct OrganizationRow {
     name: String,
     is_partner: bool,
     partner_org_id: Option<Uuid>,
+    rate_tier: String,
 }
 
 impl From<OrganizationRow> for Organization {
@@ -23,6 +24,8 @@ impl From<OrganizationRow> for Organization {
             name: row.name,
             is_partner: row.is_partner,
             partner_org_id: row.partner_org_id.map(OrgId),
+            // The column's check keeps it one of the tiers.
+            rate_tier: RateTier::parse(&row.rate_tier).unwrap_or_default(),
         }
     }
 }
@@ -44,7 +47,7 @@ pub(crate) async fn insert(
     let org_name = name(org_name)?;
     let row = sqlx::query_as::<_, OrganizationRow>(
         "INSERT INTO organizations (id, name, is_partner) VALUES ($1, $2, $3)
-         RETURNING id, name, is_partner, partner_org_id",
+         RETURNING id, name, is_partner, partner_org_id, rate_tier",
     )
     .bind(OrgId::new().0)
     .bind(org_name)
@@ -65,7 +68,7 @@ pub async fn create(
 
 pub async fn get(pool: &PgPool, org_id: OrgId) -> Result<Organization, DbError> {
     sqlx::query_as::<_, OrganizationRow>(
-        "SELECT id, name, is_partner, partner_org_id FROM organizations WHERE id = $1",
+        "SELECT id, name, is_partner, partner_org_id, rate_tier FROM organizations WHERE id = $1",
     )
     .bind(org_id.0)
     .fetch_optional(pool)
@@ -84,7 +87,7 @@ pub async fn create_customer(
     sqlx::query_as::<_, OrganizationRow>(
         "INSERT INTO organizations (id, name, partner_org_id)
          SELECT $1, $3, p.id FROM organizations p WHERE p.id = $2 AND p.is_partner
-         RETURNING id, name, is_partner, partner_org_id",
+         RETURNING id, name, is_partner, partner_org_id, rate_tier",
     )
     .bind(OrgId::new().0)
     .bind(partner_id.0)
@@ -97,7 +100,7 @@ pub async fn create_customer(
 
 pub async fn customers(pool: &PgPool, partner_id: OrgId) -> Result<Vec<Organization>, DbError> {
     Ok(sqlx::query_as::<_, OrganizationRow>(
-        "SELECT id, name, is_partner, partner_org_id FROM organizations
+        "SELECT id, name, is_partner, partner_org_id, rate_tier FROM organizations
          WHERE partner_org_id = $1 ORDER BY name, id LIMIT 10000",
     )
     .bind(partner_id.0)
@@ -115,7 +118,7 @@ pub async fn customer(
     customer_id: OrgId,
 ) -> Result<Organization, DbError> {
     sqlx::query_as::<_, OrganizationRow>(
-        "SELECT id, name, is_partner, partner_org_id FROM organizations
+        "SELECT id, name, is_partner, partner_org_id, rate_tier FROM organizations
          WHERE id = $2 AND partner_org_id = $1",
     )
     .bind(partner_id.0)
@@ -140,7 +143,7 @@ struct PortfolioRow {
 /// Every customer of the partner with its open findings by severity, in one statement.
 pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerFindings>, DbError> {
     let rows = sqlx::query_as::<_, PortfolioRow>(
-        "SELECT o.id, o.name, o.is_partner, o.partner_org_id,
+        "SELECT o.id, o.name, o.is_partner, o.partner_org_id, o.rate_tier,
                 count(f.id) FILTER (WHERE f.severity = 'critical') AS critical,
                 count(f.id) FILTER (WHERE f.severity = 'high') AS high,
                 count(f.id) FILTER (WHERE f.severity = 'medium') AS medium,
@@ -167,4 +170,22 @@ pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerF
             },
         })
         .collect())
+}
+
+/// Sets an organization's rate-limit tier (an operator's decision, not the organization's).
+pub async fn set_rate_tier(
+    pool: &PgPool,
+    org_id: OrgId,
+    tier: RateTier,
+) -> Result<Organization, DbError> {
+    sqlx::query_as::<_, OrganizationRow>(
+        "UPDATE organizations SET rate_tier = $2 WHERE id = $1
+         RETURNING id, name, is_partner, partner_org_id, rate_tier",
+    )
+    .bind(org_id.0)
+    .bind(tier.as_str())
+    .fetch_optional(pool)
+    .await?
+    .map(Into::into)
+    .ok_or(DbError::NotFound("organization"))
 }

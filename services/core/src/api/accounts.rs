@@ -51,8 +51,16 @@ async fn start_session(
     meta: &ClientMeta,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
+    // The tier is read once per sign-in; a change applies from the next one.
+    let rate_tier = state
+        .base
+        .get_organization(user.org_id)
+        .await
+        .map_err(upstream)?
+        .rate_tier;
     let (secret, id) = session::generate();
     let data = SessionData {
+        rate_tier,
         user_id: user.id,
         org_id: user.org_id,
         role: user.role,
