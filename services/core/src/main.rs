@@ -8,6 +8,20 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// How the administrative commands reach base.
+#[derive(clap::Args)]
+struct BaseAccess {
+    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
+    base_url: String,
+    #[arg(
+        long,
+        env = "S4E_SERVICE_TOKEN",
+        value_name = "S4E_SERVICE_TOKEN",
+        hide_env_values = true
+    )]
+    service_token: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the public API (the default).
@@ -28,15 +42,8 @@ enum Command {
             skip = std::env::var("S4E_OWNER_PASSWORD").unwrap_or_default()
         )]
         owner_password: String,
-        #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-        base_url: String,
-        #[arg(
-            long,
-            env = "S4E_SERVICE_TOKEN",
-            value_name = "S4E_SERVICE_TOKEN",
-            hide_env_values = true
-        )]
-        service_token: String,
+        #[command(flatten)]
+        base: BaseAccess,
     },
     /// Set an organization's rate-limit tier (standard, professional, enterprise).
     SetRateTier {
@@ -44,15 +51,8 @@ enum Command {
         org_id: s4e_types::OrgId,
         #[arg(long, value_parser = parse_tier)]
         tier: s4e_types::api::RateTier,
-        #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-        base_url: String,
-        #[arg(
-            long,
-            env = "S4E_SERVICE_TOKEN",
-            value_name = "S4E_SERVICE_TOKEN",
-            hide_env_values = true
-        )]
-        service_token: String,
+        #[command(flatten)]
+        base: BaseAccess,
     },
     /// Create an organization with an admin API key and print the key (shown once).
     CreateAdminKey {
@@ -62,15 +62,8 @@ enum Command {
         /// Make it a partner organization, which creates and manages customer organizations.
         #[arg(long)]
         partner: bool,
-        #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-        base_url: String,
-        #[arg(
-            long,
-            env = "S4E_SERVICE_TOKEN",
-            value_name = "S4E_SERVICE_TOKEN",
-            hide_env_values = true
-        )]
-        service_token: String,
+        #[command(flatten)]
+        base: BaseAccess,
     },
 }
 
@@ -80,8 +73,10 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
         Some(Command::CreateAdminKey {
             org_name,
             partner,
-            base_url,
-            service_token,
+            base: BaseAccess {
+                base_url,
+                service_token,
+            },
         }) => {
             let key =
                 s4e_core::create_admin_key_with(&base_url, &service_token, &org_name, partner)
@@ -95,8 +90,10 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             owner_email,
             partner,
             owner_password,
-            base_url,
-            service_token,
+            base: BaseAccess {
+                base_url,
+                service_token,
+            },
         }) => {
             let user_id = s4e_core::create_organization(
                 &base_url,
@@ -113,8 +110,10 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
         Some(Command::SetRateTier {
             org_id,
             tier,
-            base_url,
-            service_token,
+            base: BaseAccess {
+                base_url,
+                service_token,
+            },
         }) => {
             let base = s4e_client::BaseClient::new(&base_url, &service_token)?;
             let organization = base.set_rate_tier(org_id, tier).await?;

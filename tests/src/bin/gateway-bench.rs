@@ -1,5 +1,7 @@
-//! Authenticated, rate-limited `GET /api/v1/assets` at the gateway next to a bare axum handler
-//! answering the same body, both loaded by wrk in the same run.
+//! Authenticated, rate-limited GETs at the gateway next to a bare axum handler answering the
+//! same body, all loaded by wrk in the same run: `GET /api/v1/me` (what the gateway itself
+//! costs: key, permissions, rate limit, no backend call) and `GET /api/v1/assets` (the same
+//! plus a call to base and its PostgreSQL query).
 //!
 //! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS]
 //!
@@ -87,14 +89,16 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(bare, app).await });
 
     let gateway_url = fleet.api("/assets");
+    let me_url = fleet.api("/me");
     let auth = format!("Authorization: Bearer {}", fleet.admin_key);
-    let (gateway, bare) = tokio::task::spawn_blocking(move || {
+    let (gateway, me, bare) = tokio::task::spawn_blocking(move || {
         let gateway = wrk(&gateway_url, Some(&auth), seconds, connections);
+        let me = wrk(&me_url, Some(&auth), seconds, connections);
         let bare = wrk(&bare_url, None, seconds, connections);
-        (gateway, bare)
+        (gateway, me, bare)
     })
     .await?;
-    let (gateway, bare) = (gateway?, bare?);
+    let (gateway, me, bare) = (gateway?, me?, bare?);
 
     println!("wrk -t2 -c{connections} -d{seconds}s --latency, same machine, same run\n");
     println!(
@@ -106,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
         "", "", "", "", ""
     );
     for (name, load) in [
+        ("gateway GET /api/v1/me (key, rate limit)", &me),
         ("gateway GET /api/v1/assets (key, rate limit)", &gateway),
         ("bare axum handler, same body", &bare),
     ] {
@@ -114,9 +119,11 @@ async fn main() -> anyhow::Result<()> {
             load.requests_per_second, load.p50, load.p99, load.errors
         );
     }
+    let share = |load: &Load| 100.0 * load.requests_per_second / bare.requests_per_second.max(1.0);
     println!(
-        "\ngateway / bare throughput: {:.1}%",
-        100.0 * gateway.requests_per_second / bare.requests_per_second.max(1.0)
+        "\ngateway / bare throughput: /me {:.1}%, /assets {:.1}%",
+        share(&me),
+        share(&gateway)
     );
     fleet.stop().await
 }
