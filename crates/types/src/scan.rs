@@ -20,6 +20,8 @@ pub enum CheckKind {
     Exposure,
     /// A domain's DNS records: SPF, DMARC, DNSSEC, dangling CNAMEs.
     Dns,
+    /// The TLS protocol versions and weak cipher suites a host accepts.
+    TlsProtocols,
 }
 
 impl CheckKind {
@@ -30,6 +32,7 @@ impl CheckKind {
         CheckKind::HttpProbes,
         CheckKind::Exposure,
         CheckKind::Dns,
+        CheckKind::TlsProtocols,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl CheckKind {
             CheckKind::HttpProbes => "http_probes",
             CheckKind::Exposure => "exposure",
             CheckKind::Dns => "dns",
+            CheckKind::TlsProtocols => "tls_protocols",
         }
     }
 
