@@ -43,9 +43,8 @@ use crate::tls_cert::{host_name, io_reason, location, target_host_port};
 use hello::{SSL3, TLS10, TLS11, TLS12, TLS13, version_name};
 use probe::Answer;
 use reply::Reply;
-use suites::Weakness;
-
 pub use rules::WeakSuite;
+pub use suites::Weakness;
 
 /// Narrowing a weak family down stops after naming this many accepted suites: the finding
 /// is the same with more, and each one costs a connection.
@@ -327,5 +326,82 @@ fn describe(answer: &Answer) -> String {
         }
         Answer::Reply(Reply::Closed) => "closed".into(),
         Answer::Reply(Reply::NotTls(reason)) => reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reply::ServerHello;
+
+    fn hello(version: u16, suite: u16) -> Answer {
+        Answer::Reply(Reply::Hello(ServerHello {
+            version,
+            suite,
+            retry: false,
+        }))
+    }
+
+    #[test]
+    fn only_the_version_and_a_suite_offered_count_as_accepted() {
+        assert_eq!(
+            chosen(&hello(TLS10, 0x002f), TLS10, &[0x002f]),
+            Some(0x002f)
+        );
+        // A server answering 1.2 to a 1.0 hello does not accept 1.0.
+        assert_eq!(chosen(&hello(TLS12, 0x002f), TLS10, &[0x002f]), None);
+        // Nor does one choosing a suite nobody offered.
+        assert_eq!(chosen(&hello(TLS10, 0x0005), TLS10, &[0x002f]), None);
+        let refused = Answer::Reply(Reply::Alert {
+            level: 2,
+            description: 40,
+        });
+        assert_eq!(chosen(&refused, TLS10, &[0x002f]), None);
+        assert_eq!(chosen(&Answer::Silent, TLS10, &[0x002f]), None);
+    }
+
+    #[test]
+    fn no_version_accepted_is_an_error_that_says_why() {
+        let address: SocketAddr = "192.0.2.1:443".parse().unwrap();
+        let timeout = Duration::from_secs(3);
+        let silent = [Answer::Silent, Answer::Silent];
+        assert!(matches!(
+            no_handshake(&silent, address, timeout),
+            CheckError::Timeout(t) if t == timeout
+        ));
+        let garbage = [
+            Answer::Silent,
+            Answer::Reply(Reply::NotTls("the answer is not TLS: \"SSH-2.0\"".into())),
+        ];
+        assert_eq!(
+            no_handshake(&garbage, address, timeout).to_string(),
+            "target unreachable: no TLS handshake: the answer is not TLS: \"SSH-2.0\" \
+             (192.0.2.1:443)"
+        );
+        let refused = [Answer::Reply(Reply::Closed), Answer::Silent];
+        assert!(
+            no_handshake(&refused, address, timeout)
+                .to_string()
+                .contains("accepted none of")
+        );
+    }
+
+    #[test]
+    fn answers_are_described_for_the_log() {
+        assert_eq!(
+            describe(&hello(TLS12, 0xc02f)),
+            "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        );
+        let retry = Answer::Reply(Reply::Hello(ServerHello {
+            version: TLS13,
+            suite: 0x1301,
+            retry: true,
+        }));
+        assert_eq!(
+            describe(&retry),
+            "TLSv1.3 TLS13_AES_128_GCM_SHA256 (retry request)"
+        );
+        assert_eq!(describe(&Answer::Silent), "no answer");
+        assert_eq!(describe(&Answer::Reply(Reply::Closed)), "closed");
     }
 }
