@@ -9,7 +9,8 @@
 //!   encrypt-then-MAC and record-splitting fixes every current stack has, no practical attack
 //!   remains, and most sites keep them for older clients.
 //! - `tls_no_forward_secrecy`: offered what a current browser offers for TLS 1.2 (ECDHE and
-//!   DHE first, static RSA last), the server chose a suite without an ephemeral key exchange.
+//!   DHE first, static RSA last) at the newest version below 1.3 the server accepts (1.2 on
+//!   any server that has it), the server chose a suite without an ephemeral key exchange.
 //!   Low: it takes the server's private key as well as a recording to read the traffic. A
 //!   server that merely *accepts* static RSA is not reported.
 //! - `tls13_not_supported` (info): the server does not accept TLS 1.3.
@@ -178,10 +179,13 @@ pub fn findings_for(observed: &Observed) -> Vec<FindingDraft> {
     if let Some(choice) = observed.modern_choice
         && suites::by_id(choice).is_some_and(|suite| suite.kx == Kx::Static)
     {
+        let version = observed
+            .suites_version
+            .map_or_else(|| "TLS".into(), version_name);
         findings.push(draft(
             observed,
             &NO_FORWARD_SECRECY,
-            "TLS 1.2 connections lack forward secrecy",
+            &format!("{version} connections lack forward secrecy"),
             json!({ "chosen_suite": suites::name(choice) }),
         ));
     }
@@ -337,6 +341,10 @@ mod tests {
             assert_eq!(rules(&findings), ["tls_no_forward_secrecy"], "{chosen:04x}");
             assert_eq!(findings[0].severity, Severity::Low);
             assert_eq!(findings[0].evidence["chosen_suite"], suites::name(chosen));
+            assert_eq!(
+                findings[0].title,
+                "TLSv1.2 connections lack forward secrecy"
+            );
         }
         // ECDHE and DHE have it; so does a server that answered nothing to the list.
         for chosen in [Some(0xc02f), Some(0x009e), None] {
