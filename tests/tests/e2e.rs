@@ -740,15 +740,15 @@ async fn api_keys_are_scoped_listed_without_secrets_and_revocable() {
 }
 
 #[tokio::test]
-async fn an_https_asset_gets_its_certificate_checked() {
+async fn an_https_asset_gets_its_certificate_and_protocols_checked() {
     let fleet = Fleet::start().await.unwrap();
     let target = Target::demo_https(true).await;
     let asset = fleet.create_url_asset(&target.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
-    // An https URL gets the web checks and the certificate check by default.
+    // An https URL gets the web checks and both TLS checks by default.
     assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
-    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (4, 4));
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (5, 5));
     let findings = fleet.findings(&run_id).await.unwrap();
     let by_check = |check: &str| {
         let found: BTreeSet<String> = findings
@@ -763,6 +763,8 @@ async fn an_https_asset_gets_its_certificate_checked() {
         by_check("tls_certificate"),
         BTreeSet::from(["self_signed_certificate".to_string()])
     );
+    // rustls offers TLS 1.2 and 1.3 with ECDHE and AEAD suites only: nothing to report.
+    assert_eq!(by_check("tls_protocols"), BTreeSet::new());
     // The hardened shop sends every header but HSTS, which only counts over HTTPS.
     assert_eq!(
         by_check("http_headers"),

@@ -18,6 +18,8 @@
 //!   debug and API documentation pages).
 //! - [`ports`]: TCP connect port scan with service identification, and what it finds exposed.
 //! - [`tls_cert`]: the TLS certificate a server presents (validity, trust, host name, key).
+//! - [`tls_protocols`]: the TLS protocol versions (SSL 3.0 to TLS 1.3) and weak cipher suites
+//!   a server accepts, probed with hand-made ClientHellos.
 //! - [`dns`]: a domain's DNS records: SPF, DMARC, DNSSEC and dangling CNAMEs (subdomain
 //!   takeover). It asks the configured resolvers, never the target.
 
@@ -31,6 +33,7 @@ pub mod http_probes;
 pub mod ownership;
 pub mod ports;
 pub mod tls_cert;
+pub mod tls_protocols;
 
 use serde::{Deserialize, Serialize};
 

@@ -14,6 +14,8 @@ pub enum CheckKind {
     Ports,
     /// The TLS certificate a host presents: validity, trust, name, key.
     TlsCertificate,
+    /// The TLS protocol versions and weak cipher suites a host accepts.
+    TlsProtocols,
     /// Extra requests to a URL: CORS, TRACE, OPTIONS, the redirect of plain HTTP.
     HttpProbes,
     /// Sensitive files and paths left reachable on a site.
@@ -27,6 +29,7 @@ impl CheckKind {
         CheckKind::HttpHeaders,
         CheckKind::Ports,
         CheckKind::TlsCertificate,
+        CheckKind::TlsProtocols,
         CheckKind::HttpProbes,
         CheckKind::Exposure,
         CheckKind::Dns,
@@ -37,6 +40,7 @@ impl CheckKind {
             CheckKind::HttpHeaders => "http_headers",
             CheckKind::Ports => "ports",
             CheckKind::TlsCertificate => "tls_certificate",
+            CheckKind::TlsProtocols => "tls_protocols",
             CheckKind::HttpProbes => "http_probes",
             CheckKind::Exposure => "exposure",
             CheckKind::Dns => "dns",

@@ -12,7 +12,9 @@ use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
 use s4e_checks::dns::{self, DnsClient};
 use s4e_checks::ports::{self, PortScanOptions, PortSet};
-use s4e_checks::{CheckError, EgressPolicy, exposure, http_headers, http_probes, tls_cert};
+use s4e_checks::{
+    CheckError, EgressPolicy, exposure, http_headers, http_probes, tls_cert, tls_protocols,
+};
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LiveStatus, RawOutputs};
@@ -152,6 +154,17 @@ impl Worker {
                 &self.egress,
                 self.check_timeout,
                 CheckKind::TlsCertificate,
+            )
+            .await
+            .map(|output| {
+                let findings = output.findings.clone();
+                (findings, without_findings(to_json(&output)))
+            }),
+            CheckKind::TlsProtocols => tls_protocols::run(
+                &spec.target,
+                &self.egress,
+                self.check_timeout,
+                CheckKind::TlsProtocols,
             )
             .await
             .map(|output| {

@@ -52,6 +52,19 @@ pub const DEFINITIONS: &[Definition] = &[
         runs_by_default_on: &[AssetKind::Url, AssetKind::Domain],
     },
     Definition {
+        key: CheckKind::TlsProtocols,
+        name: "TLS protocols and cipher suites",
+        category: "tls",
+        description: "The protocol versions and cipher suites a host accepts, probed with \
+                      hand-made handshakes: SSL 3.0, TLS 1.0 or 1.1 accepted; NULL, anonymous, \
+                      export, RC4, DES or 3DES suites accepted; static RSA key exchange chosen \
+                      for a modern client (no forward secrecy); TLS 1.3 not supported (info).",
+        max_severity: Severity::High,
+        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        // Where the certificate check runs: domains (port 443) and https URLs.
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain],
+    },
+    Definition {
         key: CheckKind::HttpProbes,
         name: "HTTP probes",
         category: "web",
@@ -92,7 +105,9 @@ pub const DEFINITIONS: &[Definition] = &[
 fn runs_by_default(kind: CheckKind, asset: &Asset) -> bool {
     let by_kind = definition(kind).runs_by_default_on.contains(&asset.kind);
     match (kind, asset.kind) {
-        (CheckKind::TlsCertificate, AssetKind::Url) => by_kind && asset.value.starts_with("https:"),
+        (CheckKind::TlsCertificate | CheckKind::TlsProtocols, AssetKind::Url) => {
+            by_kind && asset.value.starts_with("https:")
+        }
         _ => by_kind,
     }
 }
@@ -115,7 +130,9 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
             AssetKind::Ip => format!("http://{}/", asset.value),
         },
         // These take a host, an IP or a URL (its host and port) as they are.
-        CheckKind::Ports | CheckKind::TlsCertificate => asset.value.clone(),
+        CheckKind::Ports | CheckKind::TlsCertificate | CheckKind::TlsProtocols => {
+            asset.value.clone()
+        }
         // The domain itself.
         CheckKind::Dns => asset.value.clone(),
     }
@@ -239,6 +256,7 @@ mod tests {
             vec![
                 CheckKind::HttpHeaders,
                 CheckKind::TlsCertificate,
+                CheckKind::TlsProtocols,
                 CheckKind::HttpProbes,
                 CheckKind::Exposure
             ]
@@ -250,6 +268,7 @@ mod tests {
                 CheckKind::HttpHeaders,
                 CheckKind::Ports,
                 CheckKind::TlsCertificate,
+                CheckKind::TlsProtocols,
                 CheckKind::HttpProbes,
                 CheckKind::Exposure,
                 CheckKind::Dns
@@ -282,6 +301,14 @@ mod tests {
             vec![CheckKind::Dns]
         );
         assert_eq!(target_for(CheckKind::Dns, &domain), "a.test");
+        // The protocol check goes where the certificate check goes, and gets the same target;
+        // an IP gets it on request.
+        for kind in [CheckKind::TlsCertificate, CheckKind::TlsProtocols] {
+            assert_eq!(definition(kind).category, "tls");
+            assert_eq!(target_for(kind, &https), "https://a.test/");
+            assert_eq!(target_for(kind, &domain), "a.test");
+            assert_eq!(plan(&ip, Some(&[kind])).unwrap(), vec![kind]);
+        }
         assert_eq!(definition(CheckKind::Dns).category, "dns");
         assert_eq!(
             plan(

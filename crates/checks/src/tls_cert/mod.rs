@@ -42,6 +42,8 @@ use crate::egress::{EgressError, EgressPolicy};
 use rules::{ChainTrust, Observed};
 
 pub use rules::EXPIRY_WARNING_DAYS;
+// Shared with the protocol check, which connects to targets given the same way.
+pub(crate) use rules::location;
 
 const DEFAULT_PORT: u16 = 443;
 
@@ -195,7 +197,7 @@ pub async fn run(
 /// The host and port of `target`: `host`, `host:port`, a bare IP address, or an `http(s)`
 /// URL. The port is the one given, else 443 (also for `http://` URLs: the TLS service of
 /// the host is what is checked).
-fn target_host_port(target: &str) -> Result<(Host, u16), CheckError> {
+pub(crate) fn target_host_port(target: &str) -> Result<(Host, u16), CheckError> {
     let target = target.trim();
     if target.is_empty() {
         return Err(CheckError::InvalidTarget("the target is empty".into()));
@@ -231,7 +233,7 @@ fn target_host_port(target: &str) -> Result<(Host, u16), CheckError> {
 }
 
 /// The host as people write it: a name, or an address (IPv6 without brackets).
-fn host_name(host: &Host) -> String {
+pub(crate) fn host_name(host: &Host) -> String {
     match host {
         Host::Domain(domain) => domain.clone(),
         Host::Ipv4(v4) => v4.to_string(),
@@ -249,7 +251,7 @@ fn protocol_name(version: ProtocolVersion) -> String {
     }
 }
 
-fn io_reason(err: &std::io::Error) -> String {
+pub(crate) fn io_reason(err: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
     match err.kind() {
         ConnectionRefused => "connection refused".into(),

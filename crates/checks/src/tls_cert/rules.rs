@@ -269,7 +269,7 @@ fn draft(observed: &Observed, meta: &Meta, extra: Value) -> FindingDraft {
 }
 
 /// `host:port`, with an IPv6 address in brackets.
-fn location(host: &str, port: u16) -> String {
+pub(crate) fn location(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {

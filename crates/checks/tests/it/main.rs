@@ -14,3 +14,4 @@ mod probes;
 mod support;
 mod tls;
 mod tls_cert;
+mod tls_protocols;
