@@ -73,10 +73,11 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
         Some(Command::CreateAdminKey {
             org_name,
             partner,
-            base: BaseAccess {
-                base_url,
-                service_token,
-            },
+            base:
+                BaseAccess {
+                    base_url,
+                    service_token,
+                },
         }) => {
             let key =
                 s4e_core::create_admin_key_with(&base_url, &service_token, &org_name, partner)
@@ -90,10 +91,11 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             owner_email,
             partner,
             owner_password,
-            base: BaseAccess {
-                base_url,
-                service_token,
-            },
+            base:
+                BaseAccess {
+                    base_url,
+                    service_token,
+                },
         }) => {
             let user_id = s4e_core::create_organization(
                 &base_url,
@@ -110,10 +112,11 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
         Some(Command::SetRateTier {
             org_id,
             tier,
-            base: BaseAccess {
-                base_url,
-                service_token,
-            },
+            base:
+                BaseAccess {
+                    base_url,
+                    service_token,
+                },
         }) => {
             let base = s4e_client::BaseClient::new(&base_url, &service_token)?;
             let organization = base.set_rate_tier(org_id, tier).await?;
