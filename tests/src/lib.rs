@@ -55,12 +55,40 @@ fn scan_config(env: &TestEnv, base: &Served) -> s4e_scan::Config {
     }
 }
 
+/// The dispatcher's configuration in a fleet: local targets are reachable, the fleet's DNS
+/// server is the only resolver, cancellations are noticed within 200 ms.
+fn dispatcher_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_dispatcher::Config {
+    s4e_dispatcher::Config {
+        common: common(env),
+        base_url: base.url(),
+        amqp_url: env.amqp_url.clone(),
+        redis_url: env.redis_url.clone(),
+        mongodb_url: env.mongodb_url.clone(),
+        mongodb_database: env.namespace.clone(),
+        // The targets are local servers the tests start.
+        egress_allow_private: true,
+        worker_concurrency: 16,
+        router_prefetch: 64,
+        check_timeout_seconds: 5,
+        port_scan_timeout_seconds: 120,
+        retry_delay_cap_milliseconds: 30_000,
+        cancel_poll_milliseconds: 200,
+        dns_servers: vec![dns.addr()],
+    }
+}
+
 /// The gateway's configuration in a fleet: rates high enough never to limit a test.
-fn core_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_core::Config {
+fn core_config(
+    env: &TestEnv,
+    base: &Served,
+    scan: &Served,
+    dispatcher: &Served,
+) -> s4e_core::Config {
     s4e_core::Config {
         common: common(env),
         base_url: base.url(),
         scan_url: scan.url(),
+        dispatcher_url: dispatcher.url(),
         redis_url: env.redis_url.clone(),
         rate_limit_per_key: 1_000_000,
         rate_limit_per_ip: 1_000_000,
@@ -93,23 +121,10 @@ impl Fleet {
             listener().await,
         )?;
         let scan = s4e_scan::spawn(scan_config(&env, &base), listener().await)?;
-        let core = s4e_core::spawn(core_config(&env, &base, &scan), listener().await)?;
-        let dispatcher = s4e_dispatcher::spawn(
-            s4e_dispatcher::Config {
-                common: common(&env),
-                base_url: base.url(),
-                amqp_url: env.amqp_url.clone(),
-                redis_url: env.redis_url.clone(),
-                mongodb_url: env.mongodb_url.clone(),
-                mongodb_database: env.namespace.clone(),
-                // The targets are local servers the tests start.
-                egress_allow_private: true,
-                worker_concurrency: 16,
-                router_prefetch: 64,
-                check_timeout_seconds: 5,
-                port_scan_timeout_seconds: 120,
-                dns_servers: vec![dns.addr()],
-            },
+        let dispatcher =
+            s4e_dispatcher::spawn(dispatcher_config(&env, &base, &dns), listener().await)?;
+        let core = s4e_core::spawn(
+            core_config(&env, &base, &scan, &dispatcher),
             listener().await,
         )?;
         let crawler = s4e_crawler::spawn(
@@ -176,7 +191,7 @@ impl Fleet {
         &mut self,
         configure: impl FnOnce(&mut s4e_core::Config),
     ) -> anyhow::Result<()> {
-        let mut config = core_config(&self.env, &self.base, &self.scan);
+        let mut config = core_config(&self.env, &self.base, &self.scan, &self.dispatcher);
         configure(&mut config);
         let core = s4e_core::spawn(config, listener().await)?;
         let previous = std::mem::replace(&mut self.core, core);
@@ -208,6 +223,32 @@ impl Fleet {
             .await
             .map_err(|error| anyhow::anyhow!(error))?;
         let url = format!("{}/readyz", self.scan.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await?;
+        self.restart_core(|_| {}).await
+    }
+
+    /// Replaces the dispatcher with one whose config is the fleet's changed by `configure`,
+    /// then the gateway (which holds the dispatcher's address). Waits until the new dispatcher
+    /// serves (not until it is ready: a test may point it at a dependency that is away).
+    pub async fn restart_dispatcher(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_dispatcher::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = dispatcher_config(&self.env, &self.base, &self.dns);
+        configure(&mut config);
+        let previous = std::mem::replace(
+            &mut self.dispatcher,
+            s4e_dispatcher::spawn(config, listener().await)?,
+        );
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/healthz", self.dispatcher.url());
         wait_for(&url, Duration::from_secs(60), || async {
             let response = self.http.get(&url).send().await.ok()?;
             response.status().is_success().then_some(())
@@ -386,6 +427,52 @@ impl Target {
             url,
             stop: Some(stop),
         }
+    }
+}
+
+/// A target that accepts connections and never answers: a check against it can only end by
+/// its time limit or by cancellation. Stops when dropped.
+pub struct Hanging {
+    pub url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    stop: s4e_runtime::CancellationToken,
+}
+
+impl Hanging {
+    pub async fn start() -> Hanging {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = s4e_runtime::CancellationToken::new();
+        let (count, token) = (accepted.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        held.push(stream);
+                    },
+                }
+            }
+        });
+        Hanging {
+            url,
+            accepted,
+            stop,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 

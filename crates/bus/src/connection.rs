@@ -78,6 +78,43 @@ pub struct DeadLetter {
     /// Our consumers' reason, or the broker's (`delivery_limit`, `rejected`, …).
     pub reason: String,
     pub source_queue: Option<String>,
+    /// The AMQP message id (our publishers set it to the envelope id).
+    pub message_id: Option<String>,
+    /// How often the source queue delivered it (`x-delivery-count`), when it says.
+    pub delivery_count: Option<u32>,
+}
+
+impl DeadLetter {
+    pub(crate) fn of(delivery: &lapin::message::Delivery) -> Self {
+        let headers = delivery.properties.headers().clone().unwrap_or_default();
+        let text = |key: &str| match headers.inner().get(key) {
+            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
+            Some(AMQPValue::ShortString(value)) => Some(value.to_string()),
+            _ => None,
+        };
+        let reason = text(DEAD_REASON_HEADER)
+            .or_else(|| text("x-first-death-reason"))
+            .unwrap_or_else(|| "unknown".into());
+        let source_queue = text(SOURCE_QUEUE_HEADER).or_else(|| text("x-first-death-queue"));
+        let delivery_count = match headers.inner().get("x-delivery-count") {
+            Some(AMQPValue::LongLongInt(value)) => u32::try_from(*value).ok(),
+            Some(AMQPValue::LongInt(value)) => u32::try_from(*value).ok(),
+            Some(AMQPValue::LongUInt(value)) => Some(*value),
+            Some(AMQPValue::ShortInt(value)) => u32::try_from(*value).ok(),
+            _ => None,
+        };
+        DeadLetter {
+            body: delivery.data.clone(),
+            reason,
+            source_queue,
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(ToString::to_string),
+            delivery_count,
+        }
+    }
 }
 
 impl Bus {
@@ -320,22 +357,7 @@ impl Bus {
         let Some(message) = message else {
             return Ok(None);
         };
-        let delivery = message.delivery;
-        let headers = delivery.properties.headers().clone().unwrap_or_default();
-        let text = |key: &str| match headers.inner().get(key) {
-            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
-            Some(AMQPValue::ShortString(value)) => Some(value.to_string()),
-            _ => None,
-        };
-        let reason = text(DEAD_REASON_HEADER)
-            .or_else(|| text("x-first-death-reason"))
-            .unwrap_or_else(|| "unknown".into());
-        let source_queue = text(SOURCE_QUEUE_HEADER).or_else(|| text("x-first-death-queue"));
-        Ok(Some(DeadLetter {
-            body: delivery.data,
-            reason,
-            source_queue,
-        }))
+        Ok(Some(DeadLetter::of(&message.delivery)))
     }
 
     /// Deletes every queue and exchange of this namespace. For tests and teardown tools.

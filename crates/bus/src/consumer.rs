@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -15,7 +16,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::connection::{Bus, Link};
+use crate::connection::{Bus, DeadLetter, Link};
 use crate::topology::Queue;
 
 /// A message handed to a handler.
@@ -53,28 +54,82 @@ impl Bus {
         F: Fn(Incoming) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        let bus = self.clone();
+        let handler = Arc::new(handler);
         let queue_name = self.topology().queue(queue);
+        let process: Arc<Process> = Arc::new(move |delivery: &Delivery| {
+            let handler = handler.clone();
+            let decoded = serde_json::from_slice::<Envelope>(&delivery.data);
+            let attempt = delivery_count(delivery);
+            let redelivered = delivery.redelivered;
+            Box::pin(async move {
+                match decoded {
+                    Ok(mut envelope) => {
+                        envelope.attempt = attempt;
+                        let incoming = Incoming {
+                            envelope,
+                            redelivered,
+                        };
+                        handler(incoming).await
+                    }
+                    Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
+                }
+            })
+        });
         tokio::spawn(consume_loop(
-            bus,
+            self.clone(),
             queue_name,
             prefetch.max(1),
             shutdown,
-            Arc::new(handler),
+            process,
+        ))
+    }
+
+    /// Consumes the dead-letter queue: each message, as it is, goes to `handler`, which stores
+    /// it and returns [`Outcome::Ack`], or [`Outcome::Retry`] to have it back later (the
+    /// dead-letter queue has no delivery limit, so a dead letter is never dropped). A
+    /// [`Outcome::DeadLetter`] is treated as a retry.
+    pub fn consume_dead_letters<F, Fut>(
+        &self,
+        prefetch: u16,
+        shutdown: CancellationToken,
+        handler: F,
+    ) -> JoinHandle<()>
+    where
+        F: Fn(DeadLetter) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let queue_name = self.topology().queue(Queue::DeadLetters);
+        let process: Arc<Process> = Arc::new(move |delivery: &Delivery| {
+            let handler = handler.clone();
+            let letter = DeadLetter::of(delivery);
+            Box::pin(async move {
+                match handler(letter).await {
+                    Outcome::DeadLetter(reason) => Outcome::Retry(reason),
+                    outcome => outcome,
+                }
+            })
+        });
+        tokio::spawn(consume_loop(
+            self.clone(),
+            queue_name,
+            prefetch.max(1),
+            shutdown,
+            process,
         ))
     }
 }
 
-async fn consume_loop<F, Fut>(
+/// What a consumer does with one delivery, before settling it.
+type Process = dyn Fn(&Delivery) -> BoxFuture<'static, Outcome> + Send + Sync;
+
+async fn consume_loop(
     bus: Bus,
     queue: String,
     prefetch: u16,
     shutdown: CancellationToken,
-    handler: Arc<F>,
-) where
-    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
+    process: Arc<Process>,
+) {
     let mut in_flight = JoinSet::new();
     let mut failures = 0u32;
     'connection: while !shutdown.is_cancelled() {
@@ -139,7 +194,7 @@ async fn consume_loop<F, Fut>(
                             queue.clone(),
                             link.generation,
                             delivery,
-                            handler.clone(),
+                            process.clone(),
                         ));
                     }
                     Some(Err(error)) => {
@@ -195,32 +250,19 @@ async fn wait_for_new_link(bus: &Bus, link: &Link, failures: u32, shutdown: &Can
 }
 
 /// Runs the handler on one delivery of link `generation` and settles the delivery.
-async fn handle<F, Fut>(
+async fn handle(
     bus: Bus,
     queue: String,
     generation: u64,
     delivery: Delivery,
-    handler: Arc<F>,
-) where
-    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
+    process: Arc<Process>,
+) {
     let context = header_text(&delivery, s4e_trace::HEADER)
         .as_deref()
         .and_then(s4e_trace::TraceContext::parse)
         .unwrap_or_else(s4e_trace::TraceContext::new_root);
     let span = tracing::info_span!("message", trace_id = %context.trace_id(), %queue);
-    let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
-        Ok(mut envelope) => {
-            envelope.attempt = delivery_count(&delivery);
-            let incoming = Incoming {
-                envelope,
-                redelivered: delivery.redelivered,
-            };
-            s4e_trace::scope(context, handler(incoming).instrument(span.clone())).await
-        }
-        Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
-    };
+    let outcome = s4e_trace::scope(context, process(&delivery).instrument(span.clone())).await;
     settle(&bus, &queue, generation, &delivery, outcome)
         .instrument(span)
         .await;

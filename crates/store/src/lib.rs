@@ -3,15 +3,18 @@
 //!
 //! - [`LiveStatus`] (Redis): progress of running scans, read by the gateway while a run is live.
 //! - [`RawOutputs`] (MongoDB): the full raw output of each job, linked from its findings.
+//! - [`DeadLetters`] (MongoDB): the dead-letter queue's messages, kept until replayed.
 //! - [`RateLimiter`] (Redis): fixed-window request counters.
 //! - [`SessionStore`] (Redis): browser sessions with sliding expiry, listed and ended per user.
 
+mod dead_letters;
 mod error;
 mod live_status;
 mod rate_limit;
 mod raw_outputs;
 mod sessions;
 
+pub use dead_letters::{DeadLetters, StoredDeadLetter};
 pub use error::StoreError;
 pub use live_status::LiveStatus;
 pub use rate_limit::{RateDecision, RateLimiter};

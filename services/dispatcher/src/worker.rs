@@ -18,7 +18,10 @@ use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
-use s4e_types::{CheckKind, Envelope, FindingDraft, JobSpec, JobStatus, Message, OrgId, ScanRun};
+use s4e_types::{
+    CheckKind, Envelope, FindingDraft, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus,
+    ScanRun,
+};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -31,6 +34,8 @@ pub struct Worker {
     pub egress: EgressPolicy,
     pub check_timeout: Duration,
     pub port_scan_timeout: Duration,
+    /// How often a running job looks for its run's cancellation.
+    pub cancel_poll: Duration,
     /// The resolvers of the DNS check; empty: the system's.
     pub dns_servers: Vec<SocketAddr>,
 }
@@ -74,9 +79,14 @@ impl Worker {
         };
         let spec = JobSpec::from(&job);
         if job.status.is_final() {
-            // Already done by an earlier delivery: make sure its run's event went out.
-            tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
-            self.count_duplicate(spec.check);
+            // Already done by an earlier delivery, or cancelled with its run: not run again;
+            // make sure its run's event went out.
+            if job.status == JobStatus::Cancelled {
+                tracing::info!(job_id = %spec.job_id, "job cancelled, acknowledging without running it");
+            } else {
+                tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
+                self.count_duplicate(spec.check);
+            }
             let run = match self.base.get_run(org_id, spec.run_id).await {
                 Ok(run) => run,
                 Err(error) => return outcome_of(error, "reading run"),
@@ -87,9 +97,12 @@ impl Worker {
             self.publish_progress(&run).await;
         }
 
-        let mut report = match self.run_check(org_id, &spec).await {
-            Ok(report) => report,
-            Err(outcome) => return outcome,
+        let mut report = tokio::select! {
+            report = self.run_check(org_id, &spec) => match report {
+                Ok(report) => report,
+                Err(outcome) => return outcome,
+            },
+            () = self.cancelled(spec.run_id) => return self.stop_cancelled(org_id, &spec).await,
         };
         let mut finished = self.base.finish_job(org_id, spec.job_id, &report).await;
         if let Err(ClientError::BadRequest(reason)) = &finished {
@@ -108,6 +121,12 @@ impl Worker {
             Ok(finished) => finished,
             Err(error) => return outcome_of(error, "reporting job"),
         };
+        if finished.job.status == JobStatus::Cancelled {
+            // The run was cancelled while the check ran and the signal did not reach us.
+            tracing::info!(job_id = %spec.job_id, "job cancelled while it ran, report ignored");
+            self.count_cancelled(spec.check);
+            return self.announce_if_final(&finished.run).await;
+        }
         if !finished.applied {
             // Two deliveries of one job ran at once; base kept the first report.
             self.count_duplicate(spec.check);
@@ -129,10 +148,70 @@ impl Worker {
         self.announce_if_final(&finished.run).await
     }
 
-    /// Runs the check. A target that cannot be reached is a result (the job failed, with the
-    /// reason); only our own dependencies being away makes the message come back.
+    /// The time limit of one job of `check`, the only place the checks are bounded as a whole
+    /// (they also try to finish within it on their own, request by request).
+    fn time_limit(&self, check: CheckKind) -> Duration {
+        match check {
+            CheckKind::Ports => self.port_scan_timeout,
+            CheckKind::HttpHeaders
+            | CheckKind::HttpProbes
+            | CheckKind::Exposure
+            | CheckKind::TlsCertificate
+            | CheckKind::Dns => self.check_timeout,
+        }
+    }
+
+    /// Runs the check within its time limit. A target that cannot be reached or does not answer
+    /// in time is a result (the job failed, with the reason); only our own dependencies being
+    /// away makes the message come back.
     async fn run_check(&self, org_id: OrgId, spec: &JobSpec) -> Result<FinishJob, Outcome> {
-        let result = match spec.check {
+        let limit = self.time_limit(spec.check);
+        let result = tokio::time::timeout(limit, self.check(spec))
+            .await
+            .unwrap_or(Err(CheckError::Timeout(limit)));
+        match result {
+            Ok((findings, raw)) => {
+                let raw_output_id = self
+                    .raw
+                    .store(org_id, spec.run_id, spec.job_id, &raw)
+                    .await
+                    .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
+                Ok(FinishJob {
+                    status: JobStatus::Completed,
+                    error: None,
+                    raw_output_id: Some(raw_output_id),
+                    findings,
+                })
+            }
+            Err(error) => {
+                let kind = match error {
+                    CheckError::Egress(_) => "egress_refused",
+                    CheckError::Unreachable(_) => "unreachable",
+                    CheckError::Timeout(_) => "timeout",
+                    CheckError::InvalidTarget(_) => "invalid_target",
+                    CheckError::Dns(_) => "dns",
+                };
+                tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
+                let error = match error {
+                    CheckError::Timeout(_) => format!("timeout: {error}"),
+                    error => error.to_string(),
+                };
+                Ok(FinishJob {
+                    status: JobStatus::Failed,
+                    error: Some(error),
+                    raw_output_id: None,
+                    findings: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// The check itself: its findings and its raw output.
+    async fn check(
+        &self,
+        spec: &JobSpec,
+    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
+        match spec.check {
             CheckKind::HttpHeaders => {
                 http_headers::run(&spec.target, &self.egress, self.check_timeout)
                     .await
@@ -159,38 +238,51 @@ impl Worker {
                 (findings, without_findings(to_json(&output)))
             }),
             CheckKind::Dns => self.check_dns(&spec.target).await,
-        };
-        match result {
-            Ok((findings, raw)) => {
-                let raw_output_id = self
-                    .raw
-                    .store(org_id, spec.run_id, spec.job_id, &raw)
-                    .await
-                    .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
-                Ok(FinishJob {
-                    status: JobStatus::Completed,
-                    error: None,
-                    raw_output_id: Some(raw_output_id),
-                    findings,
-                })
-            }
-            Err(error) => {
-                let kind = match error {
-                    CheckError::Egress(_) => "egress_refused",
-                    CheckError::Unreachable(_) => "unreachable",
-                    CheckError::Timeout(_) => "timeout",
-                    CheckError::InvalidTarget(_) => "invalid_target",
-                    CheckError::Dns(_) => "dns",
-                };
-                tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
-                Ok(FinishJob {
-                    status: JobStatus::Failed,
-                    error: Some(error.to_string()),
-                    raw_output_id: None,
-                    findings: Vec::new(),
-                })
+        }
+    }
+
+    /// Resolves once the run is cancelled: the flag the gateway sets in Redis after base has
+    /// cancelled the run, polled every `cancel_poll`. While Redis is away the job runs on (base
+    /// ignores the report of a cancelled job).
+    async fn cancelled(&self, run_id: RunId) {
+        let mut poll = tokio::time::interval(self.cancel_poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            poll.tick().await;
+            match self.live.is_cancelled(run_id).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(error) => tracing::debug!(%error, %run_id, "cannot read cancellation"),
             }
         }
+    }
+
+    /// A job whose run was cancelled while its check ran: the check was dropped (its
+    /// connections with it); base has the job cancelled already, so nothing is reported.
+    async fn stop_cancelled(&self, org_id: OrgId, spec: &JobSpec) -> Outcome {
+        let run = match self.base.get_run(org_id, spec.run_id).await {
+            Ok(run) => run,
+            Err(error) => return outcome_of(error, "reading run"),
+        };
+        if run.status != RunStatus::Cancelled {
+            // Only set after base cancels the run; come back and look again.
+            return Outcome::Retry(format!(
+                "cancellation signalled for {} run",
+                run.status.as_str()
+            ));
+        }
+        tracing::info!(job_id = %spec.job_id, run_id = %spec.run_id, "run cancelled, job stopped");
+        self.count_cancelled(spec.check);
+        self.publish_progress(&run).await;
+        self.announce_if_final(&run).await
+    }
+
+    fn count_cancelled(&self, check: CheckKind) {
+        self.metrics.inc(
+            "s4e_worker_jobs_total",
+            "Jobs finished by the check workers, by check and status.",
+            &[("check", check.as_str()), ("status", "cancelled")],
+        );
     }
 
     /// The common ports plus the asset's own port (a URL on 8443, say), within the port-scan
@@ -210,10 +302,7 @@ impl Worker {
             ports: PortSet::List(list),
             ..PortScanOptions::default()
         };
-        let scan = ports::run(target, &self.egress, &options, CheckKind::Ports);
-        let output = tokio::time::timeout(self.port_scan_timeout, scan)
-            .await
-            .map_err(|_| CheckError::Timeout(self.port_scan_timeout))??;
+        let output = ports::run(target, &self.egress, &options, CheckKind::Ports).await?;
         let findings = output.findings.clone();
         Ok((findings, without_findings(to_json(&output))))
     }
