@@ -215,6 +215,23 @@ async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
         .unwrap();
     assert_eq!(letters["items"], serde_json::json!([]));
 
+    // Operators see what could not be handled with the binary's own command.
+    bus.publish_bytes(Exchange::Dispatch, DISPATCH_ROUTING_KEY, b"not json")
+        .await
+        .unwrap();
+    wait_for("the poison letter listed", DEADLINE, || async {
+        let output = Command::new(BINARY)
+            .args(["dead-letters", "--dispatcher-url", &second_url])
+            .env("S4E_SERVICE_TOKEN", &env.service_token)
+            .output()
+            .await
+            .ok()?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success() && stdout.contains("malformed message")).then_some(())
+    })
+    .await
+    .unwrap();
+
     second.start_kill().unwrap();
     let _ = second.wait().await;
     bus.close().await;
