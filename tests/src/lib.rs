@@ -72,6 +72,8 @@ fn dispatcher_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_dispatc
         check_timeout_seconds: 5,
         port_scan_timeout_seconds: 120,
         retry_delay_cap_milliseconds: 30_000,
+        max_jobs_per_org: 0,
+        max_jobs_per_host: 0,
         cancel_poll_milliseconds: 200,
         dns_servers: vec![dns.addr()],
     }
@@ -427,6 +429,93 @@ impl Target {
             url,
             stop: Some(stop),
         }
+    }
+}
+
+/// An HTTP server that answers every request after a delay, recording when each request
+/// started and ended and how many were in progress at once. Stops when dropped.
+pub struct Slow {
+    pub url: String,
+    record: Arc<std::sync::Mutex<SlowRecord>>,
+    stop: s4e_runtime::CancellationToken,
+}
+
+#[derive(Default)]
+struct SlowRecord {
+    in_progress: usize,
+    max_in_progress: usize,
+    starts: Vec<tokio::time::Instant>,
+}
+
+impl Slow {
+    pub async fn start(delay: Duration) -> Slow {
+        Self::start_on([127, 0, 0, 1], delay).await
+    }
+
+    /// On another loopback address (another host, as far as caps per host are concerned).
+    pub async fn start_on(ip: [u8; 4], delay: Duration) -> Slow {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
+            .await
+            .expect("bind a loopback address");
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let record = Arc::new(std::sync::Mutex::new(SlowRecord::default()));
+        let stop = s4e_runtime::CancellationToken::new();
+        let (shared, token) = (record.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut stream, _)) = accepted else {
+                    continue;
+                };
+                let record = shared.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    {
+                        let mut record = record.lock().expect("record");
+                        record.in_progress += 1;
+                        record.max_in_progress = record.max_in_progress.max(record.in_progress);
+                        record.starts.push(tokio::time::Instant::now());
+                    }
+                    tokio::time::sleep(delay).await;
+                    record.lock().expect("record").in_progress -= 1;
+                    let body = "<html><body>slow</body></html>";
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                         connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        Slow { url, record, stop }
+    }
+
+    /// The most requests that were in progress at once.
+    pub fn max_in_progress(&self) -> usize {
+        self.record.lock().expect("record").max_in_progress
+    }
+
+    /// When each request arrived, in order.
+    pub fn starts(&self) -> Vec<tokio::time::Instant> {
+        self.record.lock().expect("record").starts.clone()
+    }
+}
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 

@@ -7,7 +7,7 @@ use reqwest::Method;
 use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_bus::{Bus, BusOptions, Exchange};
 use s4e_client::BaseClient;
-use s4e_e2e::{Fleet, Hanging, Target};
+use s4e_e2e::{Fleet, Hanging, Slow, Target};
 use s4e_test_support::wait_for;
 use s4e_types::api::{NewScanJob, NewScanRun};
 use s4e_types::{
@@ -307,7 +307,12 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
     assert_eq!(letter["id"], letter_id.as_str());
     assert_eq!(letter["org_id"], org_id.to_string().as_str());
     assert_eq!(letter["message_type"], "scan.job");
-    assert_eq!(letter["reason"], "delivery_limit", "{letter}");
+    // Retried with back-off through the delay queues, then given up with the last reason.
+    let reason = letter["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("gave up after 10 tries: starting job"),
+        "{letter}"
+    );
 
     // Another organization sees nothing and cannot replay it.
     let other = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
@@ -388,5 +393,55 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
         .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     bus.close().await;
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_per_host_cap_serialises_jobs_on_one_host_while_others_proceed() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_dispatcher(|config| config.max_jobs_per_host = 1)
+        .await
+        .unwrap();
+    let busy = Slow::start(Duration::from_millis(1500)).await;
+    let other = Slow::start_on([127, 0, 0, 2], Duration::from_millis(1500)).await;
+    let busy_asset = fleet.create_url_asset(&busy.url).await.unwrap();
+    let other_asset = fleet.create_url_asset(&other.url).await.unwrap();
+    let scan = |asset: String| {
+        let fleet = &fleet;
+        async move {
+            let response = fleet
+                .request(Method::POST, "/scans")
+                .json(&json!({"asset_id": asset, "checks": ["http_headers"]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 202);
+            let run: Value = response.json().await.unwrap();
+            run["id"].as_str().unwrap().to_string()
+        }
+    };
+    // Two jobs against the busy host and one against the other, all queued at once.
+    let runs = [
+        scan(busy_asset.clone()).await,
+        scan(busy_asset).await,
+        scan(other_asset).await,
+    ];
+    for run in &runs {
+        let view = fleet.wait_for_scan(run, SCAN_DEADLINE).await.unwrap();
+        assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
+    }
+    // Never two at once on the busy host; the other host did not wait for both of them.
+    assert_eq!(busy.max_in_progress(), 1);
+    let (busy_starts, other_starts) = (busy.starts(), other.starts());
+    assert_eq!(busy_starts.len(), 2, "one request per headers check");
+    assert!(other_starts[0] < busy_starts[1]);
+    let deferred = ["s4e_worker_deferred_total{check=\"http_headers\",cap=\"host\"}".to_string()];
+    let dispatcher = fleet.dispatcher.url();
+    assert!(
+        metrics_contain(&fleet, &dispatcher, &deferred)
+            .await
+            .is_some()
+    );
     fleet.stop().await.unwrap();
 }

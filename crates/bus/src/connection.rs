@@ -23,6 +23,9 @@ use crate::topology::{DELIVERY_LIMIT, Exchange, Queue, Topology};
 pub(crate) const DEAD_REASON_HEADER: &str = "x-s4e-dead-reason";
 /// Header carrying the queue a dead-lettered message was taken from.
 pub(crate) const SOURCE_QUEUE_HEADER: &str = "x-s4e-source-queue";
+/// Header counting how often a job was deferred for another try (a deferred message is a new
+/// message to the broker, whose delivery count starts again).
+pub(crate) const RETRIES_HEADER: &str = "x-s4e-retries";
 
 #[derive(Clone, Debug)]
 pub struct BusOptions {
@@ -336,6 +339,38 @@ impl Bus {
             .await
     }
 
+    /// Republishes a delivered job to the delay queue for `wait` (see [`crate::topology`]),
+    /// keeping its routing key, properties and headers, with `retries` recorded; confirmed.
+    pub(crate) async fn defer(
+        &self,
+        delivery: &lapin::message::Delivery,
+        wait: Duration,
+        retries: u32,
+    ) -> Result<(), BusError> {
+        let mut headers: BTreeMap<ShortString, AMQPValue> = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .map(|table| table.inner().clone())
+            .unwrap_or_default();
+        // The broker's own bookkeeping belongs to the delivery, not to the new message.
+        headers
+            .retain(|key, _| !key.as_str().starts_with("x-") || key.as_str().starts_with("x-s4e-"));
+        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongUInt(retries));
+        let properties = delivery
+            .properties
+            .clone()
+            .with_headers(FieldTable::from(headers));
+        let delay = crate::topology::delay_for(wait);
+        self.publish_raw(
+            Exchange::Delay(delay),
+            delivery.routing_key.as_str(),
+            &delivery.data,
+            properties,
+        )
+        .await
+    }
+
     /// Takes one message from the dead-letter queue, if any (acknowledged: it leaves the queue).
     pub async fn take_dead_letter(&self) -> Result<Option<DeadLetter>, BusError> {
         let link = self
@@ -492,6 +527,12 @@ async fn declare(connection: &Connection, topology: &Topology) -> Result<(), Bus
             ShortString::from("x-queue-type"),
             AMQPValue::LongString(LongString::from("quorum")),
         );
+        if let Some(ttl) = queue.message_ttl_ms {
+            arguments.insert(
+                ShortString::from("x-message-ttl"),
+                AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            );
+        }
         if let Some(dlx) = &queue.dead_letter_to {
             arguments.insert(
                 ShortString::from("x-dead-letter-exchange"),

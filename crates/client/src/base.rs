@@ -278,6 +278,12 @@ impl BaseClient {
         Ok(list.items)
     }
 
+    pub async fn get_job(&self, org_id: OrgId, job_id: JobId) -> Result<ScanJob, ClientError> {
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}/jobs/{job_id}"), &[])
+            .await
+    }
+
     /// Marks a job running and counts the attempt. A job already finished comes back as it is,
     /// so a worker can tell a redelivery from new work.
     pub async fn start_job(&self, org_id: OrgId, job_id: JobId) -> Result<ScanJob, ClientError> {

@@ -74,6 +74,24 @@ pub struct Config {
     #[arg(long, env = "S4E_PORT_SCAN_TIMEOUT_SECONDS", value_name = "S4E_PORT_SCAN_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub port_scan_timeout_seconds: u64,
 
+    /// Jobs of one organization running at once across every worker (0: no cap).
+    #[arg(
+        long,
+        env = "S4E_MAX_JOBS_PER_ORG",
+        value_name = "S4E_MAX_JOBS_PER_ORG",
+        default_value_t = 0
+    )]
+    pub max_jobs_per_org: u32,
+
+    /// Jobs against one target host running at once across every worker (0: no cap).
+    #[arg(
+        long,
+        env = "S4E_MAX_JOBS_PER_HOST",
+        value_name = "S4E_MAX_JOBS_PER_HOST",
+        default_value_t = 0
+    )]
+    pub max_jobs_per_host: u32,
+
     /// The longest a job whose dependencies are away waits before it is tried again, in ms
     /// (waits double from 250 ms up to this). With the queues' delivery limit this sets how long
     /// a dependency may be away before its jobs are dead-lettered.

@@ -13,7 +13,7 @@ use s4e_bus::{Bus, BusOptions, Queue};
 use s4e_checks::EgressPolicy;
 use s4e_client::BaseClient;
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
-use s4e_store::{LiveStatus, RawOutputs};
+use s4e_store::{Leases, LiveStatus, RawOutputs};
 use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
@@ -41,6 +41,10 @@ pub async fn run(
     .await?;
     let live = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
         LiveStatus::connect(&config.redis_url, &config.common.namespace)
+    })
+    .await?;
+    let leases = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
+        Leases::connect(&config.redis_url, &config.common.namespace)
     })
     .await?;
     let raw = RawOutputs::connect(&config.mongodb_url, &config.mongodb_database).await?;
@@ -87,6 +91,9 @@ pub async fn run(
         check_timeout: Duration::from_secs(config.check_timeout_seconds),
         port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
         cancel_poll: Duration::from_millis(config.cancel_poll_milliseconds),
+        leases,
+        max_jobs_per_org: config.max_jobs_per_org,
+        max_jobs_per_host: config.max_jobs_per_host,
         dns_servers: config.dns_servers.clone(),
     });
     let letters = dead_letters::LetterState {

@@ -15,11 +15,11 @@ use s4e_checks::ports::{self, PortScanOptions, PortSet};
 use s4e_checks::{CheckError, EgressPolicy, exposure, http_headers, http_probes, tls_cert};
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
-use s4e_store::{LiveStatus, RawOutputs};
+use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
 use s4e_types::{
-    CheckKind, Envelope, FindingDraft, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus,
+    CheckKind, Envelope, FindingDraft, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus,
     ScanRun,
 };
 use tokio::task::JoinHandle;
@@ -36,6 +36,10 @@ pub struct Worker {
     pub port_scan_timeout: Duration,
     /// How often a running job looks for its run's cancellation.
     pub cancel_poll: Duration,
+    /// Concurrency caps across every worker (0: none), held as leases in Redis.
+    pub leases: Leases,
+    pub max_jobs_per_org: u32,
+    pub max_jobs_per_host: u32,
     /// The resolvers of the DNS check; empty: the system's.
     pub dns_servers: Vec<SocketAddr>,
 }
@@ -71,9 +75,76 @@ impl Worker {
                 incoming.envelope.message.type_name()
             ));
         };
+        let limits = match self.take_leases(org_id, spec.job_id).await {
+            Ok(limits) => limits,
+            Err(outcome) => return outcome,
+        };
+        let outcome = self.run_job(org_id, spec.job_id).await;
+        if let Err(error) = self.leases.release(&limits, &spec.job_id.to_string()).await {
+            // The leases expire on their own.
+            tracing::warn!(%error, job_id = %spec.job_id, "cannot release leases");
+        }
+        outcome
+    }
+
+    /// The caps a job counts against: its organization and its target's host, when configured.
+    fn limits(&self, org_id: OrgId, target: &str) -> Vec<LeaseLimit> {
+        let mut limits = Vec::new();
+        if self.max_jobs_per_org > 0 {
+            limits.push(LeaseLimit {
+                key: format!("org:{org_id}"),
+                limit: self.max_jobs_per_org,
+            });
+        }
+        if self.max_jobs_per_host > 0 {
+            limits.push(LeaseLimit {
+                key: format!("host:{}", target_host(target)),
+                limit: self.max_jobs_per_host,
+            });
+        }
+        limits
+    }
+
+    /// Takes the job's leases, or says to come back later (not a failure) when a cap is reached.
+    /// A lease lasts the job's time limit and a margin, so a killed worker's slots come back.
+    async fn take_leases(&self, org_id: OrgId, job_id: JobId) -> Result<Vec<LeaseLimit>, Outcome> {
+        if self.max_jobs_per_org == 0 && self.max_jobs_per_host == 0 {
+            return Ok(Vec::new());
+        }
+        // Read, not started: a job waiting for a slot is not running.
+        let job = self
+            .base
+            .get_job(org_id, job_id)
+            .await
+            .map_err(|error| outcome_of(error, "reading job"))?;
+        if job.status.is_final() {
+            return Ok(Vec::new());
+        }
+        let limits = self.limits(org_id, &job.target);
+        let lease = self.time_limit(job.check) + LEASE_MARGIN;
+        match self
+            .leases
+            .acquire(&limits, &job_id.to_string(), lease)
+            .await
+        {
+            Ok(None) => Ok(limits),
+            Ok(Some(full)) => {
+                let cap = full.split(':').next().unwrap_or_default();
+                self.metrics.inc(
+                    "s4e_worker_deferred_total",
+                    "Jobs put back for later because a concurrency cap was reached.",
+                    &[("check", job.check.as_str()), ("cap", cap)],
+                );
+                Err(Outcome::Later(format!("concurrency cap reached ({full})")))
+            }
+            Err(error) => Err(Outcome::Retry(format!("taking leases: {error}"))),
+        }
+    }
+
+    async fn run_job(&self, org_id: OrgId, job_id: JobId) -> Outcome {
         // From here on base's job row is the truth: what to check and where comes from it, not
         // from the message, which anyone able to publish could have written.
-        let job = match self.base.start_job(org_id, spec.job_id).await {
+        let job = match self.base.start_job(org_id, job_id).await {
             Ok(job) => job,
             Err(error) => return outcome_of(error, "starting job"),
         };
@@ -363,6 +434,18 @@ impl Worker {
     }
 }
 
+/// How much longer than its time limit a job's leases last (reporting, storing raw output).
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+
+/// The host a target names: a URL's host, else the target itself (a domain or an address).
+fn target_host(target: &str) -> String {
+    url::Url::parse(target)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| target.to_string())
+        .to_ascii_lowercase()
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
@@ -373,4 +456,17 @@ fn without_findings(mut raw: serde_json::Value) -> serde_json::Value {
         object.remove("findings");
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_targets_host_is_its_urls_host_or_itself() {
+        assert_eq!(target_host("https://Example.com:8443/app"), "example.com");
+        assert_eq!(target_host("http://127.0.0.1:8080/"), "127.0.0.1");
+        assert_eq!(target_host("Example.com"), "example.com");
+        assert_eq!(target_host("192.0.2.7"), "192.0.2.7");
+    }
 }

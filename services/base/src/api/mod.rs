@@ -107,6 +107,10 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             get(runs::jobs),
         )
         .route(
+            "/internal/v1/orgs/{org_id}/jobs/{job_id}",
+            get(runs::get_job),
+        )
+        .route(
             "/internal/v1/orgs/{org_id}/jobs/{job_id}/start",
             post(runs::start_job),
         )

@@ -57,6 +57,13 @@ pub async fn jobs(
     Ok(Json(List { items }))
 }
 
+pub async fn get_job(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, job_id)): ApiPath<(OrgId, JobId)>,
+) -> Result<Json<ScanJob>, ApiError> {
+    Ok(Json(db::runs::get_job(&pool, org_id, job_id).await?))
+}
+
 pub async fn start_job(
     State(pool): State<PgPool>,
     ApiPath((org_id, job_id)): ApiPath<(OrgId, JobId)>,

@@ -246,6 +246,20 @@ pub async fn cancel(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanR
     run.try_into()
 }
 
+pub async fn get_job(pool: &PgPool, org_id: OrgId, job_id: JobId) -> Result<ScanJob, DbError> {
+    sqlx::query_as::<_, JobRow>(
+        "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                raw_output_id, created_at, finished_at
+         FROM scan_jobs WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id.0)
+    .bind(job_id.0)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("job"))?
+    .try_into()
+}
+
 /// The jobs of a run, in creation order.
 pub async fn jobs(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<Vec<ScanJob>, DbError> {
     get(pool, org_id, run_id).await?;
