@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Route jobs and run the check workers (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// For operators: list every dead letter a running dispatcher keeps (one JSON object per
     /// line, unparseable letters included), or replay one by id.
     DeadLetters {
@@ -53,7 +53,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             }
             Ok(())
         }
-        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Serve(config)) => serve(*config).await,
         None => {
             #[derive(Parser)]
             struct ServeOnly {
