@@ -3,6 +3,10 @@
 //! Every step is safe to repeat: base applies a job's report once, raw output is keyed by job
 //! id, live status is overwritten with base's counts. So a redelivered job (a worker killed
 //! mid-job, a lost ack) is finished exactly once.
+//!
+//! A job is bounded: by its check's time limit (`time_limit`, the one place), by its run's
+//! cancellation (a Redis flag polled while the check runs), and by the caps per organization
+//! and per host (leases taken before it starts; over a cap it comes back later).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
