@@ -56,12 +56,42 @@ fn scan_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_scan::Config 
     }
 }
 
+/// The dispatcher's configuration in a fleet: local targets are reachable, the fleet's DNS
+/// server is the only resolver, cancellations are noticed within 200 ms.
+fn dispatcher_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_dispatcher::Config {
+    s4e_dispatcher::Config {
+        common: common(env),
+        base_url: base.url(),
+        amqp_url: env.amqp_url.clone(),
+        redis_url: env.redis_url.clone(),
+        mongodb_url: env.mongodb_url.clone(),
+        mongodb_database: env.namespace.clone(),
+        // The targets are local servers the tests start.
+        egress_allow_private: true,
+        worker_concurrency: 16,
+        router_prefetch: 64,
+        check_timeout_seconds: 5,
+        port_scan_timeout_seconds: 120,
+        retry_delay_cap_milliseconds: 30_000,
+        max_jobs_per_org: 0,
+        max_jobs_per_host: 0,
+        cancel_poll_milliseconds: 200,
+        dns_servers: vec![dns.addr()],
+    }
+}
+
 /// The gateway's configuration in a fleet: rates high enough never to limit a test.
-fn core_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_core::Config {
+fn core_config(
+    env: &TestEnv,
+    base: &Served,
+    scan: &Served,
+    dispatcher: &Served,
+) -> s4e_core::Config {
     s4e_core::Config {
         common: common(env),
         base_url: base.url(),
         scan_url: scan.url(),
+        dispatcher_url: dispatcher.url(),
         redis_url: env.redis_url.clone(),
         rate_limit_per_key: 1_000_000,
         rate_limit_per_ip: 1_000_000,
@@ -94,23 +124,10 @@ impl Fleet {
             listener().await,
         )?;
         let scan = s4e_scan::spawn(scan_config(&env, &base, &dns), listener().await)?;
-        let core = s4e_core::spawn(core_config(&env, &base, &scan), listener().await)?;
-        let dispatcher = s4e_dispatcher::spawn(
-            s4e_dispatcher::Config {
-                common: common(&env),
-                base_url: base.url(),
-                amqp_url: env.amqp_url.clone(),
-                redis_url: env.redis_url.clone(),
-                mongodb_url: env.mongodb_url.clone(),
-                mongodb_database: env.namespace.clone(),
-                // The targets are local servers the tests start.
-                egress_allow_private: true,
-                worker_concurrency: 16,
-                router_prefetch: 64,
-                check_timeout_seconds: 5,
-                port_scan_timeout_seconds: 120,
-                dns_servers: vec![dns.addr()],
-            },
+        let dispatcher =
+            s4e_dispatcher::spawn(dispatcher_config(&env, &base, &dns), listener().await)?;
+        let core = s4e_core::spawn(
+            core_config(&env, &base, &scan, &dispatcher),
             listener().await,
         )?;
         let crawler = s4e_crawler::spawn(
@@ -181,7 +198,7 @@ impl Fleet {
         &mut self,
         configure: impl FnOnce(&mut s4e_core::Config),
     ) -> anyhow::Result<()> {
-        let mut config = core_config(&self.env, &self.base, &self.scan);
+        let mut config = core_config(&self.env, &self.base, &self.scan, &self.dispatcher);
         configure(&mut config);
         let core = s4e_core::spawn(config, listener().await)?;
         let previous = std::mem::replace(&mut self.core, core);
@@ -213,6 +230,32 @@ impl Fleet {
             .await
             .map_err(|error| anyhow::anyhow!(error))?;
         let url = format!("{}/readyz", self.scan.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await?;
+        self.restart_core(|_| {}).await
+    }
+
+    /// Replaces the dispatcher with one whose config is the fleet's changed by `configure`,
+    /// then the gateway (which holds the dispatcher's address). Waits until the new dispatcher
+    /// serves (not until it is ready: a test may point it at a dependency that is away).
+    pub async fn restart_dispatcher(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_dispatcher::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = dispatcher_config(&self.env, &self.base, &self.dns);
+        configure(&mut config);
+        let previous = std::mem::replace(
+            &mut self.dispatcher,
+            s4e_dispatcher::spawn(config, listener().await)?,
+        );
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/healthz", self.dispatcher.url());
         wait_for(&url, Duration::from_secs(60), || async {
             let response = self.http.get(&url).send().await.ok()?;
             response.status().is_success().then_some(())
@@ -391,6 +434,139 @@ impl Target {
             url,
             stop: Some(stop),
         }
+    }
+}
+
+/// An HTTP server that answers every request after a delay, recording when each request
+/// started and ended and how many were in progress at once. Stops when dropped.
+pub struct Slow {
+    pub url: String,
+    record: Arc<std::sync::Mutex<SlowRecord>>,
+    stop: s4e_runtime::CancellationToken,
+}
+
+#[derive(Default)]
+struct SlowRecord {
+    in_progress: usize,
+    max_in_progress: usize,
+    starts: Vec<tokio::time::Instant>,
+}
+
+impl Slow {
+    pub async fn start(delay: Duration) -> Slow {
+        Self::start_on([127, 0, 0, 1], delay).await
+    }
+
+    /// On another loopback address (another host, as far as caps per host are concerned).
+    pub async fn start_on(ip: [u8; 4], delay: Duration) -> Slow {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
+            .await
+            .expect("bind a loopback address");
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let record = Arc::new(std::sync::Mutex::new(SlowRecord::default()));
+        let stop = s4e_runtime::CancellationToken::new();
+        let (shared, token) = (record.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut stream, _)) = accepted else {
+                    continue;
+                };
+                let record = shared.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    {
+                        let mut record = record.lock().expect("record");
+                        record.in_progress += 1;
+                        record.max_in_progress = record.max_in_progress.max(record.in_progress);
+                        record.starts.push(tokio::time::Instant::now());
+                    }
+                    tokio::time::sleep(delay).await;
+                    record.lock().expect("record").in_progress -= 1;
+                    let body = "<html><body>slow</body></html>";
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                         connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        Slow { url, record, stop }
+    }
+
+    /// The most requests that were in progress at once.
+    pub fn max_in_progress(&self) -> usize {
+        self.record.lock().expect("record").max_in_progress
+    }
+
+    /// When each request arrived, in order.
+    pub fn starts(&self) -> Vec<tokio::time::Instant> {
+        self.record.lock().expect("record").starts.clone()
+    }
+}
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A target that accepts connections and never answers: a check against it can only end by
+/// its time limit or by cancellation. Stops when dropped.
+pub struct Hanging {
+    pub url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    stop: s4e_runtime::CancellationToken,
+}
+
+impl Hanging {
+    pub async fn start() -> Hanging {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = s4e_runtime::CancellationToken::new();
+        let (count, token) = (accepted.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        held.push(stream);
+                    },
+                }
+            }
+        });
+        Hanging {
+            url,
+            accepted,
+            stop,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 

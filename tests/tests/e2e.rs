@@ -184,19 +184,35 @@ async fn a_poison_message_is_dead_lettered_and_the_fleet_keeps_working() {
     )
     .await
     .unwrap();
+    // The dispatcher keeps what reaches the dead-letter queue, for operators to see.
+    let letters = format!("{}/internal/v1/dead-letters", fleet.dispatcher.url());
     let dead = wait_for(
         "the poison message in the dead-letter queue",
         Duration::from_secs(20),
-        || async { bus.take_dead_letter().await.ok().flatten() },
+        || async {
+            let list: Value = fleet
+                .http
+                .get(&letters)
+                .header("x-s4e-service-token", &fleet.env.service_token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            list["items"].as_array()?.first().cloned()
+        },
     )
     .await
     .unwrap();
     assert!(
-        dead.reason.starts_with("malformed message"),
-        "{}",
-        dead.reason
+        dead["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed message"),
+        "{dead}"
     );
-    assert_eq!(dead.body, b"{\"type\": \"scan.job\", oops");
+    assert_eq!(dead["body"], "{\"type\": \"scan.job\", oops");
 
     // The dispatcher is still consuming: a real scan completes.
     let target = Target::demo(true).await;
@@ -416,6 +432,7 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/assets/{asset_id}/verify",
         "/api/v1/scans",
         "/api/v1/scans/{scan_id}",
+        "/api/v1/scans/{scan_id}/cancel",
         "/api/v1/findings",
         "/api/v1/findings/{finding_id}",
         "/api/v1/findings/bulk-status",
@@ -440,6 +457,8 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/dashboard",
         "/api/v1/customers",
         "/api/v1/portfolio",
+        "/api/v1/dead-letters",
+        "/api/v1/dead-letters/{letter_id}/replay",
     ] {
         assert!(
             document["paths"][path].is_object(),

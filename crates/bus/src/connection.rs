@@ -23,6 +23,9 @@ use crate::topology::{DELIVERY_LIMIT, Exchange, Queue, Topology};
 pub(crate) const DEAD_REASON_HEADER: &str = "x-s4e-dead-reason";
 /// Header carrying the queue a dead-lettered message was taken from.
 pub(crate) const SOURCE_QUEUE_HEADER: &str = "x-s4e-source-queue";
+/// Header counting how often a job was deferred for another try (a deferred message is a new
+/// message to the broker, whose delivery count starts again).
+pub(crate) const RETRIES_HEADER: &str = "x-s4e-retries";
 
 #[derive(Clone, Debug)]
 pub struct BusOptions {
@@ -78,6 +81,43 @@ pub struct DeadLetter {
     /// Our consumers' reason, or the broker's (`delivery_limit`, `rejected`, …).
     pub reason: String,
     pub source_queue: Option<String>,
+    /// The AMQP message id (our publishers set it to the envelope id).
+    pub message_id: Option<String>,
+    /// How often the source queue delivered it (`x-delivery-count`), when it says.
+    pub delivery_count: Option<u32>,
+}
+
+impl DeadLetter {
+    pub(crate) fn of(delivery: &lapin::message::Delivery) -> Self {
+        let headers = delivery.properties.headers().clone().unwrap_or_default();
+        let text = |key: &str| match headers.inner().get(key) {
+            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
+            Some(AMQPValue::ShortString(value)) => Some(value.to_string()),
+            _ => None,
+        };
+        let reason = text(DEAD_REASON_HEADER)
+            .or_else(|| text("x-first-death-reason"))
+            .unwrap_or_else(|| "unknown".into());
+        let source_queue = text(SOURCE_QUEUE_HEADER).or_else(|| text("x-first-death-queue"));
+        let delivery_count = match headers.inner().get("x-delivery-count") {
+            Some(AMQPValue::LongLongInt(value)) => u32::try_from(*value).ok(),
+            Some(AMQPValue::LongInt(value)) => u32::try_from(*value).ok(),
+            Some(AMQPValue::LongUInt(value)) => Some(*value),
+            Some(AMQPValue::ShortInt(value)) => u32::try_from(*value).ok(),
+            _ => None,
+        };
+        DeadLetter {
+            body: delivery.data.clone(),
+            reason,
+            source_queue,
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(ToString::to_string),
+            delivery_count,
+        }
+    }
 }
 
 impl Bus {
@@ -299,6 +339,38 @@ impl Bus {
             .await
     }
 
+    /// Republishes a delivered job to the delay queue for `wait` (see [`crate::topology`]),
+    /// keeping its routing key, properties and headers, with `retries` recorded; confirmed.
+    pub(crate) async fn defer(
+        &self,
+        delivery: &lapin::message::Delivery,
+        wait: Duration,
+        retries: u32,
+    ) -> Result<(), BusError> {
+        let mut headers: BTreeMap<ShortString, AMQPValue> = delivery
+            .properties
+            .headers()
+            .as_ref()
+            .map(|table| table.inner().clone())
+            .unwrap_or_default();
+        // The broker's own bookkeeping belongs to the delivery, not to the new message.
+        headers
+            .retain(|key, _| !key.as_str().starts_with("x-") || key.as_str().starts_with("x-s4e-"));
+        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongUInt(retries));
+        let properties = delivery
+            .properties
+            .clone()
+            .with_headers(FieldTable::from(headers));
+        let delay = crate::topology::delay_for(wait);
+        self.publish_raw(
+            Exchange::Delay(delay),
+            delivery.routing_key.as_str(),
+            &delivery.data,
+            properties,
+        )
+        .await
+    }
+
     /// Takes one message from the dead-letter queue, if any (acknowledged: it leaves the queue).
     pub async fn take_dead_letter(&self) -> Result<Option<DeadLetter>, BusError> {
         let link = self
@@ -320,22 +392,7 @@ impl Bus {
         let Some(message) = message else {
             return Ok(None);
         };
-        let delivery = message.delivery;
-        let headers = delivery.properties.headers().clone().unwrap_or_default();
-        let text = |key: &str| match headers.inner().get(key) {
-            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
-            Some(AMQPValue::ShortString(value)) => Some(value.to_string()),
-            _ => None,
-        };
-        let reason = text(DEAD_REASON_HEADER)
-            .or_else(|| text("x-first-death-reason"))
-            .unwrap_or_else(|| "unknown".into());
-        let source_queue = text(SOURCE_QUEUE_HEADER).or_else(|| text("x-first-death-queue"));
-        Ok(Some(DeadLetter {
-            body: delivery.data,
-            reason,
-            source_queue,
-        }))
+        Ok(Some(DeadLetter::of(&message.delivery)))
     }
 
     /// Deletes every queue and exchange of this namespace. For tests and teardown tools.
@@ -470,6 +527,12 @@ async fn declare(connection: &Connection, topology: &Topology) -> Result<(), Bus
             ShortString::from("x-queue-type"),
             AMQPValue::LongString(LongString::from("quorum")),
         );
+        if let Some(ttl) = queue.message_ttl_ms {
+            arguments.insert(
+                ShortString::from("x-message-ttl"),
+                AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            );
+        }
         if let Some(dlx) = &queue.dead_letter_to {
             arguments.insert(
                 ShortString::from("x-dead-letter-exchange"),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -15,7 +16,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::connection::{Bus, Link};
+use crate::connection::{Bus, DeadLetter, Link, RETRIES_HEADER};
+use crate::topology::DELIVERY_LIMIT;
 use crate::topology::Queue;
 
 /// A message handed to a handler.
@@ -32,11 +34,20 @@ pub enum Outcome {
     /// Handled; effects stored. Removed from the queue.
     Ack,
     /// A transient failure: returned to the queue after a back-off. The queue's delivery limit
-    /// dead-letters it if it keeps failing.
+    /// dead-letters it if it keeps failing. On a job queue the back-off is spent in a delay
+    /// queue (doubling from 250 ms up to `retry_delay_cap`), the tries are counted in a header,
+    /// and the tenth failure dead-letters it.
     Retry(String),
     /// Cannot ever be handled: sent to the dead-letter queue with this reason.
     DeadLetter(String),
+    /// Not now, and not a failure (a concurrency cap is reached): on a job queue, deferred
+    /// through a delay queue for about a second without counting as a try; elsewhere like
+    /// `Retry`.
+    Later(String),
 }
+
+/// How long a job deferred by [`Outcome::Later`] waits.
+const LATER: Duration = Duration::from_secs(1);
 
 impl Bus {
     /// Starts consuming `queue` with at most `prefetch` messages in flight. The task resumes
@@ -53,28 +64,87 @@ impl Bus {
         F: Fn(Incoming) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        let bus = self.clone();
+        let handler = Arc::new(handler);
         let queue_name = self.topology().queue(queue);
+        let process: Arc<Process> = Arc::new(move |delivery: &Delivery| {
+            let handler = handler.clone();
+            let decoded = serde_json::from_slice::<Envelope>(&delivery.data);
+            let attempt = delivery_count(delivery) + retries(delivery);
+            let redelivered = delivery.redelivered;
+            Box::pin(async move {
+                match decoded {
+                    Ok(mut envelope) => {
+                        envelope.attempt = attempt;
+                        let incoming = Incoming {
+                            envelope,
+                            redelivered,
+                        };
+                        handler(incoming).await
+                    }
+                    Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
+                }
+            })
+        });
+        // Only jobs have delay queues leading back to their queue.
+        let delayable = matches!(queue, Queue::Jobs(_));
         tokio::spawn(consume_loop(
-            bus,
+            self.clone(),
             queue_name,
             prefetch.max(1),
+            delayable,
             shutdown,
-            Arc::new(handler),
+            process,
+        ))
+    }
+
+    /// Consumes the dead-letter queue: each message, as it is, goes to `handler`, which stores
+    /// it and returns [`Outcome::Ack`], or [`Outcome::Retry`] to have it back later (the
+    /// dead-letter queue has no delivery limit, so a dead letter is never dropped). A
+    /// [`Outcome::DeadLetter`] is treated as a retry.
+    pub fn consume_dead_letters<F, Fut>(
+        &self,
+        prefetch: u16,
+        shutdown: CancellationToken,
+        handler: F,
+    ) -> JoinHandle<()>
+    where
+        F: Fn(DeadLetter) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let queue_name = self.topology().queue(Queue::DeadLetters);
+        let process: Arc<Process> = Arc::new(move |delivery: &Delivery| {
+            let handler = handler.clone();
+            let letter = DeadLetter::of(delivery);
+            Box::pin(async move {
+                match handler(letter).await {
+                    Outcome::DeadLetter(reason) => Outcome::Retry(reason),
+                    outcome => outcome,
+                }
+            })
+        });
+        tokio::spawn(consume_loop(
+            self.clone(),
+            queue_name,
+            prefetch.max(1),
+            false,
+            shutdown,
+            process,
         ))
     }
 }
 
-async fn consume_loop<F, Fut>(
+/// What a consumer does with one delivery, before settling it.
+type Process = dyn Fn(&Delivery) -> BoxFuture<'static, Outcome> + Send + Sync;
+
+async fn consume_loop(
     bus: Bus,
     queue: String,
     prefetch: u16,
+    delayable: bool,
     shutdown: CancellationToken,
-    handler: Arc<F>,
-) where
-    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
+    process: Arc<Process>,
+) {
     let mut in_flight = JoinSet::new();
     let mut failures = 0u32;
     'connection: while !shutdown.is_cancelled() {
@@ -138,8 +208,9 @@ async fn consume_loop<F, Fut>(
                             bus.clone(),
                             queue.clone(),
                             link.generation,
+                            delayable,
                             delivery,
-                            handler.clone(),
+                            process.clone(),
                         ));
                     }
                     Some(Err(error)) => {
@@ -195,35 +266,83 @@ async fn wait_for_new_link(bus: &Bus, link: &Link, failures: u32, shutdown: &Can
 }
 
 /// Runs the handler on one delivery of link `generation` and settles the delivery.
-async fn handle<F, Fut>(
+async fn handle(
     bus: Bus,
     queue: String,
     generation: u64,
+    delayable: bool,
     delivery: Delivery,
-    handler: Arc<F>,
-) where
-    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Outcome> + Send + 'static,
-{
+    process: Arc<Process>,
+) {
     let context = header_text(&delivery, s4e_trace::HEADER)
         .as_deref()
         .and_then(s4e_trace::TraceContext::parse)
         .unwrap_or_else(s4e_trace::TraceContext::new_root);
     let span = tracing::info_span!("message", trace_id = %context.trace_id(), %queue);
-    let outcome = match serde_json::from_slice::<Envelope>(&delivery.data) {
-        Ok(mut envelope) => {
-            envelope.attempt = delivery_count(&delivery);
-            let incoming = Incoming {
-                envelope,
-                redelivered: delivery.redelivered,
-            };
-            s4e_trace::scope(context, handler(incoming).instrument(span.clone())).await
+    let outcome = s4e_trace::scope(context, process(&delivery).instrument(span.clone())).await;
+    let outcome = match outcome {
+        // A job waits in a delay queue instead of its consumer's hands: the slot is free
+        // meanwhile, and the wait can grow past what holding the message would allow.
+        Outcome::Retry(reason) if delayable => {
+            let tries = retries(&delivery) + 1;
+            if i64::from(tries) >= DELIVERY_LIMIT {
+                Outcome::DeadLetter(format!("gave up after {tries} tries: {reason}"))
+            } else {
+                let wait = retry_delay(tries - 1, bus.inner.options.retry_delay_cap);
+                let deferred = defer(&bus, &queue, generation, &delivery, wait, tries, &reason);
+                return deferred.instrument(span).await;
+            }
         }
-        Err(error) => Outcome::DeadLetter(format!("malformed message: {error}")),
+        Outcome::Later(reason) if delayable => {
+            let deferred = defer(
+                &bus,
+                &queue,
+                generation,
+                &delivery,
+                LATER,
+                retries(&delivery),
+                &reason,
+            );
+            return deferred.instrument(span).await;
+        }
+        Outcome::Later(reason) => Outcome::Retry(reason),
+        outcome => outcome,
     };
     settle(&bus, &queue, generation, &delivery, outcome)
         .instrument(span)
         .await;
+}
+
+/// Sends a job to wait in a delay queue, then acks it; if it cannot be republished it goes
+/// back to its queue instead (kept, never dropped).
+async fn defer(
+    bus: &Bus,
+    queue: &str,
+    generation: u64,
+    delivery: &Delivery,
+    wait: Duration,
+    tries: u32,
+    reason: &str,
+) {
+    let delay = crate::topology::delay_for(wait).duration();
+    tracing::info!(%queue, %reason, tries, retry_in_ms = delay.as_millis() as u64, "job deferred");
+    let settled = match bus.defer(delivery, wait, tries).await {
+        Ok(()) => {
+            bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
+                .await
+        }
+        Err(error) => {
+            tracing::warn!(%error, %queue, "cannot defer, returning message to queue");
+            let nack = delivery.nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            });
+            bus.while_linked(generation, nack).await
+        }
+    };
+    if let Err(error) = settled {
+        tracing::warn!(%error, %queue, "cannot settle message");
+    }
 }
 
 /// Acks, requeues or dead-letters a handled message, on the channel it came from.
@@ -233,7 +352,7 @@ async fn settle(bus: &Bus, queue: &str, generation: u64, delivery: &Delivery, ou
             bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
                 .await
         }
-        Outcome::Retry(reason) => {
+        Outcome::Retry(reason) | Outcome::Later(reason) => {
             let attempt = delivery_count(delivery);
             let wait = retry_delay(attempt, bus.inner.options.retry_delay_cap);
             tracing::warn!(%queue, %reason, attempt, retry_in_ms = wait.as_millis() as u64, "message will be retried");
@@ -284,6 +403,21 @@ fn header_text(delivery: &Delivery, name: &str) -> Option<String> {
         AMQPValue::LongString(value) => Some(value.to_string()),
         AMQPValue::ShortString(value) => Some(value.to_string()),
         _ => None,
+    }
+}
+
+/// How often a job was deferred for another try (see [`Outcome::Retry`] on job queues).
+fn retries(delivery: &Delivery) -> u32 {
+    let count = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get(RETRIES_HEADER).cloned());
+    match count {
+        Some(AMQPValue::LongUInt(value)) => value,
+        Some(AMQPValue::LongLongInt(value)) => u32::try_from(value).unwrap_or(0),
+        Some(AMQPValue::LongInt(value)) => u32::try_from(value).unwrap_or(0),
+        _ => 0,
     }
 }
 

@@ -437,6 +437,69 @@ async fn a_message_that_keeps_failing_is_dead_lettered_by_the_broker() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_waits_in_a_delay_queue_and_only_retries_count() {
+    in_namespace(|namespace| async move {
+        let bus = connect(&namespace).await;
+        let queue = Queue::Jobs(CheckKind::HttpHeaders);
+        let shutdown = CancellationToken::new();
+        let (consumer, mut received) =
+            recording_consumer(&bus, queue, &shutdown, |call, _| match call {
+                1 => Outcome::Later("cap reached".into()),
+                2 => Outcome::Retry("dependency away".into()),
+                _ => Outcome::Ack,
+            });
+        let envelope = job();
+        bus.publish(Exchange::Jobs, CheckKind::HttpHeaders.as_str(), &envelope)
+            .await
+            .expect("publish");
+        let first = next(&mut received, DEADLINE, "the first delivery").await;
+        let handed_out = Instant::now();
+        assert_eq!(first.envelope.attempt, 0);
+        // Back from the one-second delay queue, to the same queue, not counted as a try.
+        let second = next(&mut received, DEADLINE, "the deferred delivery").await;
+        assert!(handed_out.elapsed() >= Duration::from_millis(900));
+        assert_eq!(second.envelope, first.envelope);
+        // Back from the shortest delay queue, counted.
+        let third = next(&mut received, DEADLINE, "the retried delivery").await;
+        assert_eq!(third.envelope.id, envelope.id);
+        assert_eq!(third.envelope.attempt, 1);
+        assert_quiet(&mut received, "after the ack").await;
+        stop(&shutdown, consumer).await;
+        assert_queue_drained(&bus, queue).await;
+        bus.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_failing_is_dead_lettered_after_its_tries() {
+    in_namespace(|namespace| async move {
+        let bus = connect(&namespace).await;
+        let queue = Queue::Jobs(CheckKind::HttpHeaders);
+        let shutdown = CancellationToken::new();
+        let (consumer, mut received) = recording_consumer(&bus, queue, &shutdown, |_, _| {
+            Outcome::Retry("always failing".into())
+        });
+        let envelope = job();
+        bus.publish(Exchange::Jobs, CheckKind::HttpHeaders.as_str(), &envelope)
+            .await
+            .expect("publish");
+        let dead = wait_for_dead_letter(&bus, Duration::from_secs(30)).await;
+        assert_eq!(dead.reason, "gave up after 10 tries: always failing");
+        let body: Envelope = serde_json::from_slice(&dead.body).expect("the original body");
+        assert_eq!(body.id, envelope.id);
+        let mut tries = 0;
+        while received.try_recv().is_ok() {
+            tries += 1;
+        }
+        assert_eq!(tries, DELIVERY_LIMIT);
+        stop(&shutdown, consumer).await;
+        bus.close().await;
+    })
+    .await;
+}
+
 /// A TCP proxy in front of the broker that can cut every live connection and stop accepting.
 struct Proxy {
     address: SocketAddr,

@@ -267,6 +267,38 @@ impl BaseClient {
             .await
     }
 
+    /// Cancels a run that has not ended, with its unfinished jobs; `Conflict` once it has.
+    pub async fn cancel_run(&self, org_id: OrgId, run_id: RunId) -> Result<ScanRun, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/runs/{run_id}/cancel"),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
+    /// The jobs of a run, in creation order.
+    pub async fn run_jobs(
+        &self,
+        org_id: OrgId,
+        run_id: RunId,
+    ) -> Result<Vec<ScanJob>, ClientError> {
+        let list: List<ScanJob> = self
+            .http
+            .get(
+                &format!("/internal/v1/orgs/{org_id}/runs/{run_id}/jobs"),
+                &[],
+            )
+            .await?;
+        Ok(list.items)
+    }
+
+    pub async fn get_job(&self, org_id: OrgId, job_id: JobId) -> Result<ScanJob, ClientError> {
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}/jobs/{job_id}"), &[])
+            .await
+    }
+
     /// Marks a job running and counts the attempt. A job already finished comes back as it is,
     /// so a worker can tell a redelivery from new work.
     pub async fn start_job(&self, org_id: OrgId, job_id: JobId) -> Result<ScanJob, ClientError> {

@@ -1,11 +1,14 @@
-//! Typed clients for the internal REST APIs. Services call base and scan only through these,
+//! Typed clients for the internal REST APIs. Services call base, scan and the dispatcher only
+//! through these,
 //! so a route or body change breaks the build instead of a deployment.
 
 mod base;
+mod dispatcher;
 mod error;
 mod http;
 mod scan;
 
 pub use base::BaseClient;
+pub use dispatcher::DispatcherClient;
 pub use error::ClientError;
 pub use scan::ScanClient;

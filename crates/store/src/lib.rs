@@ -3,16 +3,22 @@
 //!
 //! - [`LiveStatus`] (Redis): progress of running scans, read by the gateway while a run is live.
 //! - [`RawOutputs`] (MongoDB): the full raw output of each job, linked from its findings.
+//! - [`DeadLetters`] (MongoDB): the dead-letter queue's messages, kept until replayed.
 //! - [`RateLimiter`] (Redis): fixed-window request counters.
+//! - [`Leases`] (Redis): concurrency caps across workers, with expiring leases.
 //! - [`SessionStore`] (Redis): browser sessions with sliding expiry, listed and ended per user.
 
+mod dead_letters;
 mod error;
+mod leases;
 mod live_status;
 mod rate_limit;
 mod raw_outputs;
 mod sessions;
 
+pub use dead_letters::{DeadLetters, StoredDeadLetter};
 pub use error::StoreError;
+pub use leases::{LeaseLimit, Leases};
 pub use live_status::LiveStatus;
 pub use rate_limit::{RateDecision, RateLimiter};
 pub use raw_outputs::RawOutputs;

@@ -61,6 +61,35 @@ impl LiveStatus {
         Ok(())
     }
 
+    fn cancelled_key(&self, run_id: RunId) -> String {
+        format!("{}:run:{run_id}:cancelled", self.prefix)
+    }
+
+    /// Tells the workers running jobs of `run_id` to stop them. Set after base has cancelled
+    /// the run (which stays the record: a worker that misses this signal finishes its job and
+    /// base ignores the report).
+    pub async fn mark_cancelled(&self, run_id: RunId) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("SET")
+            .arg(self.cancelled_key(run_id))
+            .arg(1)
+            .arg("EX")
+            .arg(TTL_SECONDS)
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the run was cancelled (see [`LiveStatus::mark_cancelled`]).
+    pub async fn is_cancelled(&self, run_id: RunId) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(self.cancelled_key(run_id))
+            .query_async(&mut connection)
+            .await?;
+        Ok(exists)
+    }
+
     pub async fn get(&self, run_id: RunId) -> Result<Option<RunProgress>, StoreError> {
         let mut connection = self.connection.clone();
         let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")

@@ -10,6 +10,7 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 use s4e_types::{JobId, OrgId, RunId};
 
+use crate::dead_letters::DeadLetters;
 use crate::error::StoreError;
 
 const COLLECTION: &str = "scan_outputs";
@@ -22,22 +23,14 @@ pub struct RawOutputs {
 
 impl RawOutputs {
     pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
-        // Database names must be plain identifiers (the nx-27017 server enforces this too).
-        let valid = database.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && database
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(StoreError::InvalidName(database.to_string()));
-        }
-        let mut options = ClientOptions::parse(url).await?;
-        options.app_name = Some("s4e".into());
-        options.server_selection_timeout = Some(Duration::from_secs(5));
-        options.connect_timeout = Some(Duration::from_secs(5));
-        let client = Client::with_options(options)?;
-        let database = client.database(database);
+        let database = open_database(url, database).await?;
         let outputs = database.collection(COLLECTION);
         Ok(Self { database, outputs })
+    }
+
+    /// The dead letters kept in the same database, over the same connection.
+    pub fn dead_letters(&self) -> DeadLetters {
+        DeadLetters::in_database(&self.database)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -92,4 +85,22 @@ impl RawOutputs {
         self.database.drop().await?;
         Ok(())
     }
+}
+
+/// A client of the database `database` at `url`.
+pub(crate) async fn open_database(url: &str, database: &str) -> Result<Database, StoreError> {
+    // Database names must be plain identifiers (the nx-27017 server enforces this too).
+    let valid = database.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(StoreError::InvalidName(database.to_string()));
+    }
+    let mut options = ClientOptions::parse(url).await?;
+    options.app_name = Some("s4e".into());
+    options.server_selection_timeout = Some(Duration::from_secs(5));
+    options.connect_timeout = Some(Duration::from_secs(5));
+    let client = Client::with_options(options)?;
+    Ok(client.database(database))
 }

@@ -295,3 +295,22 @@ pub struct VerificationOutcome {
     pub verified: bool,
     pub attempts: Vec<VerificationAttempt>,
 }
+
+/// A message in the dead-letter queue, as the dispatcher keeps it until it is replayed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetterView {
+    /// The envelope id when the message parses, else its message id, else a digest of it.
+    pub id: String,
+    /// The organization its envelope names; none when it does not parse.
+    pub org_id: Option<OrgId>,
+    /// `scan.job`, `scan.completed`; none when it does not parse.
+    pub message_type: Option<String>,
+    /// Why it was dead-lettered: a consumer's reason, or the broker's (`delivery_limit`).
+    pub reason: String,
+    pub source_queue: Option<String>,
+    /// How often its queue had delivered it, when the broker said.
+    pub delivery_count: Option<u32>,
+    pub dead_lettered_at: DateTime<Utc>,
+    /// The message as it was (decoded as UTF-8, invalid bytes replaced).
+    pub body: String,
+}

@@ -62,6 +62,8 @@ pub enum RunStatus {
     Running,
     Completed,
     Failed,
+    /// Stopped on request before every job ended.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -71,6 +73,7 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
@@ -80,12 +83,16 @@ impl RunStatus {
             "running" => Some(RunStatus::Running),
             "completed" => Some(RunStatus::Completed),
             "failed" => Some(RunStatus::Failed),
+            "cancelled" => Some(RunStatus::Cancelled),
             _ => None,
         }
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, RunStatus::Completed | RunStatus::Failed)
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 }
 
@@ -96,6 +103,8 @@ pub enum JobStatus {
     Running,
     Completed,
     Failed,
+    /// Its run was cancelled before it ended: no worker runs it, and its report is ignored.
+    Cancelled,
 }
 
 impl JobStatus {
@@ -105,6 +114,7 @@ impl JobStatus {
             JobStatus::Running => "running",
             JobStatus::Completed => "completed",
             JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 
@@ -114,11 +124,20 @@ impl JobStatus {
             "running" => Some(JobStatus::Running),
             "completed" => Some(JobStatus::Completed),
             "failed" => Some(JobStatus::Failed),
+            "cancelled" => Some(JobStatus::Cancelled),
             _ => None,
         }
     }
 
     pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+
+    /// What a worker may report: a job ends completed or failed; only base cancels.
+    pub fn is_reportable(self) -> bool {
         matches!(self, JobStatus::Completed | JobStatus::Failed)
     }
 }

@@ -428,6 +428,108 @@ fn argon2_hash(tag: &str) -> String {
 }
 
 #[tokio::test]
+async fn a_cancelled_run_ends_with_its_unfinished_jobs_and_ignores_later_reports() {
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let other = h.client.create_organization("b").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let job = |check| NewScanJob {
+        check,
+        target: asset.value.clone(),
+    };
+    let created = h
+        .client
+        .create_run(
+            org.id,
+            &NewScanRun {
+                asset_id: asset.id,
+                profile: "three".into(),
+                jobs: vec![
+                    job(CheckKind::HttpHeaders),
+                    job(CheckKind::HttpProbes),
+                    job(CheckKind::Exposure),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    let [done, running, queued] = [0, 1, 2].map(|i| created.jobs[i].id);
+    h.client.start_job(org.id, done).await.unwrap();
+    let report = FinishJob {
+        status: JobStatus::Completed,
+        error: None,
+        raw_output_id: None,
+        findings: vec![draft("missing_csp")],
+    };
+    h.client.finish_job(org.id, done, &report).await.unwrap();
+    h.client.start_job(org.id, running).await.unwrap();
+
+    // Another organization's id is unknown; a worker cannot report a job cancelled.
+    let foreign = h.client.cancel_run(other.id, created.run.id).await;
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
+    let cancelling = FinishJob {
+        status: JobStatus::Cancelled,
+        error: None,
+        raw_output_id: None,
+        findings: Vec::new(),
+    };
+    let refused = h.client.finish_job(org.id, running, &cancelling).await;
+    assert!(
+        matches!(refused, Err(ClientError::BadRequest(_))),
+        "{refused:?}"
+    );
+
+    let run = h.client.cancel_run(org.id, created.run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(run.finished_at.is_some());
+    assert_eq!((run.jobs_completed, run.findings_count), (1, 1));
+    let statuses: Vec<JobStatus> = h
+        .client
+        .run_jobs(org.id, created.run.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|job| job.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            JobStatus::Completed,
+            JobStatus::Cancelled,
+            JobStatus::Cancelled
+        ]
+    );
+
+    // The running job's report comes too late: nothing is stored; the queued job is not
+    // started again.
+    let late = FinishJob {
+        findings: vec![draft("missing_referrer_policy")],
+        ..report
+    };
+    let finished = h.client.finish_job(org.id, running, &late).await.unwrap();
+    assert!(!finished.applied);
+    assert_eq!(finished.job.status, JobStatus::Cancelled);
+    assert_eq!(finished.run.findings_count, 1);
+    let started = h.client.start_job(org.id, queued).await.unwrap();
+    assert_eq!(
+        (started.status, started.attempts),
+        (JobStatus::Cancelled, 0)
+    );
+
+    // Ended is ended.
+    let again = h.client.cancel_run(org.id, created.run.id).await;
+    assert!(matches!(again, Err(ClientError::Conflict(_))), "{again:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn organizations_keep_an_owner_and_invitations_are_spent_once() {
     use s4e_types::Role;
     use s4e_types::account::{AcceptInvitation, NewInvitation, NewOrganizationWithOwner};

@@ -24,7 +24,11 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
         ("POST", "/api/v1/assets") => Some(("assets.create", "asset")),
         ("POST", "/api/v1/assets/{asset_id}/verify") => Some(("assets.verify", "asset")),
         ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
+        ("POST", "/api/v1/scans/{scan_id}/cancel") => Some(("scans.cancel", "scan")),
         ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
+        ("POST", "/api/v1/dead-letters/{letter_id}/replay") => {
+            Some(("dead_letters.replay", "dead_letter"))
+        }
         ("PATCH", "/api/v1/findings/{finding_id}") => Some(("findings.update_status", "finding")),
         ("POST", "/api/v1/findings/bulk-status") => {
             Some(("findings.bulk_update_status", "finding"))

@@ -13,6 +13,10 @@ pub struct Config {
     #[arg(long, env = "S4E_SCAN_URL", value_name = "S4E_SCAN_URL")]
     pub scan_url: String,
 
+    /// URL of s4e-dispatcher's internal API (dead letters).
+    #[arg(long, env = "S4E_DISPATCHER_URL", value_name = "S4E_DISPATCHER_URL")]
+    pub dispatcher_url: String,
+
     /// Redis URL (live scan status), e.g. redis://host:6379
     #[arg(
         long,

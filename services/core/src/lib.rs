@@ -17,7 +17,7 @@ pub mod totp;
 
 use std::time::Duration;
 
-use s4e_client::{BaseClient, ScanClient};
+use s4e_client::{BaseClient, DispatcherClient, ScanClient};
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
 use s4e_store::{LiveStatus, RateLimiter, SessionStore};
 use tokio::net::TcpListener;
@@ -30,6 +30,7 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub(crate) struct AppState {
     pub base: BaseClient,
     pub scan: ScanClient,
+    pub dispatcher: DispatcherClient,
     pub live: LiveStatus,
     pub limits: rate_limit::RateLimits,
     pub keys: key_cache::KeyCache,
@@ -56,6 +57,7 @@ pub async fn run(
     let token = config.common.service_token.clone();
     let base = BaseClient::new(&config.base_url, token.expose())?;
     let scan = ScanClient::new(&config.scan_url, token.expose())?;
+    let dispatcher = DispatcherClient::new(&config.dispatcher_url, token.expose())?;
     let live =
         s4e_runtime::retry::with_retries("redis", Duration::from_secs(60), &shutdown, || {
             LiveStatus::connect(&config.redis_url, &config.common.namespace)
@@ -114,6 +116,7 @@ pub async fn run(
     let state = AppState {
         base,
         scan,
+        dispatcher,
         live,
         limits,
         keys: key_cache::KeyCache::new(Duration::from_secs(config.api_key_cache_seconds)),

@@ -74,6 +74,34 @@ pub struct Config {
     #[arg(long, env = "S4E_PORT_SCAN_TIMEOUT_SECONDS", value_name = "S4E_PORT_SCAN_TIMEOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub port_scan_timeout_seconds: u64,
 
+    /// Jobs of one organization running at once across every worker (0: no cap).
+    #[arg(
+        long,
+        env = "S4E_MAX_JOBS_PER_ORG",
+        value_name = "S4E_MAX_JOBS_PER_ORG",
+        default_value_t = 0
+    )]
+    pub max_jobs_per_org: u32,
+
+    /// Jobs against one target host running at once across every worker (0: no cap).
+    #[arg(
+        long,
+        env = "S4E_MAX_JOBS_PER_HOST",
+        value_name = "S4E_MAX_JOBS_PER_HOST",
+        default_value_t = 0
+    )]
+    pub max_jobs_per_host: u32,
+
+    /// The longest a job whose dependencies are away waits before it is tried again, in ms
+    /// (waits double from 250 ms up to this). With the queues' delivery limit this sets how long
+    /// a dependency may be away before its jobs are dead-lettered.
+    #[arg(long, env = "S4E_RETRY_DELAY_CAP_MILLISECONDS", value_name = "S4E_RETRY_DELAY_CAP_MILLISECONDS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub retry_delay_cap_milliseconds: u64,
+
+    /// How often a running job looks for its run's cancellation (a Redis read), in ms.
+    #[arg(long, env = "S4E_CANCEL_POLL_MILLISECONDS", value_name = "S4E_CANCEL_POLL_MILLISECONDS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60000))]
+    pub cancel_poll_milliseconds: u64,
+
     /// The recursive resolvers the DNS check asks, comma-separated `ip:port` (or `ip`, port
     /// 53), in order. Unset: the system's (`/etc/resolv.conf`).
     #[arg(long, env = "S4E_DNS_SERVERS", value_name = "S4E_DNS_SERVERS", value_delimiter = ',', value_parser = s4e_checks::dns::client::parse_server)]

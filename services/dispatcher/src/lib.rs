@@ -2,6 +2,7 @@
 //! kind, and runs the check workers that consume those queues.
 
 mod config;
+pub mod dead_letters;
 mod router;
 mod worker;
 
@@ -12,7 +13,7 @@ use s4e_bus::{Bus, BusOptions, Queue};
 use s4e_checks::EgressPolicy;
 use s4e_client::BaseClient;
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
-use s4e_store::{LiveStatus, RawOutputs};
+use s4e_store::{Leases, LiveStatus, RawOutputs};
 use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
@@ -31,12 +32,19 @@ pub async fn run(
         Bus::connect(
             &config.amqp_url,
             &config.common.namespace,
-            BusOptions::default(),
+            BusOptions {
+                retry_delay_cap: Duration::from_millis(config.retry_delay_cap_milliseconds),
+                ..BusOptions::default()
+            },
         )
     })
     .await?;
     let live = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
         LiveStatus::connect(&config.redis_url, &config.common.namespace)
+    })
+    .await?;
+    let leases = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
+        Leases::connect(&config.redis_url, &config.common.namespace)
     })
     .await?;
     let raw = RawOutputs::connect(&config.mongodb_url, &config.mongodb_database).await?;
@@ -75,15 +83,25 @@ pub async fn run(
         base,
         bus: bus.clone(),
         live,
-        raw,
+        raw: raw.clone(),
         metrics: metrics.clone(),
         egress: EgressPolicy {
             allow_private: config.egress_allow_private,
         },
         check_timeout: Duration::from_secs(config.check_timeout_seconds),
         port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
+        cancel_poll: Duration::from_millis(config.cancel_poll_milliseconds),
+        leases,
+        max_jobs_per_org: config.max_jobs_per_org,
+        max_jobs_per_host: config.max_jobs_per_host,
         dns_servers: config.dns_servers.clone(),
     });
+    let letters = dead_letters::LetterState {
+        bus: bus.clone(),
+        letters: raw.dead_letters(),
+        metrics: metrics.clone(),
+    };
+    tasks.push(dead_letters::start(letters.clone(), consumers.clone()));
     for kind in CheckKind::ALL {
         tasks.push(worker::start(
             worker.clone(),
@@ -93,7 +111,8 @@ pub async fn run(
         ));
     }
 
-    let router = s4e_runtime::health::router(readiness, metrics.clone());
+    let router = dead_letters::router(letters, config.common.service_token.clone())
+        .merge(s4e_runtime::health::router(readiness, metrics.clone()));
     let router = s4e_runtime::with_common_layers(router, metrics);
     let served = s4e_runtime::serve(listener, router, shutdown).await;
     consumers.cancel();

@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use s4e_dispatcher::{Config, DEFAULT_PORT};
 
 #[derive(Parser)]
@@ -8,13 +8,64 @@ use s4e_dispatcher::{Config, DEFAULT_PORT};
     about = "S4E job dispatcher and check workers"
 )]
 struct Cli {
-    #[command(flatten)]
-    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Route jobs and run the check workers (the default).
+    Serve(Box<Config>),
+    /// For operators: list every dead letter a running dispatcher keeps (one JSON object per
+    /// line, unparseable letters included), or replay one by id.
+    DeadLetters {
+        /// Replay this letter instead of listing.
+        #[arg(long, value_name = "LETTER_ID")]
+        replay: Option<String>,
+        /// URL of a running dispatcher's internal API.
+        #[arg(long, env = "S4E_DISPATCHER_URL", value_name = "S4E_DISPATCHER_URL")]
+        dispatcher_url: String,
+        #[arg(
+            long,
+            env = "S4E_SERVICE_TOKEN",
+            value_name = "S4E_SERVICE_TOKEN",
+            hide_env_values = true
+        )]
+        service_token: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> Result<(), s4e_runtime::BoxError> {
-    let config = Cli::parse().config;
+    match Cli::parse().command {
+        Some(Command::DeadLetters {
+            replay,
+            dispatcher_url,
+            service_token,
+        }) => {
+            let client = s4e_client::DispatcherClient::new(&dispatcher_url, &service_token)?;
+            let letters = match replay {
+                Some(id) => vec![client.replay_any_dead_letter(&id).await?],
+                None => client.all_dead_letters().await?,
+            };
+            for letter in letters {
+                println!("{}", serde_json::to_string(&letter)?);
+            }
+            Ok(())
+        }
+        Some(Command::Serve(config)) => serve(*config).await,
+        None => {
+            #[derive(Parser)]
+            struct ServeOnly {
+                #[command(flatten)]
+                config: Config,
+            }
+            serve(ServeOnly::parse().config).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {
     let common = config.common.clone();
     s4e_runtime::start(
         "s4e-dispatcher",

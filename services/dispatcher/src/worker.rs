@@ -3,6 +3,10 @@
 //! Every step is safe to repeat: base applies a job's report once, raw output is keyed by job
 //! id, live status is overwritten with base's counts. So a redelivered job (a worker killed
 //! mid-job, a lost ack) is finished exactly once.
+//!
+//! A job is bounded: by its check's time limit (`time_limit`, the one place), by its run's
+//! cancellation (a Redis flag polled while the check runs), and by the caps per organization
+//! and per host (leases taken before it starts; over a cap it comes back later).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,10 +21,13 @@ use s4e_checks::{
 };
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
-use s4e_store::{LiveStatus, RawOutputs};
+use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
-use s4e_types::{CheckKind, Envelope, FindingDraft, JobSpec, JobStatus, Message, OrgId, ScanRun};
+use s4e_types::{
+    CheckKind, Envelope, FindingDraft, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus,
+    ScanRun,
+};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -33,6 +40,12 @@ pub struct Worker {
     pub egress: EgressPolicy,
     pub check_timeout: Duration,
     pub port_scan_timeout: Duration,
+    /// How often a running job looks for its run's cancellation.
+    pub cancel_poll: Duration,
+    /// Concurrency caps across every worker (0: none), held as leases in Redis.
+    pub leases: Leases,
+    pub max_jobs_per_org: u32,
+    pub max_jobs_per_host: u32,
     /// The resolvers of the DNS check; empty: the system's.
     pub dns_servers: Vec<SocketAddr>,
 }
@@ -68,17 +81,89 @@ impl Worker {
                 incoming.envelope.message.type_name()
             ));
         };
+        let limits = match self.take_leases(org_id, spec.job_id).await {
+            Ok(limits) => limits,
+            Err(outcome) => return outcome,
+        };
+        let outcome = self.run_job(org_id, spec.job_id).await;
+        if let Err(error) = self.leases.release(&limits, &spec.job_id.to_string()).await {
+            // The leases expire on their own.
+            tracing::warn!(%error, job_id = %spec.job_id, "cannot release leases");
+        }
+        outcome
+    }
+
+    /// The caps a job counts against: its organization and its target's host, when configured.
+    fn limits(&self, org_id: OrgId, target: &str) -> Vec<LeaseLimit> {
+        let mut limits = Vec::new();
+        if self.max_jobs_per_org > 0 {
+            limits.push(LeaseLimit {
+                key: format!("org:{org_id}"),
+                limit: self.max_jobs_per_org,
+            });
+        }
+        if self.max_jobs_per_host > 0 {
+            limits.push(LeaseLimit {
+                key: format!("host:{}", target_host(target)),
+                limit: self.max_jobs_per_host,
+            });
+        }
+        limits
+    }
+
+    /// Takes the job's leases, or says to come back later (not a failure) when a cap is reached.
+    /// A lease lasts the job's time limit and a margin, so a killed worker's slots come back.
+    async fn take_leases(&self, org_id: OrgId, job_id: JobId) -> Result<Vec<LeaseLimit>, Outcome> {
+        if self.max_jobs_per_org == 0 && self.max_jobs_per_host == 0 {
+            return Ok(Vec::new());
+        }
+        // Read, not started: a job waiting for a slot is not running.
+        let job = self
+            .base
+            .get_job(org_id, job_id)
+            .await
+            .map_err(|error| outcome_of(error, "reading job"))?;
+        if job.status.is_final() {
+            return Ok(Vec::new());
+        }
+        let limits = self.limits(org_id, &job.target);
+        let lease = self.time_limit(job.check) + LEASE_MARGIN;
+        match self
+            .leases
+            .acquire(&limits, &job_id.to_string(), lease)
+            .await
+        {
+            Ok(None) => Ok(limits),
+            Ok(Some(full)) => {
+                let cap = full.split(':').next().unwrap_or_default();
+                self.metrics.inc(
+                    "s4e_worker_deferred_total",
+                    "Jobs put back for later because a concurrency cap was reached.",
+                    &[("check", job.check.as_str()), ("cap", cap)],
+                );
+                Err(Outcome::Later(format!("concurrency cap reached ({full})")))
+            }
+            Err(error) => Err(Outcome::Retry(format!("taking leases: {error}"))),
+        }
+    }
+
+    async fn run_job(&self, org_id: OrgId, job_id: JobId) -> Outcome {
         // From here on base's job row is the truth: what to check and where comes from it, not
         // from the message, which anyone able to publish could have written.
-        let job = match self.base.start_job(org_id, spec.job_id).await {
+        let job = match self.base.start_job(org_id, job_id).await {
             Ok(job) => job,
             Err(error) => return outcome_of(error, "starting job"),
         };
         let spec = JobSpec::from(&job);
         if job.status.is_final() {
-            // Already done by an earlier delivery: make sure its run's event went out.
-            tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
-            self.count_duplicate(spec.check);
+            // Already done by an earlier delivery, or cancelled with its run: not run again;
+            // make sure its run's event went out.
+            if job.status == JobStatus::Cancelled {
+                tracing::info!(job_id = %spec.job_id, "job cancelled, acknowledging without running it");
+            } else {
+                tracing::info!(job_id = %spec.job_id, "job already finished, acknowledging");
+                self.count_duplicate(spec.check);
+            }
             let run = match self.base.get_run(org_id, spec.run_id).await {
                 Ok(run) => run,
                 Err(error) => return outcome_of(error, "reading run"),
@@ -89,9 +174,12 @@ impl Worker {
             self.publish_progress(&run).await;
         }
 
-        let mut report = match self.run_check(org_id, &spec).await {
-            Ok(report) => report,
-            Err(outcome) => return outcome,
+        let mut report = tokio::select! {
+            report = self.run_check(org_id, &spec) => match report {
+                Ok(report) => report,
+                Err(outcome) => return outcome,
+            },
+            () = self.cancelled(spec.run_id) => return self.stop_cancelled(org_id, &spec).await,
         };
         let mut finished = self.base.finish_job(org_id, spec.job_id, &report).await;
         if let Err(ClientError::BadRequest(reason)) = &finished {
@@ -110,6 +198,12 @@ impl Worker {
             Ok(finished) => finished,
             Err(error) => return outcome_of(error, "reporting job"),
         };
+        if finished.job.status == JobStatus::Cancelled {
+            // The run was cancelled while the check ran and the signal did not reach us.
+            tracing::info!(job_id = %spec.job_id, "job cancelled while it ran, report ignored");
+            self.count_cancelled(spec.check);
+            return self.announce_if_final(&finished.run).await;
+        }
         if !finished.applied {
             // Two deliveries of one job ran at once; base kept the first report.
             self.count_duplicate(spec.check);
@@ -131,10 +225,71 @@ impl Worker {
         self.announce_if_final(&finished.run).await
     }
 
-    /// Runs the check. A target that cannot be reached is a result (the job failed, with the
-    /// reason); only our own dependencies being away makes the message come back.
+    /// The time limit of one job of `check`, the only place the checks are bounded as a whole
+    /// (they also try to finish within it on their own, request by request).
+    fn time_limit(&self, check: CheckKind) -> Duration {
+        match check {
+            CheckKind::Ports => self.port_scan_timeout,
+            CheckKind::HttpHeaders
+            | CheckKind::HttpProbes
+            | CheckKind::Exposure
+            | CheckKind::TlsCertificate
+            | CheckKind::TlsProtocols
+            | CheckKind::Dns => self.check_timeout,
+        }
+    }
+
+    /// Runs the check within its time limit. A target that cannot be reached or does not answer
+    /// in time is a result (the job failed, with the reason); only our own dependencies being
+    /// away makes the message come back.
     async fn run_check(&self, org_id: OrgId, spec: &JobSpec) -> Result<FinishJob, Outcome> {
-        let result = match spec.check {
+        let limit = self.time_limit(spec.check);
+        let result = tokio::time::timeout(limit, self.check(spec))
+            .await
+            .unwrap_or(Err(CheckError::Timeout(limit)));
+        match result {
+            Ok((findings, raw)) => {
+                let raw_output_id = self
+                    .raw
+                    .store(org_id, spec.run_id, spec.job_id, &raw)
+                    .await
+                    .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
+                Ok(FinishJob {
+                    status: JobStatus::Completed,
+                    error: None,
+                    raw_output_id: Some(raw_output_id),
+                    findings,
+                })
+            }
+            Err(error) => {
+                let kind = match error {
+                    CheckError::Egress(_) => "egress_refused",
+                    CheckError::Unreachable(_) => "unreachable",
+                    CheckError::Timeout(_) => "timeout",
+                    CheckError::InvalidTarget(_) => "invalid_target",
+                    CheckError::Dns(_) => "dns",
+                };
+                tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
+                let error = match error {
+                    CheckError::Timeout(_) => format!("timeout: {error}"),
+                    error => error.to_string(),
+                };
+                Ok(FinishJob {
+                    status: JobStatus::Failed,
+                    error: Some(error),
+                    raw_output_id: None,
+                    findings: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// The check itself: its findings and its raw output.
+    async fn check(
+        &self,
+        spec: &JobSpec,
+    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
+        match spec.check {
             CheckKind::HttpHeaders => {
                 http_headers::run(&spec.target, &self.egress, self.check_timeout)
                     .await
@@ -172,38 +327,51 @@ impl Worker {
                 (findings, without_findings(to_json(&output)))
             }),
             CheckKind::Dns => self.check_dns(&spec.target).await,
-        };
-        match result {
-            Ok((findings, raw)) => {
-                let raw_output_id = self
-                    .raw
-                    .store(org_id, spec.run_id, spec.job_id, &raw)
-                    .await
-                    .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
-                Ok(FinishJob {
-                    status: JobStatus::Completed,
-                    error: None,
-                    raw_output_id: Some(raw_output_id),
-                    findings,
-                })
-            }
-            Err(error) => {
-                let kind = match error {
-                    CheckError::Egress(_) => "egress_refused",
-                    CheckError::Unreachable(_) => "unreachable",
-                    CheckError::Timeout(_) => "timeout",
-                    CheckError::InvalidTarget(_) => "invalid_target",
-                    CheckError::Dns(_) => "dns",
-                };
-                tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
-                Ok(FinishJob {
-                    status: JobStatus::Failed,
-                    error: Some(error.to_string()),
-                    raw_output_id: None,
-                    findings: Vec::new(),
-                })
+        }
+    }
+
+    /// Resolves once the run is cancelled: the flag the gateway sets in Redis after base has
+    /// cancelled the run, polled every `cancel_poll`. While Redis is away the job runs on (base
+    /// ignores the report of a cancelled job).
+    async fn cancelled(&self, run_id: RunId) {
+        let mut poll = tokio::time::interval(self.cancel_poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            poll.tick().await;
+            match self.live.is_cancelled(run_id).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(error) => tracing::debug!(%error, %run_id, "cannot read cancellation"),
             }
         }
+    }
+
+    /// A job whose run was cancelled while its check ran: the check was dropped (its
+    /// connections with it); base has the job cancelled already, so nothing is reported.
+    async fn stop_cancelled(&self, org_id: OrgId, spec: &JobSpec) -> Outcome {
+        let run = match self.base.get_run(org_id, spec.run_id).await {
+            Ok(run) => run,
+            Err(error) => return outcome_of(error, "reading run"),
+        };
+        if run.status != RunStatus::Cancelled {
+            // Only set after base cancels the run; come back and look again.
+            return Outcome::Retry(format!(
+                "cancellation signalled for {} run",
+                run.status.as_str()
+            ));
+        }
+        tracing::info!(job_id = %spec.job_id, run_id = %spec.run_id, "run cancelled, job stopped");
+        self.count_cancelled(spec.check);
+        self.publish_progress(&run).await;
+        self.announce_if_final(&run).await
+    }
+
+    fn count_cancelled(&self, check: CheckKind) {
+        self.metrics.inc(
+            "s4e_worker_jobs_total",
+            "Jobs finished by the check workers, by check and status.",
+            &[("check", check.as_str()), ("status", "cancelled")],
+        );
     }
 
     /// The common ports plus the asset's own port (a URL on 8443, say), within the port-scan
@@ -223,10 +391,7 @@ impl Worker {
             ports: PortSet::List(list),
             ..PortScanOptions::default()
         };
-        let scan = ports::run(target, &self.egress, &options, CheckKind::Ports);
-        let output = tokio::time::timeout(self.port_scan_timeout, scan)
-            .await
-            .map_err(|_| CheckError::Timeout(self.port_scan_timeout))??;
+        let output = ports::run(target, &self.egress, &options, CheckKind::Ports).await?;
         let findings = output.findings.clone();
         Ok((findings, without_findings(to_json(&output))))
     }
@@ -287,6 +452,18 @@ impl Worker {
     }
 }
 
+/// How much longer than its time limit a job's leases last (reporting, storing raw output).
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+
+/// The host a target names: a URL's host, else the target itself (a domain or an address).
+fn target_host(target: &str) -> String {
+    url::Url::parse(target)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| target.to_string())
+        .to_ascii_lowercase()
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
@@ -297,4 +474,17 @@ fn without_findings(mut raw: serde_json::Value) -> serde_json::Value {
         object.remove("findings");
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_targets_host_is_its_urls_host_or_itself() {
+        assert_eq!(target_host("https://Example.com:8443/app"), "example.com");
+        assert_eq!(target_host("http://127.0.0.1:8080/"), "127.0.0.1");
+        assert_eq!(target_host("Example.com"), "example.com");
+        assert_eq!(target_host("192.0.2.7"), "192.0.2.7");
+    }
 }

@@ -103,6 +103,18 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             post(runs::fail),
         )
         .route(
+            "/internal/v1/orgs/{org_id}/runs/{run_id}/cancel",
+            post(runs::cancel),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/runs/{run_id}/jobs",
+            get(runs::jobs),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/jobs/{job_id}",
+            get(runs::get_job),
+        )
+        .route(
             "/internal/v1/orgs/{org_id}/jobs/{job_id}/start",
             post(runs::start_job),
         )

@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
+use s4e_types::api::{FinishJob, JobFinished, List, NewScanRun, ScanRunWithJobs};
 use s4e_types::{JobId, OrgId, RunId, ScanJob, ScanRun};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -40,6 +40,28 @@ pub async fn fail(
     Ok(Json(
         db::runs::fail(&pool, org_id, run_id, &body.error).await?,
     ))
+}
+
+pub async fn cancel(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
+) -> Result<Json<ScanRun>, ApiError> {
+    Ok(Json(db::runs::cancel(&pool, org_id, run_id).await?))
+}
+
+pub async fn jobs(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
+) -> Result<Json<List<ScanJob>>, ApiError> {
+    let items = db::runs::jobs(&pool, org_id, run_id).await?;
+    Ok(Json(List { items }))
+}
+
+pub async fn get_job(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, job_id)): ApiPath<(OrgId, JobId)>,
+) -> Result<Json<ScanJob>, ApiError> {
+    Ok(Json(db::runs::get_job(&pool, org_id, job_id).await?))
 }
 
 pub async fn start_job(

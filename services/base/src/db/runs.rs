@@ -197,6 +197,86 @@ pub async fn fail(
     }
 }
 
+/// Cancels a run that has not ended: the run and its queued and running jobs become
+/// `cancelled` in one transaction. The jobs are locked first, in id order, then the run (the
+/// order `start_job` and `finish_job` lock in), so a report racing the cancellation either
+/// lands before it or finds its job cancelled and changes nothing. A run that has ended is a
+/// conflict.
+pub async fn cancel(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun, DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM scan_jobs WHERE org_id = $1 AND run_id = $2 ORDER BY id FOR UPDATE")
+        .bind(org_id.0)
+        .bind(run_id.0)
+        .execute(&mut *tx)
+        .await?;
+    let current: Option<(String,)> =
+        sqlx::query_as("SELECT status FROM scan_runs WHERE org_id = $1 AND id = $2 FOR UPDATE")
+            .bind(org_id.0)
+            .bind(run_id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status,)) = current else {
+        return Err(DbError::NotFound("scan"));
+    };
+    if RunStatus::parse(&status).is_none_or(RunStatus::is_final) {
+        return Err(DbError::Conflict(format!(
+            "the scan has already ended ({status})"
+        )));
+    }
+    sqlx::query(
+        "UPDATE scan_jobs SET status = 'cancelled', error = 'cancelled', finished_at = now()
+         WHERE org_id = $1 AND run_id = $2 AND status IN ('queued', 'running')",
+    )
+    .bind(org_id.0)
+    .bind(run_id.0)
+    .execute(&mut *tx)
+    .await?;
+    let run = sqlx::query_as::<_, RunRow>(
+        "UPDATE scan_runs SET status = 'cancelled', error = coalesce(error, 'cancelled'),
+                finished_at = now()
+         WHERE org_id = $1 AND id = $2
+         RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+    )
+    .bind(org_id.0)
+    .bind(run_id.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    run.try_into()
+}
+
+pub async fn get_job(pool: &PgPool, org_id: OrgId, job_id: JobId) -> Result<ScanJob, DbError> {
+    sqlx::query_as::<_, JobRow>(
+        "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                raw_output_id, created_at, finished_at
+         FROM scan_jobs WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id.0)
+    .bind(job_id.0)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("job"))?
+    .try_into()
+}
+
+/// The jobs of a run, in creation order.
+pub async fn jobs(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<Vec<ScanJob>, DbError> {
+    get(pool, org_id, run_id).await?;
+    sqlx::query_as::<_, JobRow>(
+        "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
+                raw_output_id, created_at, finished_at
+         FROM scan_jobs WHERE org_id = $1 AND run_id = $2 ORDER BY id",
+    )
+    .bind(org_id.0)
+    .bind(run_id.0)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(TryInto::try_into)
+    .collect()
+}
+
 /// Marks a job running and counts the attempt. A finished job is returned unchanged.
 pub async fn start_job(pool: &PgPool, org_id: OrgId, job_id: JobId) -> Result<ScanJob, DbError> {
     let mut tx = pool.begin().await?;
@@ -261,7 +341,7 @@ pub async fn finish_job(
     job_id: JobId,
     report: &FinishJob,
 ) -> Result<JobFinished, DbError> {
-    if !report.status.is_final() {
+    if !report.status.is_reportable() {
         return Err(DbError::Invalid(
             "status: must be completed or failed".into(),
         ));

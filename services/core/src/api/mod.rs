@@ -7,6 +7,7 @@ mod api_keys;
 mod assets;
 mod audit_log;
 mod dashboard;
+mod dead_letters;
 mod findings;
 mod partners;
 mod scans;
@@ -34,6 +35,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/api/v1/assets/{asset_id}/verify", post(assets::verify))
         .route("/api/v1/scans", axum::routing::post(scans::create))
         .route("/api/v1/scans/{scan_id}", get(scans::get))
+        .route("/api/v1/scans/{scan_id}/cancel", post(scans::cancel))
         .route("/api/v1/findings", get(findings::list))
         .route("/api/v1/findings/export", get(findings::export))
         .route(
@@ -74,6 +76,11 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         )
         .route("/api/v1/audit-log", get(audit_log::list))
         .route("/api/v1/dashboard", get(dashboard::summary))
+        .route("/api/v1/dead-letters", get(dead_letters::list))
+        .route(
+            "/api/v1/dead-letters/{letter_id}/replay",
+            post(dead_letters::replay),
+        )
         .route(
             "/api/v1/customers",
             get(partners::list).post(partners::create),

@@ -51,3 +51,24 @@ pub async fn get(
     };
     Ok(Json(ScanView { run, progress }))
 }
+
+/// Cancels a scan that has not ended: base ends the run and its unfinished jobs `cancelled` in
+/// one transaction, then the workers running its jobs are told to stop (a Redis flag they poll).
+/// If the flag cannot be set the running jobs finish and base ignores their reports.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(scan_id): ApiPath<RunId>,
+) -> Result<Json<ScanRun>, ApiError> {
+    principal.require(Resource::Scans, Access::Write)?;
+    let run = state
+        .base
+        .cancel_run(principal.org_id, scan_id)
+        .await
+        .map_err(upstream)?;
+    if let Err(error) = state.live.mark_cancelled(scan_id).await {
+        tracing::warn!(%error, %scan_id, "cannot signal the cancellation to running jobs");
+    }
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), %scan_id, "scan cancelled");
+    Ok(Json(run))
+}

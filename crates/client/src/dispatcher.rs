@@ -1,0 +1,63 @@
+//! Client of s4e-dispatcher's internal API: the dead letters it keeps.
+
+use s4e_types::OrgId;
+use s4e_types::api::{DeadLetterView, List};
+
+use crate::error::ClientError;
+use crate::http::InternalHttp;
+
+#[derive(Clone)]
+pub struct DispatcherClient {
+    http: InternalHttp,
+}
+
+impl DispatcherClient {
+    pub fn new(base_url: &str, service_token: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            http: InternalHttp::new(base_url, service_token)?,
+        })
+    }
+
+    /// The dead letters whose envelope names `org_id`, newest first.
+    pub async fn dead_letters(&self, org_id: OrgId) -> Result<Vec<DeadLetterView>, ClientError> {
+        let list: List<DeadLetterView> = self
+            .http
+            .get(&format!("/internal/v1/orgs/{org_id}/dead-letters"), &[])
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Every dead letter, unparseable ones included (for operators), newest first.
+    pub async fn all_dead_letters(&self) -> Result<Vec<DeadLetterView>, ClientError> {
+        let list: List<DeadLetterView> = self.http.get("/internal/v1/dead-letters", &[]).await?;
+        Ok(list.items)
+    }
+
+    /// Republishes one of `org_id`'s dead letters and removes it; `NotFound` when it is not
+    /// theirs.
+    pub async fn replay_dead_letter(
+        &self,
+        org_id: OrgId,
+        letter_id: &str,
+    ) -> Result<DeadLetterView, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/dead-letters/{letter_id}/replay"),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
+    /// Republishes any dead letter and removes it.
+    pub async fn replay_any_dead_letter(
+        &self,
+        letter_id: &str,
+    ) -> Result<DeadLetterView, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/dead-letters/{letter_id}/replay"),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+}

@@ -1,0 +1,53 @@
+//! An organization's dead letters: its messages the platform could not handle (a job whose
+//! dependencies stayed away past the delivery limit, say), kept by the dispatcher until replayed.
+//! Only letters whose envelope names the caller's organization are shown or replayed here;
+//! unparseable letters are for operators (the dispatcher's internal API and CLI). Admins only
+//! (`automation:write`): a letter shows internal reasons and replaying re-runs work.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use s4e_runtime::ApiError;
+use s4e_runtime::extract::ApiPath;
+use s4e_types::api::{DeadLetterView, List};
+
+use super::upstream;
+use crate::AppState;
+use crate::audit::AuditResource;
+use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<List<DeadLetterView>>, ApiError> {
+    principal.require(Resource::Automation, Access::Write)?;
+    let items = state
+        .dispatcher
+        .dead_letters(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(List { items }))
+}
+
+pub async fn replay(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(letter_id): ApiPath<String>,
+) -> Result<(Extension<AuditResource>, Json<DeadLetterView>), ApiError> {
+    principal.require(Resource::Automation, Access::Write)?;
+    if letter_id.is_empty()
+        || letter_id.len() > 128
+        || !letter_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(ApiError::not_found("dead letter"));
+    }
+    let letter = state
+        .dispatcher
+        .replay_dead_letter(principal.org_id, &letter_id)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), %letter_id, "dead letter replayed");
+    Ok((Extension(AuditResource(letter_id)), Json(letter)))
+}
