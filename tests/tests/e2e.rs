@@ -482,6 +482,7 @@ async fn a_job_delivered_twice_is_applied_once() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: target.url.clone(),
+                    ports: None,
                 }],
             },
         )

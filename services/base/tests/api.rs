@@ -253,6 +253,7 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         jobs: vec![NewScanJob {
             check: CheckKind::HttpHeaders,
             target: asset.value.clone(),
+            ports: None,
         }],
     };
 
@@ -364,6 +365,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: asset.value.clone(),
+                    ports: None,
                 }],
             },
         )
@@ -402,6 +404,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: asset.value.clone(),
+                    ports: None,
                 }],
             },
         )
@@ -660,6 +663,7 @@ async fn the_dashboard_counts_one_organization_in_one_call() {
     let job = |check| NewScanJob {
         check,
         target: asset.value.clone(),
+        ports: None,
     };
     let run = h
         .client
@@ -755,6 +759,7 @@ async fn scan(
                     .map(|(check, _)| NewScanJob {
                         check: *check,
                         target: "http://target.test/".into(),
+                        ports: None,
                     })
                     .collect(),
             },
@@ -1685,6 +1690,7 @@ async fn partners_have_customers_and_only_their_own() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: asset.value.clone(),
+                    ports: None,
                 }],
             },
         )
