@@ -24,6 +24,7 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
         ("POST", "/api/v1/assets") => Some(("assets.create", "asset")),
         ("POST", "/api/v1/assets/{asset_id}/verify") => Some(("assets.verify", "asset")),
         ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
+        ("PUT", "/api/v1/scan-settings") => Some(("scan_settings.update", "scan_settings")),
         ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
         ("PATCH", "/api/v1/findings/{finding_id}") => Some(("findings.update_status", "finding")),
         ("POST", "/api/v1/findings/bulk-status") => {
