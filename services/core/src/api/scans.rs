@@ -146,7 +146,7 @@ impl RunWatch {
             let live_ended = live
                 .as_ref()
                 .is_some_and(|progress| status_rank(&progress.status) == 2);
-            if self.last.is_some() && (live_ended || self.polls % EVENTS_BASE_EVERY == 0) {
+            if self.last.is_some() && (live_ended || self.polls.is_multiple_of(EVENTS_BASE_EVERY)) {
                 match self.state.base.get_run(self.org_id, self.run.id).await {
                     Ok(run) => self.run = run,
                     Err(error) => tracing::warn!(%error, "cannot read the run for its events"),
