@@ -395,6 +395,20 @@ impl Target {
         Self::serve(listener, url, s4e_demo_target::router(hardened))
     }
 
+    /// The demo shop over plain HTTP answering every request `delay` late: scans of it take
+    /// long enough to watch.
+    pub async fn demo_slow(delay: Duration) -> Target {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let router = s4e_demo_target::router(false).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                tokio::time::sleep(delay).await;
+                next.run(request).await
+            },
+        ));
+        Self::serve(listener, url, router)
+    }
+
     /// The demo shop over HTTPS, with a self-signed certificate for 127.0.0.1.
     pub async fn demo_https(hardened: bool) -> Target {
         let listener = listener().await;

@@ -433,6 +433,9 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/scans",
         "/api/v1/scans/{scan_id}",
         "/api/v1/scans/{scan_id}/cancel",
+        "/api/v1/scans/{scan_id}/events",
+        "/api/v1/catalog",
+        "/api/v1/scan-settings",
         "/api/v1/findings",
         "/api/v1/findings/{finding_id}",
         "/api/v1/findings/bulk-status",
@@ -501,6 +504,7 @@ async fn a_job_delivered_twice_is_applied_once() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: target.url.clone(),
+                    ports: None,
                 }],
             },
         )

@@ -259,6 +259,7 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: target.url.clone(),
+                    ports: None,
                 }],
             },
         )

@@ -98,6 +98,7 @@ fn job() -> Envelope {
             asset_id: AssetId::new(),
             check: CheckKind::HttpHeaders,
             target: "https://example.com/".into(),
+            ports: None,
         }),
     )
 }

@@ -7,7 +7,7 @@ use s4e_types::account::{
 use s4e_types::api::{
     ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FinishJob, JobFinished, List,
     NewApiKey, NewOrganization, NewScanRun, Organization, RateTier, RecordVerification,
-    ScanRunWithJobs, SetRateTier,
+    ScanRunWithJobs, ScanSettings, SetRateTier,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
@@ -234,6 +234,27 @@ impl BaseClient {
             .get("/internal/v1/assets/reverification-due", &query)
             .await?;
         Ok(list.items)
+    }
+
+    /// The organization's scan settings (the defaults when it never changed them).
+    pub async fn scan_settings(&self, org_id: OrgId) -> Result<ScanSettings, ClientError> {
+        self.http
+            .get(&format!("/internal/v1/orgs/{org_id}/scan-settings"), &[])
+            .await
+    }
+
+    /// Replaces the organization's scan settings; invalid ones are `BadRequest`.
+    pub async fn put_scan_settings(
+        &self,
+        org_id: OrgId,
+        settings: &ScanSettings,
+    ) -> Result<ScanSettings, ClientError> {
+        self.http
+            .put(
+                &format!("/internal/v1/orgs/{org_id}/scan-settings"),
+                settings,
+            )
+            .await
     }
 
     pub async fn create_run(

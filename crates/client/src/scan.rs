@@ -1,6 +1,6 @@
 //! Client of s4e-scan, which turns a scan request into a run and queued jobs.
 
-use s4e_types::api::{CreateScan, VerificationOutcome, VerifyAsset};
+use s4e_types::api::{Catalog, CreateScan, VerificationOutcome, VerifyAsset};
 use s4e_types::{AssetId, OrgId, ScanRun};
 
 use crate::error::ClientError;
@@ -20,6 +20,11 @@ impl ScanClient {
 
     pub async fn ready(&self) -> Result<(), ClientError> {
         self.http.ready().await
+    }
+
+    /// Every check and scan profile the platform knows.
+    pub async fn catalog(&self) -> Result<Catalog, ClientError> {
+        self.http.get("/internal/v1/catalog", &[]).await
     }
 
     /// Creates a run for the asset and queues its jobs.

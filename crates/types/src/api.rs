@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::JobStatus;
 use crate::finding::FindingDraft;
 use crate::ids::{ApiKeyId, AssetId, OrgId};
-use crate::scan::{CheckKind, ScanJob, ScanRun};
+use crate::scan::{CheckKind, PortScope, ScanJob, ScanProfile, ScanRun};
+use crate::{AssetKind, JobStatus, Severity};
 
 /// `{"error": {"code": "...", "message": "..."}}`, the one error body of every API.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +157,11 @@ pub struct CreatedApiKey {
 #[serde(deny_unknown_fields)]
 pub struct CreateScan {
     pub asset_id: AssetId,
-    /// The checks to run; all checks that apply to the asset when absent.
+    /// The profile; absent: `custom` when `checks` are named, else the organization's default
+    /// profile (`full` unless its scan settings say otherwise).
+    #[serde(default)]
+    pub profile: Option<ScanProfile>,
+    /// The checks to run, with the `single` (exactly one) and `custom` profiles only.
     #[serde(default)]
     pub checks: Option<Vec<CheckKind>>,
 }
@@ -176,6 +180,114 @@ pub struct NewScanRun {
 pub struct NewScanJob {
     pub check: CheckKind,
     pub target: String,
+    /// The ports of a port-scan job; absent: the common ports.
+    #[serde(default)]
+    pub ports: Option<PortScope>,
+}
+
+/// An organization's scan settings. Every field may be left out of a `PUT`, which replaces the
+/// whole settings: what is left out takes its default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSettings {
+    /// The profile of a scan that names neither a profile nor checks: `full` or `light`.
+    #[serde(default = "default_profile")]
+    pub default_profile: ScanProfile,
+    /// Checks never planned for this organization, whatever the profile; a scan naming one is
+    /// refused.
+    #[serde(default)]
+    pub disabled_checks: Vec<CheckKind>,
+    /// The ports the port scan tries.
+    #[serde(default)]
+    pub port_scan: PortScope,
+}
+
+fn default_profile() -> ScanProfile {
+    ScanProfile::Full
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            default_profile: default_profile(),
+            disabled_checks: Vec::new(),
+            port_scan: PortScope::Common,
+        }
+    }
+}
+
+impl ScanSettings {
+    /// The settings in one form (disabled checks in catalog order, without repeats; the port
+    /// list sorted), or what is wrong with them, naming the field.
+    pub fn normalized(&self) -> Result<ScanSettings, String> {
+        if !matches!(self.default_profile, ScanProfile::Full | ScanProfile::Light) {
+            return Err(format!(
+                "default_profile: must be full or light, not {} (a default cannot name checks, \
+                 and crawl_only is not available)",
+                self.default_profile.as_str()
+            ));
+        }
+        let disabled_checks = CheckKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| self.disabled_checks.contains(kind))
+            .collect();
+        Ok(ScanSettings {
+            default_profile: self.default_profile,
+            disabled_checks,
+            port_scan: self.port_scan.normalized("port_scan")?,
+        })
+    }
+}
+
+/// One check of the catalog, as the gateway shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckDefinition {
+    pub key: CheckKind,
+    pub name: String,
+    pub category: String,
+    /// The worker that runs it: jobs go to the queue `jobs.<executor>`.
+    pub executor: CheckKind,
+    pub description: String,
+    /// The most severe finding this check can report.
+    pub max_severity: Severity,
+    /// The asset kinds it can run against when named.
+    pub applies_to: Vec<AssetKind>,
+    /// The asset kinds the `full` profile runs it on.
+    pub runs_by_default_on: Vec<AssetKind>,
+}
+
+/// The checks a profile plans, per kind of asset (URLs split by scheme, since the certificate
+/// check runs by default on https URLs only). For `single` and `custom`: the checks that may
+/// be named.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileChecks {
+    pub http_url: Vec<CheckKind>,
+    pub https_url: Vec<CheckKind>,
+    pub domain: Vec<CheckKind>,
+    pub ip: Vec<CheckKind>,
+}
+
+/// One scan profile of the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileDefinition {
+    pub key: ScanProfile,
+    pub name: String,
+    pub description: String,
+    /// Whether a scan may use it now; when not, `unavailable_reason` says why.
+    pub available: bool,
+    #[serde(default)]
+    pub unavailable_reason: Option<String>,
+    /// Whether the request names the checks (`single`: exactly one; `custom`: any).
+    pub takes_checks: bool,
+    pub checks: ProfileChecks,
+}
+
+/// The catalog: every check and every profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub definitions: Vec<CheckDefinition>,
+    pub profiles: Vec<ProfileDefinition>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -77,6 +77,7 @@ mod tests {
                 asset_id: AssetId::new(),
                 check: CheckKind::HttpHeaders,
                 target: "https://example.com/".into(),
+                ports: None,
             }),
         );
         let json = serde_json::to_value(&envelope).unwrap();

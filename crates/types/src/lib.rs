@@ -27,4 +27,6 @@ pub use ids::{
     ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId,
     UserId,
 };
-pub use scan::{CheckKind, JobSpec, JobStatus, RunStatus, ScanJob, ScanRun};
+pub use scan::{
+    CheckKind, JobSpec, JobStatus, PortScope, RunStatus, ScanJob, ScanProfile, ScanRun,
+};

@@ -55,6 +55,101 @@ impl CheckKind {
     }
 }
 
+/// A scan profile: which of the catalog's checks a scan runs (the catalog in s4e-scan says
+/// which checks each profile plans for each asset kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanProfile {
+    /// Every check that applies to the asset by default.
+    Full,
+    /// Fast and non-intrusive: at most one request to the target per check.
+    Light,
+    /// Exactly one named check.
+    Single,
+    /// The crawler's stages alone; listed, but refused until the crawler has stages.
+    CrawlOnly,
+    /// The checks the request names.
+    Custom,
+}
+
+impl ScanProfile {
+    pub const ALL: &'static [ScanProfile] = &[
+        ScanProfile::Full,
+        ScanProfile::Light,
+        ScanProfile::Single,
+        ScanProfile::CrawlOnly,
+        ScanProfile::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanProfile::Full => "full",
+            ScanProfile::Light => "light",
+            ScanProfile::Single => "single",
+            ScanProfile::CrawlOnly => "crawl_only",
+            ScanProfile::Custom => "custom",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|profile| profile.as_str() == value)
+    }
+
+    /// Whether the request names its checks (`single`, `custom`) rather than the profile
+    /// choosing them.
+    pub fn takes_checks(self) -> bool {
+        matches!(self, ScanProfile::Single | ScanProfile::Custom)
+    }
+}
+
+/// The TCP ports the port scan tries: `{"mode": "common"}` (about a hundred ports where exposed
+/// services are found), `{"mode": "full"}` (1–65535) or `{"mode": "list", "ports": [22, 443]}`.
+/// A URL's own port is added to `common` and `list`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PortScope {
+    #[default]
+    Common,
+    Full,
+    List {
+        ports: Vec<u16>,
+    },
+}
+
+impl PortScope {
+    /// At most this many ports in a list; more is what `full` is for.
+    pub const MAX_LISTED: usize = 4096;
+
+    /// The scope in one form: a list sorted, without repeats. Refuses port 0, an empty list and
+    /// an over-long one, naming the field.
+    pub fn normalized(&self, field: &str) -> Result<PortScope, String> {
+        let PortScope::List { ports } = self else {
+            return Ok(self.clone());
+        };
+        if ports.is_empty() {
+            return Err(format!(
+                "{field}.ports: name at least one port, or use the mode common or full"
+            ));
+        }
+        if ports.contains(&0) {
+            return Err(format!("{field}.ports: ports run from 1 to 65535"));
+        }
+        let mut ports = ports.clone();
+        ports.sort_unstable();
+        ports.dedup();
+        if ports.len() > Self::MAX_LISTED {
+            return Err(format!(
+                "{field}.ports: at most {} ports; use the mode full for the whole range",
+                Self::MAX_LISTED
+            ));
+        }
+        Ok(PortScope::List { ports })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -171,6 +266,10 @@ pub struct ScanJob {
     pub attempts: i32,
     pub error: Option<String>,
     pub raw_output_id: Option<String>,
+    /// The ports a port-scan job tries (the organization's setting when the run was created);
+    /// absent: the common ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortScope>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -183,6 +282,9 @@ pub struct JobSpec {
     pub asset_id: AssetId,
     pub check: CheckKind,
     pub target: String,
+    /// The ports of a port-scan job; absent: the common ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<PortScope>,
 }
 
 impl From<&ScanJob> for JobSpec {
@@ -193,6 +295,7 @@ impl From<&ScanJob> for JobSpec {
             asset_id: job.asset_id,
             check: job.check,
             target: job.target.clone(),
+            ports: job.ports.clone(),
         }
     }
 }
@@ -209,5 +312,49 @@ mod tests {
             assert_eq!(json, serde_json::Value::String(kind.as_str().into()));
         }
         assert_eq!(CheckKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn profiles_round_trip_through_their_names() {
+        for profile in ScanProfile::ALL {
+            assert_eq!(ScanProfile::parse(profile.as_str()), Some(*profile));
+            let json = serde_json::to_value(profile).unwrap();
+            assert_eq!(json, serde_json::Value::String(profile.as_str().into()));
+        }
+        assert!(ScanProfile::Single.takes_checks());
+        assert!(!ScanProfile::Light.takes_checks());
+    }
+
+    #[test]
+    fn port_scopes_are_tagged_and_lists_normalized() {
+        let list: PortScope =
+            serde_json::from_value(serde_json::json!({"mode": "list", "ports": [443, 22, 443]}))
+                .unwrap();
+        assert_eq!(
+            list.normalized("port_scan").unwrap(),
+            PortScope::List {
+                ports: vec![22, 443]
+            }
+        );
+        let full: PortScope = serde_json::from_value(serde_json::json!({"mode": "full"})).unwrap();
+        assert_eq!(full, PortScope::Full);
+        assert_eq!(
+            serde_json::to_value(PortScope::Common).unwrap(),
+            serde_json::json!({"mode": "common"})
+        );
+        let empty = PortScope::List { ports: vec![] };
+        assert!(
+            empty
+                .normalized("port_scan")
+                .unwrap_err()
+                .starts_with("port_scan.ports")
+        );
+        let zero = PortScope::List { ports: vec![0, 80] };
+        assert!(zero.normalized("port_scan").is_err());
+        let many = PortScope::List {
+            ports: (1..=5000).collect(),
+        };
+        assert!(many.normalized("port_scan").is_err());
+        assert!(serde_json::from_value::<PortScope>(serde_json::json!({"mode": "some"})).is_err());
     }
 }

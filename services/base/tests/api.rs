@@ -253,6 +253,7 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         jobs: vec![NewScanJob {
             check: CheckKind::HttpHeaders,
             target: asset.value.clone(),
+            ports: None,
         }],
     };
 
@@ -364,6 +365,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: asset.value.clone(),
+                    ports: None,
                 }],
             },
         )
@@ -402,6 +404,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: asset.value.clone(),
+                    ports: None,
                 }],
             },
         )
@@ -440,6 +443,7 @@ async fn a_cancelled_run_ends_with_its_unfinished_jobs_and_ignores_later_reports
     let job = |check| NewScanJob {
         check,
         target: asset.value.clone(),
+        ports: None,
     };
     let created = h
         .client
@@ -762,6 +766,7 @@ async fn the_dashboard_counts_one_organization_in_one_call() {
     let job = |check| NewScanJob {
         check,
         target: asset.value.clone(),
+        ports: None,
     };
     let run = h
         .client
@@ -857,6 +862,7 @@ async fn scan(
                     .map(|(check, _)| NewScanJob {
                         check: *check,
                         target: "http://target.test/".into(),
+                        ports: None,
                     })
                     .collect(),
             },
@@ -1787,6 +1793,7 @@ async fn partners_have_customers_and_only_their_own() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: asset.value.clone(),
+                    ports: None,
                 }],
             },
         )

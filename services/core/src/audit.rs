@@ -25,6 +25,7 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
         ("POST", "/api/v1/assets/{asset_id}/verify") => Some(("assets.verify", "asset")),
         ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
         ("POST", "/api/v1/scans/{scan_id}/cancel") => Some(("scans.cancel", "scan")),
+        ("PUT", "/api/v1/scan-settings") => Some(("scan_settings.update", "scan_settings")),
         ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
         ("POST", "/api/v1/dead-letters/{letter_id}/replay") => {
             Some(("dead_letters.replay", "dead_letter"))

@@ -38,6 +38,8 @@ pub(crate) struct AppState {
     pub session_max_age: Duration,
     pub accounts: AccountSettings,
     pub secrets: totp::SecretBox,
+    /// Cancelled when the gateway shuts down: ends long-lived responses (event streams).
+    pub shutdown: CancellationToken,
 }
 
 /// How people sign up and in.
@@ -135,6 +137,7 @@ pub async fn run(
             login_attempts_per_ip: config.login_attempts_per_ip,
             login_window: Duration::from_secs(config.login_window_seconds),
         },
+        shutdown: shutdown.clone(),
     };
     let router = api::router(state, readiness);
     let router = s4e_runtime::with_common_layers(router, metrics.clone())

@@ -25,8 +25,8 @@ use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
 use s4e_types::{
-    CheckKind, Envelope, FindingDraft, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus,
-    ScanRun,
+    CheckKind, Envelope, FindingDraft, JobId, JobSpec, JobStatus, Message, OrgId, PortScope, RunId,
+    RunStatus, ScanRun,
 };
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -61,6 +61,23 @@ pub fn start(
         let worker = worker.clone();
         async move { worker.handle(incoming).await }
     })
+}
+
+/// The ports a port-scan job tries: the organization's choice recorded on the job (the common
+/// ports when none is), plus a URL's own port unless the whole range is scanned anyway.
+fn port_set(target: &str, scope: Option<&PortScope>) -> PortSet {
+    let mut list = match scope {
+        None | Some(PortScope::Common) => ports::COMMON_PORTS.to_vec(),
+        Some(PortScope::Full) => return PortSet::All,
+        Some(PortScope::List { ports }) => ports.clone(),
+    };
+    let own_port = url::Url::parse(target)
+        .ok()
+        .and_then(|url| url.port_or_known_default());
+    if let Some(port) = own_port.filter(|port| !list.contains(port)) {
+        list.push(port);
+    }
+    PortSet::List(list)
 }
 
 /// A failure worth another delivery (a dependency is away) or a message that never will work.
@@ -303,7 +320,7 @@ impl Worker {
             CheckKind::Exposure => exposure::run(&spec.target, &self.egress, self.check_timeout)
                 .await
                 .map(|output| (output.findings, to_json(&output.raw))),
-            CheckKind::Ports => self.scan_ports(&spec.target).await,
+            CheckKind::Ports => self.scan_ports(&spec.target, spec.ports.as_ref()).await,
             CheckKind::TlsCertificate => tls_cert::run(
                 &spec.target,
                 &self.egress,
@@ -379,16 +396,10 @@ impl Worker {
     async fn scan_ports(
         &self,
         target: &str,
+        scope: Option<&PortScope>,
     ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
-        let mut list = ports::COMMON_PORTS.to_vec();
-        let own_port = url::Url::parse(target)
-            .ok()
-            .and_then(|url| url.port_or_known_default());
-        if let Some(port) = own_port.filter(|port| !list.contains(port)) {
-            list.push(port);
-        }
         let options = PortScanOptions {
-            ports: PortSet::List(list),
+            ports: port_set(target, scope),
             ..PortScanOptions::default()
         };
         let output = ports::run(target, &self.egress, &options, CheckKind::Ports).await?;
@@ -486,5 +497,28 @@ mod tests {
         assert_eq!(target_host("http://127.0.0.1:8080/"), "127.0.0.1");
         assert_eq!(target_host("Example.com"), "example.com");
         assert_eq!(target_host("192.0.2.7"), "192.0.2.7");
+    }
+
+    #[test]
+    fn port_scans_follow_the_job_scope_and_keep_a_urls_own_port() {
+        let common = port_set("http://a.test:8090/", None);
+        let PortSet::List(common) = common else {
+            panic!("a list")
+        };
+        assert!(common.contains(&8090) && common.contains(&22));
+        assert_eq!(port_set("a.test", Some(&PortScope::Full)), PortSet::All);
+        assert_eq!(
+            port_set(
+                "http://a.test:8090/",
+                Some(&PortScope::List {
+                    ports: vec![22, 443]
+                })
+            ),
+            PortSet::List(vec![22, 443, 8090])
+        );
+        assert_eq!(
+            port_set("a.test", Some(&PortScope::List { ports: vec![5432] })),
+            PortSet::List(vec![5432])
+        );
     }
 }

@@ -134,6 +134,7 @@ async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
                 jobs: vec![NewScanJob {
                     check: CheckKind::HttpHeaders,
                     target: target.clone(),
+                    ports: None,
                 }],
             },
         )

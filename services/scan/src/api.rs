@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use s4e_runtime::CancellationToken;
 use s4e_types::api::{
-    CreateScan, List, NewScanJob, NewScanRun, ScanRunWithJobs, VerificationOutcome, VerifyAsset,
+    Catalog, CreateScan, NewScanJob, NewScanRun, ScanRunWithJobs, VerificationOutcome, VerifyAsset,
 };
-use s4e_types::{AssetId, Envelope, JobSpec, Message, OrgId, ScanRun};
+use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId, ScanRun};
 
 use crate::AppState;
-use crate::catalog::{self, Definition};
+use crate::catalog::{self, PlanError};
 use crate::ownership;
 
 pub fn router(state: AppState, token: ServiceToken) -> Router {
@@ -40,10 +40,8 @@ fn upstream(error: ClientError) -> ApiError {
     ApiError::upstream(error.http_status(), &error.message())
 }
 
-async fn list_catalog() -> Json<List<Definition>> {
-    Json(List {
-        items: catalog::DEFINITIONS.to_vec(),
-    })
+async fn list_catalog() -> Json<Catalog> {
+    Json(catalog::catalog())
 }
 
 /// Creates the run with its jobs, then queues each job. If the jobs cannot be queued the run is
@@ -53,15 +51,22 @@ async fn start_scan(
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<CreateScan>,
 ) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
-    let asset = state
-        .base
-        .get_asset(org_id, body.asset_id)
-        .await
-        .map_err(upstream)?;
-    let checks = catalog::plan(&asset, body.checks.as_deref()).map_err(ApiError::bad_request)?;
+    let (asset, settings) = tokio::join!(
+        state.base.get_asset(org_id, body.asset_id),
+        state.base.scan_settings(org_id)
+    );
+    let asset = asset.map_err(upstream)?;
+    let settings = settings.map_err(upstream)?;
+    let plan = catalog::plan(&asset, body.profile, body.checks.as_deref(), &settings).map_err(
+        |error| match error {
+            PlanError::Invalid(message) => ApiError::bad_request(message),
+            PlanError::Refused(message) => ApiError::conflict(message),
+        },
+    )?;
+    let checks = plan.checks;
     if state.require_ownership
         && asset.verified_at.is_none()
-        && !ownership::allowed_unverified(body.checks.as_deref())
+        && !ownership::allowed_unverified(&checks)
     {
         let domains = state
             .base
@@ -75,11 +80,7 @@ async fn start_scan(
             ));
         }
     }
-    let profile = if body.checks.is_some() {
-        "custom"
-    } else {
-        "full"
-    };
+    let profile = plan.profile.as_str();
     let new_run = NewScanRun {
         asset_id: asset.id,
         profile: profile.to_string(),
@@ -88,6 +89,8 @@ async fn start_scan(
             .map(|check| NewScanJob {
                 check: *check,
                 target: catalog::target_for(*check, &asset),
+                // The organization's port choice travels with the job row the worker reads.
+                ports: (*check == CheckKind::Ports).then(|| settings.port_scan.clone()),
             })
             .collect(),
     };

@@ -35,9 +35,9 @@ pub fn inherited_from<'a>(asset: &Asset, verified_domains: &'a [String]) -> Opti
         .map(String::as_str)
 }
 
-/// Whether a scan that names `checks` may run on an unverified asset.
-pub fn allowed_unverified(checks: Option<&[CheckKind]>) -> bool {
-    matches!(checks, Some([one]) if PASSIVE_CHECKS.contains(one))
+/// Whether a scan of the planned `checks` may run on an unverified asset: one passive check.
+pub fn allowed_unverified(checks: &[CheckKind]) -> bool {
+    matches!(checks, [one] if PASSIVE_CHECKS.contains(one))
 }
 
 /// The methods that apply to an asset: the web ones where there is a site, DNS for names.
@@ -240,14 +240,14 @@ mod tests {
 
     #[test]
     fn unverified_assets_get_one_passive_check() {
-        assert!(allowed_unverified(Some(&[CheckKind::HttpHeaders])));
-        assert!(allowed_unverified(Some(&[CheckKind::TlsCertificate])));
-        assert!(!allowed_unverified(None));
-        assert!(!allowed_unverified(Some(&[CheckKind::Ports])));
-        assert!(!allowed_unverified(Some(&[
+        assert!(allowed_unverified(&[CheckKind::HttpHeaders]));
+        assert!(allowed_unverified(&[CheckKind::TlsCertificate]));
+        assert!(!allowed_unverified(&[]));
+        assert!(!allowed_unverified(&[CheckKind::Ports]));
+        assert!(!allowed_unverified(&[
             CheckKind::HttpHeaders,
             CheckKind::TlsCertificate
-        ])));
+        ]));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod audit;
 mod findings;
 mod organizations;
 mod runs;
+mod scan_settings;
 mod users;
 
 use axum::Router;
@@ -95,6 +96,10 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .route(
             "/internal/v1/assets/reverification-due",
             get(assets::due_for_reverification),
+        )
+        .route(
+            "/internal/v1/orgs/{org_id}/scan-settings",
+            get(scan_settings::get).put(scan_settings::put),
         )
         .route("/internal/v1/orgs/{org_id}/runs", post(runs::create))
         .route("/internal/v1/orgs/{org_id}/runs/{run_id}", get(runs::get))

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod findings;
 pub mod organizations;
 pub mod runs;
+pub mod scan_settings;
 pub mod users;
 
 use std::time::Duration;

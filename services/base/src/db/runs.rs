@@ -63,6 +63,7 @@ struct JobRow {
     attempts: i32,
     error: Option<String>,
     raw_output_id: Option<String>,
+    ports: Option<serde_json::Value>,
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
 }
@@ -84,6 +85,11 @@ impl TryFrom<JobRow> for ScanJob {
             attempts: row.attempts,
             error: row.error,
             raw_output_id: row.raw_output_id,
+            ports: row
+                .ports
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|error| DbError::Corrupt(format!("job ports: {error}")))?,
             created_at: row.created_at,
             finished_at: row.finished_at,
         })
@@ -133,12 +139,33 @@ pub async fn create(
     let ids: Vec<Uuid> = run.jobs.iter().map(|_| JobId::new().0).collect();
     let kinds: Vec<&str> = run.jobs.iter().map(|job| job.check.as_str()).collect();
     let targets: Vec<&str> = run.jobs.iter().map(|job| job.target.as_str()).collect();
+    let mut ports: Vec<Option<String>> = Vec::with_capacity(run.jobs.len());
+    for job in &run.jobs {
+        let scope = match (&job.ports, job.check) {
+            (None, _) => None,
+            (Some(scope), CheckKind::Ports) => {
+                Some(scope.normalized("jobs.ports").map_err(DbError::Invalid)?)
+            }
+            (Some(_), _) => {
+                return Err(DbError::Invalid(
+                    "jobs.ports: only a port-scan job takes ports".into(),
+                ));
+            }
+        };
+        ports.push(
+            scope
+                .map(|scope| serde_json::to_string(&scope))
+                .transpose()
+                .map_err(|error| DbError::Invalid(format!("jobs.ports: {error}")))?,
+        );
+    }
     let job_rows = sqlx::query_as::<_, JobRow>(
-        "INSERT INTO scan_jobs (id, run_id, org_id, asset_id, check_kind, target, status)
-         SELECT job.id, $4, $5, $6, job.kind, job.target, 'queued'
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS job (id, kind, target)
+        "INSERT INTO scan_jobs (id, run_id, org_id, asset_id, check_kind, target, status, ports)
+         SELECT job.id, $4, $5, $6, job.kind, job.target, 'queued', job.ports::jsonb
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $7::text[])
+              AS job (id, kind, target, ports)
          RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                   raw_output_id, created_at, finished_at",
+                   raw_output_id, ports, created_at, finished_at",
     )
     .bind(&ids)
     .bind(&kinds)
@@ -146,6 +173,7 @@ pub async fn create(
     .bind(run_id.0)
     .bind(org_id.0)
     .bind(run.asset_id.0)
+    .bind(&ports)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -249,7 +277,7 @@ pub async fn cancel(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanR
 pub async fn get_job(pool: &PgPool, org_id: OrgId, job_id: JobId) -> Result<ScanJob, DbError> {
     sqlx::query_as::<_, JobRow>(
         "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                raw_output_id, created_at, finished_at
+                raw_output_id, ports, created_at, finished_at
          FROM scan_jobs WHERE org_id = $1 AND id = $2",
     )
     .bind(org_id.0)
@@ -265,7 +293,7 @@ pub async fn jobs(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<Vec<Sca
     get(pool, org_id, run_id).await?;
     sqlx::query_as::<_, JobRow>(
         "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                raw_output_id, created_at, finished_at
+                raw_output_id, ports, created_at, finished_at
          FROM scan_jobs WHERE org_id = $1 AND run_id = $2 ORDER BY id",
     )
     .bind(org_id.0)
@@ -285,7 +313,7 @@ pub async fn start_job(pool: &PgPool, org_id: OrgId, job_id: JobId) -> Result<Sc
                 started_at = coalesce(started_at, now())
          WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
          RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                   raw_output_id, created_at, finished_at",
+                   raw_output_id, ports, created_at, finished_at",
     )
     .bind(org_id.0)
     .bind(job_id.0)
@@ -317,11 +345,11 @@ async fn job_row(
 ) -> Result<JobRow, DbError> {
     let query = if for_update {
         "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                raw_output_id, created_at, finished_at
+                raw_output_id, ports, created_at, finished_at
          FROM scan_jobs WHERE org_id = $1 AND id = $2 FOR UPDATE"
     } else {
         "SELECT id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                raw_output_id, created_at, finished_at
+                raw_output_id, ports, created_at, finished_at
          FROM scan_jobs WHERE org_id = $1 AND id = $2"
     };
     sqlx::query_as::<_, JobRow>(query)
@@ -383,7 +411,7 @@ pub async fn finish_job(
         "UPDATE scan_jobs SET status = $3, error = $4, raw_output_id = $5, finished_at = now()
          WHERE org_id = $1 AND id = $2
          RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
-                   raw_output_id, created_at, finished_at",
+                   raw_output_id, ports, created_at, finished_at",
     )
     .bind(org_id.0)
     .bind(job_id.0)

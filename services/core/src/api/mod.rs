@@ -6,10 +6,12 @@ mod accounts;
 mod api_keys;
 mod assets;
 mod audit_log;
+mod catalog;
 mod dashboard;
 mod dead_letters;
 mod findings;
 mod partners;
+mod scan_settings;
 mod scans;
 mod users;
 
@@ -36,6 +38,12 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/api/v1/scans", axum::routing::post(scans::create))
         .route("/api/v1/scans/{scan_id}", get(scans::get))
         .route("/api/v1/scans/{scan_id}/cancel", post(scans::cancel))
+        .route("/api/v1/scans/{scan_id}/events", get(scans::events))
+        .route("/api/v1/catalog", get(catalog::get))
+        .route(
+            "/api/v1/scan-settings",
+            get(scan_settings::get).put(scan_settings::put),
+        )
         .route("/api/v1/findings", get(findings::list))
         .route("/api/v1/findings/export", get(findings::export))
         .route(

@@ -1,10 +1,15 @@
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
+use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{CreateScan, RunProgress, ScanView};
-use s4e_types::{RunId, ScanRun};
+use s4e_types::{OrgId, RunId, RunStatus, ScanRun};
 
 use super::upstream;
 use crate::AppState;
@@ -71,4 +76,133 @@ pub async fn cancel(
     }
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), %scan_id, "scan cancelled");
     Ok(Json(run))
+}
+
+/// How often a run's event stream reads its progress from Redis.
+const EVENTS_POLL: Duration = Duration::from_millis(250);
+/// Every this many polls the stream also reads the run from base (about every 2 s), since a
+/// run can end without its progress in Redis changing (failed because its jobs could not be
+/// queued); base is read at once when Redis says the run ended.
+const EVENTS_BASE_EVERY: u32 = 8;
+/// A comment line this often keeps proxies from closing a quiet stream.
+const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The run's progress as Server-Sent Events: first its current state, then an event whenever
+/// its progress or status changes (`event: progress`, a `RunProgress`), and when it ends one
+/// `event: end` (the stored run with its final progress, as `GET /scans/{id}` shows it), after
+/// which the stream closes. Another organization's run is 404 before anything is streamed.
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(scan_id): ApiPath<RunId>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
+    let run = state
+        .base
+        .get_run(principal.org_id, scan_id)
+        .await
+        .map_err(upstream)?;
+    let watch = RunWatch {
+        state,
+        org_id: principal.org_id,
+        run,
+        last: None,
+        polls: 0,
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(watch, |mut watch| async move {
+        let event = watch.next().await?;
+        Some((Ok(event), watch))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(EVENTS_KEEP_ALIVE)))
+}
+
+/// Where a run's event stream stands: the run as last read from base and the last progress
+/// sent.
+struct RunWatch {
+    state: AppState,
+    org_id: OrgId,
+    run: ScanRun,
+    last: Option<RunProgress>,
+    polls: u32,
+    ended: bool,
+}
+
+/// How far along a status is, so that progress is only ever sent forwards.
+fn status_rank(status: &str) -> u8 {
+    match RunStatus::parse(status) {
+        Some(RunStatus::Queued) | None => 0,
+        Some(RunStatus::Running) => 1,
+        Some(RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled) => 2,
+    }
+}
+
+fn ahead_of(candidate: &RunProgress, last: &RunProgress) -> bool {
+    let key = |p: &RunProgress| (p.jobs_done, status_rank(&p.status), p.findings);
+    key(candidate) > key(last)
+}
+
+impl RunWatch {
+    /// The next event, waiting for a change; `None` once the end was sent or the gateway is
+    /// shutting down.
+    async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            if self.last.is_some() {
+                tokio::select! {
+                    () = tokio::time::sleep(EVENTS_POLL) => {}
+                    () = self.state.shutdown.cancelled() => return None,
+                }
+                self.polls += 1;
+            }
+            let live = match self.state.live.get(self.run.id).await {
+                Ok(live) => live,
+                Err(error) => {
+                    tracing::warn!(%error, "live status unavailable");
+                    None
+                }
+            };
+            let live_ended = live
+                .as_ref()
+                .is_some_and(|progress| status_rank(&progress.status) == 2);
+            if self.last.is_some() && (live_ended || self.polls.is_multiple_of(EVENTS_BASE_EVERY)) {
+                match self.state.base.get_run(self.org_id, self.run.id).await {
+                    Ok(run) => self.run = run,
+                    Err(error) => tracing::warn!(%error, "cannot read the run for its events"),
+                }
+            }
+            if self.run.status.is_final() {
+                self.ended = true;
+                let view = ScanView {
+                    progress: Some(RunProgress::from(&self.run)),
+                    run: self.run.clone(),
+                };
+                return Some(
+                    Event::default()
+                        .event("end")
+                        .data(serde_json::to_string(&view).unwrap_or_default()),
+                );
+            }
+            // Redis runs ahead of the last base read, never behind base itself.
+            let stored = RunProgress::from(&self.run);
+            let current = match live {
+                Some(live) if ahead_of(&live, &stored) => live,
+                _ => stored,
+            };
+            let send = match &self.last {
+                None => true,
+                Some(last) => ahead_of(&current, last),
+            };
+            if send {
+                self.last = Some(current.clone());
+                return Some(
+                    Event::default()
+                        .event("progress")
+                        .data(serde_json::to_string(&current).unwrap_or_default()),
+                );
+            }
+        }
+    }
 }

@@ -1,0 +1,19 @@
+//! The scan catalog: every check and every scan profile, as the scan service knows them.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use s4e_runtime::ApiError;
+use s4e_types::api::Catalog;
+
+use super::upstream;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Catalog>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
+    Ok(Json(state.scan.catalog().await.map_err(upstream)?))
+}

@@ -1,0 +1,43 @@
+//! An organization's scan settings: its default profile, the checks it never runs and the ports
+//! its port scans try. Anyone who sees scans reads them; changing them is automation:write (an
+//! admin's), since they change what every later scan of the organization does.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use s4e_runtime::{ApiError, ApiJson};
+use s4e_types::api::ScanSettings;
+
+use super::upstream;
+use crate::AppState;
+use crate::auth::Principal;
+use crate::permissions::{Access, Resource};
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<ScanSettings>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
+    let settings = state
+        .base
+        .scan_settings(principal.org_id)
+        .await
+        .map_err(upstream)?;
+    Ok(Json(settings))
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<ScanSettings>,
+) -> Result<Json<ScanSettings>, ApiError> {
+    principal.require(Resource::Automation, Access::Write)?;
+    // Checked here as well as in base, so a bad value is named before any call.
+    body.normalized().map_err(ApiError::bad_request)?;
+    let settings = state
+        .base
+        .put_scan_settings(principal.org_id, &body)
+        .await
+        .map_err(upstream)?;
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), "scan settings changed");
+    Ok(Json(settings))
+}
