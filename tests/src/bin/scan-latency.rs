@@ -30,9 +30,22 @@ fn row(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-async fn platform_scan(fleet: &Fleet, asset_id: &str) -> anyhow::Result<Duration> {
+/// A headers-only scan through the fleet, from the POST to the run's end, checked to report
+/// what the check itself reports.
+async fn platform_scan(fleet: &Fleet, asset_id: &str, expected: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let run_id = fleet.start_scan(asset_id).await?;
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&serde_json::json!({"asset_id": asset_id, "checks": ["http_headers"]}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 202,
+        "start scan: {}",
+        response.status()
+    );
+    let run: serde_json::Value = response.json().await?;
+    let run_id = run["id"].as_str().unwrap_or_default().to_string();
     loop {
         let view: ScanView = fleet
             .request(Method::GET, &format!("/scans/{run_id}"))
@@ -41,7 +54,10 @@ async fn platform_scan(fleet: &Fleet, asset_id: &str) -> anyhow::Result<Duration
             .json()
             .await?;
         if view.run.status.is_final() {
-            anyhow::ensure!(view.run.findings_count == 6, "unexpected result {view:?}");
+            anyhow::ensure!(
+                usize::try_from(view.run.findings_count) == Ok(expected),
+                "unexpected result {view:?}"
+            );
             return Ok(started.elapsed());
         }
         // Tight polling: the measurement should be the platform's latency, not the poller's.
@@ -60,17 +76,21 @@ async fn main() -> anyhow::Result<()> {
     let target = Target::demo(false).await;
     let asset_id = fleet.create_url_asset(&target.url).await?;
 
-    for _ in 0..3 {
-        platform_scan(&fleet, &asset_id).await?;
-    }
-    let mut platform = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        platform.push(platform_scan(&fleet, &asset_id).await?);
-    }
-
     let policy = EgressPolicy {
         allow_private: true,
     };
+    let expected = s4e_checks::http_headers::run(&target.url, &policy, Duration::from_secs(5))
+        .await?
+        .findings
+        .len();
+    for _ in 0..3 {
+        platform_scan(&fleet, &asset_id, expected).await?;
+    }
+    let mut platform = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        platform.push(platform_scan(&fleet, &asset_id, expected).await?);
+    }
+
     let mut bare = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
