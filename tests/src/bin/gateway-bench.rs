@@ -1,7 +1,8 @@
 //! Authenticated, rate-limited GETs at the gateway next to a bare axum handler answering the
 //! same body, all loaded by wrk in the same run: `GET /api/v1/me` (what the gateway itself
 //! costs: key, permissions, rate limit, no backend call) and `GET /api/v1/assets` (the same
-//! plus a call to base and its PostgreSQL query).
+//! plus a call to base and its PostgreSQL query), and `GET /healthz` through the same layers
+//! (tracing, metrics, header stripping) without authentication or rate limiting.
 //!
 //! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS]
 //!
@@ -90,15 +91,17 @@ async fn main() -> anyhow::Result<()> {
 
     let gateway_url = fleet.api("/assets");
     let me_url = fleet.api("/me");
+    let health_url = format!("{}/healthz", fleet.core.url());
     let auth = format!("Authorization: Bearer {}", fleet.admin_key);
-    let (gateway, me, bare) = tokio::task::spawn_blocking(move || {
+    let (gateway, me, health, bare) = tokio::task::spawn_blocking(move || {
         let gateway = wrk(&gateway_url, Some(&auth), seconds, connections);
         let me = wrk(&me_url, Some(&auth), seconds, connections);
+        let health = wrk(&health_url, None, seconds, connections);
         let bare = wrk(&bare_url, None, seconds, connections);
-        (gateway, me, bare)
+        (gateway, me, health, bare)
     })
     .await?;
-    let (gateway, me, bare) = (gateway?, me?, bare?);
+    let (gateway, me, health, bare) = (gateway?, me?, health?, bare?);
 
     println!("wrk -t2 -c{connections} -d{seconds}s --latency, same machine, same run\n");
     println!(
@@ -112,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
     for (name, load) in [
         ("gateway GET /api/v1/me (key, rate limit)", &me),
         ("gateway GET /api/v1/assets (key, rate limit)", &gateway),
+        ("gateway GET /healthz (its layers, no key/limit)", &health),
         ("bare axum handler, same body", &bare),
     ] {
         println!(
