@@ -446,3 +446,81 @@ async fn a_per_host_cap_serialises_jobs_on_one_host_while_others_proceed() {
     );
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_per_organization_cap_serialises_one_organizations_jobs_while_another_proceeds() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_dispatcher(|config| config.max_jobs_per_org = 1)
+        .await
+        .unwrap();
+    // Two hosts of one organization, and a host of another organization.
+    let first = Slow::start(Duration::from_millis(1500)).await;
+    let second = Slow::start_on([127, 0, 0, 2], Duration::from_millis(1500)).await;
+    let theirs = Slow::start_on([127, 0, 0, 3], Duration::from_millis(1500)).await;
+    let other_key = s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "b")
+        .await
+        .unwrap();
+    let start = |key: Option<&str>, url: String| {
+        let fleet = &fleet;
+        let key = key.map(str::to_string);
+        async move {
+            let request = |method, path: &str| {
+                let request = fleet.http.request(method, fleet.api(path));
+                match &key {
+                    Some(key) => request.bearer_auth(key),
+                    None => request.bearer_auth(&fleet.admin_key),
+                }
+            };
+            let asset: Value = request(Method::POST, "/assets")
+                .json(&json!({"kind": "url", "value": url}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let response = request(Method::POST, "/scans")
+                .json(&json!({"asset_id": asset["id"], "checks": ["http_headers"]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 202);
+            let run: Value = response.json().await.unwrap();
+            (run["id"].as_str().unwrap().to_string(), key)
+        }
+    };
+    let runs = [
+        start(None, first.url.clone()).await,
+        start(None, second.url.clone()).await,
+        start(Some(&other_key), theirs.url.clone()).await,
+    ];
+    for (run, key) in &runs {
+        let key = key.clone().unwrap_or_else(|| fleet.admin_key.clone());
+        s4e_test_support::wait_for("the scan to finish", SCAN_DEADLINE, || async {
+            let view: Value = fleet
+                .http
+                .get(fleet.api(&format!("/scans/{run}")))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (view["status"] == "completed").then_some(())
+        })
+        .await
+        .unwrap();
+    }
+    // The organization's two jobs never overlapped; the other organization's did not wait for
+    // both of them.
+    let (a, b) = (first.starts()[0], second.starts()[0]);
+    let (earlier, later) = if a < b { (a, b) } else { (b, a) };
+    assert!(
+        later >= earlier + Duration::from_millis(1400),
+        "the organization's jobs overlapped"
+    );
+    assert!(theirs.starts()[0] < later, "the other organization waited");
+    fleet.stop().await.unwrap();
+}
