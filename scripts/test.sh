@@ -19,6 +19,19 @@ for db in $leftovers; do
 done
 [[ -z "$leftovers" ]] || s4e_log "postgres: dropped $(wc -w <<<"$leftovers") database(s) left by earlier test runs"
 
+# Likewise their broker queues (namespaces `t` + 32 hex digits). Every quorum queue holds file
+# descriptors of the broker: enough leftovers and it stops accepting connections.
+if command -v rabbitmqctl >/dev/null 2>&1; then
+    removed=$(timeout 120 rabbitmqctl eval '
+        Qs = [Q || Q <- rabbit_amqqueue:list(),
+                   re:run(element(4, amqqueue:get_name(Q)), "^t[0-9a-f]{32}\\.") =/= nomatch],
+        [rabbit_amqqueue:delete(Q, false, false, <<"s4e-test-cleanup">>) || Q <- Qs],
+        length(Qs).' 2>/dev/null | tail -n 1) || true
+    if [[ "$removed" =~ ^[0-9]+$ && "$removed" != 0 ]]; then
+        s4e_log "rabbitmq: deleted $removed queue(s) left by earlier test runs"
+    fi
+fi
+
 s4e_log "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

@@ -456,6 +456,7 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/me/totp/disable",
         "/api/v1/users",
         "/api/v1/users/{user_id}",
+        "/api/v1/users/{user_id}/asset-scope",
         "/api/v1/audit-log",
         "/api/v1/dashboard",
         "/api/v1/customers",

@@ -2,7 +2,8 @@
 
 use s4e_types::account::{
     AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
-    NewPasswordHash, OrganizationWithOwner, PendingTotp, UserCredentials, UserUpdate,
+    NewPasswordHash, OrganizationWithOwner, PendingTotp, SetAssetScope, UserCredentials,
+    UserUpdate,
 };
 use s4e_types::api::{
     ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FinishJob, JobFinished, List,
@@ -461,6 +462,21 @@ impl BaseClient {
             .patch(
                 &format!("/internal/v1/orgs/{org_id}/users/{user_id}"),
                 &UserUpdate { role },
+            )
+            .await
+    }
+
+    /// Limits a member or viewer to `asset_ids`, or lifts the limit (`None`).
+    pub async fn set_asset_scope(
+        &self,
+        org_id: OrgId,
+        user_id: UserId,
+        asset_ids: Option<Vec<AssetId>>,
+    ) -> Result<User, ClientError> {
+        self.http
+            .post(
+                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/asset-scope"),
+                &SetAssetScope { asset_ids },
             )
             .await
     }

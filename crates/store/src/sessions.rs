@@ -28,6 +28,9 @@ pub struct SessionData {
     /// The organization's rate-limit tier when the session began.
     #[serde(default)]
     pub rate_tier: s4e_types::api::RateTier,
+    /// The assets the user is limited to, if any; a change ends the user's sessions.
+    #[serde(default)]
+    pub asset_scope: Option<Vec<s4e_types::AssetId>>,
 }
 
 /// A listed session: its id, what it knows, and when it was last used.

@@ -70,6 +70,16 @@ pub struct User {
     pub password_changed_at: DateTime<Utc>,
     /// Whether sign-in also needs a code from the user's authenticator.
     pub totp_enabled: bool,
+    /// The assets a member or viewer is limited to; absent: every asset of the organization.
+    #[serde(default)]
+    pub asset_scope: Option<Vec<crate::ids::AssetId>>,
+}
+
+/// Limits a member or viewer to some assets (`null` lifts the limit).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAssetScope {
+    pub asset_ids: Option<Vec<crate::ids::AssetId>>,
 }
 
 /// A new organization with its first owner, created together or not at all.

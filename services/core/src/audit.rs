@@ -38,6 +38,7 @@ fn describe(method: &Method, route: &str) -> (String, &'static str) {
         ("DELETE", "/api/v1/api-keys/{key_id}") => Some(("api_keys.revoke", "api_key")),
         ("POST", "/api/v1/invitations") => Some(("users.invite", "invitation")),
         ("PATCH", "/api/v1/users/{user_id}") => Some(("users.update", "user")),
+        ("PUT", "/api/v1/users/{user_id}/asset-scope") => Some(("users.limit_assets", "user")),
         ("DELETE", "/api/v1/users/{user_id}") => Some(("users.delete", "user")),
         ("POST", "/api/v1/me/password") => Some(("account.change_password", "user")),
         ("POST", "/api/v1/me/totp") => Some(("account.totp_enrol", "user")),

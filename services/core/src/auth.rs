@@ -3,6 +3,8 @@
 //! handler behind [`authenticate`] receives a [`Principal`]: the organization to scope its
 //! calls by, who acts, and what they may do.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
@@ -11,7 +13,7 @@ use s4e_client::ClientError;
 use s4e_runtime::ApiError;
 use s4e_types::api::RateTier;
 use s4e_types::audit::ActorKind;
-use s4e_types::{ApiKeyId, FindingActor, FindingActorKind, OrgId, Role, UserId};
+use s4e_types::{ApiKeyId, AssetId, FindingActor, FindingActorKind, OrgId, Role, UserId};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
@@ -43,6 +45,8 @@ pub struct Principal {
     pub acting_from: Option<OrgId>,
     /// The rate-limit tier of the caller's own organization.
     pub rate_tier: RateTier,
+    /// The assets a limited member or viewer may see; `None`: every asset.
+    pub asset_scope: Option<Arc<[AssetId]>>,
 }
 
 impl Principal {
@@ -60,6 +64,32 @@ impl Principal {
             resource.as_str(),
             access.as_str()
         )))
+    }
+
+    /// Answers "not found" (as for an id that does not exist) when `asset_id` is outside the
+    /// caller's assigned assets; `what` names the resource asked for.
+    pub fn require_asset(&self, asset_id: AssetId, what: &str) -> Result<(), ApiError> {
+        match &self.asset_scope {
+            Some(assets) if !assets.contains(&asset_id) => Err(ApiError::not_found(what)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller may see `asset_id`.
+    pub fn sees_asset(&self, asset_id: AssetId) -> bool {
+        self.asset_scope
+            .as_ref()
+            .is_none_or(|assets| assets.contains(&asset_id))
+    }
+
+    /// Refuses what spans the whole organization to a caller limited to assigned assets.
+    pub fn require_unlimited(&self, what: &str) -> Result<(), ApiError> {
+        if self.asset_scope.is_some() {
+            return Err(ApiError::forbidden(format!(
+                "{what} is not available to users limited to assigned assets"
+            )));
+        }
+        Ok(())
     }
 
     /// The signed-in user, for what only people (not keys) do: passwords, sessions.
@@ -228,6 +258,7 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
         permissions,
         acting_from: None,
         rate_tier: record.rate_tier,
+        asset_scope: None,
     })
 }
 
@@ -260,6 +291,7 @@ async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String
         permissions: Permissions::for_role(data.role),
         acting_from: None,
         rate_tier: data.rate_tier,
+        asset_scope: data.asset_scope.map(Arc::from),
         actor: Actor::User {
             user_id: data.user_id,
             email: data.email,

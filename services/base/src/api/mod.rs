@@ -58,6 +58,10 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
             get(users::get).patch(users::update).delete(users::delete),
         )
         .route(
+            "/internal/v1/orgs/{org_id}/users/{user_id}/asset-scope",
+            post(users::set_asset_scope),
+        )
+        .route(
             "/internal/v1/orgs/{org_id}/users/{user_id}/password",
             post(users::set_password),
         )

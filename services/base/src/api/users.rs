@@ -5,7 +5,8 @@ use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::account::{
     AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
-    NewPasswordHash, OrganizationWithOwner, PendingTotp, UserCredentials, UserUpdate,
+    NewPasswordHash, OrganizationWithOwner, PendingTotp, SetAssetScope, UserCredentials,
+    UserUpdate,
 };
 use s4e_types::api::List;
 use s4e_types::{OrgId, User, UserId};
@@ -118,4 +119,14 @@ pub async fn disable_totp(
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(db::users::disable_totp(&pool, org_id, user_id).await?))
+}
+
+pub async fn set_asset_scope(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
+    ApiJson(body): ApiJson<SetAssetScope>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        db::users::set_asset_scope(&pool, org_id, user_id, body.asset_ids.as_deref()).await?,
+    ))
 }

@@ -6,7 +6,7 @@ use s4e_types::account::{
     AcceptInvitation, Invitation, NewInvitation, NewOrganizationWithOwner, OrganizationWithOwner,
     UserCredentials, normalize_email,
 };
-use s4e_types::{InvitationId, OrgId, Role, User, UserId};
+use s4e_types::{AssetId, InvitationId, OrgId, Role, User, UserId};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ use super::{DbError, unique_violation};
 macro_rules! user_columns {
     () => {
         "id, org_id, email, role, created_at, password_changed_at, \
-         totp_secret IS NOT NULL AS totp_enabled"
+         totp_secret IS NOT NULL AS totp_enabled, asset_scope"
     };
 }
 
@@ -28,6 +28,7 @@ struct UserRow {
     created_at: DateTime<Utc>,
     password_changed_at: DateTime<Utc>,
     totp_enabled: bool,
+    asset_scope: Option<Vec<Uuid>>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -41,6 +42,9 @@ impl TryFrom<UserRow> for User {
             created_at: row.created_at,
             password_changed_at: row.password_changed_at,
             totp_enabled: row.totp_enabled,
+            asset_scope: row
+                .asset_scope
+                .map(|ids| ids.into_iter().map(AssetId).collect()),
         })
     }
 }
@@ -313,7 +317,10 @@ pub async fn set_role(
     let mut tx = pool.begin().await?;
     keep_an_owner(&mut tx, org_id, user_id, Some(role)).await?;
     let user = sqlx::query_as::<_, UserRow>(concat!(
-        "UPDATE users SET role = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+        // Admins and owners see everything: a limit would only mislead.
+        "UPDATE users SET role = $3,
+                asset_scope = CASE WHEN $3 IN ('admin', 'owner') THEN NULL ELSE asset_scope END
+         WHERE org_id = $1 AND id = $2 RETURNING ",
         user_columns!()
     ))
     .bind(org_id.0)
@@ -474,4 +481,50 @@ pub async fn accept_invitation(pool: &PgPool, body: &AcceptInvitation) -> Result
         .await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Limits a member or viewer to `asset_ids` (every one the organization's), or lifts the limit.
+pub async fn set_asset_scope(
+    pool: &PgPool,
+    org_id: OrgId,
+    user_id: UserId,
+    asset_ids: Option<&[AssetId]>,
+) -> Result<User, DbError> {
+    let user = get(pool, org_id, user_id).await?;
+    if asset_ids.is_some() && matches!(user.role, Role::Admin | Role::Owner) {
+        return Err(DbError::Invalid(
+            "asset_ids: only members and viewers can be limited to assets".into(),
+        ));
+    }
+    let ids: Option<Vec<Uuid>> = asset_ids.map(|ids| {
+        let mut ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    });
+    if let Some(ids) = &ids {
+        if ids.len() > 10_000 {
+            return Err(DbError::Invalid("asset_ids: at most 10000".into()));
+        }
+        let (known,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM assets WHERE org_id = $1 AND id = ANY($2)")
+                .bind(org_id.0)
+                .bind(ids)
+                .fetch_one(pool)
+                .await?;
+        if usize::try_from(known).ok() != Some(ids.len()) {
+            return Err(DbError::NotFound("asset"));
+        }
+    }
+    sqlx::query_as::<_, UserRow>(concat!(
+        "UPDATE users SET asset_scope = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+        user_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(user_id.0)
+    .bind(ids)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("user"))?
+    .try_into()
 }

@@ -61,6 +61,7 @@ async fn start_session(
     let (secret, id) = session::generate();
     let data = SessionData {
         rate_tier,
+        asset_scope: user.asset_scope.clone(),
         user_id: user.id,
         org_id: user.org_id,
         role: user.role,

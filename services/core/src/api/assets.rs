@@ -18,6 +18,8 @@ pub async fn create(
     ApiJson(body): ApiJson<NewAsset>,
 ) -> Result<(StatusCode, Extension<AuditResource>, Json<Asset>), ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
+    // An asset registered by a limited user would be outside their own limit.
+    principal.require_unlimited("registering assets")?;
     let asset = state
         .base
         .create_asset(principal.org_id, &body)
@@ -33,11 +35,12 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<Asset>>, ApiError> {
     principal.require(Resource::Assets, Access::Read)?;
-    let items = state
+    let mut items = state
         .base
         .list_assets(principal.org_id)
         .await
         .map_err(upstream)?;
+    items.retain(|asset| principal.sees_asset(asset.id));
     Ok(Json(List { items }))
 }
 
@@ -47,6 +50,7 @@ pub async fn get(
     ApiPath(asset_id): ApiPath<AssetId>,
 ) -> Result<Json<Asset>, ApiError> {
     principal.require(Resource::Assets, Access::Read)?;
+    principal.require_asset(asset_id, "asset")?;
     let asset = state
         .base
         .get_asset(principal.org_id, asset_id)
@@ -64,6 +68,7 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyAsset>,
 ) -> Result<(Extension<AuditResource>, Json<VerificationOutcome>), ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
+    principal.require_asset(asset_id, "asset")?;
     let outcome = state
         .scan
         .verify_asset(principal.org_id, asset_id, &body)

@@ -18,6 +18,8 @@ pub async fn summary(
     for resource in [Resource::Assets, Resource::Findings, Resource::Scans] {
         principal.require(resource, Access::Read)?;
     }
+    // The counts span every asset of the organization.
+    principal.require_unlimited("the dashboard")?;
     let summary = state
         .base
         .dashboard(principal.org_id)

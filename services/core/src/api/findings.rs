@@ -31,8 +31,37 @@ pub const MAX_EXPORT: u64 = 50_000;
 /// Base's largest page, used to read an export.
 const EXPORT_PAGE: u32 = FindingQuery::MAX_LIMIT;
 
-fn finding_query(pairs: &[(String, String)]) -> Result<FindingQuery, ApiError> {
-    FindingQuery::from_pairs(pairs, RUN_PARAM).map_err(ApiError::bad_request)
+/// The query, narrowed to an asset the caller may see: a user limited to assigned assets names
+/// one of them in `asset_id`.
+fn finding_query(
+    principal: &Principal,
+    pairs: &[(String, String)],
+) -> Result<FindingQuery, ApiError> {
+    let query = FindingQuery::from_pairs(pairs, RUN_PARAM).map_err(ApiError::bad_request)?;
+    if principal.asset_scope.is_some() {
+        let Some(asset_id) = query.asset_id else {
+            return Err(ApiError::bad_request(
+                "asset_id: required for users limited to assigned assets",
+            ));
+        };
+        principal.require_asset(asset_id, "asset")?;
+    }
+    Ok(query)
+}
+
+/// The finding, when the caller may see its asset; "not found" otherwise, as for a missing id.
+async fn visible_finding(
+    state: &AppState,
+    principal: &Principal,
+    finding_id: FindingId,
+) -> Result<FindingWithHistory, ApiError> {
+    let finding = state
+        .base
+        .get_finding(principal.org_id, finding_id)
+        .await
+        .map_err(upstream)?;
+    principal.require_asset(finding.finding.asset_id, "finding")?;
+    Ok(finding)
 }
 
 pub async fn list(
@@ -41,7 +70,7 @@ pub async fn list(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> Result<Json<FindingPage>, ApiError> {
     principal.require(Resource::Findings, Access::Read)?;
-    let query = finding_query(&pairs)?;
+    let query = finding_query(&principal, &pairs)?;
     let page = state
         .base
         .list_findings(principal.org_id, &query)
@@ -56,12 +85,7 @@ pub async fn get(
     ApiPath(finding_id): ApiPath<FindingId>,
 ) -> Result<Json<FindingWithHistory>, ApiError> {
     principal.require(Resource::Findings, Access::Read)?;
-    let finding = state
-        .base
-        .get_finding(principal.org_id, finding_id)
-        .await
-        .map_err(upstream)?;
-    Ok(Json(finding))
+    Ok(Json(visible_finding(&state, &principal, finding_id).await?))
 }
 
 pub async fn update_status(
@@ -72,6 +96,9 @@ pub async fn update_status(
 ) -> Result<Json<FindingWithHistory>, ApiError> {
     principal.require(Resource::Findings, Access::Write)?;
     validate_status_change(body.status, body.reason.as_deref()).map_err(ApiError::bad_request)?;
+    if principal.asset_scope.is_some() {
+        visible_finding(&state, &principal, finding_id).await?;
+    }
     let change = StatusChange {
         status: body.status,
         reason: body.reason,
@@ -95,6 +122,7 @@ pub async fn bulk_update_status(
     ApiJson(body): ApiJson<BulkFindingStatusUpdate>,
 ) -> Result<Json<BulkStatusResult>, ApiError> {
     principal.require(Resource::Findings, Access::Write)?;
+    principal.require_unlimited("changing findings in bulk")?;
     validate_bulk_ids(&body.ids).map_err(ApiError::bad_request)?;
     validate_status_change(body.status, body.reason.as_deref()).map_err(ApiError::bad_request)?;
     let bulk = BulkStatusChange {
@@ -139,7 +167,7 @@ pub async fn export(
     if let Some(message) = refused {
         return Err(ApiError::bad_request(message));
     }
-    let mut query = finding_query(&pairs)?;
+    let mut query = finding_query(&principal, &pairs)?;
     if query.limit.is_some() || query.cursor.is_some() {
         return Err(ApiError::bad_request(
             "limit: an export holds every matching finding and is not paged (see GET /api/v1/findings)",

@@ -75,6 +75,10 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/api/v1/me/totp/disable", post(accounts::disable_totp))
         .route("/api/v1/users", get(users::list))
         .route(
+            "/api/v1/users/{user_id}/asset-scope",
+            axum::routing::put(users::set_asset_scope),
+        )
+        .route(
             "/api/v1/users/{user_id}",
             axum::routing::patch(users::update).delete(users::delete),
         )

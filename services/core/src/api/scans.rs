@@ -23,6 +23,7 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateScan>,
 ) -> Result<(StatusCode, Extension<AuditResource>, Json<ScanRun>), ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
+    principal.require_asset(body.asset_id, "asset")?;
     let run = state
         .scan
         .start_scan(principal.org_id, &body)
@@ -46,6 +47,7 @@ pub async fn get(
         state.live.get(scan_id)
     );
     let run = run.map_err(upstream)?;
+    principal.require_asset(run.asset_id, "scan")?;
     let progress = if run.status.is_final() {
         Some(RunProgress::from(&run))
     } else {
@@ -66,6 +68,14 @@ pub async fn cancel(
     ApiPath(scan_id): ApiPath<RunId>,
 ) -> Result<Json<ScanRun>, ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
+    if principal.asset_scope.is_some() {
+        let run = state
+            .base
+            .get_run(principal.org_id, scan_id)
+            .await
+            .map_err(upstream)?;
+        principal.require_asset(run.asset_id, "scan")?;
+    }
     let run = state
         .base
         .cancel_run(principal.org_id, scan_id)
@@ -102,6 +112,7 @@ pub async fn events(
         .get_run(principal.org_id, scan_id)
         .await
         .map_err(upstream)?;
+    principal.require_asset(run.asset_id, "scan")?;
     let watch = RunWatch {
         state,
         org_id: principal.org_id,

@@ -7,7 +7,8 @@ use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::account::{
-    CreateInvitation, CreatedInvitation, Invitation, NewInvitation, UserUpdate, normalize_email,
+    CreateInvitation, CreatedInvitation, Invitation, NewInvitation, SetAssetScope, UserUpdate,
+    normalize_email,
 };
 use s4e_types::api::List;
 use s4e_types::{Role, User, UserId};
@@ -165,4 +166,23 @@ pub async fn delete(
         .map_err(upstream)?;
     end_sessions(&state, user.id).await;
     Ok(Json(removed))
+}
+
+/// Limits a member or viewer to some assets, or lifts the limit (`"asset_ids": null`); the
+/// user's sessions end, so the next sign-in carries the new limit.
+pub async fn set_asset_scope(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(user_id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<SetAssetScope>,
+) -> Result<Json<User>, ApiError> {
+    principal.require(Resource::Users, Access::Write)?;
+    let user = other_user(&state, &principal, user_id).await?;
+    let updated = state
+        .base
+        .set_asset_scope(principal.org_id, user.id, body.asset_ids)
+        .await
+        .map_err(upstream)?;
+    end_sessions(&state, user.id).await;
+    Ok(Json(updated))
 }
