@@ -34,6 +34,7 @@ pub mod ownership;
 pub mod ports;
 pub mod tls_cert;
 pub mod tls_protocols;
+mod tls_wire;
 
 use serde::{Deserialize, Serialize};
 

@@ -10,7 +10,7 @@ use s4e_types::{FindingDraft, Severity};
 use serde_json::json;
 
 use super::parse;
-use super::rules::{Meta, Response, excerpt};
+use super::rules::{Meta, Response, ResponseFinding, excerpt};
 
 /// One `Set-Cookie` line: the cookie's name and the attributes that matter here.
 #[derive(Debug, PartialEq, Eq)]
@@ -86,7 +86,7 @@ fn names<'a>(cookies: impl Iterator<Item = &'a Cookie>) -> Vec<String> {
 }
 
 fn finding(meta: &Meta, response: &Response<'_>, title: &str, names: Vec<String>) -> FindingDraft {
-    meta.finding_with(
+    meta.for_response(
         response,
         title,
         json!({ "status": response.status, "cookies": names }),

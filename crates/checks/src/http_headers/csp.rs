@@ -11,7 +11,7 @@ use reqwest::header::CONTENT_SECURITY_POLICY;
 use s4e_types::{FindingDraft, Severity};
 
 use super::parse::{self, Directive};
-use super::rules::{Meta, Response};
+use super::rules::{Meta, Response, ResponseFinding};
 
 /// The script source list of each enforced policy that restricts scripts, keywords lowercased.
 fn script_source_lists(response: &Response<'_>) -> Vec<Vec<String>> {
@@ -121,7 +121,7 @@ const CSP_UNSAFE_INLINE: Meta = Meta {
 
 pub(super) fn unsafe_inline(response: &Response<'_>) -> Option<FindingDraft> {
     every(&script_source_lists(response), effective_unsafe_inline)?;
-    Some(CSP_UNSAFE_INLINE.finding(
+    Some(CSP_UNSAFE_INLINE.for_headers(
         response,
         "Content-Security-Policy allows inline scripts ('unsafe-inline')",
         &[&CONTENT_SECURITY_POLICY],
@@ -142,7 +142,7 @@ const CSP_UNSAFE_EVAL: Meta = Meta {
 
 pub(super) fn unsafe_eval(response: &Response<'_>) -> Option<FindingDraft> {
     every(&script_source_lists(response), unsafe_eval_source)?;
-    Some(CSP_UNSAFE_EVAL.finding(
+    Some(CSP_UNSAFE_EVAL.for_headers(
         response,
         "Content-Security-Policy allows eval ('unsafe-eval')",
         &[&CONTENT_SECURITY_POLICY],
@@ -163,7 +163,7 @@ const CSP_WILDCARD_SOURCE: Meta = Meta {
 
 pub(super) fn wildcard_source(response: &Response<'_>) -> Option<FindingDraft> {
     let source = every(&script_source_lists(response), wildcard)?;
-    Some(CSP_WILDCARD_SOURCE.finding(
+    Some(CSP_WILDCARD_SOURCE.for_headers(
         response,
         &format!("Content-Security-Policy allows scripts from any source ({source})"),
         &[&CONTENT_SECURITY_POLICY],

@@ -8,7 +8,7 @@
 use s4e_types::{FindingDraft, Severity};
 use serde_json::json;
 
-use super::rules::{Meta, Response, excerpt};
+use super::rules::{Meta, Response, ResponseFinding, excerpt};
 
 /// What the generated pages start their title and first heading with (lowercased).
 const TITLE_AND_HEADING: [&str; 3] = ["index of /", "directory listing for", "directory: /"];
@@ -87,7 +87,7 @@ pub(super) fn directory_listing(response: &Response<'_>) -> Option<FindingDraft>
     let kind = listing_kind(response.body)?;
     let lower = response.body.to_ascii_lowercase();
     let title = element_text(&lower, "title").unwrap_or_default();
-    Some(DIRECTORY_LISTING.finding_with(
+    Some(DIRECTORY_LISTING.for_response(
         response,
         "Directory listing enabled",
         json!({

@@ -57,21 +57,24 @@ pub(super) fn evaluate(
     RULES.iter().filter_map(|rule| rule(&response)).collect()
 }
 
-/// The fixed facts of a rule; the title may vary with what was found.
-pub(super) struct Meta {
-    pub rule: &'static str,
-    pub severity: Severity,
-    pub score: f32,
-    pub cwe: u32,
-    pub description: &'static str,
-    pub remediation: &'static str,
+pub(super) use crate::finding::{Meta, excerpt};
+
+/// The findings of this check: located at the requested URL, with the response as evidence.
+pub(super) trait ResponseFinding {
+    /// A finding with the status and the named headers (null when absent) as evidence.
+    fn for_headers(
+        &self,
+        response: &Response<'_>,
+        title: &str,
+        evidence: &[&HeaderName],
+    ) -> FindingDraft;
+
+    /// A finding with evidence the rule built itself (say, cookie names without their values).
+    fn for_response(&self, response: &Response<'_>, title: &str, evidence: Value) -> FindingDraft;
 }
 
-pub(super) use crate::finding::excerpt;
-
-impl Meta {
-    /// A finding with the status and the named headers (null when absent) as evidence.
-    pub(super) fn finding(
+impl ResponseFinding for Meta {
+    fn for_headers(
         &self,
         response: &Response<'_>,
         title: &str,
@@ -85,32 +88,20 @@ impl Meta {
                 (name.as_str().to_owned(), value)
             })
             .collect();
-        self.finding_with(
+        self.for_response(
             response,
             title,
             json!({ "status": response.status, "headers": headers }),
         )
     }
 
-    /// A finding with evidence the rule built itself (say, cookie names without their values).
-    pub(super) fn finding_with(
-        &self,
-        response: &Response<'_>,
-        title: &str,
-        evidence: Value,
-    ) -> FindingDraft {
-        FindingDraft {
-            check: CheckKind::HttpHeaders,
-            rule: self.rule.to_owned(),
-            location: response.url.to_string(),
-            title: title.to_owned(),
-            severity: self.severity,
-            score: self.score,
-            cwe: Some(self.cwe),
-            description: self.description.to_owned(),
-            remediation: self.remediation.to_owned(),
+    fn for_response(&self, response: &Response<'_>, title: &str, evidence: Value) -> FindingDraft {
+        self.finding(
+            CheckKind::HttpHeaders,
+            response.url.as_str(),
+            title,
             evidence,
-        }
+        )
     }
 }
 
@@ -141,7 +132,7 @@ fn missing_hsts(response: &Response<'_>) -> Option<FindingDraft> {
         Some(Some(0)) => "Strict-Transport-Security disabled (max-age=0)",
         Some(Some(_)) => return None,
     };
-    Some(MISSING_HSTS.finding(response, title, &[&STRICT_TRANSPORT_SECURITY]))
+    Some(MISSING_HSTS.for_headers(response, title, &[&STRICT_TRANSPORT_SECURITY]))
 }
 
 const MISSING_CSP: Meta = Meta {
@@ -174,7 +165,7 @@ fn missing_csp(response: &Response<'_>) -> Option<FindingDraft> {
         &CONTENT_SECURITY_POLICY,
         &CONTENT_SECURITY_POLICY_REPORT_ONLY,
     ];
-    Some(MISSING_CSP.finding(response, title, &evidence))
+    Some(MISSING_CSP.for_headers(response, title, &evidence))
 }
 
 const MISSING_XCTO: Meta = Meta {
@@ -196,7 +187,7 @@ fn missing_x_content_type_options(response: &Response<'_>) -> Option<FindingDraf
         Some(_) => "X-Content-Type-Options is not nosniff",
         None => "X-Content-Type-Options header missing",
     };
-    Some(MISSING_XCTO.finding(response, title, &[&X_CONTENT_TYPE_OPTIONS]))
+    Some(MISSING_XCTO.for_headers(response, title, &[&X_CONTENT_TYPE_OPTIONS]))
 }
 
 const MISSING_CLICKJACKING: Meta = Meta {
@@ -216,7 +207,7 @@ fn missing_clickjacking_protection(response: &Response<'_>) -> Option<FindingDra
         return None;
     }
     let evidence = [&X_FRAME_OPTIONS, &CONTENT_SECURITY_POLICY];
-    Some(MISSING_CLICKJACKING.finding(response, "Clickjacking protection missing", &evidence))
+    Some(MISSING_CLICKJACKING.for_headers(response, "Clickjacking protection missing", &evidence))
 }
 
 /// DENY or SAMEORIGIN, in any case. Repeated values protect as long as each is one of these
@@ -281,7 +272,7 @@ fn missing_referrer_policy(response: &Response<'_>) -> Option<FindingDraft> {
         None if items.is_empty() => "Referrer-Policy header missing",
         None => "Referrer-Policy has no valid value",
     };
-    Some(MISSING_REFERRER_POLICY.finding(response, title, &[&REFERRER_POLICY]))
+    Some(MISSING_REFERRER_POLICY.for_headers(response, title, &[&REFERRER_POLICY]))
 }
 
 const SERVER_VERSION: Meta = Meta {
@@ -300,7 +291,7 @@ fn server_version_disclosure(response: &Response<'_>) -> Option<FindingDraft> {
         .iter()
         .any(|server| parse::discloses_version(server));
     discloses.then(|| {
-        SERVER_VERSION.finding(
+        SERVER_VERSION.for_headers(
             response,
             "Server header discloses the software version",
             &[&SERVER],
@@ -326,7 +317,7 @@ fn x_powered_by_disclosure(response: &Response<'_>) -> Option<FindingDraft> {
         .iter()
         .any(|value| !value.is_empty());
     present.then(|| {
-        X_POWERED_BY_DISCLOSURE.finding(
+        X_POWERED_BY_DISCLOSURE.for_headers(
             response,
             "X-Powered-By header discloses the technology stack",
             &[&X_POWERED_BY],

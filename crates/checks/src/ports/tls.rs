@@ -5,6 +5,7 @@
 
 use super::banner::starts_with_or_is_prefix;
 use super::{Service, Verdict};
+use crate::tls_wire::{push_extension, push_len16, push_u16_list, u24};
 
 const HANDSHAKE: u8 = 0x16;
 const ALERT: u8 = 0x15;
@@ -145,27 +146,6 @@ fn version_name(version: u16) -> Option<&'static str> {
         0x0304 => "TLSv1.3",
         _ => return None,
     })
-}
-
-fn u24(len: usize) -> [u8; 3] {
-    let [_, a, b, c] = u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes();
-    [a, b, c]
-}
-
-fn push_len16(out: &mut Vec<u8>, data: &[u8]) {
-    let len = u16::try_from(data.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(data);
-}
-
-fn push_u16_list(out: &mut Vec<u8>, items: &[u16]) {
-    let bytes: Vec<u8> = items.iter().flat_map(|item| item.to_be_bytes()).collect();
-    push_len16(out, &bytes);
-}
-
-fn push_extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
-    out.extend_from_slice(&kind.to_be_bytes());
-    push_len16(out, data);
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ use tokio_rustls::rustls::{
 use url::{Host, Url};
 
 use crate::CheckError;
-use crate::egress::{EgressError, EgressPolicy};
+use crate::egress::EgressPolicy;
+use crate::fetch;
 use rules::{ChainTrust, Observed};
 
 pub use rules::EXPIRY_WARNING_DAYS;
@@ -94,16 +95,13 @@ pub async fn run(
 ) -> Result<TlsCertOutput, CheckError> {
     let deadline = Instant::now() + timeout;
     let (host, port) = target_host_port(target)?;
-    let url = Url::parse(&format!("https://{host}:{port}/"))
-        .map_err(|err| CheckError::InvalidTarget(format!("invalid host {host} ({err})")))?;
-    let address = match timeout_at(deadline, policy.resolve(&url)).await {
-        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-        Ok(Err(EgressError::InvalidTarget(reason))) => {
-            return Err(CheckError::InvalidTarget(reason));
-        }
-        Ok(Err(err)) => return Err(err.into()),
-        Ok(Ok(addr)) => addr,
-    };
+    let (_, address) = fetch::approve(
+        &format!("https://{host}:{port}/"),
+        policy,
+        deadline,
+        timeout,
+    )
+    .await?;
     let host_text = host_name(&host);
     let server_name = match &host {
         Host::Domain(domain) => ServerName::try_from(domain.clone()).map_err(|err| {

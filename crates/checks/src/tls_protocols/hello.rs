@@ -5,6 +5,7 @@
 //! The hello only has to make the server choose: the handshake is never finished, so the
 //! random and session id need not be random and no key share is offered (a TLS 1.3 server
 //! answers with a HelloRetryRequest, which names the version as well as a ServerHello does).
+use crate::tls_wire::{push_extension, push_len16, push_u16_list, u24};
 
 /// Protocol versions as they appear on the wire.
 pub const SSL3: u16 = 0x0300;
@@ -117,27 +118,6 @@ fn valid_sni(name: &str) -> bool {
         && name.len() <= 253
         && name.parse::<std::net::IpAddr>().is_err()
         && name.is_ascii()
-}
-
-fn u24(len: usize) -> [u8; 3] {
-    let [_, a, b, c] = u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes();
-    [a, b, c]
-}
-
-fn push_len16(out: &mut Vec<u8>, data: &[u8]) {
-    let len = u16::try_from(data.len()).unwrap_or(u16::MAX);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(data);
-}
-
-fn push_u16_list(out: &mut Vec<u8>, items: &[u16]) {
-    let bytes: Vec<u8> = items.iter().flat_map(|item| item.to_be_bytes()).collect();
-    push_len16(out, &bytes);
-}
-
-fn push_extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
-    out.extend_from_slice(&kind.to_be_bytes());
-    push_len16(out, data);
 }
 
 #[cfg(test)]

@@ -34,11 +34,12 @@ use std::time::Duration;
 
 use s4e_types::{CheckKind, FindingDraft};
 use serde::Serialize;
-use tokio::time::{Instant, timeout_at};
-use url::{Host, Url};
+use tokio::time::Instant;
+use url::Host;
 
 use crate::CheckError;
-use crate::egress::{EgressError, EgressPolicy};
+use crate::egress::EgressPolicy;
+use crate::fetch;
 use crate::tls_cert::{host_name, io_reason, location, target_host_port};
 use hello::{SSL3, TLS10, TLS11, TLS12, TLS13, version_name};
 use probe::Answer;
@@ -103,16 +104,13 @@ pub async fn run(
     let started = Instant::now();
     let deadline = started + timeout;
     let (host, port) = target_host_port(target)?;
-    let url = Url::parse(&format!("https://{host}:{port}/"))
-        .map_err(|err| CheckError::InvalidTarget(format!("invalid host {host} ({err})")))?;
-    let address = match timeout_at(deadline, policy.resolve(&url)).await {
-        Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-        Ok(Err(EgressError::InvalidTarget(reason))) => {
-            return Err(CheckError::InvalidTarget(reason));
-        }
-        Ok(Err(err)) => return Err(err.into()),
-        Ok(Ok(addr)) => addr,
-    };
+    let (_, address) = fetch::approve(
+        &format!("https://{host}:{port}/"),
+        policy,
+        deadline,
+        timeout,
+    )
+    .await?;
     let host_text = host_name(&host);
     let sni = match &host {
         Host::Domain(domain) => Some(domain.clone()),

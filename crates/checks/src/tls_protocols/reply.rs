@@ -193,11 +193,7 @@ pub fn alert_name(description: u8) -> String {
 mod tests {
     use super::*;
     use crate::tls_protocols::hello::{SSL3, TLS10};
-
-    fn u24(len: usize) -> [u8; 3] {
-        let [_, a, b, c] = u32::try_from(len).unwrap().to_be_bytes();
-        [a, b, c]
-    }
+    use crate::tls_wire::u24;
 
     /// A ServerHello record: `version` in the legacy field, `random`, a 32-byte session id,
     /// `suite`, and `extensions` (raw, without their length) when given.
