@@ -252,12 +252,4 @@ impl SessionStore {
             .await?;
         Ok(set.is_some())
     }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        redis::cmd("PING")
-            .query_async::<()>(&mut connection)
-            .await?;
-        Ok(())
-    }
 }

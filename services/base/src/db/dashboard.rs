@@ -2,19 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use s4e_types::OrgId;
-use s4e_types::api::{DashboardSummary, SeverityCounts};
+use s4e_types::api::DashboardSummary;
 use sqlx::PgPool;
 
-use super::DbError;
+use super::{DbError, SeverityRow};
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     assets: i64,
-    critical: i64,
-    high: i64,
-    medium: i64,
-    low: i64,
-    info: i64,
+    #[sqlx(flatten)]
+    open: SeverityRow,
     scans_queued: i64,
     scans_running: i64,
     last_scan_finished_at: Option<DateTime<Utc>>,
@@ -42,13 +39,7 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
     .await?;
     Ok(DashboardSummary {
         assets: row.assets,
-        open_findings: SeverityCounts {
-            critical: row.critical,
-            high: row.high,
-            medium: row.medium,
-            low: row.low,
-            info: row.info,
-        },
+        open_findings: row.open.into(),
         scans_queued: row.scans_queued,
         scans_running: row.scans_running,
         last_scan_finished_at: row.last_scan_finished_at,

@@ -52,6 +52,28 @@ pub(crate) fn retryable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// The five `count(...) FILTER (...)` columns of a statement counting findings by severity.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SeverityRow {
+    critical: i64,
+    high: i64,
+    medium: i64,
+    low: i64,
+    info: i64,
+}
+
+impl From<SeverityRow> for s4e_types::api::SeverityCounts {
+    fn from(row: SeverityRow) -> Self {
+        Self {
+            critical: row.critical,
+            high: row.high,
+            medium: row.medium,
+            low: row.low,
+            info: row.info,
+        }
+    }
+}
+
 /// The name of the unique constraint a failed statement violated, if that is what failed.
 pub(crate) fn unique_violation(error: &sqlx::Error) -> Option<String> {
     match error {

@@ -2,11 +2,11 @@
 //! about customers filters by that partner.
 
 use s4e_types::OrgId;
-use s4e_types::api::{CustomerFindings, Organization, RateTier, SeverityCounts};
+use s4e_types::api::{CustomerFindings, Organization, RateTier};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::DbError;
+use super::{DbError, SeverityRow};
 
 #[derive(sqlx::FromRow)]
 struct OrganizationRow {
@@ -133,11 +133,8 @@ pub async fn customer(
 struct PortfolioRow {
     #[sqlx(flatten)]
     organization: OrganizationRow,
-    critical: i64,
-    high: i64,
-    medium: i64,
-    low: i64,
-    info: i64,
+    #[sqlx(flatten)]
+    open: SeverityRow,
 }
 
 /// Every customer of the partner with its open findings by severity, in one statement.
@@ -161,13 +158,7 @@ pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerF
         .into_iter()
         .map(|row| CustomerFindings {
             organization: row.organization.into(),
-            open_findings: SeverityCounts {
-                critical: row.critical,
-                high: row.high,
-                medium: row.medium,
-                low: row.low,
-                info: row.info,
-            },
+            open_findings: row.open.into(),
         })
         .collect())
 }

@@ -187,21 +187,13 @@ pub async fn login(
     };
     let user = credentials.user;
     if !matches {
-        let mut entry = user_entry(&user, "sessions.login", StatusCode::UNAUTHORIZED, &meta);
-        // Someone tried this account; it was not necessarily its user.
-        entry.actor_kind = ActorKind::Anonymous;
-        entry.actor_id = None;
-        audit::write(&state, user.org_id, entry).await;
-        return Err(ApiError::unauthorized("wrong e-mail or password"));
+        let refused = ApiError::unauthorized("wrong e-mail or password");
+        return Err(refuse_login(&state, &user, &meta, refused).await);
     }
     if let Some(sealed) = &credentials.totp_secret
         && let Err(error) = second_factor(&state, &user, sealed, body.totp_code.as_deref()).await
     {
-        let mut entry = user_entry(&user, "sessions.login", error.status, &meta);
-        entry.actor_kind = ActorKind::Anonymous;
-        entry.actor_id = None;
-        audit::write(&state, user.org_id, entry).await;
-        return Err(error);
+        return Err(refuse_login(&state, &user, &meta, error).await);
     }
     audit::write(
         &state,
@@ -210,6 +202,21 @@ pub async fn login(
     )
     .await;
     start_session(&state, user, &meta, StatusCode::OK).await
+}
+
+/// Records a refused sign-in to `user`'s account and hands the refusal back. Someone tried
+/// the account; it was not necessarily its user, so the actor is anonymous.
+async fn refuse_login(
+    state: &AppState,
+    user: &User,
+    meta: &ClientMeta,
+    refusal: ApiError,
+) -> ApiError {
+    let mut entry = user_entry(user, "sessions.login", refusal.status, meta);
+    entry.actor_kind = ActorKind::Anonymous;
+    entry.actor_id = None;
+    audit::write(state, user.org_id, entry).await;
+    refusal
 }
 
 /// Checks the code of the user's authenticator; each code is accepted once.
@@ -244,6 +251,21 @@ const TOTP_REUSE_GUARD: Duration = Duration::from_secs(150);
 
 fn unix_now() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default()
+}
+
+/// Refuses a signed-in user's request that needs their password (`field`) when it is wrong.
+async fn confirm_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+    field: &str,
+) -> Result<(), ApiError> {
+    let credentials = state.base.credentials(email).await.map_err(upstream)?;
+    if password::verify(password, Some(credentials.password_hash)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("{field}: wrong password")))
+    }
 }
 
 /// Starts enrolling a second factor: a new secret to add to an authenticator app. It becomes
@@ -299,11 +321,7 @@ pub async fn disable_totp(
     ApiJson(body): ApiJson<DisableTotp>,
 ) -> Result<Json<User>, ApiError> {
     let (user_id, email, _) = principal.user()?;
-    let credentials = state.base.credentials(email).await.map_err(upstream)?;
-    let matches = password::verify(body.password, Some(credentials.password_hash)).await?;
-    if !matches {
-        return Err(ApiError::forbidden("password: wrong password"));
-    }
+    confirm_password(&state, email, body.password, "password").await?;
     let user = state
         .base
         .disable_totp(principal.org_id, user_id)
@@ -468,11 +486,7 @@ pub async fn change_password(
 ) -> Result<Response, ApiError> {
     let (user_id, email, current) = principal.user()?;
     password::check_new(&body.new_password, email, "new_password")?;
-    let credentials = state.base.credentials(email).await.map_err(upstream)?;
-    let matches = password::verify(body.current_password, Some(credentials.password_hash)).await?;
-    if !matches {
-        return Err(ApiError::forbidden("current_password: wrong password"));
-    }
+    confirm_password(&state, email, body.current_password, "current_password").await?;
     let password_hash = password::hash(body.new_password).await?;
     state
         .base
