@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -43,6 +43,30 @@ impl Metrics {
 
     pub fn set(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)], to: f64) {
         self.update(name, help, Kind::Gauge, labels, |value| *value = to);
+    }
+
+    /// Adds to several counters that share their labels, under one lock.
+    pub fn add_each(
+        &self,
+        counters: &[(&'static str, &'static str, f64)],
+        labels: &[(&str, &str)],
+    ) {
+        let key = render_labels(labels);
+        let mut families = self
+            .families
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for (name, help, by) in counters {
+            let family = families.entry(name).or_default();
+            family.help = help;
+            family.kind = Some(Kind::Counter);
+            match family.series.get_mut(&key) {
+                Some(value) => *value += by,
+                None => {
+                    family.series.insert(key.clone(), *by);
+                }
+            }
+        }
     }
 
     fn update(
@@ -102,45 +126,58 @@ fn render_labels(labels: &[(&str, &str)]) -> String {
     if labels.is_empty() {
         return String::new();
     }
-    let inner: Vec<String> = labels
-        .iter()
-        .map(|(key, value)| {
-            let value = value
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("{key}=\"{value}\"")
-        })
-        .collect();
-    format!("{{{}}}", inner.join(","))
+    let mut out = String::with_capacity(96);
+    out.push('{');
+    for (index, (key, value)) in labels.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push_str("=\"");
+        for character in value.chars() {
+            match character {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                other => out.push(other),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
-/// Middleware counting requests and their duration by route template and status.
-pub async fn track_http(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+/// Serves the request through `next`, counting it and its duration by route template and
+/// status.
+pub async fn track_http(metrics: &Metrics, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let status = response.status();
     let labels = [
         ("method", method.as_str()),
-        ("route", route.as_str()),
+        (
+            "route",
+            route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        ),
         ("status", status.as_str()),
     ];
-    metrics.inc(
-        "s4e_http_requests_total",
-        "HTTP requests served, by route and status.",
+    metrics.add_each(
+        &[
+            (
+                "s4e_http_requests_total",
+                "HTTP requests served, by route and status.",
+                1.0,
+            ),
+            (
+                "s4e_http_request_duration_seconds_total",
+                "Time spent serving HTTP requests, by route and status.",
+                started.elapsed().as_secs_f64(),
+            ),
+        ],
         &labels,
-    );
-    metrics.add(
-        "s4e_http_request_duration_seconds_total",
-        "Time spent serving HTTP requests, by route and status.",
-        &labels,
-        started.elapsed().as_secs_f64(),
     );
     response
 }

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,15 +19,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Adds what every service's HTTP surface has: the body limit, request metrics, the trace
-/// context.
+/// context. Tracing and metrics are one layer: each axum middleware layer clones the whole stack
+/// beneath it on every request.
 pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
     router
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            metrics::track_http,
-        ))
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .layer(axum::middleware::from_fn(crate::telemetry::trace_requests))
+        .layer(axum::middleware::from_fn_with_state(metrics, observe))
+}
+
+async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    crate::telemetry::traced(request, |request| {
+        metrics::track_http(&metrics, request, next)
+    })
+    .await
 }
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish. Handlers can read

@@ -22,13 +22,14 @@ pub fn init(service: &'static str, format: &str) {
     }
 }
 
-/// Middleware: runs each request inside the trace context it arrived with (`traceparent`), or a
+/// Runs `inner` for the request inside the trace context it arrived with (`traceparent`), or a
 /// new one, and inside a span carrying its trace id, so every log line of the request and every
 /// call it makes can be followed across services.
-pub async fn trace_requests(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+pub async fn traced<F, Fut>(request: axum::extract::Request, inner: F) -> axum::response::Response
+where
+    F: FnOnce(axum::extract::Request) -> Fut,
+    Fut: std::future::Future<Output = axum::response::Response>,
+{
     use tracing::Instrument;
 
     let context = request
@@ -43,5 +44,5 @@ pub async fn trace_requests(
         method = %request.method(),
         path = %request.uri().path(),
     );
-    s4e_trace::scope(context, next.run(request).instrument(span)).await
+    s4e_trace::scope(context, inner(request).instrument(span)).await
 }

@@ -20,6 +20,6 @@ pub use dead_letters::{DeadLetters, StoredDeadLetter};
 pub use error::StoreError;
 pub use leases::{LeaseLimit, Leases};
 pub use live_status::LiveStatus;
-pub use rate_limit::{RateDecision, RateLimiter};
+pub use rate_limit::{BucketCount, RateDecision, RateLimiter};
 pub use raw_outputs::RawOutputs;
 pub use sessions::{SessionData, SessionStore, StoredSession};

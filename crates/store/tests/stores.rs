@@ -78,3 +78,155 @@ async fn database_names_are_checked_before_use() {
     let result = RawOutputs::connect("mongodb://127.0.0.1:27017", "bad.name").await;
     assert!(matches!(result, Err(StoreError::InvalidName(_))));
 }
+
+/// Requests for the same buckets share round trips, yet each is decided as if they had gone one
+/// by one: with 300 at once against a limit of 200, exactly 200 pass, each with its own
+/// remaining count, and Redis counted all 300.
+#[tokio::test]
+async fn concurrent_hits_are_counted_exactly_once_each() {
+    use std::time::Duration;
+
+    let env = TestEnv::new().await.unwrap();
+    let limiter = s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
+        .await
+        .unwrap();
+    let window = Duration::from_secs(60);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..300 {
+        let limiter = limiter.clone();
+        tasks.spawn(async move {
+            limiter
+                .hit_all(&[("ip:one", 1000), ("key:k", 200)], window)
+                .await
+        });
+    }
+    let mut remaining_on_key = Vec::new();
+    let mut refused = 0;
+    while let Some(result) = tasks.join_next().await {
+        let decisions = result.unwrap().unwrap();
+        assert_eq!(decisions.len(), 2);
+        assert!(decisions[0].allowed, "the address bucket has room for all");
+        assert!(decisions[1].reset_after <= window);
+        if decisions[1].allowed {
+            remaining_on_key.push(decisions[1].remaining);
+        } else {
+            refused += 1;
+            assert_eq!(decisions[1].remaining, 0);
+        }
+    }
+    remaining_on_key.sort_unstable();
+    assert_eq!(remaining_on_key, (0..200).collect::<Vec<u32>>());
+    assert_eq!(refused, 100);
+
+    let client = redis::Client::open(env.redis_url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:ratelimit:key:k", env.namespace);
+    let count: u64 = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(count, 300);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "the window expires: {ttl}");
+
+    // Another bucket starts from nothing.
+    let other = limiter.hit("key:other", 1, window).await.unwrap();
+    assert!(other.allowed);
+    assert_eq!(other.remaining, 0);
+    let again = limiter.hit("key:other", 1, window).await.unwrap();
+    assert!(!again.allowed);
+
+    // Callers that give up while their round trip is under way stall nobody else.
+    let mut abandoned = Vec::new();
+    for _ in 0..50 {
+        let limiter = limiter.clone();
+        abandoned.push(tokio::spawn(async move {
+            limiter.hit("key:abandoned", 1000, window).await
+        }));
+    }
+    for task in &abandoned {
+        task.abort();
+    }
+    let after = tokio::time::timeout(
+        Duration::from_secs(5),
+        limiter.hit("key:abandoned", 1000, window),
+    )
+    .await
+    .expect("a later hit is answered")
+    .unwrap();
+    assert!(after.allowed);
+    let counted: u64 = redis::cmd("GET")
+        .arg(format!("{}:ratelimit:key:abandoned", env.namespace))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(
+        (1..=51).contains(&counted) && 1000 - u64::from(after.remaining) <= counted,
+        "counted {counted}, remaining {}",
+        after.remaining
+    );
+    env.cleanup().await.unwrap();
+}
+
+/// A session's request is read and counted in one round trip: the session is found, its idle
+/// period restarts, and each bucket counts one hit; an ended session counts nothing.
+#[tokio::test]
+async fn a_session_is_touched_and_counted_in_one_call() {
+    use std::time::Duration;
+
+    use s4e_store::{BucketCount, SessionData, SessionStore};
+
+    let env = TestEnv::new().await.unwrap();
+    let sessions = SessionStore::connect(&env.redis_url, &env.namespace, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let limiter = s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
+        .await
+        .unwrap();
+    let window = Duration::from_secs(60);
+    let data = SessionData {
+        user_id: s4e_types::UserId::new(),
+        org_id: OrgId::new(),
+        role: s4e_types::Role::Member,
+        email: "a@example.com".into(),
+        csrf_token: "csrf".into(),
+        created_at: chrono::Utc::now(),
+        ip: None,
+        user_agent: None,
+        rate_tier: Default::default(),
+        asset_scope: None,
+    };
+    sessions.create("s1", &data).await.unwrap();
+
+    let ended = sessions
+        .touch_counting("gone", &["ip:a", "session:gone"], window)
+        .await
+        .unwrap();
+    assert_eq!(ended, None);
+    // Nothing was counted for it: the limiter's first hit on that bucket is the first.
+    let first = limiter.hit("session:gone", 5, window).await.unwrap();
+    assert_eq!(first.remaining, 4);
+
+    for expected in 1..=3 {
+        let (read, counts) = sessions
+            .touch_counting("s1", &["ip:a", "session:s1"], window)
+            .await
+            .unwrap()
+            .expect("the session lives");
+        assert_eq!(read, data);
+        assert_eq!(counts.len(), 2);
+        for BucketCount { count, ttl_ms } in counts {
+            assert_eq!(count, expected);
+            assert!(ttl_ms > 0 && ttl_ms <= 60_000, "{ttl_ms}");
+        }
+    }
+    // The limiter counts in the same buckets.
+    let fourth = limiter.hit("session:s1", 10, window).await.unwrap();
+    assert_eq!(fourth.remaining, 6);
+    env.cleanup().await.unwrap();
+}

@@ -24,16 +24,37 @@ tokio::task_local! {
     static CURRENT: TraceContext;
 }
 
+thread_local! {
+    /// SplitMix64 state, seeded once per thread from the OS random source (UUIDv4 bytes): ids
+    /// only need to be unique and unguessable in practice, and a system call per id would cost
+    /// more than the rest of a small request's tracing.
+    static RANDOM: std::cell::Cell<u64> = std::cell::Cell::new({
+        let seed = uuid::Uuid::new_v4().as_u64_pair();
+        seed.0 ^ seed.1
+    });
+}
+
+fn next_random() -> u64 {
+    RANDOM.with(|state| {
+        let mut z = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+/// Random bytes that are never all zero (an all-zero id is invalid).
 fn random_bytes<const N: usize>() -> [u8; N] {
-    // UUIDv4 bytes come from the OS random source; two of them cover any id size here.
     let mut bytes = [0u8; N];
-    let random = [
-        *uuid::Uuid::new_v4().as_bytes(),
-        *uuid::Uuid::new_v4().as_bytes(),
-    ]
-    .concat();
-    bytes.copy_from_slice(&random[..N]);
-    bytes
+    loop {
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&next_random().to_le_bytes()[..chunk.len()]);
+        }
+        if bytes.iter().any(|byte| *byte != 0) {
+            return bytes;
+        }
+    }
 }
 
 impl TraceContext {
@@ -105,7 +126,13 @@ fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// Runs `work` with `context` as the current trace context.
@@ -153,6 +180,24 @@ mod tests {
         assert_eq!(child.trace_id(), root.trace_id());
         assert_ne!(child.to_string(), root.to_string());
         assert_eq!(TraceContext::parse(&root.to_string()), Some(root));
+    }
+
+    #[test]
+    fn ids_do_not_repeat_within_or_across_threads() {
+        let roots = || {
+            (0..10_000)
+                .map(|_| TraceContext::new_root().trace_id())
+                .collect::<Vec<_>>()
+        };
+        let other = std::thread::spawn(roots).join().unwrap();
+        let mut all: Vec<String> = roots().into_iter().chain(other).collect();
+        assert!(
+            all.iter()
+                .all(|id| TraceContext::parse(&format!("00-{id}-00f067aa0ba902b7-01")).is_some())
+        );
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 20_000);
     }
 
     #[tokio::test]

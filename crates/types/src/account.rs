@@ -216,7 +216,7 @@ pub struct Me {
     /// The key's id and prefix, when the caller presented an API key.
     pub api_key: Option<ApiKeyRef>,
     /// `assets:read`, `scans:write` ...
-    pub permissions: Vec<String>,
+    pub permissions: Vec<std::borrow::Cow<'static, str>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

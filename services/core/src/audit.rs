@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
@@ -112,7 +112,7 @@ fn trace_id() -> Option<String> {
 }
 
 /// Middleware behind authentication: records each state-changing request once answered.
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record(state: &AppState, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -150,7 +150,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         ip,
         trace_id: trace_id(),
     };
-    write(&state, principal.org_id, entry).await;
+    write(state, principal.org_id, entry).await;
     response
 }
 

@@ -3,12 +3,11 @@
 //! handler behind [`authenticate`] receives a [`Principal`]: the organization to scope its
 //! calls by, who acts, and what they may do.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::Response;
 use s4e_client::ClientError;
 use s4e_runtime::ApiError;
 use s4e_types::api::RateTier;
@@ -19,7 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::AppState;
 use crate::api_key;
 use crate::permissions::{Access, Permissions, Resource};
-use crate::session;
+use crate::{rate_limit, session};
 
 #[derive(Clone, Debug)]
 pub enum Actor {
@@ -110,9 +109,13 @@ impl Principal {
     /// The rate-limit bucket of this caller.
     pub fn bucket(&self) -> String {
         match &self.actor {
-            Actor::User { session_id, .. } => format!("session:{session_id}"),
+            Actor::User { session_id, .. } => Self::session_bucket(session_id),
             Actor::ApiKey { key_id, .. } => format!("key:{key_id}"),
         }
+    }
+
+    pub fn session_bucket(session_id: &str) -> String {
+        format!("session:{session_id}")
     }
 
     /// How the audit log names this caller.
@@ -160,17 +163,18 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// Finds who calls and puts their [`Principal`] on the request, or refuses it.
+pub async fn authenticate(state: &AppState, mut request: Request) -> Result<Request, ApiError> {
     let principal = if let Some(key) = presented_key(request.headers()) {
-        by_api_key(&state, key).await?
+        by_api_key(state, key).await?
     } else if let Some(secret) = session::from_cookies(request.headers()) {
-        let (principal, csrf_token) = by_session(&state, secret).await?;
+        let ip = rate_limit::client_ip(&request);
+        let (principal, csrf_token, decided) = by_session(state, secret, ip).await?;
         if !safe(request.method()) {
             require_csrf(&csrf_token, request.headers())?;
+        }
+        if let Some(decided) = decided {
+            request.extensions_mut().insert(decided);
         }
         principal
     } else {
@@ -180,9 +184,9 @@ pub async fn authenticate(
     };
     let acting = request.headers().get(ACTING_ORG_HEADER).cloned();
     let writes = !safe(request.method());
-    let principal = act_for_customer(&state, principal, acting, writes).await?;
+    let principal = act_for_customer(state, principal, acting, writes).await?;
     request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
+    Ok(request)
 }
 
 /// The header a partner names the customer organization it acts in with.
@@ -233,7 +237,8 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
         Some(record) => record,
         None => match state.base.api_key_by_hash(&key_hash).await {
             Ok(record) => {
-                state.keys.insert(key_hash, record.clone());
+                let record = Arc::new(record);
+                state.keys.insert(key_hash, Arc::clone(&record));
                 record
             }
             Err(ClientError::NotFound(_)) => {
@@ -253,7 +258,7 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
         org_id: record.org_id,
         actor: Actor::ApiKey {
             key_id: record.id,
-            prefix: record.prefix,
+            prefix: record.prefix.clone(),
         },
         permissions,
         acting_from: None,
@@ -262,11 +267,32 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
     })
 }
 
-/// The session's principal and its CSRF token.
-async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String), ApiError> {
+/// The session's principal, its CSRF token, and when the rate limiter shares the session
+/// store, the request's rate-limit decisions (counted in the same round trip).
+async fn by_session(
+    state: &AppState,
+    secret: &str,
+    ip: Option<IpAddr>,
+) -> Result<(Principal, String, Option<rate_limit::Decided>), ApiError> {
     let id = session::id_of(secret);
-    let data = match state.sessions.touch(&id).await {
-        Ok(Some(data)) => data,
+    let limits = &state.limits;
+    let touched = if limits.counted_with_sessions {
+        let buckets = rate_limit::session_buckets(ip, &id);
+        let buckets: Vec<&str> = buckets.iter().map(String::as_str).collect();
+        state
+            .sessions
+            .touch_counting(&id, &buckets, limits.window)
+            .await
+            .map(|touched| touched.map(|(data, counts)| (data, Some(counts))))
+    } else {
+        state
+            .sessions
+            .touch(&id)
+            .await
+            .map(|touched| touched.map(|data| (data, None)))
+    };
+    let (data, counts) = match touched {
+        Ok(Some(touched)) => touched,
         Ok(None) => {
             return Err(ApiError::unauthorized(
                 "the session has ended, sign in again",
@@ -286,6 +312,8 @@ async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String
             "the session has ended, sign in again",
         ));
     }
+    let decided =
+        counts.map(|counts| rate_limit::session_decisions(limits, data.rate_tier, &counts));
     let principal = Principal {
         org_id: data.org_id,
         permissions: Permissions::for_role(data.role),
@@ -299,7 +327,7 @@ async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String
             session_id: id,
         },
     };
-    Ok((principal, data.csrf_token))
+    Ok((principal, data.csrf_token, decided))
 }
 
 /// A state-changing request made with the cookie must repeat the session's CSRF token: another
@@ -321,15 +349,13 @@ fn require_csrf(expected: &str, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Internal headers (the service token among them) are only ever set by our own services.
-pub async fn strip_internal_headers(mut request: Request, next: Next) -> Response {
-    let internal: Vec<_> = request
-        .headers()
+pub fn strip_internal_headers(headers: &mut HeaderMap) {
+    let internal: Vec<_> = headers
         .keys()
         .filter(|name| name.as_str().starts_with("x-s4e-"))
         .cloned()
         .collect();
     for name in internal {
-        request.headers_mut().remove(name);
+        headers.remove(name);
     }
-    next.run(request).await
 }

@@ -12,10 +12,13 @@ use s4e_types::api::ApiKeyRecord;
 /// Entries at most; the cache is emptied when full rather than tracking recency.
 const CAPACITY: usize = 10_000;
 
+/// A record and when it was stored.
+type Entry = (Arc<ApiKeyRecord>, Instant);
+
 #[derive(Clone)]
 pub struct KeyCache {
     ttl: Duration,
-    entries: Arc<Mutex<HashMap<String, (ApiKeyRecord, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
 impl KeyCache {
@@ -27,7 +30,7 @@ impl KeyCache {
     }
 
     /// The record cached for `key_hash`, if still fresh and not past its own expiry.
-    pub fn get(&self, key_hash: &str) -> Option<ApiKeyRecord> {
+    pub fn get(&self, key_hash: &str) -> Option<Arc<ApiKeyRecord>> {
         let entries = self
             .entries
             .lock()
@@ -35,10 +38,10 @@ impl KeyCache {
         let (record, stored) = entries.get(key_hash)?;
         let fresh = stored.elapsed() < self.ttl;
         let expired = record.expires_at.is_some_and(|at| at <= chrono::Utc::now());
-        (fresh && !expired).then(|| record.clone())
+        (fresh && !expired).then(|| Arc::clone(record))
     }
 
-    pub fn insert(&self, key_hash: String, record: ApiKeyRecord) {
+    pub fn insert(&self, key_hash: String, record: Arc<ApiKeyRecord>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -85,16 +88,19 @@ mod tests {
     fn entries_are_fresh_until_evicted_or_expired() {
         let cache = KeyCache::new(Duration::from_secs(60));
         let kept = record(None);
-        cache.insert("a".into(), kept.clone());
-        assert_eq!(cache.get("a"), Some(kept.clone()));
+        cache.insert("a".into(), Arc::new(kept.clone()));
+        assert_eq!(cache.get("a").as_deref(), Some(&kept));
         cache.evict(kept.id);
         assert_eq!(cache.get("a"), None);
 
-        cache.insert("b".into(), record(Some(chrono::Duration::seconds(-1))));
+        cache.insert(
+            "b".into(),
+            Arc::new(record(Some(chrono::Duration::seconds(-1)))),
+        );
         assert_eq!(cache.get("b"), None, "a key past its expiry is not served");
 
         let off = KeyCache::new(Duration::ZERO);
-        off.insert("c".into(), record(None));
+        off.insert("c".into(), Arc::new(record(None)));
         assert_eq!(off.get("c"), None);
     }
 }

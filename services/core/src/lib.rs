@@ -26,8 +26,20 @@ pub use config::Config;
 
 pub const DEFAULT_PORT: u16 = 8080;
 
+/// What every handler and middleware shares; cloned per request and per layer, so it is one
+/// pointer.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(std::sync::Arc<AppContext>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+pub(crate) struct AppContext {
     pub base: BaseClient,
     pub scan: ScanClient,
     pub dispatcher: DispatcherClient,
@@ -82,6 +94,7 @@ pub async fn run(
         per_ip: config.rate_limit_per_ip,
         window: Duration::from_secs(config.rate_limit_window_seconds),
         fail_open: config.rate_limit_fail_open,
+        counted_with_sessions: limiter_url == config.redis_url,
     };
     let sessions = s4e_runtime::retry::with_retries(
         "redis (sessions)",
@@ -115,7 +128,7 @@ pub async fn run(
             scan.clone(),
             |scan| async move { scan.ready().await },
         );
-    let state = AppState {
+    let state = AppState(std::sync::Arc::new(AppContext {
         base,
         scan,
         dispatcher,
@@ -138,11 +151,9 @@ pub async fn run(
             login_window: Duration::from_secs(config.login_window_seconds),
         },
         shutdown: shutdown.clone(),
-    };
+    }));
     let router = api::router(state, readiness);
     let router = s4e_runtime::with_common_layers(router, metrics.clone())
-        // Outermost: internal headers never enter from the public side.
-        .layer(axum::middleware::from_fn(auth::strip_internal_headers))
         .merge(api::metrics(metrics, token));
     s4e_runtime::serve(listener, router, shutdown).await?;
     Ok(())

@@ -45,6 +45,31 @@ impl Resource {
         }
     }
 
+    /// `<family>:<access>`, as scopes and `GET /me` spell a permission.
+    pub fn permission_name(self, access: Access) -> &'static str {
+        use Access::{Read, Write};
+        match (self, access) {
+            (Resource::Assets, Read) => "assets:read",
+            (Resource::Assets, Write) => "assets:write",
+            (Resource::Scans, Read) => "scans:read",
+            (Resource::Scans, Write) => "scans:write",
+            (Resource::Findings, Read) => "findings:read",
+            (Resource::Findings, Write) => "findings:write",
+            (Resource::ApiKeys, Read) => "api_keys:read",
+            (Resource::ApiKeys, Write) => "api_keys:write",
+            (Resource::Users, Read) => "users:read",
+            (Resource::Users, Write) => "users:write",
+            (Resource::Audit, Read) => "audit:read",
+            (Resource::Audit, Write) => "audit:write",
+            (Resource::Automation, Read) => "automation:read",
+            (Resource::Automation, Write) => "automation:write",
+            (Resource::Exports, Read) => "exports:read",
+            (Resource::Exports, Write) => "exports:write",
+            (Resource::Customers, Read) => "customers:read",
+            (Resource::Customers, Write) => "customers:write",
+        }
+    }
+
     fn parse(value: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|r| r.as_str() == value)
     }
@@ -115,12 +140,12 @@ impl Permissions {
     }
 
     /// `assets:read`, `scans:write` ... for every permission held, in a stable order.
-    pub fn names(self) -> Vec<String> {
-        let mut names = Vec::new();
+    pub fn names(self) -> Vec<&'static str> {
+        let mut names = Vec::with_capacity(2 * Resource::ALL.len());
         for resource in Resource::ALL {
             for access in [Access::Read, Access::Write] {
                 if self.allows(*resource, access) {
-                    names.push(format!("{}:{}", resource.as_str(), access.as_str()));
+                    names.push(resource.permission_name(access));
                 }
             }
         }
@@ -214,6 +239,18 @@ mod tests {
         assert!(!member.allows(Resource::Users, Access::Write));
         assert!(admin.allows(Resource::Audit, Access::Read));
         assert!(admin.allows(Resource::Users, Access::Write));
+    }
+
+    #[test]
+    fn permission_names_spell_family_and_access() {
+        for resource in Resource::ALL {
+            for access in [Access::Read, Access::Write] {
+                assert_eq!(
+                    resource.permission_name(access),
+                    format!("{}:{}", resource.as_str(), access.as_str())
+                );
+            }
+        }
     }
 
     #[test]

@@ -16,12 +16,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::ApiError;
-use s4e_store::{RateDecision, RateLimiter};
+use s4e_store::{BucketCount, RateDecision, RateLimiter};
 use s4e_types::api::RateTier;
 
 use crate::AppState;
@@ -36,13 +36,51 @@ pub struct RateLimits {
     pub per_ip: u32,
     pub window: Duration,
     pub fail_open: bool,
+    /// The limiter's buckets live in the session store's Redis: a session's request is read
+    /// and counted in one round trip ([`session_buckets`]).
+    pub counted_with_sessions: bool,
+}
+
+impl RateLimits {
+    /// The limit of a key's or a session's bucket: the organization's tier times the base.
+    fn per_caller(&self, tier: RateTier) -> u32 {
+        self.per_key.saturating_mul(tier_factor(tier))
+    }
+}
+
+/// Decisions made for a request while it was authenticated: a session is read and counted
+/// in one round trip.
+#[derive(Clone)]
+pub struct Decided(Vec<RateDecision>);
+
+fn ip_bucket(ip: IpAddr) -> String {
+    format!("ip:{ip}")
+}
+
+/// The buckets a request from `ip` with the session `session_id` counts against, for
+/// `SessionStore::touch_counting`; [`session_decisions`] reads its counts.
+pub fn session_buckets(ip: Option<IpAddr>, session_id: &str) -> Vec<String> {
+    ip.map(ip_bucket)
+        .into_iter()
+        .chain([Principal::session_bucket(session_id)])
+        .collect()
+}
+
+/// The decisions from the counts of [`session_buckets`], now that the session's tier is known.
+pub fn session_decisions(limits: &RateLimits, tier: RateTier, counts: &[BucketCount]) -> Decided {
+    let caller = limits.per_caller(tier);
+    let decisions = match counts {
+        [ip, session] => vec![ip.against(limits.per_ip), session.against(caller)],
+        counts => counts.iter().map(|count| count.against(caller)).collect(),
+    };
+    Decided(decisions)
 }
 
 /// Marks a response whose request was already counted (by [`after_auth`]).
 #[derive(Clone, Copy)]
 struct Counted;
 
-fn client_ip(request: &Request) -> Option<IpAddr> {
+pub fn client_ip(request: &Request) -> Option<IpAddr> {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -69,16 +107,7 @@ async fn decide(limits: &RateLimits, buckets: &[(String, u32)]) -> Outcome {
         .map(|(bucket, limit)| (bucket.as_str(), *limit))
         .collect();
     match limits.limiter.hit_all(&buckets, limits.window).await {
-        Ok(decisions) => {
-            let Some(decision) = binding(&decisions) else {
-                return Outcome::Pass(None);
-            };
-            if decision.allowed {
-                Outcome::Pass(Some(decision))
-            } else {
-                Outcome::Refuse(too_many(decision))
-            }
-        }
+        Ok(decisions) => judge(&decisions),
         Err(error) if limits.fail_open => {
             tracing::warn!(%error, "rate limiter unavailable, letting the request through");
             Outcome::Pass(None)
@@ -89,6 +118,14 @@ async fn decide(limits: &RateLimits, buckets: &[(String, u32)]) -> Outcome {
                 ApiError::unavailable("rate limiting is unavailable, try again").into_response(),
             )
         }
+    }
+}
+
+fn judge(decisions: &[RateDecision]) -> Outcome {
+    match binding(decisions) {
+        None => Outcome::Pass(None),
+        Some(decision) if decision.allowed => Outcome::Pass(Some(decision)),
+        Some(decision) => Outcome::Refuse(too_many(decision)),
     }
 }
 
@@ -142,8 +179,6 @@ fn too_many(decision: RateDecision) -> Response {
     response
 }
 
-/// Behind authentication: counts the request against its address and its key, in one round
-/// trip.
 /// How many times the per-key limit an organization's tier allows.
 pub fn tier_factor(tier: RateTier) -> u32 {
     match tier {
@@ -153,23 +188,30 @@ pub fn tier_factor(tier: RateTier) -> u32 {
     }
 }
 
-pub async fn after_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Behind authentication: counts the request against its address and its key or session, in
+/// one round trip (already made with the session's, see [`Decided`]).
+pub async fn after_auth<F, Fut>(state: &AppState, mut request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let limits = &state.limits;
-    let mut buckets = Vec::with_capacity(2);
-    if let Some(ip) = client_ip(&request) {
-        buckets.push((format!("ip:{ip}"), limits.per_ip));
-    }
-    if let Some(principal) = request.extensions().get::<Principal>() {
-        buckets.push((
-            principal.bucket(),
-            limits
-                .per_key
-                .saturating_mul(tier_factor(principal.rate_tier)),
-        ));
-    }
-    let mut response = match decide(limits, &buckets).await {
+    let outcome = match request.extensions_mut().remove::<Decided>() {
+        Some(Decided(decisions)) => judge(&decisions),
+        None => {
+            let mut buckets = Vec::with_capacity(2);
+            if let Some(ip) = client_ip(&request) {
+                buckets.push((ip_bucket(ip), limits.per_ip));
+            }
+            if let Some(principal) = request.extensions().get::<Principal>() {
+                buckets.push((principal.bucket(), limits.per_caller(principal.rate_tier)));
+            }
+            decide(limits, &buckets).await
+        }
+    };
+    let mut response = match outcome {
         Outcome::Pass(decision) => {
-            let mut response = next.run(request).await;
+            let mut response = next(request).await;
             if let Some(decision) = decision {
                 set_headers(response.headers_mut(), &decision);
             }
@@ -183,7 +225,7 @@ pub async fn after_auth(State(state): State<AppState>, request: Request, next: N
 
 /// Around the whole API: counts against its address every `/api/v1` request that
 /// [`after_auth`] did not count.
-pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn per_ip(state: &AppState, request: Request, next: Next) -> Response {
     if !limited_path(request.uri().path()) {
         return next.run(request).await;
     }
@@ -196,7 +238,7 @@ pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next)
         return response;
     };
     let limits = &state.limits;
-    match decide(limits, &[(format!("ip:{ip}"), limits.per_ip)]).await {
+    match decide(limits, &[(ip_bucket(ip), limits.per_ip)]).await {
         Outcome::Pass(decision) => {
             let mut response = response;
             if let Some(decision) = decision {

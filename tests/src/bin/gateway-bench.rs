@@ -4,7 +4,9 @@
 //! plus a call to base and its PostgreSQL query), and `GET /healthz` through the same layers
 //! (tracing, metrics, header stripping) without authentication or rate limiting.
 //!
-//! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS]
+//! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS [LOADS]]
+//!
+//! LOADS picks some of `me,assets,healthz,bare` (all by default), for profiling one of them.
 //!
 //! Needs wrk (Debian's package `wrk`) and the infrastructure of scripts/lib.sh.
 
@@ -66,6 +68,10 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let seconds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
     let connections: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50);
+    let loads = args
+        .next()
+        .unwrap_or_else(|| "me,assets,healthz,bare".to_string());
+    let wanted = move |name: &str| loads.split(',').any(|load| load == name);
 
     let fleet = Fleet::start().await?;
     let target = Target::demo(false).await;
@@ -93,15 +99,36 @@ async fn main() -> anyhow::Result<()> {
     let me_url = fleet.api("/me");
     let health_url = format!("{}/healthz", fleet.core.url());
     let auth = format!("Authorization: Bearer {}", fleet.admin_key);
-    let (gateway, me, health, bare) = tokio::task::spawn_blocking(move || {
-        let gateway = wrk(&gateway_url, Some(&auth), seconds, connections);
-        let me = wrk(&me_url, Some(&auth), seconds, connections);
-        let health = wrk(&health_url, None, seconds, connections);
-        let bare = wrk(&bare_url, None, seconds, connections);
-        (gateway, me, health, bare)
+    let results = tokio::task::spawn_blocking(move || {
+        [
+            (
+                "me",
+                "gateway GET /api/v1/me (key, rate limit)",
+                me_url,
+                Some(auth.clone()),
+            ),
+            (
+                "assets",
+                "gateway GET /api/v1/assets (key, rate limit)",
+                gateway_url,
+                Some(auth),
+            ),
+            (
+                "healthz",
+                "gateway GET /healthz (its layers, no key/limit)",
+                health_url,
+                None,
+            ),
+            ("bare", "bare axum handler, same body", bare_url, None),
+        ]
+        .into_iter()
+        .filter(|(name, ..)| wanted(name))
+        .map(|(name, title, url, header)| {
+            wrk(&url, header.as_deref(), seconds, connections).map(|load| (name, title, load))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()
     })
-    .await?;
-    let (gateway, me, health, bare) = (gateway?, me?, health?, bare?);
+    .await??;
 
     println!("wrk -t2 -c{connections} -d{seconds}s --latency, same machine, same run\n");
     println!(
@@ -112,22 +139,27 @@ async fn main() -> anyhow::Result<()> {
         "|{:-<48}|{:->12}|{:->10}|{:->10}|{:-<14}|",
         "", "", "", "", ""
     );
-    for (name, load) in [
-        ("gateway GET /api/v1/me (key, rate limit)", &me),
-        ("gateway GET /api/v1/assets (key, rate limit)", &gateway),
-        ("gateway GET /healthz (its layers, no key/limit)", &health),
-        ("bare axum handler, same body", &bare),
-    ] {
+    for (_, title, load) in &results {
         println!(
-            "| {name:<46} | {:>10.0} | {:>8} | {:>8} | {:<12} |",
+            "| {title:<46} | {:>10.0} | {:>8} | {:>8} | {:<12} |",
             load.requests_per_second, load.p50, load.p99, load.errors
         );
     }
-    let share = |load: &Load| 100.0 * load.requests_per_second / bare.requests_per_second.max(1.0);
-    println!(
-        "\ngateway / bare throughput: /me {:.1}%, /assets {:.1}%",
-        share(&me),
-        share(&gateway)
-    );
+    let rate = |name: &str| {
+        results
+            .iter()
+            .find(|(load, ..)| *load == name)
+            .map(|(.., load)| load.requests_per_second)
+    };
+    if let Some(bare) = rate("bare") {
+        for name in ["me", "assets"] {
+            if let Some(gateway) = rate(name) {
+                println!(
+                    "gateway / bare throughput, {name}: {:.1}%",
+                    100.0 * gateway / bare.max(1.0)
+                );
+            }
+        }
+    }
     fleet.stop().await
 }

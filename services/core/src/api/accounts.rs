@@ -415,7 +415,12 @@ pub async fn me(
         org_id: principal.org_id,
         user,
         api_key,
-        permissions: principal.permissions.names(),
+        permissions: principal
+            .permissions
+            .names()
+            .into_iter()
+            .map(std::borrow::Cow::Borrowed)
+            .collect(),
     }))
 }
 

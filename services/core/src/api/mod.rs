@@ -16,8 +16,10 @@ mod scans;
 mod users;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use s4e_client::ClientError;
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
@@ -98,19 +100,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             get(partners::list).post(partners::create),
         )
         .route("/api/v1/portfolio", get(partners::portfolio))
-        // Layers run outermost last-added: authenticate, then rate limit, then audit.
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            audit::record,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::after_auth,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .with_state(state.clone());
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -124,10 +114,30 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .merge(authenticated)
         .merge(s4e_runtime::health::probes(readiness))
         .fallback(|| async { ApiError::not_found("route") })
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            rate_limit::per_ip,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state, edge))
+}
+
+// Each axum middleware layer clones the whole stack beneath it on every request, so the
+// gateway's steps are two layers, each calling its steps in order, rather than one layer each.
+
+/// Every route's first step: internal headers never enter from the public side, and a request
+/// that authentication did not count is counted against its address.
+async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    auth::strip_internal_headers(request.headers_mut());
+    rate_limit::per_ip(&state, request, next).await
+}
+
+/// The door of every authenticated route: who calls, whether they may call now (the rate
+/// limit), and for a change, its audit entry once it is answered.
+async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request = match auth::authenticate(&state, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    rate_limit::after_auth(&state, request, |request| {
+        audit::record(&state, request, next)
+    })
+    .await
 }
 
 /// The gateway faces the internet: its metrics are for the cluster's scraper, which presents
