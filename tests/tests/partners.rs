@@ -249,3 +249,139 @@ async fn a_partner_manages_its_customers_and_sees_their_portfolio() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     fleet.stop().await.unwrap();
 }
+
+/// A partner's user, acting inside a customer, brings in the customer's own first person: the
+/// invitation belongs to the customer, the person who accepts it signs in to the customer
+/// alone, and an organization that is not the partner's customer cannot be invited into.
+#[tokio::test]
+async fn a_partner_invites_a_customer_s_first_user() {
+    use reqwest::header::{COOKIE, SET_COOKIE};
+
+    const PASSWORD: &str = "a partner's long password";
+    let fleet = Fleet::start().await.unwrap();
+    let (base_url, token) = (fleet.base.url(), fleet.env.service_token.clone());
+    s4e_core::create_organization(&base_url, &token, "MSSP", "ops@mssp.test", PASSWORD, true)
+        .await
+        .unwrap();
+    let stranger = s4e_core::create_admin_key(&base_url, &token, "Stranger")
+        .await
+        .unwrap();
+    let stranger_org = json_of(
+        fleet
+            .http
+            .get(fleet.api("/me"))
+            .bearer_auth(&stranger)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let sign_in = |email: &'static str| {
+        let fleet = &fleet;
+        async move {
+            let response = fleet
+                .http
+                .post(fleet.api("/auth/login"))
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{email}");
+            let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+            let cookie = cookie.split(';').next().unwrap().to_string();
+            let body = json_of(response).await;
+            (cookie, body["csrf_token"].as_str().unwrap().to_string())
+        }
+    };
+    let (cookie, csrf) = sign_in("ops@mssp.test").await;
+    let send = |method: Method, path: &str| {
+        fleet
+            .http
+            .request(method, fleet.api(path))
+            .header(COOKIE, &cookie)
+            .header("x-csrf-token", &csrf)
+    };
+
+    let response = send(Method::POST, "/customers")
+        .json(&json!({"name": "Gamma Labs"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let customer = json_of(response).await["id"].as_str().unwrap().to_string();
+
+    let invite = |inside: &str| {
+        send(Method::POST, "/invitations")
+            .header(ACT, inside)
+            .json(&json!({"email": "ciso@gamma.test", "role": "owner"}))
+            .send()
+    };
+    let response = invite(&customer).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let invitation = json_of(response).await;
+    assert_eq!(invitation["invitation"]["org_id"], customer.as_str());
+    let listed = json_of(
+        send(Method::GET, "/invitations")
+            .header(ACT, &customer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    // The partner's own organization has no such invitation.
+    let own = json_of(send(Method::GET, "/invitations").send().await.unwrap()).await;
+    assert_eq!(own["items"].as_array().unwrap().len(), 0, "{own}");
+
+    // Not a customer of this partner: as if it did not exist.
+    let response = invite(&stranger_org).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let response = fleet
+        .http
+        .post(fleet.api("/invitations/accept"))
+        .json(&json!({"token": invitation["token"], "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (customer_cookie, _) = sign_in("ciso@gamma.test").await;
+    let me = json_of(
+        fleet
+            .http
+            .get(fleet.api("/me"))
+            .header(COOKIE, &customer_cookie)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(me["org_id"], customer.as_str());
+    assert_eq!(me["user"]["role"], "owner");
+    // The customer's person cannot act in the partner.
+    let partner_org = json_of(send(Method::GET, "/me").send().await.unwrap()).await["org_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = fleet
+        .http
+        .get(fleet.api("/assets"))
+        .header(COOKIE, &customer_cookie)
+        .header(ACT, &partner_org)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            response.status(),
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        ),
+        "{}",
+        response.status()
+    );
+    fleet.stop().await.unwrap();
+}

@@ -213,10 +213,12 @@ async fn act_for_customer(
     }
     let access = if writes { Access::Write } else { Access::Read };
     principal.require(Resource::Customers, access)?;
-    match state.base.get_customer(principal.org_id, target).await {
-        Ok(_) => {}
-        Err(ClientError::NotFound(_)) => return Err(ApiError::not_found("organization")),
-        Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+    if !state.customers.confirmed(principal.org_id, target) {
+        match state.base.get_customer(principal.org_id, target).await {
+            Ok(_) => state.customers.confirm(principal.org_id, target),
+            Err(ClientError::NotFound(_)) => return Err(ApiError::not_found("organization")),
+            Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+        }
     }
     principal.acting_from = Some(principal.org_id);
     principal.org_id = target;

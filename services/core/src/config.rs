@@ -74,8 +74,9 @@ pub struct Config {
     )]
     pub rate_limit_redis_url: Option<String>,
 
-    /// How long an API key lookup is reused (0 turns the cache off). A key revoked through
-    /// another gateway replica is still accepted here for at most this long.
+    /// How long an API key lookup, and a partner's customer once confirmed, is reused (0
+    /// turns both caches off). A key revoked through another gateway replica is still
+    /// accepted here for at most this long.
     #[arg(
         long,
         env = "S4E_API_KEY_CACHE_SECONDS",

@@ -7,6 +7,7 @@ pub mod api_key;
 mod audit;
 mod auth;
 mod config;
+mod customer_cache;
 mod export;
 mod key_cache;
 mod password;
@@ -46,6 +47,7 @@ pub(crate) struct AppContext {
     pub live: LiveStatus,
     pub limits: rate_limit::RateLimits,
     pub keys: key_cache::KeyCache,
+    pub customers: customer_cache::CustomerCache,
     pub sessions: SessionStore,
     pub session_max_age: Duration,
     pub accounts: AccountSettings,
@@ -135,6 +137,9 @@ pub async fn run(
         live,
         limits,
         keys: key_cache::KeyCache::new(Duration::from_secs(config.api_key_cache_seconds)),
+        customers: customer_cache::CustomerCache::new(Duration::from_secs(
+            config.api_key_cache_seconds,
+        )),
         sessions,
         session_max_age: Duration::from_secs(config.session_max_age_seconds),
         secrets: totp::SecretBox::new(

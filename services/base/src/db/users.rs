@@ -410,10 +410,13 @@ pub async fn invite(
     if body.expires_at <= Utc::now() {
         return Err(DbError::Invalid("expires_at: must be in the future".into()));
     }
-    // The inviter must belong to the organization: the row names them.
+    // The inviter must belong to the organization, or to the partner that manages it (a
+    // partner brings in its customer's first people): the row names them.
     sqlx::query_as::<_, InvitationRow>(concat!(
         "INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, expires_at)
-         SELECT $1, u.org_id, $3, $4, $5, u.id, $7 FROM users u WHERE u.org_id = $2 AND u.id = $6
+         SELECT $1, o.id, $3, $4, $5, u.id, $7
+         FROM organizations o JOIN users u ON u.org_id IN (o.id, o.partner_org_id)
+         WHERE o.id = $2 AND u.id = $6
          RETURNING ",
         invitation_columns!()
     ))
