@@ -147,6 +147,7 @@ impl Fleet {
                 // Tests that re-verify start a scheduler of their own with short periods.
                 reverify_after_seconds: 24 * 3600,
                 reverify_poll_seconds: 3600,
+                reverify_grace_seconds: 7 * 24 * 3600,
             },
             listener().await,
         )?;

@@ -23,6 +23,11 @@ struct Site {
 }
 
 async fn serve(site: Site) -> String {
+    serve_until(site, s4e_runtime::CancellationToken::new()).await
+}
+
+/// As [`serve`], until `down` is cancelled; then the port refuses connections.
+async fn serve_until(site: Site, down: s4e_runtime::CancellationToken) -> String {
     let app = Router::new()
         .route(
             "/.well-known/s4e-verification.txt",
@@ -42,7 +47,11 @@ async fn serve(site: Site) -> String {
         .with_state(site);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { down.cancelled().await })
+            .await
+    });
     url
 }
 
@@ -321,6 +330,7 @@ async fn the_scheduler_proves_ownership_again_and_withdraws_it_when_the_proof_is
             scan_url: fleet.scan.url(),
             reverify_after_seconds: 1,
             reverify_poll_seconds: 1,
+            reverify_grace_seconds: 3600,
         },
         s4e_test_support::listener().await,
     )
@@ -359,5 +369,103 @@ async fn the_scheduler_proves_ownership_again_and_withdraws_it_when_the_proof_is
     .unwrap();
     assert_eq!(scan(&fleet, &asset, None).await, StatusCode::FORBIDDEN);
     scheduler.stop().await.unwrap();
+    fleet.stop().await.unwrap();
+}
+
+/// A site that cannot be reached at all keeps its proof through re-verification (an outage is
+/// not a withdrawn token), while an owner's own request withdraws it at once.
+#[tokio::test]
+async fn an_unreachable_asset_keeps_its_proof_through_re_verification() {
+    let fleet = Fleet::start().await.unwrap();
+    let site = Site::default();
+    let down = s4e_runtime::CancellationToken::new();
+    let url = serve_until(site.clone(), down.clone()).await;
+    let asset = create(&fleet, "url", &url).await;
+    *site.file.lock().unwrap() = asset["verification_token"].as_str().unwrap().to_string();
+    let outcome = json_of(verify(&fleet, &asset, json!({"method": "http_file"})).await).await;
+    assert_eq!(outcome["verified"], true);
+    assert_eq!(outcome["attempts"][0]["reached"], true);
+    let proven_at = outcome["asset"]["verified_at"].clone();
+
+    down.cancel();
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    s4e_test_support::wait_for(
+        "the site to refuse connections",
+        std::time::Duration::from_secs(10),
+        || async {
+            tokio::net::TcpStream::connect(&address)
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+
+    let scheduler = s4e_scheduler::spawn(
+        s4e_scheduler::Config {
+            common: s4e_runtime::CommonConfig {
+                listen: None,
+                service_token: s4e_runtime::ServiceToken::new(&fleet.env.service_token).unwrap(),
+                namespace: fleet.env.namespace.clone(),
+                log_format: "json".into(),
+            },
+            base_url: fleet.base.url(),
+            scan_url: fleet.scan.url(),
+            reverify_after_seconds: 1,
+            reverify_poll_seconds: 1,
+            reverify_grace_seconds: 3600,
+        },
+        s4e_test_support::listener().await,
+    )
+    .unwrap();
+    let metrics = format!("{}/metrics", scheduler.url());
+    s4e_test_support::wait_for(
+        "two re-verifications that reach nothing",
+        std::time::Duration::from_secs(20),
+        || async {
+            let text = fleet
+                .http
+                .get(&metrics)
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let line = text.lines().find(|line| {
+                line.starts_with("s4e_scheduler_reverifications_total{outcome=\"unreachable\"}")
+            })?;
+            let count: f64 = line.rsplit(' ').next()?.parse().ok()?;
+            (count >= 2.0).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    scheduler.stop().await.unwrap();
+    let asset_path = format!("/assets/{}", asset["id"].as_str().unwrap());
+    let current = json_of(
+        fleet
+            .request(Method::GET, &asset_path)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        current["verified_at"], proven_at,
+        "the proof is kept as it was"
+    );
+
+    // The owner asking gets no grace: nothing answers, so the proof goes.
+    let outcome = json_of(verify(&fleet, &asset, json!({})).await).await;
+    assert_eq!(outcome["verified"], false, "{outcome}");
+    for attempt in outcome["attempts"].as_array().unwrap() {
+        assert_eq!(attempt["reached"], false, "{attempt}");
+    }
+    assert!(outcome["asset"]["verified_at"].is_null());
     fleet.stop().await.unwrap();
 }

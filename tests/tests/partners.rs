@@ -323,7 +323,7 @@ async fn a_partner_invites_a_customer_s_first_user() {
     let response = invite(&customer).await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let invitation = json_of(response).await;
-    assert_eq!(invitation["invitation"]["org_id"], customer.as_str());
+    assert_eq!(invitation["org_id"], customer.as_str());
     let listed = json_of(
         send(Method::GET, "/invitations")
             .header(ACT, &customer)

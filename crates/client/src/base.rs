@@ -17,7 +17,7 @@ use s4e_types::{
     FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
     StatusChange,
 };
-use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId, VerificationMethod};
+use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 use serde::Serialize;
 
 use crate::error::ClientError;
@@ -196,17 +196,18 @@ impl BaseClient {
             .await
     }
 
-    /// Records a verification attempt: proven by `proven_by`, or not proven (`None`).
+    /// Records a verification attempt: proven by `proven_by`, or not proven (`None`; see
+    /// `RecordVerification` for when a proof is kept all the same).
     pub async fn record_verification(
         &self,
         org_id: OrgId,
         asset_id: AssetId,
-        proven_by: Option<VerificationMethod>,
+        record: &RecordVerification,
     ) -> Result<Asset, ClientError> {
         self.http
             .post(
                 &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}/verification"),
-                &RecordVerification { proven_by },
+                record,
             )
             .await
     }

@@ -381,6 +381,10 @@ pub struct DashboardSummary {
 pub struct RecordVerification {
     /// How ownership was proven; `None` when no method proved it.
     pub proven_by: Option<crate::VerificationMethod>,
+    /// When nothing was proven because no method could reach the asset: keep a proof younger
+    /// than this many seconds instead of withdrawing it (re-verification's grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_proof_younger_than_seconds: Option<u32>,
 }
 
 /// A request to verify an asset's ownership, with one method or every one that applies.
@@ -389,6 +393,11 @@ pub struct RecordVerification {
 pub struct VerifyAsset {
     #[serde(default)]
     pub method: Option<crate::VerificationMethod>,
+    /// For re-verification (the scheduler; the gateway never passes it on): when no method
+    /// can reach the asset, keep a proof younger than this many seconds rather than
+    /// withdrawing it, since an outage says nothing about who owns the asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_if_unreachable_seconds: Option<u32>,
 }
 
 /// What one method saw.
@@ -396,6 +405,10 @@ pub struct VerifyAsset {
 pub struct VerificationAttempt {
     pub method: crate::VerificationMethod,
     pub proven: bool,
+    /// Whether the site or name answered: a page or record without the token is an answer,
+    /// a refused connection, a timeout or a failed lookup is not.
+    #[serde(default)]
+    pub reached: bool,
     /// Where it looked and what it found (or why it could not look).
     pub detail: String,
 }

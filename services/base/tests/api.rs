@@ -1826,3 +1826,85 @@ async fn partners_have_customers_and_only_their_own() {
     assert!(h.client.portfolio(rival.id).await.unwrap().is_empty());
     h.stop().await;
 }
+
+/// A failed verification withdraws the proof, unless nothing could be reached and the proof is
+/// younger than the grace period given; every attempt counts as the last check.
+#[tokio::test]
+async fn an_unreachable_asset_keeps_a_recent_proof_for_its_grace_period() {
+    use s4e_types::VerificationMethod;
+    use s4e_types::api::RecordVerification;
+
+    let h = Harness::start().await;
+    let org = h.client.create_organization("a").await.unwrap();
+    let asset = h
+        .client
+        .create_asset(org.id, &url_asset("http://target.test/"))
+        .await
+        .unwrap();
+    let record = |proven_by, keep| RecordVerification {
+        proven_by,
+        keep_proof_younger_than_seconds: keep,
+    };
+    let proven = h
+        .client
+        .record_verification(
+            org.id,
+            asset.id,
+            &record(Some(VerificationMethod::HttpFile), None),
+        )
+        .await
+        .unwrap();
+    let proven_at = proven.verified_at.expect("proven");
+
+    // Unreachable, within an hour's grace: kept as it was.
+    let kept = h
+        .client
+        .record_verification(org.id, asset.id, &record(None, Some(3600)))
+        .await
+        .unwrap();
+    assert_eq!(kept.verified_at, Some(proven_at));
+    assert_eq!(kept.verification_method, Some(VerificationMethod::HttpFile));
+    // Not due again within the period: the attempt counts as the last check.
+    let due = h
+        .client
+        .due_for_reverification(std::time::Duration::from_secs(60), 100)
+        .await
+        .unwrap();
+    assert!(due.iter().all(|due| due.id != asset.id));
+
+    // A grace period the proof is older than: withdrawn.
+    let lost = h
+        .client
+        .record_verification(org.id, asset.id, &record(None, Some(0)))
+        .await
+        .unwrap();
+    assert_eq!(lost.verified_at, None);
+    assert_eq!(lost.verification_method, None);
+
+    // Without a grace period, a failed attempt withdraws at once; another organization's
+    // asset is not found.
+    h.client
+        .record_verification(
+            org.id,
+            asset.id,
+            &record(Some(VerificationMethod::MetaTag), None),
+        )
+        .await
+        .unwrap();
+    let withdrawn = h
+        .client
+        .record_verification(org.id, asset.id, &record(None, None))
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.verified_at, None);
+    let other = h.client.create_organization("b").await.unwrap();
+    let foreign = h
+        .client
+        .record_verification(other.id, asset.id, &record(None, Some(3600)))
+        .await;
+    assert!(
+        matches!(foreign, Err(ClientError::NotFound(_))),
+        "{foreign:?}"
+    );
+    h.stop().await;
+}

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use s4e_runtime::CancellationToken;
 use s4e_types::api::{
-    Catalog, CreateScan, NewScanJob, NewScanRun, ScanRunWithJobs, VerificationOutcome, VerifyAsset,
+    Catalog, CreateScan, NewScanJob, NewScanRun, RecordVerification, ScanRunWithJobs,
+    VerificationOutcome, VerifyAsset,
 };
 use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId, ScanRun};
 
@@ -136,12 +137,19 @@ async fn verify_asset(
         .iter()
         .find(|attempt| attempt.proven)
         .map(|attempt| attempt.method);
+    // Re-verification keeps a recent proof through an outage: nothing answered is not a
+    // withdrawn token.
+    let unreachable = attempts.iter().all(|attempt| !attempt.reached);
+    let record = RecordVerification {
+        proven_by,
+        keep_proof_younger_than_seconds: body.keep_if_unreachable_seconds.filter(|_| unreachable),
+    };
     let asset = state
         .base
-        .record_verification(org_id, asset_id, proven_by)
+        .record_verification(org_id, asset_id, &record)
         .await
         .map_err(upstream)?;
-    let inherited = if proven_by.is_none() {
+    let inherited = if asset.verified_at.is_none() {
         let domains = state
             .base
             .verified_domains(org_id)
@@ -151,9 +159,9 @@ async fn verify_asset(
     } else {
         false
     };
-    tracing::info!(%org_id, %asset_id, proven_by = proven_by.map(|m| m.as_str()), inherited, "asset verification");
+    tracing::info!(%org_id, %asset_id, proven_by = proven_by.map(|m| m.as_str()), inherited, unreachable, "asset verification");
     Ok(Json(VerificationOutcome {
-        verified: proven_by.is_some() || inherited,
+        verified: asset.verified_at.is_some() || inherited,
         asset,
         attempts,
     }))

@@ -103,7 +103,7 @@ impl Verifier {
         };
         let mut attempts = Vec::with_capacity(methods.len());
         for method in methods {
-            let proof = match method {
+            let (proof, reached) = match method {
                 VerificationMethod::HttpFile | VerificationMethod::MetaTag => {
                     self.web(asset, method).await
                 }
@@ -112,6 +112,7 @@ impl Verifier {
             attempts.push(VerificationAttempt {
                 method,
                 proven: proof.proven,
+                reached,
                 detail: proof.detail,
             });
         }
@@ -119,49 +120,61 @@ impl Verifier {
     }
 
     /// A TXT record `s4e-verification=<token>` at the asset's name.
-    async fn dns_txt(&self, asset: &Asset) -> Proof {
+    /// With whether the name answered.
+    async fn dns_txt(&self, asset: &Asset) -> (Proof, bool) {
         let Some(dns) = &self.dns else {
-            return Proof {
+            let proof = Proof {
                 proven: false,
                 detail: "no DNS resolver is configured for verification".into(),
             };
+            return (proof, false);
         };
         let Some(name) = host(asset) else {
-            return Proof {
+            let proof = Proof {
                 proven: false,
                 detail: "the asset has no host name".into(),
             };
+            return (proof, true);
         };
         let lookup = tokio::time::timeout(self.timeout, dns.txt(&name)).await;
         match lookup {
-            Err(_) => Proof {
-                proven: false,
-                detail: format!("the TXT lookup of {name} timed out"),
-            },
-            Ok(Err(error)) => Proof {
-                proven: false,
-                detail: format!("the TXT lookup of {name} failed: {error}"),
-            },
+            Err(_) => (
+                Proof {
+                    proven: false,
+                    detail: format!("the TXT lookup of {name} timed out"),
+                },
+                false,
+            ),
+            Ok(Err(error)) => (
+                Proof {
+                    proven: false,
+                    detail: format!("the TXT lookup of {name} failed: {error}"),
+                },
+                false,
+            ),
             Ok(Ok(records)) => {
                 let token = &asset.verification_token;
                 let proven = records
                     .records()
                     .iter()
                     .any(|record| ownership::txt_proves(record, token));
-                Proof {
+                let proof = Proof {
                     proven,
                     detail: if proven {
                         format!("a TXT record at {name} holds the token")
                     } else {
                         format!("no TXT record at {name} holds the token")
                     },
-                }
+                };
+                (proof, true)
             }
         }
     }
 
     /// The first site that answers decides; one that cannot be reached lets the next try.
-    async fn web(&self, asset: &Asset, method: VerificationMethod) -> Proof {
+    /// With whether any answered (an address the egress policy refuses counts as an answer:
+    /// the name now points somewhere this platform will not go).
+    async fn web(&self, asset: &Asset, method: VerificationMethod) -> (Proof, bool) {
         let token = &asset.verification_token;
         let mut failures = Vec::new();
         for site in sites(asset) {
@@ -172,21 +185,23 @@ impl Verifier {
                 _ => ownership::meta_tag(&site, token, &self.egress, self.timeout).await,
             };
             match result {
-                Ok(proof) => return proof,
+                Ok(proof) => return (proof, true),
                 Err(error @ CheckError::Egress(_)) => {
                     // A refused address stays refused over the other scheme.
-                    return Proof {
+                    let proof = Proof {
                         proven: false,
                         detail: error.to_string(),
                     };
+                    return (proof, true);
                 }
                 Err(error) => failures.push(format!("{site}: {error}")),
             }
         }
-        Proof {
+        let proof = Proof {
             proven: false,
             detail: failures.join("; "),
-        }
+        };
+        (proof, false)
     }
 }
 

@@ -44,6 +44,18 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub reverify_poll_seconds: u64,
+
+    /// A verified asset that cannot be reached at all (no answer to any method: down, or its
+    /// name does not resolve) keeps its proof this long after it was last proven, and is asked
+    /// again every re-verification period meanwhile; after that it loses it.
+    #[arg(
+        long,
+        env = "S4E_REVERIFY_GRACE_SECONDS",
+        value_name = "S4E_REVERIFY_GRACE_SECONDS",
+        default_value_t = 7 * 24 * 3600,
+        value_parser = clap::value_parser!(u32)
+    )]
+    pub reverify_grace_seconds: u32,
 }
 
 pub async fn run(
@@ -71,6 +83,7 @@ pub async fn run(
         scan,
         metrics: metrics.clone(),
         older_than: Duration::from_secs(config.reverify_after_seconds),
+        grace_seconds: config.reverify_grace_seconds,
     };
     let every = Duration::from_secs(config.reverify_poll_seconds);
     let work = tokio::spawn(reverifier.run(every, shutdown.clone()));

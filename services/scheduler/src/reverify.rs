@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use s4e_client::{BaseClient, ScanClient};
 use s4e_runtime::{CancellationToken, Metrics};
-use s4e_types::api::VerifyAsset;
+use s4e_types::api::{VerificationOutcome, VerifyAsset};
 
 /// Assets proven again per pass; the rest wait for the next pass.
 const BATCH: u16 = 100;
@@ -16,6 +16,8 @@ pub struct Reverifier {
     pub scan: ScanClient,
     pub metrics: Metrics,
     pub older_than: Duration,
+    /// How long a proof outlives an asset that cannot be reached.
+    pub grace_seconds: u32,
 }
 
 impl Reverifier {
@@ -47,9 +49,20 @@ impl Reverifier {
         for asset in due {
             let outcome = self
                 .scan
-                .verify_asset(asset.org_id, asset.id, &VerifyAsset::default())
+                .verify_asset(
+                    asset.org_id,
+                    asset.id,
+                    &VerifyAsset {
+                        method: None,
+                        keep_if_unreachable_seconds: Some(self.grace_seconds),
+                    },
+                )
                 .await;
+            let unreached = |outcome: &VerificationOutcome| {
+                outcome.attempts.iter().all(|attempt| !attempt.reached)
+            };
             let label = match &outcome {
+                Ok(outcome) if outcome.verified && unreached(outcome) => "unreachable",
                 Ok(outcome) if outcome.verified => "still_verified",
                 Ok(_) => "lost",
                 Err(_) => "error",

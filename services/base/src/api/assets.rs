@@ -32,7 +32,14 @@ pub async fn record_verification(
     ApiJson(body): ApiJson<RecordVerification>,
 ) -> Result<Json<Asset>, ApiError> {
     Ok(Json(
-        db::assets::record_verification(&pool, org_id, asset_id, body.proven_by).await?,
+        db::assets::record_verification(
+            &pool,
+            org_id,
+            asset_id,
+            body.proven_by,
+            body.keep_proof_younger_than_seconds,
+        )
+        .await?,
     ))
 }
 

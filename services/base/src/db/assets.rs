@@ -103,17 +103,26 @@ pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asse
 }
 
 /// Records a verification attempt: proven (with how) or not; an asset that no longer proves
-/// its ownership loses it.
+/// its ownership loses it, unless `keep_younger_than_seconds` is given (nothing could be
+/// reached) and its proof is younger than that. Either way the attempt counts as the last
+/// check, so re-verification asks again a period later.
 pub async fn record_verification(
     pool: &PgPool,
     org_id: OrgId,
     asset_id: AssetId,
     proven_by: Option<VerificationMethod>,
+    keep_younger_than_seconds: Option<u32>,
 ) -> Result<Asset, DbError> {
     sqlx::query_as::<_, AssetRow>(concat!(
         "UPDATE assets SET
-            verified_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
-            verification_method = $3,
+            verified_at = CASE
+                WHEN $3::text IS NOT NULL THEN now()
+                WHEN verified_at > now() - make_interval(secs => $4) THEN verified_at
+                ELSE NULL END,
+            verification_method = CASE
+                WHEN $3::text IS NOT NULL THEN $3
+                WHEN verified_at > now() - make_interval(secs => $4) THEN verification_method
+                ELSE NULL END,
             verification_checked_at = now()
          WHERE org_id = $1 AND id = $2 RETURNING ",
         asset_columns!()
@@ -121,6 +130,8 @@ pub async fn record_verification(
     .bind(org_id.0)
     .bind(asset_id.0)
     .bind(proven_by.map(VerificationMethod::as_str))
+    // No grace: a NULL interval, so the comparison is never true.
+    .bind(keep_younger_than_seconds.map(f64::from))
     .fetch_optional(pool)
     .await?
     .ok_or(DbError::NotFound("asset"))?

@@ -69,6 +69,11 @@ pub async fn verify(
 ) -> Result<(Extension<AuditResource>, Json<VerificationOutcome>), ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
     principal.require_asset(asset_id, "asset")?;
+    // An owner asking proves now or loses the proof; only re-verification has a grace period.
+    let body = VerifyAsset {
+        method: body.method,
+        keep_if_unreachable_seconds: None,
+    };
     let outcome = state
         .scan
         .verify_asset(principal.org_id, asset_id, &body)
