@@ -55,6 +55,28 @@ async fn serve_until(site: Site, down: s4e_runtime::CancellationToken) -> String
     url
 }
 
+/// A scheduler that re-verifies anything proven more than a second ago, every second, with an
+/// hour's grace for assets that cannot be reached.
+async fn eager_scheduler(fleet: &Fleet) -> s4e_runtime::Served {
+    s4e_scheduler::spawn(
+        s4e_scheduler::Config {
+            common: s4e_runtime::CommonConfig {
+                listen: None,
+                service_token: s4e_runtime::ServiceToken::new(&fleet.env.service_token).unwrap(),
+                namespace: fleet.env.namespace.clone(),
+                log_format: "json".into(),
+            },
+            base_url: fleet.base.url(),
+            scan_url: fleet.scan.url(),
+            reverify_after_seconds: 1,
+            reverify_poll_seconds: 1,
+            reverify_grace_seconds: 3600,
+        },
+        s4e_test_support::listener().await,
+    )
+    .unwrap()
+}
+
 async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
 }
@@ -317,24 +339,7 @@ async fn the_scheduler_proves_ownership_again_and_withdraws_it_when_the_proof_is
         .unwrap()
         .to_string();
 
-    // A scheduler that re-verifies anything proven more than a second ago, every second.
-    let scheduler = s4e_scheduler::spawn(
-        s4e_scheduler::Config {
-            common: s4e_runtime::CommonConfig {
-                listen: None,
-                service_token: s4e_runtime::ServiceToken::new(&fleet.env.service_token).unwrap(),
-                namespace: fleet.env.namespace.clone(),
-                log_format: "json".into(),
-            },
-            base_url: fleet.base.url(),
-            scan_url: fleet.scan.url(),
-            reverify_after_seconds: 1,
-            reverify_poll_seconds: 1,
-            reverify_grace_seconds: 3600,
-        },
-        s4e_test_support::listener().await,
-    )
-    .unwrap();
+    let scheduler = eager_scheduler(&fleet).await;
     let asset_path = format!("/assets/{}", asset["id"].as_str().unwrap());
     let current = || async {
         json_of(
@@ -405,23 +410,7 @@ async fn an_unreachable_asset_keeps_its_proof_through_re_verification() {
     .await
     .unwrap();
 
-    let scheduler = s4e_scheduler::spawn(
-        s4e_scheduler::Config {
-            common: s4e_runtime::CommonConfig {
-                listen: None,
-                service_token: s4e_runtime::ServiceToken::new(&fleet.env.service_token).unwrap(),
-                namespace: fleet.env.namespace.clone(),
-                log_format: "json".into(),
-            },
-            base_url: fleet.base.url(),
-            scan_url: fleet.scan.url(),
-            reverify_after_seconds: 1,
-            reverify_poll_seconds: 1,
-            reverify_grace_seconds: 3600,
-        },
-        s4e_test_support::listener().await,
-    )
-    .unwrap();
+    let scheduler = eager_scheduler(&fleet).await;
     let metrics = format!("{}/metrics", scheduler.url());
     s4e_test_support::wait_for(
         "two re-verifications that reach nothing",
