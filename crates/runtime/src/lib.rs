@@ -18,7 +18,7 @@ pub use error::ApiError;
 pub use extract::ApiJson;
 pub use health::{Readiness, ReadinessCheck};
 pub use metrics::Metrics;
-pub use serve::{BoxError, Served, serve, start, with_common_layers};
+pub use serve::{BoxError, Served, observed, serve, start, with_common_layers};
 pub use service_token::ServiceToken;
 pub use tokio_util::sync::CancellationToken;
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,11 +149,15 @@ fn render_labels(labels: &[(&str, &str)]) -> String {
 
 /// Serves the request through `next`, counting it and its duration by route template and
 /// status.
-pub async fn track_http(metrics: &Metrics, request: Request, next: Next) -> Response {
+pub async fn track_http<F, Fut>(metrics: &Metrics, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = next(request).await;
     let status = response.status();
     let labels = [
         ("method", method.as_str()),

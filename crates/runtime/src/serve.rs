@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use http_body_util::Limited;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,17 +21,28 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Adds what every service's HTTP surface has: the body limit, request metrics, the trace
-/// context. Tracing and metrics are one layer: each axum middleware layer clones the whole stack
+/// context, as one layer ([`observed`]): each axum middleware layer clones the whole stack
 /// beneath it on every request.
 pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
-    router
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(metrics, observe))
+    router.layer(axum::middleware::from_fn_with_state(metrics, observe))
 }
 
 async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    observed(&metrics, request, |request| next.run(request)).await
+}
+
+/// Serves `request` through `inner` with what every service's HTTP surface has: its trace
+/// context, the request metrics, and the body limit. For a service whose own first layer does
+/// more (the gateway's), instead of [`with_common_layers`].
+pub async fn observed<F, Fut>(metrics: &Metrics, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    // Extractors answer 413 when they meet this limit's error.
+    let request = request.map(|body| Body::new(Limited::new(body, DEFAULT_BODY_LIMIT)));
     crate::telemetry::traced(request, |request| {
-        metrics::track_http(&metrics, request, next)
+        metrics::track_http(metrics, request, inner)
     })
     .await
 }

@@ -51,6 +51,8 @@ pub(crate) struct AppContext {
     pub sessions: SessionStore,
     pub session_max_age: Duration,
     pub accounts: AccountSettings,
+    /// The request metrics (`api::edge` records them).
+    pub metrics: Metrics,
     pub secrets: totp::SecretBox,
     /// Cancelled when the gateway shuts down: ends long-lived responses (event streams).
     pub shutdown: CancellationToken,
@@ -156,10 +158,11 @@ pub async fn run(
             login_window: Duration::from_secs(config.login_window_seconds),
         },
         shutdown: shutdown.clone(),
+        metrics: metrics.clone(),
     }));
     let router = api::router(state, readiness);
-    let router = s4e_runtime::with_common_layers(router, metrics.clone())
-        .merge(api::metrics(metrics, token));
+    // The common layers are part of the router's own first layer (`api::edge`).
+    let router = router.merge(api::metrics(metrics, token));
     s4e_runtime::serve(listener, router, shutdown).await?;
     Ok(())
 }

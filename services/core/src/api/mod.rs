@@ -120,11 +120,16 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
 // Each axum middleware layer clones the whole stack beneath it on every request, so the
 // gateway's steps are two layers, each calling its steps in order, rather than one layer each.
 
-/// Every route's first step: internal headers never enter from the public side, and a request
-/// that authentication did not count is counted against its address.
-async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    auth::strip_internal_headers(request.headers_mut());
-    rate_limit::per_ip(&state, request, next).await
+/// Every route's first step: what every service has (trace context, metrics, body limit),
+/// then internal headers never enter from the public side, and a request that authentication
+/// did not count is counted against its address.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let metrics = state.metrics.clone();
+    s4e_runtime::observed(&metrics, request, |mut request| async move {
+        auth::strip_internal_headers(request.headers_mut());
+        rate_limit::per_ip(&state, request, next).await
+    })
+    .await
 }
 
 /// The door of every authenticated route: who calls, whether they may call now (the rate
