@@ -7,14 +7,18 @@
 //!
 //! Requests for the same buckets that arrive while a round trip for those buckets is under way
 //! share the next one: it adds their number to the counters at once, and each request takes
-//! its own place in the count, in arrival order. Every request is still decided by Redis before
-//! it is answered, exactly as if they had gone one by one, and costs at most one round trip; a
-//! busy client (fifty connections on one key) costs Redis one call per round trip instead of
-//! one per request.
+//! its own place in the count, in arrival order, exactly as if they had gone one by one; a busy
+//! client (fifty connections on one key) costs Redis one call per round trip instead of one per
+//! request. Such a request is answered without waiting when the counts of the last round trip
+//! (at most 250 ms old) leave every bucket at or under half its limit even with every hit on
+//! its way counted; it is counted in the next round trip all the same. Near a limit every
+//! request waits for Redis's count, so refusals are exact; far from it the answer cannot
+//! depend on the exact count (only other gateways sending more than half a limit within one
+//! round trip could make it so).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::oneshot;
@@ -66,11 +70,59 @@ impl RateDecision {
 /// The counters of one round trip, per bucket: the count after it and the milliseconds left.
 type Counts = Arc<[BucketCount]>;
 
-/// Requests waiting for the next round trip of one set of buckets.
-type Waiters = Vec<oneshot::Sender<Result<(u64, Counts), String>>>;
+/// What a waiting request learns: how many hits of its round trip came after its own, and the
+/// counts after the round trip.
+type Reply = Result<(u64, Counts), String>;
 
-/// The bucket sets with a round trip under way, and who waits for the next one.
-type InFlight = Arc<Mutex<HashMap<BatchKey, Waiters>>>;
+/// The hits of one round trip, in arrival order: a request waiting for its decision, or one
+/// answered ahead of Redis (`None`), counted all the same.
+type Hits = Vec<Option<oneshot::Sender<Reply>>>;
+
+/// The bucket sets with a round trip under way.
+type InFlight = Arc<Mutex<HashMap<BatchKey, Flight>>>;
+
+/// Counts older than this are not used to answer ahead of Redis.
+const FRESH: Duration = Duration::from_millis(250);
+
+/// The round trips of one set of buckets.
+struct Flight {
+    /// Hits of the round trip under way.
+    flying: u64,
+    /// Hits for the next one.
+    queued: Hits,
+    /// The counts after the last round trip, and when they came.
+    last: Option<(Counts, Instant)>,
+}
+
+impl Flight {
+    /// Decisions for one more hit without waiting for Redis, when the last counts are fresh
+    /// and every bucket stays at or under half its limit even counting every hit already on
+    /// its way: far from the limit, the exact count cannot change the answer. `None`: wait.
+    fn ahead(&self, buckets: &[(&str, u32)], window_ms: u64) -> Option<Vec<RateDecision>> {
+        let (counts, at) = self.last.as_ref()?;
+        let age = at.elapsed();
+        if age > FRESH {
+            return None;
+        }
+        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        let before = self.flying + u64::try_from(self.queued.len()).unwrap_or(u64::MAX);
+        buckets
+            .iter()
+            .zip(counts.iter())
+            .map(|((_, limit), counted)| {
+                let count = counted.count.saturating_add(before).saturating_add(1);
+                if count > u64::from(*limit) / 2 {
+                    return None;
+                }
+                let ttl_ms = match counted.ttl_ms.saturating_sub(age_ms) {
+                    left if left > 0 => left,
+                    _ => i64::try_from(window_ms).unwrap_or(i64::MAX),
+                };
+                Some(BucketCount { count, ttl_ms }.against(*limit))
+            })
+            .collect()
+    }
+}
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct BatchKey {
@@ -144,12 +196,21 @@ impl RateLimiter {
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner());
             match in_flight.get_mut(&batch) {
-                Some(waiters) => {
-                    waiters.push(sender);
+                Some(flight) => {
+                    if let Some(decisions) = flight.ahead(buckets, batch.window_ms) {
+                        flight.queued.push(None);
+                        return Ok(decisions);
+                    }
+                    flight.queued.push(Some(sender));
                     None
                 }
                 None => {
-                    in_flight.insert(batch.clone(), Vec::new());
+                    let flight = Flight {
+                        flying: 1,
+                        queued: Vec::new(),
+                        last: None,
+                    };
+                    in_flight.insert(batch.clone(), flight);
                     Some(sender)
                 }
             }
@@ -182,29 +243,47 @@ impl RateLimiter {
     /// Makes round trips for `batch` until nobody waits: the first for `first`, each later one
     /// for everyone who arrived during the one before. Each waiter learns how many requests of
     /// its round trip came after it, to take its own place in the count.
-    async fn fly(self, batch: BatchKey, first: oneshot::Sender<Result<(u64, Counts), String>>) {
-        let mut waiters = vec![first];
+    async fn fly(self, batch: BatchKey, first: oneshot::Sender<Reply>) {
+        let mut hits: Hits = vec![Some(first)];
         loop {
-            let reply = self.round_trip(&batch, waiters.len()).await;
-            let total = waiters.len();
-            for (index, waiter) in waiters.drain(..).enumerate() {
+            let reply = self.round_trip(&batch, hits.len()).await;
+            // The new counts and the next round trip's hits under one lock, so that an answer
+            // ahead always counts every hit on its way.
+            let next = {
+                let mut in_flight = self
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner());
+                match in_flight.get_mut(&batch) {
+                    Some(flight) => {
+                        // Only while Redis answers: after a failure every request waits and
+                        // learns it.
+                        flight.last = reply
+                            .as_ref()
+                            .ok()
+                            .map(|counts| (Arc::clone(counts), Instant::now()));
+                        let next = std::mem::take(&mut flight.queued);
+                        flight.flying = u64::try_from(next.len()).unwrap_or(u64::MAX);
+                        if next.is_empty() {
+                            in_flight.remove(&batch);
+                        }
+                        next
+                    }
+                    None => Vec::new(),
+                }
+            };
+            let total = hits.len();
+            for (index, hit) in hits.drain(..).enumerate() {
+                let Some(waiter) = hit else { continue };
                 let after = u64::try_from(total - 1 - index).unwrap_or(u64::MAX);
                 // A waiter that went away was counted all the same, like a request that was
                 // answered and then dropped.
                 let _ = waiter.send(reply.clone().map(|counts| (after, counts)));
             }
-            let mut in_flight = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            let Some(queued) = in_flight.get_mut(&batch) else {
-                return;
-            };
-            if queued.is_empty() {
-                in_flight.remove(&batch);
+            if next.is_empty() {
                 return;
             }
-            std::mem::swap(&mut waiters, queued);
+            hits = next;
         }
     }
 
@@ -247,7 +326,13 @@ impl RateLimiter {
 
 /// The Redis key of a rate-limit bucket in `namespace`.
 pub(crate) fn bucket_key(namespace: &str, bucket: &str) -> String {
-    format!("{namespace}:ratelimit:{bucket}")
+    // Concatenated rather than formatted: this runs for every request.
+    const MIDDLE: &str = ":ratelimit:";
+    let mut key = String::with_capacity(namespace.len() + MIDDLE.len() + bucket.len());
+    key.push_str(namespace);
+    key.push_str(MIDDLE);
+    key.push_str(bucket);
+    key
 }
 
 fn unavailable(message: String) -> StoreError {

@@ -230,3 +230,63 @@ async fn a_session_is_touched_and_counted_in_one_call() {
     assert_eq!(fourth.remaining, 6);
     env.cleanup().await.unwrap();
 }
+
+/// Sequential requests from many clients on one key: some are answered ahead of Redis (far
+/// from the limit), the rest wait for its count; either way exactly `limit` pass, each with its
+/// own remaining count, and every hit reaches Redis.
+#[tokio::test]
+async fn answers_ahead_of_redis_stay_exact_and_are_all_counted() {
+    use std::time::Duration;
+
+    let env = TestEnv::new().await.unwrap();
+    let limiter = s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
+        .await
+        .unwrap();
+    let window = Duration::from_secs(60);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let limiter = limiter.clone();
+        tasks.spawn(async move {
+            let mut decisions = Vec::new();
+            for _ in 0..50 {
+                decisions.push(limiter.hit("key:waves", 400, window).await.unwrap());
+            }
+            decisions
+        });
+    }
+    let mut remaining = Vec::new();
+    while let Some(decisions) = tasks.join_next().await {
+        for decision in decisions.unwrap() {
+            if decision.allowed {
+                remaining.push(decision.remaining);
+            }
+        }
+    }
+    remaining.sort_unstable();
+    assert_eq!(remaining, (0..400).collect::<Vec<u32>>());
+
+    let client = redis::Client::open(env.redis_url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:ratelimit:key:waves", env.namespace);
+    s4e_test_support::wait_for("every hit counted", Duration::from_secs(5), || {
+        let mut connection = connection.clone();
+        let key = key.clone();
+        async move {
+            let count: u64 = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .ok()?;
+            (count == 1000).then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let count: u64 = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(count, 1000, "no hit counted twice");
+    env.cleanup().await.unwrap();
+}

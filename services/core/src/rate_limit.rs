@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::ApiError;
 use s4e_store::{BucketCount, RateDecision, RateLimiter};
@@ -225,12 +224,16 @@ where
 
 /// Around the whole API: counts against its address every `/api/v1` request that
 /// [`after_auth`] did not count.
-pub async fn per_ip(state: &AppState, request: Request, next: Next) -> Response {
+pub async fn per_ip<F, Fut>(state: &AppState, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if !limited_path(request.uri().path()) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let ip = client_ip(&request);
-    let response = next.run(request).await;
+    let response = next(request).await;
     if response.extensions().get::<Counted>().is_some() {
         return response;
     }

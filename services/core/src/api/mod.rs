@@ -16,7 +16,7 @@ mod scans;
 mod users;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -100,16 +100,13 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             get(partners::list).post(partners::create),
         )
         .route("/api/v1/portfolio", get(partners::portfolio))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .with_state(state.clone());
+    let [openapi_json, signup, login, accept_invitation] = PUBLIC_ROUTES;
     Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/signup", post(accounts::signup))
-        .route("/api/v1/auth/login", post(accounts::login))
-        .route(
-            "/api/v1/invitations/accept",
-            post(accounts::accept_invitation),
-        )
+        .route(openapi_json, get(openapi))
+        .route(signup, post(accounts::signup))
+        .route(login, post(accounts::login))
+        .route(accept_invitation, post(accounts::accept_invitation))
         .with_state(state.clone())
         .merge(authenticated)
         .merge(s4e_runtime::health::probes(readiness))
@@ -117,30 +114,49 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, edge))
 }
 
-// Each axum middleware layer clones the whole stack beneath it on every request, so the
-// gateway's steps are two layers, each calling its steps in order, rather than one layer each.
+/// The API routes anyone may call. Every other `/api/v1` route authenticates: a route is
+/// protected unless it is listed here, wherever it is declared.
+const PUBLIC_ROUTES: [&str; 4] = [
+    "/api/v1/openapi.json",
+    "/api/v1/signup",
+    "/api/v1/auth/login",
+    "/api/v1/invitations/accept",
+];
 
-/// Every route's first step: what every service has (trace context, metrics, body limit),
-/// then internal headers never enter from the public side, and a request that authentication
-/// did not count is counted against its address.
+/// Whether the route the request matched needs a key or a session. Unmatched requests (404)
+/// and the probes do not.
+fn protected(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .is_some_and(|route| route.starts_with("/api/v1/") && !PUBLIC_ROUTES.contains(&route))
+}
+
+/// Every request's way in, as one middleware layer (axum clones the whole stack beneath a
+/// layer on every request, so one layer calling its steps in order beats a layer per step):
+/// what every service has (trace context, metrics, body limit); internal headers stripped, as
+/// they never enter from the public side; on protected routes, who calls, whether they may
+/// call now (the rate limit), and for a change its audit entry once answered; and a request
+/// that was not counted that way is counted against its address.
 async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let metrics = state.metrics.clone();
     s4e_runtime::observed(&metrics, request, |mut request| async move {
         auth::strip_internal_headers(request.headers_mut());
-        rate_limit::per_ip(&state, request, next).await
-    })
-    .await
-}
-
-/// The door of every authenticated route: who calls, whether they may call now (the rate
-/// limit), and for a change, its audit entry once it is answered.
-async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let request = match auth::authenticate(&state, request).await {
-        Ok(request) => request,
-        Err(error) => return error.into_response(),
-    };
-    rate_limit::after_auth(&state, request, |request| {
-        audit::record(&state, request, next)
+        rate_limit::per_ip(&state, request, |request| async {
+            if !protected(&request) {
+                return next.run(request).await;
+            }
+            let request = match auth::authenticate(&state, request).await {
+                Ok(request) => request,
+                Err(error) => return error.into_response(),
+            };
+            rate_limit::after_auth(&state, request, |request| {
+                audit::record(&state, request, next)
+            })
+            .await
+        })
+        .await
     })
     .await
 }
