@@ -160,6 +160,12 @@ impl RateLimiter {
         bucket_key(&self.prefix, bucket)
     }
 
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<BatchKey, Flight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
     /// Counts one request against `bucket`, allowing `limit` per `window`. One round trip.
     pub async fn hit(
         &self,
@@ -191,10 +197,7 @@ impl RateLimiter {
         };
         let (sender, receiver) = oneshot::channel();
         let lead = {
-            let mut in_flight = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
+            let mut in_flight = self.flights();
             match in_flight.get_mut(&batch) {
                 Some(flight) => {
                     if let Some(decisions) = flight.ahead(buckets, batch.window_ms) {
@@ -250,10 +253,7 @@ impl RateLimiter {
             // The new counts and the next round trip's hits under one lock, so that an answer
             // ahead always counts every hit on its way.
             let next = {
-                let mut in_flight = self
-                    .in_flight
-                    .lock()
-                    .unwrap_or_else(|poison| poison.into_inner());
+                let mut in_flight = self.flights();
                 match in_flight.get_mut(&batch) {
                     Some(flight) => {
                         // Only while Redis answers: after a failure every request waits and
