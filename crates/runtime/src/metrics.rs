@@ -33,7 +33,7 @@ impl Metrics {
     }
 
     pub fn add(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)], by: f64) {
-        self.update(name, help, Kind::Counter, labels, |value| *value += by);
+        self.add_each(&[(name, help, by)], labels);
     }
 
     pub fn inc(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)]) {
@@ -41,7 +41,15 @@ impl Metrics {
     }
 
     pub fn set(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)], to: f64) {
-        self.update(name, help, Kind::Gauge, labels, |value| *value = to);
+        let key = render_labels(labels);
+        let mut families = self
+            .families
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let family = families.entry(name).or_default();
+        family.help = help;
+        family.kind = Some(Kind::Gauge);
+        family.series.insert(key, to);
     }
 
     /// Adds to several counters that share their labels, under one lock.
@@ -66,25 +74,6 @@ impl Metrics {
                 }
             }
         }
-    }
-
-    fn update(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        kind: Kind,
-        labels: &[(&str, &str)],
-        change: impl FnOnce(&mut f64),
-    ) {
-        let key = render_labels(labels);
-        let mut families = self
-            .families
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let family = families.entry(name).or_default();
-        family.help = help;
-        family.kind = Some(kind);
-        change(family.series.entry(key).or_insert(0.0));
     }
 
     /// The current value of one series, for tests and readiness decisions.

@@ -17,7 +17,8 @@ use crate::metrics::{self, Metrics};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Bodies larger than this are refused with 413 unless a route sets its own limit.
+/// Bodies larger than this are refused with 413 (a route may set a lower limit, not a higher
+/// one).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Adds what every service's HTTP surface has: the body limit, request metrics, the trace

@@ -41,18 +41,9 @@ pub struct StoredSession {
     pub last_seen_at: DateTime<Utc>,
 }
 
-/// Reads a session and restarts its idle period, in one round trip.
-/// KEYS[1] the session; ARGV[1] idle ms, ARGV[2] now (ms).
-const TOUCH: &str = r"
-local data = redis.call('HGET', KEYS[1], 'data')
-if not data then return false end
-redis.call('HSET', KEYS[1], 'seen', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return data
-";
-
-/// As [`TOUCH`], and when the session lives, counts one hit on each further key (rate-limit
-/// buckets, see `rate_limit`): so a request made with a session costs one round trip for both.
+/// Reads a session and restarts its idle period, and when the session lives, counts one hit on
+/// each further key (rate-limit buckets, see `rate_limit`): so a request made with a session
+/// costs one round trip for both. KEYS[1] the session; ARGV[1] idle ms, ARGV[2] now (ms),
 /// ARGV[3] the rate-limit window (ms). Returns the data, then a count and the ms left in the
 /// window per bucket.
 const TOUCH_COUNTING: &str = r"
@@ -162,18 +153,8 @@ impl SessionStore {
 
     /// The live session with this id, its idle period restarted; `None` when it ended.
     pub async fn touch(&self, id: &str) -> Result<Option<SessionData>, StoreError> {
-        let mut connection = self.connection.clone();
-        let json: Option<String> = redis::cmd("EVAL")
-            .arg(TOUCH)
-            .arg(1)
-            .arg(self.session_key(id))
-            .arg(millis(self.idle))
-            .arg(now_ms())
-            .query_async(&mut connection)
-            .await?;
-        json.map(|json| serde_json::from_str(&json))
-            .transpose()
-            .map_err(|error| StoreError::Convert(error.to_string()))
+        let touched = self.touch_counting(id, &[], Duration::ZERO).await?;
+        Ok(touched.map(|(data, _)| data))
     }
 
     /// As [`Self::touch`], counting one hit on each of `buckets` in the same round trip when

@@ -79,6 +79,14 @@ async fn database_names_are_checked_before_use() {
     assert!(matches!(result, Err(StoreError::InvalidName(_))));
 }
 
+/// A rate-limit counter as Redis holds it.
+async fn counter(
+    connection: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+) -> redis::RedisResult<u64> {
+    redis::cmd("GET").arg(key).query_async(connection).await
+}
+
 /// Requests for the same buckets share round trips, yet each is decided as if they had gone one
 /// by one: with 300 at once against a limit of 200, exactly 200 pass, each with its own
 /// remaining count, and Redis counted all 300.
@@ -121,11 +129,7 @@ async fn concurrent_hits_are_counted_exactly_once_each() {
     let client = redis::Client::open(env.redis_url.as_str()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let key = format!("{}:ratelimit:key:k", env.namespace);
-    let count: u64 = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let count = counter(&mut connection, &key).await.unwrap();
     assert_eq!(count, 300);
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&key)
@@ -160,11 +164,8 @@ async fn concurrent_hits_are_counted_exactly_once_each() {
     .expect("a later hit is answered")
     .unwrap();
     assert!(after.allowed);
-    let counted: u64 = redis::cmd("GET")
-        .arg(format!("{}:ratelimit:key:abandoned", env.namespace))
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let abandoned_key = format!("{}:ratelimit:key:abandoned", env.namespace);
+    let counted = counter(&mut connection, &abandoned_key).await.unwrap();
     assert!(
         (1..=51).contains(&counted) && 1000 - u64::from(after.remaining) <= counted,
         "counted {counted}, remaining {}",
@@ -272,21 +273,13 @@ async fn answers_ahead_of_redis_stay_exact_and_are_all_counted() {
         let mut connection = connection.clone();
         let key = key.clone();
         async move {
-            let count: u64 = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut connection)
-                .await
-                .ok()?;
+            let count = counter(&mut connection, &key).await.ok()?;
             (count == 1000).then_some(())
         }
     })
     .await
     .unwrap();
-    let count: u64 = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let count = counter(&mut connection, &key).await.unwrap();
     assert_eq!(count, 1000, "no hit counted twice");
     env.cleanup().await.unwrap();
 }

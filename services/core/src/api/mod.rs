@@ -143,20 +143,23 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     let metrics = state.metrics.clone();
     s4e_runtime::observed(&metrics, request, |mut request| async move {
         auth::strip_internal_headers(request.headers_mut());
-        rate_limit::per_ip(&state, request, |request| async {
-            if !protected(&request) {
-                return next.run(request).await;
-            }
-            let request = match auth::authenticate(&state, request).await {
-                Ok(request) => request,
-                Err(error) => return error.into_response(),
-            };
-            rate_limit::after_auth(&state, request, |request| {
-                audit::record(&state, request, next)
-            })
-            .await
-        })
-        .await
+        rate_limit::per_ip(&state, request, |request| admit(&state, request, next)).await
+    })
+    .await
+}
+
+/// A protected route's door: who calls, whether they may call now, and for a change its
+/// audit entry once answered. Other routes pass straight through.
+async fn admit(state: &AppState, request: Request, next: Next) -> Response {
+    if !protected(&request) {
+        return next.run(request).await;
+    }
+    let request = match auth::authenticate(state, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    rate_limit::after_auth(state, request, |request| {
+        audit::record(state, request, next)
     })
     .await
 }
