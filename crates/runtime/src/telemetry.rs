@@ -32,9 +32,12 @@ where
 {
     use tracing::Instrument;
 
+    // Parsed once, not on every request.
+    const TRACE_HEADER: axum::http::HeaderName =
+        axum::http::HeaderName::from_static(s4e_trace::HEADER);
     let context = request
         .headers()
-        .get(s4e_trace::HEADER)
+        .get(TRACE_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(s4e_trace::TraceContext::parse)
         .unwrap_or_else(s4e_trace::TraceContext::new_root);

@@ -78,8 +78,8 @@ type Reply = Result<(u64, Counts), String>;
 /// answered ahead of Redis (`None`), counted all the same.
 type Hits = Vec<Option<oneshot::Sender<Reply>>>;
 
-/// The bucket sets with a round trip under way.
-type InFlight = Arc<Mutex<HashMap<BatchKey, Flight>>>;
+/// The bucket sets with a round trip under way, by [`Batch::name`].
+type InFlight = Arc<Mutex<HashMap<String, Flight>>>;
 
 /// Counts older than this are not used to answer ahead of Redis.
 const FRESH: Duration = Duration::from_millis(250);
@@ -124,10 +124,39 @@ impl Flight {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct BatchKey {
+/// One set of buckets and its window, as its round trips need it.
+struct Batch {
+    /// Its entry in the flights, see [`write_batch_name`].
+    name: String,
+    /// The Redis key of each bucket.
     keys: Vec<String>,
     window_ms: u64,
+}
+
+/// Names a set of buckets and its window in `name`: the window and the bucket names, one per
+/// line (bucket names have no line breaks).
+fn write_batch_name(name: &mut String, buckets: &[(&str, u32)], window_ms: u64) {
+    use std::fmt::Write as _;
+    name.clear();
+    let _ = write!(name, "{window_ms}");
+    for (bucket, _) in buckets {
+        name.push('\n');
+        name.push_str(bucket);
+    }
+}
+
+thread_local! {
+    /// Where a request's batch name is written to find its flight, so that finding it
+    /// allocates nothing (a name is copied only to start a flight).
+    static BATCH_NAME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// How a hit joined the round trips of its buckets.
+enum Joined {
+    /// Answered ahead of Redis (see [`Flight::ahead`]).
+    Ahead(Vec<RateDecision>),
+    /// To be answered once its round trip is back.
+    Waiting(oneshot::Receiver<Reply>),
 }
 
 #[derive(Clone)]
@@ -160,7 +189,7 @@ impl RateLimiter {
         bucket_key(&self.prefix, bucket)
     }
 
-    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<BatchKey, Flight>> {
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flight>> {
         self.in_flight
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -191,38 +220,11 @@ impl RateLimiter {
         if buckets.is_empty() {
             return Ok(Vec::new());
         }
-        let batch = BatchKey {
-            keys: buckets.iter().map(|(bucket, _)| self.key(bucket)).collect(),
-            window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1),
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let receiver = match self.join(buckets, window_ms) {
+            Joined::Ahead(decisions) => return Ok(decisions),
+            Joined::Waiting(receiver) => receiver,
         };
-        let (sender, receiver) = oneshot::channel();
-        let lead = {
-            let mut in_flight = self.flights();
-            match in_flight.get_mut(&batch) {
-                Some(flight) => {
-                    if let Some(decisions) = flight.ahead(buckets, batch.window_ms) {
-                        flight.queued.push(None);
-                        return Ok(decisions);
-                    }
-                    flight.queued.push(Some(sender));
-                    None
-                }
-                None => {
-                    let flight = Flight {
-                        flying: 1,
-                        queued: Vec::new(),
-                        last: None,
-                    };
-                    in_flight.insert(batch.clone(), flight);
-                    Some(sender)
-                }
-            }
-        };
-        if let Some(first) = lead {
-            // On a task of its own: the round trips go on for the others even if this caller
-            // goes away.
-            tokio::spawn(self.clone().fly(batch, first));
-        }
         // No timer of its own: each round trip has its deadline, and a round trip that never
         // answers drops the sender.
         let (position, counts) = match receiver.await {
@@ -243,10 +245,46 @@ impl RateLimiter {
             .collect())
     }
 
+    /// Adds one hit to the round trips of `buckets`, starting them when none is under way.
+    fn join(&self, buckets: &[(&str, u32)], window_ms: u64) -> Joined {
+        BATCH_NAME.with_borrow_mut(|name| {
+            write_batch_name(name, buckets, window_ms);
+            let mut in_flight = self.flights();
+            let (sender, receiver) = match in_flight.get_mut(name.as_str()) {
+                Some(flight) => {
+                    if let Some(decisions) = flight.ahead(buckets, window_ms) {
+                        flight.queued.push(None);
+                        return Joined::Ahead(decisions);
+                    }
+                    let (sender, receiver) = oneshot::channel();
+                    flight.queued.push(Some(sender));
+                    return Joined::Waiting(receiver);
+                }
+                None => oneshot::channel(),
+            };
+            let flight = Flight {
+                flying: 1,
+                queued: Vec::new(),
+                last: None,
+            };
+            in_flight.insert(name.clone(), flight);
+            drop(in_flight);
+            let batch = Batch {
+                name: name.clone(),
+                keys: buckets.iter().map(|(bucket, _)| self.key(bucket)).collect(),
+                window_ms,
+            };
+            // On a task of its own: the round trips go on for the others even if this caller
+            // goes away.
+            tokio::spawn(self.clone().fly(batch, sender));
+            Joined::Waiting(receiver)
+        })
+    }
+
     /// Makes round trips for `batch` until nobody waits: the first for `first`, each later one
     /// for everyone who arrived during the one before. Each waiter learns how many requests of
     /// its round trip came after it, to take its own place in the count.
-    async fn fly(self, batch: BatchKey, first: oneshot::Sender<Reply>) {
+    async fn fly(self, batch: Batch, first: oneshot::Sender<Reply>) {
         let mut hits: Hits = vec![Some(first)];
         loop {
             let reply = self.round_trip(&batch, hits.len()).await;
@@ -254,7 +292,7 @@ impl RateLimiter {
             // ahead always counts every hit on its way.
             let next = {
                 let mut in_flight = self.flights();
-                match in_flight.get_mut(&batch) {
+                match in_flight.get_mut(&batch.name) {
                     Some(flight) => {
                         // Only while Redis answers: after a failure every request waits and
                         // learns it.
@@ -265,7 +303,7 @@ impl RateLimiter {
                         let next = std::mem::take(&mut flight.queued);
                         flight.flying = u64::try_from(next.len()).unwrap_or(u64::MAX);
                         if next.is_empty() {
-                            in_flight.remove(&batch);
+                            in_flight.remove(&batch.name);
                         }
                         next
                     }
@@ -287,7 +325,7 @@ impl RateLimiter {
         }
     }
 
-    async fn round_trip(&self, batch: &BatchKey, hits: usize) -> Result<Counts, String> {
+    async fn round_trip(&self, batch: &Batch, hits: usize) -> Result<Counts, String> {
         let mut pipeline = redis::pipe();
         for key in &batch.keys {
             pipeline.cmd("INCRBY").arg(key).arg(hits);

@@ -27,7 +27,9 @@ pub fn generate() -> GeneratedKey {
         .take(SECRET_LEN)
         .map(char::from)
         .collect();
-    let key = format!("{PREFIX}{secret}{}", checksum(&secret));
+    let sum = checksum(&secret);
+    let sum = std::str::from_utf8(&sum).expect("base62 digits");
+    let key = format!("{PREFIX}{secret}{sum}");
     GeneratedKey {
         prefix: key[..DISPLAY_PREFIX_LEN].to_string(),
         hash: hash(&key),
@@ -38,7 +40,12 @@ pub fn generate() -> GeneratedKey {
 /// The stored form of a key: lowercase hex SHA-256. Keys are 190 random bits, so a fast hash
 /// is enough; a slow password hash would only slow every request.
 pub fn hash(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    hex::encode(digest(key))
+}
+
+/// The SHA-256 of a key, whose hex is [`hash`]: what the gateway's key cache is keyed by.
+pub fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
 }
 
 /// True when `key` has the shape of one of our keys and its checksum matches.
@@ -50,11 +57,11 @@ pub fn well_formed(key: &str) -> bool {
         return false;
     }
     let (secret, sum) = rest.split_at(SECRET_LEN);
-    checksum(secret) == sum
+    checksum(secret) == sum.as_bytes()
 }
 
 /// Six base62 digits of the first eight bytes of SHA-256(secret).
-fn checksum(secret: &str) -> String {
+fn checksum(secret: &str) -> [u8; CHECKSUM_LEN] {
     const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let digest = Sha256::digest(secret.as_bytes());
     let mut value = u64::from_be_bytes(digest[..8].try_into().expect("eight bytes"));
@@ -63,7 +70,7 @@ fn checksum(secret: &str) -> String {
         *slot = DIGITS[(value % 62) as usize];
         value /= 62;
     }
-    String::from_utf8(out.to_vec()).expect("ascii digits")
+    out
 }
 
 #[cfg(test)]

@@ -3,20 +3,22 @@
 //! handler behind [`authenticate`] receives a [`Principal`]: the organization to scope its
 //! calls by, who acts, and what they may do.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderName, Method};
 use s4e_client::ClientError;
 use s4e_runtime::ApiError;
 use s4e_types::api::RateTier;
 use s4e_types::audit::ActorKind;
-use s4e_types::{ApiKeyId, AssetId, FindingActor, FindingActorKind, OrgId, Role, UserId};
+use s4e_types::{AssetId, FindingActor, FindingActorKind, OrgId, Role, UserId};
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::api_key;
+use crate::key_cache::KnownKey;
 use crate::permissions::{Access, Permissions, Resource};
 use crate::{rate_limit, session};
 
@@ -28,10 +30,8 @@ pub enum Actor {
         role: Role,
         session_id: String,
     },
-    ApiKey {
-        key_id: ApiKeyId,
-        prefix: String,
-    },
+    /// The key as looked up (shared with the key cache).
+    ApiKey(Arc<KnownKey>),
 }
 
 #[derive(Clone, Debug)]
@@ -107,10 +107,10 @@ impl Principal {
     }
 
     /// The rate-limit bucket of this caller.
-    pub fn bucket(&self) -> String {
+    pub fn bucket(&self) -> Cow<'_, str> {
         match &self.actor {
-            Actor::User { session_id, .. } => Self::session_bucket(session_id),
-            Actor::ApiKey { key_id, .. } => format!("key:{key_id}"),
+            Actor::User { session_id, .. } => Cow::Owned(Self::session_bucket(session_id)),
+            Actor::ApiKey(key) => Cow::Borrowed(&key.bucket),
         }
     }
 
@@ -122,7 +122,11 @@ impl Principal {
     pub fn audit_actor(&self) -> (ActorKind, Option<uuid::Uuid>, String) {
         match &self.actor {
             Actor::User { user_id, email, .. } => (ActorKind::User, Some(user_id.0), email.clone()),
-            Actor::ApiKey { key_id, prefix } => (ActorKind::ApiKey, Some(key_id.0), prefix.clone()),
+            Actor::ApiKey(key) => (
+                ActorKind::ApiKey,
+                Some(key.record.id.0),
+                key.record.prefix.clone(),
+            ),
         }
     }
 
@@ -134,10 +138,10 @@ impl Principal {
                 id: Some(user_id.0),
                 label: email.clone(),
             },
-            Actor::ApiKey { key_id, prefix } => FindingActor {
+            Actor::ApiKey(key) => FindingActor {
                 kind: FindingActorKind::ApiKey,
-                id: Some(key_id.0),
-                label: prefix.clone(),
+                id: Some(key.record.id.0),
+                label: key.record.prefix.clone(),
             },
         }
     }
@@ -146,13 +150,15 @@ impl Principal {
     pub fn log_id(&self) -> String {
         match &self.actor {
             Actor::User { user_id, .. } => format!("user:{user_id}"),
-            Actor::ApiKey { key_id, .. } => format!("key:{key_id}"),
+            Actor::ApiKey(key) => format!("key:{}", key.record.id),
         }
     }
 }
 
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers.get("x-api-key") {
+    if let Some(value) = headers.get(API_KEY_HEADER) {
         return value.to_str().ok().map(str::trim);
     }
     let value = headers
@@ -182,7 +188,7 @@ pub async fn authenticate(state: &AppState, mut request: Request) -> Result<Requ
             "sign in, or present an API key (Authorization: Bearer <key> or X-API-Key)",
         ));
     };
-    let acting = request.headers().get(ACTING_ORG_HEADER).cloned();
+    let acting = request.headers().get(&ACTING_ORG_HEADER).cloned();
     let writes = !safe(request.method());
     let principal = act_for_customer(state, principal, acting, writes).await?;
     request.extensions_mut().insert(principal);
@@ -190,7 +196,7 @@ pub async fn authenticate(state: &AppState, mut request: Request) -> Result<Requ
 }
 
 /// The header a partner names the customer organization it acts in with.
-pub const ACTING_ORG_HEADER: &str = "x-organization-id";
+pub const ACTING_ORG_HEADER: HeaderName = HeaderName::from_static("x-organization-id");
 
 /// Moves a partner's caller into the customer named by `X-Organization-Id`. The customer must
 /// be one of the caller's organization's; any other id is "not found", like a missing one.
@@ -234,38 +240,43 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
     if !api_key::well_formed(key) {
         return Err(ApiError::unauthorized("invalid API key"));
     }
-    let key_hash = api_key::hash(key);
-    let record = match state.keys.get(&key_hash) {
-        Some(record) => record,
-        None => match state.base.api_key_by_hash(&key_hash).await {
-            Ok(record) => {
-                let record = Arc::new(record);
-                state.keys.insert(key_hash, Arc::clone(&record));
-                record
-            }
-            Err(ClientError::NotFound(_)) => {
-                return Err(ApiError::unauthorized("invalid API key"));
-            }
-            Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
-        },
+    let digest = api_key::digest(key);
+    let key = match state.keys.get(&digest) {
+        Some(key) => key,
+        None => {
+            let key = Arc::new(look_up_key(state, &api_key::hash(key)).await?);
+            state.keys.insert(digest, Arc::clone(&key));
+            key
+        }
     };
-    if record.revoked {
+    if key.record.revoked {
         return Err(ApiError::unauthorized("invalid API key"));
     }
+    Ok(Principal {
+        org_id: key.record.org_id,
+        permissions: key.permissions,
+        acting_from: None,
+        rate_tier: key.record.rate_tier,
+        asset_scope: None,
+        actor: Actor::ApiKey(key),
+    })
+}
+
+/// The key stored under `key_hash` in base, prepared for requests.
+async fn look_up_key(state: &AppState, key_hash: &str) -> Result<KnownKey, ApiError> {
+    let record = match state.base.api_key_by_hash(key_hash).await {
+        Ok(record) => record,
+        Err(ClientError::NotFound(_)) => return Err(ApiError::unauthorized("invalid API key")),
+        Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+    };
     let permissions = Permissions::from_scopes(&record.scopes).map_err(|error| {
         // Scopes are checked when a key is made; one that does not parse is a bug.
         ApiError::internal(format!("api key {} has bad scopes: {error}", record.id))
     })?;
-    Ok(Principal {
-        org_id: record.org_id,
-        actor: Actor::ApiKey {
-            key_id: record.id,
-            prefix: record.prefix.clone(),
-        },
+    Ok(KnownKey {
+        bucket: rate_limit::key_bucket(record.id),
+        record,
         permissions,
-        acting_from: None,
-        rate_tier: record.rate_tier,
-        asset_scope: None,
     })
 }
 

@@ -9,16 +9,31 @@ use std::time::{Duration, Instant};
 use s4e_types::ApiKeyId;
 use s4e_types::api::ApiKeyRecord;
 
+use crate::permissions::Permissions;
+
 /// Entries at most; the cache is emptied when full rather than tracking recency.
 const CAPACITY: usize = 10_000;
 
-/// A record and when it was stored.
-type Entry = (Arc<ApiKeyRecord>, Instant);
+/// The SHA-256 of a presented key (`api_key::digest`).
+pub type KeyDigest = [u8; 32];
+
+/// A key as every request uses it, prepared once per lookup instead of once per request.
+#[derive(Debug, PartialEq)]
+pub struct KnownKey {
+    pub record: ApiKeyRecord,
+    /// Its scopes, parsed.
+    pub permissions: Permissions,
+    /// Its rate-limit bucket.
+    pub bucket: String,
+}
+
+/// A key and when it was stored.
+type Entry = (Arc<KnownKey>, Instant);
 
 #[derive(Clone)]
 pub struct KeyCache {
     ttl: Duration,
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    entries: Arc<Mutex<HashMap<KeyDigest, Entry>>>,
 }
 
 impl KeyCache {
@@ -29,19 +44,22 @@ impl KeyCache {
         }
     }
 
-    /// The record cached for `key_hash`, if still fresh and not past its own expiry.
-    pub fn get(&self, key_hash: &str) -> Option<Arc<ApiKeyRecord>> {
+    /// The key cached for `digest`, if still fresh and not past its own expiry.
+    pub fn get(&self, digest: &KeyDigest) -> Option<Arc<KnownKey>> {
         let entries = self
             .entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let (record, stored) = entries.get(key_hash)?;
+        let (key, stored) = entries.get(digest)?;
         let fresh = stored.elapsed() < self.ttl;
-        let expired = record.expires_at.is_some_and(|at| at <= chrono::Utc::now());
-        (fresh && !expired).then(|| Arc::clone(record))
+        let expired = key
+            .record
+            .expires_at
+            .is_some_and(|at| at <= chrono::Utc::now());
+        (fresh && !expired).then(|| Arc::clone(key))
     }
 
-    pub fn insert(&self, key_hash: String, record: Arc<ApiKeyRecord>) {
+    pub fn insert(&self, digest: KeyDigest, key: Arc<KnownKey>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -52,7 +70,7 @@ impl KeyCache {
         if entries.len() >= CAPACITY {
             entries.clear();
         }
-        entries.insert(key_hash, (record, Instant::now()));
+        entries.insert(digest, (key, Instant::now()));
     }
 
     /// Forgets a key, after it was revoked here.
@@ -61,7 +79,7 @@ impl KeyCache {
             .entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        entries.retain(|_, (record, _)| record.id != key_id);
+        entries.retain(|_, (key, _)| key.record.id != key_id);
     }
 }
 
@@ -70,8 +88,8 @@ mod tests {
     use super::*;
     use s4e_types::OrgId;
 
-    fn record(expires_in: Option<chrono::Duration>) -> ApiKeyRecord {
-        ApiKeyRecord {
+    fn key(expires_in: Option<chrono::Duration>) -> Arc<KnownKey> {
+        let record = ApiKeyRecord {
             id: ApiKeyId::new(),
             org_id: OrgId::new(),
             name: "k".into(),
@@ -81,26 +99,33 @@ mod tests {
             created_at: chrono::Utc::now(),
             expires_at: expires_in.map(|delta| chrono::Utc::now() + delta),
             rate_tier: Default::default(),
-        }
+        };
+        Arc::new(KnownKey {
+            bucket: crate::rate_limit::key_bucket(record.id),
+            record,
+            permissions: Permissions::NONE,
+        })
     }
 
     #[test]
     fn entries_are_fresh_until_evicted_or_expired() {
         let cache = KeyCache::new(Duration::from_secs(60));
-        let kept = record(None);
-        cache.insert("a".into(), Arc::new(kept.clone()));
-        assert_eq!(cache.get("a").as_deref(), Some(&kept));
-        cache.evict(kept.id);
-        assert_eq!(cache.get("a"), None);
+        let kept = key(None);
+        cache.insert([1; 32], Arc::clone(&kept));
+        assert_eq!(cache.get(&[1; 32]), Some(Arc::clone(&kept)));
+        assert_eq!(cache.get(&[2; 32]), None);
+        cache.evict(kept.record.id);
+        assert_eq!(cache.get(&[1; 32]), None);
 
-        cache.insert(
-            "b".into(),
-            Arc::new(record(Some(chrono::Duration::seconds(-1)))),
+        cache.insert([2; 32], key(Some(chrono::Duration::seconds(-1))));
+        assert_eq!(
+            cache.get(&[2; 32]),
+            None,
+            "a key past its expiry is not served"
         );
-        assert_eq!(cache.get("b"), None, "a key past its expiry is not served");
 
         let off = KeyCache::new(Duration::ZERO);
-        off.insert("c".into(), Arc::new(record(None)));
-        assert_eq!(off.get("c"), None);
+        off.insert([3; 32], key(None));
+        assert_eq!(off.get(&[3; 32]), None);
     }
 }

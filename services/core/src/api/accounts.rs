@@ -403,11 +403,11 @@ pub async fn me(
                 .map_err(upstream)?;
             (Some(user), None)
         }
-        Actor::ApiKey { key_id, prefix } => (
+        Actor::ApiKey(key) => (
             None,
             Some(ApiKeyRef {
-                id: *key_id,
-                prefix: prefix.clone(),
+                id: key.record.id,
+                prefix: key.record.prefix.clone(),
             }),
         ),
     };
