@@ -159,14 +159,17 @@ const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(value) = headers.get(API_KEY_HEADER) {
-        return value.to_str().ok().map(str::trim);
+        return value.to_str().ok().map(str::trim_ascii);
     }
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    const SCHEME: &str = "bearer ";
+    let scheme = value.get(..SCHEME.len())?;
+    scheme
+        .eq_ignore_ascii_case(SCHEME)
+        .then(|| value[SCHEME.len()..].trim_ascii())
 }
 
 /// Finds who calls and puts their [`Principal`] on the request, or refuses it.
@@ -370,5 +373,40 @@ pub fn strip_internal_headers(headers: &mut HeaderMap) {
         .collect();
     for name in internal {
         headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    axum::http::HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_read_from_either_header() {
+        let read = |pairs| presented_key(&headers(pairs)).map(str::to_owned);
+        assert_eq!(read(&[("x-api-key", " s4e_k ")]).as_deref(), Some("s4e_k"));
+        assert_eq!(
+            read(&[("authorization", "Bearer s4e_k")]).as_deref(),
+            Some("s4e_k")
+        );
+        assert_eq!(
+            read(&[("authorization", "bEaReR   s4e_k ")]).as_deref(),
+            Some("s4e_k")
+        );
+        assert_eq!(read(&[("authorization", "Basic czRlOms=")]), None);
+        assert_eq!(read(&[("authorization", "Bearer")]), None);
+        assert_eq!(read(&[("authorization", "Bearers4e_k")]), None);
+        assert_eq!(read(&[]), None);
     }
 }

@@ -27,7 +27,8 @@ pub struct KnownKey {
     pub bucket: String,
 }
 
-/// A key and when it was stored.
+/// A key and until when it may be served: its entry's lifetime, or its own expiry if sooner
+/// (one clock reading per lookup).
 type Entry = (Arc<KnownKey>, Instant);
 
 #[derive(Clone)]
@@ -50,17 +51,20 @@ impl KeyCache {
             .entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let (key, stored) = entries.get(digest)?;
-        let fresh = stored.elapsed() < self.ttl;
-        let expired = key
-            .record
-            .expires_at
-            .is_some_and(|at| at <= chrono::Utc::now());
-        (fresh && !expired).then(|| Arc::clone(key))
+        let (key, until) = entries.get(digest)?;
+        (Instant::now() < *until).then(|| Arc::clone(key))
     }
 
     pub fn insert(&self, digest: KeyDigest, key: Arc<KnownKey>) {
-        if self.ttl.is_zero() {
+        let now = Instant::now();
+        let mut until = now + self.ttl;
+        if let Some(expires_at) = key.record.expires_at {
+            let left = (expires_at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            until = until.min(now + left);
+        }
+        if until <= now {
             return;
         }
         let mut entries = self
@@ -70,7 +74,7 @@ impl KeyCache {
         if entries.len() >= CAPACITY {
             entries.clear();
         }
-        entries.insert(digest, (key, Instant::now()));
+        entries.insert(digest, (key, until));
     }
 
     /// Forgets a key, after it was revoked here.
@@ -127,5 +131,21 @@ mod tests {
         let off = KeyCache::new(Duration::ZERO);
         off.insert([3; 32], key(None));
         assert_eq!(off.get(&[3; 32]), None);
+    }
+
+    #[test]
+    fn a_key_expiring_within_the_lifetime_is_served_until_its_expiry() {
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let expiring = key(Some(chrono::Duration::milliseconds(300)));
+        let expires_at = expiring.record.expires_at.unwrap();
+        cache.insert([4; 32], expiring);
+        assert!(cache.get(&[4; 32]).is_some());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while cache.get(&[4; 32]).is_some() {
+            assert!(Instant::now() < deadline, "still served past its expiry");
+            std::thread::yield_now();
+        }
+        // Refused from its expiry on, not before (a few milliseconds of clock reading apart).
+        assert!(chrono::Utc::now() + chrono::Duration::milliseconds(5) >= expires_at);
     }
 }

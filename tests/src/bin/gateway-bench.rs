@@ -4,9 +4,13 @@
 //! plus a call to base and its PostgreSQL query), and `GET /healthz` through the same layers
 //! (tracing, metrics, header stripping) without authentication or rate limiting.
 //!
-//! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS [LOADS]]
+//! cargo run --release -p s4e-e2e --bin gateway-bench [-- SECONDS CONNECTIONS [LOADS [ROUNDS]]]
 //!
 //! LOADS picks some of `me,assets,healthz,bare` (all by default), for profiling one of them.
+//! The loads run one after the other, ROUNDS times (3 by default): on a shared machine one
+//! run of each can differ by several percent, so the table gives each load's median round
+//! (and its worst p99), and the gateway / bare ratios are taken round by round, between runs
+//! made a few seconds apart.
 //!
 //! Needs wrk (Debian's package `wrk`) and the infrastructure of scripts/lib.sh.
 
@@ -16,11 +20,31 @@ use axum::Router;
 use axum::routing::get;
 use s4e_e2e::{Fleet, Target};
 
+#[derive(Clone)]
 struct Load {
     requests_per_second: f64,
     p99: String,
     p50: String,
     errors: String,
+}
+
+/// A wrk latency (`812.00us`, `4.26ms`, `1.02s`) in microseconds.
+fn micros(latency: &str) -> f64 {
+    let (number, unit) = latency
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((latency, ""), |at| latency.split_at(at));
+    let number: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => number,
+        "ms" => number * 1e3,
+        "s" => number * 1e6,
+        _ => f64::NAN,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Runs wrk and reads its summary (`--latency` prints the percentiles).
@@ -71,6 +95,12 @@ async fn main() -> anyhow::Result<()> {
     let loads = args
         .next()
         .unwrap_or_else(|| "me,assets,healthz,bare".to_string());
+    let rounds: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(3)
+        .max(1);
     let wanted = move |name: &str| loads.split(',').any(|load| load == name);
 
     let fleet = Fleet::start().await?;
@@ -99,8 +129,8 @@ async fn main() -> anyhow::Result<()> {
     let me_url = fleet.api("/me");
     let health_url = format!("{}/healthz", fleet.core.url());
     let auth = format!("Authorization: Bearer {}", fleet.admin_key);
-    let results = tokio::task::spawn_blocking(move || {
-        [
+    let runs = tokio::task::spawn_blocking(move || {
+        let loads: Vec<_> = [
             (
                 "me",
                 "gateway GET /api/v1/me (key, rate limit)",
@@ -123,43 +153,74 @@ async fn main() -> anyhow::Result<()> {
         ]
         .into_iter()
         .filter(|(name, ..)| wanted(name))
-        .map(|(name, title, url, header)| {
-            wrk(&url, header.as_deref(), seconds, connections).map(|load| (name, title, load))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()
+        .collect();
+        // Round by round, every load once: what one load met, the next met a moment later.
+        let mut runs = Vec::new();
+        for _ in 0..rounds {
+            let mut round = Vec::new();
+            for (name, title, url, header) in &loads {
+                let load = wrk(url, header.as_deref(), seconds, connections)?;
+                round.push((*name, *title, load));
+            }
+            runs.push(round);
+        }
+        anyhow::Ok(runs)
     })
     .await??;
+    // Each load's median round, and its worst p99 over all rounds.
+    let results: Vec<(&str, &str, Load, String)> = runs[0]
+        .iter()
+        .enumerate()
+        .map(|(index, (name, title, _))| {
+            let mut loads: Vec<Load> = runs.iter().map(|round| round[index].2.clone()).collect();
+            loads.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));
+            let worst = loads
+                .iter()
+                .max_by(|a, b| micros(&a.p99).total_cmp(&micros(&b.p99)))
+                .map(|load| load.p99.clone())
+                .unwrap_or_default();
+            (*name, *title, loads[loads.len() / 2].clone(), worst)
+        })
+        .collect();
 
-    println!("wrk -t2 -c{connections} -d{seconds}s --latency, same machine, same run\n");
     println!(
-        "| {:<46} | {:>10} | {:>8} | {:>8} | {:<12} |",
-        "endpoint", "req/s", "p50", "p99", "errors"
+        "wrk -t2 -c{connections} -d{seconds}s --latency, same machine, same run, \
+         median of {rounds} round(s)\n"
     );
     println!(
-        "|{:-<48}|{:->12}|{:->10}|{:->10}|{:-<14}|",
-        "", "", "", "", ""
+        "| {:<46} | {:>10} | {:>8} | {:>8} | {:>9} | {:<12} |",
+        "endpoint", "req/s", "p50", "p99", "worst p99", "errors"
     );
-    for (_, title, load) in &results {
+    println!(
+        "|{:-<48}|{:->12}|{:->10}|{:->10}|{:->11}|{:-<14}|",
+        "", "", "", "", "", ""
+    );
+    for (_, title, load, worst) in &results {
         println!(
-            "| {title:<46} | {:>10.0} | {:>8} | {:>8} | {:<12} |",
+            "| {title:<46} | {:>10.0} | {:>8} | {:>8} | {worst:>9} | {:<12} |",
             load.requests_per_second, load.p50, load.p99, load.errors
         );
     }
-    let rate = |name: &str| {
-        results
+    let rate = |round: &[(&str, &str, Load)], name: &str| {
+        round
             .iter()
             .find(|(load, ..)| *load == name)
             .map(|(.., load)| load.requests_per_second)
     };
-    if let Some(bare) = rate("bare") {
-        for name in ["me", "assets"] {
-            if let Some(gateway) = rate(name) {
-                println!(
-                    "gateway / bare throughput, {name}: {:.1}%",
-                    100.0 * gateway / bare.max(1.0)
-                );
-            }
+    for name in ["me", "assets"] {
+        let ratios: Vec<f64> = runs
+            .iter()
+            .filter_map(|round| Some(100.0 * rate(round, name)? / rate(round, "bare")?.max(1.0)))
+            .collect();
+        if ratios.is_empty() {
+            continue;
         }
+        let each: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.1}")).collect();
+        println!(
+            "gateway / bare throughput, {name}: median {:.1}% (rounds: {})",
+            median(ratios),
+            each.join(", ")
+        );
     }
     fleet.stop().await
 }
