@@ -282,6 +282,20 @@ impl Fleet {
         format!("{}/api/v1{path}", self.core.url())
     }
 
+    /// The Prometheus text of the service served at `service_url` (with the service token,
+    /// which the gateway's metrics need); `None` while it cannot be read, for polling.
+    pub async fn metrics_text(&self, service_url: &str) -> Option<String> {
+        self.http
+            .get(format!("{service_url}/metrics"))
+            .header("x-s4e-service-token", &self.env.service_token)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    }
+
     /// A request to the gateway with the admin key.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http

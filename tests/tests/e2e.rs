@@ -120,20 +120,11 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
     assert_eq!(fleet.findings(&run_id).await.unwrap(), Vec::<Value>::new());
 
     // The trigger service received the scan.completed events.
-    let trigger_metrics = format!("{}/metrics", fleet.trigger.url());
     wait_for(
         "three scan.completed events",
         Duration::from_secs(10),
         || async {
-            let text = fleet
-                .http
-                .get(&trigger_metrics)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = fleet.metrics_text(&fleet.trigger.url()).await?;
             text.contains("s4e_trigger_events_total{type=\"scan.completed\"} 3")
                 .then_some(())
         },
@@ -532,22 +523,13 @@ async fn a_job_delivered_twice_is_applied_once() {
     assert_eq!(view.run.status, RunStatus::Completed);
     // Both deliveries are handled: one finished the job, the other found it finished (before
     // or after running the check, depending on which came first).
-    let metrics = format!("{}/metrics", fleet.dispatcher.url());
     let finished_once = "s4e_worker_jobs_total{check=\"http_headers\",status=\"completed\"} 1";
     let one_duplicate = "s4e_worker_redeliveries_total{check=\"http_headers\"} 1";
     wait_for(
         "both deliveries handled",
         Duration::from_secs(10),
         || async {
-            let text = fleet
-                .http
-                .get(&metrics)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = fleet.metrics_text(&fleet.dispatcher.url()).await?;
             (text.contains(finished_once) && text.contains(one_duplicate)).then_some(())
         },
     )

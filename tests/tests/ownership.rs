@@ -411,20 +411,11 @@ async fn an_unreachable_asset_keeps_its_proof_through_re_verification() {
     .unwrap();
 
     let scheduler = eager_scheduler(&fleet).await;
-    let metrics = format!("{}/metrics", scheduler.url());
     s4e_test_support::wait_for(
         "two re-verifications that reach nothing",
         std::time::Duration::from_secs(20),
         || async {
-            let text = fleet
-                .http
-                .get(&metrics)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text = fleet.metrics_text(&scheduler.url()).await?;
             let line = text.lines().find(|line| {
                 line.starts_with("s4e_scheduler_reverifications_total{outcome=\"unreachable\"}")
             })?;

@@ -39,15 +39,7 @@ fn internal(fleet: &Fleet, path: &str) -> reqwest::RequestBuilder {
 }
 
 async fn metrics_contain(fleet: &Fleet, served_url: &str, lines: &[String]) -> Option<()> {
-    let text = fleet
-        .http
-        .get(format!("{served_url}/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
+    let text = fleet.metrics_text(served_url).await?;
     lines
         .iter()
         .all(|line| text.contains(line.as_str()))

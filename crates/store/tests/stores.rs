@@ -80,6 +80,13 @@ async fn database_names_are_checked_before_use() {
 }
 
 /// A rate-limit counter as Redis holds it.
+/// A rate limiter on the test's Redis, in its namespace.
+async fn limiter(env: &TestEnv) -> s4e_store::RateLimiter {
+    s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
+        .await
+        .unwrap()
+}
+
 async fn counter(
     connection: &mut redis::aio::MultiplexedConnection,
     key: &str,
@@ -95,9 +102,7 @@ async fn concurrent_hits_are_counted_exactly_once_each() {
     use std::time::Duration;
 
     let env = TestEnv::new().await.unwrap();
-    let limiter = s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
-        .await
-        .unwrap();
+    let limiter = limiter(&env).await;
     let window = Duration::from_secs(60);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..300 {
@@ -186,9 +191,7 @@ async fn a_session_is_touched_and_counted_in_one_call() {
     let sessions = SessionStore::connect(&env.redis_url, &env.namespace, Duration::from_secs(600))
         .await
         .unwrap();
-    let limiter = s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
-        .await
-        .unwrap();
+    let limiter = limiter(&env).await;
     let window = Duration::from_secs(60);
     let data = SessionData {
         user_id: s4e_types::UserId::new(),
@@ -240,9 +243,7 @@ async fn answers_ahead_of_redis_stay_exact_and_are_all_counted() {
     use std::time::Duration;
 
     let env = TestEnv::new().await.unwrap();
-    let limiter = s4e_store::RateLimiter::connect(&env.redis_url, &env.namespace)
-        .await
-        .unwrap();
+    let limiter = limiter(&env).await;
     let window = Duration::from_secs(60);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
