@@ -261,18 +261,16 @@ impl RateLimiter {
         BATCH_NAME.with_borrow_mut(|name| {
             write_batch_name(name, buckets, window_ms);
             let mut in_flight = self.flights();
-            let (sender, receiver) = match in_flight.get_mut(name.as_str()) {
-                Some(flight) => {
-                    if let Some(decisions) = flight.ahead(buckets, window_ms) {
-                        flight.queued.push(None);
-                        return Joined::Ahead(decisions);
-                    }
-                    let (sender, receiver) = oneshot::channel();
-                    flight.queued.push(Some(sender));
-                    return Joined::Waiting(receiver);
+            if let Some(flight) = in_flight.get_mut(name.as_str()) {
+                if let Some(decisions) = flight.ahead(buckets, window_ms) {
+                    flight.queued.push(None);
+                    return Joined::Ahead(decisions);
                 }
-                None => oneshot::channel(),
-            };
+                let (sender, receiver) = oneshot::channel();
+                flight.queued.push(Some(sender));
+                return Joined::Waiting(receiver);
+            }
+            let (sender, receiver) = oneshot::channel();
             let flight = Flight {
                 flying: 1,
                 queued: Vec::new(),
