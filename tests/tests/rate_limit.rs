@@ -235,3 +235,70 @@ async fn an_organizations_tier_multiplies_its_keys_limit() {
     assert_eq!(header(&response, "x-ratelimit-limit"), Some(5));
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_session_request_refused_after_it_was_counted_is_counted_once() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_core(|config| {
+            config.rate_limit_per_key = 1000;
+            config.rate_limit_per_ip = 20;
+        })
+        .await
+        .unwrap();
+    let password = "a long enough passphrase";
+    s4e_core::create_organization(
+        &fleet.base.url(),
+        &fleet.env.service_token,
+        "Counted",
+        "owner@counted.example",
+        password,
+        false,
+    )
+    .await
+    .unwrap();
+    let response = fleet
+        .http
+        .post(fleet.api("/auth/login"))
+        .json(&serde_json::json!({"email": "owner@counted.example", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let with_cookie = |method: Method, path: &str| {
+        fleet
+            .http
+            .request(method, fleet.api(path))
+            .header("cookie", &cookie)
+    };
+
+    let response = with_cookie(Method::GET, "/me").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let remaining = header(&response, "x-ratelimit-remaining").unwrap();
+    // The session is read and counted in one round trip, then the missing CSRF token refuses
+    // the request: it is answered as counted, with the address's headers, and not counted again.
+    let response = with_cookie(Method::POST, "/assets")
+        .json(&serde_json::json!({"kind": "url", "value": "http://127.0.0.1:9/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some(20));
+    assert_eq!(
+        header(&response, "x-ratelimit-remaining"),
+        Some(remaining - 1)
+    );
+    let response = with_cookie(Method::GET, "/me").send().await.unwrap();
+    assert_eq!(
+        header(&response, "x-ratelimit-remaining"),
+        Some(remaining - 2)
+    );
+    fleet.stop().await.unwrap();
+}

@@ -34,8 +34,13 @@ async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -
 
 /// Serves `request` through `inner` with what every service's HTTP surface has: its trace
 /// context, the request metrics, and the body limit. For a service whose own first layer does
-/// more (the gateway's), instead of [`with_common_layers`].
-pub async fn observed<F, Fut>(metrics: &Metrics, request: Request, inner: F) -> Response
+/// more (the gateway's), instead of [`with_common_layers`]. Not an `async fn`, like
+/// [`crate::telemetry::traced`].
+pub fn observed<F, Fut>(
+    metrics: &Metrics,
+    request: Request,
+    inner: F,
+) -> impl Future<Output = Response>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -45,7 +50,6 @@ where
     crate::telemetry::traced(request, |request| {
         metrics::track_http(metrics, request, inner)
     })
-    .await
 }
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish. Handlers can read

@@ -24,8 +24,12 @@ pub fn init(service: &'static str, format: &str) {
 
 /// Runs `inner` for the request inside the trace context it arrived with (`traceparent`), or a
 /// new one, and inside a span carrying its trace id, so every log line of the request and every
-/// call it makes can be followed across services.
-pub async fn traced<F, Fut>(request: axum::extract::Request, inner: F) -> axum::response::Response
+/// call it makes can be followed across services. Not an `async fn`: the future it returns is
+/// `inner`'s, wrapped, and nothing beside it (every request's future is moved as a whole).
+pub fn traced<F, Fut>(
+    request: axum::extract::Request,
+    inner: F,
+) -> impl std::future::Future<Output = axum::response::Response>
 where
     F: FnOnce(axum::extract::Request) -> Fut,
     Fut: std::future::Future<Output = axum::response::Response>,
@@ -47,5 +51,5 @@ where
         method = %request.method(),
         path = %request.uri().path(),
     );
-    s4e_trace::scope(context, inner(request).instrument(span)).await
+    s4e_trace::scope(context, inner(request).instrument(span))
 }

@@ -135,9 +135,10 @@ fn encode_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Runs `work` with `context` as the current trace context.
-pub async fn scope<F: Future>(context: TraceContext, work: F) -> F::Output {
-    CURRENT.scope(context, work).await
+/// Runs `work` with `context` as the current trace context. A plain function, not an `async`
+/// one: an async wrapper would hold `work` twice (its argument and the scope's).
+pub fn scope<F: Future>(context: TraceContext, work: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(context, work)
 }
 
 /// The current context, if the task runs inside [`scope`].

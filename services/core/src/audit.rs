@@ -122,6 +122,16 @@ pub async fn record(state: &AppState, request: Request, next: Next) -> Response 
     let Some(principal) = request.extensions().get::<Principal>().cloned() else {
         return next.run(request).await;
     };
+    // Boxed: reads, the most requests, keep this part out of their future.
+    Box::pin(record_change(state, principal, request, next)).await
+}
+
+async fn record_change(
+    state: &AppState,
+    principal: Principal,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let route = request

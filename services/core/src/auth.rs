@@ -172,18 +172,24 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .then(|| value[SCHEME.len()..].trim_ascii())
 }
 
-/// Finds who calls and puts their [`Principal`] on the request, or refuses it.
-pub async fn authenticate(state: &AppState, mut request: Request) -> Result<Request, ApiError> {
+/// Finds who calls and puts their [`Principal`] on the request, or refuses it. A session is
+/// counted against the rate limits in the round trip that reads it: its decisions go on the
+/// request ([`rate_limit::Decided`]) even when it is refused afterwards, so that it is not
+/// counted twice.
+pub async fn authenticate(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
     let principal = if let Some(key) = presented_key(request.headers()) {
         by_api_key(state, key).await?
     } else if let Some(secret) = session::from_cookies(request.headers()) {
-        let ip = rate_limit::client_ip(&request);
-        let (principal, csrf_token, decided) = by_session(state, secret, ip).await?;
-        if !safe(request.method()) {
-            require_csrf(&csrf_token, request.headers())?;
-        }
+        let ip = rate_limit::client_ip(request);
+        // Boxed, like every path an API key's request at rest does not take: the future of
+        // this function is part of every request's, and what it holds inline is moved with it.
+        let (session, decided) = Box::pin(by_session(state, secret, ip)).await;
         if let Some(decided) = decided {
             request.extensions_mut().insert(decided);
+        }
+        let (principal, csrf_token) = session?;
+        if !safe(request.method()) {
+            require_csrf(&csrf_token, request.headers())?;
         }
         principal
     } else {
@@ -191,11 +197,15 @@ pub async fn authenticate(state: &AppState, mut request: Request) -> Result<Requ
             "sign in, or present an API key (Authorization: Bearer <key> or X-API-Key)",
         ));
     };
-    let acting = request.headers().get(&ACTING_ORG_HEADER).cloned();
-    let writes = !safe(request.method());
-    let principal = act_for_customer(state, principal, acting, writes).await?;
+    let principal = match request.headers().get(&ACTING_ORG_HEADER).cloned() {
+        None => principal,
+        Some(acting) => {
+            let writes = !safe(request.method());
+            Box::pin(act_for_customer(state, principal, acting, writes)).await?
+        }
+    };
     request.extensions_mut().insert(principal);
-    Ok(request)
+    Ok(())
 }
 
 /// The header a partner names the customer organization it acts in with.
@@ -206,13 +216,10 @@ pub const ACTING_ORG_HEADER: HeaderName = HeaderName::from_static("x-organizatio
 async fn act_for_customer(
     state: &AppState,
     mut principal: Principal,
-    acting: Option<axum::http::HeaderValue>,
+    acting: axum::http::HeaderValue,
     writes: bool,
 ) -> Result<Principal, ApiError> {
-    let Some(value) = acting else {
-        return Ok(principal);
-    };
-    let target: OrgId = value
+    let target: OrgId = acting
         .to_str()
         .ok()
         .and_then(|value| value.trim().parse().ok())
@@ -247,7 +254,7 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
     let key = match state.keys.get(&digest) {
         Some(key) => key,
         None => {
-            let key = Arc::new(look_up_key(state, &api_key::hash(key)).await?);
+            let key = Arc::new(Box::pin(look_up_key(state, &api_key::hash(key))).await?);
             state.keys.insert(digest, Arc::clone(&key));
             key
         }
@@ -283,13 +290,17 @@ async fn look_up_key(state: &AppState, key_hash: &str) -> Result<KnownKey, ApiEr
     })
 }
 
-/// The session's principal, its CSRF token, and when the rate limiter shares the session
-/// store, the request's rate-limit decisions (counted in the same round trip).
+/// The session's principal and its CSRF token, and when the rate limiter shares the session
+/// store, the request's rate-limit decisions (counted in the same round trip), whether or not
+/// the session is still good.
 async fn by_session(
     state: &AppState,
     secret: &str,
     ip: Option<IpAddr>,
-) -> Result<(Principal, String, Option<rate_limit::Decided>), ApiError> {
+) -> (
+    Result<(Principal, String), ApiError>,
+    Option<rate_limit::Decided>,
+) {
     let id = session::id_of(secret);
     let limits = &state.limits;
     let touched = if limits.counted_with_sessions {
@@ -309,27 +320,27 @@ async fn by_session(
     };
     let (data, counts) = match touched {
         Ok(Some(touched)) => touched,
+        // Nothing was counted for a session that has ended.
         Ok(None) => {
-            return Err(ApiError::unauthorized(
-                "the session has ended, sign in again",
-            ));
+            let ended = ApiError::unauthorized("the session has ended, sign in again");
+            return (Err(ended), None);
         }
         Err(error) => {
             tracing::warn!(%error, "session store unavailable");
-            return Err(ApiError::unavailable("sessions are unavailable, try again"));
+            let unavailable = ApiError::unavailable("sessions are unavailable, try again");
+            return (Err(unavailable), None);
         }
     };
+    let decided =
+        counts.map(|counts| rate_limit::session_decisions(limits, data.rate_tier, &counts));
     let age = chrono::Utc::now() - data.created_at;
     if age.to_std().is_ok_and(|age| age > state.session_max_age) {
         if let Err(error) = state.sessions.revoke(data.user_id, &id).await {
             tracing::warn!(%error, "cannot end an expired session");
         }
-        return Err(ApiError::unauthorized(
-            "the session has ended, sign in again",
-        ));
+        let ended = ApiError::unauthorized("the session has ended, sign in again");
+        return (Err(ended), decided);
     }
-    let decided =
-        counts.map(|counts| rate_limit::session_decisions(limits, data.rate_tier, &counts));
     let principal = Principal {
         org_id: data.org_id,
         permissions: Permissions::for_role(data.role),
@@ -343,7 +354,7 @@ async fn by_session(
             session_id: id,
         },
     };
-    Ok((principal, data.csrf_token, decided))
+    (Ok((principal, data.csrf_token)), decided)
 }
 
 /// A state-changing request made with the cookie must repeat the session's CSRF token: another

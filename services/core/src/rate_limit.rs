@@ -4,9 +4,11 @@
 //! are not limited.
 //!
 //! Each request costs one Redis round trip. An authenticated request counts against its
-//! address and its key together, right after authentication ([`after_auth`]). A request that
-//! never got there (refused by authentication, unknown route) counts against its address once
-//! it is answered ([`per_ip`]), and is answered 429 instead when the address is over its limit.
+//! address and its key together, right after authentication ([`after_auth`]); a session's, in
+//! the round trip that reads the session, even when it is refused afterwards ([`refused`]). A
+//! request that never got there (refused by authentication, unknown route) counts against its
+//! address once it is answered ([`per_ip`]), and is answered 429 instead when the address is
+//! over its limit.
 //!
 //! Responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
 //! (seconds until the window resets) of the most constraining bucket; a refused request gets
@@ -243,16 +245,32 @@ where
         }
     };
     let mut response = match outcome {
-        Outcome::Pass(decision) => {
-            let mut response = next(request).await;
-            if let Some(decision) = decision {
-                set_headers(response.headers_mut(), &decision);
-            }
-            response
-        }
+        Outcome::Pass(decision) => with_headers(next(request).await, decision),
         Outcome::Refuse(response) => response,
     };
     response.extensions_mut().insert(Counted);
+    response
+}
+
+/// Answers a request that authentication refused. A session's request was counted on the way
+/// in ([`Decided`]): it is answered as counted (429 over a limit, else the refusal with the
+/// headers) and not counted again. Any other is left for [`per_ip`] to count.
+pub fn refused(request: &mut Request, error: ApiError) -> Response {
+    let Some(Decided(decisions)) = request.extensions_mut().remove::<Decided>() else {
+        return error.into_response();
+    };
+    let mut response = match judge(&decisions) {
+        Outcome::Pass(decision) => with_headers(error.into_response(), decision),
+        Outcome::Refuse(response) => response,
+    };
+    response.extensions_mut().insert(Counted);
+    response
+}
+
+fn with_headers(mut response: Response, decision: Option<RateDecision>) -> Response {
+    if let Some(decision) = decision {
+        set_headers(response.headers_mut(), &decision);
+    }
     response
 }
 
@@ -276,13 +294,7 @@ where
     };
     let limits = &state.limits;
     match decide(limits, &[(&ip_bucket(ip), limits.per_ip)]).await {
-        Outcome::Pass(decision) => {
-            let mut response = response;
-            if let Some(decision) = decision {
-                set_headers(response.headers_mut(), &decision);
-            }
-            response
-        }
+        Outcome::Pass(decision) => with_headers(response, decision),
         Outcome::Refuse(refusal) => refusal,
     }
 }
