@@ -396,6 +396,18 @@ impl Fleet {
     }
 }
 
+/// The session cookie (`name=value`, without its attributes) a sign-in, sign-up or accepted
+/// invitation set, to send back as `Cookie`.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    let set_cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .expect("a readable cookie");
+    set_cookie.split(';').next().unwrap_or_default().to_string()
+}
+
 /// A local HTTP server for scans to target; stops when dropped.
 pub struct Target {
     pub url: String,

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 use reqwest::{Method, StatusCode};
 use s4e_e2e::{Fleet, Target};
 use s4e_types::RunStatus;
@@ -236,13 +236,7 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
         .await
         .unwrap();
     assert_eq!(signup.status(), StatusCode::CREATED);
-    let cookie = signup.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = s4e_e2e::session_cookie(&signup);
     let session: Value = signup.json().await.unwrap();
     let csrf = session["csrf_token"].as_str().unwrap().to_string();
     let as_stranger = |method: Method, path: &str| {

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use reqwest::{Method, StatusCode};
 use s4e_e2e::{Fleet, Target};
 use serde_json::{Value, json};
@@ -42,13 +42,7 @@ async fn signup(fleet: &Fleet, org: &str, email: &str) -> (Caller, Value) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let cookie = response.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = s4e_e2e::session_cookie(&response);
     let body: Value = response.json().await.unwrap();
     let csrf = body["csrf_token"].as_str().unwrap().to_string();
     (Caller::Session { cookie, csrf }, body)

@@ -265,13 +265,7 @@ async fn a_session_request_refused_after_it_was_counted_is_counted_once() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = s4e_e2e::session_cookie(&response);
     let with_cookie = |method: Method, path: &str| {
         fleet
             .http
