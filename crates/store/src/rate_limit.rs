@@ -13,11 +13,12 @@
 //! (at most 250 ms old) leave every bucket at or under half its limit even with every hit on
 //! its way counted; it is counted in the next round trip all the same. Near a limit every
 //! request waits for Redis's count, so refusals are exact; far from it the answer cannot
-//! depend on the exact count (only other gateways sending more than half a limit within one
-//! round trip could make it so).
+//! depend on the exact count. Two things it does not see could make it so, each only by more
+//! than half a limit within one round trip: other gateways, and, for a bucket in several sets
+//! (one client address with several keys or sessions), the hits of the other sets.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -124,6 +125,29 @@ impl Flight {
     }
 }
 
+/// Removes the flight of a round-trip task that ends without landing it (a panic, its runtime
+/// shutting down): the hits queued on it learn that the limiter stopped (their senders are
+/// dropped), and later hits start a new flight, instead of all waiting for ever.
+struct Landing<'a> {
+    in_flight: &'a InFlight,
+    name: &'a str,
+    landed: bool,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        if !self.landed {
+            lock(self.in_flight).remove(self.name);
+        }
+    }
+}
+
+fn lock(in_flight: &InFlight) -> MutexGuard<'_, HashMap<String, Flight>> {
+    in_flight
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+}
+
 /// One set of buckets and its window, as its round trips need it.
 struct Batch {
     /// Its entry in the flights, see [`write_batch_name`].
@@ -200,10 +224,8 @@ impl RateLimiter {
         bucket_key(&self.prefix, bucket)
     }
 
-    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flight>> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+    fn flights(&self) -> MutexGuard<'_, HashMap<String, Flight>> {
+        lock(&self.in_flight)
     }
 
     /// Counts one request against `bucket`, allowing `limit` per `window`. One round trip.
@@ -294,6 +316,11 @@ impl RateLimiter {
     /// for everyone who arrived during the one before. Each waiter learns how many requests of
     /// its round trip came after it, to take its own place in the count.
     async fn fly(self, batch: Batch, first: oneshot::Sender<Reply>) {
+        let mut landing = Landing {
+            in_flight: &self.in_flight,
+            name: &batch.name,
+            landed: false,
+        };
         let mut hits: Hits = vec![Some(first)];
         loop {
             let reply = self.round_trip(&batch, hits.len()).await;
@@ -313,6 +340,7 @@ impl RateLimiter {
                         flight.flying = u64::try_from(next.len()).unwrap_or(u64::MAX);
                         if next.is_empty() {
                             in_flight.remove(&batch.name);
+                            landing.landed = true;
                         }
                         next
                     }
@@ -399,6 +427,28 @@ mod tests {
             write_batch_name(&mut name, &[("b", 1)], window_ms);
             assert_eq!(name, format!("{window_ms}\nb"));
         }
+    }
+
+    #[test]
+    fn a_flight_left_without_landing_lets_its_waiters_go() {
+        let in_flight = InFlight::default();
+        let (sender, mut receiver) = oneshot::channel();
+        let flight = Flight {
+            flying: 1,
+            queued: vec![Some(sender)],
+            last: None,
+        };
+        in_flight.lock().unwrap().insert("b".into(), flight);
+        drop(Landing {
+            in_flight: &in_flight,
+            name: "b",
+            landed: false,
+        });
+        assert!(in_flight.lock().unwrap().is_empty());
+        assert!(matches!(
+            receiver.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed)
+        ));
     }
 
     #[test]

@@ -254,8 +254,9 @@ async fn by_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
     let key = match state.keys.get(&digest) {
         Some(key) => key,
         None => {
+            let generation = state.keys.generation();
             let key = Arc::new(Box::pin(look_up_key(state, &api_key::hash(key))).await?);
-            state.keys.insert(digest, Arc::clone(&key));
+            state.keys.insert(digest, Arc::clone(&key), generation);
             key
         }
     };

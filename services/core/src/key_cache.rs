@@ -34,7 +34,14 @@ type Entry = (Arc<KnownKey>, Instant);
 #[derive(Clone)]
 pub struct KeyCache {
     ttl: Duration,
-    entries: Arc<Mutex<HashMap<KeyDigest, Entry>>>,
+    entries: Arc<Mutex<Entries>>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_digest: HashMap<KeyDigest, Entry>,
+    /// Counts evictions: a lookup that began before one may have read the evicted key.
+    generation: u64,
 }
 
 impl KeyCache {
@@ -45,17 +52,27 @@ impl KeyCache {
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// To read before looking a key up and hand to [`KeyCache::insert`] with its result.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
     /// The key cached for `digest`, if still fresh and not past its own expiry.
     pub fn get(&self, digest: &KeyDigest) -> Option<Arc<KnownKey>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let (key, until) = entries.get(digest)?;
+        let entries = self.lock();
+        let (key, until) = entries.by_digest.get(digest)?;
         (Instant::now() < *until).then(|| Arc::clone(key))
     }
 
-    pub fn insert(&self, digest: KeyDigest, key: Arc<KnownKey>) {
+    /// Keeps a key looked up since [`KeyCache::generation`] said `generation`, unless a key
+    /// was revoked here meanwhile: the lookup may have read it before its revocation.
+    pub fn insert(&self, digest: KeyDigest, key: Arc<KnownKey>, generation: u64) {
         let now = Instant::now();
         let mut until = now + self.ttl;
         if let Some(expires_at) = key.record.expires_at {
@@ -67,23 +84,23 @@ impl KeyCache {
         if until <= now {
             return;
         }
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if entries.len() >= CAPACITY {
-            entries.clear();
+        let mut entries = self.lock();
+        if entries.generation != generation {
+            return;
         }
-        entries.insert(digest, (key, until));
+        if entries.by_digest.len() >= CAPACITY {
+            entries.by_digest.clear();
+        }
+        entries.by_digest.insert(digest, (key, until));
     }
 
     /// Forgets a key, after it was revoked here.
     pub fn evict(&self, key_id: ApiKeyId) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        entries.retain(|_, (key, _)| key.record.id != key_id);
+        let mut entries = self.lock();
+        entries.generation += 1;
+        entries
+            .by_digest
+            .retain(|_, (key, _)| key.record.id != key_id);
     }
 }
 
@@ -115,13 +132,17 @@ mod tests {
     fn entries_are_fresh_until_evicted_or_expired() {
         let cache = KeyCache::new(Duration::from_secs(60));
         let kept = key(None);
-        cache.insert([1; 32], Arc::clone(&kept));
+        cache.insert([1; 32], Arc::clone(&kept), cache.generation());
         assert_eq!(cache.get(&[1; 32]), Some(Arc::clone(&kept)));
         assert_eq!(cache.get(&[2; 32]), None);
         cache.evict(kept.record.id);
         assert_eq!(cache.get(&[1; 32]), None);
 
-        cache.insert([2; 32], key(Some(chrono::Duration::seconds(-1))));
+        cache.insert(
+            [2; 32],
+            key(Some(chrono::Duration::seconds(-1))),
+            cache.generation(),
+        );
         assert_eq!(
             cache.get(&[2; 32]),
             None,
@@ -129,8 +150,22 @@ mod tests {
         );
 
         let off = KeyCache::new(Duration::ZERO);
-        off.insert([3; 32], key(None));
+        off.insert([3; 32], key(None), off.generation());
         assert_eq!(off.get(&[3; 32]), None);
+    }
+
+    #[test]
+    fn a_lookup_that_began_before_a_revocation_is_not_kept() {
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let revoked = key(None);
+        let before = cache.generation();
+        // Revoked here while its lookup was under way: what the lookup read is not kept.
+        cache.evict(revoked.record.id);
+        cache.insert([5; 32], revoked, before);
+        assert_eq!(cache.get(&[5; 32]), None);
+        let looked_up_after = key(None);
+        cache.insert([5; 32], Arc::clone(&looked_up_after), cache.generation());
+        assert_eq!(cache.get(&[5; 32]), Some(looked_up_after));
     }
 
     #[test]
@@ -138,7 +173,7 @@ mod tests {
         let cache = KeyCache::new(Duration::from_secs(60));
         let expiring = key(Some(chrono::Duration::milliseconds(300)));
         let expires_at = expiring.record.expires_at.unwrap();
-        cache.insert([4; 32], expiring);
+        cache.insert([4; 32], expiring, cache.generation());
         assert!(cache.get(&[4; 32]).is_some());
         let deadline = Instant::now() + Duration::from_secs(5);
         while cache.get(&[4; 32]).is_some() {
