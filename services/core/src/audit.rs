@@ -122,7 +122,7 @@ pub async fn record(state: &AppState, request: Request, next: Next) -> Response 
     let Some(principal) = request.extensions().get::<Principal>().cloned() else {
         return next.run(request).await;
     };
-    // Boxed: reads, the most requests, keep this part out of their future.
+    // Boxed: reads, most of the requests, do not carry this part in their future.
     Box::pin(record_change(state, principal, request, next)).await
 }
 

@@ -181,8 +181,9 @@ pub async fn authenticate(state: &AppState, request: &mut Request) -> Result<(),
         by_api_key(state, key).await?
     } else if let Some(secret) = session::from_cookies(request.headers()) {
         let ip = rate_limit::client_ip(request);
-        // Boxed, like every path an API key's request at rest does not take: the future of
-        // this function is part of every request's, and what it holds inline is moved with it.
+        // Boxed, like every path a request with a cached API key does not take: this
+        // function's future is part of every request's, and what it holds inline is moved
+        // with it.
         let (session, decided) = Box::pin(by_session(state, secret, ip)).await;
         if let Some(decided) = decided {
             request.extensions_mut().insert(decided);
