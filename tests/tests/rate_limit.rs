@@ -33,16 +33,23 @@ async fn get_assets(fleet: &Fleet, key: &str) -> Response {
         .unwrap()
 }
 
-#[tokio::test]
-async fn each_api_key_has_its_own_limit_and_the_next_request_gets_429() {
+/// A fleet whose gateway allows `per_key` requests per key or session and `per_ip` per address
+/// in a window.
+async fn fleet_with_limits(per_key: u32, per_ip: u32) -> Fleet {
     let mut fleet = Fleet::start().await.unwrap();
     fleet
         .restart_core(|config| {
-            config.rate_limit_per_key = 5;
-            config.rate_limit_per_ip = 1000;
+            config.rate_limit_per_key = per_key;
+            config.rate_limit_per_ip = per_ip;
         })
         .await
         .unwrap();
+    fleet
+}
+
+#[tokio::test]
+async fn each_api_key_has_its_own_limit_and_the_next_request_gets_429() {
+    let fleet = fleet_with_limits(5, 1000).await;
 
     let mut previous = None;
     for expected in (0..5).rev() {
@@ -97,14 +104,7 @@ async fn each_api_key_has_its_own_limit_and_the_next_request_gets_429() {
 
 #[tokio::test]
 async fn every_api_request_counts_against_the_client_address() {
-    let mut fleet = Fleet::start().await.unwrap();
-    fleet
-        .restart_core(|config| {
-            config.rate_limit_per_key = 1000;
-            config.rate_limit_per_ip = 3;
-        })
-        .await
-        .unwrap();
+    let fleet = fleet_with_limits(1000, 3).await;
 
     // Refused by authentication, yet counted.
     for expected in [2, 1] {
@@ -238,14 +238,7 @@ async fn an_organizations_tier_multiplies_its_keys_limit() {
 
 #[tokio::test]
 async fn a_session_request_refused_after_it_was_counted_is_counted_once() {
-    let mut fleet = Fleet::start().await.unwrap();
-    fleet
-        .restart_core(|config| {
-            config.rate_limit_per_key = 1000;
-            config.rate_limit_per_ip = 20;
-        })
-        .await
-        .unwrap();
+    let fleet = fleet_with_limits(1000, 20).await;
     let password = "a long enough passphrase";
     s4e_core::create_organization(
         &fleet.base.url(),
