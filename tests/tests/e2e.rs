@@ -159,6 +159,26 @@ async fn an_unreachable_target_fails_the_run_with_the_reason() {
 }
 
 #[tokio::test]
+async fn an_asset_pointing_at_the_platform_itself_is_refused_even_where_private_targets_are_allowed()
+ {
+    // The test fleet allows private and loopback targets, as an on-premises deployment may.
+    let fleet = Fleet::start().await.unwrap();
+    let base = fleet.base.url();
+    let asset = fleet.create_url_asset(&format!("{base}/")).await.unwrap();
+    let run_id = fleet.start_scan(&asset).await.unwrap();
+    let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, RunStatus::Failed);
+    assert_eq!(view.run.jobs_failed, 3);
+    let error = view.run.error.unwrap();
+    assert!(
+        error.contains("one of the platform's own services"),
+        "{error}"
+    );
+    assert!(fleet.findings(&run_id).await.unwrap().is_empty());
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_poison_message_is_dead_lettered_and_the_fleet_keeps_working() {
     let fleet = Fleet::start().await.unwrap();
     let bus = Bus::connect(

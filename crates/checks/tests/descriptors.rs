@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use s4e_checks::EgressPolicy;
-use s4e_checks::ports::{self, PortScanOptions, PortSet};
-use s4e_types::CheckKind;
+use s4e_checks::ports::{self, PortScanOptions};
+use s4e_checks::{CheckContext, Target};
+use s4e_egress::EgressPolicy;
+use s4e_types::PortScope;
 use tokio::net::TcpListener;
 
 /// Every descriptor is taken by another thread when the scan starts, so its connects fail with
@@ -50,25 +51,24 @@ async fn running_out_of_descriptors_delays_ports_instead_of_closing_them() {
     assert!(taken > 0);
 
     let all: Vec<u16> = open.iter().chain(&freed).copied().collect();
-    let options = PortScanOptions {
-        ports: PortSet::List(all),
-        concurrency: 64,
-        connect_timeout: Duration::from_secs(2),
-        banner_timeout: Duration::from_secs(1),
-        identify: false,
+    let context = CheckContext {
+        egress: EgressPolicy::allowing_private(),
+        ports: PortScanOptions {
+            concurrency: 64,
+            connect_timeout: Duration::from_secs(2),
+            banner_timeout: Duration::from_secs(1),
+            identify: false,
+        },
+        ..CheckContext::default()
     };
-    let policy = EgressPolicy {
-        allow_private: true,
-    };
-    let output = ports::run("127.0.0.3", &policy, &options, CheckKind::Ports)
-        .await
-        .expect("scan");
+    let target = Target::with_ports("127.0.0.3", PortScope::List { ports: all });
+    let output = ports::run(&target, &context).await.expect("scan");
     hog.join().expect("hog thread");
-    let found: BTreeSet<u16> = output.open.iter().map(|p| p.port).collect();
+    let found: BTreeSet<u16> = output.raw.open.iter().map(|p| p.port).collect();
     assert_eq!(found, open);
     println!(
         "scanned in {} ms with {taken} descriptors taken",
-        output.elapsed_ms
+        output.raw.elapsed_ms
     );
     drop(listeners);
 }

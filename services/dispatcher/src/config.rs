@@ -104,7 +104,7 @@ pub struct Config {
 
     /// The recursive resolvers the DNS check asks, comma-separated `ip:port` (or `ip`, port
     /// 53), in order. Unset: the system's (`/etc/resolv.conf`).
-    #[arg(long, env = "S4E_DNS_SERVERS", value_name = "S4E_DNS_SERVERS", value_delimiter = ',', value_parser = s4e_checks::dns::client::parse_server)]
+    #[arg(long, env = "S4E_DNS_SERVERS", value_name = "S4E_DNS_SERVERS", value_delimiter = ',', value_parser = s4e_egress::dns::parse_server)]
     pub dns_servers: Vec<SocketAddr>,
 }
 

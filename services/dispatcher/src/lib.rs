@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use s4e_bus::{Bus, BusOptions, Queue};
-use s4e_checks::EgressPolicy;
+use s4e_checks::CheckContext;
 use s4e_client::BaseClient;
+use s4e_egress::{EgressPolicy, OwnServices};
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
 use s4e_store::{Leases, LiveStatus, RawOutputs};
 use s4e_types::CheckKind;
@@ -79,22 +80,37 @@ pub async fn run(
         consumers.clone(),
         metrics.clone(),
     )];
+    // The platform's own services are never a target, whatever the policy allows.
+    let own_services = OwnServices::resolve([
+        config.base_url.clone(),
+        config.amqp_url.clone(),
+        config.redis_url.clone(),
+        config.mongodb_url.clone(),
+        listener.local_addr()?.to_string(),
+    ])
+    .await;
+    let egress = EgressPolicy {
+        allow_private: config.egress_allow_private,
+        ..EgressPolicy::default()
+    }
+    .refusing(own_services);
     let worker = Arc::new(worker::Worker {
         base,
         bus: bus.clone(),
         live,
         raw: raw.clone(),
         metrics: metrics.clone(),
-        egress: EgressPolicy {
-            allow_private: config.egress_allow_private,
+        checks: CheckContext {
+            egress,
+            timeout: Duration::from_secs(config.check_timeout_seconds),
+            port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
+            dns_servers: config.dns_servers.clone(),
+            ..CheckContext::default()
         },
-        check_timeout: Duration::from_secs(config.check_timeout_seconds),
-        port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
         cancel_poll: Duration::from_millis(config.cancel_poll_milliseconds),
         leases,
         max_jobs_per_org: config.max_jobs_per_org,
         max_jobs_per_host: config.max_jobs_per_host,
-        dns_servers: config.dns_servers.clone(),
     });
     let letters = dead_letters::LetterState {
         bus: bus.clone(),

@@ -8,25 +8,19 @@
 //! cancellation (a Redis flag polled while the check runs), and by the caps per organization
 //! and per host (leases taken before it starts; over a cap it comes back later).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
-use s4e_checks::dns::{self, DnsClient};
-use s4e_checks::ports::{self, PortScanOptions, PortSet};
-use s4e_checks::{
-    CheckError, EgressPolicy, exposure, http_headers, http_probes, tls_cert, tls_protocols,
-};
+use s4e_checks::{CheckContext, CheckError, Target};
 use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::ScanCompleted;
 use s4e_types::{
-    CheckKind, Envelope, FindingDraft, JobId, JobSpec, JobStatus, Message, OrgId, PortScope, RunId,
-    RunStatus, ScanRun,
+    CheckKind, Envelope, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus, ScanRun,
 };
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -37,17 +31,14 @@ pub struct Worker {
     pub live: LiveStatus,
     pub raw: RawOutputs,
     pub metrics: Metrics,
-    pub egress: EgressPolicy,
-    pub check_timeout: Duration,
-    pub port_scan_timeout: Duration,
+    /// What every check runs with: the egress policy, time limits, resolvers, port options.
+    pub checks: CheckContext,
     /// How often a running job looks for its run's cancellation.
     pub cancel_poll: Duration,
     /// Concurrency caps across every worker (0: none), held as leases in Redis.
     pub leases: Leases,
     pub max_jobs_per_org: u32,
     pub max_jobs_per_host: u32,
-    /// The resolvers of the DNS check; empty: the system's.
-    pub dns_servers: Vec<SocketAddr>,
 }
 
 pub fn start(
@@ -61,23 +52,6 @@ pub fn start(
         let worker = worker.clone();
         async move { worker.handle(incoming).await }
     })
-}
-
-/// The ports a port-scan job tries: the organization's choice recorded on the job (the common
-/// ports when none is), plus a URL's own port unless the whole range is scanned anyway.
-fn port_set(target: &str, scope: Option<&PortScope>) -> PortSet {
-    let mut list = match scope {
-        None | Some(PortScope::Common) => ports::COMMON_PORTS.to_vec(),
-        Some(PortScope::Full) => return PortSet::All,
-        Some(PortScope::List { ports }) => ports.clone(),
-    };
-    let own_port = url::Url::parse(target)
-        .ok()
-        .and_then(|url| url.port_or_known_default());
-    if let Some(port) = own_port.filter(|port| !list.contains(port)) {
-        list.push(port);
-    }
-    PortSet::List(list)
 }
 
 /// A failure worth another delivery (a dependency is away) or a message that never will work.
@@ -144,7 +118,7 @@ impl Worker {
             return Ok(Vec::new());
         }
         let limits = self.limits(org_id, &job.target);
-        let lease = self.time_limit(job.check) + LEASE_MARGIN;
+        let lease = s4e_checks::time_limit(job.check, &self.checks) + LEASE_MARGIN;
         match self
             .leases
             .acquire(&limits, &job_id.to_string(), lease)
@@ -191,12 +165,10 @@ impl Worker {
             self.publish_progress(&run).await;
         }
 
-        let mut report = tokio::select! {
-            report = self.run_check(org_id, &spec) => match report {
-                Ok(report) => report,
-                Err(outcome) => return outcome,
-            },
-            () = self.cancelled(spec.run_id) => return self.stop_cancelled(org_id, &spec).await,
+        let mut report = match self.run_check(org_id, &spec).await {
+            Ok(Some(report)) => report,
+            Ok(None) => return self.stop_cancelled(org_id, &spec).await,
+            Err(outcome) => return outcome,
         };
         let mut finished = self.base.finish_job(org_id, spec.job_id, &report).await;
         if let Err(ClientError::BadRequest(reason)) = &finished {
@@ -242,108 +214,49 @@ impl Worker {
         self.announce_if_final(&finished.run).await
     }
 
-    /// The time limit of one job of `check`, the only place the checks are bounded as a whole
-    /// (they also try to finish within it on their own, request by request).
-    fn time_limit(&self, check: CheckKind) -> Duration {
-        match check {
-            CheckKind::Ports => self.port_scan_timeout,
-            CheckKind::HttpHeaders
-            | CheckKind::HttpProbes
-            | CheckKind::Exposure
-            | CheckKind::TlsCertificate
-            | CheckKind::TlsProtocols
-            | CheckKind::Dns => self.check_timeout,
-        }
-    }
-
-    /// Runs the check within its time limit. A target that cannot be reached or does not answer
-    /// in time is a result (the job failed, with the reason); only our own dependencies being
-    /// away makes the message come back.
-    async fn run_check(&self, org_id: OrgId, spec: &JobSpec) -> Result<FinishJob, Outcome> {
-        let limit = self.time_limit(spec.check);
-        let result = tokio::time::timeout(limit, self.check(spec))
-            .await
-            .unwrap_or(Err(CheckError::Timeout(limit)));
+    /// Runs the check within its time limit until its run is cancelled (then `None`). A
+    /// target that cannot be reached or does not answer in time is a result (the job failed,
+    /// with the reason); only our own dependencies being away makes the message come back.
+    async fn run_check(&self, org_id: OrgId, spec: &JobSpec) -> Result<Option<FinishJob>, Outcome> {
+        let cancel = CancellationToken::new();
+        let context = self.checks.for_job(cancel.clone());
+        let target = Target {
+            address: spec.target.clone(),
+            ports: spec.ports.clone(),
+        };
+        let watch = async {
+            self.cancelled(spec.run_id).await;
+            cancel.cancel();
+            std::future::pending::<()>().await
+        };
+        let result = tokio::select! {
+            result = s4e_checks::run(spec.check, &target, &context) => result,
+            () = watch => unreachable!("the watch never ends on its own"),
+        };
         match result {
-            Ok((findings, raw)) => {
+            Ok(output) => {
                 let raw_output_id = self
                     .raw
-                    .store(org_id, spec.run_id, spec.job_id, &raw)
+                    .store(org_id, spec.run_id, spec.job_id, &output.raw)
                     .await
                     .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
-                Ok(FinishJob {
+                Ok(Some(FinishJob {
                     status: JobStatus::Completed,
                     error: None,
                     raw_output_id: Some(raw_output_id),
-                    findings,
-                })
+                    findings: output.findings,
+                }))
             }
+            Err(CheckError::Cancelled) => Ok(None),
             Err(error) => {
-                let kind = match error {
-                    CheckError::Egress(_) => "egress_refused",
-                    CheckError::Unreachable(_) => "unreachable",
-                    CheckError::Timeout(_) => "timeout",
-                    CheckError::InvalidTarget(_) => "invalid_target",
-                    CheckError::Dns(_) => "dns",
-                };
-                tracing::info!(job_id = %spec.job_id, %error, kind, "check failed");
-                let error = match error {
-                    CheckError::Timeout(_) => format!("timeout: {error}"),
-                    error => error.to_string(),
-                };
-                Ok(FinishJob {
+                tracing::info!(job_id = %spec.job_id, %error, kind = error.kind(), "check failed");
+                Ok(Some(FinishJob {
                     status: JobStatus::Failed,
-                    error: Some(error),
+                    error: Some(error.job_error()),
                     raw_output_id: None,
                     findings: Vec::new(),
-                })
+                }))
             }
-        }
-    }
-
-    /// The check itself: its findings and its raw output.
-    async fn check(
-        &self,
-        spec: &JobSpec,
-    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
-        match spec.check {
-            CheckKind::HttpHeaders => {
-                http_headers::run(&spec.target, &self.egress, self.check_timeout)
-                    .await
-                    .map(|output| (output.findings, to_json(&output.raw)))
-            }
-            CheckKind::HttpProbes => {
-                http_probes::run(&spec.target, &self.egress, self.check_timeout)
-                    .await
-                    .map(|output| (output.findings, to_json(&output.raw)))
-            }
-            CheckKind::Exposure => exposure::run(&spec.target, &self.egress, self.check_timeout)
-                .await
-                .map(|output| (output.findings, to_json(&output.raw))),
-            CheckKind::Ports => self.scan_ports(&spec.target, spec.ports.as_ref()).await,
-            CheckKind::TlsCertificate => tls_cert::run(
-                &spec.target,
-                &self.egress,
-                self.check_timeout,
-                CheckKind::TlsCertificate,
-            )
-            .await
-            .map(|output| {
-                let findings = output.findings.clone();
-                (findings, without_findings(to_json(&output)))
-            }),
-            CheckKind::TlsProtocols => tls_protocols::run(
-                &spec.target,
-                &self.egress,
-                self.check_timeout,
-                CheckKind::TlsProtocols,
-            )
-            .await
-            .map(|output| {
-                let findings = output.findings.clone();
-                (findings, without_findings(to_json(&output)))
-            }),
-            CheckKind::Dns => self.check_dns(&spec.target).await,
         }
     }
 
@@ -389,34 +302,6 @@ impl Worker {
             "Jobs finished by the check workers, by check and status.",
             &[("check", check.as_str()), ("status", "cancelled")],
         );
-    }
-
-    /// The common ports plus the asset's own port (a URL on 8443, say), within the port-scan
-    /// time limit. The raw output is the scan without its findings, which base stores.
-    async fn scan_ports(
-        &self,
-        target: &str,
-        scope: Option<&PortScope>,
-    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
-        let options = PortScanOptions {
-            ports: port_set(target, scope),
-            ..PortScanOptions::default()
-        };
-        let output = ports::run(target, &self.egress, &options, CheckKind::Ports).await?;
-        let findings = output.findings.clone();
-        Ok((findings, without_findings(to_json(&output))))
-    }
-
-    /// The DNS check, asking the configured resolvers (read from the system's configuration
-    /// for each job when none are configured, so a changed resolv.conf is picked up).
-    async fn check_dns(
-        &self,
-        target: &str,
-    ) -> Result<(Vec<FindingDraft>, serde_json::Value), CheckError> {
-        let client = DnsClient::new(&self.dns_servers)?;
-        let output = dns::run(target, &client, self.check_timeout, CheckKind::Dns).await?;
-        let findings = output.findings.clone();
-        Ok((findings, without_findings(to_json(&output))))
     }
 
     fn count_duplicate(&self, check: CheckKind) {
@@ -475,18 +360,6 @@ fn target_host(target: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
-}
-
-/// Raw output without the findings, which base stores on their own.
-fn without_findings(mut raw: serde_json::Value) -> serde_json::Value {
-    if let Some(object) = raw.as_object_mut() {
-        object.remove("findings");
-    }
-    raw
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,28 +370,5 @@ mod tests {
         assert_eq!(target_host("http://127.0.0.1:8080/"), "127.0.0.1");
         assert_eq!(target_host("Example.com"), "example.com");
         assert_eq!(target_host("192.0.2.7"), "192.0.2.7");
-    }
-
-    #[test]
-    fn port_scans_follow_the_job_scope_and_keep_a_urls_own_port() {
-        let common = port_set("http://a.test:8090/", None);
-        let PortSet::List(common) = common else {
-            panic!("a list")
-        };
-        assert!(common.contains(&8090) && common.contains(&22));
-        assert_eq!(port_set("a.test", Some(&PortScope::Full)), PortSet::All);
-        assert_eq!(
-            port_set(
-                "http://a.test:8090/",
-                Some(&PortScope::List {
-                    ports: vec![22, 443]
-                })
-            ),
-            PortSet::List(vec![22, 443, 8090])
-        );
-        assert_eq!(
-            port_set("a.test", Some(&PortScope::List { ports: vec![5432] })),
-            PortSet::List(vec![5432])
-        );
     }
 }

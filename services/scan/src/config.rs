@@ -57,7 +57,7 @@ pub struct Config {
         env = "S4E_DNS_SERVERS",
         value_name = "S4E_DNS_SERVERS",
         value_delimiter = ',',
-        value_parser = s4e_checks::dns::client::parse_server
+        value_parser = s4e_egress::dns::parse_server
     )]
     pub dns_servers: Vec<std::net::SocketAddr>,
 }

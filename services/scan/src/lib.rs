@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use s4e_bus::{Bus, BusOptions};
 use s4e_client::BaseClient;
+use s4e_egress::{EgressPolicy, OwnServices};
 use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
 use tokio::net::TcpListener;
 
@@ -53,17 +54,26 @@ pub async fn run(
             base.clone(),
             |base| async move { base.ready().await },
         );
+    // A site proving its ownership must not be one of the platform's own services either.
+    let own_services = OwnServices::resolve([
+        config.base_url.clone(),
+        config.amqp_url.clone(),
+        listener.local_addr()?.to_string(),
+    ])
+    .await;
     let state = AppState {
         base,
         bus: bus.clone(),
         metrics: metrics.clone(),
         verifier: ownership::Verifier {
-            egress: s4e_checks::EgressPolicy {
+            egress: EgressPolicy {
                 allow_private: config.egress_allow_private,
-            },
+                ..EgressPolicy::default()
+            }
+            .refusing(own_services),
             timeout: Duration::from_secs(config.verification_timeout_seconds),
             // Without resolvers (no configuration, no resolv.conf) the DNS method says so.
-            dns: s4e_checks::dns::client::DnsClient::new(&config.dns_servers)
+            dns: s4e_egress::dns::DnsClient::new(&config.dns_servers)
                 .inspect_err(|error| tracing::warn!(%error, "dns verification unavailable"))
                 .ok(),
         },

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use s4e_checks::dns::client::DnsClient;
-use s4e_checks::ownership::{self, Proof};
-use s4e_checks::{CheckError, EgressPolicy};
+use s4e_egress::dns::DnsClient;
+use s4e_egress::ownership::{self, Proof};
+use s4e_egress::{EgressPolicy, ReachError};
 use s4e_types::api::VerificationAttempt;
 use s4e_types::{Asset, AssetKind, CheckKind, VerificationMethod};
 
@@ -186,7 +186,7 @@ impl Verifier {
             };
             match result {
                 Ok(proof) => return (proof, true),
-                Err(error @ CheckError::Egress(_)) => {
+                Err(error @ ReachError::Egress(_)) => {
                     // A refused address stays refused over the other scheme.
                     let proof = Proof {
                         proven: false,

@@ -9,8 +9,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use s4e_checks::EgressPolicy;
+use s4e_checks::CheckContext;
 use s4e_e2e::{Fleet, Target};
+use s4e_egress::EgressPolicy;
 use s4e_types::api::ScanView;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -76,10 +77,13 @@ async fn main() -> anyhow::Result<()> {
     let target = Target::demo(false).await;
     let asset_id = fleet.create_url_asset(&target.url).await?;
 
-    let policy = EgressPolicy {
-        allow_private: true,
+    let context = CheckContext {
+        egress: EgressPolicy::allowing_private(),
+        timeout: Duration::from_secs(5),
+        ..CheckContext::default()
     };
-    let expected = s4e_checks::http_headers::run(&target.url, &policy, Duration::from_secs(5))
+    let check_target = s4e_checks::Target::new(&target.url);
+    let expected = s4e_checks::http_headers::run(&check_target, &context)
         .await?
         .findings
         .len();
@@ -94,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
     let mut bare = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = Instant::now();
-        s4e_checks::http_headers::run(&target.url, &policy, Duration::from_secs(5)).await?;
+        s4e_checks::http_headers::run(&check_target, &context).await?;
         bare.push(started.elapsed());
     }
 

@@ -14,9 +14,10 @@ use std::collections::BTreeSet;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use s4e_checks::EgressPolicy;
-use s4e_checks::ports::{self, PortScanOptions, PortSet};
-use s4e_types::CheckKind;
+use s4e_checks::ports::{self, PortScanOptions};
+use s4e_checks::{CheckContext, Target};
+use s4e_egress::EgressPolicy;
+use s4e_types::PortScope;
 
 const TARGET: &str = "127.0.0.1";
 const DEFAULT_CONCURRENCY: usize = 2048;
@@ -90,25 +91,25 @@ fn concurrency_arg() -> Result<usize, String> {
 }
 
 async fn ours(concurrency: usize, round: u32) -> Result<Run, String> {
-    let options = PortScanOptions {
-        ports: PortSet::All,
-        concurrency,
-        identify: false,
-        ..PortScanOptions::default()
+    let context = CheckContext {
+        egress: EgressPolicy::allowing_private(),
+        ports: PortScanOptions {
+            concurrency,
+            identify: false,
+            ..PortScanOptions::default()
+        },
+        ..CheckContext::default()
     };
-    let policy = EgressPolicy {
-        allow_private: true,
-    };
+    let target = Target::with_ports(TARGET, PortScope::Full);
     let started = Instant::now();
-    // No findings are looked at here; the kind only fills a field.
-    let output = ports::run(TARGET, &policy, &options, CheckKind::Ports)
+    let output = ports::run(&target, &context)
         .await
         .map_err(|err| format!("our scan failed: {err}"))?;
     let time = started.elapsed();
     Ok(Run {
         tool: format!("s4e ports, run {round} (concurrency {concurrency})"),
         time,
-        open: output.open.iter().map(|port| port.port).collect(),
+        open: output.raw.open.iter().map(|port| port.port).collect(),
     })
 }
 

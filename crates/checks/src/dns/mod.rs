@@ -1,7 +1,7 @@
 //! The DNS check of a domain: e-mail authentication (SPF, DMARC), DNSSEC and CNAMEs left
 //! pointing at hosting services where anyone can claim the name (subdomain takeover).
 //!
-//! Every question goes to the configured recursive resolvers through [`client::DnsClient`],
+//! Every question goes to the configured recursive resolvers through [`DnsClient`],
 //! not to the target, so the egress policy does not apply: the resolvers are the operator's.
 //! The rules (`rules.rs`) are pure functions of what the lookups found; SPF and DMARC records
 //! are read by `spf.rs` and `dmarc.rs`, and `takeover.rs` knows the claimable services.
@@ -22,7 +22,6 @@
 //!   `sp=`): the apex stands in for the organizational domain, which would need the public
 //!   suffix list.
 
-pub mod client;
 mod dmarc;
 mod rules;
 mod spf;
@@ -31,19 +30,20 @@ mod takeover;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use s4e_types::{CheckKind, FindingDraft};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::CheckError;
+use s4e_egress::dns as client;
+
+use crate::{CheckContext, CheckError, CheckOutput, Target};
 pub use client::{DnsClient, DnsError, Dnssec, Lookup, Mx};
 use rules::{Dangling, Observed};
 
-/// The result of the check.
+/// The check's raw output: every lookup made and what it found.
 #[derive(Clone, Debug, Serialize)]
-pub struct DnsOutput {
+pub struct DnsRaw {
     /// The domain checked, lowercase, without the final dot.
     pub domain: String,
     /// The apex of the zone the domain is in.
@@ -53,7 +53,6 @@ pub struct DnsOutput {
     /// Every lookup made, in order, and what it found.
     pub lookups: Vec<LookupRecord>,
     pub elapsed_ms: u64,
-    pub findings: Vec<FindingDraft>,
 }
 
 /// One lookup and its outcome, kept as raw output.
@@ -70,38 +69,35 @@ pub struct LookupRecord {
     pub error: Option<String>,
 }
 
-impl Display for Mx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.preference, self.exchange)
-    }
-}
-
-/// Checks the DNS records of `target`, a domain name. `timeout` bounds every lookup
-/// together; `check` is the check kind the findings carry.
+/// Checks the DNS records of the target, a domain name, asking the context's resolvers. The
+/// context's timeout bounds every lookup together.
 pub async fn run(
-    target: &str,
-    client: &DnsClient,
-    timeout: Duration,
-    check: CheckKind,
-) -> Result<DnsOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<DnsRaw>, CheckError> {
+    let timeout = context.timeout;
     let started = Instant::now();
-    let domain = domain_of(target)?;
+    let domain = domain_of(&target.address)?;
+    let client = context.dns_client()?;
     let mut session = Session {
-        client,
+        client: &client,
         lookups: Vec::new(),
     };
+    let check = CheckKind::Dns;
     let examined = tokio::time::timeout(timeout, examine(&domain, &mut session, check))
         .await
         .map_err(|_| CheckError::Timeout(timeout))??;
     let (zone, findings) = examined;
     tracing::debug!(%domain, %zone, lookups = session.lookups.len(), findings = findings.len(), "dns: checked");
-    Ok(DnsOutput {
-        domain,
-        zone,
-        nameservers: client.servers().to_vec(),
-        lookups: session.lookups,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    Ok(CheckOutput {
         findings,
+        raw: DnsRaw {
+            domain,
+            zone,
+            nameservers: client.servers().to_vec(),
+            lookups: session.lookups,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        },
     })
 }
 
@@ -298,7 +294,7 @@ impl Session<'_> {
                 "records",
                 records
                     .iter()
-                    .map(|record| crate::finding::excerpt(&record.to_string()))
+                    .map(|record| crate::rule::excerpt(&record.to_string()))
                     .collect(),
                 None,
             ),

@@ -27,7 +27,7 @@ use serde_json::json;
 
 use super::dmarc::{self, Policy};
 use super::spf::{self, LOOKUP_LIMIT};
-use crate::finding::{Meta, excerpt};
+use crate::rule::{Rule, excerpt};
 
 /// What the rules judge.
 pub struct Observed<'a> {
@@ -58,11 +58,12 @@ pub struct Dangling {
     pub service: &'static str,
 }
 
-const SPF_MISSING: Meta = Meta {
-    rule: "spf_missing",
+const SPF_MISSING: Rule = Rule {
+    id: "spf_missing",
+    title: "No SPF record",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 290,
+    cwe: Some(290),
     description: "The domain publishes no SPF record, so receivers cannot tell which servers \
         may send mail as this domain: anyone can send mail that claims to come from it, for \
         phishing or fraud. This holds for domains that receive no mail too.",
@@ -70,22 +71,24 @@ const SPF_MISSING: Meta = Meta {
         and ending in -all, e.g. \"v=spf1 include:_spf.your-provider.example -all\". A domain \
         that sends no mail should publish \"v=spf1 -all\".",
 };
-const SPF_MULTIPLE: Meta = Meta {
-    rule: "spf_multiple_records",
+const SPF_MULTIPLE: Rule = Rule {
+    id: "spf_multiple_records",
+    title: "More than one SPF record",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 290,
+    cwe: Some(290),
     description: "The domain publishes more than one SPF record. Receivers treat that as a \
         permanent error and evaluate no SPF at all, so the domain is as unprotected as \
         without one.",
     remediation: "Merge the SPF records into one TXT record starting with v=spf1 (one set of \
         mechanisms, one all at the end) and delete the others.",
 };
-const SPF_PERMISSIVE: Meta = Meta {
-    rule: "spf_permissive",
+const SPF_PERMISSIVE: Rule = Rule {
+    id: "spf_permissive",
+    title: "SPF record allows any sender",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 290,
+    cwe: Some(290),
     description: "The SPF record lets any server send mail as this domain: it ends in +all or \
         ?all, or has no all mechanism (and no redirect), so mail from unlisted servers \
         passes or is neutral. Receivers give spoofed mail the benefit of the doubt.",
@@ -93,11 +96,12 @@ const SPF_PERMISSIVE: Meta = Meta {
         servers that really send the domain's mail. A domain that sends no mail should \
         publish \"v=spf1 -all\".",
 };
-const SPF_TOO_MANY_LOOKUPS: Meta = Meta {
-    rule: "spf_too_many_lookups",
+const SPF_TOO_MANY_LOOKUPS: Rule = Rule {
+    id: "spf_too_many_lookups",
+    title: "SPF record needs too many DNS lookups",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 290,
+    cwe: Some(290),
     description: "Evaluating the SPF record takes more than 10 DNS lookups (include, a, mx, \
         ptr, exists, redirect). RFC 7208 makes receivers stop with a permanent error past \
         that limit, so SPF fails for legitimate mail and protects nothing.",
@@ -105,11 +109,12 @@ const SPF_TOO_MANY_LOOKUPS: Meta = Meta {
         and mx mechanisms by ip4/ip6 ranges, avoid ptr, or flatten includes into address \
         ranges.",
 };
-const DMARC_MISSING: Meta = Meta {
-    rule: "dmarc_missing",
+const DMARC_MISSING: Rule = Rule {
+    id: "dmarc_missing",
+    title: "No DMARC record",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 290,
+    cwe: Some(290),
     description: "The domain publishes no DMARC record, so receivers apply no policy to mail \
         that fails SPF and DKIM for this domain, and the owner gets no reports of it: \
         spoofed mail in the domain's name is delivered. This holds for domains that receive \
@@ -118,11 +123,12 @@ const DMARC_MISSING: Meta = Meta {
         rua=mailto:dmarc@<domain>\" to start collecting reports, then move to p=quarantine \
         and p=reject. A domain that sends no mail should publish \"v=DMARC1; p=reject\".",
 };
-const DMARC_MALFORMED: Meta = Meta {
-    rule: "dmarc_malformed",
+const DMARC_MALFORMED: Rule = Rule {
+    id: "dmarc_malformed",
+    title: "Malformed DMARC record",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 290,
+    cwe: Some(290),
     description: "The DMARC record cannot be used: there are several records, a tag has no \
         value, or the policy (p=) is missing or invalid. Receivers discard it, so the domain \
         is as unprotected as without one.",
@@ -130,33 +136,36 @@ const DMARC_MALFORMED: Meta = Meta {
         p=quarantine|reject; rua=mailto:…\". A domain that sends no mail should publish \
         \"v=DMARC1; p=reject\".",
 };
-const DMARC_POLICY_NONE: Meta = Meta {
-    rule: "dmarc_policy_none",
+const DMARC_POLICY_NONE: Rule = Rule {
+    id: "dmarc_policy_none",
+    title: "DMARC policy is none",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 290,
+    cwe: Some(290),
     description: "The DMARC policy is none: receivers only report mail that fails SPF and \
         DKIM, and deliver it anyway. Spoofed mail in the domain's name still arrives.",
     remediation: "Once the reports show that legitimate mail passes, change the policy to \
         p=quarantine and then p=reject. A domain that sends no mail can publish \
         \"v=DMARC1; p=reject\" right away.",
 };
-const DNSSEC_MISSING: Meta = Meta {
-    rule: "dnssec_missing",
+const DNSSEC_MISSING: Rule = Rule {
+    id: "dnssec_missing",
+    title: "DNSSEC is not enabled",
     severity: Severity::Info,
     score: 0.0,
-    cwe: 345,
+    cwe: Some(345),
     description: "The zone publishes no DNSKEY record, so it is not signed with DNSSEC: \
         validating resolvers cannot detect forged answers (cache poisoning, spoofing on the \
         path) for its names.",
     remediation: "Sign the zone with DNSSEC at the DNS provider and publish the DS record at \
         the registrar.",
 };
-const DANGLING_CNAME: Meta = Meta {
-    rule: "dangling_cname",
+const DANGLING_CNAME: Rule = Rule {
+    id: "dangling_cname",
+    title: "CNAME points at an unclaimed service (subdomain takeover)",
     severity: Severity::High,
     score: 8.1,
-    cwe: 668,
+    cwe: Some(668),
     description: "The name is a CNAME to a hosting service's name that no longer exists. \
         Anyone can register that name with the service and then serves their own content \
         under this domain (subdomain takeover): phishing, cookie theft for the parent \
@@ -171,7 +180,7 @@ pub fn findings_for(observed: &Observed) -> Vec<FindingDraft> {
     findings.extend(spf_finding(observed));
     findings.extend(dmarc_finding(observed));
     if observed.dnskeys == 0 {
-        findings.push(DNSSEC_MISSING.finding(
+        findings.push(DNSSEC_MISSING.titled(
             observed.check,
             observed.zone,
             "DNSSEC is not enabled",
@@ -179,7 +188,7 @@ pub fn findings_for(observed: &Observed) -> Vec<FindingDraft> {
         ));
     }
     for dangling in observed.dangling {
-        findings.push(DANGLING_CNAME.finding(
+        findings.push(DANGLING_CNAME.titled(
             observed.check,
             &dangling.name,
             &format!(
@@ -237,7 +246,7 @@ fn spf_finding(observed: &Observed) -> Option<FindingDraft> {
             json!({}),
         ),
     };
-    Some(meta.finding(observed.check, observed.domain, &title, evidence(extra)))
+    Some(meta.titled(observed.check, observed.domain, &title, evidence(extra)))
 }
 
 fn dmarc_finding(observed: &Observed) -> Option<FindingDraft> {
@@ -258,14 +267,14 @@ fn dmarc_finding(observed: &Observed) -> Option<FindingDraft> {
     let [record] = records.as_slice() else {
         if records.is_empty() {
             let own = format!("_dmarc.{}", observed.domain);
-            return Some(DMARC_MISSING.finding(
+            return Some(DMARC_MISSING.titled(
                 observed.check,
                 &own,
                 "No DMARC record",
                 json!({ "name": own, "dmarc_records": [] }),
             ));
         }
-        return Some(DMARC_MALFORMED.finding(
+        return Some(DMARC_MALFORMED.titled(
             observed.check,
             location,
             "DMARC record is malformed",
@@ -275,7 +284,7 @@ fn dmarc_finding(observed: &Observed) -> Option<FindingDraft> {
     let parsed = match dmarc::parse(record) {
         Ok(parsed) => parsed,
         Err(reason) => {
-            return Some(DMARC_MALFORMED.finding(
+            return Some(DMARC_MALFORMED.titled(
                 observed.check,
                 location,
                 "DMARC record is malformed",
@@ -290,7 +299,7 @@ fn dmarc_finding(observed: &Observed) -> Option<FindingDraft> {
         _ => parsed.policy,
     };
     (policy == Policy::None).then(|| {
-        DMARC_POLICY_NONE.finding(
+        DMARC_POLICY_NONE.titled(
             observed.check,
             location,
             "DMARC policy is none",

@@ -30,6 +30,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream;
 use reqwest::Method;
+use s4e_egress::ReachError;
+use s4e_egress::http::{self, Fetched, Pinned, Request};
 use s4e_types::{CheckKind, FindingDraft};
 use serde_json::json;
 use tokio::time::Instant;
@@ -37,9 +39,8 @@ use url::Url;
 
 use self::paths::Probe;
 use self::soft404::Baseline;
-use crate::egress::EgressPolicy;
-use crate::fetch::{self, Fetched, Pinned, Request};
-use crate::{CheckError, ProbeLog, ProbeOutput, ProbeRecord};
+use crate::probe_log::token;
+use crate::{CheckContext, CheckError, CheckOutput, ProbeLog, ProbeRecord, Target};
 
 /// Requests in flight at once: quick on a healthy site, gentle on a small one.
 pub const CONCURRENCY: usize = 8;
@@ -47,18 +48,18 @@ pub const CONCURRENCY: usize = 8;
 /// Every validator recognises its file from the first few KiB.
 const BODY_LIMIT: usize = 32 * 1024;
 
-/// Probes `target`'s site (an http or https URL) for exposed files and judges the answers.
+/// Probes the target's site (an http or https URL) for exposed files and judges the answers.
 ///
-/// The address is approved by `policy` before any connection; `timeout` bounds the whole
-/// check.
+/// The address is approved by the context's egress policy before any connection; its timeout
+/// bounds the whole check.
 pub async fn run(
-    target: &str,
-    policy: &EgressPolicy,
-    timeout: Duration,
-) -> Result<ProbeOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<ProbeLog>, CheckError> {
+    let timeout = context.timeout;
     let started = Instant::now();
     let deadline = started + timeout;
-    let (url, addr) = fetch::approve(target, policy, deadline, timeout).await?;
+    let (url, addr) = http::approve(&target.address, &context.egress, deadline, timeout).await?;
     tracing::debug!(%url, %addr, "exposure: requesting");
     let sender = Sender {
         pinned: Pinned::new(&url, addr)?,
@@ -72,7 +73,7 @@ pub async fn run(
     };
     let mut findings = Vec::new();
 
-    let token = fetch::token();
+    let token = token();
     let baseline_paths = [format!("/{token}"), format!("/.{token}.bak")];
     let (first, second) = tokio::join!(
         sender.get("baseline", &baseline_paths[0]),
@@ -102,7 +103,7 @@ pub async fn run(
             }
         })
         .collect();
-    let mut answers: Vec<(usize, ProbeRecord, Result<Fetched, CheckError>)> =
+    let mut answers: Vec<(usize, ProbeRecord, Result<Fetched, ReachError>)> =
         stream::iter(requests)
             .buffer_unordered(CONCURRENCY)
             .collect()
@@ -112,19 +113,19 @@ pub async fn run(
         log.requests.push(record);
         let fetched = match result {
             Ok(fetched) => fetched,
-            Err(CheckError::Timeout(timeout)) => return Err(CheckError::Timeout(timeout)),
+            Err(ReachError::Timeout(timeout)) => return Err(CheckError::Timeout(timeout)),
             Err(_) => continue,
         };
         findings.extend(judge(&url, &paths::PROBES[index], &fetched, &baselines));
     }
     log.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(%url, findings = findings.len(), "exposure: judged");
-    Ok(ProbeOutput { findings, raw: log })
+    Ok(CheckOutput { findings, raw: log })
 }
 
 /// The probe's name in the log: the rule it may prove.
 fn probe_name(probe: &Probe) -> &'static str {
-    probe.meta.rule
+    probe.meta.id
 }
 
 /// A finding when the answer is a 2xx, not a soft-404, and its content is what the path names.
@@ -142,14 +143,14 @@ fn judge(
     }
     let proof = (probe.validate)(&fetched.body)?;
     let location = site.join(probe.path).ok()?;
-    Some(probe.meta.finding(
+    Some(probe.meta.titled(
         CheckKind::Exposure,
         location.as_str(),
         &format!("{} exposed", probe.what),
         json!({
             "status": status,
             "length": fetched.body.len(),
-            "proof": crate::finding::excerpt(&proof),
+            "proof": crate::rule::excerpt(&proof),
         }),
     ))
 }
@@ -160,14 +161,14 @@ fn judge_baseline(site: &Url, fetched: &Fetched) -> Option<FindingDraft> {
     let probe = &paths::DJANGO_DEBUG;
     let proof = (probe.validate)(&fetched.body)?;
     let location = site.join(probe.path).ok()?;
-    Some(probe.meta.finding(
+    Some(probe.meta.titled(
         CheckKind::Exposure,
         location.as_str(),
         &format!("{} on", probe.what),
         json!({
             "status": fetched.raw.status,
             "length": fetched.body.len(),
-            "proof": crate::finding::excerpt(&proof),
+            "proof": crate::rule::excerpt(&proof),
         }),
     ))
 }
@@ -182,30 +183,19 @@ struct Sender<'a> {
 
 impl Sender<'_> {
     /// GETs `path` from the site's root.
-    async fn get(&self, name: &str, path: &str) -> (ProbeRecord, Result<Fetched, CheckError>) {
+    async fn get(&self, name: &str, path: &str) -> (ProbeRecord, Result<Fetched, ReachError>) {
         let request = Request::new(Method::GET, BODY_LIMIT);
         let url = match self.url.join(path) {
             Ok(url) => url,
             Err(err) => {
-                let result = Err(CheckError::InvalidTarget(format!("{path}: {err}")));
-                return (fetch::record(name, &request, self.url, &result), result);
+                let result = Err(ReachError::InvalidTarget(format!("{path}: {err}")));
+                return (ProbeRecord::of(name, &request, self.url, &result), result);
             }
         };
         let result = self
             .pinned
             .send(&url, &request, self.deadline, self.timeout)
             .await;
-        (fetch::record(name, &request, &url, &result), result)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Workers run checks on spawned tasks: this only has to compile.
-    #[allow(dead_code)]
-    fn runs_on_a_spawned_task(policy: &'static EgressPolicy) {
-        tokio::spawn(run("http://example.com/", policy, Duration::from_secs(1)));
+        (ProbeRecord::of(name, &request, &url, &result), result)
     }
 }

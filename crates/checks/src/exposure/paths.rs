@@ -4,128 +4,137 @@
 use s4e_types::Severity;
 
 use super::content;
-use crate::finding::Meta;
+use crate::rule::Rule;
 
 /// One path to request and how to judge the answer.
 pub(super) struct Probe {
     /// From the site's root.
     pub path: &'static str,
-    pub meta: &'static Meta,
+    pub meta: &'static Rule,
     /// What the finding's title names.
     pub what: &'static str,
     pub validate: fn(&[u8]) -> Option<String>,
 }
 
-const GIT: Meta = Meta {
-    rule: "git_repository_exposed",
+const GIT: Rule = Rule {
+    id: "git_repository_exposed",
+    title: "Git repository exposed",
     severity: Severity::High,
     score: 7.5,
-    cwe: 527,
+    cwe: Some(527),
     description: "The site's .git directory is served: with it anyone can download the \
         repository (source code, its history, and any credentials ever committed).",
     remediation: "Deny access to `.git` (and every dotfile) in the web server, and deploy \
         without the repository; rotate any secret the history contains.",
 };
 
-const ENV: Meta = Meta {
-    rule: "env_file_exposed",
+const ENV: Rule = Rule {
+    id: "env_file_exposed",
+    title: "Environment file exposed",
     severity: Severity::Critical,
     score: 9.1,
-    cwe: 538,
+    cwe: Some(538),
     description: "The application's .env file is served. It typically holds database \
         passwords, API keys and the application's signing key.",
     remediation: "Keep `.env` outside the web root and deny dotfiles in the web server; rotate \
         every secret the file contains.",
 };
 
-const BACKUP: Meta = Meta {
-    rule: "backup_file_exposed",
+const BACKUP: Rule = Rule {
+    id: "backup_file_exposed",
+    title: "Backup file exposed",
     severity: Severity::High,
     score: 7.5,
-    cwe: 530,
+    cwe: Some(530),
     description: "A backup (archive, database dump or configuration copy) is downloadable from \
         the web root: source, data and credentials in one file.",
     remediation: "Remove backups from the web root, store them elsewhere with access control, \
         and rotate credentials they contain.",
 };
 
-const BACKUP_CONFIG: Meta = Meta {
+const BACKUP_CONFIG: Rule = Rule {
     severity: Severity::Critical,
     score: 9.1,
     ..BACKUP
 };
 
-const PASSWORDS: Meta = Meta {
-    rule: "password_file_exposed",
+const PASSWORDS: Rule = Rule {
+    id: "password_file_exposed",
+    title: "Password file exposed",
     severity: Severity::High,
     score: 7.5,
-    cwe: 538,
+    cwe: Some(538),
     description: "The .htpasswd file is served: user names and password hashes that can be \
         cracked offline.",
     remediation: "Deny access to `.ht*` files (Apache does by default; check the \
         configuration), keep password files outside the web root, and change the passwords.",
 };
 
-const SERVER_STATUS: Meta = Meta {
-    rule: "server_status_exposed",
+const SERVER_STATUS: Rule = Rule {
+    id: "server_status_exposed",
+    title: "Server status page exposed",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 200,
+    cwe: Some(200),
     description: "Apache's server-status page is public: it shows the server version, client \
         addresses and the URLs being requested (including their query strings).",
     remediation: "Restrict `/server-status` to administrators (`Require local` or an IP \
         allow-list), or disable mod_status.",
 };
 
-const PHPINFO: Meta = Meta {
-    rule: "phpinfo_exposed",
+const PHPINFO: Rule = Rule {
+    id: "phpinfo_exposed",
+    title: "phpinfo() page exposed",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 200,
+    cwe: Some(200),
     description: "A phpinfo() page is public: it shows PHP's version, modules, configuration, \
         file paths and environment variables, which may include secrets.",
     remediation: "Delete the phpinfo page from the server.",
 };
 
-const DS_STORE: Meta = Meta {
-    rule: "ds_store_exposed",
+const DS_STORE: Rule = Rule {
+    id: "ds_store_exposed",
+    title: ".DS_Store file exposed",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 538,
+    cwe: Some(538),
     description: "A macOS .DS_Store file is served: it lists the names of the files in the \
         folder, including ones never linked.",
     remediation: "Delete .DS_Store files from the web root and deny dotfiles in the web server.",
 };
 
-const API_DOCS: Meta = Meta {
-    rule: "api_documentation_exposed",
+const API_DOCS: Rule = Rule {
+    id: "api_documentation_exposed",
+    title: "API documentation exposed",
     severity: Severity::Info,
     score: 0.0,
-    cwe: 200,
+    cwe: Some(200),
     description: "The API's OpenAPI/Swagger description is public. That is fine for a public \
         API; for an internal one it maps every endpoint and parameter for an attacker.",
     remediation: "If the API is not meant to be public, serve its documentation only to \
         authenticated users or only in development.",
 };
 
-const DEBUG: Meta = Meta {
-    rule: "debug_endpoint_exposed",
+const DEBUG: Rule = Rule {
+    id: "debug_endpoint_exposed",
+    title: "Debug endpoint exposed",
     severity: Severity::High,
     score: 7.5,
-    cwe: 215,
+    cwe: Some(215),
     description: "A debugging or management endpoint is public. These expose configuration, \
         environment variables, memory contents or profiling data, and some allow running code.",
     remediation: "Disable debug endpoints in production, or expose them only on an internal \
         port behind authentication (Spring: `management.endpoints.web.exposure.include`).",
 };
 
-pub(super) const DEBUG_HEAP_DUMP: Meta = Meta {
+pub(super) const DEBUG_HEAP_DUMP: Rule = Rule {
     severity: Severity::Critical,
     score: 9.1,
     ..DEBUG
 };
 
-pub(super) const DEBUG_PROFILER: Meta = Meta {
+pub(super) const DEBUG_PROFILER: Rule = Rule {
     severity: Severity::Medium,
     score: 5.3,
     ..DEBUG

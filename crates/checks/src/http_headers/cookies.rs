@@ -10,7 +10,7 @@ use s4e_types::{FindingDraft, Severity};
 use serde_json::json;
 
 use super::parse;
-use super::rules::{Meta, Response, ResponseFinding, excerpt};
+use super::rules::{Response, ResponseFinding, Rule, excerpt};
 
 /// One `Set-Cookie` line: the cookie's name and the attributes that matter here.
 #[derive(Debug, PartialEq, Eq)]
@@ -85,7 +85,7 @@ fn names<'a>(cookies: impl Iterator<Item = &'a Cookie>) -> Vec<String> {
     names
 }
 
-fn finding(meta: &Meta, response: &Response<'_>, title: &str, names: Vec<String>) -> FindingDraft {
+fn finding(meta: &Rule, response: &Response<'_>, title: &str, names: Vec<String>) -> FindingDraft {
     meta.for_response(
         response,
         title,
@@ -93,11 +93,12 @@ fn finding(meta: &Meta, response: &Response<'_>, title: &str, names: Vec<String>
     )
 }
 
-const COOKIE_WITHOUT_SECURE: Meta = Meta {
-    rule: "cookie_without_secure",
+const COOKIE_WITHOUT_SECURE: Rule = Rule {
+    id: "cookie_without_secure",
+    title: "Cookie without the Secure attribute",
     severity: Severity::Medium,
     score: 4.3,
-    cwe: 614,
+    cwe: Some(614),
     description: "A cookie set over HTTPS lacks the Secure attribute, so the browser also sends \
         it over plain HTTP, where anyone on the network can read it (a session cookie is then \
         a stolen session).",
@@ -122,11 +123,12 @@ pub(super) fn without_secure(response: &Response<'_>) -> Option<FindingDraft> {
     })
 }
 
-const COOKIE_WITHOUT_HTTPONLY: Meta = Meta {
-    rule: "cookie_without_httponly",
+const COOKIE_WITHOUT_HTTPONLY: Rule = Rule {
+    id: "cookie_without_httponly",
+    title: "Cookie without the HttpOnly attribute",
     severity: Severity::Low,
     score: 3.1,
-    cwe: 1004,
+    cwe: Some(1004),
     description: "A cookie lacks the HttpOnly attribute, so any script on the page can read it: \
         one cross-site scripting flaw is enough to steal it.",
     remediation: "Add `HttpOnly` to every cookie that scripts do not need to read, session \
@@ -161,11 +163,12 @@ pub(super) fn without_httponly(response: &Response<'_>) -> Option<FindingDraft> 
     })
 }
 
-const COOKIE_WITHOUT_SAMESITE: Meta = Meta {
-    rule: "cookie_without_samesite",
+const COOKIE_WITHOUT_SAMESITE: Rule = Rule {
+    id: "cookie_without_samesite",
+    title: "Cookie without the SameSite attribute",
     severity: Severity::Low,
     score: 3.1,
-    cwe: 1275,
+    cwe: Some(1275),
     description: "A cookie has no valid SameSite attribute (or SameSite=None without Secure), so \
         depending on the browser it is sent with requests other sites trigger, which enables \
         cross-site request forgery.",

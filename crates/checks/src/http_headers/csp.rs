@@ -11,7 +11,7 @@ use reqwest::header::CONTENT_SECURITY_POLICY;
 use s4e_types::{FindingDraft, Severity};
 
 use super::parse::{self, Directive};
-use super::rules::{Meta, Response, ResponseFinding};
+use super::rules::{Response, ResponseFinding, Rule};
 
 /// The script source list of each enforced policy that restricts scripts, keywords lowercased.
 fn script_source_lists(response: &Response<'_>) -> Vec<Vec<String>> {
@@ -81,7 +81,7 @@ fn wildcard(list: &[String]) -> Option<String> {
     }
     list.iter()
         .find(|source| is_wildcard(source))
-        .map(|source| crate::finding::excerpt(source))
+        .map(|source| crate::rule::excerpt(source))
 }
 
 fn is_wildcard(source: &str) -> bool {
@@ -107,11 +107,12 @@ fn is_scheme(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-const CSP_UNSAFE_INLINE: Meta = Meta {
-    rule: "csp_unsafe_inline",
+const CSP_UNSAFE_INLINE: Rule = Rule {
+    id: "csp_unsafe_inline",
+    title: "Content-Security-Policy allows 'unsafe-inline'",
     severity: Severity::Medium,
     score: 4.7,
-    cwe: 693,
+    cwe: Some(693),
     description: "The Content-Security-Policy allows inline scripts with 'unsafe-inline' (and no \
         nonce or hash that would make browsers ignore it), so an injected <script> or event \
         handler runs: the policy does not mitigate cross-site scripting.",
@@ -128,11 +129,12 @@ pub(super) fn unsafe_inline(response: &Response<'_>) -> Option<FindingDraft> {
     ))
 }
 
-const CSP_UNSAFE_EVAL: Meta = Meta {
-    rule: "csp_unsafe_eval",
+const CSP_UNSAFE_EVAL: Rule = Rule {
+    id: "csp_unsafe_eval",
+    title: "Content-Security-Policy allows 'unsafe-eval'",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 693,
+    cwe: Some(693),
     description: "The Content-Security-Policy allows 'unsafe-eval', so strings can be run as \
         code (eval, new Function, string timers): an injection into data the page evaluates \
         becomes script execution.",
@@ -149,11 +151,12 @@ pub(super) fn unsafe_eval(response: &Response<'_>) -> Option<FindingDraft> {
     ))
 }
 
-const CSP_WILDCARD_SOURCE: Meta = Meta {
-    rule: "csp_wildcard_source",
+const CSP_WILDCARD_SOURCE: Rule = Rule {
+    id: "csp_wildcard_source",
+    title: "Content-Security-Policy allows any source",
     severity: Severity::Medium,
     score: 4.7,
-    cwe: 693,
+    cwe: Some(693),
     description: "The Content-Security-Policy lets scripts load from any host (a `*` source or a \
         bare scheme such as `https:` or `data:`), so an attacker who can inject a script tag \
         can point it at a server of their own: the policy does not stop cross-site scripting.",

@@ -8,7 +8,7 @@
 use s4e_types::{FindingDraft, Severity};
 use serde_json::json;
 
-use super::rules::{Meta, Response, ResponseFinding, excerpt};
+use super::rules::{Response, ResponseFinding, Rule, excerpt};
 
 /// What the generated pages start their title and first heading with (lowercased).
 const TITLE_AND_HEADING: [&str; 3] = ["index of /", "directory listing for", "directory: /"];
@@ -67,11 +67,12 @@ fn element_text(lower: &str, tag: &str) -> Option<String> {
     Some(text.trim().to_owned())
 }
 
-const DIRECTORY_LISTING: Meta = Meta {
-    rule: "directory_listing",
+const DIRECTORY_LISTING: Rule = Rule {
+    id: "directory_listing",
+    title: "Directory listing enabled",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 548,
+    cwe: Some(548),
     description: "The server answers with an automatically generated directory index, showing \
         every file in the folder: backups, configuration and other files never meant to be \
         linked become easy to find and download.",

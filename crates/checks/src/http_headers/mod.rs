@@ -16,26 +16,24 @@ mod listing;
 mod parse;
 mod rules;
 
-use std::time::Duration;
-
+use s4e_egress::http;
 use tokio::time::Instant;
 
-use crate::egress::EgressPolicy;
-use crate::{CheckError, CheckOutput, fetch};
+use crate::{CheckContext, CheckError, CheckOutput, RawResponse, Target};
 
-/// Requests `target` (an http or https URL) once and judges its response headers.
+/// Requests the target (an http or https URL) once and judges its response headers.
 ///
-/// The address is approved by `policy` before any connection; `timeout` bounds resolving,
-/// connecting and receiving the response headers.
+/// The address is approved by the context's egress policy before any connection; its
+/// timeout bounds resolving, connecting and receiving the response headers.
 pub async fn run(
-    target: &str,
-    policy: &EgressPolicy,
-    timeout: Duration,
-) -> Result<CheckOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<RawResponse>, CheckError> {
+    let timeout = context.timeout;
     let deadline = Instant::now() + timeout;
-    let (url, addr) = fetch::approve(target, policy, deadline, timeout).await?;
+    let (url, addr) = http::approve(&target.address, &context.egress, deadline, timeout).await?;
     tracing::debug!(%url, %addr, "http_headers: requesting");
-    let fetched = fetch::get(&url, addr, deadline, timeout).await?;
+    let fetched = http::get(&url, addr, deadline, timeout).await?;
     let findings = rules::evaluate(
         &url,
         fetched.raw.status,

@@ -22,9 +22,10 @@ pub(super) struct Response<'a> {
     pub body: &'a str,
 }
 
-type Rule = fn(&Response<'_>) -> Option<FindingDraft>;
+/// One rule's judgement of a response.
+type Judge = fn(&Response<'_>) -> Option<FindingDraft>;
 
-const RULES: [Rule; 14] = [
+const RULES: [Judge; 14] = [
     missing_hsts,
     missing_csp,
     missing_x_content_type_options,
@@ -57,7 +58,7 @@ pub(super) fn evaluate(
     RULES.iter().filter_map(|rule| rule(&response)).collect()
 }
 
-pub(super) use crate::finding::{Meta, excerpt};
+pub(super) use crate::rule::{Rule, excerpt};
 
 /// The findings of this check: located at the requested URL, with the response as evidence.
 pub(super) trait ResponseFinding {
@@ -73,7 +74,7 @@ pub(super) trait ResponseFinding {
     fn for_response(&self, response: &Response<'_>, title: &str, evidence: Value) -> FindingDraft;
 }
 
-impl ResponseFinding for Meta {
+impl ResponseFinding for Rule {
     fn for_headers(
         &self,
         response: &Response<'_>,
@@ -96,7 +97,7 @@ impl ResponseFinding for Meta {
     }
 
     fn for_response(&self, response: &Response<'_>, title: &str, evidence: Value) -> FindingDraft {
-        self.finding(
+        self.titled(
             CheckKind::HttpHeaders,
             response.url.as_str(),
             title,
@@ -105,11 +106,12 @@ impl ResponseFinding for Meta {
     }
 }
 
-const MISSING_HSTS: Meta = Meta {
-    rule: "missing_hsts",
+const MISSING_HSTS: Rule = Rule {
+    id: "missing_hsts",
+    title: "Strict-Transport-Security header missing",
     severity: Severity::Medium,
     score: 5.3,
-    cwe: 319,
+    cwe: Some(319),
     description: "The HTTPS response has no valid Strict-Transport-Security header, so browsers \
         will still try plain HTTP for this site (typed addresses, old links), where an attacker \
         on the network can intercept or downgrade the connection.",
@@ -135,11 +137,12 @@ fn missing_hsts(response: &Response<'_>) -> Option<FindingDraft> {
     Some(MISSING_HSTS.for_headers(response, title, &[&STRICT_TRANSPORT_SECURITY]))
 }
 
-const MISSING_CSP: Meta = Meta {
-    rule: "missing_csp",
+const MISSING_CSP: Rule = Rule {
+    id: "missing_csp",
+    title: "Content-Security-Policy header missing",
     severity: Severity::Medium,
     score: 5.0,
-    cwe: 693,
+    cwe: Some(693),
     description: "The response has no Content-Security-Policy, so nothing limits where scripts, \
         styles and frames may load from: an injection flaw (XSS) runs with the page's full \
         privileges.",
@@ -168,11 +171,12 @@ fn missing_csp(response: &Response<'_>) -> Option<FindingDraft> {
     Some(MISSING_CSP.for_headers(response, title, &evidence))
 }
 
-const MISSING_XCTO: Meta = Meta {
-    rule: "missing_x_content_type_options",
+const MISSING_XCTO: Rule = Rule {
+    id: "missing_x_content_type_options",
+    title: "X-Content-Type-Options header missing",
     severity: Severity::Low,
     score: 3.1,
-    cwe: 693,
+    cwe: Some(693),
     description: "Without `X-Content-Type-Options: nosniff`, browsers may guess a response's \
         type from its content and run an uploaded or reflected file as script or HTML.",
     remediation: "Send `X-Content-Type-Options: nosniff` on every response, and serve each \
@@ -190,11 +194,12 @@ fn missing_x_content_type_options(response: &Response<'_>) -> Option<FindingDraf
     Some(MISSING_XCTO.for_headers(response, title, &[&X_CONTENT_TYPE_OPTIONS]))
 }
 
-const MISSING_CLICKJACKING: Meta = Meta {
-    rule: "missing_clickjacking_protection",
+const MISSING_CLICKJACKING: Rule = Rule {
+    id: "missing_clickjacking_protection",
+    title: "No clickjacking protection",
     severity: Severity::Medium,
     score: 4.3,
-    cwe: 1021,
+    cwe: Some(1021),
     description: "Neither X-Frame-Options nor a Content-Security-Policy `frame-ancestors` \
         directive stops other sites from framing this page, so a visitor can be tricked into \
         clicking its controls through a disguised overlay (clickjacking).",
@@ -233,11 +238,12 @@ fn frame_ancestors_protects(headers: &HeaderMap) -> bool {
         })
 }
 
-const MISSING_REFERRER_POLICY: Meta = Meta {
-    rule: "missing_referrer_policy",
+const MISSING_REFERRER_POLICY: Rule = Rule {
+    id: "missing_referrer_policy",
+    title: "Referrer-Policy header missing",
     severity: Severity::Low,
     score: 3.1,
-    cwe: 200,
+    cwe: Some(200),
     description: "The response sets no Referrer-Policy (or an unsafe one), so the full URL of \
         this page — path and query, which may carry tokens or personal data — can be sent to \
         other sites in the Referer header.",
@@ -275,11 +281,12 @@ fn missing_referrer_policy(response: &Response<'_>) -> Option<FindingDraft> {
     Some(MISSING_REFERRER_POLICY.for_headers(response, title, &[&REFERRER_POLICY]))
 }
 
-const SERVER_VERSION: Meta = Meta {
-    rule: "server_version_disclosure",
+const SERVER_VERSION: Rule = Rule {
+    id: "server_version_disclosure",
+    title: "Server version disclosed",
     severity: Severity::Low,
     score: 2.6,
-    cwe: 200,
+    cwe: Some(200),
     description: "The Server header names the software version, letting an attacker pick \
         exploits for known vulnerabilities of that exact version without probing.",
     remediation: "Hide the version: `server_tokens off;` in nginx, `ServerTokens Prod` in \
@@ -299,11 +306,12 @@ fn server_version_disclosure(response: &Response<'_>) -> Option<FindingDraft> {
     })
 }
 
-const X_POWERED_BY_DISCLOSURE: Meta = Meta {
-    rule: "x_powered_by_disclosure",
+const X_POWERED_BY_DISCLOSURE: Rule = Rule {
+    id: "x_powered_by_disclosure",
+    title: "X-Powered-By header discloses the platform",
     severity: Severity::Low,
     score: 2.6,
-    cwe: 200,
+    cwe: Some(200),
     description: "The X-Powered-By header names the application framework (often with its \
         version), telling an attacker which vulnerabilities to try.",
     remediation: "Remove the header: `expose_php = Off` in PHP, `app.disable('x-powered-by')` in \

@@ -12,7 +12,7 @@ use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::json;
 
 use super::{Answer, Observed};
-use crate::finding::{Meta, excerpt};
+use crate::rule::{Rule, excerpt};
 
 /// The single `Access-Control-Allow-Origin` value a browser would use; several lines make
 /// browsers reject the response, so they allow nothing.
@@ -58,20 +58,22 @@ const REFLECTED_REMEDIATION: &str = "Compare the Origin against a fixed list of 
     origins and send Access-Control-Allow-Origin only for those; never echo it unchecked, \
     least of all with Access-Control-Allow-Credentials.";
 
-const REFLECTED_WITH_CREDENTIALS: Meta = Meta {
-    rule: REFLECTED,
+const REFLECTED_WITH_CREDENTIALS: Rule = Rule {
+    id: REFLECTED,
+    title: "CORS reflects any origin",
     severity: Severity::High,
     score: 8.1,
-    cwe: 942,
+    cwe: Some(942),
     description: REFLECTED_DESCRIPTION,
     remediation: REFLECTED_REMEDIATION,
 };
 
-const REFLECTED_WITHOUT_CREDENTIALS: Meta = Meta {
-    rule: REFLECTED,
+const REFLECTED_WITHOUT_CREDENTIALS: Rule = Rule {
+    id: REFLECTED,
+    title: "CORS reflects any origin",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 942,
+    cwe: Some(942),
     description: REFLECTED_DESCRIPTION,
     remediation: REFLECTED_REMEDIATION,
 };
@@ -90,7 +92,7 @@ pub(super) fn arbitrary_origin_reflected(observed: &Observed<'_>) -> Option<Find
     } else {
         (&REFLECTED_WITHOUT_CREDENTIALS, "CORS allows any origin")
     };
-    Some(meta.finding(
+    Some(meta.titled(
         CheckKind::HttpProbes,
         observed.url.as_str(),
         title,
@@ -105,20 +107,22 @@ const NULL_DESCRIPTION: &str = "The server answers the `null` origin with \
 const NULL_REMEDIATION: &str = "Never allow the `null` origin: remove it from the list of \
     allowed origins.";
 
-const NULL_WITH_CREDENTIALS: Meta = Meta {
-    rule: "cors_null_origin_allowed",
+const NULL_WITH_CREDENTIALS: Rule = Rule {
+    id: "cors_null_origin_allowed",
+    title: "CORS allows the null origin",
     severity: Severity::High,
     score: 7.1,
-    cwe: 942,
+    cwe: Some(942),
     description: NULL_DESCRIPTION,
     remediation: NULL_REMEDIATION,
 };
 
-const NULL_WITHOUT_CREDENTIALS: Meta = Meta {
-    rule: "cors_null_origin_allowed",
+const NULL_WITHOUT_CREDENTIALS: Rule = Rule {
+    id: "cors_null_origin_allowed",
+    title: "CORS allows the null origin",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 942,
+    cwe: Some(942),
     description: NULL_DESCRIPTION,
     remediation: NULL_REMEDIATION,
 };
@@ -141,7 +145,7 @@ pub(super) fn null_origin_allowed(observed: &Observed<'_>) -> Option<FindingDraf
     } else {
         (&NULL_WITHOUT_CREDENTIALS, "CORS allows the null origin")
     };
-    Some(meta.finding(
+    Some(meta.titled(
         CheckKind::HttpProbes,
         observed.url.as_str(),
         title,
@@ -149,11 +153,12 @@ pub(super) fn null_origin_allowed(observed: &Observed<'_>) -> Option<FindingDraf
     ))
 }
 
-const WILDCARD_WITH_CREDENTIALS: Meta = Meta {
-    rule: "cors_wildcard_with_credentials",
+const WILDCARD_WITH_CREDENTIALS: Rule = Rule {
+    id: "cors_wildcard_with_credentials",
+    title: "CORS wildcard with credentials",
     severity: Severity::Low,
     score: 3.1,
-    cwe: 942,
+    cwe: Some(942),
     description: "The server sends Access-Control-Allow-Origin: * together with \
         Access-Control-Allow-Credentials: true. Browsers refuse that combination, so it does \
         not leak data by itself, but it shows credentialed cross-origin access is intended: \
@@ -174,7 +179,7 @@ pub(super) fn wildcard_with_credentials(observed: &Observed<'_>) -> Option<Findi
         let wildcard = allowed_origin(&answer.headers).as_deref() == Some("*");
         (wildcard && allows_credentials(&answer.headers)).then_some((sent, answer))
     })?;
-    Some(WILDCARD_WITH_CREDENTIALS.finding(
+    Some(WILDCARD_WITH_CREDENTIALS.titled(
         CheckKind::HttpProbes,
         observed.url.as_str(),
         "CORS wildcard origin sent with credentials",

@@ -5,13 +5,14 @@ use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::json;
 
 use super::Observed;
-use crate::finding::{Meta, excerpt};
+use crate::rule::{Rule, excerpt};
 
-const TRACE_ENABLED: Meta = Meta {
-    rule: "trace_enabled",
+const TRACE_ENABLED: Rule = Rule {
+    id: "trace_enabled",
+    title: "HTTP TRACE is enabled",
     severity: Severity::Low,
     score: 3.7,
-    cwe: 200,
+    cwe: Some(200),
     description: "The server answers TRACE by echoing the request back, headers included. A \
         script that can send TRACE (through a flawed proxy or plugin) reads headers it could \
         not otherwise see, such as HttpOnly cookies and authorization headers (cross-site \
@@ -29,7 +30,7 @@ pub(super) fn trace_enabled(observed: &Observed<'_>) -> Option<FindingDraft> {
     if answer.status != 200 || !echoed {
         return None;
     }
-    Some(TRACE_ENABLED.finding(
+    Some(TRACE_ENABLED.titled(
         CheckKind::HttpProbes,
         observed.url.as_str(),
         "TRACE method enabled",
@@ -41,11 +42,12 @@ pub(super) fn trace_enabled(observed: &Observed<'_>) -> Option<FindingDraft> {
 /// practice, so these three are enough to notice a writable site.
 const WRITE_METHODS: [&str; 3] = ["PUT", "DELETE", "PATCH"];
 
-const UNSAFE_METHODS_ALLOWED: Meta = Meta {
-    rule: "unsafe_methods_allowed",
+const UNSAFE_METHODS_ALLOWED: Rule = Rule {
+    id: "unsafe_methods_allowed",
+    title: "Unsafe HTTP methods are allowed",
     severity: Severity::Low,
     score: 3.1,
-    cwe: 749,
+    cwe: Some(749),
     description: "OPTIONS on the asset URL advertises methods that change resources (PUT, \
         DELETE or PATCH). On a web page rather than an API this usually means WebDAV or a \
         default handler is on; if those methods are not authorised properly, anyone can \
@@ -76,7 +78,7 @@ pub(super) fn unsafe_methods_allowed(observed: &Observed<'_>) -> Option<FindingD
         return None;
     }
     let allow = listed.join(", ");
-    Some(UNSAFE_METHODS_ALLOWED.finding(
+    Some(UNSAFE_METHODS_ALLOWED.titled(
         CheckKind::HttpProbes,
         observed.url.as_str(),
         &format!("Write methods allowed: {}", unsafe_methods.join(", ")),

@@ -23,13 +23,14 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ORIGIN};
+use s4e_egress::ReachError;
+use s4e_egress::http::{self, Fetched, Pinned, Request};
 use s4e_types::FindingDraft;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::egress::EgressPolicy;
-use crate::fetch::{self, Fetched, Pinned, Request};
-use crate::{CheckError, ProbeLog, ProbeOutput};
+use crate::probe_log::token;
+use crate::{CheckContext, CheckError, CheckOutput, ProbeLog, ProbeRecord, Target};
 
 /// The probes judge headers and, for TRACE, an echo of the request: a few KiB is plenty.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -68,9 +69,10 @@ pub(super) struct Observed<'a> {
     pub trace: Option<&'a Answer>,
 }
 
-type Rule = fn(&Observed<'_>) -> Option<FindingDraft>;
+/// One rule's judgement of the answers.
+type Judge = fn(&Observed<'_>) -> Option<FindingDraft>;
 
-const RULES: [Rule; 6] = [
+const RULES: [Judge; 6] = [
     cors::arbitrary_origin_reflected,
     cors::null_origin_allowed,
     cors::wildcard_with_credentials,
@@ -84,18 +86,18 @@ pub(super) fn evaluate(observed: &Observed<'_>) -> Vec<FindingDraft> {
     RULES.iter().filter_map(|rule| rule(observed)).collect()
 }
 
-/// Probes `target` (an http or https URL) and judges the answers.
+/// Probes the target (an http or https URL) and judges the answers.
 ///
-/// The address is approved by `policy` before any connection; `timeout` bounds the whole
-/// check.
+/// The address is approved by the context's egress policy before any connection; its timeout
+/// bounds the whole check.
 pub async fn run(
-    target: &str,
-    policy: &EgressPolicy,
-    timeout: Duration,
-) -> Result<ProbeOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<ProbeLog>, CheckError> {
+    let timeout = context.timeout;
     let started = Instant::now();
     let deadline = started + timeout;
-    let (url, addr) = fetch::approve(target, policy, deadline, timeout).await?;
+    let (url, addr) = http::approve(&target.address, &context.egress, deadline, timeout).await?;
     tracing::debug!(%url, %addr, "http_probes: requesting");
     let pinned = Pinned::new(&url, addr)?;
     let mut log = ProbeLog {
@@ -115,7 +117,7 @@ pub async fn run(
     log.requests.push(record);
     let plain = Answer::from(plain?);
 
-    let token = fetch::token();
+    let token = token();
     let origin = format!("https://{token}.example");
     let (arbitrary, null, options, trace) = tokio::join!(
         probe.send(
@@ -134,7 +136,7 @@ pub async fn run(
         log.requests.push(record);
         answers.push(match result {
             Ok(fetched) => Some(Answer::from(fetched)),
-            Err(CheckError::Timeout(timeout)) => return Err(CheckError::Timeout(timeout)),
+            Err(ReachError::Timeout(timeout)) => return Err(CheckError::Timeout(timeout)),
             Err(_) => None,
         });
     }
@@ -154,7 +156,7 @@ pub async fn run(
     let findings = evaluate(&observed);
     log.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(%url, findings = findings.len(), "http_probes: judged");
-    Ok(ProbeOutput { findings, raw: log })
+    Ok(CheckOutput { findings, raw: log })
 }
 
 /// What every request of one run shares.
@@ -170,12 +172,12 @@ impl Probe<'_> {
         &self,
         name: &str,
         request: Request,
-    ) -> (crate::ProbeRecord, Result<Fetched, CheckError>) {
+    ) -> (ProbeRecord, Result<Fetched, ReachError>) {
         let result = self
             .pinned
             .send(self.url, &request, self.deadline, self.timeout)
             .await;
-        (fetch::record(name, &request, self.url, &result), result)
+        (ProbeRecord::of(name, &request, self.url, &result), result)
     }
 }
 
@@ -186,17 +188,6 @@ fn with_header(method: Method, name: &HeaderName, value: &str) -> Request {
         request.headers.insert(name.clone(), value);
     }
     request
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Workers run checks on spawned tasks: this only has to compile.
-    #[allow(dead_code)]
-    fn runs_on_a_spawned_task(policy: &'static EgressPolicy) {
-        tokio::spawn(run("http://example.com/", policy, Duration::from_secs(1)));
-    }
 }
 
 #[cfg(test)]

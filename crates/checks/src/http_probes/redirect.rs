@@ -6,13 +6,14 @@ use serde_json::json;
 use url::Url;
 
 use super::Observed;
-use crate::finding::{Meta, excerpt};
+use crate::rule::{Rule, excerpt};
 
-const NO_HTTPS_REDIRECT: Meta = Meta {
-    rule: "no_https_redirect",
+const NO_HTTPS_REDIRECT: Rule = Rule {
+    id: "no_https_redirect",
+    title: "Plain HTTP does not redirect to HTTPS",
     severity: Severity::Medium,
     score: 4.8,
-    cwe: 319,
+    cwe: Some(319),
     description: "The site answers plain HTTP without redirecting to HTTPS, so visitors who type \
         the address or follow an old link use an unencrypted connection that anyone on the \
         network can read and change.",
@@ -46,7 +47,7 @@ pub(super) fn no_https_redirect(observed: &Observed<'_>) -> Option<FindingDraft>
     } else {
         "Plain HTTP is served without a redirect to HTTPS"
     };
-    Some(NO_HTTPS_REDIRECT.finding(
+    Some(NO_HTTPS_REDIRECT.titled(
         CheckKind::HttpProbes,
         url.as_str(),
         title,

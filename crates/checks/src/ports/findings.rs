@@ -4,55 +4,66 @@
 //! `exposed_message_broker`, `exposed_admin_service`, `exposed_ssh`, `unauthenticated_redis`,
 //! `unauthenticated_docker_api`.
 
+use crate::rule::Rule;
 use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::json;
 
 use super::OpenPort;
 use super::probes::redis_is_open;
 
-/// The fixed facts of a rule. The title, description and remediation name the service.
-struct Meta {
-    rule: &'static str,
-    severity: Severity,
-    score: f32,
-    cwe: Option<u32>,
-}
-
-const EXPOSED_DATABASE: Meta = Meta {
-    rule: "exposed_database",
+const EXPOSED_DATABASE: Rule = Rule {
+    id: "exposed_database",
+    title: "Database exposed",
     severity: Severity::High,
     score: 7.5,
     cwe: Some(668),
+    description: "A database service accepts connections from the network the scan ran from.",
+    remediation: "Bind it to a private interface and allow only the application hosts that need it.",
 };
-const EXPOSED_MESSAGE_BROKER: Meta = Meta {
-    rule: "exposed_message_broker",
+const EXPOSED_MESSAGE_BROKER: Rule = Rule {
+    id: "exposed_message_broker",
+    title: "Message broker exposed",
     severity: Severity::High,
     score: 7.5,
     cwe: Some(668),
+    description: "A message broker accepts connections from the network the scan ran from.",
+    remediation: "Restrict its port to the application hosts and require authentication.",
 };
-const EXPOSED_ADMIN_SERVICE: Meta = Meta {
-    rule: "exposed_admin_service",
+const EXPOSED_ADMIN_SERVICE: Rule = Rule {
+    id: "exposed_admin_service",
+    title: "Administration service exposed",
     severity: Severity::Medium,
     score: 6.5,
     cwe: Some(668),
+    description: "An administration interface answers from the network the scan ran from.",
+    remediation: "Publish administration interfaces only on a private network or through a VPN.",
 };
-const EXPOSED_SSH: Meta = Meta {
-    rule: "exposed_ssh",
+const EXPOSED_SSH: Rule = Rule {
+    id: "exposed_ssh",
+    title: "SSH service reachable",
     severity: Severity::Info,
     score: 0.0,
     cwe: None,
+    description: "An SSH server answers; reported so the exposure is known and reviewed.",
+    remediation: "Allow public-key authentication only, or restrict the port to known addresses.",
 };
-const UNAUTHENTICATED_REDIS: Meta = Meta {
-    rule: "unauthenticated_redis",
+const UNAUTHENTICATED_REDIS: Rule = Rule {
+    id: "unauthenticated_redis",
+    title: "Redis accepts commands without authentication",
     severity: Severity::Critical,
     score: 9.8,
     cwe: Some(306),
+    description: "Redis answers commands without a password.",
+    remediation: "Require authentication and bind Redis to a private interface.",
 };
-const UNAUTHENTICATED_DOCKER_API: Meta = Meta {
-    rule: "unauthenticated_docker_api",
+const UNAUTHENTICATED_DOCKER_API: Rule = Rule {
+    id: "unauthenticated_docker_api",
+    title: "Docker Engine API without authentication",
     severity: Severity::Critical,
     score: 9.8,
     cwe: Some(306),
+    description: "The Docker Engine API answers without authentication.",
+    remediation: "Stop exposing the daemon over TCP, or require TLS client certificates.",
 };
 
 const DATABASE_DESCRIPTION: &str = "accepts connections from the network the scan ran from. \
@@ -65,11 +76,7 @@ const DATABASE_REMEDIATION: &str = "Bind the service to a private interface or l
     Require authentication and TLS even on the private network, and reach it from outside only \
     through a VPN or bastion.";
 
-/// All findings for the open ports of `host`, in port order.
-///
-/// `check` is the check kind the findings are reported under; the caller passes
-/// `CheckKind::Ports` once that kind exists in `s4e-types` (it does not yet, and this crate
-/// must not invent one).
+/// All findings for the open ports of `host`, in port order, reported under `check`.
 pub fn findings_for(check: CheckKind, host: &str, open: &[OpenPort]) -> Vec<FindingDraft> {
     open.iter()
         .flat_map(|port| port_findings(check, host, port))
@@ -80,18 +87,12 @@ fn port_findings(check: CheckKind, host: &str, open: &OpenPort) -> Vec<FindingDr
     let port = open.port;
     let name = open.service.as_ref().map(|s| s.name);
     let product = open.service.as_ref().and_then(|s| s.product.as_deref());
+    // The rule's description and remediation are generic; a finding names the service.
     let draft =
-        |meta: &Meta, title: String, description: String, remediation: String| FindingDraft {
-            check,
-            rule: meta.rule.to_owned(),
-            location: location(host, port),
-            title,
-            severity: meta.severity,
-            score: meta.score,
-            cwe: meta.cwe,
+        |rule: &Rule, title: String, description: String, remediation: String| FindingDraft {
             description,
             remediation,
-            evidence: evidence(open),
+            ..rule.titled(check, &location(host, port), &title, evidence(open))
         };
     let mut findings = Vec::new();
 

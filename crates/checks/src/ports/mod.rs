@@ -7,7 +7,7 @@
 //! (`probes.rs`, `tls.rs`, `amqp.rs`). The findings (`findings.rs`) judge what is exposed.
 //!
 //! The host is resolved once, through the egress policy, and every connection goes to that
-//! one approved address.
+//! one approved address; the platform's own services on it are not scanned.
 
 mod amqp;
 mod banner;
@@ -24,14 +24,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use s4e_types::CheckKind;
+use s4e_egress::{EgressError, EgressPolicy};
+use s4e_types::{CheckKind, PortScope};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout};
 use url::{Host, Url};
 
-use crate::CheckError;
-use crate::egress::{EgressError, EgressPolicy};
+use crate::{CheckContext, CheckError, CheckOutput, Target};
 use connect::Outcome;
 use identify::{Identified, Timeouts};
 
@@ -39,10 +39,9 @@ pub use excerpt::BANNER_LIMIT;
 pub use findings::findings_for;
 pub use portset::{COMMON_PORTS, PortSet};
 
-/// How a scan runs.
+/// How a scan runs (which ports: the target's [`PortScope`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortScanOptions {
-    pub ports: PortSet,
     /// Ports in flight at once (connecting or being identified). Lowered to what the
     /// process's open-files limit allows.
     pub concurrency: usize,
@@ -58,7 +57,6 @@ pub struct PortScanOptions {
 impl Default for PortScanOptions {
     fn default() -> Self {
         PortScanOptions {
-            ports: PortSet::Common,
             concurrency: 512,
             connect_timeout: Duration::from_secs(1),
             banner_timeout: Duration::from_secs(2),
@@ -106,9 +104,26 @@ impl Service {
     }
 }
 
-/// The result of a scan.
+/// The ports a scan of `target` tries: the job's choice (the common ports when it has none),
+/// plus a URL's own port unless the whole range is scanned anyway.
+pub fn port_set(target: &str, scope: Option<&PortScope>) -> PortSet {
+    let mut list = match scope {
+        None | Some(PortScope::Common) => COMMON_PORTS.to_vec(),
+        Some(PortScope::Full) => return PortSet::All,
+        Some(PortScope::List { ports }) => ports.clone(),
+    };
+    let own_port = Url::parse(target)
+        .ok()
+        .and_then(|url| url.port_or_known_default());
+    if let Some(port) = own_port.filter(|port| !list.contains(port)) {
+        list.push(port);
+    }
+    PortSet::List(list)
+}
+
+/// The raw output of a scan.
 #[derive(Clone, Debug, Serialize)]
-pub struct PortScanOutput {
+pub struct PortScanRaw {
     /// The host scanned, as given (an IPv6 address without brackets).
     pub host: String,
     /// The address the egress policy approved; the only one connected to.
@@ -117,8 +132,10 @@ pub struct PortScanOutput {
     pub open: Vec<OpenPort>,
     /// How many ports were scanned.
     pub scanned: usize,
+    /// Ports of the platform's own services on the address, left out of the scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<u16>,
     pub elapsed_ms: u64,
-    pub findings: Vec<s4e_types::FindingDraft>,
 }
 
 /// A judgement in progress on the bytes a port sent.
@@ -157,22 +174,22 @@ const MAX_IDENTIFIED: usize = 1024;
 /// Scans `target` (a host name, an IP address, or a URL whose host is used) for the ports in
 /// `options`, identifies the services on the open ones, and judges them.
 ///
-/// `check` is the check kind the findings carry: the caller passes `CheckKind::Ports` once
-/// that kind exists in `s4e-types`.
-///
 /// Closed and filtered ports are results, not errors. The scan fails only when the target is
 /// invalid or refused by `policy`, does not resolve, cannot be reached at all (every port
 /// unreachable), or this machine stays out of sockets for a minute.
 pub async fn run(
-    target: &str,
-    policy: &EgressPolicy,
-    options: &PortScanOptions,
-    check: CheckKind,
-) -> Result<PortScanOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<PortScanRaw>, CheckError> {
+    let policy = &context.egress;
+    let options = &context.ports;
     let started = Instant::now();
-    let host = target_host(target)?;
+    let host = target_host(&target.address)?;
     let address = resolve(&host, policy).await?;
-    let ports = options.ports.ports();
+    let (refused, ports): (Vec<u16>, Vec<u16>) = port_set(&target.address, target.ports.as_ref())
+        .ports()
+        .into_iter()
+        .partition(|port| policy.is_own_service(SocketAddr::new(address, *port)));
     let concurrency = connect::fit_concurrency(options.concurrency);
     tracing::debug!(%host, %address, ports = ports.len(), concurrency, "ports: scanning");
 
@@ -198,7 +215,7 @@ pub async fn run(
     let mut open = tally.open;
     open.sort_by_key(|port| port.port);
     let host = host_name(&host);
-    let findings = findings_for(check, &host, &open);
+    let findings = findings_for(CheckKind::Ports, &host, &open);
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(
         %host,
@@ -208,13 +225,16 @@ pub async fn run(
         elapsed_ms,
         "ports: scanned"
     );
-    Ok(PortScanOutput {
-        host,
-        address,
-        open,
-        scanned: ports.len(),
-        elapsed_ms,
+    Ok(CheckOutput {
         findings,
+        raw: PortScanRaw {
+            host,
+            address,
+            open,
+            scanned: ports.len(),
+            refused,
+            elapsed_ms,
+        },
     })
 }
 
@@ -352,14 +372,11 @@ fn target_host(target: &str) -> Result<Host, CheckError> {
 
 /// Resolves `host` once, through the egress policy, to the address every connection uses.
 async fn resolve(host: &Host, policy: &EgressPolicy) -> Result<IpAddr, CheckError> {
-    // The policy judges URLs; the scheme and port are placeholders, only the host matters.
-    let url = Url::parse(&format!("http://{host}/"))
-        .map_err(|err| CheckError::InvalidTarget(format!("invalid host {host} ({err})")))?;
-    match timeout(RESOLVE_TIMEOUT, policy.resolve(&url)).await {
+    match timeout(RESOLVE_TIMEOUT, policy.resolve_host(host)).await {
         Err(_elapsed) => Err(CheckError::Timeout(RESOLVE_TIMEOUT)),
         Ok(Err(EgressError::InvalidTarget(reason))) => Err(CheckError::InvalidTarget(reason)),
         Ok(Err(err)) => Err(err.into()),
-        Ok(Ok(addr)) => Ok(addr.ip()),
+        Ok(Ok(ip)) => Ok(ip),
     }
 }
 
@@ -437,10 +454,32 @@ mod tests {
     #[test]
     fn default_options() {
         let options = PortScanOptions::default();
-        assert_eq!(options.ports, PortSet::Common);
         assert_eq!(options.concurrency, 512);
         assert_eq!(options.connect_timeout, Duration::from_secs(1));
         assert_eq!(options.banner_timeout, Duration::from_secs(2));
         assert!(options.identify);
+    }
+
+    #[test]
+    fn port_scans_follow_the_job_scope_and_keep_a_urls_own_port() {
+        let common = port_set("http://a.test:8090/", None);
+        let PortSet::List(common) = common else {
+            panic!("a list")
+        };
+        assert!(common.contains(&8090) && common.contains(&22));
+        assert_eq!(port_set("a.test", Some(&PortScope::Full)), PortSet::All);
+        assert_eq!(
+            port_set(
+                "http://a.test:8090/",
+                Some(&PortScope::List {
+                    ports: vec![22, 443]
+                })
+            ),
+            PortSet::List(vec![22, 443, 8090])
+        );
+        assert_eq!(
+            port_set("a.test", Some(&PortScope::List { ports: vec![5432] })),
+            PortSet::List(vec![5432])
+        );
     }
 }

@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use s4e_types::{CheckKind, FindingDraft};
+use s4e_types::CheckKind;
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
@@ -37,10 +37,10 @@ use tokio_rustls::rustls::{
 };
 use url::{Host, Url};
 
-use crate::CheckError;
-use crate::egress::EgressPolicy;
-use crate::fetch;
 use rules::{ChainTrust, Observed};
+use s4e_egress::http;
+
+use crate::{CheckContext, CheckError, CheckOutput, Target};
 
 pub use rules::EXPIRY_WARNING_DAYS;
 // Shared with the protocol check, which connects to targets given the same way.
@@ -48,9 +48,9 @@ pub(crate) use rules::location;
 
 const DEFAULT_PORT: u16 = 443;
 
-/// The result of the check.
+/// The check's raw output: the handshake and the chain presented.
 #[derive(Clone, Debug, Serialize)]
-pub struct TlsCertOutput {
+pub struct TlsCertRaw {
     /// The host checked, as given (an IPv6 address without brackets).
     pub host: String,
     /// The address the egress policy approved; the only one connected to.
@@ -61,7 +61,6 @@ pub struct TlsCertOutput {
     pub cipher_suite: String,
     /// The certificates the server presented, leaf first.
     pub chain: Vec<CertSummary>,
-    pub findings: Vec<FindingDraft>,
 }
 
 /// One certificate of the presented chain.
@@ -85,19 +84,17 @@ pub struct CertSummary {
 /// Connects to `target` (an `https://host[:port]/` URL, or `host[:port]`; port 443 unless
 /// given), completes a TLS handshake and judges the certificate presented.
 ///
-/// `timeout` bounds resolving, connecting and the handshake together. `check` is the check
-/// kind the findings carry.
+/// The context's timeout bounds resolving, connecting and the handshake together.
 pub async fn run(
-    target: &str,
-    policy: &EgressPolicy,
-    timeout: Duration,
-    check: CheckKind,
-) -> Result<TlsCertOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<TlsCertRaw>, CheckError> {
+    let timeout = context.timeout;
     let deadline = Instant::now() + timeout;
-    let (host, port) = target_host_port(target)?;
-    let (_, address) = fetch::approve(
+    let (host, port) = target_host_port(&target.address)?;
+    let (_, address) = http::approve(
         &format!("https://{host}:{port}/"),
-        policy,
+        &context.egress,
         deadline,
         timeout,
     )
@@ -174,7 +171,7 @@ pub async fn run(
         )));
     };
     let findings = rules::findings_for(&Observed {
-        check,
+        check: CheckKind::TlsCertificate,
         host: &host_text,
         port,
         leaf: &leaf,
@@ -182,13 +179,15 @@ pub async fn run(
         now: chrono::Utc::now(),
     });
     tracing::debug!(host = %host_text, %address, findings = findings.len(), "tls_cert: checked");
-    Ok(TlsCertOutput {
-        host: host_text,
-        address,
-        protocol,
-        cipher_suite,
-        chain: parsed.into_iter().map(|cert| cert.summary).collect(),
+    Ok(CheckOutput {
         findings,
+        raw: TlsCertRaw {
+            host: host_text,
+            address,
+            protocol,
+            cipher_suite,
+            chain: parsed.into_iter().map(|cert| cert.summary).collect(),
+        },
     })
 }
 

@@ -5,6 +5,7 @@
 //! `certificate_expiring_soon`, `certificate_not_yet_valid`, `self_signed_certificate`,
 //! `untrusted_certificate_chain`, `hostname_mismatch`, `weak_certificate_key`.
 
+use crate::rule::Rule;
 use std::net::IpAddr;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -36,18 +37,8 @@ pub struct Observed<'a> {
     pub now: DateTime<Utc>,
 }
 
-struct Meta {
-    rule: &'static str,
-    title: &'static str,
-    severity: Severity,
-    score: f32,
-    cwe: Option<u32>,
-    description: &'static str,
-    remediation: &'static str,
-}
-
-const EXPIRED: Meta = Meta {
-    rule: "certificate_expired",
+const EXPIRED: Rule = Rule {
+    id: "certificate_expired",
     title: "TLS certificate has expired",
     severity: Severity::High,
     score: 7.5,
@@ -58,8 +49,8 @@ const EXPIRED: Meta = Meta {
     remediation: "Renew the certificate and deploy it; automate renewal (e.g. ACME) so it \
         cannot lapse again.",
 };
-const EXPIRING_SOON: Meta = Meta {
-    rule: "certificate_expiring_soon",
+const EXPIRING_SOON: Rule = Rule {
+    id: "certificate_expiring_soon",
     title: "TLS certificate expires soon",
     severity: Severity::Medium,
     score: 5.3,
@@ -68,8 +59,8 @@ const EXPIRING_SOON: Meta = Meta {
         clients will refuse the connection.",
     remediation: "Renew the certificate before it expires; automate renewal (e.g. ACME).",
 };
-const NOT_YET_VALID: Meta = Meta {
-    rule: "certificate_not_yet_valid",
+const NOT_YET_VALID: Rule = Rule {
+    id: "certificate_not_yet_valid",
     title: "TLS certificate is not yet valid",
     severity: Severity::High,
     score: 7.5,
@@ -80,8 +71,8 @@ const NOT_YET_VALID: Meta = Meta {
     remediation: "Deploy a certificate whose validity period has started; check the clock of \
         the machine that issued it.",
 };
-const SELF_SIGNED: Meta = Meta {
-    rule: "self_signed_certificate",
+const SELF_SIGNED: Rule = Rule {
+    id: "self_signed_certificate",
     title: "TLS certificate is self-signed",
     severity: Severity::High,
     score: 7.5,
@@ -92,8 +83,8 @@ const SELF_SIGNED: Meta = Meta {
     remediation: "Use a certificate issued by a publicly trusted certificate authority \
         (e.g. Let's Encrypt).",
 };
-const UNTRUSTED_CHAIN: Meta = Meta {
-    rule: "untrusted_certificate_chain",
+const UNTRUSTED_CHAIN: Rule = Rule {
+    id: "untrusted_certificate_chain",
     title: "TLS certificate chain is not trusted",
     severity: Severity::High,
     score: 7.5,
@@ -104,8 +95,8 @@ const UNTRUSTED_CHAIN: Meta = Meta {
     remediation: "Use a certificate from a publicly trusted authority and configure the \
         server to send the full chain (leaf and intermediates).",
 };
-const HOSTNAME_MISMATCH: Meta = Meta {
-    rule: "hostname_mismatch",
+const HOSTNAME_MISMATCH: Rule = Rule {
+    id: "hostname_mismatch",
     title: "TLS certificate does not match the host name",
     severity: Severity::High,
     score: 7.5,
@@ -116,8 +107,8 @@ const HOSTNAME_MISMATCH: Meta = Meta {
     remediation: "Deploy a certificate whose subject alternative names include this host \
         name (or IP address), or serve the right certificate for this name (SNI).",
 };
-const WEAK_KEY: Meta = Meta {
-    rule: "weak_certificate_key",
+const WEAK_KEY: Rule = Rule {
+    id: "weak_certificate_key",
     title: "TLS certificate uses a weak key",
     severity: Severity::High,
     score: 7.4,
@@ -239,7 +230,7 @@ pub fn name_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-fn draft(observed: &Observed, meta: &Meta, extra: Value) -> FindingDraft {
+fn draft(observed: &Observed, meta: &Rule, extra: Value) -> FindingDraft {
     let summary = &observed.leaf.summary;
     let mut evidence = json!({
         "subject": summary.subject,
@@ -254,18 +245,11 @@ fn draft(observed: &Observed, meta: &Meta, extra: Value) -> FindingDraft {
     if let (Value::Object(evidence), Value::Object(extra)) = (&mut evidence, extra) {
         evidence.extend(extra);
     }
-    FindingDraft {
-        check: observed.check,
-        rule: meta.rule.to_owned(),
-        location: location(observed.host, observed.port),
-        title: meta.title.to_owned(),
-        severity: meta.severity,
-        score: meta.score,
-        cwe: meta.cwe,
-        description: meta.description.to_owned(),
-        remediation: meta.remediation.to_owned(),
+    meta.finding(
+        observed.check,
+        &location(observed.host, observed.port),
         evidence,
-    }
+    )
 }
 
 /// `host:port`, with an IPv6 address in brackets.

@@ -32,15 +32,15 @@ mod suites;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use s4e_types::{CheckKind, FindingDraft};
+use s4e_types::CheckKind;
 use serde::Serialize;
 use tokio::time::Instant;
 use url::Host;
 
-use crate::CheckError;
-use crate::egress::EgressPolicy;
-use crate::fetch;
+use s4e_egress::http;
+
 use crate::tls_cert::{host_name, io_reason, location, target_host_port};
+use crate::{CheckContext, CheckError, CheckOutput, Target};
 use hello::{SSL3, TLS10, TLS11, TLS12, TLS13, version_name};
 use probe::Answer;
 use reply::Reply;
@@ -54,9 +54,9 @@ pub const MAX_SUITES_PER_FAMILY: usize = 3;
 /// The versions probed, newest first.
 const VERSIONS: [u16; 5] = [TLS13, TLS12, TLS11, TLS10, SSL3];
 
-/// The result of the check.
+/// The check's raw output: what the server accepted, and every hello sent.
 #[derive(Clone, Debug, Serialize)]
-pub struct TlsProtocolsOutput {
+pub struct TlsProtocolsRaw {
     /// The host checked, as given (an IPv6 address without brackets).
     pub host: String,
     /// The address the egress policy approved; the only one connected to.
@@ -73,7 +73,6 @@ pub struct TlsProtocolsOutput {
     pub probes: Vec<ProbeRecord>,
     /// From the first connection to the last answer.
     pub elapsed_ms: u64,
-    pub findings: Vec<FindingDraft>,
 }
 
 /// One hello and its answer.
@@ -93,20 +92,18 @@ pub struct ProbeRecord {
 /// Connects to `target` (an `https://host[:port]/` URL, or `host[:port]`; port 443 unless
 /// given), finds the protocol versions and weak suites the server accepts and judges them.
 ///
-/// `timeout` bounds resolving and every probe together. `check` is the check kind the
-/// findings carry.
+/// The context's timeout bounds resolving and every probe together.
 pub async fn run(
-    target: &str,
-    policy: &EgressPolicy,
-    timeout: Duration,
-    check: CheckKind,
-) -> Result<TlsProtocolsOutput, CheckError> {
+    target: &Target,
+    context: &CheckContext,
+) -> Result<CheckOutput<TlsProtocolsRaw>, CheckError> {
+    let timeout = context.timeout;
     let started = Instant::now();
     let deadline = started + timeout;
-    let (host, port) = target_host_port(target)?;
-    let (_, address) = fetch::approve(
+    let (host, port) = target_host_port(&target.address)?;
+    let (_, address) = http::approve(
         &format!("https://{host}:{port}/"),
-        policy,
+        &context.egress,
         deadline,
         timeout,
     )
@@ -168,7 +165,7 @@ pub async fn run(
         .collect();
     let location = location(&host_text, port);
     let findings = rules::findings_for(&rules::Observed {
-        check,
+        check: CheckKind::TlsProtocols,
         location: &location,
         accepted: &accepted,
         suites_version,
@@ -180,16 +177,18 @@ pub async fn run(
         host = %host_text, %address, probes = prober.log.len(), findings = findings.len(),
         "tls_protocols: checked"
     );
-    Ok(TlsProtocolsOutput {
-        host: host_text,
-        address,
-        protocols: accepted.iter().map(|v| version_name(*v)).collect(),
-        suites_probed_with: suites_version.map(version_name),
-        modern_choice: modern_choice.map(suites::name),
-        weak_suites,
-        probes: prober.log,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    Ok(CheckOutput {
         findings,
+        raw: TlsProtocolsRaw {
+            host: host_text,
+            address,
+            protocols: accepted.iter().map(|v| version_name(*v)).collect(),
+            suites_probed_with: suites_version.map(version_name),
+            modern_choice: modern_choice.map(suites::name),
+            weak_suites,
+            probes: prober.log,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        },
     })
 }
 

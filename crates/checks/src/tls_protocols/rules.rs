@@ -18,6 +18,7 @@
 //! A modern default (TLS 1.2 and 1.3, ECDHE with AEAD, as rustls or a current nginx or
 //! Caddy ships) produces no finding.
 
+use crate::rule::Rule;
 use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::{Value, json};
 
@@ -47,17 +48,9 @@ pub struct Observed<'a> {
     pub modern_choice: Option<u16>,
 }
 
-struct Meta {
-    rule: &'static str,
-    severity: Severity,
-    score: f32,
-    cwe: Option<u32>,
-    description: &'static str,
-    remediation: &'static str,
-}
-
-const DEPRECATED_PROTOCOL: Meta = Meta {
-    rule: "tls_deprecated_protocol",
+const DEPRECATED_PROTOCOL: Rule = Rule {
+    id: "tls_deprecated_protocol",
+    title: "Deprecated TLS protocol versions accepted",
     severity: Severity::Medium,
     score: 5.3,
     cwe: Some(327),
@@ -69,13 +62,14 @@ const DEPRECATED_PROTOCOL: Meta = Meta {
     remediation: "Accept TLS 1.2 and TLS 1.3 only (nginx: `ssl_protocols TLSv1.2 TLSv1.3;`, \
         Apache: `SSLProtocol -all +TLSv1.2 +TLSv1.3`).",
 };
-const DEPRECATED_SSL3: Meta = Meta {
+const DEPRECATED_SSL3: Rule = Rule {
     severity: Severity::High,
     score: 7.5,
     ..DEPRECATED_PROTOCOL
 };
-const WEAK_CIPHER: Meta = Meta {
-    rule: "tls_weak_cipher",
+const WEAK_CIPHER: Rule = Rule {
+    id: "tls_weak_cipher",
+    title: "Weak TLS cipher suites accepted",
     severity: Severity::High,
     score: 7.4,
     cwe: Some(327),
@@ -89,13 +83,14 @@ const WEAK_CIPHER: Meta = Meta {
         the Mozilla \"intermediate\" configuration; remove NULL, aNULL, EXPORT, RC4, DES and \
         3DES from the cipher list (OpenSSL: append `:!aNULL:!eNULL:!EXPORT:!RC4:!DES:!3DES`).",
 };
-const WEAK_CIPHER_3DES: Meta = Meta {
+const WEAK_CIPHER_3DES: Rule = Rule {
     severity: Severity::Medium,
     score: 5.9,
     ..WEAK_CIPHER
 };
-const NO_FORWARD_SECRECY: Meta = Meta {
-    rule: "tls_no_forward_secrecy",
+const NO_FORWARD_SECRECY: Rule = Rule {
+    id: "tls_no_forward_secrecy",
+    title: "TLS without forward secrecy for modern clients",
     severity: Severity::Low,
     score: 3.7,
     cwe: Some(327),
@@ -106,8 +101,9 @@ const NO_FORWARD_SECRECY: Meta = Meta {
     remediation: "Prefer ECDHE suites (and DHE with at least 2048-bit groups) and let static \
         RSA key exchange go; TLS 1.3 always has forward secrecy.",
 };
-const TLS13_NOT_SUPPORTED: Meta = Meta {
-    rule: "tls13_not_supported",
+const TLS13_NOT_SUPPORTED: Rule = Rule {
+    id: "tls13_not_supported",
+    title: "TLS 1.3 is not supported",
     severity: Severity::Info,
     score: 0.0,
     cwe: None,
@@ -200,7 +196,7 @@ pub fn findings_for(observed: &Observed) -> Vec<FindingDraft> {
     findings
 }
 
-fn draft(observed: &Observed, meta: &Meta, title: &str, extra: Value) -> FindingDraft {
+fn draft(observed: &Observed, meta: &Rule, title: &str, extra: Value) -> FindingDraft {
     let mut accepted = observed.accepted.to_vec();
     accepted.sort_unstable();
     let mut evidence = json!({
@@ -212,18 +208,7 @@ fn draft(observed: &Observed, meta: &Meta, title: &str, extra: Value) -> Finding
     if let (Value::Object(evidence), Value::Object(extra)) = (&mut evidence, extra) {
         evidence.extend(extra);
     }
-    FindingDraft {
-        check: observed.check,
-        rule: meta.rule.to_owned(),
-        location: observed.location.to_owned(),
-        title: title.to_owned(),
-        severity: meta.severity,
-        score: meta.score,
-        cwe: meta.cwe,
-        description: meta.description.to_owned(),
-        remediation: meta.remediation.to_owned(),
-        evidence,
-    }
+    meta.titled(observed.check, observed.location, title, evidence)
 }
 
 #[cfg(test)]

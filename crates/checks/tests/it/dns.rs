@@ -3,19 +3,28 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use s4e_checks::CheckError;
-use s4e_checks::dns::{self, DnsClient, DnsError, DnsOutput, Lookup, Mx};
+use s4e_checks::dns::{self, DnsClient, DnsError, DnsRaw, Lookup, Mx};
+use s4e_checks::{CheckContext, CheckError, CheckOutput, Target};
 use s4e_test_dns::{Mode, Rec, TestDns};
-use s4e_types::CheckKind;
 
-use crate::support::TIMEOUT;
+use crate::support::{TIMEOUT, context, lax};
 
 fn client(server: &TestDns) -> DnsClient {
     DnsClient::new(&[server.addr()]).unwrap()
 }
 
-async fn check(server: &TestDns, domain: &str) -> Result<DnsOutput, CheckError> {
-    dns::run(domain, &client(server), TIMEOUT, CheckKind::Dns).await
+/// The DNS check asking `servers`, within `timeout`, each server getting `attempt` per question.
+fn resolving(servers: &[&TestDns], timeout: Duration, attempt: Duration) -> CheckContext {
+    CheckContext {
+        dns_servers: servers.iter().map(|server| server.addr()).collect(),
+        dns_attempt_timeout: attempt,
+        ..context(lax(), timeout)
+    }
+}
+
+async fn check(server: &TestDns, domain: &str) -> Result<CheckOutput<DnsRaw>, CheckError> {
+    let context = resolving(&[server], TIMEOUT, s4e_egress::dns::DEFAULT_ATTEMPT_TIMEOUT);
+    dns::run(&Target::new(domain), &context).await
 }
 
 /// The (rule, location) pairs of the check's findings, sorted.
@@ -76,11 +85,12 @@ async fn a_well_configured_domain_has_no_findings() {
     good_zone(&server, "good.test");
     let output = check(&server, "Good.Test.").await.unwrap();
     assert!(output.findings.is_empty(), "{:?}", output.findings);
-    assert_eq!(output.domain, "good.test");
-    assert_eq!(output.zone, "good.test");
-    assert_eq!(output.nameservers, vec![server.addr()]);
+    assert_eq!(output.raw.domain, "good.test");
+    assert_eq!(output.raw.zone, "good.test");
+    assert_eq!(output.raw.nameservers, vec![server.addr()]);
     // The raw output is every lookup and what it found.
     let spf = output
+        .raw
         .lookups
         .iter()
         .find(|lookup| lookup.name == "good.test" && lookup.record_type == "TXT")
@@ -91,18 +101,20 @@ async fn a_well_configured_domain_has_no_findings() {
             .contains(&"v=spf1 mx include:_spf.mailer.test -all".to_owned())
     );
     let www = output
+        .raw
         .lookups
         .iter()
         .find(|lookup| lookup.name == "www.good.test")
         .unwrap();
     assert_eq!(www.records, ["good-site.github.io"]);
     let blog = output
+        .raw
         .lookups
         .iter()
         .find(|lookup| lookup.name == "blog.good.test")
         .unwrap();
     assert_eq!(blog.result, "nxdomain");
-    let raw = serde_json::to_value(&output).unwrap();
+    let raw = serde_json::to_value(&output.raw).unwrap();
     assert_eq!(raw["lookups"][0]["type"], "CNAME");
     // The include was followed (one level) to count its lookups.
     assert!(
@@ -281,7 +293,7 @@ async fn a_name_below_the_apex_is_judged_by_its_zone() {
     // DNSKEY at the apex, DMARC inherited from _dmarc.good.test: nothing to report.
     let output = check(&server, "shop.good.test").await.unwrap();
     assert!(output.findings.is_empty(), "{:?}", output.findings);
-    assert_eq!(output.zone, "good.test");
+    assert_eq!(output.raw.zone, "good.test");
 
     // A policy for subdomains applies to it, and is reported where it is published.
     zone_with_dmarc(&server, "lenient.test", "v=DMARC1; p=reject; sp=none");
@@ -435,6 +447,7 @@ async fn third_party_names_that_fail_give_no_finding() {
     let output = check(&server, "good.test").await.unwrap();
     assert!(output.findings.is_empty(), "{:?}", output.findings);
     let flaky = output
+        .raw
         .lookups
         .iter()
         .find(|lookup| lookup.name == "flaky.ghost.io")
@@ -449,9 +462,9 @@ async fn a_silent_server_times_out() {
     let server = server().await;
     good_zone(&server, "good.test");
     server.set_mode(Mode::Silent);
-    let client = client(&server).with_attempt_timeout(Duration::from_millis(300));
+    let quick = resolving(&[&server], TIMEOUT, Duration::from_millis(300));
     let started = Instant::now();
-    let error = dns::run("good.test", &client, TIMEOUT, CheckKind::Dns)
+    let error = dns::run(&Target::new("good.test"), &quick)
         .await
         .unwrap_err();
     assert!(
@@ -460,17 +473,14 @@ async fn a_silent_server_times_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(3));
     // The check's own time limit bounds it too, whatever each attempt may take.
-    let slow = DnsClient::new(&[server.addr()])
-        .unwrap()
-        .with_attempt_timeout(Duration::from_secs(30));
-    let error = dns::run(
-        "good.test",
-        &slow,
+    let slow = resolving(
+        &[&server],
         Duration::from_millis(400),
-        CheckKind::Dns,
-    )
-    .await
-    .unwrap_err();
+        Duration::from_secs(30),
+    );
+    let error = dns::run(&Target::new("good.test"), &slow)
+        .await
+        .unwrap_err();
     assert!(matches!(error, CheckError::Timeout(_)), "{error:?}");
 }
 
@@ -480,9 +490,7 @@ async fn the_next_server_is_asked_when_one_fails() {
     failing.set_mode(Mode::ServFail);
     let working = server().await;
     good_zone(&working, "good.test");
-    let client = DnsClient::new(&[failing.addr(), working.addr()]).unwrap();
-    let output = dns::run("good.test", &client, TIMEOUT, CheckKind::Dns)
-        .await
-        .unwrap();
+    let both = resolving(&[&failing, &working], TIMEOUT, Duration::from_secs(2));
+    let output = dns::run(&Target::new("good.test"), &both).await.unwrap();
     assert!(output.findings.is_empty(), "{:?}", output.findings);
 }

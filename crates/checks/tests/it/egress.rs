@@ -3,14 +3,15 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use s4e_checks::{CheckError, EgressError, http_headers};
+use s4e_checks::{CheckError, CheckOutput, RawResponse, Target, http_headers};
+use s4e_egress::EgressError;
 
-use crate::support::{self, Reply, lax, strict};
+use crate::support::{self, Reply, context, lax, strict};
 
 /// Short: a refused target must fail at once, and a bug must not hang on an unroutable address.
 const QUICK: Duration = Duration::from_secs(2);
 
-fn refusal(result: Result<s4e_checks::CheckOutput, CheckError>) -> (IpAddr, &'static str) {
+fn refusal(result: Result<CheckOutput<RawResponse>, CheckError>) -> (IpAddr, &'static str) {
     match result {
         Err(CheckError::Egress(EgressError::Refused { ip, reason, .. })) => (ip, reason),
         other => panic!("expected an egress refusal, got {other:?}"),
@@ -22,14 +23,26 @@ async fn private_targets_are_refused_without_connecting() {
     let server = support::http(Reply::ok(&[])).await;
     let port = server.addr.port();
 
-    let loopback = refusal(http_headers::run(&server.url("http"), &strict(), QUICK).await);
+    let loopback = refusal(
+        http_headers::run(&Target::new(server.url("http")), &context(strict(), QUICK)).await,
+    );
     assert_eq!(
         loopback,
         ("127.0.0.1".parse().expect("ip"), "loopback address")
     );
-    let by_name = http_headers::run(&format!("http://localhost:{port}/"), &strict(), QUICK).await;
+    let by_name = http_headers::run(
+        &Target::new(format!("http://localhost:{port}/")),
+        &context(strict(), QUICK),
+    )
+    .await;
     assert_eq!(refusal(by_name).1, "loopback address");
-    let metadata = refusal(http_headers::run("http://169.254.169.254/", &strict(), QUICK).await);
+    let metadata = refusal(
+        http_headers::run(
+            &Target::new("http://169.254.169.254/"),
+            &context(strict(), QUICK),
+        )
+        .await,
+    );
     assert_eq!(
         metadata,
         (
@@ -40,7 +53,7 @@ async fn private_targets_are_refused_without_connecting() {
 
     // The server accepts in order: once the permitted request below is answered, any
     // connection the refused attempts had made would have been counted before it.
-    http_headers::run(&server.url("http"), &lax(), QUICK)
+    http_headers::run(&Target::new(server.url("http")), &context(lax(), QUICK))
         .await
         .expect("allowed when private targets are");
     assert_eq!(server.connections(), 1);
@@ -56,10 +69,13 @@ async fn metadata_is_refused_even_when_private_is_allowed() {
         "http://[fd00:ec2::254]/",
         "http://100.100.100.200/latest/meta-data/",
     ] {
-        let (_, reason) = refusal(http_headers::run(target, &lax(), QUICK).await);
+        let (_, reason) =
+            refusal(http_headers::run(&Target::new(target), &context(lax(), QUICK)).await);
         assert_eq!(reason, "cloud metadata endpoint", "{target}");
     }
-    let (ip, reason) = refusal(http_headers::run("https://169.254.1.2/", &lax(), QUICK).await);
+    let (ip, reason) = refusal(
+        http_headers::run(&Target::new("https://169.254.1.2/"), &context(lax(), QUICK)).await,
+    );
     assert_eq!(
         (ip.to_string().as_str(), reason),
         ("169.254.1.2", "link-local address")
@@ -68,9 +84,12 @@ async fn metadata_is_refused_even_when_private_is_allowed() {
 
 #[tokio::test]
 async fn refusals_read_well() {
-    let err = http_headers::run("http://[::ffff:169.254.169.254]/", &lax(), QUICK)
-        .await
-        .expect_err("refused");
+    let err = http_headers::run(
+        &Target::new("http://[::ffff:169.254.169.254]/"),
+        &context(lax(), QUICK),
+    )
+    .await
+    .expect_err("refused");
     assert_eq!(
         err.to_string(),
         "refusing to connect to ::ffff:169.254.169.254: cloud metadata endpoint"

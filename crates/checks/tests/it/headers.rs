@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use s4e_checks::http_headers;
-use s4e_checks::{CheckOutput, RawResponse};
+use s4e_checks::{CheckOutput, RawResponse, Target};
 
-use crate::support::{self, Reply, TIMEOUT, lax};
+use crate::support::{self, Reply, TIMEOUT, context, lax};
 
-fn rules(output: &CheckOutput) -> BTreeSet<&str> {
+fn rules(output: &CheckOutput<RawResponse>) -> BTreeSet<&str> {
     output.findings.iter().map(|f| f.rule.as_str()).collect()
 }
 
@@ -20,7 +20,7 @@ async fn bare_server_reports_every_missing_header_but_hsts() {
     ]))
     .await;
     let url = server.url("http");
-    let output = http_headers::run(&url, &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(&url), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
 
@@ -77,7 +77,7 @@ async fn well_configured_server_has_no_findings() {
         ("server", "nginx"),
     ]))
     .await;
-    let output = http_headers::run(&server.url("http"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("http")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert_eq!(output.findings, []);
@@ -92,7 +92,7 @@ async fn error_pages_are_judged_and_keep_their_status() {
         body: "boom".into(),
     })
     .await;
-    let output = http_headers::run(&server.url("http"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("http")), &context(lax(), TIMEOUT))
         .await
         .expect("a 500 is a response, not a failure");
     assert_eq!(output.raw.status, 500);
@@ -111,7 +111,7 @@ async fn redirects_are_not_followed() {
         body: String::new(),
     })
     .await;
-    let output = http_headers::run(&server.url("http"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("http")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert_eq!(output.raw.status, 302);
@@ -129,7 +129,7 @@ async fn body_excerpt_is_capped_on_a_char_boundary() {
     let mut reply = Reply::ok(&[]);
     reply.body = "€".repeat(100_000);
     let server = support::http(reply).await;
-    let output = http_headers::run(&server.url("http"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("http")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     let excerpt = &output.raw.body_excerpt;
@@ -165,7 +165,7 @@ async fn weak_csp_cookies_and_a_listing_are_reported() {
     reply.body = APACHE_INDEX.into();
     let server = support::http(reply).await;
     let url = server.url("http");
-    let output = http_headers::run(&url, &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(&url), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert_eq!(
@@ -208,7 +208,7 @@ async fn cookies_without_secure_are_reported_over_https() {
         ("set-cookie", "cross=1; Secure; HttpOnly; SameSite=None"),
     ]);
     let server = support::https_on("127.0.0.1".parse().expect("ip"), Reply::ok(&headers)).await;
-    let output = http_headers::run(&server.url("https"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("https")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert_eq!(rules(&output), BTreeSet::from(["cookie_without_secure"]));
@@ -239,7 +239,7 @@ async fn a_strict_csp_with_nonces_and_good_cookies_has_no_findings() {
         <h1>Index of /products</h1></body></html>"
         .into();
     let server = support::http(reply).await;
-    let output = http_headers::run(&server.url("http"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("http")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert_eq!(output.findings, []);

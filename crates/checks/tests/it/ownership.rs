@@ -5,8 +5,8 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use s4e_checks::CheckError;
-use s4e_checks::ownership::{self, WELL_KNOWN_PATH};
+use s4e_egress::ReachError;
+use s4e_egress::ownership::{self, WELL_KNOWN_PATH};
 
 use crate::support::{TIMEOUT, http_app, https_app, lax, strict};
 
@@ -103,12 +103,12 @@ async fn a_redirect_into_a_refused_range_is_refused() {
     let error = ownership::http_file(&sneaky.url("http"), TOKEN, &lax(), TIMEOUT)
         .await
         .unwrap_err();
-    assert!(matches!(error, CheckError::Egress(_)), "{error}");
+    assert!(matches!(error, ReachError::Egress(_)), "{error}");
     // And the strict policy refuses the local site itself.
     let error = ownership::meta_tag(&sneaky.url("http"), TOKEN, &strict(), TIMEOUT)
         .await
         .unwrap_err();
-    assert!(matches!(error, CheckError::Egress(_)), "{error}");
+    assert!(matches!(error, ReachError::Egress(_)), "{error}");
 }
 
 #[tokio::test]

@@ -5,31 +5,53 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use s4e_checks::ports::{self, OpenPort, PortScanOptions, PortScanOutput, PortSet};
-use s4e_checks::{CheckError, EgressError};
-use s4e_types::CheckKind;
+use s4e_checks::ports::{self, OpenPort, PortScanOptions, PortScanRaw};
+use s4e_checks::{CheckContext, CheckError, CheckOutput, Target};
+use s4e_egress::{EgressError, EgressPolicy};
+use s4e_types::PortScope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::support::{self, lax, strict};
 
-const CHECK: CheckKind = CheckKind::Ports;
+/// What a test scans: which ports, and how.
+#[derive(Clone)]
+struct Scan {
+    ports: Vec<u16>,
+    options: PortScanOptions,
+}
 
-fn options(ports: Vec<u16>, banner_timeout: Duration) -> PortScanOptions {
-    PortScanOptions {
-        ports: PortSet::List(ports),
-        concurrency: 64,
-        connect_timeout: Duration::from_secs(2),
-        banner_timeout,
-        identify: true,
+fn options(ports: Vec<u16>, banner_timeout: Duration) -> Scan {
+    Scan {
+        ports,
+        options: PortScanOptions {
+            concurrency: 64,
+            connect_timeout: Duration::from_secs(2),
+            banner_timeout,
+            identify: true,
+        },
     }
 }
 
-async fn scan(target: &str, options: &PortScanOptions) -> PortScanOutput {
-    ports::run(target, &lax(), options, CHECK)
-        .await
-        .expect("scan")
+async fn run(
+    target: &str,
+    egress: EgressPolicy,
+    scan: &Scan,
+) -> Result<CheckOutput<PortScanRaw>, CheckError> {
+    let context = CheckContext {
+        egress,
+        ports: scan.options.clone(),
+        ..CheckContext::default()
+    };
+    let ports = PortScope::List {
+        ports: scan.ports.clone(),
+    };
+    ports::run(&Target::with_ports(target, ports), &context).await
+}
+
+async fn scan(target: &str, scan: &Scan) -> CheckOutput<PortScanRaw> {
+    run(target, lax(), scan).await.expect("scan")
 }
 
 /// Polls `condition` until it holds or five seconds pass (a server may count a connection a
@@ -64,23 +86,22 @@ async fn open_and_closed_ports_are_told_apart() {
         freed.insert(listener.local_addr().expect("addr").port());
     }
     let all: Vec<u16> = open.iter().chain(&freed).copied().collect();
-    let options = PortScanOptions {
-        // Fewer slots than ports: the scan has to refill them.
-        concurrency: 4,
-        identify: false,
-        ..options(all.clone(), Duration::from_secs(2))
-    };
+    let mut options = options(all.clone(), Duration::from_secs(2));
+    // Fewer slots than ports: the scan has to refill them.
+    options.options.concurrency = 4;
+    options.options.identify = false;
 
     let output = scan("127.0.0.2", &options).await;
-    let found: BTreeSet<u16> = output.open.iter().map(|p| p.port).collect();
+    let found: BTreeSet<u16> = output.raw.open.iter().map(|p| p.port).collect();
     assert_eq!(found, open);
-    assert_eq!(output.scanned, all.len());
-    assert_eq!(output.address, ip);
-    assert_eq!(output.host, "127.0.0.2");
-    let ports: Vec<u16> = output.open.iter().map(|p| p.port).collect();
+    assert_eq!(output.raw.scanned, all.len());
+    assert_eq!(output.raw.address, ip);
+    assert_eq!(output.raw.host, "127.0.0.2");
+    let ports: Vec<u16> = output.raw.open.iter().map(|p| p.port).collect();
     assert!(ports.is_sorted(), "{ports:?}");
     assert!(
         output
+            .raw
             .open
             .iter()
             .all(|p| p.service.is_none() && p.banner.is_none())
@@ -363,9 +384,9 @@ type Seen = (
     Vec<String>,
 );
 
-fn by_port(output: &PortScanOutput) -> BTreeMap<u16, Seen> {
+fn by_port(output: &CheckOutput<PortScanRaw>) -> BTreeMap<u16, Seen> {
     let mut seen = BTreeMap::new();
-    for OpenPort { port, service, .. } in &output.open {
+    for OpenPort { port, service, .. } in &output.raw.open {
         let service = service.as_ref();
         let rules = output
             .findings
@@ -486,6 +507,7 @@ async fn services_that_speak_first_are_identified_by_their_greeting() {
 
     // The banner is the greeting, as printable text.
     let ssh_port = output
+        .raw
         .open
         .iter()
         .find(|p| p.port == ssh.port)
@@ -499,7 +521,7 @@ async fn services_that_speak_first_are_identified_by_their_greeting() {
         .iter()
         .find(|f| f.rule == "exposed_ssh")
         .expect("ssh finding");
-    assert_eq!(finding.check, CHECK);
+    assert_eq!(finding.check, s4e_types::CheckKind::Ports);
     assert_eq!(finding.location, format!("127.0.0.1:{}", ssh.port));
     assert_eq!(finding.evidence["service"], "ssh");
     assert_eq!(finding.evidence["port"], ssh.port);
@@ -507,7 +529,7 @@ async fn services_that_speak_first_are_identified_by_their_greeting() {
         finding.evidence["banner"],
         "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\\r\\n"
     );
-    assert!(output.open.iter().all(|p| p.banner.is_some()));
+    assert!(output.raw.open.iter().all(|p| p.banner.is_some()));
 }
 
 #[tokio::test]
@@ -600,6 +622,7 @@ async fn services_that_wait_are_identified_by_probes() {
 
     let banner = |port: u16| {
         output
+            .raw
             .open
             .iter()
             .find(|p| p.port == port)
@@ -628,10 +651,10 @@ async fn a_silent_port_is_open_and_unidentified_within_bounded_time() {
     let output = scan("127.0.0.1", &options(vec![server.addr.port()], wait)).await;
     let elapsed = started.elapsed();
 
-    assert_eq!(output.open.len(), 1);
-    assert_eq!(output.open[0].port, server.addr.port());
-    assert_eq!(output.open[0].service, None);
-    assert_eq!(output.open[0].banner, None);
+    assert_eq!(output.raw.open.len(), 1);
+    assert_eq!(output.raw.open[0].port, server.addr.port());
+    assert_eq!(output.raw.open[0].service, None);
+    assert_eq!(output.raw.open[0].banner, None);
     assert!(output.findings.is_empty());
     // The greeting wait plus one wait per probe, each on its own connection: every exchange
     // waits out its timeout, none waits longer.
@@ -655,23 +678,21 @@ async fn a_silent_port_is_open_and_unidentified_within_bounded_time() {
 async fn loopback_is_refused_without_connecting_unless_private_targets_are_allowed() {
     let server = support::silent().await;
     let port = server.addr.port();
-    let options = PortScanOptions {
-        identify: false,
-        ..options(vec![port], Duration::from_secs(1))
-    };
+    let mut options = options(vec![port], Duration::from_secs(1));
+    options.options.identify = false;
     for target in [
         "127.0.0.1".to_owned(),
         format!("http://127.0.0.1:{port}/"),
         "localhost".to_owned(),
     ] {
-        match ports::run(&target, &strict(), &options, CHECK).await {
+        match run(&target, strict(), &options).await {
             Err(CheckError::Egress(EgressError::Refused { reason, .. })) => {
                 assert_eq!(reason, "loopback address", "{target}");
             }
             other => panic!("{target}: expected a refusal, got {other:?}"),
         }
     }
-    let metadata = ports::run("169.254.169.254", &lax(), &options, CHECK).await;
+    let metadata = run("169.254.169.254", lax(), &options).await;
     assert!(matches!(
         metadata,
         Err(CheckError::Egress(EgressError::Refused {
@@ -682,16 +703,15 @@ async fn loopback_is_refused_without_connecting_unless_private_targets_are_allow
 
     // Allowed, the one port is connected to once; the refused scans added nothing.
     let output = scan("127.0.0.1", &options).await;
-    assert_eq!(output.open.len(), 1);
+    assert_eq!(output.raw.open.len(), 1);
     assert!(eventually(|| server.connections() == 1).await);
     assert_eq!(server.connections(), 1);
 }
 
 #[tokio::test]
 async fn targets_without_a_host_are_invalid() {
-    let options = PortScanOptions::default();
     for target in ["", "http://", "exa mple.com"] {
-        let result = ports::run(target, &lax(), &options, CHECK).await;
+        let result = ports::run(&Target::new(target), &CheckContext::default()).await;
         assert!(
             matches!(result, Err(CheckError::InvalidTarget(_))),
             "{target:?}: {result:?}"

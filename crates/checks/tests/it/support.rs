@@ -13,7 +13,8 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::serve::{Listener, ListenerExt};
-use s4e_checks::EgressPolicy;
+use s4e_checks::CheckContext;
+use s4e_egress::EgressPolicy;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -25,13 +26,21 @@ use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn lax() -> EgressPolicy {
-    EgressPolicy {
-        allow_private: true,
-    }
+    EgressPolicy::allowing_private()
 }
 
 pub fn strict() -> EgressPolicy {
-    EgressPolicy::default()
+    EgressPolicy::strict()
+}
+
+/// What the checks run with here: `egress`, and `timeout` as the time limit of every check.
+pub fn context(egress: EgressPolicy, timeout: Duration) -> CheckContext {
+    CheckContext {
+        egress,
+        timeout,
+        port_scan_timeout: timeout,
+        ..CheckContext::default()
+    }
 }
 
 /// What a server answers to every request.

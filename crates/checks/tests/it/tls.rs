@@ -2,14 +2,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use s4e_checks::http_headers;
+use s4e_checks::{CheckOutput, RawResponse, Target, http_headers};
 use url::Url;
 
-use crate::support::{self, Reply, TIMEOUT, lax};
+use crate::support::{self, Reply, TIMEOUT, context, lax};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-fn has_rule(output: &s4e_checks::CheckOutput, rule: &str) -> bool {
+fn has_rule(output: &CheckOutput<RawResponse>, rule: &str) -> bool {
     output.findings.iter().any(|finding| finding.rule == rule)
 }
 
@@ -17,7 +17,7 @@ fn has_rule(output: &s4e_checks::CheckOutput, rule: &str) -> bool {
 async fn https_without_hsts_is_reported() {
     let server = support::https_on(LOCALHOST, Reply::ok(&[("x-frame-options", "DENY")])).await;
     // The certificate is self-signed and for "localhost", not 127.0.0.1: the check still runs.
-    let output = http_headers::run(&server.url("https"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("https")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs despite the invalid certificate");
     assert!(has_rule(&output, "missing_hsts"));
@@ -43,7 +43,7 @@ async fn https_with_hsts_is_not_reported() {
         )]),
     )
     .await;
-    let output = http_headers::run(&server.url("https"), &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(server.url("https")), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert!(!has_rule(&output, "missing_hsts"));
@@ -61,7 +61,7 @@ async fn host_names_are_pinned_to_the_approved_address() {
         .expect("localhost resolves");
     let server = support::https_on(approved.ip(), Reply::ok(&[])).await;
     let url = format!("https://localhost:{}/", server.addr.port());
-    let output = http_headers::run(&url, &lax(), TIMEOUT)
+    let output = http_headers::run(&Target::new(&url), &context(lax(), TIMEOUT))
         .await
         .expect("check runs");
     assert_eq!(output.raw.url, url);

@@ -10,27 +10,26 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use rcgen::{CertificateParams, KeyPair};
-use s4e_checks::tls_protocols::{self, TlsProtocolsOutput};
-use s4e_checks::{CheckError, EgressError};
-use s4e_types::{CheckKind, FindingDraft, Severity};
+use s4e_checks::tls_protocols::{self, TlsProtocolsRaw};
+use s4e_checks::{CheckError, CheckOutput, Target};
+use s4e_types::{FindingDraft, Severity};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
-use crate::support::{self, Reply, TIMEOUT, lax, strict};
+use crate::support::{self, Reply, TIMEOUT, context, lax};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-async fn check(target: &str) -> Result<TlsProtocolsOutput, CheckError> {
-    tls_protocols::run(target, &lax(), TIMEOUT, CheckKind::TlsProtocols).await
+async fn check(target: &str) -> Result<CheckOutput<TlsProtocolsRaw>, CheckError> {
+    tls_protocols::run(&Target::new(target), &context(lax(), TIMEOUT)).await
 }
 
-fn rules(output: &TlsProtocolsOutput) -> Vec<&str> {
+fn rules(output: &CheckOutput<TlsProtocolsRaw>) -> Vec<&str> {
     let mut rules: Vec<&str> = output
         .findings
         .iter()
@@ -40,7 +39,7 @@ fn rules(output: &TlsProtocolsOutput) -> Vec<&str> {
     rules
 }
 
-fn finding<'a>(output: &'a TlsProtocolsOutput, rule: &str) -> &'a FindingDraft {
+fn finding<'a>(output: &'a CheckOutput<TlsProtocolsRaw>, rule: &str) -> &'a FindingDraft {
     output
         .findings
         .iter()
@@ -48,8 +47,9 @@ fn finding<'a>(output: &'a TlsProtocolsOutput, rule: &str) -> &'a FindingDraft {
         .unwrap_or_else(|| panic!("no {rule} in {:?}", output.findings))
 }
 
-fn weak_names(output: &TlsProtocolsOutput) -> Vec<&str> {
+fn weak_names(output: &CheckOutput<TlsProtocolsRaw>) -> Vec<&str> {
     output
+        .raw
         .weak_suites
         .iter()
         .map(|suite| suite.name.as_str())
@@ -232,7 +232,7 @@ async fn openssl_server(key: KeyKind, options: &[&str]) -> OpensslServer {
 async fn a_tls10_only_server_is_deprecated() {
     let server = openssl_server(KeyKind::Ec, &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"]).await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.0"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.0"]);
     assert_eq!(
         rules(&output),
         ["tls13_not_supported", "tls_deprecated_protocol"]
@@ -246,12 +246,12 @@ async fn a_tls10_only_server_is_deprecated() {
     );
     assert_eq!(deprecated.location, server.addr.to_string());
     // The suites were probed at TLS 1.0; its ECDHE suite has forward secrecy.
-    assert_eq!(output.suites_probed_with.as_deref(), Some("TLSv1.0"));
+    assert_eq!(output.raw.suites_probed_with.as_deref(), Some("TLSv1.0"));
     assert_eq!(
-        output.modern_choice.as_deref(),
+        output.raw.modern_choice.as_deref(),
         Some("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA")
     );
-    assert!(output.weak_suites.is_empty());
+    assert!(output.raw.weak_suites.is_empty());
     assert_eq!(
         finding(&output, "tls13_not_supported").severity,
         Severity::Info
@@ -264,7 +264,7 @@ async fn a_tls11_only_server_is_deprecated() {
     let output = check(&format!("https://{}/", server.addr))
         .await
         .expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.1"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.1"]);
     assert_eq!(
         rules(&output),
         ["tls13_not_supported", "tls_deprecated_protocol"]
@@ -280,7 +280,7 @@ async fn every_version_from_tls10_is_listed() {
     let server = openssl_server(KeyKind::Ec, &["-cipher", "DEFAULT:@SECLEVEL=0"]).await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
     assert_eq!(
-        output.protocols,
+        output.raw.protocols,
         ["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0"]
     );
     assert_eq!(rules(&output), ["tls_deprecated_protocol"]);
@@ -295,6 +295,7 @@ async fn every_version_from_tls10_is_listed() {
     );
     // SSL 3.0 was asked for and refused.
     let ssl3 = output
+        .raw
         .probes
         .iter()
         .find(|probe| probe.probe == "ssl3")
@@ -308,7 +309,7 @@ async fn an_openssl_default_server_has_no_finding() {
     // OpenSSL 3.0's defaults: TLS 1.0 and 1.1 fail at security level 1.
     let server = openssl_server(KeyKind::Ec, &[]).await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.3", "TLSv1.2"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.3", "TLSv1.2"]);
     assert!(output.findings.is_empty(), "{:?}", output.findings);
 }
 
@@ -317,7 +318,7 @@ async fn anonymous_suites_are_weak() {
     let server = openssl_server(KeyKind::Ec, &["-no_tls1_3", "-cipher", "aNULL:@SECLEVEL=0"]).await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
     // Security level 0 lets TLS 1.0 and 1.1 back in, too.
-    assert_eq!(output.protocols, ["TLSv1.2", "TLSv1.1", "TLSv1.0"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.2", "TLSv1.1", "TLSv1.0"]);
     assert_eq!(
         rules(&output),
         [
@@ -336,11 +337,12 @@ async fn anonymous_suites_are_weak() {
             .iter()
             .all(|name| name.contains("_anon_")),
         "{:?}",
-        output.weak_suites
+        output.raw.weak_suites
     );
     // Narrowing stopped after a few names, and says so.
     assert_eq!(
         output
+            .raw
             .weak_suites
             .iter()
             .filter(|suite| suite.weaknesses == [s4e_checks::tls_protocols::Weakness::Anonymous])
@@ -352,7 +354,7 @@ async fn anonymous_suites_are_weak() {
         serde_json::json!(["anonymous"])
     );
     // A modern client's list has nothing the server would take.
-    assert_eq!(output.modern_choice, None);
+    assert_eq!(output.raw.modern_choice, None);
 }
 
 #[tokio::test]
@@ -368,7 +370,7 @@ async fn one_null_suite_among_good_ones_is_found() {
     )
     .await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.3", "TLSv1.2"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.3", "TLSv1.2"]);
     assert_eq!(rules(&output), ["tls_weak_cipher"]);
     assert_eq!(weak_names(&output), ["TLS_ECDHE_ECDSA_WITH_NULL_SHA"]);
     let weak = finding(&output, "tls_weak_cipher");
@@ -390,7 +392,7 @@ async fn a_server_choosing_static_rsa_lacks_forward_secrecy() {
     )
     .await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.3", "TLSv1.2"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.3", "TLSv1.2"]);
     assert_eq!(rules(&output), ["tls_no_forward_secrecy"]);
     let no_fs = finding(&output, "tls_no_forward_secrecy");
     assert_eq!(no_fs.severity, Severity::Low);
@@ -414,7 +416,7 @@ async fn a_server_accepting_static_rsa_after_ecdhe_is_fine() {
     let output = check(&server.addr.to_string()).await.expect("check runs");
     assert!(output.findings.is_empty(), "{:?}", output.findings);
     assert_eq!(
-        output.modern_choice.as_deref(),
+        output.raw.modern_choice.as_deref(),
         Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
     );
 }
@@ -535,8 +537,8 @@ async fn an_old_server_with_ssl3_rc4_3des_and_export_suites() {
     let output = check(&format!("localhost:{}", server.addr.port()))
         .await
         .expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.0", "SSLv3"]);
-    assert_eq!(output.suites_probed_with.as_deref(), Some("TLSv1.0"));
+    assert_eq!(output.raw.protocols, ["TLSv1.0", "SSLv3"]);
+    assert_eq!(output.raw.suites_probed_with.as_deref(), Some("TLSv1.0"));
     assert_eq!(
         rules(&output),
         [
@@ -558,7 +560,7 @@ async fn an_old_server_with_ssl3_rc4_3des_and_export_suites() {
     );
     // Offered a browser's list, it still prefers static RSA.
     assert_eq!(
-        output.modern_choice.as_deref(),
+        output.raw.modern_choice.as_deref(),
         Some("TLS_RSA_WITH_AES_128_CBC_SHA")
     );
     // Each family offered as a group, then narrowed down without what was found.
@@ -580,7 +582,7 @@ async fn an_old_server_with_ssl3_rc4_3des_and_export_suites() {
     // 5 versions, the modern list, then null 1, anonymous 1, export 2, rc4 3, des 1, 3des 2.
     let seen = server.seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 16, "{seen:?}");
-    assert_eq!(output.probes.len(), 16);
+    assert_eq!(output.raw.probes.len(), 16);
     // The name goes in SNI, except to SSL 3.0, which has no extensions.
     for hello in &seen {
         let expected = (hello.version != 0x0300).then(|| "localhost".to_owned());
@@ -593,7 +595,7 @@ async fn an_old_server_with_ssl3_rc4_3des_and_export_suites() {
 async fn three_des_alone_is_medium() {
     let server = scripted(LOCALHOST, &[0x0303], &[0xc02f, 0x000a]).await;
     let output = check(&server.addr.to_string()).await.expect("check runs");
-    assert_eq!(output.protocols, ["TLSv1.2"]);
+    assert_eq!(output.raw.protocols, ["TLSv1.2"]);
     assert_eq!(rules(&output), ["tls13_not_supported", "tls_weak_cipher"]);
     let weak = finding(&output, "tls_weak_cipher");
     assert_eq!(weak.severity, Severity::Medium);
@@ -616,79 +618,29 @@ async fn a_rustls_server_has_no_finding() {
     let server = support::https_on(localhost_ip().await, Reply::ok(&[])).await;
     let target = format!("https://localhost:{}/", server.addr.port());
     let output = check(&target).await.expect("check runs");
-    assert_eq!(output.host, "localhost");
-    assert_eq!(output.address, server.addr);
-    assert_eq!(output.protocols, ["TLSv1.3", "TLSv1.2"]);
+    assert_eq!(output.raw.host, "localhost");
+    assert_eq!(output.raw.address, server.addr);
+    assert_eq!(output.raw.protocols, ["TLSv1.3", "TLSv1.2"]);
     assert!(output.findings.is_empty(), "{:?}", output.findings);
-    assert!(output.weak_suites.is_empty());
+    assert!(output.raw.weak_suites.is_empty());
     assert!(
         output
+            .raw
             .modern_choice
             .as_deref()
             .is_some_and(|suite| suite.starts_with("TLS_ECDHE_")),
         "{:?}",
-        output.modern_choice
+        output.raw.modern_choice
     );
     // Five versions, the modern list, six weak families: one connection each.
-    assert_eq!(output.probes.len(), 12);
+    assert_eq!(output.raw.probes.len(), 12);
     // Serializable as the raw output.
-    let json = serde_json::to_value(&output).expect("serialize");
+    let json = serde_json::to_value(&output.raw).expect("serialize");
     assert_eq!(json["protocols"][0], "TLSv1.3");
     assert_eq!(json["probes"][0]["probe"], "tls1_3");
 }
 
 // --- failures -------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn a_refused_address_is_never_connected_to() {
-    // It counts TCP connections as they are accepted, before any byte.
-    let server = support::silent().await;
-    let err = tls_protocols::run(
-        &server.addr.to_string(),
-        &strict(),
-        TIMEOUT,
-        CheckKind::TlsProtocols,
-    )
-    .await
-    .expect_err("loopback is refused");
-    assert!(
-        matches!(err, CheckError::Egress(EgressError::Refused { .. })),
-        "{err:?}"
-    );
-    assert_eq!(server.connections(), 0);
-}
-
-#[tokio::test]
-async fn a_closed_port_is_unreachable() {
-    let port = support::closed_port().await;
-    let err = check(&format!("127.0.0.1:{port}"))
-        .await
-        .expect_err("nothing listens");
-    assert!(
-        matches!(&err, CheckError::Unreachable(reason) if reason.contains("connection refused")),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_silent_server_times_out() {
-    let server = support::silent().await;
-    let timeout = Duration::from_millis(400);
-    let started = std::time::Instant::now();
-    let err = tls_protocols::run(
-        &server.addr.to_string(),
-        &lax(),
-        timeout,
-        CheckKind::TlsProtocols,
-    )
-    .await
-    .expect_err("no answer");
-    assert!(
-        matches!(err, CheckError::Timeout(t) if t == timeout),
-        "{err:?}"
-    );
-    assert!(started.elapsed() < timeout * 3, "{:?}", started.elapsed());
-}
 
 /// A server answering every connection's first bytes with `first`, then `repeat` over and
 /// over until the client leaves (nothing more when it is empty), then closing.

@@ -68,6 +68,12 @@ pub struct Mx {
     pub exchange: String,
 }
 
+impl std::fmt::Display for Mx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.preference, self.exchange)
+    }
+}
+
 /// Whether a zone publishes DNSSEC keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dnssec {

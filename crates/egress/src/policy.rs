@@ -1,22 +1,28 @@
-//! The egress policy: which addresses a check may connect to.
+//! The egress policy: which addresses the platform may connect to on a user's behalf.
 //!
 //! Targets come from users, so a check must never become a way to reach our own
-//! infrastructure (SSRF): cloud metadata endpoints, link-local services, and — in production —
-//! private networks and loopback. The policy resolves the host once and hands back the one
-//! address it approved; callers connect to exactly that address, so a DNS answer that changes
-//! between the check and the connection (DNS rebinding) cannot redirect them.
+//! infrastructure (SSRF): cloud metadata endpoints, link-local services, the platform's own
+//! services and — in production — private networks and loopback. The policy resolves the host
+//! once and hands back the one address it approved; callers connect to exactly that address,
+//! so a DNS answer that changes between the check and the connection (DNS rebinding) cannot
+//! redirect them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use url::{Host, Url};
 
-/// Which destinations a check may connect to.
+/// Which destinations the platform may connect to on a user's behalf.
 #[derive(Clone, Debug, Default)]
 pub struct EgressPolicy {
-    /// Allow private networks (RFC 1918, CGNAT, IPv6 ULA) and loopback. Only for development
-    /// and tests; metadata, link-local, unspecified, multicast and broadcast addresses stay
-    /// refused even then.
+    /// Allow private networks (RFC 1918, CGNAT, IPv6 ULA) and loopback: on-premises
+    /// deployments scanning their own networks, development and tests. Metadata, link-local,
+    /// unspecified, multicast and broadcast addresses stay refused even then, and so do the
+    /// platform's own services.
     pub allow_private: bool,
+    /// The platform's own services (the deployment's dependencies), refused whatever else
+    /// the policy allows: a registered asset must never point the scanner at the platform.
+    pub own_services: OwnServices,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -33,9 +39,10 @@ pub enum EgressError {
     InvalidTarget(String),
 }
 
-/// `example.com (10.0.0.1)`, or just the address when the host was one.
+/// `example.com (10.0.0.1)`, or just the address when the host was one, or just the name when
+/// it was refused before any lookup.
 fn host_and_ip(host: &str, ip: IpAddr) -> String {
-    if host == ip.to_string() {
+    if host == ip.to_string() || ip.is_unspecified() {
         host.to_owned()
     } else {
         format!("{host} ({ip})")
@@ -43,6 +50,25 @@ fn host_and_ip(host: &str, ip: IpAddr) -> String {
 }
 
 impl EgressPolicy {
+    /// Refuses private networks and loopback: what a cloud deployment runs with.
+    pub fn strict() -> Self {
+        EgressPolicy::default()
+    }
+
+    /// Allows private networks and loopback (on-premises deployments, development, tests).
+    pub fn allowing_private() -> Self {
+        EgressPolicy {
+            allow_private: true,
+            ..EgressPolicy::default()
+        }
+    }
+
+    /// This policy, refusing `own_services` as well.
+    pub fn refusing(mut self, own_services: OwnServices) -> Self {
+        self.own_services = own_services;
+        self
+    }
+
     /// Resolves the URL's host and returns the first address the policy allows, with the URL's
     /// port (or the scheme's default). IP literals are judged without DNS.
     pub async fn resolve(&self, url: &Url) -> Result<SocketAddr, EgressError> {
@@ -61,13 +87,39 @@ impl EgressPolicy {
         let (name, candidates) = match host {
             Host::Ipv4(ip) => (ip.to_string(), vec![IpAddr::V4(ip)]),
             Host::Ipv6(ip) => (ip.to_string(), vec![IpAddr::V6(ip)]),
-            Host::Domain(domain) => (domain.to_owned(), lookup(domain, port).await?),
+            Host::Domain(domain) => {
+                if self.own_services.names(domain, port) {
+                    return Err(EgressError::Refused {
+                        host: domain.to_owned(),
+                        ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                        reason: OWN_SERVICE,
+                    });
+                }
+                (domain.to_owned(), lookup(domain, port).await?)
+            }
         };
-        self.pick(&name, &candidates)
+        self.pick(&name, &candidates, Some(port))
             .map(|ip| SocketAddr::new(ip, port))
     }
 
-    /// Whether the policy allows connecting to `ip`.
+    /// Resolves `host` to the first address the policy allows for some port: what a scan of
+    /// many ports connects to. The platform's own services on that address are refused port
+    /// by port, with [`EgressPolicy::is_own_service`].
+    pub async fn resolve_host(&self, host: &Host) -> Result<IpAddr, EgressError> {
+        let (name, candidates) = match host {
+            Host::Ipv4(ip) => (ip.to_string(), vec![IpAddr::V4(*ip)]),
+            Host::Ipv6(ip) => (ip.to_string(), vec![IpAddr::V6(*ip)]),
+            Host::Domain(domain) => (domain.clone(), lookup(domain, 0).await?),
+        };
+        self.pick(&name, &candidates, None)
+    }
+
+    /// Whether `addr` is one of the platform's own services.
+    pub fn is_own_service(&self, addr: SocketAddr) -> bool {
+        self.own_services.contains(addr)
+    }
+
+    /// Whether the policy allows connecting to `ip` (on some port).
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), EgressError> {
         match refusal(ip, self.allow_private) {
             None => Ok(()),
@@ -79,13 +131,26 @@ impl EgressPolicy {
         }
     }
 
+    /// Why connecting to `ip` (on `port`, when one is known) is refused.
+    fn refusal(&self, ip: IpAddr, port: Option<u16>) -> Option<&'static str> {
+        refusal(ip, self.allow_private).or_else(|| {
+            port.filter(|port| self.is_own_service(SocketAddr::new(ip, *port)))
+                .map(|_| OWN_SERVICE)
+        })
+    }
+
     /// The first allowed address; when none is, the refusal of the first, since that is the
     /// address a plain client would have used.
-    fn pick(&self, host: &str, candidates: &[IpAddr]) -> Result<IpAddr, EgressError> {
+    fn pick(
+        &self,
+        host: &str,
+        candidates: &[IpAddr],
+        port: Option<u16>,
+    ) -> Result<IpAddr, EgressError> {
         if let Some(ip) = candidates
             .iter()
             .copied()
-            .find(|ip| refusal(*ip, self.allow_private).is_none())
+            .find(|ip| self.refusal(*ip, port).is_none())
         {
             return Ok(ip);
         }
@@ -93,12 +158,158 @@ impl EgressPolicy {
             host: host.to_owned(),
             detail: "no addresses found".into(),
         })?;
-        let reason = refusal(first, self.allow_private).unwrap_or("not allowed");
+        let reason = self.refusal(first, port).unwrap_or("not allowed");
         Err(EgressError::Refused {
             host: host.to_owned(),
             ip: first,
             reason,
         })
+    }
+}
+
+/// The refusal reason for the platform's own services.
+pub(crate) const OWN_SERVICE: &str = "one of the platform's own services";
+
+/// The addresses of the platform's own services that a service knows from its configuration:
+/// the URLs of its dependencies (base, scan, PostgreSQL, Redis, RabbitMQ, MongoDB) and its own
+/// listen address. Names are resolved once, when the service starts (a Kubernetes Service's
+/// cluster IP does not change), and kept as names too, so a target naming one is refused
+/// without a lookup.
+///
+/// A loopback or unspecified address stands for every loopback address: a dependency on
+/// `127.0.0.1:6379`, or listening on `0.0.0.0:8084`, is reached through `localhost` or
+/// `127.0.0.2` as well.
+#[derive(Clone, Debug, Default)]
+pub struct OwnServices {
+    inner: Arc<OwnServicesInner>,
+}
+
+#[derive(Debug, Default)]
+struct OwnServicesInner {
+    addrs: Vec<SocketAddr>,
+    /// Lowercase host names with their port.
+    names: Vec<(String, u16)>,
+}
+
+impl OwnServices {
+    /// The services at `endpoints`: URLs (`http://base:8081`, `amqp://u:p@mq/%2f`,
+    /// `mongodb://a:27017,b:27017/db`) or socket addresses (`0.0.0.0:8084`). A scheme's
+    /// usual port stands in for a missing one; what cannot be read or resolved is logged and
+    /// skipped, since a service must start even when a dependency's name does not resolve yet.
+    pub async fn resolve<S: AsRef<str>>(endpoints: impl IntoIterator<Item = S>) -> OwnServices {
+        let mut inner = OwnServicesInner::default();
+        for endpoint in endpoints {
+            for (host, port) in host_ports(endpoint.as_ref()) {
+                match host.parse::<IpAddr>() {
+                    Ok(ip) => inner.addrs.push(SocketAddr::new(ip, port)),
+                    Err(_) => {
+                        match tokio::net::lookup_host((host.as_str(), port)).await {
+                            Ok(addrs) => inner.addrs.extend(addrs),
+                            Err(error) => tracing::warn!(
+                                %host, port, %error,
+                                "cannot resolve one of the platform's own services; refusing it by name only"
+                            ),
+                        }
+                        inner.names.push((host.to_ascii_lowercase(), port));
+                    }
+                }
+            }
+        }
+        inner.addrs.sort();
+        inner.addrs.dedup();
+        OwnServices {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Whether `addr` is one of them.
+    pub fn contains(&self, addr: SocketAddr) -> bool {
+        let ip = canonical(addr.ip());
+        self.inner.addrs.iter().any(|own| {
+            let own_ip = canonical(own.ip());
+            own.port() == addr.port() && (own_ip == ip || (local(own_ip) && ip.is_loopback()))
+        })
+    }
+
+    /// Whether `host` (a name) on `port` is one of them.
+    fn names(&self, host: &str, port: u16) -> bool {
+        self.inner
+            .names
+            .iter()
+            .any(|(name, own_port)| *own_port == port && name.eq_ignore_ascii_case(host))
+    }
+
+    /// How many addresses and names are refused.
+    pub fn len(&self) -> usize {
+        self.inner.addrs.len() + self.inner.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it reaches.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// An address that stands for the local host: loopback, or unspecified (a listener on every
+/// interface).
+fn local(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// The hosts and ports an endpoint names. A MongoDB URL may name several hosts.
+fn host_ports(endpoint: &str) -> Vec<(String, u16)> {
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => (String::new(), endpoint),
+    };
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        "amqp" => Some(5672),
+        "amqps" => Some(5671),
+        "redis" => Some(6379),
+        "rediss" => Some(6380),
+        "mongodb" => Some(27017),
+        "postgres" | "postgresql" => Some(5432),
+        _ => None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
+    hosts
+        .split(',')
+        .filter_map(|host_port| {
+            let (host, port) = split_host_port(host_port)?;
+            let port = port.or(default_port)?;
+            Some((host.to_owned(), port))
+        })
+        .collect()
+}
+
+/// `host:port`, `[v6]:port`, or a host alone.
+fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(port) => Some(port.parse().ok()?),
+            None => None,
+        };
+        return Some((host, port));
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => Some((host, Some(port.parse().ok()?))),
+        // A bare IPv6 address.
+        Some(_) => Some((text, None)),
+        None if text.is_empty() => None,
+        None => Some((text, None)),
     }
 }
 
@@ -241,9 +452,7 @@ mod tests {
     #[test]
     fn gaps_closed_after_review_are_refused() {
         let strict = EgressPolicy::default();
-        let open = EgressPolicy {
-            allow_private: true,
-        };
+        let open = EgressPolicy::allowing_private();
         for ip in [
             "168.63.129.16",
             "240.1.2.3",
@@ -275,9 +484,7 @@ mod tests {
     }
 
     fn lax() -> EgressPolicy {
-        EgressPolicy {
-            allow_private: true,
-        }
+        EgressPolicy::allowing_private()
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -368,9 +575,17 @@ mod tests {
     #[test]
     fn first_allowed_address_wins_and_all_refused_reports_the_first() {
         let policy = strict();
-        let picked = policy.pick("example.test", &[ip("10.0.0.1"), ip("93.184.216.34")]);
+        let picked = policy.pick(
+            "example.test",
+            &[ip("10.0.0.1"), ip("93.184.216.34")],
+            Some(80),
+        );
         assert_eq!(picked, Ok(ip("93.184.216.34")));
-        let refused = policy.pick("example.test", &[ip("127.0.0.1"), ip("169.254.169.254")]);
+        let refused = policy.pick(
+            "example.test",
+            &[ip("127.0.0.1"), ip("169.254.169.254")],
+            Some(80),
+        );
         assert_eq!(
             refused,
             Err(EgressError::Refused {
@@ -380,7 +595,7 @@ mod tests {
             })
         );
         assert!(matches!(
-            policy.pick("example.test", &[]),
+            policy.pick("example.test", &[], Some(80)),
             Err(EgressError::Resolve { .. })
         ));
     }
@@ -430,6 +645,76 @@ mod tests {
             Err(EgressError::Refused { host, reason, .. }) => {
                 assert_eq!(host, "localhost");
                 assert_eq!(reason, "loopback address");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn endpoints_name_their_hosts_and_ports() {
+        assert_eq!(
+            host_ports("amqp://guest:guest@127.0.0.1/%2f"),
+            [("127.0.0.1".to_owned(), 5672)]
+        );
+        assert_eq!(
+            host_ports("mongodb://u:p@a.db:27018,b.db/s4e?replicaSet=rs"),
+            [("a.db".to_owned(), 27018), ("b.db".to_owned(), 27017)]
+        );
+        assert_eq!(
+            host_ports("http://s4e-base:8081"),
+            [("s4e-base".to_owned(), 8081)]
+        );
+        assert_eq!(host_ports("redis://[::1]/0"), [("::1".to_owned(), 6379)]);
+        assert_eq!(host_ports("0.0.0.0:8084"), [("0.0.0.0".to_owned(), 8084)]);
+        // No port and no scheme to take one from: nothing to refuse.
+        assert!(host_ports("unknown://host").is_empty());
+    }
+
+    #[tokio::test]
+    async fn own_services_are_refused_even_where_private_targets_are_allowed() {
+        let own = OwnServices::resolve([
+            "redis://127.0.0.1:6379",
+            "0.0.0.0:8084",
+            "http://[::1]:8081",
+        ])
+        .await;
+        let policy = EgressPolicy::allowing_private().refusing(own);
+        for target in [
+            "http://127.0.0.1:6379/",
+            "http://localhost:6379/",
+            "http://127.0.0.2:8084/",
+            "http://[::ffff:127.0.0.1]:8084/",
+            "http://127.0.0.1:8081/",
+        ] {
+            match policy.resolve(&Url::parse(target).unwrap()).await {
+                Err(EgressError::Refused { reason, .. }) => {
+                    assert_eq!(reason, OWN_SERVICE, "{target}")
+                }
+                other => panic!("{target}: expected a refusal, got {other:?}"),
+            }
+        }
+        // Another port of the same host is someone else's.
+        let url = Url::parse("http://127.0.0.1:6380/").unwrap();
+        assert_eq!(
+            policy.resolve(&url).await,
+            Ok("127.0.0.1:6380".parse().unwrap())
+        );
+        // A scan of many ports approves the host and leaves the refusal to each port.
+        let host = Host::parse("127.0.0.1").unwrap();
+        let ip = policy.resolve_host(&host).await.unwrap();
+        assert!(policy.is_own_service(SocketAddr::new(ip, 6379)));
+        assert!(!policy.is_own_service(SocketAddr::new(ip, 22)));
+    }
+
+    #[tokio::test]
+    async fn own_services_are_refused_by_name_without_a_lookup() {
+        let own = OwnServices::resolve(["http://s4e-base.invalid:8081"]).await;
+        let policy = EgressPolicy::allowing_private().refusing(own);
+        let url = Url::parse("http://S4E-Base.invalid:8081/").unwrap();
+        match policy.resolve(&url).await {
+            Err(EgressError::Refused { host, reason, .. }) => {
+                assert_eq!(host, "s4e-base.invalid");
+                assert_eq!(reason, OWN_SERVICE);
             }
             other => panic!("expected a refusal, got {other:?}"),
         }

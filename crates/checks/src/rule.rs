@@ -1,21 +1,32 @@
-//! Building findings for the checks that judge several requests (`http_probes`, `exposure`):
-//! each rule's fixed facts, and evidence kept small.
+//! The one rule descriptor every check builds its findings from.
 
 use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::Value;
 
-/// The fixed facts of a rule; the title and the evidence vary with what was found.
-pub(crate) struct Meta {
-    pub rule: &'static str,
+/// The fixed facts of a rule. A finding takes them and adds where it was found, what exactly
+/// (its title may name the header, protocol or service), and the evidence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rule {
+    /// The stable `rule` name findings carry and users filter by.
+    pub id: &'static str,
+    /// The rule's name in a list of rules; a finding's own title may be more precise.
+    pub title: &'static str,
     pub severity: Severity,
+    /// CVSS-like, 0.0 to 10.0.
     pub score: f32,
-    pub cwe: u32,
+    pub cwe: Option<u32>,
     pub description: &'static str,
     pub remediation: &'static str,
 }
 
-impl Meta {
-    pub fn finding(
+impl Rule {
+    /// A finding of this rule, titled by the rule itself.
+    pub fn finding(&self, check: CheckKind, location: &str, evidence: Value) -> FindingDraft {
+        self.titled(check, location, self.title, evidence)
+    }
+
+    /// A finding of this rule with a title of its own.
+    pub fn titled(
         &self,
         check: CheckKind,
         location: &str,
@@ -24,12 +35,12 @@ impl Meta {
     ) -> FindingDraft {
         FindingDraft {
             check,
-            rule: self.rule.to_owned(),
+            rule: self.id.to_owned(),
             location: location.to_owned(),
             title: title.to_owned(),
             severity: self.severity,
             score: self.score,
-            cwe: Some(self.cwe),
+            cwe: self.cwe,
             description: self.description.to_owned(),
             remediation: self.remediation.to_owned(),
             evidence,

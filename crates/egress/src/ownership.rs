@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::CheckError;
-use crate::egress::EgressPolicy;
-use crate::fetch::{self, Fetched, Pinned, Request};
+use crate::ReachError;
+use crate::http::{self, Fetched, Pinned, Request};
+use crate::policy::EgressPolicy;
 
 /// Where the file method looks, from the site's root.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/s4e-verification.txt";
@@ -36,9 +36,9 @@ pub async fn http_file(
     token: &str,
     policy: &EgressPolicy,
     timeout: Duration,
-) -> Result<Proof, CheckError> {
+) -> Result<Proof, ReachError> {
     let mut url = Url::parse(site)
-        .map_err(|err| CheckError::InvalidTarget(format!("{site:?} is not a URL ({err})")))?;
+        .map_err(|err| ReachError::InvalidTarget(format!("{site:?} is not a URL ({err})")))?;
     url.set_path(WELL_KNOWN_PATH);
     url.set_query(None);
     let (final_url, fetched) = get_following(url, policy, timeout).await?;
@@ -66,9 +66,9 @@ pub async fn meta_tag(
     token: &str,
     policy: &EgressPolicy,
     timeout: Duration,
-) -> Result<Proof, CheckError> {
+) -> Result<Proof, ReachError> {
     let url = Url::parse(site)
-        .map_err(|err| CheckError::InvalidTarget(format!("{site:?} is not a URL ({err})")))?;
+        .map_err(|err| ReachError::InvalidTarget(format!("{site:?} is not a URL ({err})")))?;
     let (final_url, fetched) = get_following(url, policy, timeout).await?;
     let body = String::from_utf8_lossy(&fetched.body);
     let proven = meta_contents(&body, TOKEN_NAME)
@@ -98,10 +98,10 @@ async fn get_following(
     mut url: Url,
     policy: &EgressPolicy,
     timeout: Duration,
-) -> Result<(Url, Fetched), CheckError> {
+) -> Result<(Url, Fetched), ReachError> {
     let deadline = Instant::now() + timeout;
     for _ in 0..=MAX_REDIRECTS {
-        let (approved, addr) = fetch::approve(url.as_str(), policy, deadline, timeout).await?;
+        let (approved, addr) = http::approve(url.as_str(), policy, deadline, timeout).await?;
         let fetched = Pinned::new(&approved, addr)?
             .send(
                 &approved,
@@ -118,13 +118,13 @@ async fn get_following(
         match location.filter(|_| redirect) {
             Some(location) => {
                 url = approved.join(location).map_err(|err| {
-                    CheckError::InvalidTarget(format!("redirect to {location:?}: {err}"))
+                    ReachError::InvalidTarget(format!("redirect to {location:?}: {err}"))
                 })?;
             }
             None => return Ok((approved, fetched)),
         }
     }
-    Err(CheckError::InvalidTarget(format!(
+    Err(ReachError::InvalidTarget(format!(
         "more than {MAX_REDIRECTS} redirects"
     )))
 }

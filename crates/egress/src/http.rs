@@ -1,5 +1,5 @@
-//! HTTP requests to an address the egress policy approved: the transport every HTTP check
-//! shares.
+//! HTTP requests to an address the egress policy approved: the transport of every HTTP check,
+//! of ownership proofs, and of anything else that requests a URL a user named.
 
 use std::error::Error as StdError;
 use std::io;
@@ -10,17 +10,40 @@ use std::time::Duration;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use reqwest::redirect::Policy;
+use serde::{Deserialize, Serialize};
 use tokio::time::{Instant, timeout_at};
 use url::{Host, Url};
 
-use crate::egress::{EgressError, EgressPolicy};
-use crate::{CheckError, ProbeRecord, RawResponse};
+use crate::ReachError;
+use crate::policy::{EgressError, EgressPolicy};
 
 const USER_AGENT: &str = concat!("s4e-scanner/", env!("CARGO_PKG_VERSION"));
 
+/// An HTTP response as evidence: what was requested and what came back, small enough to
+/// store per job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawResponse {
+    /// The URL that was requested (redirects are not followed).
+    pub url: String,
+    pub status: u16,
+    /// Every header line, in the order received; repeated headers appear once per line.
+    /// Values that are not valid UTF-8 are decoded lossily.
+    pub headers: Vec<(String, String)>,
+    /// The start of the body, at most [`RawResponse::BODY_EXCERPT_LIMIT`] bytes, cut on a
+    /// character boundary and decoded lossily.
+    pub body_excerpt: String,
+    /// From sending the request to the end of the body excerpt.
+    pub elapsed_ms: u64,
+}
+
+impl RawResponse {
+    /// The most body bytes kept: enough to recognise a page, small enough to store per job.
+    pub const BODY_EXCERPT_LIMIT: usize = 64 * 1024;
+}
+
 /// A response as a check needs it: the typed header map for the rules, the start of the body
 /// as bytes (for magic numbers), and the raw form for storage.
-pub(crate) struct Fetched {
+pub struct Fetched {
     pub headers: HeaderMap,
     /// At most the request's body limit.
     pub body: Vec<u8>,
@@ -30,7 +53,7 @@ pub(crate) struct Fetched {
 }
 
 /// What to send: the method, extra headers, and how much of the body to keep.
-pub(crate) struct Request {
+pub struct Request {
     pub method: Method,
     pub headers: HeaderMap,
     pub body_limit: usize,
@@ -53,68 +76,35 @@ impl Request {
 }
 
 /// Parses `target` and has `policy` approve its address, by `deadline`: the first step of
-/// every HTTP check, before any connection.
-pub(crate) async fn approve(
+/// every request to a URL a user named, before any connection.
+pub async fn approve(
     target: &str,
     policy: &EgressPolicy,
     deadline: Instant,
     timeout: Duration,
-) -> Result<(Url, SocketAddr), CheckError> {
+) -> Result<(Url, SocketAddr), ReachError> {
     let url = Url::parse(target)
-        .map_err(|err| CheckError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
+        .map_err(|err| ReachError::InvalidTarget(format!("{target:?} is not a URL ({err})")))?;
     match timeout_at(deadline, policy.resolve(&url)).await {
-        Err(_elapsed) => Err(CheckError::Timeout(timeout)),
+        Err(_elapsed) => Err(ReachError::Timeout(timeout)),
         // A target the check cannot judge at all (say, ftp://) is the target's fault, not a
         // policy decision.
-        Ok(Err(EgressError::InvalidTarget(reason))) => Err(CheckError::InvalidTarget(reason)),
+        Ok(Err(EgressError::InvalidTarget(reason))) => Err(ReachError::InvalidTarget(reason)),
         Ok(Err(err)) => Err(err.into()),
         Ok(Ok(addr)) => Ok((url, addr)),
     }
-}
-
-/// A random lowercase hex token: for paths that cannot exist and values a server can only
-/// echo, never guess.
-pub(crate) fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
-/// The log entry of one request of a multi-request check.
-pub(crate) fn record(
-    probe: &str,
-    request: &Request,
-    url: &Url,
-    result: &Result<Fetched, CheckError>,
-) -> ProbeRecord {
-    let mut record = ProbeRecord {
-        probe: probe.to_owned(),
-        method: request.method.as_str().to_owned(),
-        url: url.to_string(),
-        status: None,
-        length: None,
-        truncated: false,
-        error: None,
-    };
-    match result {
-        Ok(fetched) => {
-            record.status = Some(fetched.raw.status);
-            record.length = Some(fetched.body.len());
-            record.truncated = fetched.body_cut;
-        }
-        Err(err) => record.error = Some(err.to_string()),
-    }
-    record
 }
 
 /// GETs `url` from `addr`, giving up at `deadline`.
 ///
 /// When the headers arrived but the body did not finish by the deadline, the response is
 /// still returned with what was read: the headers are what checks judge.
-pub(crate) async fn get(
+pub async fn get(
     url: &Url,
     addr: SocketAddr,
     deadline: Instant,
     timeout: Duration,
-) -> Result<Fetched, CheckError> {
+) -> Result<Fetched, ReachError> {
     Pinned::new(url, addr)?
         .send(url, &Request::get(), deadline, timeout)
         .await
@@ -123,7 +113,7 @@ pub(crate) async fn get(
 /// A client whose every connection goes to one approved address. Checks that make several
 /// requests to the same host share one, so connections are reused.
 #[derive(Clone)]
-pub(crate) struct Pinned {
+pub struct Pinned {
     client: reqwest::Client,
     addr: SocketAddr,
 }
@@ -131,7 +121,7 @@ pub(crate) struct Pinned {
 impl Pinned {
     /// A client for `url`'s host, pinned to `addr`. Every URL later sent through it must have
     /// the same host: any other name fails, as no DNS is done.
-    pub fn new(url: &Url, addr: SocketAddr) -> Result<Self, CheckError> {
+    pub fn new(url: &Url, addr: SocketAddr) -> Result<Self, ReachError> {
         Ok(Pinned {
             client: client(url, addr)?,
             addr,
@@ -147,7 +137,7 @@ impl Pinned {
         request: &Request,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<Fetched, CheckError> {
+    ) -> Result<Fetched, ReachError> {
         let addr = self.addr;
         let started = Instant::now();
         let builder = self
@@ -156,10 +146,10 @@ impl Pinned {
             .headers(request.headers.clone());
         let sent = timeout_at(deadline, builder.send()).await;
         let mut response = match sent {
-            Err(_elapsed) => return Err(CheckError::Timeout(timeout)),
-            Ok(Err(err)) if err.is_timeout() => return Err(CheckError::Timeout(timeout)),
+            Err(_elapsed) => return Err(ReachError::Timeout(timeout)),
+            Ok(Err(err)) if err.is_timeout() => return Err(ReachError::Timeout(timeout)),
             Ok(Err(err)) => {
-                return Err(CheckError::Unreachable(format!(
+                return Err(ReachError::Unreachable(format!(
                     "{} ({addr})",
                     reason(&err)
                 )));
@@ -186,7 +176,7 @@ impl Pinned {
     }
 }
 
-fn client(url: &Url, addr: SocketAddr) -> Result<reqwest::Client, CheckError> {
+fn client(url: &Url, addr: SocketAddr) -> Result<reqwest::Client, ReachError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         // The check judges the asset URL's own response; following a redirect would judge
@@ -206,7 +196,7 @@ fn client(url: &Url, addr: SocketAddr) -> Result<reqwest::Client, CheckError> {
         builder = builder.resolve(domain, addr);
     }
     builder.build().map_err(|err| {
-        CheckError::Unreachable(format!(
+        ReachError::Unreachable(format!(
             "could not set up the HTTP client: {}",
             reason(&err)
         ))
