@@ -1,31 +1,18 @@
 //! The supervised connection: one task owns it, reconnects after loss, and publishes the
 //! current link to publishers and consumers through a watch channel.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event};
-use s4e_types::Envelope;
+use lapin::options::ConfirmSelectOptions;
+use lapin::types::{LongString, ShortString};
+use lapin::{Channel, Connection, ConnectionProperties, Event};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::BusError;
-use crate::topology::{DELIVERY_LIMIT, Exchange, Queue, Topology};
-
-/// Header carrying why a message was dead-lettered by one of our consumers.
-pub(crate) const DEAD_REASON_HEADER: &str = "x-s4e-dead-reason";
-/// Header carrying the queue a dead-lettered message was taken from.
-pub(crate) const SOURCE_QUEUE_HEADER: &str = "x-s4e-source-queue";
-/// Header counting how often a job was deferred for another try (a deferred message is a new
-/// message to the broker, whose delivery count starts again).
-pub(crate) const RETRIES_HEADER: &str = "x-s4e-retries";
+use crate::topology::{self, Topology};
 
 #[derive(Clone, Debug)]
 pub struct BusOptions {
@@ -33,9 +20,10 @@ pub struct BusOptions {
     pub publish_timeout: Duration,
     /// How long [`Bus::connect`] waits for the first connection.
     pub connect_timeout: Duration,
-    /// The longest a consumer holds a message its handler wants retried before returning it
-    /// to the queue. Delays double from 250 ms up to this cap; with the queues' delivery limit
-    /// this sets how long a dependency may be away before its messages are dead-lettered.
+    /// The longest a message whose handler wants it retried waits in a delay queue, whatever
+    /// its queue's [`RetryPolicy`](crate::RetryPolicy) says (rounded down to a delay queue's
+    /// wait; the shortest, 250 ms, at least). With the policy's tries this sets how long a
+    /// dependency may be away before its messages are dead-lettered.
     pub retry_delay_cap: Duration,
 }
 
@@ -44,7 +32,7 @@ impl Default for BusOptions {
         Self {
             publish_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(60),
-            // 250 ms, 0.5, 1, 2, 4, 8, 16, then 30 s: about two minutes over ten deliveries.
+            // No shorter than the policies' longest wait: they decide.
             retry_delay_cap: Duration::from_secs(30),
         }
     }
@@ -72,52 +60,6 @@ pub(crate) struct Inner {
     pub link: watch::Receiver<Option<Link>>,
     /// Stops the supervisor; cancelled by [`Bus::close`].
     supervisor: CancellationToken,
-}
-
-/// A message taken from the dead-letter queue.
-#[derive(Clone, Debug)]
-pub struct DeadLetter {
-    pub body: Vec<u8>,
-    /// Our consumers' reason, or the broker's (`delivery_limit`, `rejected`, …).
-    pub reason: String,
-    pub source_queue: Option<String>,
-    /// The AMQP message id (our publishers set it to the envelope id).
-    pub message_id: Option<String>,
-    /// How often the source queue delivered it (`x-delivery-count`), when it says.
-    pub delivery_count: Option<u32>,
-}
-
-impl DeadLetter {
-    pub(crate) fn of(delivery: &lapin::message::Delivery) -> Self {
-        let headers = delivery.properties.headers().clone().unwrap_or_default();
-        let text = |key: &str| match headers.inner().get(key) {
-            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
-            Some(AMQPValue::ShortString(value)) => Some(value.to_string()),
-            _ => None,
-        };
-        let reason = text(DEAD_REASON_HEADER)
-            .or_else(|| text("x-first-death-reason"))
-            .unwrap_or_else(|| "unknown".into());
-        let source_queue = text(SOURCE_QUEUE_HEADER).or_else(|| text("x-first-death-queue"));
-        let delivery_count = match headers.inner().get("x-delivery-count") {
-            Some(AMQPValue::LongLongInt(value)) => u32::try_from(*value).ok(),
-            Some(AMQPValue::LongInt(value)) => u32::try_from(*value).ok(),
-            Some(AMQPValue::LongUInt(value)) => Some(*value),
-            Some(AMQPValue::ShortInt(value)) => u32::try_from(*value).ok(),
-            _ => None,
-        };
-        DeadLetter {
-            body: delivery.data.clone(),
-            reason,
-            source_queue,
-            message_id: delivery
-                .properties
-                .message_id()
-                .as_ref()
-                .map(ToString::to_string),
-            delivery_count,
-        }
-    }
 }
 
 impl Bus {
@@ -211,188 +153,16 @@ impl Bus {
             )),
         }
     }
-
-    /// Publishes an envelope and waits for the broker's confirm. While the broker is away it
-    /// retries on the next connection until `publish_timeout`, then fails.
-    pub async fn publish(
-        &self,
-        exchange: Exchange,
-        routing_key: &str,
-        envelope: &Envelope,
-    ) -> Result<(), BusError> {
-        let body = serde_json::to_vec(envelope)?;
-        let mut properties = BasicProperties::default()
-            .with_message_id(ShortString::from(envelope.id.to_string()))
-            .with_content_type(ShortString::from("application/json"))
-            .with_type(ShortString::from(envelope.message.type_name()))
-            .with_delivery_mode(2);
-        if let Some(traceparent) = s4e_trace::outgoing() {
-            let mut headers = BTreeMap::new();
-            headers.insert(
-                ShortString::from(s4e_trace::HEADER),
-                AMQPValue::LongString(LongString::from(traceparent)),
-            );
-            properties = properties.with_headers(FieldTable::from(headers));
-        }
-        self.publish_raw(exchange, routing_key, &body, properties)
-            .await
-    }
-
-    pub(crate) async fn publish_raw(
-        &self,
-        exchange: Exchange,
-        routing_key: &str,
-        body: &[u8],
-        properties: BasicProperties,
-    ) -> Result<(), BusError> {
-        let exchange_name = self.inner.topology.exchange(exchange);
-        let deadline = tokio::time::Instant::now() + self.inner.options.publish_timeout;
-        let mut last_error = None;
-        loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if remaining.is_zero() {
-                let detail = last_error
-                    .map(|error: BusError| error.to_string())
-                    .unwrap_or_else(|| "timed out".into());
-                return Err(BusError::Unavailable(detail));
-            }
-            let link = self.wait_for_link(remaining).await?;
-            let attempt = async {
-                let confirm = link
-                    .publisher
-                    .basic_publish(
-                        ShortString::from(exchange_name.as_str()),
-                        ShortString::from(routing_key),
-                        BasicPublishOptions {
-                            mandatory: true,
-                            ..BasicPublishOptions::default()
-                        },
-                        body,
-                        properties.clone(),
-                    )
-                    .await?;
-                confirm.await
-            };
-            match tokio::time::timeout(remaining, attempt).await {
-                Ok(Ok(Confirmation::Ack(None))) => return Ok(()),
-                Ok(Ok(Confirmation::Ack(Some(_)))) => {
-                    return Err(BusError::Unroutable {
-                        exchange: exchange_name,
-                        routing_key: routing_key.to_string(),
-                    });
-                }
-                Ok(Ok(Confirmation::Nack(_))) => {
-                    return Err(BusError::Refused("the broker nacked the message".into()));
-                }
-                Ok(Ok(Confirmation::NotRequested)) => {
-                    return Err(BusError::Broker("publisher confirms are off".into()));
-                }
-                Ok(Err(error)) => {
-                    // The connection broke under us: wait for the supervisor's next link.
-                    tracing::warn!(%error, exchange = %exchange_name, "publish failed, retrying on a new connection");
-                    last_error = Some(BusError::from(error));
-                    if !link.publisher.status().connected() {
-                        link.broken.notify_one();
-                    }
-                    let mut receiver = self.inner.link.clone();
-                    let generation = link.generation;
-                    let _ = tokio::time::timeout(
-                        remaining,
-                        receiver.wait_for(|current| {
-                            current.as_ref().is_none_or(|l| l.generation != generation)
-                        }),
-                    )
-                    .await;
-                }
-                Err(_) => {
-                    return Err(BusError::Unavailable(
-                        "no confirm from the message broker in time".into(),
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Sends a message to the dead-letter queue with the reason, confirmed.
-    pub(crate) async fn dead_letter(
-        &self,
-        body: &[u8],
-        mut properties: BasicProperties,
-        source_queue: &str,
-        reason: &str,
-    ) -> Result<(), BusError> {
-        let mut headers: BTreeMap<ShortString, AMQPValue> = properties
-            .headers()
-            .as_ref()
-            .map(|table| table.inner().clone())
-            .unwrap_or_default();
-        headers.insert(
-            DEAD_REASON_HEADER.into(),
-            AMQPValue::LongString(LongString::from(reason)),
-        );
-        headers.insert(
-            SOURCE_QUEUE_HEADER.into(),
-            AMQPValue::LongString(LongString::from(source_queue)),
-        );
-        properties = properties.with_headers(FieldTable::from(headers));
-        self.publish_raw(Exchange::DeadLetter, "", body, properties)
-            .await
-    }
-
-    /// Republishes a delivered job to the delay queue for `wait` (see [`crate::topology`]),
-    /// keeping its routing key, properties and headers, with `retries` recorded; confirmed.
-    pub(crate) async fn defer(
-        &self,
-        delivery: &lapin::message::Delivery,
-        wait: Duration,
-        retries: u32,
-    ) -> Result<(), BusError> {
-        let mut headers: BTreeMap<ShortString, AMQPValue> = delivery
-            .properties
-            .headers()
-            .as_ref()
-            .map(|table| table.inner().clone())
-            .unwrap_or_default();
-        // The broker's own bookkeeping belongs to the delivery, not to the new message.
-        headers
-            .retain(|key, _| !key.as_str().starts_with("x-") || key.as_str().starts_with("x-s4e-"));
-        headers.insert(RETRIES_HEADER.into(), AMQPValue::LongUInt(retries));
-        let properties = delivery
-            .properties
-            .clone()
-            .with_headers(FieldTable::from(headers));
-        let delay = crate::topology::delay_for(wait);
-        self.publish_raw(
-            Exchange::Delay(delay),
-            delivery.routing_key.as_str(),
-            &delivery.data,
-            properties,
-        )
-        .await
-    }
-
-    /// Takes one message from the dead-letter queue, if any (acknowledged: it leaves the queue).
-    pub async fn take_dead_letter(&self) -> Result<Option<DeadLetter>, BusError> {
-        let link = self
-            .wait_for_link(self.inner.options.publish_timeout)
-            .await?;
-        let queue = self.inner.topology.queue(Queue::DeadLetters);
-        let taken = async {
-            let channel = link.connection.create_channel().await?;
-            let message = channel
-                .basic_get(
-                    ShortString::from(queue.as_str()),
-                    BasicGetOptions { no_ack: true },
-                )
-                .await?;
-            let _ = channel.close(200, ShortString::from("done")).await;
-            Ok(message)
-        };
-        let message = self.while_linked(link.generation, taken).await?;
-        let Some(message) = message else {
-            return Ok(None);
-        };
-        Ok(Some(DeadLetter::of(&message.delivery)))
+    /// Waits, at most `timeout`, until the supervisor has replaced (or dropped) `link`.
+    pub(crate) async fn wait_for_replacement(&self, link: &Link, timeout: Duration) {
+        let mut receiver = self.inner.link.clone();
+        let generation = link.generation;
+        let replaced = receiver.wait_for(|current| {
+            current
+                .as_ref()
+                .is_none_or(|current| current.generation != generation)
+        });
+        let _ = tokio::time::timeout(timeout, replaced).await;
     }
 
     /// Deletes every queue and exchange of this namespace. For tests and teardown tools.
@@ -402,22 +172,7 @@ impl Bus {
             .await?;
         let deleted = async {
             let channel = link.connection.create_channel().await?;
-            for queue in self.inner.topology.queues() {
-                channel
-                    .queue_delete(
-                        ShortString::from(queue.name.as_str()),
-                        QueueDeleteOptions::default(),
-                    )
-                    .await?;
-            }
-            for (exchange, _) in self.inner.topology.exchanges() {
-                channel
-                    .exchange_delete(
-                        ShortString::from(exchange.as_str()),
-                        ExchangeDeleteOptions::default(),
-                    )
-                    .await?;
-            }
+            topology::delete(&channel, &self.inner.topology).await?;
             let _ = channel.close(200, ShortString::from("done")).await;
             Ok(())
         };
@@ -505,75 +260,10 @@ async fn establish(url: &str, topology: &Topology, generation: u64) -> Result<Li
     })
 }
 
+/// Declares the topology on a channel of its own, closed afterwards.
 async fn declare(connection: &Connection, topology: &Topology) -> Result<(), BusError> {
     let channel = connection.create_channel().await?;
-    let durable = ExchangeDeclareOptions {
-        durable: true,
-        ..ExchangeDeclareOptions::default()
-    };
-    for (name, kind) in topology.exchanges() {
-        channel
-            .exchange_declare(
-                ShortString::from(name.as_str()),
-                kind,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    for queue in topology.queues() {
-        let mut arguments = BTreeMap::new();
-        arguments.insert(
-            ShortString::from("x-queue-type"),
-            AMQPValue::LongString(LongString::from("quorum")),
-        );
-        if let Some(ttl) = queue.message_ttl_ms {
-            arguments.insert(
-                ShortString::from("x-message-ttl"),
-                AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)),
-            );
-        }
-        if let Some(dlx) = &queue.dead_letter_to {
-            arguments.insert(
-                ShortString::from("x-dead-letter-exchange"),
-                AMQPValue::LongString(LongString::from(dlx.as_str())),
-            );
-            arguments.insert(
-                ShortString::from("x-delivery-limit"),
-                AMQPValue::LongLongInt(DELIVERY_LIMIT),
-            );
-            // The default (at-most-once) may drop a dead letter the DLQ cannot take at once.
-            arguments.insert(
-                ShortString::from("x-dead-letter-strategy"),
-                AMQPValue::LongString(LongString::from("at-least-once")),
-            );
-            arguments.insert(
-                ShortString::from("x-overflow"),
-                AMQPValue::LongString(LongString::from("reject-publish")),
-            );
-        }
-        channel
-            .queue_declare(
-                ShortString::from(queue.name.as_str()),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::from(arguments),
-            )
-            .await?;
-        for (exchange, routing_key) in &queue.bindings {
-            channel
-                .queue_bind(
-                    ShortString::from(queue.name.as_str()),
-                    ShortString::from(exchange.as_str()),
-                    ShortString::from(routing_key.as_str()),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await?;
-        }
-    }
+    topology::declare(&channel, topology).await?;
     let _ = channel.close(200, ShortString::from("declared")).await;
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! Consuming a queue: prefetch-bounded, manual acks after the handler's effects are stored,
-//! dead letters with a reason, resumption after reconnects, and draining on shutdown.
+//! dead letters with a reason, retries that wait in a delay queue rather than in the consumer
+//! (the `retry` module), resumption after reconnects, and draining on shutdown.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use lapin::message::Delivery;
@@ -16,9 +19,12 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::connection::{Bus, DeadLetter, Link, RETRIES_HEADER};
-use crate::topology::DELIVERY_LIMIT;
-use crate::topology::Queue;
+use crate::connection::{Bus, Link};
+use crate::dead_letter::DeadLetter;
+use crate::error::BusError;
+use crate::publish::Headers;
+use crate::retry::{Step, delivery_count, retries};
+use crate::topology::{Queue, RetryPolicy};
 
 /// A message handed to a handler.
 #[derive(Clone, Debug)]
@@ -33,21 +39,16 @@ pub struct Incoming {
 pub enum Outcome {
     /// Handled; effects stored. Removed from the queue.
     Ack,
-    /// A transient failure: returned to the queue after a back-off. The queue's delivery limit
-    /// dead-letters it if it keeps failing. On a job queue the back-off is spent in a delay
-    /// queue (doubling from 250 ms up to `retry_delay_cap`), the tries are counted in a header,
-    /// and the tenth failure dead-letters it.
+    /// A transient failure: the message waits in a delay queue, doubling from its queue's
+    /// first wait up to `retry_delay_cap`, and comes back; the try is counted, and the last of
+    /// the queue's tries dead-letters it with `gave up after N tries: <reason>`.
     Retry(String),
     /// Cannot ever be handled: sent to the dead-letter queue with this reason.
     DeadLetter(String),
-    /// Not now, and not a failure (a concurrency cap is reached): on a job queue, deferred
-    /// through a delay queue for about a second without counting as a try; elsewhere like
-    /// `Retry`.
+    /// Not now, and not a failure (a concurrency cap is reached): the message waits in a delay
+    /// queue for its queue's `later` (a second) and comes back, not counted as a try.
     Later(String),
 }
-
-/// How long a job deferred by [`Outcome::Later`] waits.
-const LATER: Duration = Duration::from_secs(1);
 
 impl Bus {
     /// Starts consuming `queue` with at most `prefetch` messages in flight. The task resumes
@@ -65,7 +66,6 @@ impl Bus {
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let queue_name = self.topology().queue(queue);
         let process: Arc<Process> = Arc::new(move |delivery: &Delivery| {
             let handler = handler.clone();
             let decoded = serde_json::from_slice::<Envelope>(&delivery.data);
@@ -85,22 +85,24 @@ impl Bus {
                 }
             })
         });
-        // Only jobs have delay queues leading back to their queue.
-        let delayable = matches!(queue, Queue::Jobs(_));
+        let consuming = Consuming {
+            queue: self.topology().queue(queue),
+            policy: queue.retry_policy(),
+            carry: |_| Headers::new(),
+        };
         tokio::spawn(consume_loop(
             self.clone(),
-            queue_name,
+            Arc::new(consuming),
             prefetch.max(1),
-            delayable,
             shutdown,
             process,
         ))
     }
 
     /// Consumes the dead-letter queue: each message, as it is, goes to `handler`, which stores
-    /// it and returns [`Outcome::Ack`], or [`Outcome::Retry`] to have it back later (the
-    /// dead-letter queue has no delivery limit, so a dead letter is never dropped). A
-    /// [`Outcome::DeadLetter`] is treated as a retry.
+    /// it and returns [`Outcome::Ack`], or [`Outcome::Retry`] to have it back later, as often
+    /// as it takes (a dead letter is never dropped). A [`Outcome::DeadLetter`] is treated as a
+    /// retry.
     pub fn consume_dead_letters<F, Fut>(
         &self,
         prefetch: u16,
@@ -112,7 +114,6 @@ impl Bus {
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let queue_name = self.topology().queue(Queue::DeadLetters);
         let process: Arc<Process> = Arc::new(move |delivery: &Delivery| {
             let handler = handler.clone();
             let letter = DeadLetter::of(delivery);
@@ -123,11 +124,15 @@ impl Bus {
                 }
             })
         });
+        let consuming = Consuming {
+            queue: self.topology().queue(Queue::DeadLetters),
+            policy: Queue::DeadLetters.retry_policy(),
+            carry: |delivery| DeadLetter::of(delivery).carried(),
+        };
         tokio::spawn(consume_loop(
             self.clone(),
-            queue_name,
+            Arc::new(consuming),
             prefetch.max(1),
-            false,
             shutdown,
             process,
         ))
@@ -137,14 +142,23 @@ impl Bus {
 /// What a consumer does with one delivery, before settling it.
 type Process = dyn Fn(&Delivery) -> BoxFuture<'static, Outcome> + Send + Sync;
 
+/// The queue a consumer reads, and how its messages are tried again.
+struct Consuming {
+    queue: String,
+    policy: RetryPolicy,
+    /// Headers a deferred message takes along beyond its own: what the broker's bookkeeping,
+    /// dropped on the way, said about it.
+    carry: fn(&Delivery) -> Headers,
+}
+
 async fn consume_loop(
     bus: Bus,
-    queue: String,
+    consuming: Arc<Consuming>,
     prefetch: u16,
-    delayable: bool,
     shutdown: CancellationToken,
     process: Arc<Process>,
 ) {
+    let queue = consuming.queue.as_str();
     let mut in_flight = JoinSet::new();
     let mut failures = 0u32;
     'connection: while !shutdown.is_cancelled() {
@@ -160,7 +174,7 @@ async fn consume_loop(
             },
             _ = shutdown.cancelled() => break 'connection,
         };
-        let opened = bus.while_linked(link.generation, open(&link, &queue, prefetch));
+        let opened = bus.while_linked(link.generation, open(&link, queue, prefetch));
         let (channel, mut consumer) = match opened.await {
             Ok(opened) => opened,
             Err(error) => {
@@ -206,9 +220,8 @@ async fn consume_loop(
                     Some(Ok(delivery)) => {
                         in_flight.spawn(handle(
                             bus.clone(),
-                            queue.clone(),
+                            consuming.clone(),
                             link.generation,
-                            delayable,
                             delivery,
                             process.clone(),
                         ));
@@ -268,133 +281,80 @@ async fn wait_for_new_link(bus: &Bus, link: &Link, failures: u32, shutdown: &Can
 /// Runs the handler on one delivery of link `generation` and settles the delivery.
 async fn handle(
     bus: Bus,
-    queue: String,
+    consuming: Arc<Consuming>,
     generation: u64,
-    delayable: bool,
     delivery: Delivery,
     process: Arc<Process>,
 ) {
+    let queue = consuming.queue.as_str();
     let context = header_text(&delivery, s4e_trace::HEADER)
         .as_deref()
         .and_then(s4e_trace::TraceContext::parse)
         .unwrap_or_else(s4e_trace::TraceContext::new_root);
     let span = tracing::info_span!("message", trace_id = %context.trace_id(), %queue);
-    let outcome = s4e_trace::scope(context, process(&delivery).instrument(span.clone())).await;
-    let outcome = match outcome {
-        // A job waits in a delay queue instead of its consumer's hands: the slot is free
-        // meanwhile, and the wait can grow past what holding the message would allow.
-        Outcome::Retry(reason) if delayable => {
-            let tries = retries(&delivery) + 1;
-            if i64::from(tries) >= DELIVERY_LIMIT {
-                Outcome::DeadLetter(format!("gave up after {tries} tries: {reason}"))
-            } else {
-                let wait = retry_delay(tries - 1, bus.inner.options.retry_delay_cap);
-                let deferred = defer(&bus, &queue, generation, &delivery, wait, tries, &reason);
-                return deferred.instrument(span).await;
-            }
-        }
-        Outcome::Later(reason) if delayable => {
-            let deferred = defer(
-                &bus,
-                &queue,
-                generation,
-                &delivery,
-                LATER,
-                retries(&delivery),
-                &reason,
-            );
-            return deferred.instrument(span).await;
-        }
-        Outcome::Later(reason) => Outcome::Retry(reason),
-        outcome => outcome,
-    };
-    settle(&bus, &queue, generation, &delivery, outcome)
-        .instrument(span)
-        .await;
-}
-
-/// Sends a job to wait in a delay queue, then acks it; if it cannot be republished it goes
-/// back to its queue instead (kept, never dropped).
-async fn defer(
-    bus: &Bus,
-    queue: &str,
-    generation: u64,
-    delivery: &Delivery,
-    wait: Duration,
-    tries: u32,
-    reason: &str,
-) {
-    let delay = crate::topology::delay_for(wait).duration();
-    tracing::info!(%queue, %reason, tries, retry_in_ms = delay.as_millis() as u64, "job deferred");
-    let settled = match bus.defer(delivery, wait, tries).await {
-        Ok(()) => {
-            bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
-                .await
-        }
-        Err(error) => {
-            tracing::warn!(%error, %queue, "cannot defer, returning message to queue");
-            let nack = delivery.nack(BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            });
-            bus.while_linked(generation, nack).await
-        }
-    };
-    if let Err(error) = settled {
-        tracing::warn!(%error, %queue, "cannot settle message");
-    }
-}
-
-/// Acks, requeues or dead-letters a handled message, on the channel it came from.
-async fn settle(bus: &Bus, queue: &str, generation: u64, delivery: &Delivery, outcome: Outcome) {
-    let settled = match outcome {
-        Outcome::Ack => {
-            bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
-                .await
-        }
-        Outcome::Retry(reason) | Outcome::Later(reason) => {
-            let attempt = delivery_count(delivery);
-            let wait = retry_delay(attempt, bus.inner.options.retry_delay_cap);
-            tracing::warn!(%queue, %reason, attempt, retry_in_ms = wait.as_millis() as u64, "message will be retried");
-            tokio::time::sleep(wait).await;
-            let nack = delivery.nack(BasicNackOptions {
-                requeue: true,
-                ..BasicNackOptions::default()
-            });
-            bus.while_linked(generation, nack).await
-        }
-        Outcome::DeadLetter(reason) => {
-            tracing::warn!(%queue, %reason, "dead-lettering message");
-            match bus
-                .dead_letter(&delivery.data, delivery.properties.clone(), queue, &reason)
-                .await
-            {
-                Ok(()) => {
-                    bus.while_linked(generation, delivery.ack(BasicAckOptions::default()))
-                        .await
+    let handled = AssertUnwindSafe(async {
+        s4e_trace::scope(context, process(&delivery).instrument(span.clone())).await
+    })
+    .catch_unwind()
+    .await;
+    let settled = async {
+        let Ok(outcome) = handled else {
+            // No verdict, as when a consumer dies: the message goes back at once and the
+            // broker counts the delivery, so one that keeps crashing its handler reaches the
+            // delivery limit instead of holding a prefetch slot until the next reconnect.
+            tracing::error!(%queue, "handler panicked, returning message to queue");
+            return requeue(&bus, generation, &delivery).await;
+        };
+        let cap = bus.inner.options.retry_delay_cap;
+        match consuming.policy.step(outcome, retries(&delivery), cap) {
+            Step::Ack => ack(&bus, generation, &delivery).await,
+            Step::DeadLetter(reason) => {
+                tracing::warn!(%queue, %reason, "dead-lettering message");
+                match bus.dead_letter(&delivery, queue, &reason).await {
+                    Ok(()) => ack(&bus, generation, &delivery).await,
+                    Err(error) => {
+                        // Keep the message rather than lose it: it comes back and is judged again.
+                        tracing::error!(%error, %queue, "cannot dead-letter, returning message to queue");
+                        requeue(&bus, generation, &delivery).await
+                    }
                 }
-                Err(error) => {
-                    // Keep the message rather than lose it: it comes back and is judged again.
-                    tracing::error!(%error, %queue, "cannot dead-letter, returning message to queue");
-                    let nack = delivery.nack(BasicNackOptions {
-                        requeue: true,
-                        ..BasicNackOptions::default()
-                    });
-                    bus.while_linked(generation, nack).await
+            }
+            Step::Defer {
+                delay,
+                retries,
+                reason,
+            } => {
+                let retry_in_ms = delay.duration().as_millis() as u64;
+                tracing::info!(%queue, %reason, retries, retry_in_ms, "message deferred");
+                let carried = (consuming.carry)(&delivery);
+                match bus.defer(&delivery, queue, delay, retries, carried).await {
+                    Ok(()) => ack(&bus, generation, &delivery).await,
+                    Err(error) => {
+                        tracing::warn!(%error, %queue, "cannot defer, returning message to queue");
+                        requeue(&bus, generation, &delivery).await
+                    }
                 }
             }
         }
     };
-    if let Err(error) = settled {
+    if let Err(error) = settled.instrument(span).await {
         // The channel is gone; the broker redelivers the message on the next connection.
         tracing::warn!(%error, %queue, "cannot settle message");
     }
 }
 
-/// How long a message a handler wants retried stays with us before it goes back to the queue:
-/// short for the first attempts, doubling up to `cap` so a failing dependency is not hammered.
-fn retry_delay(attempt: u32, cap: Duration) -> Duration {
-    Duration::from_millis(250u64 << attempt.min(16)).min(cap)
+async fn ack(bus: &Bus, generation: u64, delivery: &Delivery) -> Result<(), BusError> {
+    let ack = delivery.ack(BasicAckOptions::default());
+    bus.while_linked(generation, ack).await.map(drop)
+}
+
+/// Returns a delivery to the head of its queue (the broker counts it as a delivery).
+async fn requeue(bus: &Bus, generation: u64, delivery: &Delivery) -> Result<(), BusError> {
+    let nack = delivery.nack(BasicNackOptions {
+        requeue: true,
+        ..BasicNackOptions::default()
+    });
+    bus.while_linked(generation, nack).await.map(drop)
 }
 
 fn header_text(delivery: &Delivery, name: &str) -> Option<String> {
@@ -403,36 +363,5 @@ fn header_text(delivery: &Delivery, name: &str) -> Option<String> {
         AMQPValue::LongString(value) => Some(value.to_string()),
         AMQPValue::ShortString(value) => Some(value.to_string()),
         _ => None,
-    }
-}
-
-/// How often a job was deferred for another try (see [`Outcome::Retry`] on job queues).
-fn retries(delivery: &Delivery) -> u32 {
-    let count = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|headers| headers.inner().get(RETRIES_HEADER).cloned());
-    match count {
-        Some(AMQPValue::LongUInt(value)) => value,
-        Some(AMQPValue::LongLongInt(value)) => u32::try_from(value).unwrap_or(0),
-        Some(AMQPValue::LongInt(value)) => u32::try_from(value).unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// How often the broker delivered this message before (quorum queues count it for us).
-fn delivery_count(delivery: &Delivery) -> u32 {
-    let count = delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|headers| headers.inner().get("x-delivery-count").cloned());
-    match count {
-        Some(AMQPValue::LongLongInt(value)) => value.max(0) as u32,
-        Some(AMQPValue::LongInt(value)) => value.max(0) as u32,
-        Some(AMQPValue::LongUInt(value)) => value,
-        Some(AMQPValue::ShortInt(value)) => value.max(0) as u32,
-        _ => u32::from(delivery.redelivered),
     }
 }

@@ -1,29 +1,41 @@
 //! Every exchange and queue of the platform, declared in one place.
 //!
 //! ```text
-//! {ns}.dispatch (direct) --"job"-->          {ns}.dispatch          (s4e-dispatcher routes)
-//! {ns}.jobs     (direct) --"<check kind>"--> {ns}.jobs.<check kind> (check workers)
-//! {ns}.events   (topic)  --"#"-->            {ns}.trigger.events    (s4e-trigger)
-//! {ns}.dlx      (fanout) -->                 {ns}.dead_letters
-//! {ns}.delay.<ms> (fanout) -->               {ns}.delay.<ms> --(after <ms>)--> {ns}.jobs
+//! {ns}.dispatch  (direct) --"job"-->          {ns}.dispatch          (s4e-dispatcher routes)
+//! {ns}.jobs      (direct) --"<check kind>"--> {ns}.jobs.<check kind> (check workers)
+//! {ns}.events    (topic)  --"#"-->            {ns}.trigger.events    (s4e-trigger)
+//! {ns}.dlx       (fanout) -->                 {ns}.dead_letters      (kept by s4e-dispatcher)
+//! {ns}.retry.<ms> (fanout) --> {ns}.retry.<ms> --(after <ms>)--> {ns}.retry
+//! {ns}.retry     (direct) --"<queue name>"--> that queue (every queue above)
 //! ```
 //!
-//! Work queues are durable quorum queues with a delivery limit: a message that keeps failing
-//! (or keeps killing its consumer) is dead-lettered by the broker instead of looping forever.
-//! A job that must wait (its dependencies are away, or a concurrency cap is reached) is
-//! republished to a delay queue, which nobody consumes: when its TTL expires the broker
-//! dead-letters it back to the jobs exchange with its routing key, that is, to its check queue.
-//! Quorum queues have no per-message delay, hence one queue per delay.
+//! Work queues are durable quorum queues with a delivery limit: a message that keeps killing
+//! its consumer is dead-lettered by the broker instead of looping forever. Every queue declares
+//! a [`RetryPolicy`] ([`Queue::retry_policy`]) and is bound to `{ns}.retry` by its own name, so
+//! any of them can have a message wait in a delay queue and come back to it alone (an event
+//! returns to the one consumer that failed it, not to every queue its exchange feeds); the
+//! `retry` module says how. Quorum queues have no per-message TTL, hence one delay queue per
+//! wait ([`DELAYS_MS`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lapin::ExchangeKind;
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{Channel, ExchangeKind};
 use s4e_types::CheckKind;
 
-/// How many times the broker hands out a message before dead-lettering it.
+/// How many times the broker hands out a message before dead-lettering it (reason
+/// `delivery_limit`). Handlers' retries are not counted here (see [`RetryPolicy::tries`]):
+/// this only stops a message whose deliveries keep ending without a verdict (a crashed
+/// consumer, a lost connection, a panicking handler).
 pub const DELIVERY_LIMIT: i64 = 10;
 
-/// How long a deferred job can wait, one delay queue each (milliseconds), shortest first.
+/// The waits a message can spend in a delay queue, one delay queue each (milliseconds),
+/// shortest first. A policy's waits are rounded down to one of them.
 pub const DELAYS_MS: &[u64] = &[250, 1_000, 4_000, 15_000, 60_000];
 
 /// The delay queue for a wait of `wait`: the longest delay not over it (the shortest when
@@ -47,23 +59,78 @@ impl Delay {
     }
 }
 
+/// How a queue's messages are tried again (see the `retry` module).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// After this many tries that ended in [`crate::Outcome::Retry`] the message is
+    /// dead-lettered with `gave up after N tries: <reason>`; `None`: never.
+    pub tries: Option<u32>,
+    /// The wait after the first failed try; it doubles after each further one, up to
+    /// `max_wait` (and the bus's `retry_delay_cap`).
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+    /// How long [`crate::Outcome::Later`] waits; not counted as a try, not capped.
+    pub later: Duration,
+}
+
+impl RetryPolicy {
+    /// Work queues: ten tries, waiting 250 ms, 250 ms, 1 s, 1 s, 4 s, 4 s, then 15 s (the
+    /// doubling rounded down to the delay queues): a dependency may be away about a minute.
+    pub const WORK: RetryPolicy = RetryPolicy {
+        tries: Some(10),
+        first_wait: Duration::from_millis(250),
+        max_wait: Duration::from_secs(30),
+        later: Duration::from_secs(1),
+    };
+
+    /// The dead-letter queue: a letter whose store is away waits for it, never dropped.
+    pub const UNTIL_KEPT: RetryPolicy = RetryPolicy {
+        tries: None,
+        ..RetryPolicy::WORK
+    };
+
+    /// The wait after `failed` tries (at least one) failed, before `cap`: doubling from
+    /// `first_wait`, at most `max_wait`.
+    pub fn wait(&self, failed: u32, cap: Duration) -> Duration {
+        let doublings = failed.saturating_sub(1).min(20);
+        self.first_wait
+            .saturating_mul(1 << doublings)
+            .min(self.max_wait)
+            .min(cap)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exchange {
     Dispatch,
     Jobs,
     Events,
     DeadLetter,
-    /// Feeds one delay queue (fanout: the routing key is kept for the way back).
-    Delay(Delay),
 }
 
+/// The queues consumers read. Each has a [`RetryPolicy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Queue {
     Dispatch,
     Jobs(CheckKind),
     TriggerEvents,
     DeadLetters,
-    Delay(Delay),
+}
+
+impl Queue {
+    /// Every queue, each check kind's included.
+    pub fn all() -> impl Iterator<Item = Queue> {
+        [Queue::Dispatch, Queue::TriggerEvents, Queue::DeadLetters]
+            .into_iter()
+            .chain(CheckKind::ALL.iter().copied().map(Queue::Jobs))
+    }
+
+    pub fn retry_policy(self) -> RetryPolicy {
+        match self {
+            Queue::Dispatch | Queue::Jobs(_) | Queue::TriggerEvents => RetryPolicy::WORK,
+            Queue::DeadLetters => RetryPolicy::UNTIL_KEPT,
+        }
+    }
 }
 
 /// The routing key of jobs on the dispatch exchange.
@@ -99,9 +166,6 @@ impl Topology {
             Exchange::Jobs => "jobs",
             Exchange::Events => "events",
             Exchange::DeadLetter => "dlx",
-            Exchange::Delay(delay) => {
-                return format!("{}.delay.{}", self.namespace, DELAYS_MS[delay.0]);
-            }
         };
         format!("{}.{name}", self.namespace)
     }
@@ -112,8 +176,22 @@ impl Topology {
             Queue::Jobs(kind) => format!("{}.jobs.{}", self.namespace, kind.as_str()),
             Queue::TriggerEvents => format!("{}.trigger.events", self.namespace),
             Queue::DeadLetters => format!("{}.dead_letters", self.namespace),
-            Queue::Delay(delay) => format!("{}.delay.{}", self.namespace, DELAYS_MS[delay.0]),
         }
+    }
+
+    /// The direct exchange that takes a message out of its delay queue back to the queue it
+    /// names in its routing key.
+    pub(crate) fn retry_exchange(&self) -> String {
+        format!("{}.retry", self.namespace)
+    }
+
+    /// The fanout exchange feeding delay queue `delay`, and that queue: the same name.
+    pub(crate) fn delay(&self, delay: Delay) -> String {
+        format!("{}.retry.{}", self.namespace, DELAYS_MS[delay.0])
+    }
+
+    fn delays(&self) -> impl Iterator<Item = String> + '_ {
+        (0..DELAYS_MS.len()).map(|index| self.delay(Delay(index)))
     }
 
     pub(crate) fn exchanges(&self) -> Vec<(String, ExchangeKind)> {
@@ -122,59 +200,140 @@ impl Topology {
             (self.exchange(Exchange::Jobs), ExchangeKind::Direct),
             (self.exchange(Exchange::Events), ExchangeKind::Topic),
             (self.exchange(Exchange::DeadLetter), ExchangeKind::Fanout),
+            (self.retry_exchange(), ExchangeKind::Direct),
         ];
-        for index in 0..DELAYS_MS.len() {
-            exchanges.push((
-                self.exchange(Exchange::Delay(Delay(index))),
-                ExchangeKind::Fanout,
-            ));
-        }
+        exchanges.extend(self.delays().map(|name| (name, ExchangeKind::Fanout)));
         exchanges
     }
 
+    /// What feeds `queue`, the way back from the delay queues aside.
+    fn bindings(&self, queue: Queue) -> Vec<(String, String)> {
+        let (exchange, routing_key) = match queue {
+            Queue::Dispatch => (Exchange::Dispatch, DISPATCH_ROUTING_KEY),
+            Queue::Jobs(kind) => (Exchange::Jobs, kind.as_str()),
+            Queue::TriggerEvents => (Exchange::Events, "#"),
+            Queue::DeadLetters => (Exchange::DeadLetter, ""),
+        };
+        vec![(self.exchange(exchange), routing_key.to_string())]
+    }
+
     pub(crate) fn queues(&self) -> Vec<QueueSpec> {
-        let dlx = Some(self.exchange(Exchange::DeadLetter));
-        let mut queues = vec![QueueSpec {
-            name: self.queue(Queue::Dispatch),
-            bindings: vec![(
-                self.exchange(Exchange::Dispatch),
-                DISPATCH_ROUTING_KEY.to_string(),
-            )],
-            dead_letter_to: dlx.clone(),
-            message_ttl_ms: None,
-        }];
-        for kind in CheckKind::ALL {
+        let mut queues: Vec<QueueSpec> = Queue::all()
+            .map(|queue| {
+                let name = self.queue(queue);
+                let mut bindings = self.bindings(queue);
+                bindings.push((self.retry_exchange(), name.clone()));
+                QueueSpec {
+                    // The dead-letter queue itself dead-letters nowhere: a message there waits
+                    // for its store or a person.
+                    dead_letter_to: (queue != Queue::DeadLetters)
+                        .then(|| self.exchange(Exchange::DeadLetter)),
+                    name,
+                    bindings,
+                    message_ttl_ms: None,
+                }
+            })
+            .collect();
+        for (name, ttl) in self.delays().zip(DELAYS_MS) {
             queues.push(QueueSpec {
-                name: self.queue(Queue::Jobs(*kind)),
-                bindings: vec![(self.exchange(Exchange::Jobs), kind.as_str().to_string())],
-                dead_letter_to: dlx.clone(),
-                message_ttl_ms: None,
-            });
-        }
-        queues.push(QueueSpec {
-            name: self.queue(Queue::TriggerEvents),
-            bindings: vec![(self.exchange(Exchange::Events), "#".to_string())],
-            dead_letter_to: dlx,
-            message_ttl_ms: None,
-        });
-        for (index, ttl) in DELAYS_MS.iter().enumerate() {
-            let delay = Delay(index);
-            queues.push(QueueSpec {
-                name: self.queue(Queue::Delay(delay)),
-                bindings: vec![(self.exchange(Exchange::Delay(delay)), String::new())],
-                dead_letter_to: Some(self.exchange(Exchange::Jobs)),
+                bindings: vec![(name.clone(), String::new())],
+                name,
+                dead_letter_to: Some(self.retry_exchange()),
                 message_ttl_ms: Some(*ttl),
             });
         }
-        // The dead-letter queue itself dead-letters nowhere: a message there waits for a person.
-        queues.push(QueueSpec {
-            name: self.queue(Queue::DeadLetters),
-            bindings: vec![(self.exchange(Exchange::DeadLetter), String::new())],
-            dead_letter_to: None,
-            message_ttl_ms: None,
-        });
         queues
     }
+}
+
+/// Declares every exchange, queue and binding of `topology` (idempotent: the broker keeps
+/// what exists with the same arguments).
+pub(crate) async fn declare(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    for (name, kind) in topology.exchanges() {
+        channel
+            .exchange_declare(
+                ShortString::from(name.as_str()),
+                kind,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    for queue in topology.queues() {
+        channel
+            .queue_declare(
+                ShortString::from(queue.name.as_str()),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..QueueDeclareOptions::default()
+                },
+                queue_arguments(&queue),
+            )
+            .await?;
+        for (exchange, routing_key) in &queue.bindings {
+            channel
+                .queue_bind(
+                    ShortString::from(queue.name.as_str()),
+                    ShortString::from(exchange.as_str()),
+                    ShortString::from(routing_key.as_str()),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn queue_arguments(queue: &QueueSpec) -> FieldTable {
+    let text = |value: &str| AMQPValue::LongString(LongString::from(value));
+    let mut arguments = BTreeMap::new();
+    arguments.insert(ShortString::from("x-queue-type"), text("quorum"));
+    if let Some(ttl) = queue.message_ttl_ms {
+        arguments.insert(
+            ShortString::from("x-message-ttl"),
+            AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        );
+    }
+    if let Some(dlx) = &queue.dead_letter_to {
+        arguments.insert(ShortString::from("x-dead-letter-exchange"), text(dlx));
+        arguments.insert(
+            ShortString::from("x-delivery-limit"),
+            AMQPValue::LongLongInt(DELIVERY_LIMIT),
+        );
+        // The default (at-most-once) may drop a dead letter the target cannot take at once.
+        arguments.insert(
+            ShortString::from("x-dead-letter-strategy"),
+            text("at-least-once"),
+        );
+        arguments.insert(ShortString::from("x-overflow"), text("reject-publish"));
+    }
+    FieldTable::from(arguments)
+}
+
+/// Deletes every queue and exchange of `topology`.
+pub(crate) async fn delete(channel: &Channel, topology: &Topology) -> Result<(), lapin::Error> {
+    for queue in topology.queues() {
+        channel
+            .queue_delete(
+                ShortString::from(queue.name.as_str()),
+                QueueDeleteOptions::default(),
+            )
+            .await?;
+    }
+    for (exchange, _) in topology.exchanges() {
+        channel
+            .exchange_delete(
+                ShortString::from(exchange.as_str()),
+                ExchangeDeleteOptions::default(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -211,11 +370,56 @@ mod tests {
     }
 
     #[test]
+    fn waits_double_up_to_the_policy_and_the_cap() {
+        let policy = RetryPolicy::WORK;
+        let waits: Vec<u128> = (1..=9)
+            .map(|failed| policy.wait(failed, Duration::MAX).as_millis())
+            .collect();
+        assert_eq!(
+            waits,
+            [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
+        );
+        let short = Duration::from_millis(20);
+        assert_eq!(policy.wait(1, short), short);
+        assert_eq!(policy.wait(u32::MAX, short), short);
+        assert_eq!(policy.wait(u32::MAX, Duration::MAX), policy.max_wait);
+    }
+
+    #[test]
     fn every_work_queue_dead_letters() {
         let topology = Topology::new("t1");
         let dead_letters = topology.queue(Queue::DeadLetters);
         for queue in topology.queues() {
             assert_eq!(queue.dead_letter_to.is_none(), queue.name == dead_letters);
+        }
+    }
+
+    #[test]
+    fn every_queue_is_reached_from_the_delay_queues_by_its_own_name() {
+        let topology = Topology::new("t1");
+        let retry = topology.retry_exchange();
+        let specs = topology.queues();
+        for queue in Queue::all() {
+            let name = topology.queue(queue);
+            let spec = specs.iter().find(|spec| spec.name == name).unwrap();
+            assert!(
+                spec.bindings.contains(&(retry.clone(), name.clone())),
+                "{name}"
+            );
+        }
+        let delays: Vec<_> = specs
+            .iter()
+            .filter(|spec| spec.message_ttl_ms.is_some())
+            .collect();
+        assert_eq!(delays.len(), DELAYS_MS.len());
+        for delay in delays {
+            assert_eq!(delay.dead_letter_to.as_ref(), Some(&retry));
+            assert!(
+                !delay
+                    .bindings
+                    .iter()
+                    .any(|(exchange, _)| *exchange == retry)
+            );
         }
     }
 }
