@@ -514,6 +514,54 @@ async fn a_job_that_keeps_failing_is_dead_lettered_after_its_tries() {
     .await;
 }
 
+/// Not only job queues: an event that cannot be handled yet waits in a delay queue, so the one
+/// delivery slot goes to the next event at once, and it is dead-lettered after its tries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_waits_in_a_delay_queue_without_holding_its_slot() {
+    in_namespace(|namespace| async move {
+        let bus = connect(&namespace).await;
+        let queue = Queue::TriggerEvents;
+        let shutdown = CancellationToken::new();
+        let failing = job();
+        let failing_id = failing.id;
+        let (sender, mut received) = mpsc::unbounded_channel();
+        // One message in flight at a time.
+        let consumer = bus.consume(queue, 1, shutdown.clone(), move |incoming: Incoming| {
+            let outcome = if incoming.envelope.id == failing_id {
+                Outcome::Retry("receiver away".into())
+            } else {
+                Outcome::Ack
+            };
+            let _ = sender.send(incoming.envelope.id);
+            async move { outcome }
+        });
+        let next_event = job();
+        for envelope in [&failing, &next_event] {
+            bus.publish(Exchange::Events, "scan.completed", envelope)
+                .await
+                .expect("publish");
+        }
+        let first = next(&mut received, DEADLINE, "the failing event").await;
+        assert_eq!(first, failing_id);
+        // The failing event's retry waits elsewhere: the next event is handled meanwhile.
+        let second = next(&mut received, DEADLINE, "the next event").await;
+        assert_eq!(second, next_event.id);
+        let dead = wait_for_dead_letter(&bus, Duration::from_secs(30)).await;
+        assert_eq!(dead.reason, "gave up after 10 tries: receiver away");
+        let body: Envelope = serde_json::from_slice(&dead.body).expect("the original body");
+        assert_eq!(body.id, failing_id);
+        let mut tries = 1;
+        while let Ok(id) = received.try_recv() {
+            assert_eq!(id, failing_id);
+            tries += 1;
+        }
+        assert_eq!(Some(tries), queue.retry_policy().tries);
+        stop(&shutdown, consumer).await;
+        bus.close().await;
+    })
+    .await;
+}
+
 /// A TCP proxy in front of the broker that can cut every live connection and stop accepting.
 struct Proxy {
     address: SocketAddr,

@@ -93,8 +93,8 @@ pub struct Config {
     pub max_jobs_per_host: u32,
 
     /// The longest a job whose dependencies are away waits before it is tried again, in ms
-    /// (waits double from 250 ms up to this). With the queues' delivery limit this sets how long
-    /// a dependency may be away before its jobs are dead-lettered.
+    /// (waits double from 250 ms up to this). With the queue's tries this sets how long a
+    /// dependency may be away before its jobs are dead-lettered.
     #[arg(long, env = "S4E_RETRY_DELAY_CAP_MILLISECONDS", value_name = "S4E_RETRY_DELAY_CAP_MILLISECONDS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub retry_delay_cap_milliseconds: u64,
 
