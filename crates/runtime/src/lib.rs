@@ -21,9 +21,3 @@ pub use metrics::Metrics;
 pub use serve::{BoxError, Served, observed, serve, start, with_common_layers};
 pub use service_token::ServiceToken;
 pub use tokio_util::sync::CancellationToken;
-
-/// Every binary that starts with this runtime allocates through mimalloc: under an HTTP
-/// service's many small, short-lived allocations from several threads, glibc's allocator spends
-/// its time on arena locks and consolidation (seen in profiles of the gateway).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

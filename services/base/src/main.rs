@@ -1,6 +1,12 @@
 use clap::{Parser, Subcommand};
 use s4e_base::{Config, DEFAULT_PORT};
 
+/// mimalloc rather than glibc's allocator: under an HTTP service's many small, short-lived
+/// allocations from several threads, glibc's spends its time on arena locks and consolidation
+/// (seen in profiles of the gateway; BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "s4e-base",

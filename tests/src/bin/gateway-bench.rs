@@ -22,6 +22,11 @@ use axum::Router;
 use axum::routing::get;
 use s4e_e2e::{Fleet, Target};
 
+/// The same allocator as the service binaries, so the fleet measured here allocates the way
+/// the deployed one does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone)]
 struct Load {
     requests_per_second: f64,

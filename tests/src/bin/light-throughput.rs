@@ -17,6 +17,11 @@ use s4e_types::ScanRun;
 use s4e_types::api::ScanView;
 use serde_json::json;
 
+/// The same allocator as the service binaries, so the fleet measured here allocates the way
+/// the deployed one does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[rank.min(sorted.len() - 1)]

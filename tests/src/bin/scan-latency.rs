@@ -14,6 +14,11 @@ use s4e_e2e::{Fleet, Target};
 use s4e_egress::EgressPolicy;
 use s4e_types::api::ScanView;
 
+/// The same allocator as the service binaries, so the fleet measured here allocates the way
+/// the deployed one does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
