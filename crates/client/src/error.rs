@@ -57,3 +57,11 @@ impl ClientError {
         }
     }
 }
+
+/// A failed call ends the request that made it: the callee's status where it means something to
+/// the caller's client (404, 409, 400, 403), 503 when the callee is away, 500 otherwise.
+impl From<ClientError> for s4e_runtime::ApiError {
+    fn from(error: ClientError) -> Self {
+        s4e_runtime::ApiError::upstream(error.http_status(), &error.message())
+    }
+}

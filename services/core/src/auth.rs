@@ -234,7 +234,7 @@ async fn act_for_customer(
         match state.base.get_customer(principal.org_id, target).await {
             Ok(_) => state.customers.confirm(principal.org_id, target),
             Err(ClientError::NotFound(_)) => return Err(ApiError::not_found("organization")),
-            Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+            Err(error) => return Err(ApiError::from(error)),
         }
     }
     principal.acting_from = Some(principal.org_id);
@@ -279,7 +279,7 @@ async fn look_up_key(state: &AppState, key_hash: &str) -> Result<KnownKey, ApiEr
     let record = match state.base.api_key_by_hash(key_hash).await {
         Ok(record) => record,
         Err(ClientError::NotFound(_)) => return Err(ApiError::unauthorized("invalid API key")),
-        Err(error) => return Err(ApiError::upstream(error.http_status(), &error.message())),
+        Err(error) => return Err(ApiError::from(error)),
     };
     let permissions = Permissions::from_scopes(&record.scopes).map_err(|error| {
         // Scopes are checked when a key is made; one that does not parse is a bug.

@@ -6,7 +6,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use s4e_bus::Exchange;
 use s4e_bus::topology::DISPATCH_ROUTING_KEY;
-use s4e_client::ClientError;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson, ServiceToken};
 use std::time::Duration;
@@ -37,10 +36,6 @@ pub fn router(state: AppState, token: ServiceToken) -> Router {
         .with_state(state)
 }
 
-fn upstream(error: ClientError) -> ApiError {
-    ApiError::upstream(error.http_status(), &error.message())
-}
-
 async fn list_catalog() -> Json<Catalog> {
     Json(catalog::catalog())
 }
@@ -56,8 +51,8 @@ async fn start_scan(
         state.base.get_asset(org_id, body.asset_id),
         state.base.scan_settings(org_id)
     );
-    let asset = asset.map_err(upstream)?;
-    let settings = settings.map_err(upstream)?;
+    let asset = asset?;
+    let settings = settings?;
     let plan = catalog::plan(&asset, body.profile, body.checks.as_deref(), &settings).map_err(
         |error| match error {
             PlanError::Invalid(message) => ApiError::bad_request(message),
@@ -69,11 +64,7 @@ async fn start_scan(
         && asset.verified_at.is_none()
         && !ownership::allowed_unverified(&checks)
     {
-        let domains = state
-            .base
-            .verified_domains(org_id)
-            .await
-            .map_err(upstream)?;
+        let domains = state.base.verified_domains(org_id).await?;
         if ownership::inherited_from(&asset, &domains).is_none() {
             return Err(ApiError::forbidden(
                 "the asset's ownership is not verified: verify it, or run one passive check \
@@ -95,11 +86,7 @@ async fn start_scan(
             })
             .collect(),
     };
-    let created = state
-        .base
-        .create_run(org_id, &new_run)
-        .await
-        .map_err(upstream)?;
+    let created = state.base.create_run(org_id, &new_run).await?;
     // Queued on a task of its own: a caller hanging up must not leave half the jobs unsent.
     let queueing = tokio::spawn(queue_jobs(state.clone(), org_id, created.clone()));
     match queueing.await {
@@ -123,11 +110,7 @@ async fn verify_asset(
     ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
     ApiJson(body): ApiJson<VerifyAsset>,
 ) -> Result<Json<VerificationOutcome>, ApiError> {
-    let asset = state
-        .base
-        .get_asset(org_id, asset_id)
-        .await
-        .map_err(upstream)?;
+    let asset = state.base.get_asset(org_id, asset_id).await?;
     let attempts = state
         .verifier
         .attempt(&asset, body.method)
@@ -147,14 +130,9 @@ async fn verify_asset(
     let asset = state
         .base
         .record_verification(org_id, asset_id, &record)
-        .await
-        .map_err(upstream)?;
+        .await?;
     let inherited = if asset.verified_at.is_none() {
-        let domains = state
-            .base
-            .verified_domains(org_id)
-            .await
-            .map_err(upstream)?;
+        let domains = state.base.verified_domains(org_id).await?;
         ownership::inherited_from(&asset, &domains).is_some()
     } else {
         false

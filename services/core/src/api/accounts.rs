@@ -19,7 +19,6 @@ use s4e_types::api::List;
 use s4e_types::audit::ActorKind;
 use s4e_types::{NewAuditEntry, User};
 
-use super::upstream;
 use crate::audit::{self, ClientMeta};
 use crate::auth::{Actor, Principal};
 use crate::{AppState, password, session, totp};
@@ -52,12 +51,7 @@ async fn start_session(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     // The tier is read once per sign-in; a change applies from the next one.
-    let rate_tier = state
-        .base
-        .get_organization(user.org_id)
-        .await
-        .map_err(upstream)?
-        .rate_tier;
+    let rate_tier = state.base.get_organization(user.org_id).await?.rate_tier;
     let (secret, id) = session::generate();
     let data = SessionData {
         rate_tier,
@@ -117,8 +111,7 @@ pub async fn signup(
             password_hash,
             is_partner: false,
         })
-        .await
-        .map_err(upstream)?;
+        .await?;
     let owner = created.owner;
     let mut entry = user_entry(&owner, "organizations.create", StatusCode::CREATED, &meta);
     entry.resource_type = "organization".into();
@@ -178,7 +171,7 @@ pub async fn login(
     let credentials = match state.base.credentials(&email).await {
         Ok(credentials) => Some(credentials),
         Err(ClientError::NotFound(_)) => None,
-        Err(error) => return Err(upstream(error)),
+        Err(error) => return Err(error.into()),
     };
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let matches = password::verify(body.password, stored).await?;
@@ -260,7 +253,7 @@ async fn confirm_password(
     password: String,
     field: &str,
 ) -> Result<(), ApiError> {
-    let credentials = state.base.credentials(email).await.map_err(upstream)?;
+    let credentials = state.base.credentials(email).await?;
     if password::verify(password, Some(credentials.password_hash)).await? {
         Ok(())
     } else {
@@ -279,8 +272,7 @@ pub async fn enrol_totp(
     state
         .base
         .set_pending_totp(principal.org_id, user_id, &state.secrets.seal(&secret))
-        .await
-        .map_err(upstream)?;
+        .await?;
     Ok(Json(TotpEnrolment {
         secret: totp::base32(&secret),
         otpauth_uri: totp::otpauth_uri(email, &secret),
@@ -293,7 +285,7 @@ pub async fn confirm_totp(
     ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<Json<User>, ApiError> {
     let (user_id, email, _) = principal.user()?;
-    let credentials = state.base.credentials(email).await.map_err(upstream)?;
+    let credentials = state.base.credentials(email).await?;
     let Some(pending) = credentials.totp_pending_secret else {
         return Err(ApiError::conflict("no second factor is being enrolled"));
     };
@@ -305,11 +297,7 @@ pub async fn confirm_totp(
     if totp::verify(&secret, &body.code, unix_now()).is_none() {
         return Err(ApiError::bad_request("code: wrong authenticator code"));
     }
-    let user = state
-        .base
-        .enable_totp(principal.org_id, user_id)
-        .await
-        .map_err(upstream)?;
+    let user = state.base.enable_totp(principal.org_id, user_id).await?;
     tracing::info!(%user_id, "second factor enabled");
     Ok(Json(user))
 }
@@ -322,11 +310,7 @@ pub async fn disable_totp(
 ) -> Result<Json<User>, ApiError> {
     let (user_id, email, _) = principal.user()?;
     confirm_password(&state, email, body.password, "password").await?;
-    let user = state
-        .base
-        .disable_totp(principal.org_id, user_id)
-        .await
-        .map_err(upstream)?;
+    let user = state.base.disable_totp(principal.org_id, user_id).await?;
     tracing::info!(%user_id, "second factor disabled");
     Ok(Json(user))
 }
@@ -349,8 +333,7 @@ pub async fn accept_invitation(
             token_hash: session::id_of(&body.token),
             password_hash,
         })
-        .await
-        .map_err(upstream)?;
+        .await?;
     if password.trim().eq_ignore_ascii_case(&user.email) {
         tracing::info!(user_id = %user.id, "invitee chose the e-mail address as password");
     }
@@ -396,11 +379,7 @@ pub async fn me(
 ) -> Result<Json<Me>, ApiError> {
     let (user, api_key) = match &principal.actor {
         Actor::User { user_id, .. } => {
-            let user = state
-                .base
-                .get_user(principal.org_id, *user_id)
-                .await
-                .map_err(upstream)?;
+            let user = state.base.get_user(principal.org_id, *user_id).await?;
             (Some(user), None)
         }
         Actor::ApiKey(key) => (
@@ -496,8 +475,7 @@ pub async fn change_password(
     state
         .base
         .set_password(principal.org_id, user_id, &password_hash)
-        .await
-        .map_err(upstream)?;
+        .await?;
     let ended = state
         .sessions
         .revoke_all(user_id, Some(current))

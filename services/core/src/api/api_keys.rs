@@ -9,7 +9,6 @@ use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::ApiKeyId;
 use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, List, NewApiKey};
 
-use super::upstream;
 use crate::AppState;
 use crate::api_key;
 use crate::audit::AuditResource;
@@ -57,8 +56,7 @@ pub async fn create(
                 expires_at: body.expires_at,
             },
         )
-        .await
-        .map_err(upstream)?;
+        .await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), created = %record.id, "api key created");
     Ok((
         StatusCode::CREATED,
@@ -75,11 +73,7 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<ApiKeyRecord>>, ApiError> {
     principal.require(Resource::ApiKeys, Access::Read)?;
-    let items = state
-        .base
-        .list_api_keys(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let items = state.base.list_api_keys(principal.org_id).await?;
     Ok(Json(List { items }))
 }
 
@@ -89,11 +83,7 @@ pub async fn revoke(
     ApiPath(key_id): ApiPath<ApiKeyId>,
 ) -> Result<Json<ApiKeyRecord>, ApiError> {
     principal.require(Resource::ApiKeys, Access::Write)?;
-    let record = state
-        .base
-        .revoke_api_key(principal.org_id, key_id)
-        .await
-        .map_err(upstream)?;
+    let record = state.base.revoke_api_key(principal.org_id, key_id).await?;
     state.keys.evict(record.id);
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), revoked = %record.id, "api key revoked");
     Ok(Json(record))

@@ -6,7 +6,6 @@ use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, VerificationOutcome, VerifyAsset};
 use s4e_types::{Asset, AssetId, NewAsset};
 
-use super::upstream;
 use crate::AppState;
 use crate::audit::AuditResource;
 use crate::auth::Principal;
@@ -20,11 +19,7 @@ pub async fn create(
     principal.require(Resource::Assets, Access::Write)?;
     // An asset registered by a limited user would be outside their own limit.
     principal.require_unlimited("registering assets")?;
-    let asset = state
-        .base
-        .create_asset(principal.org_id, &body)
-        .await
-        .map_err(upstream)?;
+    let asset = state.base.create_asset(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), asset_id = %asset.id, "asset registered");
     let resource = Extension(AuditResource(asset.id.to_string()));
     Ok((StatusCode::CREATED, resource, Json(asset)))
@@ -35,11 +30,7 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<Asset>>, ApiError> {
     principal.require(Resource::Assets, Access::Read)?;
-    let mut items = state
-        .base
-        .list_assets(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let mut items = state.base.list_assets(principal.org_id).await?;
     items.retain(|asset| principal.sees_asset(asset.id));
     Ok(Json(List { items }))
 }
@@ -51,11 +42,7 @@ pub async fn get(
 ) -> Result<Json<Asset>, ApiError> {
     principal.require(Resource::Assets, Access::Read)?;
     principal.require_asset(asset_id, "asset")?;
-    let asset = state
-        .base
-        .get_asset(principal.org_id, asset_id)
-        .await
-        .map_err(upstream)?;
+    let asset = state.base.get_asset(principal.org_id, asset_id).await?;
     Ok(Json(asset))
 }
 
@@ -77,8 +64,7 @@ pub async fn verify(
     let outcome = state
         .scan
         .verify_asset(principal.org_id, asset_id, &body)
-        .await
-        .map_err(upstream)?;
+        .await?;
     Ok((
         Extension(AuditResource(asset_id.to_string())),
         Json(outcome),

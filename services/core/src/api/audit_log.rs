@@ -6,7 +6,6 @@ use s4e_runtime::ApiError;
 use s4e_runtime::extract::ApiQuery;
 use s4e_types::audit::{AuditPage, AuditQuery};
 
-use super::upstream;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
@@ -25,10 +24,6 @@ pub async fn list(
             AuditQuery::MAX_LIMIT
         )));
     }
-    let page = state
-        .base
-        .query_audit(principal.org_id, &filter)
-        .await
-        .map_err(upstream)?;
+    let page = state.base.query_audit(principal.org_id, &filter).await?;
     Ok(Json(page))
 }

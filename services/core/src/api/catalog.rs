@@ -5,7 +5,6 @@ use axum::{Extension, Json};
 use s4e_runtime::ApiError;
 use s4e_types::api::Catalog;
 
-use super::upstream;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
@@ -15,5 +14,5 @@ pub async fn get(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Catalog>, ApiError> {
     principal.require(Resource::Scans, Access::Read)?;
-    Ok(Json(state.scan.catalog().await.map_err(upstream)?))
+    Ok(Json(state.scan.catalog().await?))
 }

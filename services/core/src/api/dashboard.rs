@@ -6,7 +6,6 @@ use axum::{Extension, Json};
 use s4e_runtime::ApiError;
 use s4e_types::api::DashboardSummary;
 
-use super::upstream;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
@@ -20,10 +19,6 @@ pub async fn summary(
     }
     // The counts span every asset of the organization.
     principal.require_unlimited("the dashboard")?;
-    let summary = state
-        .base
-        .dashboard(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let summary = state.base.dashboard(principal.org_id).await?;
     Ok(Json(summary))
 }

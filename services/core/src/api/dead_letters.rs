@@ -10,7 +10,6 @@ use s4e_runtime::ApiError;
 use s4e_runtime::extract::ApiPath;
 use s4e_types::api::{DeadLetterView, List};
 
-use super::upstream;
 use crate::AppState;
 use crate::audit::AuditResource;
 use crate::auth::Principal;
@@ -21,11 +20,7 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<DeadLetterView>>, ApiError> {
     principal.require(Resource::Automation, Access::Write)?;
-    let items = state
-        .dispatcher
-        .dead_letters(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let items = state.dispatcher.dead_letters(principal.org_id).await?;
     Ok(Json(List { items }))
 }
 
@@ -46,8 +41,7 @@ pub async fn replay(
     let letter = state
         .dispatcher
         .replay_dead_letter(principal.org_id, &letter_id)
-        .await
-        .map_err(upstream)?;
+        .await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), %letter_id, "dead letter replayed");
     Ok((Extension(AuditResource(letter_id)), Json(letter)))
 }

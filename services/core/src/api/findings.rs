@@ -15,7 +15,6 @@ use s4e_types::{
     FindingQuery, FindingStatusUpdate, FindingWithHistory, StatusChange,
 };
 
-use super::upstream;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::export::Format;
@@ -55,11 +54,7 @@ async fn visible_finding(
     principal: &Principal,
     finding_id: FindingId,
 ) -> Result<FindingWithHistory, ApiError> {
-    let finding = state
-        .base
-        .get_finding(principal.org_id, finding_id)
-        .await
-        .map_err(upstream)?;
+    let finding = state.base.get_finding(principal.org_id, finding_id).await?;
     principal.require_asset(finding.finding.asset_id, "finding")?;
     Ok(finding)
 }
@@ -71,11 +66,7 @@ pub async fn list(
 ) -> Result<Json<FindingPage>, ApiError> {
     principal.require(Resource::Findings, Access::Read)?;
     let query = finding_query(&principal, &pairs)?;
-    let page = state
-        .base
-        .list_findings(principal.org_id, &query)
-        .await
-        .map_err(upstream)?;
+    let page = state.base.list_findings(principal.org_id, &query).await?;
     Ok(Json(page))
 }
 
@@ -107,8 +98,7 @@ pub async fn update_status(
     let finding = state
         .base
         .change_finding_status(principal.org_id, finding_id, &change)
-        .await
-        .map_err(upstream)?;
+        .await?;
     tracing::info!(
         org_id = %principal.org_id, caller = %principal.log_id(), %finding_id,
         status = change.status.as_str(), "finding triaged"
@@ -134,8 +124,7 @@ pub async fn bulk_update_status(
     let result = state
         .base
         .bulk_change_finding_status(principal.org_id, &bulk)
-        .await
-        .map_err(upstream)?;
+        .await?;
     tracing::info!(
         org_id = %principal.org_id, caller = %principal.log_id(),
         status = bulk.status.as_str(), changed = result.changed, "findings triaged in bulk"
@@ -173,22 +162,14 @@ pub async fn export(
             "limit: an export holds every matching finding and is not paged (see GET /api/v1/findings)",
         ));
     }
-    let total = state
-        .base
-        .count_findings(principal.org_id, &query)
-        .await
-        .map_err(upstream)?;
+    let total = state.base.count_findings(principal.org_id, &query).await?;
     if total > MAX_EXPORT {
         return Err(too_many(total));
     }
     query.limit = Some(EXPORT_PAGE);
     let mut findings: Vec<Finding> = Vec::with_capacity(total as usize);
     loop {
-        let page = state
-            .base
-            .list_findings(principal.org_id, &query)
-            .await
-            .map_err(upstream)?;
+        let page = state.base.list_findings(principal.org_id, &query).await?;
         findings.extend(page.items);
         // Findings stored while the export is read could pass the cap after the count.
         if findings.len() as u64 > MAX_EXPORT {

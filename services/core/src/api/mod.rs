@@ -21,7 +21,6 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use s4e_client::ClientError;
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
 
 use crate::AppState;
@@ -174,10 +173,6 @@ pub fn metrics(metrics: Metrics, token: ServiceToken) -> Router {
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
-}
-
-pub(crate) fn upstream(error: ClientError) -> ApiError {
-    ApiError::upstream(error.http_status(), &error.message())
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use axum::{Extension, Json};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{CreateCustomer, List, Organization, PortfolioEntry, SeverityCounts};
 
-use super::upstream;
 use crate::AppState;
 use crate::audit::AuditResource;
 use crate::auth::Principal;
@@ -28,11 +27,7 @@ pub fn security_score(open: &SeverityCounts) -> u8 {
 
 /// The caller's organization, which must be a partner.
 async fn own_partner(state: &AppState, principal: &Principal) -> Result<Organization, ApiError> {
-    let organization = state
-        .base
-        .get_organization(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let organization = state.base.get_organization(principal.org_id).await?;
     if !organization.is_partner {
         return Err(ApiError::forbidden("this organization is not a partner"));
     }
@@ -45,11 +40,7 @@ pub async fn list(
 ) -> Result<Json<List<Organization>>, ApiError> {
     principal.require(Resource::Customers, Access::Read)?;
     let partner = own_partner(&state, &principal).await?;
-    let items = state
-        .base
-        .list_customers(partner.id)
-        .await
-        .map_err(upstream)?;
+    let items = state.base.list_customers(partner.id).await?;
     Ok(Json(List { items }))
 }
 
@@ -60,11 +51,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Extension<AuditResource>, Json<Organization>), ApiError> {
     principal.require(Resource::Customers, Access::Write)?;
     let partner = own_partner(&state, &principal).await?;
-    let customer = state
-        .base
-        .create_customer(partner.id, &body.name)
-        .await
-        .map_err(upstream)?;
+    let customer = state.base.create_customer(partner.id, &body.name).await?;
     tracing::info!(partner = %partner.id, customer = %customer.id, "customer organization created");
     Ok((
         StatusCode::CREATED,
@@ -83,8 +70,7 @@ pub async fn portfolio(
     let items = state
         .base
         .portfolio(partner.id)
-        .await
-        .map_err(upstream)?
+        .await?
         .into_iter()
         .map(|customer| PortfolioEntry {
             score: security_score(&customer.open_findings),

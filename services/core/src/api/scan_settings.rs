@@ -7,7 +7,6 @@ use axum::{Extension, Json};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::ScanSettings;
 
-use super::upstream;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
@@ -17,11 +16,7 @@ pub async fn get(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<ScanSettings>, ApiError> {
     principal.require(Resource::Scans, Access::Read)?;
-    let settings = state
-        .base
-        .scan_settings(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let settings = state.base.scan_settings(principal.org_id).await?;
     Ok(Json(settings))
 }
 
@@ -36,8 +31,7 @@ pub async fn put(
     let settings = state
         .base
         .put_scan_settings(principal.org_id, &body)
-        .await
-        .map_err(upstream)?;
+        .await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), "scan settings changed");
     Ok(Json(settings))
 }

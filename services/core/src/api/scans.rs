@@ -11,7 +11,6 @@ use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{CreateScan, RunProgress, ScanView};
 use s4e_types::{OrgId, RunId, RunStatus, ScanRun};
 
-use super::upstream;
 use crate::AppState;
 use crate::audit::AuditResource;
 use crate::auth::Principal;
@@ -24,11 +23,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Extension<AuditResource>, Json<ScanRun>), ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
     principal.require_asset(body.asset_id, "asset")?;
-    let run = state
-        .scan
-        .start_scan(principal.org_id, &body)
-        .await
-        .map_err(upstream)?;
+    let run = state.scan.start_scan(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), scan_id = %run.id, "scan started");
     let resource = Extension(AuditResource(run.id.to_string()));
     Ok((StatusCode::ACCEPTED, resource, Json(run)))
@@ -46,7 +41,7 @@ pub async fn get(
         state.base.get_run(principal.org_id, scan_id),
         state.live.get(scan_id)
     );
-    let run = run.map_err(upstream)?;
+    let run = run?;
     principal.require_asset(run.asset_id, "scan")?;
     let progress = if run.status.is_final() {
         Some(RunProgress::from(&run))
@@ -69,18 +64,10 @@ pub async fn cancel(
 ) -> Result<Json<ScanRun>, ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
     if principal.asset_scope.is_some() {
-        let run = state
-            .base
-            .get_run(principal.org_id, scan_id)
-            .await
-            .map_err(upstream)?;
+        let run = state.base.get_run(principal.org_id, scan_id).await?;
         principal.require_asset(run.asset_id, "scan")?;
     }
-    let run = state
-        .base
-        .cancel_run(principal.org_id, scan_id)
-        .await
-        .map_err(upstream)?;
+    let run = state.base.cancel_run(principal.org_id, scan_id).await?;
     if let Err(error) = state.live.mark_cancelled(scan_id).await {
         tracing::warn!(%error, %scan_id, "cannot signal the cancellation to running jobs");
     }
@@ -107,11 +94,7 @@ pub async fn events(
     ApiPath(scan_id): ApiPath<RunId>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     principal.require(Resource::Scans, Access::Read)?;
-    let run = state
-        .base
-        .get_run(principal.org_id, scan_id)
-        .await
-        .map_err(upstream)?;
+    let run = state.base.get_run(principal.org_id, scan_id).await?;
     principal.require_asset(run.asset_id, "scan")?;
     let watch = RunWatch {
         state,

@@ -13,7 +13,6 @@ use s4e_types::account::{
 use s4e_types::api::List;
 use s4e_types::{Role, User, UserId};
 
-use super::upstream;
 use crate::AppState;
 use crate::audit::AuditResource;
 use crate::auth::{Actor, Principal};
@@ -28,11 +27,7 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<User>>, ApiError> {
     principal.require(Resource::Users, Access::Read)?;
-    let items = state
-        .base
-        .list_users(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let items = state.base.list_users(principal.org_id).await?;
     Ok(Json(List { items }))
 }
 
@@ -81,8 +76,7 @@ pub async fn invite(
                 expires_at: chrono::Utc::now() + INVITATION_LIFETIME,
             },
         )
-        .await
-        .map_err(upstream)?;
+        .await?;
     tracing::info!(org_id = %principal.org_id, invitation_id = %invitation.id, "user invited");
     Ok((
         StatusCode::CREATED,
@@ -96,11 +90,7 @@ pub async fn invitations(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<List<Invitation>>, ApiError> {
     principal.require(Resource::Users, Access::Read)?;
-    let items = state
-        .base
-        .list_invitations(principal.org_id)
-        .await
-        .map_err(upstream)?;
+    let items = state.base.list_invitations(principal.org_id).await?;
     Ok(Json(List { items }))
 }
 
@@ -110,11 +100,7 @@ async fn other_user(
     principal: &Principal,
     user_id: UserId,
 ) -> Result<User, ApiError> {
-    let user = state
-        .base
-        .get_user(principal.org_id, user_id)
-        .await
-        .map_err(upstream)?;
+    let user = state.base.get_user(principal.org_id, user_id).await?;
     if let Actor::User { user_id: own, .. } = principal.actor
         && own == user.id
     {
@@ -145,8 +131,7 @@ pub async fn update(
     let updated = state
         .base
         .set_user_role(principal.org_id, user.id, body.role)
-        .await
-        .map_err(upstream)?;
+        .await?;
     end_sessions(&state, user.id).await;
     Ok(Json(updated))
 }
@@ -159,11 +144,7 @@ pub async fn delete(
     principal.require(Resource::Users, Access::Write)?;
     let user = other_user(&state, &principal, user_id).await?;
     require_owner_for(&principal, &[user.role])?;
-    let removed = state
-        .base
-        .delete_user(principal.org_id, user.id)
-        .await
-        .map_err(upstream)?;
+    let removed = state.base.delete_user(principal.org_id, user.id).await?;
     end_sessions(&state, user.id).await;
     Ok(Json(removed))
 }
@@ -181,8 +162,7 @@ pub async fn set_asset_scope(
     let updated = state
         .base
         .set_asset_scope(principal.org_id, user.id, body.asset_ids)
-        .await
-        .map_err(upstream)?;
+        .await?;
     end_sessions(&state, user.id).await;
     Ok(Json(updated))
 }
