@@ -6,9 +6,9 @@ use s4e_types::account::{
     UserUpdate,
 };
 use s4e_types::api::{
-    ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FinishJob, JobFinished, List,
-    NewApiKey, NewOrganization, NewScanRun, Organization, RateTier, RecordVerification,
-    ScanRunWithJobs, ScanSettings, SetRateTier,
+    ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FailRun, FinishJob,
+    JobFinished, List, NewApiKey, NewOrganization, NewScanRun, Organization, RateTier,
+    RecordVerification, ScanRunWithJobs, ScanSettings, SetRateTier,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
@@ -18,7 +18,6 @@ use s4e_types::{
     StatusChange,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
-use serde::Serialize;
 
 use crate::error::ClientError;
 use crate::http::InternalHttp;
@@ -26,11 +25,6 @@ use crate::http::InternalHttp;
 #[derive(Clone)]
 pub struct BaseClient {
     http: InternalHttp,
-}
-
-#[derive(Serialize)]
-struct FailRun<'a> {
-    error: &'a str,
 }
 
 impl BaseClient {
@@ -285,7 +279,9 @@ impl BaseClient {
         self.http
             .post(
                 &format!("/internal/v1/orgs/{org_id}/runs/{run_id}/fail"),
-                &FailRun { error },
+                &FailRun {
+                    error: error.to_owned(),
+                },
             )
             .await
     }

@@ -20,6 +20,13 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// Ends a run as failed (`POST /internal/v1/orgs/{org}/runs/{run}/fail`), with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRun {
+    pub error: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {

@@ -3,9 +3,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::{FinishJob, JobFinished, List, NewScanRun, ScanRunWithJobs};
+use s4e_types::api::{FailRun, FinishJob, JobFinished, List, NewScanRun, ScanRunWithJobs};
 use s4e_types::{JobId, OrgId, RunId, ScanJob, ScanRun};
-use serde::Deserialize;
 use sqlx::PgPool;
 
 use crate::db;
@@ -24,12 +23,6 @@ pub async fn get(
     ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
 ) -> Result<Json<ScanRun>, ApiError> {
     Ok(Json(db::runs::get(&pool, org_id, run_id).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FailRun {
-    error: String,
 }
 
 pub async fn fail(
