@@ -175,23 +175,31 @@ pub async fn run(
     let limit = time_limit(kind, context);
     let check = async {
         match kind {
-            CheckKind::HttpHeaders => http_headers::run(target, context).await.map(into_json),
-            CheckKind::HttpProbes => http_probes::run(target, context).await.map(into_json),
-            CheckKind::Exposure => exposure::run(target, context).await.map(into_json),
-            CheckKind::Ports => ports::run(target, context).await.map(into_json),
-            CheckKind::TlsCertificate => tls_cert::run(target, context).await.map(into_json),
-            CheckKind::TlsProtocols => tls_protocols::run(target, context).await.map(into_json),
-            CheckKind::Dns => dns::run(target, context).await.map(into_json),
+            CheckKind::HttpHeaders => http_headers::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::HttpProbes => http_probes::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::Exposure => exposure::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::Ports => ports::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::TlsCertificate => tls_cert::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::TlsProtocols => tls_protocols::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::Dns => dns::run(target, context).await.map(CheckOutput::into_json),
         }
     };
     tokio::select! {
         result = tokio::time::timeout(limit, check) => result.unwrap_or(Err(CheckError::Timeout(limit))),
         () = context.cancel.cancelled() => Err(CheckError::Cancelled),
     }
-}
-
-fn into_json<R: Serialize>(output: CheckOutput<R>) -> CheckOutput {
-    output.into_json()
 }
 
 /// Why a check could not judge its target. Messages are shown to users as the job's error.
