@@ -326,7 +326,7 @@ async fn an_idle_session_expires_and_signup_can_be_switched_off() {
     let mut fleet = Fleet::start().await.unwrap();
     fleet
         .restart_core(|config| {
-            config.session_idle_seconds = 1;
+            config.settings.session_idle_seconds = 1;
         })
         .await
         .unwrap();
@@ -353,7 +353,7 @@ async fn an_idle_session_expires_and_signup_can_be_switched_off() {
     assert_eq!(ended.status(), StatusCode::UNAUTHORIZED);
 
     fleet
-        .restart_core(|config| config.signup_enabled = false)
+        .restart_core(|config| config.settings.signup_enabled = false)
         .await
         .unwrap();
     let response = fleet
@@ -829,8 +829,8 @@ async fn with_the_session_store_away_sessions_answer_503_and_keys_still_work() {
     let (sessions_url, limiter_url) = (proxy.url.clone(), fleet.env.redis_url.clone());
     fleet
         .restart_core(move |config| {
-            config.redis_url = sessions_url;
-            config.rate_limit_redis_url = Some(limiter_url);
+            config.redis.url = sessions_url;
+            config.settings.rate_limit_redis_url = Some(limiter_url);
         })
         .await
         .unwrap();

@@ -880,3 +880,69 @@ async fn a_domains_dns_problems_are_found_through_the_fleet() {
     assert_eq!(response.status(), 400);
     fleet.stop().await.unwrap();
 }
+
+/// Every internal route declared in `s4e_types::routes` (the only paths `s4e-client` calls) is
+/// served by its service: asked with the service token, made-up ids and no body, it is never
+/// answered `no_route`, whatever its handler then says of the request.
+#[tokio::test]
+async fn every_declared_internal_route_is_served_by_its_service() {
+    use s4e_types::routes::{self, Verb};
+    let fleet = Fleet::start().await.unwrap();
+    let nil = "00000000-0000-0000-0000-000000000000";
+    let call = |service: &s4e_runtime::Served, verb: Verb, path: String| {
+        let method = match verb {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        };
+        fleet
+            .http
+            .request(method, format!("{}{path}", service.url()))
+            .header("x-s4e-service-token", &fleet.env.service_token)
+            .send()
+    };
+    let tables = [
+        ("base", &fleet.base, routes::base::ALL),
+        ("scan", &fleet.scan, routes::scan::ALL),
+        ("dispatcher", &fleet.dispatcher, routes::dispatcher::ALL),
+    ];
+    let mut called = 0;
+    for (name, service, routes) in tables {
+        for route in routes {
+            let params =
+                vec![&nil as &(dyn std::fmt::Display + Sync); route.path.matches('{').count()];
+            let response = call(service, route.verb, route.fill(&params))
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_ne!(
+                body["error"]["code"], "no_route",
+                "{name}: {route:?} answered {status}"
+            );
+            assert!(
+                status != 405 && status != 401,
+                "{name}: {route:?} answered {status}"
+            );
+            called += 1;
+        }
+    }
+    assert!(called > 50, "{called} routes");
+
+    // The code the assertion looks for is what an unserved route gets.
+    let response = call(&fleet.base, Verb::Get, "/internal/v1/nowhere".into())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_route");
+    let response = call(&fleet.base, Verb::Delete, routes::base::SIGNUP.path.into())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_route");
+    fleet.stop().await.unwrap();
+}

@@ -58,22 +58,20 @@ async fn serve_until(site: Site, down: s4e_runtime::CancellationToken) -> String
 /// A scheduler that re-verifies anything proven more than a second ago, every second, with an
 /// hour's grace for assets that cannot be reached.
 async fn eager_scheduler(fleet: &Fleet) -> s4e_runtime::Served {
-    s4e_scheduler::spawn(
-        s4e_scheduler::Config {
-            common: s4e_runtime::CommonConfig {
-                listen: None,
-                service_token: s4e_runtime::ServiceToken::new(&fleet.env.service_token).unwrap(),
-                namespace: fleet.env.namespace.clone(),
-                log_format: "json".into(),
-            },
-            base_url: fleet.base.url(),
-            scan_url: fleet.scan.url(),
-            reverify_after_seconds: 1,
-            reverify_poll_seconds: 1,
-            reverify_grace_seconds: 3600,
+    use s4e_runtime::Service;
+    s4e_scheduler::Config {
+        common: fleet.common(),
+        base: s4e_runtime::BaseUrl {
+            url: fleet.base.url(),
         },
-        s4e_test_support::listener().await,
-    )
+        scan: s4e_runtime::ScanUrl {
+            url: fleet.scan.url(),
+        },
+        reverify_after_seconds: 1,
+        reverify_poll_seconds: 1,
+        reverify_grace_seconds: 3600,
+    }
+    .spawn(s4e_test_support::listener().await)
     .unwrap()
 }
 

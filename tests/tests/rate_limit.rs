@@ -39,8 +39,8 @@ async fn fleet_with_limits(per_key: u32, per_ip: u32) -> Fleet {
     let mut fleet = Fleet::start().await.unwrap();
     fleet
         .restart_core(|config| {
-            config.rate_limit_per_key = per_key;
-            config.rate_limit_per_ip = per_ip;
+            config.settings.rate_limit_per_key = per_key;
+            config.settings.rate_limit_per_ip = per_ip;
         })
         .await
         .unwrap();
@@ -139,10 +139,10 @@ async fn fleet_with_limiter_behind_proxy(fail_open: bool) -> (Fleet, RedisProxy)
     let url = proxy.url.clone();
     fleet
         .restart_core(move |config| {
-            config.rate_limit_per_key = 1000;
-            config.rate_limit_per_ip = 1000;
-            config.rate_limit_fail_open = fail_open;
-            config.rate_limit_redis_url = Some(url);
+            config.settings.rate_limit_per_key = 1000;
+            config.settings.rate_limit_per_ip = 1000;
+            config.settings.rate_limit_fail_open = fail_open;
+            config.settings.rate_limit_redis_url = Some(url);
         })
         .await
         .unwrap();
@@ -204,10 +204,10 @@ async fn an_organizations_tier_multiplies_its_keys_limit() {
     let mut fleet = Fleet::start().await.unwrap();
     fleet
         .restart_core(|config| {
-            config.rate_limit_per_key = 5;
-            config.rate_limit_per_ip = 1000;
+            config.settings.rate_limit_per_key = 5;
+            config.settings.rate_limit_per_ip = 1000;
             // Every request looks the key up again, so a tier change shows at once.
-            config.api_key_cache_seconds = 0;
+            config.settings.api_key_cache_seconds = 0;
         })
         .await
         .unwrap();

@@ -52,8 +52,8 @@ async fn a_hanging_target_times_out_and_frees_the_worker_slot() {
     // One job at a time per check kind, two seconds per check.
     fleet
         .restart_dispatcher(|config| {
-            config.worker_concurrency = 1;
-            config.check_timeout_seconds = 2;
+            config.settings.worker_concurrency = 1;
+            config.settings.check_timeout_seconds = 2;
         })
         .await
         .unwrap();
@@ -95,7 +95,7 @@ async fn a_cancelled_scan_stops_its_running_jobs_and_ends_cancelled() {
     let mut fleet = Fleet::start().await.unwrap();
     // Checks that would hang for a minute: only the cancellation can end them quickly.
     fleet
-        .restart_dispatcher(|config| config.check_timeout_seconds = 60)
+        .restart_dispatcher(|config| config.settings.check_timeout_seconds = 60)
         .await
         .unwrap();
     let hanging = Hanging::start().await;
@@ -264,8 +264,8 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
         .to_string();
     fleet
         .restart_dispatcher(|config| {
-            config.base_url = format!("http://{closed}");
-            config.retry_delay_cap_milliseconds = 20;
+            config.base.url = format!("http://{closed}");
+            config.settings.retry_delay_cap_milliseconds = 20;
         })
         .await
         .unwrap();
@@ -393,7 +393,7 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
 async fn a_per_host_cap_serialises_jobs_on_one_host_while_others_proceed() {
     let mut fleet = Fleet::start().await.unwrap();
     fleet
-        .restart_dispatcher(|config| config.max_jobs_per_host = 1)
+        .restart_dispatcher(|config| config.settings.max_jobs_per_host = 1)
         .await
         .unwrap();
     let busy = Slow::start(Duration::from_millis(1500)).await;
@@ -443,7 +443,7 @@ async fn a_per_host_cap_serialises_jobs_on_one_host_while_others_proceed() {
 async fn a_per_organization_cap_serialises_one_organizations_jobs_while_another_proceeds() {
     let mut fleet = Fleet::start().await.unwrap();
     fleet
-        .restart_dispatcher(|config| config.max_jobs_per_org = 1)
+        .restart_dispatcher(|config| config.settings.max_jobs_per_org = 1)
         .await
         .unwrap();
     // Two hosts of one organization, and a host of another organization.

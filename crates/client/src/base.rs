@@ -20,6 +20,8 @@ use s4e_types::{
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 
 use crate::error::ClientError;
+use s4e_types::routes::base as routes;
+
 use crate::http::InternalHttp;
 
 #[derive(Clone)]
@@ -43,7 +45,9 @@ impl BaseClient {
             name: name.to_string(),
             is_partner: false,
         };
-        self.http.post("/internal/v1/orgs", &body).await
+        self.http
+            .call_with_body(routes::CREATE_ORGANIZATION, &[], &body)
+            .await
     }
 
     /// A partner organization: it creates and manages customer organizations.
@@ -52,7 +56,9 @@ impl BaseClient {
             name: name.to_string(),
             is_partner: true,
         };
-        self.http.post("/internal/v1/orgs", &body).await
+        self.http
+            .call_with_body(routes::CREATE_ORGANIZATION, &[], &body)
+            .await
     }
 
     /// Sets the organization's rate-limit tier.
@@ -62,17 +68,16 @@ impl BaseClient {
         rate_tier: RateTier,
     ) -> Result<Organization, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/rate-tier"),
+            .call_with_body(
+                routes::SET_RATE_TIER,
+                &[&org_id],
                 &SetRateTier { rate_tier },
             )
             .await
     }
 
     pub async fn get_organization(&self, org_id: OrgId) -> Result<Organization, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/orgs/{org_id}"), &[])
-            .await
+        self.http.call(routes::ORGANIZATION, &[&org_id]).await
     }
 
     /// A new customer of `partner_id`; `NotFound` when `partner_id` is not a partner.
@@ -82,8 +87,9 @@ impl BaseClient {
         name: &str,
     ) -> Result<Organization, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{partner_id}/customers"),
+            .call_with_body(
+                routes::CREATE_CUSTOMER,
+                &[&partner_id],
                 &CreateCustomer {
                     name: name.to_string(),
                 },
@@ -95,10 +101,7 @@ impl BaseClient {
         &self,
         partner_id: OrgId,
     ) -> Result<Vec<Organization>, ClientError> {
-        let list: List<Organization> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{partner_id}/customers"), &[])
-            .await?;
+        let list: List<Organization> = self.http.call(routes::CUSTOMERS, &[&partner_id]).await?;
         Ok(list.items)
     }
 
@@ -109,19 +112,14 @@ impl BaseClient {
         customer_id: OrgId,
     ) -> Result<Organization, ClientError> {
         self.http
-            .get(
-                &format!("/internal/v1/orgs/{partner_id}/customers/{customer_id}"),
-                &[],
-            )
+            .call(routes::CUSTOMER, &[&partner_id, &customer_id])
             .await
     }
 
     /// Every customer with its open findings by severity, in one call.
     pub async fn portfolio(&self, partner_id: OrgId) -> Result<Vec<CustomerFindings>, ClientError> {
-        let list: List<CustomerFindings> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{partner_id}/portfolio"), &[])
-            .await?;
+        let list: List<CustomerFindings> =
+            self.http.call(routes::PORTFOLIO, &[&partner_id]).await?;
         Ok(list.items)
     }
 
@@ -131,15 +129,12 @@ impl BaseClient {
         key: &NewApiKey,
     ) -> Result<ApiKeyRecord, ClientError> {
         self.http
-            .post(&format!("/internal/v1/orgs/{org_id}/api-keys"), key)
+            .call_with_body(routes::CREATE_API_KEY, &[&org_id], key)
             .await
     }
 
     pub async fn list_api_keys(&self, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, ClientError> {
-        let list: List<ApiKeyRecord> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{org_id}/api-keys"), &[])
-            .await?;
+        let list: List<ApiKeyRecord> = self.http.call(routes::API_KEYS, &[&org_id]).await?;
         Ok(list.items)
     }
 
@@ -149,8 +144,9 @@ impl BaseClient {
         key_id: ApiKeyId,
     ) -> Result<ApiKeyRecord, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/api-keys/{key_id}/revoke"),
+            .call_with_body(
+                routes::REVOKE_API_KEY,
+                &[&org_id, &key_id],
                 &serde_json::json!({}),
             )
             .await
@@ -158,9 +154,7 @@ impl BaseClient {
 
     /// The key whose SHA-256 is `key_hash`, revoked or not.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<ApiKeyRecord, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/api-keys/{key_hash}"), &[])
-            .await
+        self.http.call(routes::API_KEY_BY_HASH, &[&key_hash]).await
     }
 
     pub async fn create_asset(
@@ -169,25 +163,17 @@ impl BaseClient {
         asset: &NewAsset,
     ) -> Result<Asset, ClientError> {
         self.http
-            .post(&format!("/internal/v1/orgs/{org_id}/assets"), asset)
+            .call_with_body(routes::CREATE_ASSET, &[&org_id], asset)
             .await
     }
 
     pub async fn list_assets(&self, org_id: OrgId) -> Result<Vec<Asset>, ClientError> {
-        let list: List<Asset> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{org_id}/assets"), &[])
-            .await?;
+        let list: List<Asset> = self.http.call(routes::ASSETS, &[&org_id]).await?;
         Ok(list.items)
     }
 
     pub async fn get_asset(&self, org_id: OrgId, asset_id: AssetId) -> Result<Asset, ClientError> {
-        self.http
-            .get(
-                &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}"),
-                &[],
-            )
-            .await
+        self.http.call(routes::ASSET, &[&org_id, &asset_id]).await
     }
 
     /// Records a verification attempt: proven by `proven_by`, or not proven (`None`; see
@@ -199,19 +185,13 @@ impl BaseClient {
         record: &RecordVerification,
     ) -> Result<Asset, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}/verification"),
-                record,
-            )
+            .call_with_body(routes::RECORD_VERIFICATION, &[&org_id, &asset_id], record)
             .await
     }
 
     /// The organization's verified domains (whose subdomains and URLs inherit verification).
     pub async fn verified_domains(&self, org_id: OrgId) -> Result<Vec<String>, ClientError> {
-        let list: List<String> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{org_id}/verified-domains"), &[])
-            .await?;
+        let list: List<String> = self.http.call(routes::VERIFIED_DOMAINS, &[&org_id]).await?;
         Ok(list.items)
     }
 
@@ -227,16 +207,14 @@ impl BaseClient {
         ];
         let list: List<Asset> = self
             .http
-            .get("/internal/v1/assets/reverification-due", &query)
+            .call_with_query(routes::DUE_FOR_REVERIFICATION, &[], &query)
             .await?;
         Ok(list.items)
     }
 
     /// The organization's scan settings (the defaults when it never changed them).
     pub async fn scan_settings(&self, org_id: OrgId) -> Result<ScanSettings, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/scan-settings"), &[])
-            .await
+        self.http.call(routes::SCAN_SETTINGS, &[&org_id]).await
     }
 
     /// Replaces the organization's scan settings; invalid ones are `BadRequest`.
@@ -246,10 +224,7 @@ impl BaseClient {
         settings: &ScanSettings,
     ) -> Result<ScanSettings, ClientError> {
         self.http
-            .put(
-                &format!("/internal/v1/orgs/{org_id}/scan-settings"),
-                settings,
-            )
+            .call_with_body(routes::PUT_SCAN_SETTINGS, &[&org_id], settings)
             .await
     }
 
@@ -259,14 +234,12 @@ impl BaseClient {
         run: &NewScanRun,
     ) -> Result<ScanRunWithJobs, ClientError> {
         self.http
-            .post(&format!("/internal/v1/orgs/{org_id}/runs"), run)
+            .call_with_body(routes::CREATE_RUN, &[&org_id], run)
             .await
     }
 
     pub async fn get_run(&self, org_id: OrgId, run_id: RunId) -> Result<ScanRun, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/runs/{run_id}"), &[])
-            .await
+        self.http.call(routes::RUN, &[&org_id, &run_id]).await
     }
 
     /// Ends a run that could not be carried out (its jobs could not be queued, say).
@@ -277,8 +250,9 @@ impl BaseClient {
         error: &str,
     ) -> Result<ScanRun, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/runs/{run_id}/fail"),
+            .call_with_body(
+                routes::FAIL_RUN,
+                &[&org_id, &run_id],
                 &FailRun {
                     error: error.to_owned(),
                 },
@@ -289,8 +263,9 @@ impl BaseClient {
     /// Cancels a run that has not ended, with its unfinished jobs; `Conflict` once it has.
     pub async fn cancel_run(&self, org_id: OrgId, run_id: RunId) -> Result<ScanRun, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/runs/{run_id}/cancel"),
+            .call_with_body(
+                routes::CANCEL_RUN,
+                &[&org_id, &run_id],
                 &serde_json::json!({}),
             )
             .await
@@ -304,26 +279,22 @@ impl BaseClient {
     ) -> Result<Vec<ScanJob>, ClientError> {
         let list: List<ScanJob> = self
             .http
-            .get(
-                &format!("/internal/v1/orgs/{org_id}/runs/{run_id}/jobs"),
-                &[],
-            )
+            .call(routes::RUN_JOBS, &[&org_id, &run_id])
             .await?;
         Ok(list.items)
     }
 
     pub async fn get_job(&self, org_id: OrgId, job_id: JobId) -> Result<ScanJob, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/jobs/{job_id}"), &[])
-            .await
+        self.http.call(routes::JOB, &[&org_id, &job_id]).await
     }
 
     /// Marks a job running and counts the attempt. A job already finished comes back as it is,
     /// so a worker can tell a redelivery from new work.
     pub async fn start_job(&self, org_id: OrgId, job_id: JobId) -> Result<ScanJob, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/jobs/{job_id}/start"),
+            .call_with_body(
+                routes::START_JOB,
+                &[&org_id, &job_id],
                 &serde_json::json!({}),
             )
             .await
@@ -336,10 +307,7 @@ impl BaseClient {
         report: &FinishJob,
     ) -> Result<JobFinished, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/jobs/{job_id}/finish"),
-                report,
-            )
+            .call_with_body(routes::FINISH_JOB, &[&org_id, &job_id], report)
             .await
     }
 
@@ -350,10 +318,7 @@ impl BaseClient {
         query: &FindingQuery,
     ) -> Result<FindingPage, ClientError> {
         self.http
-            .get(
-                &format!("/internal/v1/orgs/{org_id}/findings"),
-                &query.to_pairs("run_id"),
-            )
+            .call_with_query(routes::FINDINGS, &[&org_id], &query.to_pairs("run_id"))
             .await
     }
 
@@ -365,8 +330,9 @@ impl BaseClient {
     ) -> Result<u64, ClientError> {
         let count: FindingCount = self
             .http
-            .get(
-                &format!("/internal/v1/orgs/{org_id}/findings/count"),
+            .call_with_query(
+                routes::COUNT_FINDINGS,
+                &[&org_id],
                 &query.to_pairs("run_id"),
             )
             .await?;
@@ -380,10 +346,7 @@ impl BaseClient {
         finding_id: FindingId,
     ) -> Result<FindingWithHistory, ClientError> {
         self.http
-            .get(
-                &format!("/internal/v1/orgs/{org_id}/findings/{finding_id}"),
-                &[],
-            )
+            .call(routes::FINDING, &[&org_id, &finding_id])
             .await
     }
 
@@ -396,10 +359,7 @@ impl BaseClient {
         change: &StatusChange,
     ) -> Result<FindingWithHistory, ClientError> {
         self.http
-            .patch(
-                &format!("/internal/v1/orgs/{org_id}/findings/{finding_id}"),
-                change,
-            )
+            .call_with_body(routes::CHANGE_STATUS, &[&org_id, &finding_id], change)
             .await
     }
 
@@ -411,10 +371,7 @@ impl BaseClient {
         bulk: &BulkStatusChange,
     ) -> Result<BulkStatusResult, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/findings/bulk-status"),
-                bulk,
-            )
+            .call_with_body(routes::BULK_CHANGE_STATUS, &[&org_id], bulk)
             .await
     }
 
@@ -423,7 +380,7 @@ impl BaseClient {
         &self,
         body: &NewOrganizationWithOwner,
     ) -> Result<OrganizationWithOwner, ClientError> {
-        self.http.post("/internal/v1/signups", body).await
+        self.http.call_with_body(routes::SIGNUP, &[], body).await
     }
 
     /// The user with this e-mail and their password hash; `NotFound` when there is none.
@@ -431,21 +388,18 @@ impl BaseClient {
         let body = CredentialsLookup {
             email: email.to_string(),
         };
-        self.http.post("/internal/v1/credentials", &body).await
+        self.http
+            .call_with_body(routes::CREDENTIALS, &[], &body)
+            .await
     }
 
     pub async fn list_users(&self, org_id: OrgId) -> Result<Vec<User>, ClientError> {
-        let list: List<User> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{org_id}/users"), &[])
-            .await?;
+        let list: List<User> = self.http.call(routes::USERS, &[&org_id]).await?;
         Ok(list.items)
     }
 
     pub async fn get_user(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/users/{user_id}"), &[])
-            .await
+        self.http.call(routes::USER, &[&org_id, &user_id]).await
     }
 
     /// Changes a user's role; `Conflict` when it would leave the organization without an owner.
@@ -456,8 +410,9 @@ impl BaseClient {
         role: Role,
     ) -> Result<User, ClientError> {
         self.http
-            .patch(
-                &format!("/internal/v1/orgs/{org_id}/users/{user_id}"),
+            .call_with_body(
+                routes::UPDATE_USER,
+                &[&org_id, &user_id],
                 &UserUpdate { role },
             )
             .await
@@ -471,8 +426,9 @@ impl BaseClient {
         asset_ids: Option<Vec<AssetId>>,
     ) -> Result<User, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/asset-scope"),
+            .call_with_body(
+                routes::SET_ASSET_SCOPE,
+                &[&org_id, &user_id],
                 &SetAssetScope { asset_ids },
             )
             .await
@@ -480,7 +436,7 @@ impl BaseClient {
 
     pub async fn delete_user(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
         self.http
-            .delete(&format!("/internal/v1/orgs/{org_id}/users/{user_id}"))
+            .call(routes::DELETE_USER, &[&org_id, &user_id])
             .await
     }
 
@@ -491,8 +447,9 @@ impl BaseClient {
         password_hash: &str,
     ) -> Result<User, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/password"),
+            .call_with_body(
+                routes::SET_PASSWORD,
+                &[&org_id, &user_id],
                 &NewPasswordHash {
                     password_hash: password_hash.to_string(),
                 },
@@ -508,8 +465,9 @@ impl BaseClient {
         sealed_secret: &str,
     ) -> Result<User, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/totp"),
+            .call_with_body(
+                routes::SET_PENDING_TOTP,
+                &[&org_id, &user_id],
                 &PendingTotp {
                     sealed_secret: sealed_secret.to_string(),
                 },
@@ -520,8 +478,9 @@ impl BaseClient {
     /// Activates the pending secret; `Conflict` when none is pending.
     pub async fn enable_totp(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/users/{user_id}/totp/enable"),
+            .call_with_body(
+                routes::ENABLE_TOTP,
+                &[&org_id, &user_id],
                 &serde_json::json!({}),
             )
             .await
@@ -529,7 +488,7 @@ impl BaseClient {
 
     pub async fn disable_totp(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {
         self.http
-            .delete(&format!("/internal/v1/orgs/{org_id}/users/{user_id}/totp"))
+            .call(routes::DISABLE_TOTP, &[&org_id, &user_id])
             .await
     }
 
@@ -539,33 +498,25 @@ impl BaseClient {
         invitation: &NewInvitation,
     ) -> Result<Invitation, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/invitations"),
-                invitation,
-            )
+            .call_with_body(routes::INVITE, &[&org_id], invitation)
             .await
     }
 
     pub async fn list_invitations(&self, org_id: OrgId) -> Result<Vec<Invitation>, ClientError> {
-        let list: List<Invitation> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{org_id}/invitations"), &[])
-            .await?;
+        let list: List<Invitation> = self.http.call(routes::INVITATIONS, &[&org_id]).await?;
         Ok(list.items)
     }
 
     /// Creates the invited user; `NotFound` for an unknown, spent or expired invitation.
     pub async fn accept_invitation(&self, body: &AcceptInvitation) -> Result<User, ClientError> {
         self.http
-            .post("/internal/v1/invitations/accept", body)
+            .call_with_body(routes::ACCEPT_INVITATION, &[], body)
             .await
     }
 
     /// The organization's dashboard counts, in one call.
     pub async fn dashboard(&self, org_id: OrgId) -> Result<DashboardSummary, ClientError> {
-        self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/summary"), &[])
-            .await
+        self.http.call(routes::SUMMARY, &[&org_id]).await
     }
 
     pub async fn append_audit(
@@ -574,7 +525,7 @@ impl BaseClient {
         entry: &NewAuditEntry,
     ) -> Result<AuditEntry, ClientError> {
         self.http
-            .post(&format!("/internal/v1/orgs/{org_id}/audit"), entry)
+            .call_with_body(routes::APPEND_AUDIT, &[&org_id], entry)
             .await
     }
 
@@ -599,7 +550,7 @@ impl BaseClient {
         push("before", filter.before.map(|id| id.to_string()));
         push("limit", filter.limit.map(|limit| limit.to_string()));
         self.http
-            .get(&format!("/internal/v1/orgs/{org_id}/audit"), &query)
+            .call_with_query(routes::AUDIT, &[&org_id], &query)
             .await
     }
 }

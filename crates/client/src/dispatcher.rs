@@ -4,6 +4,8 @@ use s4e_types::OrgId;
 use s4e_types::api::{DeadLetterView, List};
 
 use crate::error::ClientError;
+use s4e_types::routes::dispatcher as routes;
+
 use crate::http::InternalHttp;
 
 #[derive(Clone)]
@@ -20,16 +22,13 @@ impl DispatcherClient {
 
     /// The dead letters whose envelope names `org_id`, newest first.
     pub async fn dead_letters(&self, org_id: OrgId) -> Result<Vec<DeadLetterView>, ClientError> {
-        let list: List<DeadLetterView> = self
-            .http
-            .get(&format!("/internal/v1/orgs/{org_id}/dead-letters"), &[])
-            .await?;
+        let list: List<DeadLetterView> = self.http.call(routes::DEAD_LETTERS, &[&org_id]).await?;
         Ok(list.items)
     }
 
     /// Every dead letter, unparseable ones included (for operators), newest first.
     pub async fn all_dead_letters(&self) -> Result<Vec<DeadLetterView>, ClientError> {
-        let list: List<DeadLetterView> = self.http.get("/internal/v1/dead-letters", &[]).await?;
+        let list: List<DeadLetterView> = self.http.call(routes::ALL_DEAD_LETTERS, &[]).await?;
         Ok(list.items)
     }
 
@@ -41,8 +40,9 @@ impl DispatcherClient {
         letter_id: &str,
     ) -> Result<DeadLetterView, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/dead-letters/{letter_id}/replay"),
+            .call_with_body(
+                routes::REPLAY_DEAD_LETTER,
+                &[&org_id, &letter_id],
                 &serde_json::json!({}),
             )
             .await
@@ -54,8 +54,9 @@ impl DispatcherClient {
         letter_id: &str,
     ) -> Result<DeadLetterView, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/dead-letters/{letter_id}/replay"),
+            .call_with_body(
+                routes::REPLAY_ANY_DEAD_LETTER,
+                &[&letter_id],
                 &serde_json::json!({}),
             )
             .await

@@ -1,14 +1,14 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("not found: {0}")]
-    NotFound(String),
+    NotFound(Refusal),
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Refusal),
     #[error("bad request: {0}")]
-    BadRequest(String),
+    BadRequest(Refusal),
     /// The callee refuses the request by its rules (an unverified asset, say).
     #[error("forbidden: {0}")]
-    Forbidden(String),
+    Forbidden(Refusal),
     #[error("service token refused")]
     Unauthorized,
     /// The service could not be reached or said it is unavailable: worth retrying.
@@ -16,6 +16,43 @@ pub enum ClientError {
     Unavailable(String),
     #[error("unexpected answer {status}: {message}")]
     Unexpected { status: u16, message: String },
+}
+
+/// What a callee said when it refused a request: its error body's stable code and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A refusal reads as its message, as the plain message strings it replaced did.
+impl std::ops::Deref for Refusal {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl PartialEq<str> for Refusal {
+    fn eq(&self, message: &str) -> bool {
+        self.message == message
+    }
 }
 
 impl ClientError {
@@ -27,9 +64,18 @@ impl ClientError {
             ClientError::Unavailable(_) | ClientError::Unauthorized
         ) || matches!(self, ClientError::Unexpected { status, .. } if *status >= 500)
     }
-}
 
-impl ClientError {
+    /// The callee's refusal, for errors about the request itself.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            ClientError::NotFound(refusal)
+            | ClientError::Conflict(refusal)
+            | ClientError::BadRequest(refusal)
+            | ClientError::Forbidden(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
+
     /// The HTTP status a service should answer with when this error ends a request: the
     /// callee's own status where it is meaningful to the caller's client, 503 when the callee
     /// is away, 500 otherwise.
@@ -43,25 +89,40 @@ impl ClientError {
             ClientError::Unauthorized | ClientError::Unexpected { .. } => 500,
         }
     }
-}
 
-impl ClientError {
     /// The callee's own message for errors about the request; the full description otherwise.
     pub fn message(&self) -> String {
-        match self {
-            ClientError::NotFound(message)
-            | ClientError::Conflict(message)
-            | ClientError::BadRequest(message)
-            | ClientError::Forbidden(message) => message.clone(),
-            other => other.to_string(),
+        match self.refusal() {
+            Some(refusal) => refusal.message.clone(),
+            None => self.to_string(),
         }
     }
 }
 
-/// A failed call ends the request that made it: the callee's status where it means something to
-/// the caller's client (404, 409, 400, 403), 503 when the callee is away, 500 otherwise.
+/// A failed call ends the request that made it. A refusal of the caller's own request (400,
+/// 403, 404, 409) is passed on with the callee's code and message; a callee that is away is a
+/// 503 without detail; anything else is a 500 whose detail is logged when it is answered.
 impl From<ClientError> for s4e_runtime::ApiError {
     fn from(error: ClientError) -> Self {
-        s4e_runtime::ApiError::upstream(error.http_status(), &error.message())
+        use reqwest::StatusCode;
+        use s4e_runtime::ApiError;
+        let status =
+            StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match error {
+            // A route the callee does not serve is this fleet's own fault, not the request's.
+            ClientError::NotFound(ref refusal) if refusal.code == s4e_runtime::routes::NO_ROUTE => {
+                ApiError::internal(error)
+            }
+            ClientError::NotFound(refusal)
+            | ClientError::Conflict(refusal)
+            | ClientError::BadRequest(refusal)
+            | ClientError::Forbidden(refusal) => {
+                ApiError::new(status, refusal.code, refusal.message)
+            }
+            ClientError::Unavailable(_) => {
+                ApiError::unavailable("a dependency is unavailable, try again").with_detail(error)
+            }
+            ClientError::Unauthorized | ClientError::Unexpected { .. } => ApiError::internal(error),
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! The shared request plumbing: service token, timeouts, error-body decoding.
 
+use std::fmt::Display;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use s4e_types::api::ErrorBody;
+use s4e_types::routes::{Route, Verb};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ClientError;
+use crate::error::{ClientError, Refusal};
 
 /// The header internal endpoints read the service token from.
 const SERVICE_TOKEN_HEADER: &str = "x-s4e-service-token";
@@ -34,13 +36,21 @@ impl InternalHttp {
         })
     }
 
-    pub async fn send<B: Serialize, T: DeserializeOwned>(
+    async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &str,
+        route: Route,
+        params: &[&(dyn Display + Sync)],
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> Result<T, ClientError> {
+        let path = route.fill(params);
+        let method = match route.verb {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        };
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base_url))
@@ -68,18 +78,26 @@ impl InternalHttp {
                     message: format!("undecodable body: {error}"),
                 });
         }
-        let message = match response.json::<ErrorBody>().await {
-            Ok(body) => body.error.message,
-            Err(_) => status.to_string(),
+        let (code, message) = match response.json::<ErrorBody>().await {
+            Ok(body) => (body.error.code, body.error.message),
+            Err(_) => (String::new(), status.to_string()),
+        };
+        let refusal = |fallback_code: &str| {
+            let code = if code.is_empty() {
+                fallback_code
+            } else {
+                &code
+            };
+            Refusal::new(code, message.clone())
         };
         Err(match status {
-            StatusCode::NOT_FOUND => ClientError::NotFound(message),
-            StatusCode::CONFLICT => ClientError::Conflict(message),
+            StatusCode::NOT_FOUND => ClientError::NotFound(refusal("not_found")),
+            StatusCode::CONFLICT => ClientError::Conflict(refusal("conflict")),
             StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                ClientError::BadRequest(message)
+                ClientError::BadRequest(refusal("bad_request"))
             }
             StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
-            StatusCode::FORBIDDEN => ClientError::Forbidden(message),
+            StatusCode::FORBIDDEN => ClientError::Forbidden(refusal("forbidden")),
             StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::BAD_GATEWAY
             | StatusCode::GATEWAY_TIMEOUT => ClientError::Unavailable(message),
@@ -90,40 +108,31 @@ impl InternalHttp {
         })
     }
 
-    pub async fn get<T: DeserializeOwned>(
+    /// Calls `route`, its parameters filled with `params`, without a body.
+    pub async fn call<T: DeserializeOwned>(
         &self,
-        path: &str,
+        route: Route,
+        params: &[&(dyn Display + Sync)],
+    ) -> Result<T, ClientError> {
+        self.send::<(), T>(route, params, &[], None).await
+    }
+
+    pub async fn call_with_query<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        params: &[&(dyn Display + Sync)],
         query: &[(&str, String)],
     ) -> Result<T, ClientError> {
-        self.send::<(), T>(Method::GET, path, query, None).await
+        self.send::<(), T>(route, params, query, None).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    pub async fn call_with_body<B: Serialize, T: DeserializeOwned>(
         &self,
-        path: &str,
+        route: Route,
+        params: &[&(dyn Display + Sync)],
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(Method::POST, path, &[], Some(body)).await
-    }
-
-    pub async fn put<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(Method::PUT, path, &[], Some(body)).await
-    }
-
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(Method::PATCH, path, &[], Some(body)).await
-    }
-
-    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send::<(), T>(Method::DELETE, path, &[], None).await
+        self.send(route, params, &[], Some(body)).await
     }
 
     /// Whether the service's `/readyz` answers 200.

@@ -10,5 +10,5 @@ mod scan;
 
 pub use base::BaseClient;
 pub use dispatcher::DispatcherClient;
-pub use error::ClientError;
+pub use error::{ClientError, Refusal};
 pub use scan::ScanClient;

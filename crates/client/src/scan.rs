@@ -4,6 +4,8 @@ use s4e_types::api::{Catalog, CreateScan, VerificationOutcome, VerifyAsset};
 use s4e_types::{AssetId, OrgId, ScanRun};
 
 use crate::error::ClientError;
+use s4e_types::routes::scan as routes;
+
 use crate::http::InternalHttp;
 
 #[derive(Clone)]
@@ -24,7 +26,7 @@ impl ScanClient {
 
     /// Every check and scan profile the platform knows.
     pub async fn catalog(&self) -> Result<Catalog, ClientError> {
-        self.http.get("/internal/v1/catalog", &[]).await
+        self.http.call(routes::CATALOG, &[]).await
     }
 
     /// Creates a run for the asset and queues its jobs.
@@ -34,7 +36,7 @@ impl ScanClient {
         scan: &CreateScan,
     ) -> Result<ScanRun, ClientError> {
         self.http
-            .post(&format!("/internal/v1/orgs/{org_id}/scans"), scan)
+            .call_with_body(routes::START_SCAN, &[&org_id], scan)
             .await
     }
 
@@ -46,10 +48,7 @@ impl ScanClient {
         request: &VerifyAsset,
     ) -> Result<VerificationOutcome, ClientError> {
         self.http
-            .post(
-                &format!("/internal/v1/orgs/{org_id}/assets/{asset_id}/verify"),
-                request,
-            )
+            .call_with_body(routes::VERIFY_ASSET, &[&org_id, &asset_id], request)
             .await
     }
 }

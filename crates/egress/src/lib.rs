@@ -12,11 +12,13 @@
 //! Used by the check workers (`s4e-checks`), the scan service's verification, and every later
 //! service that reaches out (the crawler, the trigger's outbound webhooks).
 
+mod config;
 pub mod dns;
 mod error;
 pub mod http;
 pub mod ownership;
 mod policy;
 
+pub use config::EgressArgs;
 pub use error::ReachError;
 pub use policy::{EgressError, EgressPolicy, OwnServices};

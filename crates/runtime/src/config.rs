@@ -27,10 +27,124 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
+    /// What a service started in-process needs: no fixed address, JSON logs.
+    pub fn new(service_token: ServiceToken, namespace: &str) -> Self {
+        Self {
+            listen: None,
+            service_token,
+            namespace: namespace.to_string(),
+            log_format: "json".into(),
+        }
+    }
+
     pub fn listen_or(&self, default_port: u16) -> SocketAddr {
         self.listen
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)))
     }
+}
+
+/// Where the bus is.
+#[derive(Clone, Debug, clap::Args)]
+pub struct AmqpArgs {
+    /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
+    #[arg(
+        id = "amqp_url",
+        long = "amqp-url",
+        env = "S4E_AMQP_URL",
+        value_name = "S4E_AMQP_URL",
+        hide_env_values = true
+    )]
+    pub url: String,
+}
+
+/// Where Redis is (live scan status, leases, sessions, rate limits).
+#[derive(Clone, Debug, clap::Args)]
+pub struct RedisArgs {
+    /// Redis URL, e.g. redis://host:6379
+    #[arg(
+        id = "redis_url",
+        long = "redis-url",
+        env = "S4E_REDIS_URL",
+        value_name = "S4E_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub url: String,
+}
+
+/// Where the document store is (raw check output, dead letters, crawl results).
+#[derive(Clone, Debug, clap::Args)]
+pub struct MongoArgs {
+    /// MongoDB URL, e.g. mongodb://host:27017
+    #[arg(
+        id = "mongodb_url",
+        long = "mongodb-url",
+        env = "S4E_MONGODB_URL",
+        value_name = "S4E_MONGODB_URL",
+        hide_env_values = true
+    )]
+    pub url: String,
+
+    /// MongoDB database name.
+    #[arg(
+        id = "mongodb_database",
+        long = "mongodb-database",
+        env = "S4E_MONGODB_DATABASE",
+        value_name = "S4E_MONGODB_DATABASE",
+        default_value = "s4e"
+    )]
+    pub database: String,
+}
+
+/// Where s4e-base's internal API is.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BaseUrl {
+    /// URL of s4e-base's internal API.
+    #[arg(
+        id = "base_url",
+        long = "base-url",
+        env = "S4E_BASE_URL",
+        value_name = "S4E_BASE_URL"
+    )]
+    pub url: String,
+}
+
+/// Where s4e-scan's internal API is.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ScanUrl {
+    /// URL of s4e-scan's internal API.
+    #[arg(
+        id = "scan_url",
+        long = "scan-url",
+        env = "S4E_SCAN_URL",
+        value_name = "S4E_SCAN_URL"
+    )]
+    pub url: String,
+}
+
+/// Where s4e-dispatcher's internal API (dead letters) is.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DispatcherUrl {
+    /// URL of s4e-dispatcher's internal API (dead letters).
+    #[arg(
+        id = "dispatcher_url",
+        long = "dispatcher-url",
+        env = "S4E_DISPATCHER_URL",
+        value_name = "S4E_DISPATCHER_URL"
+    )]
+    pub url: String,
+}
+
+/// The values a group of flags takes when none is given, environment ignored: how a group
+/// whose every flag has a default implements `Default` without restating the defaults.
+///
+/// # Panics
+/// When a flag of `T` has no default: that is a programming error in `T`.
+pub fn defaults<T: clap::Args>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None));
+    command
+        .try_get_matches_from(["defaults"])
+        .and_then(|matches| T::from_arg_matches(&matches))
+        .unwrap_or_else(|error| panic!("a flag without a default: {error}"))
 }
 
 fn parse_service_token(value: &str) -> Result<ServiceToken, String> {
@@ -54,6 +168,19 @@ pub fn parse_namespace(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flag read from a variable every test run has set.
+    #[derive(Debug, clap::Args)]
+    struct Knobs {
+        #[arg(long, env = "PATH", default_value = "declared")]
+        knob: String,
+    }
+
+    #[test]
+    fn defaults_are_the_declared_ones_whatever_the_environment() {
+        assert!(std::env::var_os("PATH").is_some());
+        assert_eq!(defaults::<Knobs>().knob, "declared");
+    }
 
     #[test]
     fn namespaces_are_restricted() {

@@ -1,5 +1,7 @@
 //! The one error type every HTTP handler returns, and its mapping to a response.
-//! Internal detail is logged, never returned.
+//! Internal detail is logged once, when the error is answered, and never returned.
+
+use std::borrow::Cow;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -10,20 +12,34 @@ use s4e_types::api::{ErrorBody, ErrorDetail};
 #[error("{status}: {code}: {message}")]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    /// Stable, for programs: `not_found`, `conflict`, … or a callee's own code passed on.
+    pub code: Cow<'static, str>,
     pub message: String,
     /// Sent as `Retry-After` (whole seconds): when a refused request may be tried again.
     pub retry_after: Option<std::time::Duration>,
+    /// What went wrong inside, for the log line written when the error is answered.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
             retry_after: None,
+            detail: None,
         }
+    }
+
+    /// Keeps `detail` for the log line written when the error is answered.
+    pub fn with_detail(mut self, detail: impl std::fmt::Display) -> Self {
+        self.detail = Some(detail.to_string());
+        self
     }
 
     pub fn with_retry_after(mut self, after: std::time::Duration) -> Self {
@@ -59,39 +75,29 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
-    /// Passes on the status of a failed call to another service. Messages of 400, 403, 404 and
-    /// 409 describe the caller's own request and are passed on; anything else is logged and
-    /// answered without detail.
-    pub fn upstream(status: u16, message: &str) -> Self {
-        match status {
-            400 => Self::bad_request(message),
-            403 => Self::forbidden(message),
-            404 => Self::new(StatusCode::NOT_FOUND, "not_found", message),
-            409 => Self::conflict(message),
-            503 => {
-                tracing::warn!(error = message, "dependency unavailable");
-                Self::unavailable("a dependency is unavailable, try again")
-            }
-            _ => Self::internal(message),
-        }
-    }
-
-    /// Logs the detail and answers with a generic 500.
+    /// A generic 500 to the caller; `detail` is logged when it is answered.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "internal error",
         )
+        .with_detail(detail)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(detail) = &self.detail {
+            if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+                tracing::error!(status = self.status.as_u16(), error = %detail, "request failed");
+            } else {
+                tracing::warn!(status = self.status.as_u16(), error = %detail, "request refused");
+            }
+        }
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_string(),
+                code: self.code.into_owned(),
                 message: self.message,
             },
         };

@@ -111,27 +111,3 @@ impl Served {
         }
     }
 }
-
-/// The start of every binary, after its configuration parsed: logs, the listener, the SIGTERM
-/// hook, then `run` until it returns.
-pub async fn start<F, Fut>(
-    service: &'static str,
-    common: &crate::CommonConfig,
-    default_port: u16,
-    run: F,
-) -> Result<(), BoxError>
-where
-    F: FnOnce(TcpListener, CancellationToken) -> Fut,
-    Fut: Future<Output = Result<(), BoxError>>,
-{
-    crate::telemetry::init(service, &common.log_format);
-    let listener = TcpListener::bind(common.listen_or(default_port)).await?;
-    let shutdown = CancellationToken::new();
-    crate::shutdown::cancel_on_signal(shutdown.clone());
-    let result = run(listener, shutdown).await;
-    match &result {
-        Ok(()) => tracing::info!(service, "stopped"),
-        Err(error) => tracing::error!(service, %error, "stopped on error"),
-    }
-    result
-}

@@ -9,15 +9,31 @@ pub mod migrate;
 
 use std::time::Duration;
 
-use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use tokio::net::TcpListener;
 
 pub use config::Config;
 
-pub const DEFAULT_PORT: u16 = 8081;
-
 /// Connects, optionally migrates, and serves until `shutdown` is cancelled.
-pub async fn run(
+impl Service for Config {
+    const NAME: &'static str = "s4e-base";
+    const ABOUT: &'static str = "S4E data service (PostgreSQL owner)";
+    const DEFAULT_PORT: u16 = 8081;
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -44,11 +60,4 @@ pub async fn run(
     s4e_runtime::serve(listener, router, shutdown).await?;
     pool.close().await;
     Ok(())
-}
-
-/// Starts the service on a task, for tests and the end-to-end suite.
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }

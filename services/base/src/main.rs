@@ -1,9 +1,7 @@
 use clap::{Parser, Subcommand};
-use s4e_base::{Config, DEFAULT_PORT};
+use s4e_base::Config;
 
-/// mimalloc rather than glibc's allocator: under an HTTP service's many small, short-lived
-/// allocations from several threads, glibc's spends its time on arena locks and consolidation
-/// (seen in profiles of the gateway; BENCHMARKS.md).
+/// mimalloc rather than glibc's allocator: see BENCHMARKS.md (the gateway's profiles).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -44,23 +42,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             println!("applied {} migration(s)", applied.len());
             Ok(())
         }
-        Some(Command::Serve(config)) => serve(config).await,
-        None => {
-            // No subcommand: parse the serve flags from the environment.
-            #[derive(Parser)]
-            struct ServeOnly {
-                #[command(flatten)]
-                config: Config,
-            }
-            serve(ServeOnly::parse().config).await
-        }
+        Some(Command::Serve(config)) => s4e_runtime::start(config).await,
+        None => s4e_runtime::start(s4e_runtime::parse_config::<Config>()).await,
     }
-}
-
-async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {
-    let common = config.common.clone();
-    s4e_runtime::start("s4e-base", &common, DEFAULT_PORT, |listener, shutdown| {
-        s4e_base::run(config, listener, shutdown)
-    })
-    .await
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use s4e_base::Config;
 use s4e_client::{BaseClient, ClientError};
-use s4e_runtime::{CommonConfig, Served, ServiceToken};
+use s4e_runtime::{CommonConfig, Served, Service, ServiceToken};
 use s4e_test_support::{TestEnv, listener};
 use s4e_types::api::{FinishJob, NewApiKey, NewScanJob, NewScanRun, ScanRunWithJobs};
 use s4e_types::{
@@ -34,7 +34,7 @@ impl Harness {
             database_max_connections: 5,
             migrate_on_start: true,
         };
-        let base = s4e_base::spawn(config, listener().await).unwrap();
+        let base = config.spawn(listener().await).unwrap();
         let client = BaseClient::new(&base.url(), &env.service_token).unwrap();
         s4e_test_support::wait_for("base ready", std::time::Duration::from_secs(30), || async {
             client.ready().await.ok()

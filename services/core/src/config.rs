@@ -1,31 +1,30 @@
-use s4e_runtime::CommonConfig;
+use s4e_runtime::{BaseUrl, CommonConfig, DispatcherUrl, RedisArgs, ScanUrl};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// URL of s4e-base's internal API.
-    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-    pub base_url: String,
+    #[command(flatten)]
+    pub base: BaseUrl,
 
-    /// URL of s4e-scan's internal API.
-    #[arg(long, env = "S4E_SCAN_URL", value_name = "S4E_SCAN_URL")]
-    pub scan_url: String,
+    #[command(flatten)]
+    pub scan: ScanUrl,
 
-    /// URL of s4e-dispatcher's internal API (dead letters).
-    #[arg(long, env = "S4E_DISPATCHER_URL", value_name = "S4E_DISPATCHER_URL")]
-    pub dispatcher_url: String,
+    #[command(flatten)]
+    pub dispatcher: DispatcherUrl,
 
-    /// Redis URL (live scan status), e.g. redis://host:6379
-    #[arg(
-        long,
-        env = "S4E_REDIS_URL",
-        value_name = "S4E_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis_url: String,
+    // Live scan status and sessions (and rate limits, unless they have their own).
+    #[command(flatten)]
+    pub redis: RedisArgs,
 
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Limits, caches and sessions of the gateway; every one has a default.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Settings {
     /// Requests one API key may make per window.
     #[arg(
         long,
@@ -154,4 +153,10 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub login_window_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        s4e_runtime::config::defaults()
+    }
 }

@@ -19,13 +19,11 @@ pub mod totp;
 use std::time::Duration;
 
 use s4e_client::{BaseClient, DispatcherClient, ScanClient};
-use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use s4e_store::{LiveStatus, RateLimiter, SessionStore};
 use tokio::net::TcpListener;
 
-pub use config::Config;
-
-pub const DEFAULT_PORT: u16 = 8080;
+pub use config::{Config, Settings};
 
 /// What every handler and middleware shares; cloned per request and per layer, so it is one
 /// pointer.
@@ -67,24 +65,43 @@ pub(crate) struct AccountSettings {
     pub login_window: Duration,
 }
 
-pub async fn run(
+impl Service for Config {
+    const NAME: &'static str = "s4e-core";
+    const ABOUT: &'static str = "S4E gateway (the public API)";
+    const DEFAULT_PORT: u16 = 8080;
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
     let token = config.common.service_token.clone();
-    let base = BaseClient::new(&config.base_url, token.expose())?;
-    let scan = ScanClient::new(&config.scan_url, token.expose())?;
-    let dispatcher = DispatcherClient::new(&config.dispatcher_url, token.expose())?;
+    let base = BaseClient::new(&config.base.url, token.expose())?;
+    let scan = ScanClient::new(&config.scan.url, token.expose())?;
+    let dispatcher = DispatcherClient::new(&config.dispatcher.url, token.expose())?;
     let live =
         s4e_runtime::retry::with_retries("redis", Duration::from_secs(60), &shutdown, || {
-            LiveStatus::connect(&config.redis_url, &config.common.namespace)
+            LiveStatus::connect(&config.redis.url, &config.common.namespace)
         })
         .await?;
     let limiter_url = config
+        .settings
         .rate_limit_redis_url
         .as_deref()
-        .unwrap_or(&config.redis_url);
+        .unwrap_or(&config.redis.url);
     let limiter = s4e_runtime::retry::with_retries(
         "redis (rate limits)",
         Duration::from_secs(60),
@@ -94,11 +111,11 @@ pub async fn run(
     .await?;
     let limits = rate_limit::RateLimits {
         limiter,
-        per_key: config.rate_limit_per_key,
-        per_ip: config.rate_limit_per_ip,
-        window: Duration::from_secs(config.rate_limit_window_seconds),
-        fail_open: config.rate_limit_fail_open,
-        counted_with_sessions: limiter_url == config.redis_url,
+        per_key: config.settings.rate_limit_per_key,
+        per_ip: config.settings.rate_limit_per_ip,
+        window: Duration::from_secs(config.settings.rate_limit_window_seconds),
+        fail_open: config.settings.rate_limit_fail_open,
+        counted_with_sessions: limiter_url == config.redis.url,
     };
     let sessions = s4e_runtime::retry::with_retries(
         "redis (sessions)",
@@ -106,9 +123,9 @@ pub async fn run(
         &shutdown,
         || {
             SessionStore::connect(
-                &config.redis_url,
+                &config.redis.url,
                 &config.common.namespace,
-                Duration::from_secs(config.session_idle_seconds),
+                Duration::from_secs(config.settings.session_idle_seconds),
             )
         },
     )
@@ -138,24 +155,25 @@ pub async fn run(
         dispatcher,
         live,
         limits,
-        keys: key_cache::KeyCache::new(Duration::from_secs(config.api_key_cache_seconds)),
+        keys: key_cache::KeyCache::new(Duration::from_secs(config.settings.api_key_cache_seconds)),
         customers: customer_cache::CustomerCache::new(Duration::from_secs(
-            config.api_key_cache_seconds,
+            config.settings.api_key_cache_seconds,
         )),
         sessions,
-        session_max_age: Duration::from_secs(config.session_max_age_seconds),
+        session_max_age: Duration::from_secs(config.settings.session_max_age_seconds),
         secrets: totp::SecretBox::new(
             config
+                .settings
                 .secrets_key
                 .as_deref()
                 .unwrap_or(token.expose())
                 .as_bytes(),
         ),
         accounts: AccountSettings {
-            signup_enabled: config.signup_enabled,
-            login_attempts_per_account: config.login_attempts_per_account,
-            login_attempts_per_ip: config.login_attempts_per_ip,
-            login_window: Duration::from_secs(config.login_window_seconds),
+            signup_enabled: config.settings.signup_enabled,
+            login_attempts_per_account: config.settings.login_attempts_per_account,
+            login_attempts_per_ip: config.settings.login_attempts_per_ip,
+            login_window: Duration::from_secs(config.settings.login_window_seconds),
         },
         shutdown: shutdown.clone(),
         metrics: metrics.clone(),
@@ -165,12 +183,6 @@ pub async fn run(
     let router = router.merge(api::metrics(metrics, token));
     s4e_runtime::serve(listener, router, shutdown).await?;
     Ok(())
-}
-
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }
 
 /// Creates an organization with its first owner, who signs in with `password`; returns the

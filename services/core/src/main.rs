@@ -1,9 +1,7 @@
 use clap::{Parser, Subcommand};
-use s4e_core::{Config, DEFAULT_PORT};
+use s4e_core::Config;
 
-/// mimalloc rather than glibc's allocator: under an HTTP service's many small, short-lived
-/// allocations from several threads, glibc's spends its time on arena locks and consolidation
-/// (seen in profiles of the gateway; BENCHMARKS.md).
+/// mimalloc rather than glibc's allocator: see BENCHMARKS.md (the gateway's profiles).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -17,8 +15,8 @@ struct Cli {
 /// How the administrative commands reach base.
 #[derive(clap::Args)]
 struct BaseAccess {
-    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-    base_url: String,
+    #[command(flatten)]
+    base: s4e_runtime::BaseUrl,
     #[arg(
         long,
         env = "S4E_SERVICE_TOKEN",
@@ -81,7 +79,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             partner,
             base:
                 BaseAccess {
-                    base_url,
+                    base: s4e_runtime::BaseUrl { url: base_url },
                     service_token,
                 },
         }) => {
@@ -99,7 +97,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             owner_password,
             base:
                 BaseAccess {
-                    base_url,
+                    base: s4e_runtime::BaseUrl { url: base_url },
                     service_token,
                 },
         }) => {
@@ -120,7 +118,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             tier,
             base:
                 BaseAccess {
-                    base_url,
+                    base: s4e_runtime::BaseUrl { url: base_url },
                     service_token,
                 },
         }) => {
@@ -129,27 +127,12 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             println!("{} {}", organization.id, organization.rate_tier.as_str());
             Ok(())
         }
-        Some(Command::Serve(config)) => serve(config).await,
-        None => {
-            #[derive(Parser)]
-            struct ServeOnly {
-                #[command(flatten)]
-                config: Config,
-            }
-            serve(ServeOnly::parse().config).await
-        }
+        Some(Command::Serve(config)) => s4e_runtime::start(config).await,
+        None => s4e_runtime::start(s4e_runtime::parse_config::<Config>()).await,
     }
 }
 
 fn parse_tier(value: &str) -> Result<s4e_types::api::RateTier, String> {
     s4e_types::api::RateTier::parse(value)
         .ok_or_else(|| format!("{value:?} is not a tier (standard, professional, enterprise)"))
-}
-
-async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {
-    let common = config.common.clone();
-    s4e_runtime::start("s4e-core", &common, DEFAULT_PORT, |listener, shutdown| {
-        s4e_core::run(config, listener, shutdown)
-    })
-    .await
 }

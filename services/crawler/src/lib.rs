@@ -4,46 +4,44 @@
 use std::time::Duration;
 
 use s4e_bus::{Bus, BusOptions};
-use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Served};
+use s4e_runtime::AmqpArgs;
+use s4e_runtime::{
+    BoxError, CancellationToken, CommonConfig, Metrics, MongoArgs, Readiness, Service,
+};
 use s4e_store::RawOutputs;
 use tokio::net::TcpListener;
-
-pub const DEFAULT_PORT: u16 = 8083;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(
-        long,
-        env = "S4E_AMQP_URL",
-        value_name = "S4E_AMQP_URL",
-        hide_env_values = true
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
 
-    /// MongoDB URL for crawl results.
-    #[arg(
-        long,
-        env = "S4E_MONGODB_URL",
-        value_name = "S4E_MONGODB_URL",
-        hide_env_values = true
-    )]
-    pub mongodb_url: String,
-
-    /// MongoDB database name.
-    #[arg(
-        long,
-        env = "S4E_MONGODB_DATABASE",
-        value_name = "S4E_MONGODB_DATABASE",
-        default_value = "s4e"
-    )]
-    pub mongodb_database: String,
+    #[command(flatten)]
+    pub mongo: MongoArgs,
 }
 
-pub async fn run(
+impl Service for Config {
+    const NAME: &'static str = "s4e-crawler";
+    const ABOUT: &'static str = "S4E crawler";
+    const DEFAULT_PORT: u16 = 8083;
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -51,13 +49,13 @@ pub async fn run(
     let bus =
         s4e_runtime::retry::with_retries("rabbitmq", Duration::from_secs(60), &shutdown, || {
             Bus::connect(
-                &config.amqp_url,
+                &config.amqp.url,
                 &config.common.namespace,
                 BusOptions::default(),
             )
         })
         .await?;
-    let documents = RawOutputs::connect(&config.mongodb_url, &config.mongodb_database).await?;
+    let documents = RawOutputs::connect(&config.mongo.url, &config.mongo.database).await?;
     let metrics = Metrics::new();
     let readiness = Readiness::new()
         .with_flag("rabbitmq", {
@@ -73,10 +71,4 @@ pub async fn run(
     bus.close().await;
     served?;
     Ok(())
-}
-
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }

@@ -1,63 +1,33 @@
-use std::net::SocketAddr;
-
-use s4e_runtime::CommonConfig;
+use s4e_egress::EgressArgs;
+use s4e_runtime::{AmqpArgs, BaseUrl, CommonConfig, MongoArgs, RedisArgs};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// URL of s4e-base's internal API.
-    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-    pub base_url: String,
+    #[command(flatten)]
+    pub base: BaseUrl,
 
-    /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(
-        long,
-        env = "S4E_AMQP_URL",
-        value_name = "S4E_AMQP_URL",
-        hide_env_values = true
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
 
-    /// Redis URL for live scan status, e.g. redis://host:6379
-    #[arg(
-        long,
-        env = "S4E_REDIS_URL",
-        value_name = "S4E_REDIS_URL",
-        hide_env_values = true
-    )]
-    pub redis_url: String,
+    #[command(flatten)]
+    pub redis: RedisArgs,
 
-    /// MongoDB URL for raw scan output.
-    #[arg(
-        long,
-        env = "S4E_MONGODB_URL",
-        value_name = "S4E_MONGODB_URL",
-        hide_env_values = true
-    )]
-    pub mongodb_url: String,
+    #[command(flatten)]
+    pub mongo: MongoArgs,
 
-    /// MongoDB database name.
-    #[arg(
-        long,
-        env = "S4E_MONGODB_DATABASE",
-        value_name = "S4E_MONGODB_DATABASE",
-        default_value = "s4e"
-    )]
-    pub mongodb_database: String,
+    #[command(flatten)]
+    pub egress: EgressArgs,
 
-    /// Let checks reach private and loopback addresses. Off in the cloud; on-prem deployments
-    /// that scan their own networks, and local demos, turn it on. Cloud metadata and
-    /// link-local addresses stay refused either way.
-    #[arg(
-        long,
-        env = "S4E_EGRESS_ALLOW_PRIVATE",
-        value_name = "S4E_EGRESS_ALLOW_PRIVATE",
-        default_value_t = false
-    )]
-    pub egress_allow_private: bool,
+    #[command(flatten)]
+    pub settings: Settings,
+}
 
+/// How the dispatcher routes and runs jobs; every one has a default.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Settings {
     /// Jobs one worker runs at once, per check kind (the queue prefetch).
     #[arg(long, env = "S4E_WORKER_CONCURRENCY", value_name = "S4E_WORKER_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub worker_concurrency: u16,
@@ -101,15 +71,18 @@ pub struct Config {
     /// How often a running job looks for its run's cancellation (a Redis read), in ms.
     #[arg(long, env = "S4E_CANCEL_POLL_MILLISECONDS", value_name = "S4E_CANCEL_POLL_MILLISECONDS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60000))]
     pub cancel_poll_milliseconds: u64,
+}
 
-    /// The recursive resolvers the DNS check asks, comma-separated `ip:port` (or `ip`, port
-    /// 53), in order. Unset: the system's (`/etc/resolv.conf`).
-    #[arg(long, env = "S4E_DNS_SERVERS", value_name = "S4E_DNS_SERVERS", value_delimiter = ',', value_parser = s4e_egress::dns::parse_server)]
-    pub dns_servers: Vec<SocketAddr>,
+impl Default for Settings {
+    fn default() -> Self {
+        s4e_runtime::config::defaults()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use clap::Parser;
 
     use super::*;
@@ -141,10 +114,10 @@ mod tests {
 
     #[test]
     fn dns_servers_are_a_comma_separated_list_or_the_system() {
-        assert!(parse(&[]).unwrap().dns_servers.is_empty());
+        assert!(parse(&[]).unwrap().egress.dns_servers.is_empty());
         let config = parse(&["--dns-servers", "127.0.0.1:5353,9.9.9.9,[::1]:53"]).unwrap();
         assert_eq!(
-            config.dns_servers,
+            config.egress.dns_servers,
             vec![
                 "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
                 "9.9.9.9:53".parse().unwrap(),
@@ -152,5 +125,15 @@ mod tests {
             ]
         );
         assert!(parse(&["--dns-servers", "resolver.example:53"]).is_err());
+    }
+
+    #[test]
+    fn settings_default_to_what_the_flags_declare() {
+        let parsed = parse(&[]).unwrap().settings;
+        let defaults = Settings::default();
+        assert_eq!(parsed.worker_concurrency, defaults.worker_concurrency);
+        assert_eq!(defaults.worker_concurrency, 16);
+        assert_eq!(defaults.check_timeout_seconds, 15);
+        assert_eq!(defaults.cancel_poll_milliseconds, 1000);
     }
 }

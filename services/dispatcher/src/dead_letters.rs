@@ -9,15 +9,15 @@
 //!   confirmed, then removes the record it read (a newer death of the same message stays).
 
 use axum::extract::State;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use s4e_bus::topology::{DISPATCH_ROUTING_KEY, Exchange};
 use s4e_bus::{Bus, DeadLetter, Outcome};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, CancellationToken, Metrics, ServiceToken};
+use s4e_runtime::{ApiError, CancellationToken, InternalRouter, Metrics, ServiceToken};
 use s4e_store::{DeadLetters, StoredDeadLetter};
 use s4e_types::api::{DeadLetterView, List};
+use s4e_types::routes::dispatcher as routes;
 use s4e_types::{Envelope, Message, OrgId};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -95,16 +95,11 @@ fn destination(body: &[u8]) -> (Exchange, &'static str) {
 
 pub fn router(state: LetterState, token: ServiceToken) -> Router {
     Router::new()
-        .route("/internal/v1/dead-letters", get(list_all))
-        .route(
-            "/internal/v1/dead-letters/{letter_id}/replay",
-            post(replay_any),
-        )
-        .route("/internal/v1/orgs/{org_id}/dead-letters", get(list_org))
-        .route(
-            "/internal/v1/orgs/{org_id}/dead-letters/{letter_id}/replay",
-            post(replay_org),
-        )
+        .at(routes::ALL_DEAD_LETTERS, list_all)
+        .at(routes::REPLAY_ANY_DEAD_LETTER, replay_any)
+        .at(routes::DEAD_LETTERS, list_org)
+        .at(routes::REPLAY_DEAD_LETTER, replay_org)
+        .with_no_route_answer()
         .layer(axum::middleware::from_fn_with_state(
             token,
             s4e_runtime::service_token::require,

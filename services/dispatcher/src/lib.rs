@@ -12,43 +12,61 @@ use std::time::Duration;
 use s4e_bus::{Bus, BusOptions, Queue};
 use s4e_checks::CheckContext;
 use s4e_client::BaseClient;
-use s4e_egress::{EgressPolicy, OwnServices};
-use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use s4e_egress::OwnServices;
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use s4e_store::{Leases, LiveStatus, RawOutputs};
 use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
-pub use config::Config;
+pub use config::{Config, Settings};
 
-pub const DEFAULT_PORT: u16 = 8084;
+impl Service for Config {
+    const NAME: &'static str = "s4e-dispatcher";
+    const ABOUT: &'static str = "S4E job dispatcher and check workers";
+    const DEFAULT_PORT: u16 = 8084;
 
-pub async fn run(
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
     let connect_deadline = Duration::from_secs(60);
-    let base = BaseClient::new(&config.base_url, config.common.service_token.expose())?;
+    let base = BaseClient::new(&config.base.url, config.common.service_token.expose())?;
     let bus = s4e_runtime::retry::with_retries("rabbitmq", connect_deadline, &shutdown, || {
         Bus::connect(
-            &config.amqp_url,
+            &config.amqp.url,
             &config.common.namespace,
             BusOptions {
-                retry_delay_cap: Duration::from_millis(config.retry_delay_cap_milliseconds),
+                retry_delay_cap: Duration::from_millis(
+                    config.settings.retry_delay_cap_milliseconds,
+                ),
                 ..BusOptions::default()
             },
         )
     })
     .await?;
     let live = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
-        LiveStatus::connect(&config.redis_url, &config.common.namespace)
+        LiveStatus::connect(&config.redis.url, &config.common.namespace)
     })
     .await?;
     let leases = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
-        Leases::connect(&config.redis_url, &config.common.namespace)
+        Leases::connect(&config.redis.url, &config.common.namespace)
     })
     .await?;
-    let raw = RawOutputs::connect(&config.mongodb_url, &config.mongodb_database).await?;
+    let raw = RawOutputs::connect(&config.mongo.url, &config.mongo.database).await?;
     let metrics = Metrics::new();
 
     let readiness = Readiness::new()
@@ -76,24 +94,20 @@ pub async fn run(
     let consumers = CancellationToken::new();
     let mut tasks = vec![router::start(
         &bus,
-        config.router_prefetch,
+        config.settings.router_prefetch,
         consumers.clone(),
         metrics.clone(),
     )];
     // The platform's own services are never a target, whatever the policy allows.
     let own_services = OwnServices::resolve([
-        config.base_url.clone(),
-        config.amqp_url.clone(),
-        config.redis_url.clone(),
-        config.mongodb_url.clone(),
+        config.base.url.clone(),
+        config.amqp.url.clone(),
+        config.redis.url.clone(),
+        config.mongo.url.clone(),
         listener.local_addr()?.to_string(),
     ])
     .await;
-    let egress = EgressPolicy {
-        allow_private: config.egress_allow_private,
-        ..EgressPolicy::default()
-    }
-    .refusing(own_services);
+    let egress = config.egress.policy(own_services);
     let worker = Arc::new(worker::Worker {
         base,
         bus: bus.clone(),
@@ -102,15 +116,15 @@ pub async fn run(
         metrics: metrics.clone(),
         checks: CheckContext {
             egress,
-            timeout: Duration::from_secs(config.check_timeout_seconds),
-            port_scan_timeout: Duration::from_secs(config.port_scan_timeout_seconds),
-            dns_servers: config.dns_servers.clone(),
+            timeout: Duration::from_secs(config.settings.check_timeout_seconds),
+            port_scan_timeout: Duration::from_secs(config.settings.port_scan_timeout_seconds),
+            dns_servers: config.egress.dns_servers.clone(),
             ..CheckContext::default()
         },
-        cancel_poll: Duration::from_millis(config.cancel_poll_milliseconds),
+        cancel_poll: Duration::from_millis(config.settings.cancel_poll_milliseconds),
         leases,
-        max_jobs_per_org: config.max_jobs_per_org,
-        max_jobs_per_host: config.max_jobs_per_host,
+        max_jobs_per_org: config.settings.max_jobs_per_org,
+        max_jobs_per_host: config.settings.max_jobs_per_host,
     });
     let letters = dead_letters::LetterState {
         bus: bus.clone(),
@@ -122,7 +136,7 @@ pub async fn run(
         tasks.push(worker::start(
             worker.clone(),
             Queue::Jobs(*kind),
-            config.worker_concurrency,
+            config.settings.worker_concurrency,
             consumers.clone(),
         ));
     }
@@ -138,10 +152,4 @@ pub async fn run(
     bus.close().await;
     served?;
     Ok(())
-}
-
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }

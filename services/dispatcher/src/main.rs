@@ -1,9 +1,7 @@
 use clap::{Parser, Subcommand};
-use s4e_dispatcher::{Config, DEFAULT_PORT};
+use s4e_dispatcher::Config;
 
-/// mimalloc rather than glibc's allocator: under an HTTP service's many small, short-lived
-/// allocations from several threads, glibc's spends its time on arena locks and consolidation
-/// (seen in profiles of the gateway; BENCHMARKS.md).
+/// mimalloc rather than glibc's allocator: see BENCHMARKS.md (the gateway's profiles).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -28,9 +26,8 @@ enum Command {
         /// Replay this letter instead of listing.
         #[arg(long, value_name = "LETTER_ID")]
         replay: Option<String>,
-        /// URL of a running dispatcher's internal API.
-        #[arg(long, env = "S4E_DISPATCHER_URL", value_name = "S4E_DISPATCHER_URL")]
-        dispatcher_url: String,
+        #[command(flatten)]
+        dispatcher: s4e_runtime::DispatcherUrl,
         #[arg(
             long,
             env = "S4E_SERVICE_TOKEN",
@@ -46,10 +43,10 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
     match Cli::parse().command {
         Some(Command::DeadLetters {
             replay,
-            dispatcher_url,
+            dispatcher,
             service_token,
         }) => {
-            let client = s4e_client::DispatcherClient::new(&dispatcher_url, &service_token)?;
+            let client = s4e_client::DispatcherClient::new(&dispatcher.url, &service_token)?;
             let letters = match replay {
                 Some(id) => vec![client.replay_any_dead_letter(&id).await?],
                 None => client.all_dead_letters().await?,
@@ -59,25 +56,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             }
             Ok(())
         }
-        Some(Command::Serve(config)) => serve(*config).await,
-        None => {
-            #[derive(Parser)]
-            struct ServeOnly {
-                #[command(flatten)]
-                config: Config,
-            }
-            serve(ServeOnly::parse().config).await
-        }
+        Some(Command::Serve(config)) => s4e_runtime::start(*config).await,
+        None => s4e_runtime::start(s4e_runtime::parse_config::<Config>()).await,
     }
-}
-
-async fn serve(config: Config) -> Result<(), s4e_runtime::BoxError> {
-    let common = config.common.clone();
-    s4e_runtime::start(
-        "s4e-dispatcher",
-        &common,
-        DEFAULT_PORT,
-        |listener, shutdown| s4e_dispatcher::run(config, listener, shutdown),
-    )
-    .await
 }

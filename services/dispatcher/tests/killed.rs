@@ -10,7 +10,7 @@ use std::time::Duration;
 use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_bus::{Bus, BusOptions, Exchange};
 use s4e_client::BaseClient;
-use s4e_runtime::{CommonConfig, ServiceToken};
+use s4e_runtime::{CommonConfig, Service, ServiceToken};
 use s4e_test_support::{TestEnv, listener, wait_for};
 use s4e_types::api::{NewScanJob, NewScanRun};
 use s4e_types::{
@@ -90,20 +90,16 @@ async fn start_dispatcher(env: &TestEnv, base_url: &str) -> (Child, String) {
 #[tokio::test]
 async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     let env = TestEnv::new().await.unwrap();
-    let base = s4e_base::spawn(
-        s4e_base::Config {
-            common: CommonConfig {
-                listen: None,
-                service_token: ServiceToken::new(&env.service_token).unwrap(),
-                namespace: env.namespace.clone(),
-                log_format: "json".into(),
-            },
-            database_url: env.database_url.clone(),
-            database_max_connections: 5,
-            migrate_on_start: true,
-        },
-        listener().await,
-    )
+    let base = s4e_base::Config {
+        common: CommonConfig::new(
+            ServiceToken::new(&env.service_token).unwrap(),
+            &env.namespace,
+        ),
+        database_url: env.database_url.clone(),
+        database_max_connections: 5,
+        migrate_on_start: true,
+    }
+    .spawn(listener().await)
     .unwrap();
     let client = BaseClient::new(&base.url(), &env.service_token).unwrap();
     wait_for("base ready", DEADLINE, || async {

@@ -2,12 +2,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use s4e_bus::Exchange;
 use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, ApiJson, ServiceToken};
+use s4e_runtime::{ApiError, ApiJson, InternalRouter, ServiceToken};
+use s4e_types::routes::scan as routes;
 use std::time::Duration;
 
 use s4e_runtime::CancellationToken;
@@ -23,12 +23,10 @@ use crate::ownership;
 
 pub fn router(state: AppState, token: ServiceToken) -> Router {
     Router::new()
-        .route("/internal/v1/catalog", get(list_catalog))
-        .route("/internal/v1/orgs/{org_id}/scans", post(start_scan))
-        .route(
-            "/internal/v1/orgs/{org_id}/assets/{asset_id}/verify",
-            post(verify_asset),
-        )
+        .at(routes::CATALOG, list_catalog)
+        .at(routes::START_SCAN, start_scan)
+        .at(routes::VERIFY_ASSET, verify_asset)
+        .with_no_route_answer()
         .layer(axum::middleware::from_fn_with_state(
             token,
             s4e_runtime::service_token::require,

@@ -1,33 +1,19 @@
-use s4e_runtime::CommonConfig;
+use s4e_egress::EgressArgs;
+use s4e_runtime::{AmqpArgs, BaseUrl, CommonConfig};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// URL of s4e-base's internal API.
-    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-    pub base_url: String,
+    #[command(flatten)]
+    pub base: BaseUrl,
 
-    /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(
-        long,
-        env = "S4E_AMQP_URL",
-        value_name = "S4E_AMQP_URL",
-        hide_env_values = true
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
 
-    /// Let ownership verification reach private and loopback addresses (on-prem, local demo);
-    /// metadata and link-local addresses stay refused.
-    #[arg(
-        long,
-        env = "S4E_EGRESS_ALLOW_PRIVATE",
-        value_name = "S4E_EGRESS_ALLOW_PRIVATE",
-        default_value_t = false,
-        action = clap::ArgAction::Set
-    )]
-    pub egress_allow_private: bool,
+    #[command(flatten)]
+    pub egress: EgressArgs,
 
     /// Refuse scans of unverified assets beyond one passive check. Only a deployment that
     /// scans nothing but its own networks turns this off.
@@ -49,15 +35,4 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=120)
     )]
     pub verification_timeout_seconds: u64,
-
-    /// The recursive resolvers DNS TXT verification asks, comma-separated `ip:port` (or `ip`,
-    /// port 53). Unset: the system's (`/etc/resolv.conf`).
-    #[arg(
-        long,
-        env = "S4E_DNS_SERVERS",
-        value_name = "S4E_DNS_SERVERS",
-        value_delimiter = ',',
-        value_parser = s4e_egress::dns::parse_server
-    )]
-    pub dns_servers: Vec<std::net::SocketAddr>,
 }

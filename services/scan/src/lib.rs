@@ -10,13 +10,11 @@ use std::time::Duration;
 
 use s4e_bus::{Bus, BusOptions};
 use s4e_client::BaseClient;
-use s4e_egress::{EgressPolicy, OwnServices};
-use s4e_runtime::{BoxError, CancellationToken, Metrics, Readiness, Served};
+use s4e_egress::OwnServices;
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use tokio::net::TcpListener;
 
 pub use config::Config;
-
-pub const DEFAULT_PORT: u16 = 8082;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -27,17 +25,35 @@ pub(crate) struct AppState {
     pub require_ownership: bool,
 }
 
-pub async fn run(
+impl Service for Config {
+    const NAME: &'static str = "s4e-scan";
+    const ABOUT: &'static str = "S4E scan manager";
+    const DEFAULT_PORT: u16 = 8082;
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
     let token = config.common.service_token.clone();
-    let base = BaseClient::new(&config.base_url, token.expose())?;
+    let base = BaseClient::new(&config.base.url, token.expose())?;
     let bus =
         s4e_runtime::retry::with_retries("rabbitmq", Duration::from_secs(60), &shutdown, || {
             Bus::connect(
-                &config.amqp_url,
+                &config.amqp.url,
                 &config.common.namespace,
                 BusOptions::default(),
             )
@@ -56,8 +72,8 @@ pub async fn run(
         );
     // A site proving its ownership must not be one of the platform's own services either.
     let own_services = OwnServices::resolve([
-        config.base_url.clone(),
-        config.amqp_url.clone(),
+        config.base.url.clone(),
+        config.amqp.url.clone(),
         listener.local_addr()?.to_string(),
     ])
     .await;
@@ -66,14 +82,10 @@ pub async fn run(
         bus: bus.clone(),
         metrics: metrics.clone(),
         verifier: ownership::Verifier {
-            egress: EgressPolicy {
-                allow_private: config.egress_allow_private,
-                ..EgressPolicy::default()
-            }
-            .refusing(own_services),
+            egress: config.egress.policy(own_services),
             timeout: Duration::from_secs(config.verification_timeout_seconds),
             // Without resolvers (no configuration, no resolv.conf) the DNS method says so.
-            dns: s4e_egress::dns::DnsClient::new(&config.dns_servers)
+            dns: s4e_egress::dns::DnsClient::new(&config.egress.dns_servers)
                 .inspect_err(|error| tracing::warn!(%error, "dns verification unavailable"))
                 .ok(),
         },
@@ -85,10 +97,4 @@ pub async fn run(
     s4e_runtime::serve(listener, router, shutdown).await?;
     bus.close().await;
     Ok(())
-}
-
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }

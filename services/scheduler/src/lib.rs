@@ -7,23 +7,21 @@ mod reverify;
 use std::time::Duration;
 
 use s4e_client::{BaseClient, ScanClient};
-use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Served};
+use s4e_runtime::{BaseUrl, ScanUrl};
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use tokio::net::TcpListener;
-
-pub const DEFAULT_PORT: u16 = 8085;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// URL of s4e-base's internal API.
-    #[arg(long, env = "S4E_BASE_URL", value_name = "S4E_BASE_URL")]
-    pub base_url: String,
+    #[command(flatten)]
+    pub base: BaseUrl,
 
-    /// URL of s4e-scan's internal API (it runs the verifications).
-    #[arg(long, env = "S4E_SCAN_URL", value_name = "S4E_SCAN_URL")]
-    pub scan_url: String,
+    // s4e-scan runs the verifications.
+    #[command(flatten)]
+    pub scan: ScanUrl,
 
     /// A verified asset is proven again once its last proof is this old.
     #[arg(
@@ -58,14 +56,32 @@ pub struct Config {
     pub reverify_grace_seconds: u32,
 }
 
-pub async fn run(
+impl Service for Config {
+    const NAME: &'static str = "s4e-scheduler";
+    const ABOUT: &'static str = "S4E scheduler";
+    const DEFAULT_PORT: u16 = 8085;
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
     let token = config.common.service_token.expose();
-    let base = BaseClient::new(&config.base_url, token)?;
-    let scan = ScanClient::new(&config.scan_url, token)?;
+    let base = BaseClient::new(&config.base.url, token)?;
+    let scan = ScanClient::new(&config.scan.url, token)?;
     let metrics = Metrics::new();
     let readiness = Readiness::new()
         .with_probe(
@@ -97,10 +113,4 @@ pub async fn run(
     }
     served?;
     Ok(())
-}
-
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }

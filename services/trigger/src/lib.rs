@@ -4,28 +4,39 @@
 use std::time::Duration;
 
 use s4e_bus::{Bus, BusOptions, Incoming, Outcome, Queue};
-use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Served};
+use s4e_runtime::AmqpArgs;
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use s4e_types::Message;
 use tokio::net::TcpListener;
-
-pub const DEFAULT_PORT: u16 = 8086;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// RabbitMQ URL, e.g. amqp://user:pass@host:5672/%2f
-    #[arg(
-        long,
-        env = "S4E_AMQP_URL",
-        value_name = "S4E_AMQP_URL",
-        hide_env_values = true
-    )]
-    pub amqp_url: String,
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
 }
 
-pub async fn run(
+impl Service for Config {
+    const NAME: &'static str = "s4e-trigger";
+    const ABOUT: &'static str = "S4E trigger";
+    const DEFAULT_PORT: u16 = 8086;
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+
+    fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        run(self, listener, shutdown)
+    }
+}
+
+async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -33,7 +44,7 @@ pub async fn run(
     let bus =
         s4e_runtime::retry::with_retries("rabbitmq", Duration::from_secs(60), &shutdown, || {
             Bus::connect(
-                &config.amqp_url,
+                &config.amqp.url,
                 &config.common.namespace,
                 BusOptions::default(),
             )
@@ -77,10 +88,4 @@ fn record(metrics: &Metrics, incoming: Incoming) -> Outcome {
         );
     }
     Outcome::Ack
-}
-
-pub fn spawn(config: Config, listener: TcpListener) -> std::io::Result<Served> {
-    Served::spawn(listener, move |listener, shutdown| {
-        run(config, listener, shutdown)
-    })
 }

@@ -1,28 +1,7 @@
-use clap::Parser;
-use s4e_trigger::{Config, DEFAULT_PORT};
-
-/// mimalloc rather than glibc's allocator: under an HTTP service's many small, short-lived
-/// allocations from several threads, glibc's spends its time on arena locks and consolidation
-/// (seen in profiles of the gateway; BENCHMARKS.md).
+/// mimalloc rather than glibc's allocator: see BENCHMARKS.md (the gateway's profiles).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Parser)]
-#[command(name = "s4e-trigger", version, about = "S4E trigger")]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-}
-
-#[tokio::main]
-async fn main() -> Result<(), s4e_runtime::BoxError> {
-    let config = Cli::parse().config;
-    let common = config.common.clone();
-    s4e_runtime::start(
-        "s4e-trigger",
-        &common,
-        DEFAULT_PORT,
-        |listener, shutdown| s4e_trigger::run(config, listener, shutdown),
-    )
-    .await
+fn main() -> Result<(), s4e_runtime::BoxError> {
+    s4e_runtime::main::<s4e_trigger::Config>()
 }

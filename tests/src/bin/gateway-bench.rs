@@ -115,8 +115,8 @@ async fn main() -> anyhow::Result<()> {
     // load that met one would be measuring 429s.
     fleet
         .restart_core(|config| {
-            config.rate_limit_per_key = u32::MAX / 16;
-            config.rate_limit_per_ip = u32::MAX;
+            config.settings.rate_limit_per_key = u32::MAX / 16;
+            config.settings.rate_limit_per_ip = u32::MAX;
         })
         .await?;
     let target = Target::demo(false).await;

@@ -11,140 +11,67 @@ mod scan_settings;
 mod users;
 
 use axum::Router;
-use axum::routing::{get, post};
-use s4e_runtime::{ApiError, ServiceToken};
+use s4e_runtime::{ApiError, InternalRouter, ServiceToken};
+use s4e_types::routes::base as routes;
 use sqlx::PgPool;
 
 use crate::db::DbError;
 
 pub fn router(pool: PgPool, token: ServiceToken) -> Router {
     Router::new()
-        .route("/internal/v1/orgs", post(organizations::create))
-        .route("/internal/v1/orgs/{org_id}", get(organizations::get))
-        .route(
-            "/internal/v1/orgs/{org_id}/rate-tier",
-            post(organizations::set_rate_tier),
+        .at(routes::CREATE_ORGANIZATION, organizations::create)
+        .at(routes::ORGANIZATION, organizations::get)
+        .at(routes::SET_RATE_TIER, organizations::set_rate_tier)
+        .at(routes::CREATE_CUSTOMER, organizations::create_customer)
+        .at(routes::CUSTOMERS, organizations::customers)
+        .at(routes::CUSTOMER, organizations::customer)
+        .at(routes::PORTFOLIO, organizations::portfolio)
+        .at(routes::CREATE_API_KEY, api_keys::create)
+        .at(routes::API_KEYS, api_keys::list)
+        .at(routes::REVOKE_API_KEY, api_keys::revoke)
+        .at(routes::API_KEY_BY_HASH, api_keys::by_hash)
+        .at(routes::SIGNUP, users::signup)
+        .at(routes::CREDENTIALS, users::credentials)
+        .at(routes::ACCEPT_INVITATION, users::accept_invitation)
+        .at(routes::USERS, users::list)
+        .at(routes::USER, users::get)
+        .at(routes::UPDATE_USER, users::update)
+        .at(routes::DELETE_USER, users::delete)
+        .at(routes::SET_ASSET_SCOPE, users::set_asset_scope)
+        .at(routes::SET_PASSWORD, users::set_password)
+        .at(routes::SET_PENDING_TOTP, users::set_pending_totp)
+        .at(routes::DISABLE_TOTP, users::disable_totp)
+        .at(routes::ENABLE_TOTP, users::enable_totp)
+        .at(routes::INVITE, users::invite)
+        .at(routes::INVITATIONS, users::invitations)
+        .at(routes::APPEND_AUDIT, audit::append)
+        .at(routes::AUDIT, audit::query)
+        .at(routes::CREATE_ASSET, assets::create)
+        .at(routes::ASSETS, assets::list)
+        .at(routes::ASSET, assets::get)
+        .at(routes::RECORD_VERIFICATION, assets::record_verification)
+        .at(routes::VERIFIED_DOMAINS, assets::verified_domains)
+        .at(
+            routes::DUE_FOR_REVERIFICATION,
+            assets::due_for_reverification,
         )
-        .route(
-            "/internal/v1/orgs/{org_id}/customers",
-            post(organizations::create_customer).get(organizations::customers),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/customers/{customer_id}",
-            get(organizations::customer),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/portfolio",
-            get(organizations::portfolio),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/api-keys",
-            post(api_keys::create).get(api_keys::list),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/api-keys/{key_id}/revoke",
-            post(api_keys::revoke),
-        )
-        .route("/internal/v1/api-keys/{key_hash}", get(api_keys::by_hash))
-        .route("/internal/v1/signups", post(users::signup))
-        .route("/internal/v1/credentials", post(users::credentials))
-        .route(
-            "/internal/v1/invitations/accept",
-            post(users::accept_invitation),
-        )
-        .route("/internal/v1/orgs/{org_id}/users", get(users::list))
-        .route(
-            "/internal/v1/orgs/{org_id}/users/{user_id}",
-            get(users::get).patch(users::update).delete(users::delete),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/users/{user_id}/asset-scope",
-            post(users::set_asset_scope),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/users/{user_id}/password",
-            post(users::set_password),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/users/{user_id}/totp",
-            post(users::set_pending_totp).delete(users::disable_totp),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/users/{user_id}/totp/enable",
-            post(users::enable_totp),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/invitations",
-            post(users::invite).get(users::invitations),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/audit",
-            post(audit::append).get(audit::query),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/assets",
-            post(assets::create).get(assets::list),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/assets/{asset_id}",
-            get(assets::get),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/assets/{asset_id}/verification",
-            post(assets::record_verification),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/verified-domains",
-            get(assets::verified_domains),
-        )
-        .route(
-            "/internal/v1/assets/reverification-due",
-            get(assets::due_for_reverification),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/scan-settings",
-            get(scan_settings::get).put(scan_settings::put),
-        )
-        .route("/internal/v1/orgs/{org_id}/runs", post(runs::create))
-        .route("/internal/v1/orgs/{org_id}/runs/{run_id}", get(runs::get))
-        .route(
-            "/internal/v1/orgs/{org_id}/runs/{run_id}/fail",
-            post(runs::fail),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/runs/{run_id}/cancel",
-            post(runs::cancel),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/runs/{run_id}/jobs",
-            get(runs::jobs),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/jobs/{job_id}",
-            get(runs::get_job),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/jobs/{job_id}/start",
-            post(runs::start_job),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/jobs/{job_id}/finish",
-            post(runs::finish_job),
-        )
-        .route("/internal/v1/orgs/{org_id}/findings", get(findings::list))
-        .route(
-            "/internal/v1/orgs/{org_id}/findings/count",
-            get(findings::count),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/findings/bulk-status",
-            post(findings::bulk_change_status),
-        )
-        .route(
-            "/internal/v1/orgs/{org_id}/findings/{finding_id}",
-            get(findings::get).patch(findings::change_status),
-        )
-        .route("/internal/v1/orgs/{org_id}/summary", get(findings::summary))
+        .at(routes::SCAN_SETTINGS, scan_settings::get)
+        .at(routes::PUT_SCAN_SETTINGS, scan_settings::put)
+        .at(routes::CREATE_RUN, runs::create)
+        .at(routes::RUN, runs::get)
+        .at(routes::FAIL_RUN, runs::fail)
+        .at(routes::CANCEL_RUN, runs::cancel)
+        .at(routes::RUN_JOBS, runs::jobs)
+        .at(routes::JOB, runs::get_job)
+        .at(routes::START_JOB, runs::start_job)
+        .at(routes::FINISH_JOB, runs::finish_job)
+        .at(routes::FINDINGS, findings::list)
+        .at(routes::COUNT_FINDINGS, findings::count)
+        .at(routes::BULK_CHANGE_STATUS, findings::bulk_change_status)
+        .at(routes::FINDING, findings::get)
+        .at(routes::CHANGE_STATUS, findings::change_status)
+        .at(routes::SUMMARY, findings::summary)
+        .with_no_route_answer()
         .layer(axum::middleware::from_fn_with_state(
             token,
             s4e_runtime::service_token::require,
