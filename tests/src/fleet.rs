@@ -1,0 +1,411 @@
+//! The seven services started in-process against one isolated `TestEnv`, and what tests ask
+//! of them through the gateway.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use s4e_egress::EgressArgs;
+use s4e_runtime::{
+    AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl, Served, Service,
+    ServiceToken,
+};
+use s4e_test_dns::TestDns;
+use s4e_test_support::{TestEnv, listener, wait_for};
+use s4e_types::api::ScanView;
+use serde_json::Value;
+
+pub struct Fleet {
+    pub env: TestEnv,
+    pub base: Served,
+    pub scan: Served,
+    pub core: Served,
+    pub dispatcher: Served,
+    pub crawler: Served,
+    pub scheduler: Served,
+    pub trigger: Served,
+    /// The only resolver the DNS check asks: scans never query the internet. Tests add the
+    /// records of the domains they scan.
+    pub dns: TestDns,
+    /// An admin API key of a fresh organization.
+    pub admin_key: String,
+    pub http: reqwest::Client,
+}
+
+fn common(env: &TestEnv) -> CommonConfig {
+    let token = ServiceToken::new(&env.service_token).expect("test token is long enough");
+    CommonConfig::new(token, &env.namespace)
+}
+
+/// The fleet's egress: local targets are reachable, and the fleet's DNS server is the only
+/// resolver.
+fn egress(dns: &TestDns) -> EgressArgs {
+    EgressArgs {
+        allow_private: true,
+        dns_servers: vec![dns.addr()],
+    }
+}
+
+fn mongo(env: &TestEnv) -> MongoArgs {
+    MongoArgs {
+        url: env.mongodb_url.clone(),
+        database: env.namespace.clone(),
+    }
+}
+
+/// The scan service's configuration in a fleet: ownership is not required (tests that verify
+/// ownership turn it on with [`Fleet::restart_scan`]).
+fn scan_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_scan::Config {
+    s4e_scan::Config {
+        common: common(env),
+        base: BaseUrl { url: base.url() },
+        amqp: AmqpArgs {
+            url: env.amqp_url.clone(),
+        },
+        egress: egress(dns),
+        require_ownership_verification: false,
+        verification_timeout_seconds: 5,
+    }
+}
+
+/// The dispatcher's configuration in a fleet: short check limits, cancellations noticed within
+/// 200 ms.
+fn dispatcher_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_dispatcher::Config {
+    s4e_dispatcher::Config {
+        common: common(env),
+        base: BaseUrl { url: base.url() },
+        amqp: AmqpArgs {
+            url: env.amqp_url.clone(),
+        },
+        redis: RedisArgs {
+            url: env.redis_url.clone(),
+        },
+        mongo: mongo(env),
+        egress: egress(dns),
+        settings: s4e_dispatcher::Settings {
+            check_timeout_seconds: 5,
+            port_scan_timeout_seconds: 120,
+            cancel_poll_milliseconds: 200,
+            ..Default::default()
+        },
+    }
+}
+
+/// The gateway's configuration in a fleet: rates high enough never to limit a test, and
+/// sign-up open.
+fn core_config(
+    env: &TestEnv,
+    base: &Served,
+    scan: &Served,
+    dispatcher: &Served,
+) -> s4e_core::Config {
+    s4e_core::Config {
+        common: common(env),
+        base: BaseUrl { url: base.url() },
+        scan: ScanUrl { url: scan.url() },
+        dispatcher: DispatcherUrl {
+            url: dispatcher.url(),
+        },
+        redis: RedisArgs {
+            url: env.redis_url.clone(),
+        },
+        settings: s4e_core::Settings {
+            rate_limit_per_key: 1_000_000,
+            rate_limit_per_ip: 1_000_000,
+            login_attempts_per_ip: 1_000_000,
+            signup_enabled: true,
+            ..Default::default()
+        },
+    }
+}
+
+impl Fleet {
+    /// Starts all seven services on port 0 and waits until each is ready.
+    pub async fn start() -> anyhow::Result<Fleet> {
+        let env = TestEnv::new().await?;
+        let dns = TestDns::start().await?;
+        let base = s4e_base::Config {
+            common: common(&env),
+            database_url: env.database_url.clone(),
+            database_max_connections: 10,
+            migrate_on_start: true,
+        }
+        .spawn(listener().await)?;
+        let scan = scan_config(&env, &base, &dns).spawn(listener().await)?;
+        let dispatcher = dispatcher_config(&env, &base, &dns).spawn(listener().await)?;
+        let core = core_config(&env, &base, &scan, &dispatcher).spawn(listener().await)?;
+        let crawler = s4e_crawler::Config {
+            common: common(&env),
+            amqp: AmqpArgs {
+                url: env.amqp_url.clone(),
+            },
+            mongo: mongo(&env),
+        }
+        .spawn(listener().await)?;
+        let scheduler = s4e_scheduler::Config {
+            common: common(&env),
+            base: BaseUrl { url: base.url() },
+            scan: ScanUrl { url: scan.url() },
+            // Tests that re-verify start a scheduler of their own with short periods.
+            reverify_after_seconds: 24 * 3600,
+            reverify_poll_seconds: 3600,
+            reverify_grace_seconds: 7 * 24 * 3600,
+        }
+        .spawn(listener().await)?;
+        let trigger = s4e_trigger::Config {
+            common: common(&env),
+            amqp: AmqpArgs {
+                url: env.amqp_url.clone(),
+            },
+        }
+        .spawn(listener().await)?;
+        let http = reqwest::Client::new();
+        for served in [
+            &base,
+            &scan,
+            &core,
+            &dispatcher,
+            &crawler,
+            &scheduler,
+            &trigger,
+        ] {
+            let url = format!("{}/readyz", served.url());
+            wait_for(&url, Duration::from_secs(60), || async {
+                let response = http.get(&url).send().await.ok()?;
+                response.status().is_success().then_some(())
+            })
+            .await?;
+        }
+        let admin_key = s4e_core::create_admin_key(&base.url(), &env.service_token, "e2e")
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        Ok(Fleet {
+            env,
+            base,
+            scan,
+            core,
+            dispatcher,
+            crawler,
+            scheduler,
+            trigger,
+            dns,
+            admin_key,
+            http,
+        })
+    }
+
+    /// Replaces the gateway with one whose config is the fleet's (unlimited rates) changed by
+    /// `configure`, and waits until it is ready.
+    pub async fn restart_core(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_core::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = core_config(&self.env, &self.base, &self.scan, &self.dispatcher);
+        configure(&mut config);
+        let core = config.spawn(listener().await)?;
+        let previous = std::mem::replace(&mut self.core, core);
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/readyz", self.core.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await
+    }
+
+    /// Replaces the scan service with one whose config is the fleet's changed by `configure`,
+    /// then the gateway (which holds the scan service's address), and waits until both are
+    /// ready.
+    pub async fn restart_scan(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_scan::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = scan_config(&self.env, &self.base, &self.dns);
+        configure(&mut config);
+        let scan = config.spawn(listener().await)?;
+        let previous = std::mem::replace(&mut self.scan, scan);
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/readyz", self.scan.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await?;
+        self.restart_core(|_| {}).await
+    }
+
+    /// Replaces the dispatcher with one whose config is the fleet's changed by `configure`,
+    /// then the gateway (which holds the dispatcher's address). Waits until the new dispatcher
+    /// serves (not until it is ready: a test may point it at a dependency that is away).
+    pub async fn restart_dispatcher(
+        &mut self,
+        configure: impl FnOnce(&mut s4e_dispatcher::Config),
+    ) -> anyhow::Result<()> {
+        let mut config = dispatcher_config(&self.env, &self.base, &self.dns);
+        configure(&mut config);
+        let previous = std::mem::replace(&mut self.dispatcher, config.spawn(listener().await)?);
+        previous
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+        let url = format!("{}/healthz", self.dispatcher.url());
+        wait_for(&url, Duration::from_secs(60), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await?;
+        self.restart_core(|_| {}).await
+    }
+
+    /// The settings every service of this fleet shares, for a test that starts one more.
+    pub fn common(&self) -> CommonConfig {
+        common(&self.env)
+    }
+
+    /// Every service, for checks that apply to all of them.
+    pub fn services(&self) -> [(&'static str, &Served); 7] {
+        [
+            ("base", &self.base),
+            ("scan", &self.scan),
+            ("core", &self.core),
+            ("dispatcher", &self.dispatcher),
+            ("crawler", &self.crawler),
+            ("scheduler", &self.scheduler),
+            ("trigger", &self.trigger),
+        ]
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.core.url())
+    }
+
+    /// The Prometheus text of the service served at `service_url` (with the service token,
+    /// which the gateway's metrics need); `None` while it cannot be read, for polling.
+    pub async fn metrics_text(&self, service_url: &str) -> Option<String> {
+        self.http
+            .get(format!("{service_url}/metrics"))
+            .header("x-s4e-service-token", &self.env.service_token)
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    }
+
+    /// A request to the gateway with the admin key.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.api(path))
+            .bearer_auth(&self.admin_key)
+    }
+
+    /// Registers a URL asset and returns its id.
+    pub async fn create_url_asset(&self, url: &str) -> anyhow::Result<String> {
+        self.create_asset("url", url).await
+    }
+
+    /// Registers an asset of `kind` (`url`, `domain`, `ip`) and returns its id.
+    pub async fn create_asset(&self, kind: &str, value: &str) -> anyhow::Result<String> {
+        let response = self
+            .request(reqwest::Method::POST, "/assets")
+            .json(&serde_json::json!({"kind": kind, "value": value}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 201,
+            "create asset: {}",
+            response.status()
+        );
+        let asset: Value = response.json().await?;
+        Ok(asset["id"].as_str().context("asset id")?.to_string())
+    }
+
+    /// Starts a scan of an asset and returns the run id.
+    pub async fn start_scan(&self, asset_id: &str) -> anyhow::Result<String> {
+        let response = self
+            .request(reqwest::Method::POST, "/scans")
+            .json(&serde_json::json!({"asset_id": asset_id}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 202,
+            "start scan: {}",
+            response.status()
+        );
+        let run: Value = response.json().await?;
+        Ok(run["id"].as_str().context("run id")?.to_string())
+    }
+
+    /// Polls the run until it is completed or failed.
+    pub async fn wait_for_scan(
+        &self,
+        run_id: &str,
+        deadline: Duration,
+    ) -> anyhow::Result<ScanView> {
+        wait_for(&format!("scan {run_id} to finish"), deadline, || async {
+            let response = self
+                .request(reqwest::Method::GET, &format!("/scans/{run_id}"))
+                .send()
+                .await
+                .ok()?;
+            let view: ScanView = response.json().await.ok()?;
+            view.run.status.is_final().then_some(view)
+        })
+        .await
+    }
+
+    /// The findings a run saw, every page of them.
+    pub async fn findings(&self, run_id: &str) -> anyhow::Result<Vec<Value>> {
+        let mut findings = Vec::new();
+        let mut path = format!("/findings?scan_id={run_id}&limit=1000");
+        loop {
+            let response = self.request(reqwest::Method::GET, &path).send().await?;
+            anyhow::ensure!(response.status() == 200, "findings: {}", response.status());
+            let body: Value = response.json().await?;
+            findings.extend(body["items"].as_array().context("items")?.iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(cursor) => {
+                    path = format!("/findings?scan_id={run_id}&limit=1000&cursor={cursor}")
+                }
+                None => return Ok(findings),
+            }
+        }
+    }
+
+    /// Stops every service (gateway first, base last) and removes the test's data.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for served in [
+            self.core,
+            self.scan,
+            self.scheduler,
+            self.trigger,
+            self.crawler,
+            self.dispatcher,
+            self.base,
+        ] {
+            served
+                .stop()
+                .await
+                .map_err(|error| anyhow::anyhow!(error))?;
+        }
+        self.env.cleanup().await
+    }
+}
+
+/// The session cookie (`name=value`, without its attributes) a sign-in, sign-up or accepted
+/// invitation set, to send back as `Cookie`.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    let set_cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .expect("a readable cookie");
+    set_cookie.split(';').next().unwrap_or_default().to_string()
+}

@@ -1,0 +1,302 @@
+//! Local servers that scans and tests aim at: the demo shop (plain or TLS), a slow server, a
+//! server that never answers, and a Redis proxy that can be cut.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s4e_test_support::listener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A local HTTP server for scans to target; stops when dropped.
+pub struct Target {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Target {
+    /// The demo shop over plain HTTP, misconfigured or hardened (which only redirects to HTTPS).
+    pub async fn demo(hardened: bool) -> Target {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        Self::serve(listener, url, s4e_demo_target::router(hardened))
+    }
+
+    /// The demo shop over plain HTTP answering every request `delay` late: scans of it take
+    /// long enough to watch.
+    pub async fn demo_slow(delay: Duration) -> Target {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let router = s4e_demo_target::router(false).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                tokio::time::sleep(delay).await;
+                next.run(request).await
+            },
+        ));
+        Self::serve(listener, url, router)
+    }
+
+    /// The demo shop over HTTPS, with a self-signed certificate for 127.0.0.1.
+    pub async fn demo_https(hardened: bool) -> Target {
+        let listener = listener().await;
+        let url = format!("https://{}/", listener.local_addr().expect("local addr"));
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+            .expect("generate certificate");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("server certificate");
+        let tls = TlsListener {
+            tcp: listener,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+        };
+        Self::serve(tls, url, s4e_demo_target::tls_router(hardened))
+    }
+
+    fn serve<L>(listener: L, url: String, router: axum::Router) -> Target
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Target {
+            url,
+            stop: Some(stop),
+        }
+    }
+}
+
+/// An HTTP server that answers every request after a delay, recording when each request
+/// started and ended and how many were in progress at once. Stops when dropped.
+pub struct Slow {
+    pub url: String,
+    record: Arc<std::sync::Mutex<SlowRecord>>,
+    stop: s4e_runtime::CancellationToken,
+}
+
+#[derive(Default)]
+struct SlowRecord {
+    in_progress: usize,
+    max_in_progress: usize,
+    starts: Vec<tokio::time::Instant>,
+}
+
+impl Slow {
+    pub async fn start(delay: Duration) -> Slow {
+        Self::start_on([127, 0, 0, 1], delay).await
+    }
+
+    /// On another loopback address (another host, as far as caps per host are concerned).
+    pub async fn start_on(ip: [u8; 4], delay: Duration) -> Slow {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
+            .await
+            .expect("bind a loopback address");
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let record = Arc::new(std::sync::Mutex::new(SlowRecord::default()));
+        let stop = s4e_runtime::CancellationToken::new();
+        let (shared, token) = (record.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut stream, _)) = accepted else {
+                    continue;
+                };
+                let record = shared.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    {
+                        let mut record = record.lock().expect("record");
+                        record.in_progress += 1;
+                        record.max_in_progress = record.max_in_progress.max(record.in_progress);
+                        record.starts.push(tokio::time::Instant::now());
+                    }
+                    tokio::time::sleep(delay).await;
+                    record.lock().expect("record").in_progress -= 1;
+                    let body = "<html><body>slow</body></html>";
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                         connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        Slow { url, record, stop }
+    }
+
+    /// The most requests that were in progress at once.
+    pub fn max_in_progress(&self) -> usize {
+        self.record.lock().expect("record").max_in_progress
+    }
+
+    /// When each request arrived, in order.
+    pub fn starts(&self) -> Vec<tokio::time::Instant> {
+        self.record.lock().expect("record").starts.clone()
+    }
+}
+
+impl Drop for Slow {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A target that accepts connections and never answers: a check against it can only end by
+/// its time limit or by cancellation. Stops when dropped.
+pub struct Hanging {
+    pub url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    stop: s4e_runtime::CancellationToken,
+}
+
+impl Hanging {
+    pub async fn start() -> Hanging {
+        let listener = listener().await;
+        let url = format!("http://{}/", listener.local_addr().expect("local addr"));
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = s4e_runtime::CancellationToken::new();
+        let (count, token) = (accepted.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        held.push(stream);
+                    },
+                }
+            }
+        });
+        Hanging {
+            url,
+            accepted,
+            stop,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// TCP plus a TLS handshake, so axum serves HTTPS like any other listener.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            // A failed accept or handshake concerns one client; keep serving the others.
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A TCP proxy in front of Redis that the test can cut: it stops accepting (its port is
+/// closed) and drops the connections it carries.
+pub struct RedisProxy {
+    pub url: String,
+    cut: s4e_runtime::CancellationToken,
+}
+
+impl RedisProxy {
+    pub async fn start(redis_url: &str) -> RedisProxy {
+        let (scheme, rest) = redis_url.split_once("://").expect("redis url scheme");
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (userinfo, upstream) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (format!("{userinfo}@"), host.to_string()),
+            None => (String::new(), authority.to_string()),
+        };
+        let listener = listener().await;
+        let url = format!(
+            "{scheme}://{userinfo}{}{path}",
+            listener.local_addr().unwrap()
+        );
+        let cut = s4e_runtime::CancellationToken::new();
+        let token = cut.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                let token = token.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+            // The listener is dropped here: new connections are refused.
+        });
+        RedisProxy { url, cut }
+    }
+
+    pub fn cut(&self) {
+        self.cut.cancel();
+    }
+}
