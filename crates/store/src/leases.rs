@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
+use crate::Redis;
 use crate::error::StoreError;
 
 /// Takes a lease on every key or on none. KEYS: the sets; ARGV[1] the holder, ARGV[2] the lease
@@ -50,12 +51,15 @@ pub struct Leases {
 impl Leases {
     /// Connects to Redis; every key is prefixed by `namespace`.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client).await?;
-        Ok(Self {
-            connection,
+        Ok(Self::new(&Redis::connect(url, None).await?, namespace))
+    }
+
+    /// On a connection the service shares.
+    pub fn new(redis: &Redis, namespace: &str) -> Self {
+        Self {
+            connection: redis.connection.clone(),
             prefix: namespace.to_string(),
-        })
+        }
     }
 
     fn key(&self, key: &str) -> String {

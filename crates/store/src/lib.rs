@@ -14,6 +14,7 @@ mod leases;
 mod live_status;
 mod rate_limit;
 mod raw_outputs;
+mod redis_connection;
 mod sessions;
 
 pub use dead_letters::{DeadLetters, StoredDeadLetter};
@@ -22,4 +23,5 @@ pub use leases::{LeaseLimit, Leases};
 pub use live_status::LiveStatus;
 pub use rate_limit::{BucketCount, RateDecision, RateLimiter};
 pub use raw_outputs::RawOutputs;
+pub use redis_connection::Redis;
 pub use sessions::{SessionData, SessionStore, StoredSession};

@@ -5,6 +5,7 @@ use redis::aio::ConnectionManager;
 use s4e_types::RunId;
 use s4e_types::api::RunProgress;
 
+use crate::Redis;
 use crate::error::StoreError;
 
 const TTL_SECONDS: i64 = 24 * 3600;
@@ -29,12 +30,15 @@ pub struct LiveStatus {
 impl LiveStatus {
     /// Connects to Redis; every key is prefixed by `namespace`.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new(client).await?;
-        Ok(Self {
-            connection,
+        Ok(Self::new(&Redis::connect(url, None).await?, namespace))
+    }
+
+    /// On a connection the service shares.
+    pub fn new(redis: &Redis, namespace: &str) -> Self {
+        Self {
+            connection: redis.connection.clone(),
             prefix: namespace.to_string(),
-        })
+        }
     }
 
     fn key(&self, run_id: RunId) -> String {

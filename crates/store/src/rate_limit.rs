@@ -21,9 +21,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
 
+use crate::Redis;
 use crate::error::StoreError;
 
 /// How long one decision may take before the caller treats Redis as away.
@@ -206,18 +207,17 @@ impl RateLimiter {
     /// connection and response timeouts, few reconnection attempts) so that a caller can apply
     /// its fail-open or fail-closed policy instead of hanging while Redis is away.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(100));
-        let connection = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self {
-            connection,
+        let redis = Redis::connect(url, Some(Duration::from_millis(500))).await?;
+        Ok(Self::new(&redis, namespace))
+    }
+
+    /// On a connection the service shares (which should fail fast, see [`Redis::connect`]).
+    pub fn new(redis: &Redis, namespace: &str) -> Self {
+        Self {
+            connection: redis.connection.clone(),
             prefix: namespace.to_string(),
             in_flight: Arc::default(),
-        })
+        }
     }
 
     fn key(&self, bucket: &str) -> String {

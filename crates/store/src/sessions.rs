@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use s4e_types::{OrgId, Role, UserId};
 use serde::{Deserialize, Serialize};
 
+use crate::Redis;
 use crate::error::StoreError;
 
 /// What a session knows of its user, fixed when it is created. A role change or a removal
@@ -104,18 +105,17 @@ impl SessionStore {
     /// Calls fail fast: without Redis no session can be checked, and the caller answers 503
     /// rather than hang.
     pub async fn connect(url: &str, namespace: &str, idle: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(1)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self {
-            connection,
+        let redis = Redis::connect(url, Some(Duration::from_secs(1))).await?;
+        Ok(Self::new(&redis, namespace, idle))
+    }
+
+    /// On a connection the service shares (which should fail fast, see [`Redis::connect`]).
+    pub fn new(redis: &Redis, namespace: &str, idle: Duration) -> Self {
+        Self {
+            connection: redis.connection.clone(),
             prefix: namespace.to_string(),
             idle,
-        })
+        }
     }
 
     pub fn idle(&self) -> Duration {

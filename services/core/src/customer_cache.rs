@@ -4,57 +4,36 @@
 //! Customers are never detached from their partner, so an entry can only be out of date for
 //! an organization removed meanwhile, and then base refuses what the request asks.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use s4e_types::OrgId;
 
-/// Entries at most; the memory is emptied when full rather than tracking recency.
-const CAPACITY: usize = 10_000;
+use crate::ttl_cache::TtlCache;
 
 #[derive(Clone)]
-pub struct CustomerCache {
-    ttl: Duration,
-    confirmed: Arc<Mutex<HashMap<(OrgId, OrgId), Instant>>>,
-}
+pub struct CustomerCache(TtlCache<(OrgId, OrgId), ()>);
 
 impl CustomerCache {
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            confirmed: Arc::default(),
-        }
+        Self(TtlCache::new(ttl))
     }
 
     /// Whether base confirmed lately that `customer` is `partner`'s.
     pub fn confirmed(&self, partner: OrgId, customer: OrgId) -> bool {
-        let confirmed = self
-            .confirmed
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        confirmed
-            .get(&(partner, customer))
-            .is_some_and(|at| at.elapsed() < self.ttl)
+        self.0.get(&(partner, customer)).is_some()
     }
 
+    /// Nothing is ever evicted, so any generation is current.
     pub fn confirm(&self, partner: OrgId, customer: OrgId) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut confirmed = self
-            .confirmed
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if confirmed.len() >= CAPACITY {
-            confirmed.clear();
-        }
-        confirmed.insert((partner, customer), Instant::now());
+        self.0
+            .insert((partner, customer), (), None, self.0.generation());
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]

@@ -2,17 +2,14 @@
 //! to base. An entry lives a few seconds: a key revoked through this gateway is evicted at once;
 //! through another replica, it is refused here within the entry's lifetime at most.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use s4e_types::ApiKeyId;
 use s4e_types::api::ApiKeyRecord;
 
 use crate::permissions::Permissions;
-
-/// Entries at most; the cache is emptied when full rather than tracking recency.
-const CAPACITY: usize = 10_000;
+use crate::ttl_cache::TtlCache;
 
 /// The SHA-256 of a presented key (`api_key::digest`).
 pub type KeyDigest = [u8; 32];
@@ -27,85 +24,46 @@ pub struct KnownKey {
     pub bucket: String,
 }
 
-/// A key and until when it may be served: its entry's lifetime, or its own expiry if sooner
-/// (one clock reading per lookup).
-type Entry = (Arc<KnownKey>, Instant);
-
 #[derive(Clone)]
-pub struct KeyCache {
-    ttl: Duration,
-    entries: Arc<Mutex<Entries>>,
-}
-
-#[derive(Default)]
-struct Entries {
-    by_digest: HashMap<KeyDigest, Entry>,
-    /// Counts evictions: a lookup that began before one may have read the evicted key.
-    generation: u64,
-}
+pub struct KeyCache(TtlCache<KeyDigest, Arc<KnownKey>>);
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Arc::default(),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        Self(TtlCache::new(ttl))
     }
 
     /// To read before looking a key up and hand to [`KeyCache::insert`] with its result.
     pub fn generation(&self) -> u64 {
-        self.lock().generation
+        self.0.generation()
     }
 
     /// The key cached for `digest`, if still fresh and not past its own expiry.
     pub fn get(&self, digest: &KeyDigest) -> Option<Arc<KnownKey>> {
-        let entries = self.lock();
-        let (key, until) = entries.by_digest.get(digest)?;
-        (Instant::now() < *until).then(|| Arc::clone(key))
+        self.0.get(digest)
     }
 
     /// Keeps a key looked up since [`KeyCache::generation`] said `generation`, unless a key
-    /// was revoked here meanwhile: the lookup may have read it before its revocation.
+    /// was revoked here meanwhile: the lookup may have read it before its revocation. A key
+    /// expiring sooner than the cache's lifetime is kept until its expiry only.
     pub fn insert(&self, digest: KeyDigest, key: Arc<KnownKey>, generation: u64) {
-        let now = Instant::now();
-        let mut until = now + self.ttl;
-        if let Some(expires_at) = key.record.expires_at {
-            let left = (expires_at - chrono::Utc::now())
+        let left = key.record.expires_at.map(|expires_at| {
+            (expires_at - chrono::Utc::now())
                 .to_std()
-                .unwrap_or_default();
-            until = until.min(now + left);
-        }
-        if until <= now {
-            return;
-        }
-        let mut entries = self.lock();
-        if entries.generation != generation {
-            return;
-        }
-        if entries.by_digest.len() >= CAPACITY {
-            entries.by_digest.clear();
-        }
-        entries.by_digest.insert(digest, (key, until));
+                .unwrap_or_default()
+        });
+        self.0.insert(digest, key, left, generation);
     }
 
     /// Forgets a key, after it was revoked here.
     pub fn evict(&self, key_id: ApiKeyId) {
-        let mut entries = self.lock();
-        entries.generation += 1;
-        entries
-            .by_digest
-            .retain(|_, (key, _)| key.record.id != key_id);
+        self.0.evict(|key| key.record.id == key_id);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
     use s4e_types::OrgId;
 

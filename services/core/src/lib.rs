@@ -15,12 +15,13 @@ mod permissions;
 mod rate_limit;
 mod session;
 pub mod totp;
+mod ttl_cache;
 
 use std::time::Duration;
 
 use s4e_client::{BaseClient, DispatcherClient, ScanClient};
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
-use s4e_store::{LiveStatus, RateLimiter, SessionStore};
+use s4e_store::{LiveStatus, RateLimiter, Redis, SessionStore};
 use tokio::net::TcpListener;
 
 pub use config::{Config, Settings};
@@ -92,44 +93,45 @@ async fn run(
     let base = BaseClient::new(&config.base.url, token.expose())?;
     let scan = ScanClient::new(&config.scan.url, token.expose())?;
     let dispatcher = DispatcherClient::new(&config.dispatcher.url, token.expose())?;
-    let live =
+    // One connection per Redis URL, shared by the stores on it. Calls fail fast: without Redis
+    // no session can be checked and no rate decided, and the gateway answers (or fails open)
+    // rather than hang.
+    let fail_fast = Some(Duration::from_millis(500));
+    let redis =
         s4e_runtime::retry::with_retries("redis", Duration::from_secs(60), &shutdown, || {
-            LiveStatus::connect(&config.redis.url, &config.common.namespace)
+            Redis::connect(&config.redis.url, fail_fast)
         })
         .await?;
-    let limiter_url = config
-        .settings
-        .rate_limit_redis_url
-        .as_deref()
-        .unwrap_or(&config.redis.url);
-    let limiter = s4e_runtime::retry::with_retries(
-        "redis (rate limits)",
-        Duration::from_secs(60),
-        &shutdown,
-        || RateLimiter::connect(limiter_url, &config.common.namespace),
-    )
-    .await?;
+    let limiter_redis = match &config.settings.rate_limit_redis_url {
+        Some(url) if *url != config.redis.url => {
+            s4e_runtime::retry::with_retries(
+                "redis (rate limits)",
+                Duration::from_secs(60),
+                &shutdown,
+                || Redis::connect(url, fail_fast),
+            )
+            .await?
+        }
+        _ => redis.clone(),
+    };
+    let live = LiveStatus::new(&redis, &config.common.namespace);
     let limits = rate_limit::RateLimits {
-        limiter,
+        limiter: RateLimiter::new(&limiter_redis, &config.common.namespace),
         per_key: config.settings.rate_limit_per_key,
         per_ip: config.settings.rate_limit_per_ip,
         window: Duration::from_secs(config.settings.rate_limit_window_seconds),
         fail_open: config.settings.rate_limit_fail_open,
-        counted_with_sessions: limiter_url == config.redis.url,
+        counted_with_sessions: config
+            .settings
+            .rate_limit_redis_url
+            .as_ref()
+            .is_none_or(|url| *url == config.redis.url),
     };
-    let sessions = s4e_runtime::retry::with_retries(
-        "redis (sessions)",
-        Duration::from_secs(60),
-        &shutdown,
-        || {
-            SessionStore::connect(
-                &config.redis.url,
-                &config.common.namespace,
-                Duration::from_secs(config.settings.session_idle_seconds),
-            )
-        },
-    )
-    .await?;
+    let sessions = SessionStore::new(
+        &redis,
+        &config.common.namespace,
+        Duration::from_secs(config.settings.session_idle_seconds),
+    );
     let metrics = Metrics::new();
     // Public: say which dependency is down, not how (addresses, errors); those are logged.
     let readiness = Readiness::new()

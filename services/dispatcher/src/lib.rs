@@ -14,7 +14,7 @@ use s4e_checks::CheckContext;
 use s4e_client::BaseClient;
 use s4e_egress::OwnServices;
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
-use s4e_store::{Leases, LiveStatus, RawOutputs};
+use s4e_store::{Leases, LiveStatus, RawOutputs, Redis};
 use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
@@ -58,14 +58,12 @@ async fn run(
         )
     })
     .await?;
-    let live = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
-        LiveStatus::connect(&config.redis.url, &config.common.namespace)
+    let redis = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
+        Redis::connect(&config.redis.url, None)
     })
     .await?;
-    let leases = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
-        Leases::connect(&config.redis.url, &config.common.namespace)
-    })
-    .await?;
+    let live = LiveStatus::new(&redis, &config.common.namespace);
+    let leases = Leases::new(&redis, &config.common.namespace);
     let raw = RawOutputs::connect(&config.mongo.url, &config.mongo.database).await?;
     let metrics = Metrics::new();
 
