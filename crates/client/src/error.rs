@@ -126,3 +126,39 @@ impl From<ClientError> for s4e_runtime::ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use s4e_runtime::ApiError;
+
+    use super::*;
+
+    #[test]
+    fn a_refusal_keeps_the_callees_code_and_message() {
+        let error = ApiError::from(ClientError::Forbidden(Refusal::new(
+            "unverified_asset",
+            "verify the asset first",
+        )));
+        assert_eq!(error.status, 403);
+        assert_eq!(error.code, "unverified_asset");
+        assert_eq!(error.message, "verify the asset first");
+        assert!(error.detail.is_none());
+    }
+
+    #[test]
+    fn the_fleets_own_faults_are_answered_without_detail_and_logged() {
+        let unserved = ApiError::from(ClientError::NotFound(Refusal::new(
+            s4e_runtime::routes::NO_ROUTE,
+            "no such route",
+        )));
+        assert_eq!(unserved.status, 500);
+        assert_eq!(unserved.code, "internal");
+        assert!(unserved.detail.unwrap().contains("no such route"));
+
+        let away = ApiError::from(ClientError::Unavailable("base: connection refused".into()));
+        assert_eq!(away.status, 503);
+        assert_eq!(away.code, "unavailable");
+        assert!(!away.message.contains("connection refused"));
+        assert!(away.detail.unwrap().contains("connection refused"));
+    }
+}
