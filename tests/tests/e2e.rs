@@ -890,16 +890,12 @@ async fn every_declared_internal_route_is_served_by_its_service() {
     let fleet = Fleet::start().await.unwrap();
     let nil = "00000000-0000-0000-0000-000000000000";
     let call = |service: &s4e_runtime::Served, verb: Verb, path: String| {
-        let method = match verb {
-            Verb::Get => Method::GET,
-            Verb::Post => Method::POST,
-            Verb::Put => Method::PUT,
-            Verb::Patch => Method::PATCH,
-            Verb::Delete => Method::DELETE,
-        };
         fleet
             .http
-            .request(method, format!("{}{path}", service.url()))
+            .request(
+                s4e_runtime::routes::method(verb),
+                format!("{}{path}", service.url()),
+            )
             .header("x-s4e-service-token", &fleet.env.service_token)
             .send()
     };

@@ -3,9 +3,9 @@
 use std::fmt::Display;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use s4e_types::api::ErrorBody;
-use s4e_types::routes::{Route, Verb};
+use s4e_types::routes::Route;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -44,13 +44,7 @@ impl InternalHttp {
         body: Option<&B>,
     ) -> Result<T, ClientError> {
         let path = route.fill(params);
-        let method = match route.verb {
-            Verb::Get => Method::GET,
-            Verb::Post => Method::POST,
-            Verb::Put => Method::PUT,
-            Verb::Patch => Method::PATCH,
-            Verb::Delete => Method::DELETE,
-        };
+        let method = s4e_runtime::routes::method(route.verb);
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base_url))

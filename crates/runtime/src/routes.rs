@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::handler::Handler;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, on};
 use s4e_types::routes::{Route, Verb};
 
@@ -52,12 +52,17 @@ async fn no_method() -> ApiError {
     )
 }
 
-fn method_filter(verb: Verb) -> MethodFilter {
+/// The HTTP method of `verb`, for the router and for the client that calls the route.
+pub fn method(verb: Verb) -> Method {
     match verb {
-        Verb::Get => MethodFilter::GET,
-        Verb::Post => MethodFilter::POST,
-        Verb::Put => MethodFilter::PUT,
-        Verb::Patch => MethodFilter::PATCH,
-        Verb::Delete => MethodFilter::DELETE,
+        Verb::Get => Method::GET,
+        Verb::Post => Method::POST,
+        Verb::Put => Method::PUT,
+        Verb::Patch => Method::PATCH,
+        Verb::Delete => Method::DELETE,
     }
+}
+
+fn method_filter(verb: Verb) -> MethodFilter {
+    MethodFilter::try_from(method(verb)).expect("every verb is a standard method")
 }
