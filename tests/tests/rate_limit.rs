@@ -132,6 +132,48 @@ async fn every_api_request_counts_against_the_client_address() {
     fleet.stop().await.unwrap();
 }
 
+/// How many times base was asked for an API key by its hash, from base's own metrics.
+async fn key_lookups(fleet: &Fleet) -> u64 {
+    let text = fleet
+        .http
+        .get(format!("{}/metrics", fleet.base.url()))
+        .header("x-s4e-service-token", &fleet.env.service_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| {
+            line.starts_with("s4e_http_requests_total{")
+                && line.contains("route=\"/internal/v1/api-keys/{key_hash}\"")
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test]
+async fn a_flood_of_wrong_keys_over_the_address_limit_costs_base_no_lookup() {
+    let fleet = fleet_with_limits(1000, 3).await;
+    let before = key_lookups(&fleet).await;
+    // Well-formed keys that exist nowhere: each is looked up in base, and refused.
+    for _ in 0..3 {
+        let wrong = s4e_core::api_key::generate().key;
+        let response = get_assets(&fleet, &wrong).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(key_lookups(&fleet).await, before + 3);
+    // Over the address's limit they are refused before authentication.
+    for _ in 0..10 {
+        let wrong = s4e_core::api_key::generate().key;
+        let response = get_assets(&fleet, &wrong).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(key_lookups(&fleet).await, before + 3);
+    fleet.stop().await.unwrap();
+}
+
 /// A fleet whose gateway's rate limiter reaches Redis through a proxy, limits checked working.
 async fn fleet_with_limiter_behind_proxy(fail_open: bool) -> (Fleet, RedisProxy) {
     let mut fleet = Fleet::start().await.unwrap();

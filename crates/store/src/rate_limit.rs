@@ -9,17 +9,11 @@
 //! share the next one: it adds their number to the counters at once, and each request takes
 //! its own place in the count, in arrival order, exactly as if they had gone one by one; a busy
 //! client (fifty connections on one key) costs Redis one call per round trip instead of one per
-//! request. Such a request is answered without waiting when the counts of the last round trip
-//! (at most 250 ms old) leave every bucket at or under half its limit even with every hit on
-//! its way counted; it is counted in the next round trip all the same. Near a limit every
-//! request waits for Redis's count, so refusals are exact; far from it the answer cannot
-//! depend on the exact count. Two things it does not see could make it so, each only by more
-//! than half a limit within one round trip: other gateways, and, for a bucket in several sets
-//! (one client address with several keys or sessions), the hits of the other sets.
+//! request. Every request waits for the round trip that counts it: each decision is Redis's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use tokio::sync::oneshot;
@@ -76,54 +70,16 @@ type Counts = Arc<[BucketCount]>;
 /// counts after the round trip.
 type Reply = Result<(u64, Counts), String>;
 
-/// The hits of one round trip, in arrival order: a request waiting for its decision, or one
-/// answered ahead of Redis (`None`), counted all the same.
-type Hits = Vec<Option<oneshot::Sender<Reply>>>;
+/// The hits of one round trip, in arrival order: the requests waiting for their decisions.
+type Hits = Vec<oneshot::Sender<Reply>>;
 
 /// The bucket sets with a round trip under way, by [`Batch::name`].
 type InFlight = Arc<Mutex<HashMap<String, Flight>>>;
 
-/// Counts older than this are not used to answer ahead of Redis.
-const FRESH: Duration = Duration::from_millis(250);
-
 /// The round trips of one set of buckets.
 struct Flight {
-    /// Hits of the round trip under way.
-    flying: u64,
-    /// Hits for the next one.
+    /// Hits for the next round trip.
     queued: Hits,
-    /// The counts after the last round trip, and when they came.
-    last: Option<(Counts, Instant)>,
-}
-
-impl Flight {
-    /// Decisions for one more hit without waiting for Redis, when the last counts are fresh
-    /// and every bucket stays at or under half its limit even counting every hit already on
-    /// its way: far from the limit, the exact count cannot change the answer. `None`: wait.
-    fn ahead(&self, buckets: &[(&str, u32)], window_ms: u64) -> Option<Vec<RateDecision>> {
-        let (counts, at) = self.last.as_ref()?;
-        let age = at.elapsed();
-        if age > FRESH {
-            return None;
-        }
-        let age_ms = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
-        let before = self.flying + u64::try_from(self.queued.len()).unwrap_or(u64::MAX);
-        buckets
-            .iter()
-            .zip(counts.iter())
-            .map(|((_, limit), counted)| {
-                let count = counted.count.saturating_add(before).saturating_add(1);
-                if count > u64::from(*limit) / 2 {
-                    return None;
-                }
-                let ttl_ms = match counted.ttl_ms.saturating_sub(age_ms) {
-                    left if left > 0 => left,
-                    _ => i64::try_from(window_ms).unwrap_or(i64::MAX),
-                };
-                Some(BucketCount { count, ttl_ms }.against(*limit))
-            })
-            .collect()
-    }
 }
 
 /// Removes the flight of a round-trip task that ends without landing it (a panic, its runtime
@@ -187,14 +143,6 @@ thread_local! {
     static BATCH_NAME: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// How a hit joined the round trips of its buckets.
-enum Joined {
-    /// Answered ahead of Redis (see [`Flight::ahead`]).
-    Ahead(Vec<RateDecision>),
-    /// To be answered once its round trip is back.
-    Waiting(oneshot::Receiver<Reply>),
-}
-
 #[derive(Clone)]
 pub struct RateLimiter {
     connection: ConnectionManager,
@@ -254,10 +202,7 @@ impl RateLimiter {
             return Ok(Vec::new());
         }
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let receiver = match self.join(buckets, window_ms) {
-            Joined::Ahead(decisions) => return Ok(decisions),
-            Joined::Waiting(receiver) => receiver,
-        };
+        let receiver = self.join(buckets, window_ms);
         // No timer of its own: each round trip has its deadline, and a round trip that never
         // answers drops the sender.
         let (position, counts) = match receiver.await {
@@ -279,26 +224,16 @@ impl RateLimiter {
     }
 
     /// Adds one hit to the round trips of `buckets`, starting them when none is under way.
-    fn join(&self, buckets: &[(&str, u32)], window_ms: u64) -> Joined {
+    fn join(&self, buckets: &[(&str, u32)], window_ms: u64) -> oneshot::Receiver<Reply> {
+        let (sender, receiver) = oneshot::channel();
         BATCH_NAME.with_borrow_mut(|name| {
             write_batch_name(name, buckets, window_ms);
             let mut in_flight = self.flights();
             if let Some(flight) = in_flight.get_mut(name.as_str()) {
-                if let Some(decisions) = flight.ahead(buckets, window_ms) {
-                    flight.queued.push(None);
-                    return Joined::Ahead(decisions);
-                }
-                let (sender, receiver) = oneshot::channel();
-                flight.queued.push(Some(sender));
-                return Joined::Waiting(receiver);
+                flight.queued.push(sender);
+                return;
             }
-            let (sender, receiver) = oneshot::channel();
-            let flight = Flight {
-                flying: 1,
-                queued: Vec::new(),
-                last: None,
-            };
-            in_flight.insert(name.clone(), flight);
+            in_flight.insert(name.clone(), Flight { queued: Vec::new() });
             drop(in_flight);
             let batch = Batch {
                 name: name.clone(),
@@ -308,8 +243,8 @@ impl RateLimiter {
             // On a task of its own: the round trips go on for the others even if this caller
             // goes away.
             tokio::spawn(self.clone().fly(batch, sender));
-            Joined::Waiting(receiver)
-        })
+        });
+        receiver
     }
 
     /// Makes round trips for `batch` until nobody waits: the first for `first`, each later one
@@ -321,23 +256,15 @@ impl RateLimiter {
             name: &batch.name,
             landed: false,
         };
-        let mut hits: Hits = vec![Some(first)];
+        let mut hits: Hits = vec![first];
         loop {
             let reply = self.round_trip(&batch, hits.len()).await;
-            // The new counts and the next round trip's hits under one lock, so that an answer
-            // ahead always counts every hit on its way.
+            // The next round trip's hits taken under the lock that queues them.
             let next = {
                 let mut in_flight = self.flights();
                 match in_flight.get_mut(&batch.name) {
                     Some(flight) => {
-                        // Only while Redis answers: after a failure every request waits and
-                        // learns it.
-                        flight.last = reply
-                            .as_ref()
-                            .ok()
-                            .map(|counts| (Arc::clone(counts), Instant::now()));
                         let next = std::mem::take(&mut flight.queued);
-                        flight.flying = u64::try_from(next.len()).unwrap_or(u64::MAX);
                         if next.is_empty() {
                             in_flight.remove(&batch.name);
                             landing.landed = true;
@@ -348,8 +275,7 @@ impl RateLimiter {
                 }
             };
             let total = hits.len();
-            for (index, hit) in hits.drain(..).enumerate() {
-                let Some(waiter) = hit else { continue };
+            for (index, waiter) in hits.drain(..).enumerate() {
                 let after = u64::try_from(total - 1 - index).unwrap_or(u64::MAX);
                 // A waiter that went away was counted all the same, like a request that was
                 // answered and then dropped.
@@ -400,7 +326,7 @@ impl RateLimiter {
 }
 
 /// The Redis key of a rate-limit bucket in `namespace`.
-pub(crate) fn bucket_key(namespace: &str, bucket: &str) -> String {
+fn bucket_key(namespace: &str, bucket: &str) -> String {
     // Concatenated rather than formatted: this runs for every request.
     const MIDDLE: &str = ":ratelimit:";
     let mut key = String::with_capacity(namespace.len() + MIDDLE.len() + bucket.len());
@@ -434,9 +360,7 @@ mod tests {
         let in_flight = InFlight::default();
         let (sender, mut receiver) = oneshot::channel();
         let flight = Flight {
-            flying: 1,
-            queued: vec![Some(sender)],
-            last: None,
+            queued: vec![sender],
         };
         in_flight.lock().unwrap().insert("b".into(), flight);
         drop(Landing {

@@ -42,23 +42,14 @@ pub struct StoredSession {
     pub last_seen_at: DateTime<Utc>,
 }
 
-/// Reads a session and restarts its idle period, and when the session lives, counts one hit on
-/// each further key (rate-limit buckets, see `rate_limit`): so a request made with a session
-/// costs one round trip for both. KEYS[1] the session; ARGV[1] idle ms, ARGV[2] now (ms),
-/// ARGV[3] the rate-limit window (ms). Returns the data, then a count and the ms left in the
-/// window per bucket.
-const TOUCH_COUNTING: &str = r"
+/// Reads a session and restarts its idle period. KEYS[1] the session; ARGV[1] idle ms,
+/// ARGV[2] now (ms). Returns the data, or nothing for a session that ended.
+const TOUCH: &str = r"
 local data = redis.call('HGET', KEYS[1], 'data')
 if not data then return false end
 redis.call('HSET', KEYS[1], 'seen', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-local out = {data}
-for i = 2, #KEYS do
-  out[#out + 1] = redis.call('INCRBY', KEYS[i], 1)
-  redis.call('PEXPIRE', KEYS[i], ARGV[3], 'NX')
-  out[#out + 1] = redis.call('PTTL', KEYS[i])
-end
-return out
+return data
 ";
 
 /// Stores a session and indexes it under its user. KEYS[1] the session, KEYS[2] the user's
@@ -153,70 +144,19 @@ impl SessionStore {
 
     /// The live session with this id, its idle period restarted; `None` when it ended.
     pub async fn touch(&self, id: &str) -> Result<Option<SessionData>, StoreError> {
-        let touched = self.touch_counting(id, &[], Duration::ZERO).await?;
-        Ok(touched.map(|(data, _)| data))
-    }
-
-    /// As [`Self::touch`], counting one hit on each of `buckets` in the same round trip when
-    /// the session lives (nothing is counted for one that ended); the counts come back in the
-    /// same order. For a rate limiter that keeps its buckets in this Redis under the same
-    /// namespace (see `RateLimiter`).
-    pub async fn touch_counting(
-        &self,
-        id: &str,
-        buckets: &[&str],
-        window: Duration,
-    ) -> Result<Option<(SessionData, Vec<crate::BucketCount>)>, StoreError> {
-        let mut command = redis::cmd("EVAL");
-        command
-            .arg(TOUCH_COUNTING)
-            .arg(1 + buckets.len())
-            .arg(self.session_key(id));
-        for bucket in buckets {
-            command.arg(crate::rate_limit::bucket_key(&self.prefix, bucket));
-        }
-        command
+        let mut connection = self.connection.clone();
+        let json: Option<String> = redis::cmd("EVAL")
+            .arg(TOUCH)
+            .arg(1)
+            .arg(self.session_key(id))
             .arg(millis(self.idle))
             .arg(now_ms())
-            .arg(millis(window));
-        let mut connection = self.connection.clone();
-        let reply: redis::Value = command.query_async(&mut connection).await?;
-        let items = match reply {
-            redis::Value::Nil => return Ok(None),
-            redis::Value::Array(items) => items,
-            other => {
-                return Err(StoreError::Convert(format!(
-                    "unexpected session reply {other:?}"
-                )));
-            }
-        };
-        let convert = |error: redis::ParsingError| StoreError::Convert(error.to_string());
-        let mut items = items.into_iter();
-        let json: String =
-            redis::from_redis_value(items.next().unwrap_or(redis::Value::Nil)).map_err(convert)?;
-        let counts: Vec<i64> = items
-            .map(redis::from_redis_value)
-            .collect::<Result<_, _>>()
-            .map_err(convert)?;
-        if counts.len() != buckets.len() * 2 {
-            return Err(StoreError::Convert(format!(
-                "session reply has {} counts for {} buckets",
-                counts.len(),
-                buckets.len()
-            )));
-        }
-        let data: SessionData =
-            serde_json::from_str(&json).map_err(|error| StoreError::Convert(error.to_string()))?;
-        let window_ms = i64::try_from(millis(window)).unwrap_or(i64::MAX);
-        let counts = counts
-            .chunks_exact(2)
-            .map(|pair| crate::BucketCount {
-                count: pair[0].max(0).unsigned_abs(),
-                // A key that expired between its INCRBY and PTTL (-2) started a new window.
-                ttl_ms: if pair[1] < 0 { window_ms } else { pair[1] },
-            })
-            .collect();
-        Ok(Some((data, counts)))
+            .query_async(&mut connection)
+            .await?;
+        json.map(|json| {
+            serde_json::from_str(&json).map_err(|error| StoreError::Convert(error.to_string()))
+        })
+        .transpose()
     }
 
     /// The user's live sessions, oldest first; ended ones are dropped from the index on the way.

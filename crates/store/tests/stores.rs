@@ -179,20 +179,18 @@ async fn concurrent_hits_are_counted_exactly_once_each() {
     env.cleanup().await.unwrap();
 }
 
-/// A session's request is read and counted in one round trip: the session is found, its idle
-/// period restarts, and each bucket counts one hit; an ended session counts nothing.
+/// A session is read by its id, its idle period restarted on each read; an ended one is
+/// gone.
 #[tokio::test]
-async fn a_session_is_touched_and_counted_in_one_call() {
+async fn a_session_is_read_and_its_idle_period_restarts() {
     use std::time::Duration;
 
-    use s4e_store::{BucketCount, SessionData, SessionStore};
+    use s4e_store::{SessionData, SessionStore};
 
     let env = TestEnv::new().await.unwrap();
     let sessions = SessionStore::connect(&env.redis_url, &env.namespace, Duration::from_secs(600))
         .await
         .unwrap();
-    let limiter = limiter(&env).await;
-    let window = Duration::from_secs(60);
     let data = SessionData {
         user_id: s4e_types::UserId::new(),
         org_id: OrgId::new(),
@@ -206,40 +204,34 @@ async fn a_session_is_touched_and_counted_in_one_call() {
         asset_scope: None,
     };
     sessions.create("s1", &data).await.unwrap();
+    assert_eq!(sessions.touch("gone").await.unwrap(), None);
 
-    let ended = sessions
-        .touch_counting("gone", &["ip:a", "session:gone"], window)
+    let client = redis::Client::open(env.redis_url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}:session:s1", env.namespace);
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(5_000)
+        .query_async(&mut connection)
         .await
         .unwrap();
-    assert_eq!(ended, None);
-    // Nothing was counted for it: the limiter's first hit on that bucket is the first.
-    let first = limiter.hit("session:gone", 5, window).await.unwrap();
-    assert_eq!(first.remaining, 4);
-
-    for expected in 1..=3 {
-        let (read, counts) = sessions
-            .touch_counting("s1", &["ip:a", "session:s1"], window)
-            .await
-            .unwrap()
-            .expect("the session lives");
-        assert_eq!(read, data);
-        assert_eq!(counts.len(), 2);
-        for BucketCount { count, ttl_ms } in counts {
-            assert_eq!(count, expected);
-            assert!(ttl_ms > 0 && ttl_ms <= 60_000, "{ttl_ms}");
-        }
-    }
-    // The limiter counts in the same buckets.
-    let fourth = limiter.hit("session:s1", 10, window).await.unwrap();
-    assert_eq!(fourth.remaining, 6);
+    assert_eq!(sessions.touch("s1").await.unwrap(), Some(data));
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 5_000 && ttl <= 600_000,
+        "the idle period restarted: {ttl}"
+    );
     env.cleanup().await.unwrap();
 }
 
-/// Sequential requests from many clients on one key: some are answered ahead of Redis (far
-/// from the limit), the rest wait for its count; either way exactly `limit` pass, each with its
-/// own remaining count, and every hit reaches Redis.
+/// Sequential requests from many clients on one key, in waves of shared round trips: exactly
+/// `limit` pass, each with its own remaining count, and every hit reaches Redis once.
 #[tokio::test]
-async fn answers_ahead_of_redis_stay_exact_and_are_all_counted() {
+async fn requests_in_waves_stay_exact_and_are_all_counted() {
     use std::time::Duration;
 
     let env = TestEnv::new().await.unwrap();

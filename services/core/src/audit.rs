@@ -7,54 +7,17 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use s4e_types::{NewAuditEntry, OrgId};
 
 use crate::AppState;
 use crate::auth::Principal;
+use crate::endpoints::{Action, Endpoints};
+use crate::step::{Inner, Next, Step};
 
 /// Set by a handler on its response to name the resource it created (its id is not in the path).
 #[derive(Clone, Debug)]
 pub struct AuditResource(pub String);
-
-/// What the request did, by route: `(action, resource type)`.
-fn describe(method: &Method, route: &str) -> (String, &'static str) {
-    let known = match (method.as_str(), route) {
-        ("POST", "/api/v1/assets") => Some(("assets.create", "asset")),
-        ("POST", "/api/v1/assets/{asset_id}/verify") => Some(("assets.verify", "asset")),
-        ("POST", "/api/v1/scans") => Some(("scans.create", "scan")),
-        ("POST", "/api/v1/scans/{scan_id}/cancel") => Some(("scans.cancel", "scan")),
-        ("PUT", "/api/v1/scan-settings") => Some(("scan_settings.update", "scan_settings")),
-        ("POST", "/api/v1/customers") => Some(("customers.create", "organization")),
-        ("POST", "/api/v1/dead-letters/{letter_id}/replay") => {
-            Some(("dead_letters.replay", "dead_letter"))
-        }
-        ("PATCH", "/api/v1/findings/{finding_id}") => Some(("findings.update_status", "finding")),
-        ("POST", "/api/v1/findings/bulk-status") => {
-            Some(("findings.bulk_update_status", "finding"))
-        }
-        ("POST", "/api/v1/api-keys") => Some(("api_keys.create", "api_key")),
-        ("DELETE", "/api/v1/api-keys/{key_id}") => Some(("api_keys.revoke", "api_key")),
-        ("POST", "/api/v1/invitations") => Some(("users.invite", "invitation")),
-        ("PATCH", "/api/v1/users/{user_id}") => Some(("users.update", "user")),
-        ("PUT", "/api/v1/users/{user_id}/asset-scope") => Some(("users.limit_assets", "user")),
-        ("DELETE", "/api/v1/users/{user_id}") => Some(("users.delete", "user")),
-        ("POST", "/api/v1/me/password") => Some(("account.change_password", "user")),
-        ("POST", "/api/v1/me/totp") => Some(("account.totp_enrol", "user")),
-        ("POST", "/api/v1/me/totp/confirm") => Some(("account.totp_enable", "user")),
-        ("POST", "/api/v1/me/totp/disable") => Some(("account.totp_disable", "user")),
-        ("DELETE", "/api/v1/me/sessions") => Some(("sessions.revoke_all", "session")),
-        ("DELETE", "/api/v1/me/sessions/{session_id}") => Some(("sessions.revoke", "session")),
-        ("POST", "/api/v1/auth/logout") => Some(("sessions.logout", "session")),
-        _ => None,
-    };
-    match known {
-        Some((action, resource)) => (action.to_string(), resource),
-        // A route added without a name here is still recorded, under its method and path.
-        None => (format!("{method} {route}"), "other"),
-    }
-}
 
 /// The value of the route's last path parameter: the resource acted on
 /// (`/api/v1/assets/{asset_id}/verify` acts on the asset).
@@ -111,26 +74,48 @@ fn trace_id() -> Option<String> {
     s4e_trace::current().map(|context| context.trace_id())
 }
 
-/// Middleware behind authentication: records each state-changing request once answered.
-pub async fn record(state: &AppState, request: Request, next: Next) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return next.run(request).await;
-    }
-    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
-        return next.run(request).await;
-    };
-    // Boxed: reads, most of the requests, do not carry this part in their future.
-    Box::pin(record_change(state, principal, request, next)).await
+/// Records each authenticated change once it is answered, whatever the answer.
+#[derive(Clone)]
+pub struct Audit {
+    state: AppState,
+    endpoints: Endpoints,
 }
 
-async fn record_change(
+impl Audit {
+    pub fn new(state: &AppState, endpoints: &Endpoints) -> Self {
+        Self {
+            state: state.clone(),
+            endpoints: endpoints.clone(),
+        }
+    }
+}
+
+impl Step for Audit {
+    async fn run<S: Inner>(self, request: Request, next: Next<S>) -> Response {
+        let change = !matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
+        let principal = request.extensions().get::<Principal>();
+        let (Some(principal), true) = (principal, change) else {
+            return next.run(request).await;
+        };
+        let principal = principal.clone();
+        let action = self
+            .endpoints
+            .of(&request)
+            .and_then(|endpoint| endpoint.action);
+        // Boxed: reads, most of the requests, do not carry this part in their future.
+        Box::pin(record_change(&self.state, principal, action, request, next)).await
+    }
+}
+
+async fn record_change<S: Inner>(
     state: &AppState,
     principal: Principal,
+    action: Option<Action>,
     request: Request,
-    next: Next,
+    next: Next<S>,
 ) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -140,7 +125,11 @@ async fn record_change(
         .map_or_else(|| path.clone(), |matched| matched.as_str().to_string());
     let ip = peer_ip(request.extensions());
     let response = next.run(request).await;
-    let (action, resource_type) = describe(&method, &route);
+    let (action, resource_type) = match action {
+        Some(Action { name, resource }) => (name.to_string(), resource),
+        // A route added without a name is still recorded, under its method and path.
+        None => (format!("{method} {route}"), "other"),
+    };
     let resource_id = response
         .extensions()
         .get::<AuditResource>()
@@ -185,23 +174,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_name_their_action_and_resource() {
-        assert_eq!(
-            describe(&Method::POST, "/api/v1/assets"),
-            ("assets.create".to_string(), "asset")
-        );
-        assert_eq!(
-            describe(&Method::PATCH, "/api/v1/findings/{finding_id}"),
-            ("findings.update_status".to_string(), "finding")
-        );
-        assert_eq!(
-            describe(&Method::POST, "/api/v1/findings/bulk-status"),
-            ("findings.bulk_update_status".to_string(), "finding")
-        );
-        assert_eq!(
-            describe(&Method::PUT, "/api/v1/widgets/{id}"),
-            ("PUT /api/v1/widgets/{id}".to_string(), "other")
-        );
+    fn the_resource_acted_on_is_the_last_path_parameter() {
         assert_eq!(
             path_resource("/api/v1/api-keys/{key_id}", "/api/v1/api-keys/0190"),
             Some("0190".to_string())

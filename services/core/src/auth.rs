@@ -4,11 +4,11 @@
 //! calls by, who acts, and what they may do.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, Method};
+use axum::response::{IntoResponse, Response};
 use s4e_client::ClientError;
 use s4e_runtime::ApiError;
 use s4e_types::api::RateTier;
@@ -18,8 +18,10 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::api_key;
+use crate::endpoints::{Caller, Endpoints};
 use crate::key_cache::KnownKey;
 use crate::permissions::{Access, Permissions, Resource};
+use crate::step::{Inner, Next, Step};
 use crate::{rate_limit, session};
 
 #[derive(Clone, Debug)]
@@ -172,25 +174,53 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .then(|| value[SCHEME.len()..].trim_ascii())
 }
 
-/// Finds who calls and puts their [`Principal`] on the request, or refuses it. A session is
-/// counted against the rate limits in the round trip that reads it: its decisions go on the
-/// request ([`rate_limit::Decided`]) even when it is refused afterwards, so that it is not
-/// counted twice.
-pub async fn authenticate(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
-    let principal = if let Some(key) = presented_key(request.headers()) {
-        by_api_key(state, key).await?
-    } else if let Some(secret) = session::from_cookies(request.headers()) {
-        let ip = rate_limit::client_ip(request);
-        // Boxed, like every path a request with a cached API key does not take: this
-        // function's future is part of every request's, and what it holds inline is moved
-        // with it.
-        let (session, decided) = Box::pin(by_session(state, secret, ip)).await;
-        if let Some(decided) = decided {
-            request.extensions_mut().insert(decided);
+/// Finds who calls an authenticated endpoint and puts their [`Principal`] on the request, or
+/// answers the refusal. Other requests pass as they are.
+#[derive(Clone)]
+pub struct Authenticate {
+    state: AppState,
+    endpoints: Endpoints,
+}
+
+impl Authenticate {
+    pub fn new(state: &AppState, endpoints: &Endpoints) -> Self {
+        Self {
+            state: state.clone(),
+            endpoints: endpoints.clone(),
         }
-        let (principal, csrf_token) = session?;
-        if !safe(request.method()) {
-            require_csrf(&csrf_token, request.headers())?;
+    }
+}
+
+impl Step for Authenticate {
+    async fn run<S: Inner>(self, mut request: Request, next: Next<S>) -> Response {
+        let endpoint = self.endpoints.of(&request);
+        if endpoint.is_none_or(|endpoint| endpoint.caller != Caller::Authenticated) {
+            return next.run(request).await;
+        }
+        match authenticate(&self.state, request.headers(), request.method()).await {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                next.run(request).await
+            }
+            Err(refusal) => refusal.into_response(),
+        }
+    }
+}
+
+/// The caller presenting these headers, or why they are refused.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<Principal, ApiError> {
+    let principal = if let Some(key) = presented_key(headers) {
+        by_api_key(state, key).await?
+    } else if let Some(secret) = session::from_cookies(headers) {
+        // Boxed, like every path a request with a cached API key does not take: what this
+        // function's future holds inline is moved with it.
+        let (principal, csrf_token) = Box::pin(by_session(state, secret)).await?;
+        if !safe(method) {
+            require_csrf(&csrf_token, headers)?;
         }
         principal
     } else {
@@ -198,15 +228,13 @@ pub async fn authenticate(state: &AppState, request: &mut Request) -> Result<(),
             "sign in, or present an API key (Authorization: Bearer <key> or X-API-Key)",
         ));
     };
-    let principal = match request.headers().get(&ACTING_ORG_HEADER).cloned() {
-        None => principal,
+    match headers.get(&ACTING_ORG_HEADER).cloned() {
+        None => Ok(principal),
         Some(acting) => {
-            let writes = !safe(request.method());
-            Box::pin(act_for_customer(state, principal, acting, writes)).await?
+            let writes = !safe(method);
+            Box::pin(act_for_customer(state, principal, acting, writes)).await
         }
-    };
-    request.extensions_mut().insert(principal);
-    Ok(())
+    }
 }
 
 /// The header a partner names the customer organization it acts in with.
@@ -292,56 +320,29 @@ async fn look_up_key(state: &AppState, key_hash: &str) -> Result<KnownKey, ApiEr
     })
 }
 
-/// The session's principal and its CSRF token, and when the rate limiter shares the session
-/// store, the request's rate-limit decisions (counted in the same round trip), whether or not
-/// the session is still good.
-async fn by_session(
-    state: &AppState,
-    secret: &str,
-    ip: Option<IpAddr>,
-) -> (
-    Result<(Principal, String), ApiError>,
-    Option<rate_limit::Decided>,
-) {
+/// The session's principal and its CSRF token.
+async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String), ApiError> {
     let id = session::id_of(secret);
-    let limits = &state.limits;
-    let touched = if limits.counted_with_sessions {
-        let buckets = rate_limit::session_buckets(ip, &id);
-        let buckets: Vec<&str> = buckets.iter().map(String::as_str).collect();
-        state
-            .sessions
-            .touch_counting(&id, &buckets, limits.window)
-            .await
-            .map(|touched| touched.map(|(data, counts)| (data, Some(counts))))
-    } else {
-        state
-            .sessions
-            .touch(&id)
-            .await
-            .map(|touched| touched.map(|data| (data, None)))
-    };
-    let (data, counts) = match touched {
-        Ok(Some(touched)) => touched,
-        // Nothing was counted for a session that has ended.
+    let data = match state.sessions.touch(&id).await {
+        Ok(Some(data)) => data,
         Ok(None) => {
-            let ended = ApiError::unauthorized("the session has ended, sign in again");
-            return (Err(ended), None);
+            return Err(ApiError::unauthorized(
+                "the session has ended, sign in again",
+            ));
         }
         Err(error) => {
             tracing::warn!(%error, "session store unavailable");
-            let unavailable = ApiError::unavailable("sessions are unavailable, try again");
-            return (Err(unavailable), None);
+            return Err(ApiError::unavailable("sessions are unavailable, try again"));
         }
     };
-    let decided =
-        counts.map(|counts| rate_limit::session_decisions(limits, data.rate_tier, &counts));
     let age = chrono::Utc::now() - data.created_at;
     if age.to_std().is_ok_and(|age| age > state.session_max_age) {
         if let Err(error) = state.sessions.revoke(data.user_id, &id).await {
             tracing::warn!(%error, "cannot end an expired session");
         }
-        let ended = ApiError::unauthorized("the session has ended, sign in again");
-        return (Err(ended), decided);
+        return Err(ApiError::unauthorized(
+            "the session has ended, sign in again",
+        ));
     }
     let principal = Principal {
         org_id: data.org_id,
@@ -356,7 +357,7 @@ async fn by_session(
             session_id: id,
         },
     };
-    (Ok((principal, data.csrf_token)), decided)
+    Ok((principal, data.csrf_token))
 }
 
 /// A state-changing request made with the cookie must repeat the session's CSRF token: another

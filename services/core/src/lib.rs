@@ -8,12 +8,14 @@ mod audit;
 mod auth;
 mod config;
 mod customer_cache;
+mod endpoints;
 mod export;
 mod key_cache;
 mod password;
 mod permissions;
 mod rate_limit;
 mod session;
+mod step;
 pub mod totp;
 mod ttl_cache;
 
@@ -50,7 +52,7 @@ pub(crate) struct AppContext {
     pub sessions: SessionStore,
     pub session_max_age: Duration,
     pub accounts: AccountSettings,
-    /// The request metrics (`api::edge` records them).
+    /// The request metrics (the first of `api::router`'s steps records them).
     pub metrics: Metrics,
     pub secrets: totp::SecretBox,
     /// Cancelled when the gateway shuts down: ends long-lived responses (event streams).
@@ -121,11 +123,6 @@ async fn run(
         per_ip: config.settings.rate_limit_per_ip,
         window: Duration::from_secs(config.settings.rate_limit_window_seconds),
         fail_open: config.settings.rate_limit_fail_open,
-        counted_with_sessions: config
-            .settings
-            .rate_limit_redis_url
-            .as_ref()
-            .is_none_or(|url| *url == config.redis.url),
     };
     let sessions = SessionStore::new(
         &redis,
@@ -181,7 +178,7 @@ async fn run(
         metrics: metrics.clone(),
     }));
     let router = api::router(state, readiness);
-    // The common layers are part of the router's own first layer (`api::edge`).
+    // The common layers are the first of the router's own steps.
     let router = router.merge(api::metrics(metrics, token));
     s4e_runtime::serve(listener, router, shutdown).await?;
     Ok(())

@@ -3,12 +3,11 @@
 //! and per API key for authenticated ones. The OpenAPI document, the probes and the metrics
 //! are not limited.
 //!
-//! Each request costs one Redis round trip. An authenticated request counts against its
-//! address and its key together, right after authentication ([`after_auth`]); a session's, in
-//! the round trip that reads the session, even when it is refused afterwards ([`refused`]). A
-//! request that never got there (refused by authentication, unknown route) counts against its
-//! address once it is answered ([`per_ip`]), and is answered 429 instead when the address is
-//! over its limit.
+//! Two steps count a request, each one bucket in one Redis round trip: [`AddressLimit`] its
+//! address, before any work is done for it (a flood of wrong keys costs no lookup once its
+//! address is over the limit), and [`CallerLimit`], once the caller is known, their key or
+//! session. Both count through `RateLimiter::hit`, which shares round trips between requests
+//! for the same bucket and decides each request by Redis's count.
 //!
 //! Responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
 //! (seconds until the window resets) of the most constraining bucket; a refused request gets
@@ -23,14 +22,14 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::ApiError;
-use s4e_store::{BucketCount, RateDecision, RateLimiter};
+use s4e_store::{RateDecision, RateLimiter};
 use s4e_types::ApiKeyId;
 use s4e_types::api::RateTier;
 
 use crate::AppState;
 use crate::auth::Principal;
-
-const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+use crate::endpoints::{Caller, Endpoints};
+use crate::step::{Inner, Next, Step};
 
 #[derive(Clone)]
 pub struct RateLimits {
@@ -39,9 +38,6 @@ pub struct RateLimits {
     pub per_ip: u32,
     pub window: Duration,
     pub fail_open: bool,
-    /// The limiter's buckets live in the session store's Redis: a session's request is read
-    /// and counted in one round trip ([`session_buckets`]).
-    pub counted_with_sessions: bool,
 }
 
 impl RateLimits {
@@ -50,11 +46,6 @@ impl RateLimits {
         self.per_key.saturating_mul(tier_factor(tier))
     }
 }
-
-/// Decisions made for a request while it was authenticated: a session is read and counted
-/// in one round trip.
-#[derive(Clone)]
-pub struct Decided(Vec<RateDecision>);
 
 /// The bucket of a client address. IPv4 is written by hand: every request names one, and
 /// `format!` costs several times as much.
@@ -88,29 +79,6 @@ pub fn key_bucket(key_id: ApiKeyId) -> String {
     format!("key:{key_id}")
 }
 
-/// The buckets a request from `ip` with the session `session_id` counts against, for
-/// `SessionStore::touch_counting`; [`session_decisions`] reads its counts.
-pub fn session_buckets(ip: Option<IpAddr>, session_id: &str) -> Vec<String> {
-    ip.map(ip_bucket)
-        .into_iter()
-        .chain([Principal::session_bucket(session_id)])
-        .collect()
-}
-
-/// The decisions from the counts of [`session_buckets`], now that the session's tier is known.
-pub fn session_decisions(limits: &RateLimits, tier: RateTier, counts: &[BucketCount]) -> Decided {
-    let caller = limits.per_caller(tier);
-    let decisions = match counts {
-        [ip, session] => vec![ip.against(limits.per_ip), session.against(caller)],
-        counts => counts.iter().map(|count| count.against(caller)).collect(),
-    };
-    Decided(decisions)
-}
-
-/// Marks a response whose request was already counted (by [`after_auth`]).
-#[derive(Clone, Copy)]
-struct Counted;
-
 pub fn client_ip(request: &Request) -> Option<IpAddr> {
     request
         .extensions()
@@ -118,42 +86,33 @@ pub fn client_ip(request: &Request) -> Option<IpAddr> {
         .map(|ConnectInfo(addr)| addr.ip().to_canonical())
 }
 
-fn limited_path(path: &str) -> bool {
-    (path == "/api/v1" || path.starts_with("/api/v1/")) && path != OPENAPI_PATH
-}
-
 enum Outcome {
-    /// Let the request through; the decision to report, if Redis answered.
+    /// Within the limit; `None` when Redis is away and the policy lets requests through.
     Pass(Option<RateDecision>),
-    /// Answer with this response instead.
-    Refuse(Response),
+    /// Over the limit: answered 429.
+    Over(RateDecision),
+    /// Redis is away and the policy refuses requests: answered 503.
+    Unavailable,
 }
 
-async fn decide(limits: &RateLimits, buckets: &[(&str, u32)]) -> Outcome {
-    if buckets.is_empty() {
-        return Outcome::Pass(None);
-    }
-    match limits.limiter.hit_all(buckets, limits.window).await {
-        Ok(decisions) => judge(&decisions),
+/// Counts one request against `bucket`.
+async fn decide(limits: &RateLimits, bucket: &str, limit: u32) -> Outcome {
+    match limits.limiter.hit(bucket, limit, limits.window).await {
+        Ok(decision) if decision.allowed => Outcome::Pass(Some(decision)),
+        Ok(decision) => Outcome::Over(decision),
         Err(error) if limits.fail_open => {
             tracing::warn!(%error, "rate limiter unavailable, letting the request through");
             Outcome::Pass(None)
         }
         Err(error) => {
             tracing::warn!(%error, "rate limiter unavailable, refusing the request");
-            Outcome::Refuse(
-                ApiError::unavailable("rate limiting is unavailable, try again").into_response(),
-            )
+            Outcome::Unavailable
         }
     }
 }
 
-fn judge(decisions: &[RateDecision]) -> Outcome {
-    match binding(decisions) {
-        None => Outcome::Pass(None),
-        Some(decision) if decision.allowed => Outcome::Pass(Some(decision)),
-        Some(decision) => Outcome::Refuse(too_many(decision)),
-    }
+fn unavailable() -> Response {
+    ApiError::unavailable("rate limiting is unavailable, try again").into_response()
 }
 
 /// The decision to report: a refusal if any (the one lasting longest), else the bucket with
@@ -216,86 +175,91 @@ pub fn tier_factor(tier: RateTier) -> u32 {
     }
 }
 
-/// Behind authentication: counts the request against its address and its key or session, in
-/// one round trip (already made with the session's, see [`Decided`]).
-pub async fn after_auth<F, Fut>(state: &AppState, mut request: Request, next: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    let limits = &state.limits;
-    let outcome = match request.extensions_mut().remove::<Decided>() {
-        Some(Decided(decisions)) => judge(&decisions),
-        None => {
-            let ip = client_ip(&request).map(ip_bucket);
-            let caller = request
-                .extensions()
-                .get::<Principal>()
-                .map(|principal| (principal.bucket(), limits.per_caller(principal.rate_tier)));
-            let buckets: Vec<(&str, u32)> = [
-                ip.as_deref().map(|bucket| (bucket, limits.per_ip)),
-                caller
-                    .as_ref()
-                    .map(|(bucket, limit)| (bucket.as_ref(), *limit)),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            decide(limits, &buckets).await
+/// Counts every `/api/v1` request but the OpenAPI document against its address, first of
+/// all, and reports the most constraining of its decision and the caller's
+/// ([`CallerLimit`]) in the response's headers.
+#[derive(Clone)]
+pub struct AddressLimit {
+    limits: RateLimits,
+    endpoints: Endpoints,
+}
+
+impl AddressLimit {
+    pub fn new(state: &AppState, endpoints: &Endpoints) -> Self {
+        Self {
+            limits: state.limits.clone(),
+            endpoints: endpoints.clone(),
         }
-    };
-    let mut response = match outcome {
-        Outcome::Pass(decision) => with_headers(next(request).await, decision),
-        Outcome::Refuse(response) => response,
-    };
-    response.extensions_mut().insert(Counted);
-    response
+    }
+
+    fn counts(&self, request: &Request) -> bool {
+        let path = request.uri().path();
+        let api = path == "/api/v1" || path.starts_with("/api/v1/");
+        api && self
+            .endpoints
+            .of(request)
+            .is_none_or(|endpoint| endpoint.caller != Caller::Anyone)
+    }
 }
 
-/// Answers a request that authentication refused. A session's request was counted on the way
-/// in ([`Decided`]): it is answered as counted (429 over a limit, else the refusal with the
-/// headers) and not counted again. Any other is left for [`per_ip`] to count.
-pub fn refused(request: &mut Request, error: ApiError) -> Response {
-    let Some(Decided(decisions)) = request.extensions_mut().remove::<Decided>() else {
-        return error.into_response();
-    };
-    let mut response = match judge(&decisions) {
-        Outcome::Pass(decision) => with_headers(error.into_response(), decision),
-        Outcome::Refuse(response) => response,
-    };
-    response.extensions_mut().insert(Counted);
-    response
+impl Step for AddressLimit {
+    async fn run<S: Inner>(self, request: Request, next: Next<S>) -> Response {
+        let ip = client_ip(&request).filter(|_| self.counts(&request));
+        let Some(ip) = ip else {
+            return next.run(request).await;
+        };
+        let outcome = decide(&self.limits, &ip_bucket(ip), self.limits.per_ip).await;
+        let address = match outcome {
+            Outcome::Pass(decision) => decision,
+            Outcome::Over(decision) => return too_many(decision),
+            Outcome::Unavailable => return unavailable(),
+        };
+        let mut response = next.run(request).await;
+        let caller = response
+            .extensions_mut()
+            .remove::<CallerDecision>()
+            .and_then(|CallerDecision(decision)| decision);
+        let decisions: Vec<RateDecision> = address.into_iter().chain(caller).collect();
+        if let Some(decision) = binding(&decisions) {
+            set_headers(response.headers_mut(), &decision);
+        }
+        response
+    }
 }
 
-fn with_headers(mut response: Response, decision: Option<RateDecision>) -> Response {
-    if let Some(decision) = decision {
-        set_headers(response.headers_mut(), &decision);
-    }
-    response
+/// What [`CallerLimit`] decided, for [`AddressLimit`] to report.
+#[derive(Clone, Copy)]
+struct CallerDecision(Option<RateDecision>);
+
+/// Counts an authenticated request against its API key or session, at the limit of the
+/// caller's organization's tier.
+#[derive(Clone)]
+pub struct CallerLimit {
+    limits: RateLimits,
 }
 
-/// Around the whole API: counts against its address every `/api/v1` request that
-/// [`after_auth`] did not count.
-pub async fn per_ip<F, Fut>(state: &AppState, request: Request, next: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    if !limited_path(request.uri().path()) {
-        return next(request).await;
+impl CallerLimit {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            limits: state.limits.clone(),
+        }
     }
-    let ip = client_ip(&request);
-    let response = next(request).await;
-    if response.extensions().get::<Counted>().is_some() {
-        return response;
-    }
-    let Some(ip) = ip else {
-        return response;
-    };
-    let limits = &state.limits;
-    match decide(limits, &[(&ip_bucket(ip), limits.per_ip)]).await {
-        Outcome::Pass(decision) => with_headers(response, decision),
-        Outcome::Refuse(refusal) => refusal,
+}
+
+impl Step for CallerLimit {
+    async fn run<S: Inner>(self, request: Request, next: Next<S>) -> Response {
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return next.run(request).await;
+        };
+        let limit = self.limits.per_caller(principal.rate_tier);
+        let outcome = decide(&self.limits, &principal.bucket(), limit).await;
+        let (mut response, decision) = match outcome {
+            Outcome::Pass(decision) => (next.run(request).await, decision),
+            Outcome::Over(decision) => (too_many(decision), Some(decision)),
+            Outcome::Unavailable => (unavailable(), None),
+        };
+        response.extensions_mut().insert(CallerDecision(decision));
+        response
     }
 }
 
@@ -320,16 +284,6 @@ mod tests {
         let refused = decision(false, 0, 20);
         assert_eq!(binding(&[ip, refused]), Some(refused));
         assert_eq!(binding(&[]), None);
-    }
-
-    #[test]
-    fn only_the_api_is_limited() {
-        assert!(limited_path("/api/v1/assets"));
-        assert!(limited_path("/api/v1/nowhere"));
-        assert!(!limited_path(OPENAPI_PATH));
-        assert!(!limited_path("/healthz"));
-        assert!(!limited_path("/readyz"));
-        assert!(!limited_path("/metrics"));
     }
 
     #[test]

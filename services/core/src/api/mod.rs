@@ -16,150 +16,223 @@ mod scans;
 mod users;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::Request;
+use axum::http::Method;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
+use tower::ServiceBuilder;
 
 use crate::AppState;
-use crate::audit;
-use crate::auth;
-use crate::rate_limit;
+use crate::endpoints::Declare;
+use crate::step::{Inner, Next, Step, StepLayer};
+use crate::{audit, auth, rate_limit};
+
+const POST: Method = Method::POST;
+const PUT: Method = Method::PUT;
+const PATCH: Method = Method::PATCH;
+const DELETE: Method = Method::DELETE;
 
 /// The OpenAPI 3 description of this API, served as-is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-pub fn router(state: AppState, readiness: Readiness) -> Router {
-    let authenticated = Router::new()
-        .route("/api/v1/assets", get(assets::list).post(assets::create))
-        .route("/api/v1/assets/{asset_id}", get(assets::get))
-        .route("/api/v1/assets/{asset_id}/verify", post(assets::verify))
-        .route("/api/v1/scans", axum::routing::post(scans::create))
-        .route("/api/v1/scans/{scan_id}", get(scans::get))
-        .route("/api/v1/scans/{scan_id}/cancel", post(scans::cancel))
-        .route("/api/v1/scans/{scan_id}/events", get(scans::events))
-        .route("/api/v1/catalog", get(catalog::get))
-        .route(
+/// Every endpoint of the public API, each with who may call it and, for a change, how the
+/// audit log names it.
+pub fn endpoints() -> Declare {
+    Declare::default()
+        .open("/api/v1/openapi.json", openapi)
+        .unauthenticated(POST, "/api/v1/signup", accounts::signup)
+        .unauthenticated(POST, "/api/v1/auth/login", accounts::login)
+        .unauthenticated(
+            POST,
+            "/api/v1/invitations/accept",
+            accounts::accept_invitation,
+        )
+        .read("/api/v1/assets", assets::list)
+        .change(
+            POST,
+            "/api/v1/assets",
+            ("assets.create", "asset"),
+            assets::create,
+        )
+        .read("/api/v1/assets/{asset_id}", assets::get)
+        .change(
+            POST,
+            "/api/v1/assets/{asset_id}/verify",
+            ("assets.verify", "asset"),
+            assets::verify,
+        )
+        .change(
+            POST,
+            "/api/v1/scans",
+            ("scans.create", "scan"),
+            scans::create,
+        )
+        .read("/api/v1/scans/{scan_id}", scans::get)
+        .change(
+            POST,
+            "/api/v1/scans/{scan_id}/cancel",
+            ("scans.cancel", "scan"),
+            scans::cancel,
+        )
+        .read("/api/v1/scans/{scan_id}/events", scans::events)
+        .read("/api/v1/catalog", catalog::get)
+        .read("/api/v1/scan-settings", scan_settings::get)
+        .change(
+            PUT,
             "/api/v1/scan-settings",
-            get(scan_settings::get).put(scan_settings::put),
+            ("scan_settings.update", "scan_settings"),
+            scan_settings::put,
         )
-        .route("/api/v1/findings", get(findings::list))
-        .route("/api/v1/findings/export", get(findings::export))
-        .route(
+        .read("/api/v1/findings", findings::list)
+        .read("/api/v1/findings/export", findings::export)
+        .change(
+            POST,
             "/api/v1/findings/bulk-status",
-            post(findings::bulk_update_status),
+            ("findings.bulk_update_status", "finding"),
+            findings::bulk_update_status,
         )
-        .route(
+        .read("/api/v1/findings/{finding_id}", findings::get)
+        .change(
+            PATCH,
             "/api/v1/findings/{finding_id}",
-            get(findings::get).patch(findings::update_status),
+            ("findings.update_status", "finding"),
+            findings::update_status,
         )
-        .route(
+        .read("/api/v1/api-keys", api_keys::list)
+        .change(
+            POST,
             "/api/v1/api-keys",
-            get(api_keys::list).post(api_keys::create),
+            ("api_keys.create", "api_key"),
+            api_keys::create,
         )
-        .route("/api/v1/api-keys/{key_id}", delete(api_keys::revoke))
-        .route("/api/v1/auth/logout", post(accounts::logout))
-        .route("/api/v1/me", get(accounts::me))
-        .route(
+        .change(
+            DELETE,
+            "/api/v1/api-keys/{key_id}",
+            ("api_keys.revoke", "api_key"),
+            api_keys::revoke,
+        )
+        .change(
+            POST,
+            "/api/v1/auth/logout",
+            ("sessions.logout", "session"),
+            accounts::logout,
+        )
+        .read("/api/v1/me", accounts::me)
+        .read("/api/v1/me/sessions", accounts::sessions)
+        .change(
+            DELETE,
             "/api/v1/me/sessions",
-            get(accounts::sessions).delete(accounts::revoke_all_sessions),
+            ("sessions.revoke_all", "session"),
+            accounts::revoke_all_sessions,
         )
-        .route(
+        .change(
+            DELETE,
             "/api/v1/me/sessions/{session_id}",
-            delete(accounts::revoke_session),
+            ("sessions.revoke", "session"),
+            accounts::revoke_session,
         )
-        .route("/api/v1/me/password", post(accounts::change_password))
-        .route("/api/v1/me/totp", post(accounts::enrol_totp))
-        .route("/api/v1/me/totp/confirm", post(accounts::confirm_totp))
-        .route("/api/v1/me/totp/disable", post(accounts::disable_totp))
-        .route("/api/v1/users", get(users::list))
-        .route(
+        .change(
+            POST,
+            "/api/v1/me/password",
+            ("account.change_password", "user"),
+            accounts::change_password,
+        )
+        .change(
+            POST,
+            "/api/v1/me/totp",
+            ("account.totp_enrol", "user"),
+            accounts::enrol_totp,
+        )
+        .change(
+            POST,
+            "/api/v1/me/totp/confirm",
+            ("account.totp_enable", "user"),
+            accounts::confirm_totp,
+        )
+        .change(
+            POST,
+            "/api/v1/me/totp/disable",
+            ("account.totp_disable", "user"),
+            accounts::disable_totp,
+        )
+        .read("/api/v1/users", users::list)
+        .change(
+            PUT,
             "/api/v1/users/{user_id}/asset-scope",
-            axum::routing::put(users::set_asset_scope),
+            ("users.limit_assets", "user"),
+            users::set_asset_scope,
         )
-        .route(
+        .change(
+            PATCH,
             "/api/v1/users/{user_id}",
-            axum::routing::patch(users::update).delete(users::delete),
+            ("users.update", "user"),
+            users::update,
         )
-        .route(
+        .change(
+            DELETE,
+            "/api/v1/users/{user_id}",
+            ("users.delete", "user"),
+            users::delete,
+        )
+        .read("/api/v1/invitations", users::invitations)
+        .change(
+            POST,
             "/api/v1/invitations",
-            get(users::invitations).post(users::invite),
+            ("users.invite", "invitation"),
+            users::invite,
         )
-        .route("/api/v1/audit-log", get(audit_log::list))
-        .route("/api/v1/dashboard", get(dashboard::summary))
-        .route("/api/v1/dead-letters", get(dead_letters::list))
-        .route(
+        .read("/api/v1/audit-log", audit_log::list)
+        .read("/api/v1/dashboard", dashboard::summary)
+        .read("/api/v1/dead-letters", dead_letters::list)
+        .change(
+            POST,
             "/api/v1/dead-letters/{letter_id}/replay",
-            post(dead_letters::replay),
+            ("dead_letters.replay", "dead_letter"),
+            dead_letters::replay,
         )
-        .route(
+        .read("/api/v1/customers", partners::list)
+        .change(
+            POST,
             "/api/v1/customers",
-            get(partners::list).post(partners::create),
+            ("customers.create", "organization"),
+            partners::create,
         )
-        .route("/api/v1/portfolio", get(partners::portfolio))
-        .with_state(state.clone());
-    let [openapi_json, signup, login, accept_invitation] = PUBLIC_ROUTES;
-    Router::new()
-        .route(openapi_json, get(openapi))
-        .route(signup, post(accounts::signup))
-        .route(login, post(accounts::login))
-        .route(accept_invitation, post(accounts::accept_invitation))
-        .with_state(state.clone())
-        .merge(authenticated)
+        .read("/api/v1/portfolio", partners::portfolio)
+}
+
+/// The API, the probes, and around them the gateway's steps, outermost first: what every
+/// service has (trace context, metrics, body limit); internal headers stripped, as they never
+/// enter from the public side; the caller's address counted, before any work is done for the
+/// request; who calls; the caller counted; and a change's audit entry once answered.
+pub fn router(state: AppState, readiness: Readiness) -> Router {
+    let (api, endpoints) = endpoints().finish();
+    let steps = ServiceBuilder::new()
+        .layer(StepLayer(Observe(state.metrics.clone())))
+        .map_request(strip_internal_headers)
+        .layer(StepLayer(rate_limit::AddressLimit::new(&state, &endpoints)))
+        .layer(StepLayer(auth::Authenticate::new(&state, &endpoints)))
+        .layer(StepLayer(rate_limit::CallerLimit::new(&state)))
+        .layer(StepLayer(audit::Audit::new(&state, &endpoints)));
+    api.with_state(state)
         .merge(s4e_runtime::health::probes(readiness))
         .fallback(|| async { ApiError::not_found("route") })
-        .layer(axum::middleware::from_fn_with_state(state, edge))
+        .layer(steps)
 }
 
-/// The API routes anyone may call. Every other `/api/v1` route authenticates: a route is
-/// protected unless it is listed here, wherever it is declared.
-const PUBLIC_ROUTES: [&str; 4] = [
-    "/api/v1/openapi.json",
-    "/api/v1/signup",
-    "/api/v1/auth/login",
-    "/api/v1/invitations/accept",
-];
+/// What every service's HTTP surface has: trace context, request metrics, body limit.
+#[derive(Clone)]
+struct Observe(Metrics);
 
-/// Whether the route the request matched needs a key or a session. Unmatched requests (404)
-/// and the probes do not.
-fn protected(request: &Request) -> bool {
+impl Step for Observe {
+    async fn run<S: Inner>(self, request: Request, next: Next<S>) -> Response {
+        s4e_runtime::observed(&self.0, request, |request| next.run(request)).await
+    }
+}
+
+fn strip_internal_headers(mut request: Request) -> Request {
+    auth::strip_internal_headers(request.headers_mut());
     request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str)
-        .is_some_and(|route| route.starts_with("/api/v1/") && !PUBLIC_ROUTES.contains(&route))
-}
-
-/// Every request's way in, as one middleware layer (axum clones the whole stack beneath a
-/// layer on every request, so one layer calling its steps in order beats a layer per step):
-/// what every service has (trace context, metrics, body limit); internal headers stripped, as
-/// they never enter from the public side; on protected routes, who calls, whether they may
-/// call now (the rate limit), and for a change its audit entry once answered; and a request
-/// that was not counted that way is counted against its address.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let metrics = state.metrics.clone();
-    s4e_runtime::observed(&metrics, request, |mut request| async move {
-        auth::strip_internal_headers(request.headers_mut());
-        rate_limit::per_ip(&state, request, |request| admit(&state, request, next)).await
-    })
-    .await
-}
-
-/// A protected route's door: who calls, whether they may call now, and for a change its
-/// audit entry once answered. Other routes pass straight through.
-async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
-    if !protected(&request) {
-        return next.run(request).await;
-    }
-    if let Err(error) = auth::authenticate(state, &mut request).await {
-        return rate_limit::refused(&mut request, error);
-    }
-    rate_limit::after_auth(state, request, |request| {
-        audit::record(state, request, next)
-    })
-    .await
 }
 
 /// The gateway faces the internet: its metrics are for the cluster's scraper, which presents
@@ -177,17 +250,41 @@ async fn openapi() -> impl IntoResponse {
 
 #[cfg(test)]
 mod tests {
-    /// The size of the future `f` returns.
-    fn future_size<A, B, C, Fut, F: Fn(A, B, C) -> Fut>(_: F) -> usize {
-        std::mem::size_of::<Fut>()
-    }
+    use super::*;
+    use crate::endpoints::{Action, Caller};
 
-    /// Every request's future is moved whole, more than once (into axum's box, among others):
-    /// paths most requests do not take (sessions, a key's first lookup, acting for a customer,
-    /// the audit entry of a change) are boxed, and wrappers are plain functions. It was 11 KiB.
     #[test]
-    fn a_request_s_future_stays_small() {
-        let size = future_size(super::edge);
-        assert!(size <= 4096, "the edge future takes {size} bytes");
+    fn every_change_names_its_action_once_and_only_four_endpoints_are_open() {
+        let declared = endpoints();
+        let mut actions = std::collections::HashSet::new();
+        let mut unauthenticated = Vec::new();
+        for (path, methods) in declared.table() {
+            for (method, endpoint) in methods {
+                match endpoint.caller {
+                    Caller::Authenticated => {
+                        assert_eq!(
+                            endpoint.action.is_some(),
+                            method != Method::GET,
+                            "{method} {path}"
+                        );
+                    }
+                    Caller::Anyone | Caller::Unauthenticated => unauthenticated.push(*path),
+                }
+                if let Some(Action { name, .. }) = endpoint.action {
+                    assert!(actions.insert(name), "{name} is named twice");
+                }
+            }
+        }
+        unauthenticated.sort_unstable();
+        assert_eq!(
+            unauthenticated,
+            [
+                "/api/v1/auth/login",
+                "/api/v1/invitations/accept",
+                "/api/v1/openapi.json",
+                "/api/v1/signup"
+            ]
+        );
+        assert!(actions.contains("findings.bulk_update_status"));
     }
 }

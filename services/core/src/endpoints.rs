@@ -1,0 +1,146 @@
+//! The public API's endpoints, each declared once with what the gateway's steps need to know
+//! of it: who may call it, and how the audit log names the change it makes. The same
+//! declaration adds the handler to the router and the endpoint to the table the steps read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, on};
+
+use crate::AppState;
+
+/// Who may call an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// Anyone, without counting: the OpenAPI document.
+    Anyone,
+    /// Anyone, counted against their address: sign-up, sign-in and accepting an invitation,
+    /// which record their own audit entries.
+    Unauthenticated,
+    /// The holder of an API key or a session, counted against their address and themselves.
+    Authenticated,
+}
+
+/// How the audit log names a change: its action, and the type of what it acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Action {
+    pub name: &'static str,
+    pub resource: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub caller: Caller,
+    /// For an authenticated change; `None` for a read.
+    pub action: Option<Action>,
+}
+
+/// An authenticated `/api/v1` route that was not declared here (added to the router some
+/// other way): it still needs a caller, and its changes are audited under method and path.
+const UNDECLARED: Endpoint = Endpoint {
+    caller: Caller::Authenticated,
+    action: None,
+};
+
+/// The endpoints by route and method, for the steps.
+#[derive(Clone, Default)]
+pub struct Endpoints(Arc<HashMap<&'static str, Vec<(Method, Endpoint)>>>);
+
+impl Endpoints {
+    /// The endpoint the request was routed to; `None` for an unrouted request (answered
+    /// 404) and for what is not under `/api/v1` (the probes, the metrics).
+    pub fn of(&self, request: &Request) -> Option<Endpoint> {
+        let route = request.extensions().get::<MatchedPath>()?.as_str();
+        let declared = self.0.get(route).and_then(|methods| {
+            methods
+                .iter()
+                .find(|(method, _)| method == request.method())
+                .map(|(_, endpoint)| *endpoint)
+        });
+        declared.or_else(|| route.starts_with("/api/v1/").then_some(UNDECLARED))
+    }
+}
+
+/// Declares endpoints: each call adds a handler to the router and its endpoint to the table.
+#[derive(Default)]
+pub struct Declare {
+    router: Router<AppState>,
+    table: HashMap<&'static str, Vec<(Method, Endpoint)>>,
+}
+
+impl Declare {
+    /// A read an authenticated caller makes.
+    pub fn read<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        let endpoint = Endpoint {
+            caller: Caller::Authenticated,
+            action: None,
+        };
+        self.add(Method::GET, path, endpoint, handler)
+    }
+
+    /// A change an authenticated caller makes, recorded in the audit log as `action` on a
+    /// `resource`.
+    pub fn change<H: Handler<T, AppState>, T: 'static>(
+        self,
+        method: Method,
+        path: &'static str,
+        (name, resource): (&'static str, &'static str),
+        handler: H,
+    ) -> Self {
+        let endpoint = Endpoint {
+            caller: Caller::Authenticated,
+            action: Some(Action { name, resource }),
+        };
+        self.add(method, path, endpoint, handler)
+    }
+
+    /// What anyone may call, counted against their address.
+    pub fn unauthenticated<H: Handler<T, AppState>, T: 'static>(
+        self,
+        method: Method,
+        path: &'static str,
+        handler: H,
+    ) -> Self {
+        let endpoint = Endpoint {
+            caller: Caller::Unauthenticated,
+            action: None,
+        };
+        self.add(method, path, endpoint, handler)
+    }
+
+    /// What anyone may read, not counted.
+    pub fn open<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        let endpoint = Endpoint {
+            caller: Caller::Anyone,
+            action: None,
+        };
+        self.add(Method::GET, path, endpoint, handler)
+    }
+
+    fn add<H: Handler<T, AppState>, T: 'static>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        endpoint: Endpoint,
+        handler: H,
+    ) -> Self {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| panic!("{method} {path}: not a method a route can have"));
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.entry(path).or_default().push((method, endpoint));
+        self
+    }
+
+    pub fn finish(self) -> (Router<AppState>, Endpoints) {
+        (self.router, Endpoints(Arc::new(self.table)))
+    }
+
+    #[cfg(test)]
+    pub fn table(&self) -> &HashMap<&'static str, Vec<(Method, Endpoint)>> {
+        &self.table
+    }
+}
