@@ -311,8 +311,8 @@ async fn a_session_request_refused_after_it_was_counted_is_counted_once() {
     let response = with_cookie(Method::GET, "/me").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let remaining = header(&response, "x-ratelimit-remaining").unwrap();
-    // The session is read and counted in one round trip, then the missing CSRF token refuses
-    // the request: it is answered as counted, with the address's headers, and not counted again.
+    // The address is counted before the session is read, then the missing CSRF token refuses
+    // the request: it is answered with the address's headers, and counted once.
     let response = with_cookie(Method::POST, "/assets")
         .json(&serde_json::json!({"kind": "url", "value": "http://127.0.0.1:9/"}))
         .send()
