@@ -56,10 +56,18 @@ impl Endpoints {
     pub fn of(&self, request: &Request) -> Option<Endpoint> {
         let route = request.extensions().get::<MatchedPath>()?.as_str();
         let declared = self.0.get(route).and_then(|methods| {
-            methods
+            let exact = methods
                 .iter()
-                .find(|(method, _)| method == request.method())
-                .map(|(_, endpoint)| *endpoint)
+                .find(|(method, _)| method == request.method());
+            // Another method on a declared route (a HEAD, or one answered 405) is called by
+            // whoever may call the route, and changes nothing.
+            let route_caller = || {
+                methods.first().map(|(_, endpoint)| Endpoint {
+                    caller: endpoint.caller,
+                    action: None,
+                })
+            };
+            exact.map(|(_, endpoint)| *endpoint).or_else(route_caller)
         });
         declared.or_else(|| route.starts_with("/api/v1/").then_some(UNDECLARED))
     }
