@@ -102,7 +102,12 @@ async fn each_api_key_has_its_own_limit_and_the_next_request_gets_429() {
     let openapi = format!("{}/api/v1/openapi.json", fleet.core.url());
     let response = fleet.http.head(&openapi).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response = fleet.http.delete(fleet.api("/signup")).send().await.unwrap();
+    let response = fleet
+        .http
+        .delete(fleet.api("/signup"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     fleet.stop().await.unwrap();
