@@ -73,14 +73,9 @@ type Reply = Result<(u64, Counts), String>;
 /// The hits of one round trip, in arrival order: the requests waiting for their decisions.
 type Hits = Vec<oneshot::Sender<Reply>>;
 
-/// The bucket sets with a round trip under way, by [`Batch::name`].
-type InFlight = Arc<Mutex<HashMap<String, Flight>>>;
-
-/// The round trips of one set of buckets.
-struct Flight {
-    /// Hits for the next round trip.
-    queued: Hits,
-}
+/// The bucket sets with a round trip under way, by [`Batch::name`], each with the hits queued
+/// for its next round trip.
+type InFlight = Arc<Mutex<HashMap<String, Hits>>>;
 
 /// Removes the flight of a round-trip task that ends without landing it (a panic, its runtime
 /// shutting down): the hits queued on it learn that the limiter stopped (their senders are
@@ -99,7 +94,7 @@ impl Drop for Landing<'_> {
     }
 }
 
-fn lock(in_flight: &InFlight) -> MutexGuard<'_, HashMap<String, Flight>> {
+fn lock(in_flight: &InFlight) -> MutexGuard<'_, HashMap<String, Hits>> {
     in_flight
         .lock()
         .unwrap_or_else(|poison| poison.into_inner())
@@ -172,7 +167,7 @@ impl RateLimiter {
         bucket_key(&self.prefix, bucket)
     }
 
-    fn flights(&self) -> MutexGuard<'_, HashMap<String, Flight>> {
+    fn flights(&self) -> MutexGuard<'_, HashMap<String, Hits>> {
         lock(&self.in_flight)
     }
 
@@ -229,11 +224,11 @@ impl RateLimiter {
         BATCH_NAME.with_borrow_mut(|name| {
             write_batch_name(name, buckets, window_ms);
             let mut in_flight = self.flights();
-            if let Some(flight) = in_flight.get_mut(name.as_str()) {
-                flight.queued.push(sender);
+            if let Some(queued) = in_flight.get_mut(name.as_str()) {
+                queued.push(sender);
                 return;
             }
-            in_flight.insert(name.clone(), Flight { queued: Vec::new() });
+            in_flight.insert(name.clone(), Vec::new());
             drop(in_flight);
             let batch = Batch {
                 name: name.clone(),
@@ -263,8 +258,8 @@ impl RateLimiter {
             let next = {
                 let mut in_flight = self.flights();
                 match in_flight.get_mut(&batch.name) {
-                    Some(flight) => {
-                        let next = std::mem::take(&mut flight.queued);
+                    Some(queued) => {
+                        let next = std::mem::take(queued);
                         if next.is_empty() {
                             in_flight.remove(&batch.name);
                             landing.landed = true;
@@ -359,9 +354,7 @@ mod tests {
     fn a_flight_left_without_landing_lets_its_waiters_go() {
         let in_flight = InFlight::default();
         let (sender, mut receiver) = oneshot::channel();
-        let flight = Flight {
-            queued: vec![sender],
-        };
+        let flight = vec![sender];
         in_flight.lock().unwrap().insert("b".into(), flight);
         drop(Landing {
             in_flight: &in_flight,
