@@ -942,3 +942,50 @@ async fn every_declared_internal_route_is_served_by_its_service() {
     assert_eq!(body["error"]["code"], "no_route");
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_change_is_recorded_once_by_whoever_stores_it() {
+    let fleet = Fleet::start().await.unwrap();
+    let target = Target::demo(false).await;
+    let asset_id = fleet.create_url_asset(&target.url).await.unwrap();
+    // Stored by base one service further in (the scan starter creates the run).
+    let run_id = fleet.start_scan(&asset_id).await.unwrap();
+    // Refused by base (no such asset): recorded by the gateway with its answer.
+    let refused = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": "01a20f5a-0000-7000-8000-000000000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+
+    let log: Value = fleet
+        .request(Method::GET, "/audit-log")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = log["items"].as_array().unwrap();
+    let of = |action: &str| -> Vec<&Value> {
+        entries.iter().filter(|e| e["action"] == action).collect()
+    };
+    let created = of("assets.create");
+    assert_eq!(created.len(), 1, "{entries:#?}");
+    assert_eq!(created[0]["resource_id"], asset_id.as_str());
+    let scans = of("scans.create");
+    assert_eq!(scans.len(), 2, "{entries:#?}");
+    let started = scans.iter().find(|e| e["outcome"] == 202).unwrap();
+    assert_eq!(started["resource_id"], run_id.as_str());
+    assert_eq!(started["actor_kind"], "api_key");
+    assert_eq!(started["ip"], "127.0.0.1");
+    assert!(started["trace_id"].is_string());
+    let refused = scans.iter().find(|e| e["outcome"] == 404).unwrap();
+    assert_eq!(refused["resource_id"], Value::Null);
+    fleet
+        .wait_for_scan(&run_id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    fleet.stop().await.unwrap();
+}

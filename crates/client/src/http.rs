@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use s4e_types::api::ErrorBody;
-use s4e_types::routes::Route;
+use s4e_types::routes::{Route, Verb};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -52,6 +52,14 @@ impl InternalHttp {
         if let Some(traceparent) = s4e_trace::outgoing() {
             request = request.header(s4e_trace::HEADER, traceparent);
         }
+        // A change in progress travels with the calls that may make it, until one records it.
+        let change = route.verb != Verb::Get;
+        if let Some(context) = s4e_runtime::audit::pending().filter(|_| change) {
+            request = request.header(
+                s4e_runtime::audit::HEADER,
+                s4e_runtime::audit::encode(&context),
+            );
+        }
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -64,6 +72,12 @@ impl InternalHttp {
             .map_err(|error| ClientError::Unavailable(format!("{path}: {error}")))?;
         let status = response.status();
         if status.is_success() {
+            if response
+                .headers()
+                .contains_key(s4e_runtime::audit::RECORDED_HEADER)
+            {
+                s4e_runtime::audit::mark_recorded();
+            }
             return response
                 .json()
                 .await

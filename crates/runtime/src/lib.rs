@@ -2,6 +2,7 @@
 //! connect with retries, serve), one error-to-HTTP mapping, health and metrics endpoints, the
 //! service-token guard for internal APIs, and graceful shutdown on SIGTERM.
 
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
+use crate::audit;
 use crate::error::ApiError;
 
 /// The header internal callers put the token in. The gateway strips it from public requests.
@@ -40,7 +41,8 @@ impl fmt::Debug for ServiceToken {
     }
 }
 
-/// Middleware for internal routers: refuses any request without the right token.
+/// Middleware for internal routers: refuses any request without the right token, and runs one
+/// that carries an audit context inside it (see [`crate::audit`]).
 pub async fn require(
     State(token): State<ServiceToken>,
     request: Request,
@@ -48,10 +50,23 @@ pub async fn require(
 ) -> Result<Response, ApiError> {
     let presented = request.headers().get(HEADER).map(|value| value.as_bytes());
     match presented {
-        Some(presented) if token.matches(presented) => Ok(next.run(request).await),
-        Some(_) => Err(ApiError::unauthorized("invalid service token")),
-        None => Err(ApiError::unauthorized("missing service token")),
+        Some(presented) if token.matches(presented) => {}
+        Some(_) => return Err(ApiError::unauthorized("invalid service token")),
+        None => return Err(ApiError::unauthorized("missing service token")),
     }
+    let Some(context) = request.headers().get(audit::HEADER) else {
+        return Ok(next.run(request).await);
+    };
+    // A change whose context cannot be read is refused rather than made unrecorded.
+    let context = audit::decode(context.as_bytes()).map_err(ApiError::bad_request)?;
+    let (mut response, recorded) = audit::scope(context, next.run(request)).await;
+    if recorded {
+        response.headers_mut().insert(
+            audit::RECORDED_HEADER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! The audit log: one entry per state-changing request, written by the gateway through base and
-//! never changed afterwards.
+//! The audit log: one entry per state-changing request, never changed afterwards. A change base
+//! stores is recorded by base in the change's own transaction, from the [`AuditContext`] the
+//! gateway sends with the call; what the gateway refuses, and changes kept elsewhere (sessions
+//! in Redis, dead letters in MongoDB), the gateway records through base once answered.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,43 @@ impl ActorKind {
     }
 }
 
-/// An entry as the gateway records it; base adds the id and the time.
+/// Who changes what, from where: what the gateway knows of a change before it is made, carried
+/// with the internal calls that make it, for the callee that stores the change to record it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditContext {
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<uuid::Uuid>,
+    pub actor_label: String,
+    pub actor_org_id: Option<OrgId>,
+    pub action: String,
+    pub resource_type: String,
+    /// What the public path names, when it names it; else the recorder names what it created.
+    pub resource_id: Option<String>,
+    /// The status the public endpoint answers when the change is made.
+    pub outcome: u16,
+    pub ip: Option<String>,
+}
+
+impl AuditContext {
+    /// The entry of the change once made; `created` names what it created.
+    pub fn entry(self, created: Option<String>, trace_id: Option<String>) -> NewAuditEntry {
+        NewAuditEntry {
+            actor_kind: self.actor_kind,
+            actor_id: self.actor_id,
+            actor_label: self.actor_label,
+            actor_org_id: self.actor_org_id,
+            action: self.action,
+            resource_type: self.resource_type,
+            resource_id: self.resource_id.or(created),
+            outcome: self.outcome,
+            ip: self.ip,
+            trace_id,
+        }
+    }
+}
+
+/// An entry as it is recorded; base adds the id and the time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAuditEntry {

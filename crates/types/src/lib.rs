@@ -16,7 +16,7 @@ pub mod scan;
 
 pub use account::{Role, User};
 pub use asset::{Asset, AssetKind, NewAsset, VerificationMethod};
-pub use audit::{AuditEntry, NewAuditEntry};
+pub use audit::{AuditContext, AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};
 pub use finding::{
     BulkFindingStatusUpdate, BulkStatusChange, BulkStatusResult, Finding, FindingActor,

@@ -1,6 +1,9 @@
 //! The audit trail of the gateway: every state-changing request of an authenticated caller is
-//! recorded through base (who, for which organization, what, on what, from where, outcome).
-//! Logins and invitation acceptances, which have no caller yet, record themselves.
+//! recorded (who, for which organization, what, on what, from where, outcome). The change
+//! runs in an audit scope (`s4e_runtime::audit`): a change base stores is recorded by base in
+//! its own transaction; one the gateway or base refuses, or one kept outside PostgreSQL, is
+//! recorded here once answered. Sign-ups, logins and invitation acceptances, which have no
+//! caller yet, record themselves.
 
 use std::net::SocketAddr;
 
@@ -8,16 +11,12 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::Response;
-use s4e_types::{NewAuditEntry, OrgId};
+use s4e_types::{AuditContext, NewAuditEntry, OrgId};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::endpoints::{Action, Endpoints};
 use crate::step::{Inner, Next, Step};
-
-/// Set by a handler on its response to name the resource it created (its id is not in the path).
-#[derive(Clone, Debug)]
-pub struct AuditResource(pub String);
 
 /// The value of the route's last path parameter: the resource acted on
 /// (`/api/v1/assets/{asset_id}/verify` acts on the asset).
@@ -74,7 +73,8 @@ fn trace_id() -> Option<String> {
     s4e_trace::current().map(|context| context.trace_id())
 }
 
-/// Records each authenticated change once it is answered, whatever the answer.
+/// Runs each authenticated change in an audit scope, and records it once answered unless the
+/// callee that stored it recorded it in its transaction.
 #[derive(Clone)]
 pub struct Audit {
     state: AppState,
@@ -123,31 +123,36 @@ async fn record_change<S: Inner>(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| path.clone(), |matched| matched.as_str().to_string());
-    let ip = peer_ip(request.extensions());
-    let response = next.run(request).await;
-    let (action, resource_type) = match action {
-        Some(Action { name, resource }) => (name.to_string(), resource),
+    let (action, resource_type, answered) = match action {
+        Some(Action {
+            name,
+            resource,
+            answers,
+        }) => (name.to_string(), resource, answers.as_u16()),
         // A route added without a name is still recorded, under its method and path.
-        None => (format!("{method} {route}"), "other"),
+        None => (format!("{method} {route}"), "other", 200),
     };
-    let resource_id = response
-        .extensions()
-        .get::<AuditResource>()
-        .map(|resource| resource.0.clone())
-        .or_else(|| path_resource(&route, &path))
-        .or_else(|| own_account(&route, &principal));
     let (actor_kind, actor_id, actor_label) = principal.audit_actor();
-    let entry = NewAuditEntry {
+    let context = AuditContext {
         actor_kind,
         actor_id,
         actor_label,
         actor_org_id: principal.acting_from,
         action,
         resource_type: resource_type.to_string(),
-        resource_id,
+        resource_id: path_resource(&route, &path).or_else(|| own_account(&route, &principal)),
+        outcome: answered,
+        ip: peer_ip(request.extensions()),
+    };
+    let (response, recorded) = s4e_runtime::audit::scope(context.clone(), next.run(request)).await;
+    if recorded {
+        return response;
+    }
+    // Refused, or a change stored outside PostgreSQL (sessions, dead letters): recorded here,
+    // with the answer it got.
+    let entry = NewAuditEntry {
         outcome: response.status().as_u16(),
-        ip,
-        trace_id: trace_id(),
+        ..context.entry(None, trace_id())
     };
     write(state, principal.org_id, entry).await;
     response

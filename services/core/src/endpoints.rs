@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::handler::Handler;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::routing::{MethodFilter, on};
 
 use crate::AppState;
@@ -25,11 +25,14 @@ pub enum Caller {
     Authenticated,
 }
 
-/// How the audit log names a change: its action, and the type of what it acts on.
+/// How the audit log names a change: its action, the type of what it acts on, and the status
+/// the endpoint answers when the change is made (what base records, in the change's
+/// transaction, before the answer exists).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Action {
     pub name: &'static str,
     pub resource: &'static str,
+    pub answers: StatusCode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,17 +94,21 @@ impl Declare {
     }
 
     /// A change an authenticated caller makes, recorded in the audit log as `action` on a
-    /// `resource`.
+    /// `resource`, answered `answers` when made.
     pub fn change<H: Handler<T, AppState>, T: 'static>(
         self,
         method: Method,
         path: &'static str,
-        (name, resource): (&'static str, &'static str),
+        (name, resource, answers): (&'static str, &'static str, StatusCode),
         handler: H,
     ) -> Self {
         let endpoint = Endpoint {
             caller: Caller::Authenticated,
-            action: Some(Action { name, resource }),
+            action: Some(Action {
+                name,
+                resource,
+                answers,
+            }),
         };
         self.add(method, path, endpoint, handler)
     }

@@ -8,13 +8,16 @@ use s4e_types::{ApiKeyId, OrgId};
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 pub async fn create(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyRecord>), ApiError> {
-    let key = db::api_keys::create(&pool, org_id, &body).await?;
+    let mut change = Change::begin(&pool).await?;
+    let key = db::api_keys::create(&mut change, org_id, &body).await?;
+    change.commit(org_id, Some(key.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
@@ -37,5 +40,8 @@ pub async fn revoke(
     State(pool): State<PgPool>,
     ApiPath((org_id, key_id)): ApiPath<(OrgId, ApiKeyId)>,
 ) -> Result<Json<ApiKeyRecord>, ApiError> {
-    Ok(Json(db::api_keys::revoke(&pool, org_id, key_id).await?))
+    let mut change = Change::begin(&pool).await?;
+    let key = db::api_keys::revoke(&mut change, org_id, key_id).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(key))
 }

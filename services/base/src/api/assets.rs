@@ -8,13 +8,16 @@ use s4e_types::{Asset, AssetId, NewAsset, OrgId};
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 pub async fn create(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<NewAsset>,
 ) -> Result<(StatusCode, Json<Asset>), ApiError> {
-    let asset = db::assets::create(&pool, org_id, &body).await?;
+    let mut change = Change::begin(&pool).await?;
+    let asset = db::assets::create(&mut change, org_id, &body).await?;
+    change.commit(org_id, Some(asset.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(asset)))
 }
 
@@ -31,16 +34,17 @@ pub async fn record_verification(
     ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
     ApiJson(body): ApiJson<RecordVerification>,
 ) -> Result<Json<Asset>, ApiError> {
-    Ok(Json(
-        db::assets::record_verification(
-            &pool,
-            org_id,
-            asset_id,
-            body.proven_by,
-            body.keep_proof_younger_than_seconds,
-        )
-        .await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let asset = db::assets::record_verification(
+        &mut change,
+        org_id,
+        asset_id,
+        body.proven_by,
+        body.keep_proof_younger_than_seconds,
+    )
+    .await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(asset))
 }
 
 pub async fn verified_domains(

@@ -11,6 +11,7 @@ use s4e_types::{
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 /// The run filter's name in base; the gateway calls it `scan_id`.
 const RUN_PARAM: &str = "run_id";
@@ -56,11 +57,13 @@ pub async fn get(
 pub async fn change_status(
     State(pool): State<PgPool>,
     ApiPath((org_id, finding_id)): ApiPath<(OrgId, FindingId)>,
-    ApiJson(change): ApiJson<StatusChange>,
+    ApiJson(status_change): ApiJson<StatusChange>,
 ) -> Result<Json<FindingWithHistory>, ApiError> {
-    Ok(Json(
-        db::findings::change_status(&pool, org_id, finding_id, &change).await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let changed =
+        db::findings::change_status(&mut change, org_id, finding_id, &status_change).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(changed))
 }
 
 pub async fn bulk_change_status(
@@ -68,7 +71,8 @@ pub async fn bulk_change_status(
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(bulk): ApiJson<BulkStatusChange>,
 ) -> Result<Json<BulkStatusResult>, ApiError> {
-    Ok(Json(
-        db::findings::bulk_change_status(&pool, org_id, &bulk).await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let changed = db::findings::bulk_change_status(&mut change, org_id, &bulk).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(changed))
 }

@@ -10,6 +10,7 @@ use s4e_types::api::{
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 pub async fn create(
     State(pool): State<PgPool>,
@@ -41,7 +42,11 @@ pub async fn create_customer(
     ApiPath(partner_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<(StatusCode, Json<Organization>), ApiError> {
-    let customer = db::organizations::create_customer(&pool, partner_id, &body.name).await?;
+    let mut change = Change::begin(&pool).await?;
+    let customer = db::organizations::create_customer(&mut change, partner_id, &body.name).await?;
+    change
+        .commit(partner_id, Some(customer.id.to_string()))
+        .await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 

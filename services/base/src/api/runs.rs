@@ -8,13 +8,18 @@ use s4e_types::{JobId, OrgId, RunId, ScanJob, ScanRun};
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 pub async fn create(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<NewScanRun>,
 ) -> Result<(StatusCode, Json<ScanRunWithJobs>), ApiError> {
-    let created = db::runs::create(&pool, org_id, &body).await?;
+    let mut change = Change::begin(&pool).await?;
+    let created = db::runs::create(&mut change, org_id, &body).await?;
+    change
+        .commit(org_id, Some(created.run.id.to_string()))
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -39,7 +44,10 @@ pub async fn cancel(
     State(pool): State<PgPool>,
     ApiPath((org_id, run_id)): ApiPath<(OrgId, RunId)>,
 ) -> Result<Json<ScanRun>, ApiError> {
-    Ok(Json(db::runs::cancel(&pool, org_id, run_id).await?))
+    let mut change = Change::begin(&pool).await?;
+    let run = db::runs::cancel(&mut change, org_id, run_id).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(run))
 }
 
 pub async fn jobs(

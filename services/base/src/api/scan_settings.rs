@@ -7,6 +7,7 @@ use s4e_types::api::ScanSettings;
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 pub async fn get(
     State(pool): State<PgPool>,
@@ -20,5 +21,8 @@ pub async fn put(
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<ScanSettings>,
 ) -> Result<Json<ScanSettings>, ApiError> {
-    Ok(Json(db::scan_settings::put(&pool, org_id, &body).await?))
+    let mut change = Change::begin(&pool).await?;
+    let settings = db::scan_settings::put(&mut change, org_id, &body).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(settings))
 }

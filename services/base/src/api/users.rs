@@ -13,6 +13,7 @@ use s4e_types::{OrgId, User, UserId};
 use sqlx::PgPool;
 
 use crate::db;
+use crate::db::Change;
 
 pub async fn signup(
     State(pool): State<PgPool>,
@@ -50,16 +51,20 @@ pub async fn update(
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
     ApiJson(body): ApiJson<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(
-        db::users::set_role(&pool, org_id, user_id, body.role).await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let user = db::users::set_role(&mut change, org_id, user_id, body.role).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }
 
 pub async fn delete(
     State(pool): State<PgPool>,
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(db::users::delete(&pool, org_id, user_id).await?))
+    let mut change = Change::begin(&pool).await?;
+    let user = db::users::delete(&mut change, org_id, user_id).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }
 
 pub async fn set_password(
@@ -67,9 +72,10 @@ pub async fn set_password(
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
     ApiJson(body): ApiJson<NewPasswordHash>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(
-        db::users::set_password(&pool, org_id, user_id, &body.password_hash).await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let user = db::users::set_password(&mut change, org_id, user_id, &body.password_hash).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }
 
 pub async fn invite(
@@ -77,7 +83,11 @@ pub async fn invite(
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<NewInvitation>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
-    let invitation = db::users::invite(&pool, org_id, &body).await?;
+    let mut change = Change::begin(&pool).await?;
+    let invitation = db::users::invite(&mut change, org_id, &body).await?;
+    change
+        .commit(org_id, Some(invitation.id.to_string()))
+        .await?;
     Ok((StatusCode::CREATED, Json(invitation)))
 }
 
@@ -102,23 +112,31 @@ pub async fn set_pending_totp(
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
     ApiJson(body): ApiJson<PendingTotp>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(
-        db::users::set_pending_totp(&pool, org_id, user_id, &body.sealed_secret).await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let user =
+        db::users::set_pending_totp(&mut change, org_id, user_id, &body.sealed_secret).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }
 
 pub async fn enable_totp(
     State(pool): State<PgPool>,
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(db::users::enable_totp(&pool, org_id, user_id).await?))
+    let mut change = Change::begin(&pool).await?;
+    let user = db::users::enable_totp(&mut change, org_id, user_id).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }
 
 pub async fn disable_totp(
     State(pool): State<PgPool>,
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(db::users::disable_totp(&pool, org_id, user_id).await?))
+    let mut change = Change::begin(&pool).await?;
+    let user = db::users::disable_totp(&mut change, org_id, user_id).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }
 
 pub async fn set_asset_scope(
@@ -126,7 +144,9 @@ pub async fn set_asset_scope(
     ApiPath((org_id, user_id)): ApiPath<(OrgId, UserId)>,
     ApiJson(body): ApiJson<SetAssetScope>,
 ) -> Result<Json<User>, ApiError> {
-    Ok(Json(
-        db::users::set_asset_scope(&pool, org_id, user_id, body.asset_ids.as_deref()).await?,
-    ))
+    let mut change = Change::begin(&pool).await?;
+    let user =
+        db::users::set_asset_scope(&mut change, org_id, user_id, body.asset_ids.as_deref()).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(user))
 }

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use s4e_types::api::{ApiKeyRecord, NewApiKey, RateTier};
 use s4e_types::{ApiKeyId, OrgId};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{DbError, unique_violation};
@@ -37,7 +37,7 @@ impl From<ApiKeyRow> for ApiKeyRecord {
 }
 
 pub async fn create(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     key: &NewApiKey,
 ) -> Result<ApiKeyRecord, DbError> {
@@ -64,7 +64,7 @@ pub async fn create(
     .bind(key.key_hash.to_ascii_lowercase())
     .bind(&key.scopes)
     .bind(key.expires_at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(|error| match unique_violation(&error) {
         Some(_) => DbError::Conflict("an API key with this hash exists".into()),
@@ -103,7 +103,7 @@ pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, DbE
 
 /// Revokes a key for good. Revoking it again changes nothing.
 pub async fn revoke(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     key_id: ApiKeyId,
 ) -> Result<ApiKeyRecord, DbError> {
@@ -115,7 +115,7 @@ pub async fn revoke(
     )
     .bind(org_id.0)
     .bind(key_id.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .map(Into::into)
     .ok_or(DbError::NotFound("api key"))

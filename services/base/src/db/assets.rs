@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use s4e_types::{Asset, AssetId, AssetKind, NewAsset, OrgId, VerificationMethod};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{DbError, unique_violation};
@@ -50,7 +50,11 @@ impl TryFrom<AssetRow> for Asset {
     }
 }
 
-pub async fn create(pool: &PgPool, org_id: OrgId, asset: &NewAsset) -> Result<Asset, DbError> {
+pub async fn create(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    asset: &NewAsset,
+) -> Result<Asset, DbError> {
     let asset = asset
         .normalized()
         .map_err(|error| DbError::Invalid(error.to_string()))?;
@@ -65,7 +69,7 @@ pub async fn create(pool: &PgPool, org_id: OrgId, asset: &NewAsset) -> Result<As
     .bind(asset.kind.as_str())
     .bind(&asset.value)
     .bind(&asset.name)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(|error| match unique_violation(&error) {
         Some(_) => DbError::Conflict(format!("asset {} is already registered", asset.value)),
@@ -107,7 +111,7 @@ pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asse
 /// reached) and its proof is younger than that. Either way the attempt counts as the last
 /// check, so re-verification asks again a period later.
 pub async fn record_verification(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     asset_id: AssetId,
     proven_by: Option<VerificationMethod>,
@@ -132,7 +136,7 @@ pub async fn record_verification(
     .bind(proven_by.map(VerificationMethod::as_str))
     // No grace: a NULL interval, so the comparison is never true.
     .bind(keep_younger_than_seconds.map(f64::from))
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("asset"))?
     .try_into()

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use s4e_types::audit::{ActorKind, AuditPage, AuditQuery};
 use s4e_types::{AuditEntry, AuditEntryId, NewAuditEntry, OrgId};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::DbError;
@@ -67,7 +67,7 @@ fn capped(value: &str, field: &str) -> Result<(), DbError> {
 }
 
 pub async fn append(
-    pool: &PgPool,
+    executor: impl PgExecutor<'_>,
     org_id: OrgId,
     entry: &NewAuditEntry,
 ) -> Result<AuditEntry, DbError> {
@@ -106,7 +106,7 @@ pub async fn append(
     .bind(i32::from(entry.outcome))
     .bind(&entry.ip)
     .bind(&entry.trace_id)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?
     .ok_or(DbError::NotFound("organization"))?
     .try_into()

@@ -4,12 +4,15 @@
 pub mod api_keys;
 pub mod assets;
 pub mod audit;
+pub mod change;
 pub mod dashboard;
 pub mod findings;
 pub mod organizations;
 pub mod runs;
 pub mod scan_settings;
 pub mod users;
+
+pub use change::Change;
 
 use std::time::Duration;
 

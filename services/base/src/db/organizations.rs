@@ -79,7 +79,7 @@ pub async fn get(pool: &PgPool, org_id: OrgId) -> Result<Organization, DbError> 
 
 /// A new customer of `partner_id`; only a partner organization has customers.
 pub async fn create_customer(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     partner_id: OrgId,
     customer_name: &str,
 ) -> Result<Organization, DbError> {
@@ -92,7 +92,7 @@ pub async fn create_customer(
     .bind(OrgId::new().0)
     .bind(partner_id.0)
     .bind(customer_name)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .map(Into::into)
     .ok_or(DbError::NotFound("partner organization"))

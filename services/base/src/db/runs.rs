@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
 use s4e_types::{AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunStatus, ScanJob, ScanRun};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{DbError, findings};
@@ -98,7 +98,7 @@ impl TryFrom<JobRow> for ScanJob {
 
 /// Creates a run and all its jobs in one transaction; the asset must belong to `org_id`.
 pub async fn create(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     run: &NewScanRun,
 ) -> Result<ScanRunWithJobs, DbError> {
@@ -112,7 +112,7 @@ pub async fn create(
             "jobs: at most {MAX_JOBS_PER_RUN} jobs per run"
         )));
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let asset_exists: Option<(Uuid,)> =
         sqlx::query_as("SELECT id FROM assets WHERE org_id = $1 AND id = $2")
             .bind(org_id.0)
@@ -230,8 +230,12 @@ pub async fn fail(
 /// order `start_job` and `finish_job` lock in), so a report racing the cancellation either
 /// lands before it or finds its job cancelled and changes nothing. A run that has ended is a
 /// conflict.
-pub async fn cancel(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun, DbError> {
-    let mut tx = pool.begin().await?;
+pub async fn cancel(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    run_id: RunId,
+) -> Result<ScanRun, DbError> {
+    let mut tx = conn.begin().await?;
     sqlx::query("SELECT 1 FROM scan_jobs WHERE org_id = $1 AND run_id = $2 ORDER BY id FOR UPDATE")
         .bind(org_id.0)
         .bind(run_id.0)

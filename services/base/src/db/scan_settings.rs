@@ -3,7 +3,7 @@
 
 use s4e_types::api::ScanSettings;
 use s4e_types::{CheckKind, OrgId, PortScope, ScanProfile};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::DbError;
 
@@ -55,7 +55,7 @@ pub async fn get(pool: &PgPool, org_id: OrgId) -> Result<ScanSettings, DbError> 
 
 /// Replaces the organization's settings (validated and normalized first).
 pub async fn put(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     settings: &ScanSettings,
 ) -> Result<ScanSettings, DbError> {
@@ -81,7 +81,7 @@ pub async fn put(
     .bind(settings.default_profile.as_str())
     .bind(&disabled)
     .bind(&port_scan)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("organization"))?;
     stored.try_into()

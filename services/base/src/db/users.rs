@@ -7,7 +7,7 @@ use s4e_types::account::{
     UserCredentials, normalize_email,
 };
 use s4e_types::{AssetId, InvitationId, OrgId, Role, User, UserId};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{DbError, unique_violation};
@@ -174,7 +174,7 @@ fn sealed(value: &str) -> Result<&str, DbError> {
 
 /// Stores a secret being enrolled; refused while a second factor is active (disable it first).
 pub async fn set_pending_totp(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     user_id: UserId,
     sealed_secret: &str,
@@ -188,12 +188,12 @@ pub async fn set_pending_totp(
     .bind(org_id.0)
     .bind(user_id.0)
     .bind(sealed_secret)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     match updated {
         Some(row) => row.try_into(),
         None => {
-            get(pool, org_id, user_id).await?;
+            get(&mut *conn, org_id, user_id).await?;
             Err(DbError::Conflict(
                 "a second factor is already active; disable it first".into(),
             ))
@@ -202,7 +202,11 @@ pub async fn set_pending_totp(
 }
 
 /// Makes the pending secret the active one.
-pub async fn enable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, DbError> {
+pub async fn enable_totp(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    user_id: UserId,
+) -> Result<User, DbError> {
     let updated = sqlx::query_as::<_, UserRow>(concat!(
         "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
                           totp_enabled_at = now()
@@ -211,12 +215,12 @@ pub async fn enable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Resul
     ))
     .bind(org_id.0)
     .bind(user_id.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     match updated {
         Some(row) => row.try_into(),
         None => {
-            get(pool, org_id, user_id).await?;
+            get(&mut *conn, org_id, user_id).await?;
             Err(DbError::Conflict(
                 "no second factor is being enrolled".into(),
             ))
@@ -224,7 +228,11 @@ pub async fn enable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Resul
     }
 }
 
-pub async fn disable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, DbError> {
+pub async fn disable_totp(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    user_id: UserId,
+) -> Result<User, DbError> {
     sqlx::query_as::<_, UserRow>(concat!(
         "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL
          WHERE org_id = $1 AND id = $2 RETURNING ",
@@ -232,7 +240,7 @@ pub async fn disable_totp(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Resu
     ))
     .bind(org_id.0)
     .bind(user_id.0)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("user"))?
     .try_into()
@@ -252,7 +260,11 @@ pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<User>, DbError> {
     .collect()
 }
 
-pub async fn get(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, DbError> {
+pub async fn get(
+    executor: impl PgExecutor<'_>,
+    org_id: OrgId,
+    user_id: UserId,
+) -> Result<User, DbError> {
     sqlx::query_as::<_, UserRow>(concat!(
         "SELECT ",
         user_columns!(),
@@ -260,7 +272,7 @@ pub async fn get(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, 
     ))
     .bind(org_id.0)
     .bind(user_id.0)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?
     .ok_or(DbError::NotFound("user"))?
     .try_into()
@@ -309,12 +321,12 @@ async fn keep_an_owner(
 }
 
 pub async fn set_role(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     user_id: UserId,
     role: Role,
 ) -> Result<User, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     keep_an_owner(&mut tx, org_id, user_id, Some(role)).await?;
     let user = sqlx::query_as::<_, UserRow>(concat!(
         // Admins and owners see everything: a limit would only mislead.
@@ -333,8 +345,12 @@ pub async fn set_role(
     Ok(user)
 }
 
-pub async fn delete(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<User, DbError> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    user_id: UserId,
+) -> Result<User, DbError> {
+    let mut tx = conn.begin().await?;
     let user = keep_an_owner(&mut tx, org_id, user_id, None).await?;
     sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
         .bind(org_id.0)
@@ -346,7 +362,7 @@ pub async fn delete(pool: &PgPool, org_id: OrgId, user_id: UserId) -> Result<Use
 }
 
 pub async fn set_password(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     user_id: UserId,
     new_hash: &str,
@@ -360,7 +376,7 @@ pub async fn set_password(
     .bind(org_id.0)
     .bind(user_id.0)
     .bind(hash)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("user"))?
     .try_into()
@@ -401,7 +417,7 @@ macro_rules! invitation_columns {
 }
 
 pub async fn invite(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     body: &NewInvitation,
 ) -> Result<Invitation, DbError> {
@@ -427,7 +443,7 @@ pub async fn invite(
     .bind(token_hash)
     .bind(body.invited_by.0)
     .bind(body.expires_at)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(|error| match unique_violation(&error) {
         Some(_) => DbError::Conflict("an invitation with this token exists".into()),
@@ -488,12 +504,12 @@ pub async fn accept_invitation(pool: &PgPool, body: &AcceptInvitation) -> Result
 
 /// Limits a member or viewer to `asset_ids` (every one the organization's), or lifts the limit.
 pub async fn set_asset_scope(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     user_id: UserId,
     asset_ids: Option<&[AssetId]>,
 ) -> Result<User, DbError> {
-    let user = get(pool, org_id, user_id).await?;
+    let user = get(&mut *conn, org_id, user_id).await?;
     if asset_ids.is_some() && matches!(user.role, Role::Admin | Role::Owner) {
         return Err(DbError::Invalid(
             "asset_ids: only members and viewers can be limited to assets".into(),
@@ -513,7 +529,7 @@ pub async fn set_asset_scope(
             sqlx::query_as("SELECT count(*) FROM assets WHERE org_id = $1 AND id = ANY($2)")
                 .bind(org_id.0)
                 .bind(ids)
-                .fetch_one(pool)
+                .fetch_one(&mut *conn)
                 .await?;
         if usize::try_from(known).ok() != Some(ids.len()) {
             return Err(DbError::NotFound("asset"));
@@ -526,7 +542,7 @@ pub async fn set_asset_scope(
     .bind(org_id.0)
     .bind(user_id.0)
     .bind(ids)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("user"))?
     .try_into()

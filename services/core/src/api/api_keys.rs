@@ -11,7 +11,6 @@ use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, List, NewApiKey}
 
 use crate::AppState;
 use crate::api_key;
-use crate::audit::AuditResource;
 use crate::auth::Principal;
 use crate::permissions::{Access, Permissions, Resource};
 
@@ -19,7 +18,7 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Extension<AuditResource>, Json<CreatedApiKey>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     principal.require(Resource::ApiKeys, Access::Write)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -60,7 +59,6 @@ pub async fn create(
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), created = %record.id, "api key created");
     Ok((
         StatusCode::CREATED,
-        Extension(AuditResource(record.id.to_string())),
         Json(CreatedApiKey {
             record,
             key: generated.key,

@@ -7,7 +7,6 @@ use s4e_types::api::{List, VerificationOutcome, VerifyAsset};
 use s4e_types::{Asset, AssetId, NewAsset};
 
 use crate::AppState;
-use crate::audit::AuditResource;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
@@ -15,14 +14,13 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<NewAsset>,
-) -> Result<(StatusCode, Extension<AuditResource>, Json<Asset>), ApiError> {
+) -> Result<(StatusCode, Json<Asset>), ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
     // An asset registered by a limited user would be outside their own limit.
     principal.require_unlimited("registering assets")?;
     let asset = state.base.create_asset(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), asset_id = %asset.id, "asset registered");
-    let resource = Extension(AuditResource(asset.id.to_string()));
-    Ok((StatusCode::CREATED, resource, Json(asset)))
+    Ok((StatusCode::CREATED, Json(asset)))
 }
 
 pub async fn list(
@@ -53,7 +51,7 @@ pub async fn verify(
     Extension(principal): Extension<Principal>,
     ApiPath(asset_id): ApiPath<AssetId>,
     ApiJson(body): ApiJson<VerifyAsset>,
-) -> Result<(Extension<AuditResource>, Json<VerificationOutcome>), ApiError> {
+) -> Result<Json<VerificationOutcome>, ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
     principal.require_asset(asset_id, "asset")?;
     // An owner asking proves now or loses the proof; only re-verification has a grace period.
@@ -65,8 +63,5 @@ pub async fn verify(
         .scan
         .verify_asset(principal.org_id, asset_id, &body)
         .await?;
-    Ok((
-        Extension(AuditResource(asset_id.to_string())),
-        Json(outcome),
-    ))
+    Ok(Json(outcome))
 }

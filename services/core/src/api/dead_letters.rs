@@ -11,7 +11,6 @@ use s4e_runtime::extract::ApiPath;
 use s4e_types::api::{DeadLetterView, List};
 
 use crate::AppState;
-use crate::audit::AuditResource;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
@@ -28,7 +27,7 @@ pub async fn replay(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiPath(letter_id): ApiPath<String>,
-) -> Result<(Extension<AuditResource>, Json<DeadLetterView>), ApiError> {
+) -> Result<Json<DeadLetterView>, ApiError> {
     principal.require(Resource::Automation, Access::Write)?;
     if letter_id.is_empty()
         || letter_id.len() > 128
@@ -43,5 +42,5 @@ pub async fn replay(
         .replay_dead_letter(principal.org_id, &letter_id)
         .await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), %letter_id, "dead letter replayed");
-    Ok((Extension(AuditResource(letter_id)), Json(letter)))
+    Ok(Json(letter))
 }

@@ -17,8 +17,8 @@ mod users;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::Method;
 use axum::http::header;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
 use tower::ServiceBuilder;
@@ -32,6 +32,11 @@ const POST: Method = Method::POST;
 const PUT: Method = Method::PUT;
 const PATCH: Method = Method::PATCH;
 const DELETE: Method = Method::DELETE;
+
+const OK: StatusCode = StatusCode::OK;
+const CREATED: StatusCode = StatusCode::CREATED;
+const ACCEPTED: StatusCode = StatusCode::ACCEPTED;
+const NO_CONTENT: StatusCode = StatusCode::NO_CONTENT;
 
 /// The OpenAPI 3 description of this API, served as-is.
 pub const OPENAPI: &str = include_str!("../../openapi.json");
@@ -52,27 +57,27 @@ pub fn endpoints() -> Declare {
         .change(
             POST,
             "/api/v1/assets",
-            ("assets.create", "asset"),
+            ("assets.create", "asset", CREATED),
             assets::create,
         )
         .read("/api/v1/assets/{asset_id}", assets::get)
         .change(
             POST,
             "/api/v1/assets/{asset_id}/verify",
-            ("assets.verify", "asset"),
+            ("assets.verify", "asset", OK),
             assets::verify,
         )
         .change(
             POST,
             "/api/v1/scans",
-            ("scans.create", "scan"),
+            ("scans.create", "scan", ACCEPTED),
             scans::create,
         )
         .read("/api/v1/scans/{scan_id}", scans::get)
         .change(
             POST,
             "/api/v1/scans/{scan_id}/cancel",
-            ("scans.cancel", "scan"),
+            ("scans.cancel", "scan", OK),
             scans::cancel,
         )
         .read("/api/v1/scans/{scan_id}/events", scans::events)
@@ -81,7 +86,7 @@ pub fn endpoints() -> Declare {
         .change(
             PUT,
             "/api/v1/scan-settings",
-            ("scan_settings.update", "scan_settings"),
+            ("scan_settings.update", "scan_settings", OK),
             scan_settings::put,
         )
         .read("/api/v1/findings", findings::list)
@@ -89,33 +94,33 @@ pub fn endpoints() -> Declare {
         .change(
             POST,
             "/api/v1/findings/bulk-status",
-            ("findings.bulk_update_status", "finding"),
+            ("findings.bulk_update_status", "finding", OK),
             findings::bulk_update_status,
         )
         .read("/api/v1/findings/{finding_id}", findings::get)
         .change(
             PATCH,
             "/api/v1/findings/{finding_id}",
-            ("findings.update_status", "finding"),
+            ("findings.update_status", "finding", OK),
             findings::update_status,
         )
         .read("/api/v1/api-keys", api_keys::list)
         .change(
             POST,
             "/api/v1/api-keys",
-            ("api_keys.create", "api_key"),
+            ("api_keys.create", "api_key", CREATED),
             api_keys::create,
         )
         .change(
             DELETE,
             "/api/v1/api-keys/{key_id}",
-            ("api_keys.revoke", "api_key"),
+            ("api_keys.revoke", "api_key", OK),
             api_keys::revoke,
         )
         .change(
             POST,
             "/api/v1/auth/logout",
-            ("sessions.logout", "session"),
+            ("sessions.logout", "session", NO_CONTENT),
             accounts::logout,
         )
         .read("/api/v1/me", accounts::me)
@@ -123,63 +128,63 @@ pub fn endpoints() -> Declare {
         .change(
             DELETE,
             "/api/v1/me/sessions",
-            ("sessions.revoke_all", "session"),
+            ("sessions.revoke_all", "session", NO_CONTENT),
             accounts::revoke_all_sessions,
         )
         .change(
             DELETE,
             "/api/v1/me/sessions/{session_id}",
-            ("sessions.revoke", "session"),
+            ("sessions.revoke", "session", NO_CONTENT),
             accounts::revoke_session,
         )
         .change(
             POST,
             "/api/v1/me/password",
-            ("account.change_password", "user"),
+            ("account.change_password", "user", NO_CONTENT),
             accounts::change_password,
         )
         .change(
             POST,
             "/api/v1/me/totp",
-            ("account.totp_enrol", "user"),
+            ("account.totp_enrol", "user", OK),
             accounts::enrol_totp,
         )
         .change(
             POST,
             "/api/v1/me/totp/confirm",
-            ("account.totp_enable", "user"),
+            ("account.totp_enable", "user", OK),
             accounts::confirm_totp,
         )
         .change(
             POST,
             "/api/v1/me/totp/disable",
-            ("account.totp_disable", "user"),
+            ("account.totp_disable", "user", OK),
             accounts::disable_totp,
         )
         .read("/api/v1/users", users::list)
         .change(
             PUT,
             "/api/v1/users/{user_id}/asset-scope",
-            ("users.limit_assets", "user"),
+            ("users.limit_assets", "user", OK),
             users::set_asset_scope,
         )
         .change(
             PATCH,
             "/api/v1/users/{user_id}",
-            ("users.update", "user"),
+            ("users.update", "user", OK),
             users::update,
         )
         .change(
             DELETE,
             "/api/v1/users/{user_id}",
-            ("users.delete", "user"),
+            ("users.delete", "user", OK),
             users::delete,
         )
         .read("/api/v1/invitations", users::invitations)
         .change(
             POST,
             "/api/v1/invitations",
-            ("users.invite", "invitation"),
+            ("users.invite", "invitation", CREATED),
             users::invite,
         )
         .read("/api/v1/audit-log", audit_log::list)
@@ -188,14 +193,14 @@ pub fn endpoints() -> Declare {
         .change(
             POST,
             "/api/v1/dead-letters/{letter_id}/replay",
-            ("dead_letters.replay", "dead_letter"),
+            ("dead_letters.replay", "dead_letter", OK),
             dead_letters::replay,
         )
         .read("/api/v1/customers", partners::list)
         .change(
             POST,
             "/api/v1/customers",
-            ("customers.create", "organization"),
+            ("customers.create", "organization", CREATED),
             partners::create,
         )
         .read("/api/v1/portfolio", partners::portfolio)

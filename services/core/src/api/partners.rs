@@ -8,7 +8,6 @@ use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{CreateCustomer, List, Organization, PortfolioEntry, SeverityCounts};
 
 use crate::AppState;
-use crate::audit::AuditResource;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
@@ -48,16 +47,12 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateCustomer>,
-) -> Result<(StatusCode, Extension<AuditResource>, Json<Organization>), ApiError> {
+) -> Result<(StatusCode, Json<Organization>), ApiError> {
     principal.require(Resource::Customers, Access::Write)?;
     let partner = own_partner(&state, &principal).await?;
     let customer = state.base.create_customer(partner.id, &body.name).await?;
     tracing::info!(partner = %partner.id, customer = %customer.id, "customer organization created");
-    Ok((
-        StatusCode::CREATED,
-        Extension(AuditResource(customer.id.to_string())),
-        Json(customer),
-    ))
+    Ok((StatusCode::CREATED, Json(customer)))
 }
 
 /// Every customer with its open findings and score, from one call to base.

@@ -12,7 +12,6 @@ use s4e_types::api::{CreateScan, RunProgress, ScanView};
 use s4e_types::{OrgId, RunId, RunStatus, ScanRun};
 
 use crate::AppState;
-use crate::audit::AuditResource;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
@@ -20,13 +19,12 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateScan>,
-) -> Result<(StatusCode, Extension<AuditResource>, Json<ScanRun>), ApiError> {
+) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
     principal.require_asset(body.asset_id, "asset")?;
     let run = state.scan.start_scan(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), scan_id = %run.id, "scan started");
-    let resource = Extension(AuditResource(run.id.to_string()));
-    Ok((StatusCode::ACCEPTED, resource, Json(run)))
+    Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
 /// The stored run, with live progress from Redis while it runs. Both are read at once; once the

@@ -14,7 +14,6 @@ use s4e_types::api::List;
 use s4e_types::{Role, User, UserId};
 
 use crate::AppState;
-use crate::audit::AuditResource;
 use crate::auth::{Actor, Principal};
 use crate::permissions::{Access, Resource};
 use crate::session;
@@ -50,14 +49,7 @@ pub async fn invite(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateInvitation>,
-) -> Result<
-    (
-        StatusCode,
-        Extension<AuditResource>,
-        Json<CreatedInvitation>,
-    ),
-    ApiError,
-> {
+) -> Result<(StatusCode, Json<CreatedInvitation>), ApiError> {
     principal.require(Resource::Users, Access::Write)?;
     // The invitation names who invited; a key is nobody.
     let (inviter, _, _) = principal.user()?;
@@ -80,7 +72,6 @@ pub async fn invite(
     tracing::info!(org_id = %principal.org_id, invitation_id = %invitation.id, "user invited");
     Ok((
         StatusCode::CREATED,
-        Extension(AuditResource(invitation.id.to_string())),
         Json(CreatedInvitation { invitation, token }),
     ))
 }

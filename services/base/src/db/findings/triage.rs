@@ -3,7 +3,7 @@
 use s4e_types::{
     BulkStatusChange, BulkStatusResult, FindingId, FindingWithHistory, OrgId, StatusChange,
 };
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::query::with_history;
@@ -78,12 +78,12 @@ async fn apply_change(
 
 /// A person's status change of one finding; answers the finding with its history.
 pub async fn change_status(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     finding_id: FindingId,
     change: &StatusChange,
 ) -> Result<FindingWithHistory, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let result = apply_change(&mut tx, org_id, &[finding_id], change).await?;
     let found = with_history(&mut tx, org_id, finding_id).await?;
     tx.commit().await?;
@@ -99,12 +99,12 @@ pub async fn change_status(
 /// One status change for many findings, in one transaction: all of them change, or (an id
 /// unknown in the organization) none does.
 pub async fn bulk_change_status(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     org_id: OrgId,
     bulk: &BulkStatusChange,
 ) -> Result<BulkStatusResult, DbError> {
     bulk.validate().map_err(DbError::Invalid)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let result = apply_change(&mut tx, org_id, &bulk.ids, &bulk.change()).await?;
     tx.commit().await?;
     tracing::info!(
