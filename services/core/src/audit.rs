@@ -91,7 +91,7 @@ impl Audit {
 }
 
 impl Step for Audit {
-    async fn run<S: Inner>(self, request: Request, next: Next<S>) -> Response {
+    async fn run<S: Inner>(&self, request: Request, next: Next<S>) -> Response {
         let change = !matches!(
             *request.method(),
             Method::GET | Method::HEAD | Method::OPTIONS

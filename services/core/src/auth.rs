@@ -174,6 +174,20 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .then(|| value[SCHEME.len()..].trim_ascii())
 }
 
+/// The API key a request presents, when it is known without a lookup (cached, not revoked)
+/// and the request acts in the key's own organization: what the address step counts in the
+/// same round trip as the address.
+pub fn cached_key(state: &AppState, headers: &HeaderMap) -> Option<Arc<KnownKey>> {
+    if headers.contains_key(&ACTING_ORG_HEADER) {
+        return None;
+    }
+    let key = presented_key(headers).filter(|key| api_key::well_formed(key))?;
+    state
+        .keys
+        .get(&api_key::digest(key))
+        .filter(|key| !key.record.revoked)
+}
+
 /// Finds who calls an authenticated endpoint and puts their [`Principal`] on the request, or
 /// answers the refusal. Other requests pass as they are.
 #[derive(Clone)]
@@ -192,7 +206,7 @@ impl Authenticate {
 }
 
 impl Step for Authenticate {
-    async fn run<S: Inner>(self, mut request: Request, next: Next<S>) -> Response {
+    async fn run<S: Inner>(&self, mut request: Request, next: Next<S>) -> Response {
         let endpoint = self.endpoints.of(&request);
         if endpoint.is_none_or(|endpoint| endpoint.caller != Caller::Authenticated) {
             return next.run(request).await;

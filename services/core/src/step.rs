@@ -1,11 +1,14 @@
 //! The gateway's steps (authentication, rate limits, audit, …) as tower layers. A [`Step`]
 //! sees each request, answers it itself or hands it on with [`Next::run`], and may look at
 //! the response on its way back. Unlike `axum::middleware::from_fn`, which boxes the service
-//! beneath it on every request, a step's layer knows that service's type: a request through
-//! the gateway's stack costs one boxed future per step and clones of a few `Arc`s.
+//! beneath it on every request, a step's layer knows that service's type, and a step is shared
+//! behind an `Arc`: a request through the gateway's stack costs one boxed future per step and
+//! a few reference counts (tower clones the services beneath a step for each request, so
+//! what a step holds inline would be copied once per step above it).
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -13,9 +16,9 @@ use axum::response::Response;
 use tower::{Layer, Service, ServiceExt};
 
 /// One job done on every request.
-pub(crate) trait Step: Clone + Send + Sync + 'static {
+pub(crate) trait Step: Send + Sync + 'static {
     fn run<S: Inner>(
-        self,
+        &self,
         request: Request,
         next: Next<S>,
     ) -> impl Future<Output = Response> + Send;
@@ -53,16 +56,24 @@ impl<T: Clone, S> Layer<S> for StepLayer<T> {
 
     fn layer(&self, inner: S) -> Self::Service {
         Stepped {
-            step: self.0.clone(),
+            step: Arc::new(self.0.clone()),
             inner,
         }
     }
 }
 
-#[derive(Clone)]
 pub(crate) struct Stepped<T, S> {
-    step: T,
+    step: Arc<T>,
     inner: S,
+}
+
+impl<T, S: Clone> Clone for Stepped<T, S> {
+    fn clone(&self) -> Self {
+        Self {
+            step: Arc::clone(&self.step),
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 impl<T: Step, S: Inner + Clone> Service<Request> for Stepped<T, S> {
@@ -77,7 +88,7 @@ impl<T: Step, S: Inner + Clone> Service<Request> for Stepped<T, S> {
 
     fn call(&mut self, request: Request) -> Self::Future {
         let next = Next(self.inner.clone());
-        let step = self.step.clone();
+        let step = Arc::clone(&self.step);
         Box::pin(async move { Ok(step.run(request, next).await) })
     }
 }

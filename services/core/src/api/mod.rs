@@ -230,7 +230,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
 struct Observe(Metrics);
 
 impl Step for Observe {
-    async fn run<S: Inner>(self, request: Request, next: Next<S>) -> Response {
+    async fn run<S: Inner>(&self, request: Request, next: Next<S>) -> Response {
         s4e_runtime::observed(&self.0, request, |request| next.run(request)).await
     }
 }
