@@ -21,4 +21,4 @@ mod policy;
 
 pub use config::EgressArgs;
 pub use error::ReachError;
-pub use policy::{EgressError, EgressPolicy, OwnServices};
+pub use policy::{EgressError, EgressPolicy, OwnServices, never_allowed};

@@ -331,6 +331,13 @@ async fn lookup(domain: &str, port: u16) -> Result<Vec<IpAddr>, EgressError> {
 }
 
 /// Why `ip` is refused, or `None` when it may be reached.
+/// Why no deployment may ever reach `ip`, even one allowing private ranges (cloud metadata,
+/// link-local, unspecified, broadcast, multicast, reserved, and the IPv4-mapped, NAT64 and
+/// 6to4 forms of them): what an asset's address is judged by when it is registered.
+pub fn never_allowed(ip: IpAddr) -> Option<&'static str> {
+    refusal(ip, true)
+}
+
 fn refusal(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => refusal_v4(v4, allow_private),

@@ -18,7 +18,7 @@ pub mod telemetry;
 
 pub use config::{AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl};
 pub use error::ApiError;
-pub use extract::ApiJson;
+pub use extract::{ApiJson, PublicJson, PublicQuery};
 pub use health::{Readiness, ReadinessCheck};
 pub use metrics::Metrics;
 pub use routes::InternalRouter;

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use s4e_client::ClientError;
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_store::SessionData;
 use s4e_types::account::{
     AcceptInvitation, AcceptInvitationRequest, ApiKeyRef, ChangePassword, DisableTotp, Login, Me,
@@ -90,7 +90,7 @@ async fn start_session(
 pub async fn signup(
     State(state): State<AppState>,
     meta: ClientMeta,
-    ApiJson(body): ApiJson<Signup>,
+    PublicJson(body): PublicJson<Signup>,
 ) -> Result<Response, ApiError> {
     if !state.accounts.signup_enabled {
         return Err(ApiError::forbidden(
@@ -164,7 +164,7 @@ async fn throttle_login(state: &AppState, email: &str, meta: &ClientMeta) -> Res
 pub async fn login(
     State(state): State<AppState>,
     meta: ClientMeta,
-    ApiJson(body): ApiJson<Login>,
+    PublicJson(body): PublicJson<Login>,
 ) -> Result<Response, ApiError> {
     let email = normalize_email(&body.email).map_err(bad_request)?;
     throttle_login(&state, &email, &meta).await?;
@@ -282,7 +282,7 @@ pub async fn enrol_totp(
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<TotpCode>,
+    PublicJson(body): PublicJson<TotpCode>,
 ) -> Result<Json<User>, ApiError> {
     let (user_id, email, _) = principal.user()?;
     let credentials = state.base.credentials(email).await?;
@@ -306,7 +306,7 @@ pub async fn confirm_totp(
 pub async fn disable_totp(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<DisableTotp>,
+    PublicJson(body): PublicJson<DisableTotp>,
 ) -> Result<Json<User>, ApiError> {
     let (user_id, email, _) = principal.user()?;
     confirm_password(&state, email, body.password, "password").await?;
@@ -318,7 +318,7 @@ pub async fn disable_totp(
 pub async fn accept_invitation(
     State(state): State<AppState>,
     meta: ClientMeta,
-    ApiJson(body): ApiJson<AcceptInvitationRequest>,
+    PublicJson(body): PublicJson<AcceptInvitationRequest>,
 ) -> Result<Response, ApiError> {
     if body.token.len() != 64 || !body.token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::not_found("invitation"));
@@ -466,7 +466,7 @@ pub async fn revoke_all_sessions(
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<ChangePassword>,
+    PublicJson(body): PublicJson<ChangePassword>,
 ) -> Result<Response, ApiError> {
     let (user_id, email, current) = principal.user()?;
     password::check_new(&body.new_password, email, "new_password")?;

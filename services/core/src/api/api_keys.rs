@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::ApiKeyId;
 use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, List, NewApiKey};
 
@@ -17,7 +17,7 @@ use crate::permissions::{Access, Permissions, Resource};
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<CreateApiKey>,
+    PublicJson(body): PublicJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     principal.require(Resource::ApiKeys, Access::Write)?;
     let name = body.name.trim();
@@ -38,6 +38,15 @@ pub async fn create(
     }
     if body.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
         return Err(ApiError::bad_request("expires_at: must be in the future"));
+    }
+    // RFC 3339 has four-digit years: a later date would be stored and then not be listed.
+    if body
+        .expires_at
+        .is_some_and(|at| chrono::Datelike::year(&at) > 9999)
+    {
+        return Err(ApiError::bad_request(
+            "expires_at: must be before the year 10000",
+        ));
     }
     let generated = api_key::generate();
     let mut scopes = body.scopes.clone();

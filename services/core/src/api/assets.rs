@@ -1,10 +1,12 @@
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::api::{List, VerificationOutcome, VerifyAsset};
-use s4e_types::{Asset, AssetId, NewAsset};
+use s4e_types::{Asset, AssetId, AssetKind, NewAsset};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -13,14 +15,37 @@ use crate::permissions::{Access, Resource};
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<NewAsset>,
+    PublicJson(body): PublicJson<NewAsset>,
 ) -> Result<(StatusCode, Json<Asset>), ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
     // An asset registered by a limited user would be outside their own limit.
     principal.require_unlimited("registering assets")?;
+    if let Some(reason) = never_scanned(&body) {
+        return Err(ApiError::bad_request(format!(
+            "value: {reason}, never scanned"
+        )));
+    }
     let asset = state.base.create_asset(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), asset_id = %asset.id, "asset registered");
     Ok((StatusCode::CREATED, Json(asset)))
+}
+
+/// Why an asset's address can never be scanned, whatever the deployment allows: refused when
+/// registered rather than when first scanned. A domain is judged when it is resolved.
+fn never_scanned(asset: &NewAsset) -> Option<&'static str> {
+    let value = asset.value.trim();
+    let ip = match asset.kind {
+        AssetKind::Ip => value.parse::<IpAddr>().ok()?,
+        // Parsed as base stores it: `http://2852039166/` and `http://0xa9.254.169.254/` name
+        // 169.254.169.254.
+        AssetKind::Url => match url::Url::parse(value).ok()?.host()? {
+            url::Host::Ipv4(ip) => IpAddr::V4(ip),
+            url::Host::Ipv6(ip) => IpAddr::V6(ip),
+            url::Host::Domain(_) => return None,
+        },
+        AssetKind::Domain => return None,
+    };
+    s4e_egress::never_allowed(ip)
 }
 
 pub async fn list(
@@ -50,7 +75,7 @@ pub async fn verify(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiPath(asset_id): ApiPath<AssetId>,
-    ApiJson(body): ApiJson<VerifyAsset>,
+    PublicJson(body): PublicJson<VerifyAsset>,
 ) -> Result<Json<VerificationOutcome>, ApiError> {
     principal.require(Resource::Assets, Access::Write)?;
     principal.require_asset(asset_id, "asset")?;

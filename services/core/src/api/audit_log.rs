@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::{Extension, Json};
 use s4e_runtime::ApiError;
-use s4e_runtime::extract::ApiQuery;
+use s4e_runtime::extract::PublicQuery;
 use s4e_types::audit::{AuditPage, AuditQuery};
 
 use crate::AppState;
@@ -13,7 +13,7 @@ use crate::permissions::{Access, Resource};
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiQuery(filter): ApiQuery<AuditQuery>,
+    PublicQuery(filter): PublicQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     principal.require(Resource::Audit, Access::Read)?;
     if let Some(limit) = filter.limit

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use s4e_runtime::extract::{ApiPath, ApiQuery};
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::extract::{ApiPath, PublicQuery};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::finding::{validate_bulk_ids, validate_status_change};
 use s4e_types::{
     BulkFindingStatusUpdate, BulkStatusChange, BulkStatusResult, Finding, FindingId, FindingPage,
@@ -62,7 +62,7 @@ async fn visible_finding(
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+    PublicQuery(pairs): PublicQuery<Vec<(String, String)>>,
 ) -> Result<Json<FindingPage>, ApiError> {
     principal.require(Resource::Findings, Access::Read)?;
     let query = finding_query(&principal, &pairs)?;
@@ -83,7 +83,7 @@ pub async fn update_status(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiPath(finding_id): ApiPath<FindingId>,
-    ApiJson(body): ApiJson<FindingStatusUpdate>,
+    PublicJson(body): PublicJson<FindingStatusUpdate>,
 ) -> Result<Json<FindingWithHistory>, ApiError> {
     principal.require(Resource::Findings, Access::Write)?;
     validate_status_change(body.status, body.reason.as_deref()).map_err(ApiError::bad_request)?;
@@ -109,7 +109,7 @@ pub async fn update_status(
 pub async fn bulk_update_status(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<BulkFindingStatusUpdate>,
+    PublicJson(body): PublicJson<BulkFindingStatusUpdate>,
 ) -> Result<Json<BulkStatusResult>, ApiError> {
     principal.require(Resource::Findings, Access::Write)?;
     principal.require_unlimited("changing findings in bulk")?;
@@ -137,7 +137,7 @@ pub async fn bulk_update_status(
 pub async fn export(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiQuery(mut pairs): ApiQuery<Vec<(String, String)>>,
+    PublicQuery(mut pairs): PublicQuery<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     principal.require(Resource::Exports, Access::Read)?;
     principal.require(Resource::Findings, Access::Read)?;

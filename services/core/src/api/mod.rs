@@ -17,7 +17,7 @@ mod users;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
@@ -214,6 +214,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
     let (api, endpoints) = endpoints().finish();
     let steps = ServiceBuilder::new()
         .layer(StepLayer(Observe(state.metrics.clone())))
+        .map_response(protective_headers)
         .map_request(strip_internal_headers)
         .layer(StepLayer(rate_limit::AddressLimit::new(&state, &endpoints)))
         .layer(StepLayer(auth::Authenticate::new(&state, &endpoints)))
@@ -222,6 +223,13 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
     api.with_state(state)
         .merge(s4e_runtime::health::probes(readiness))
         .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the route does not take this method",
+            )
+        })
         .layer(steps)
 }
 
@@ -233,6 +241,27 @@ impl Step for Observe {
     async fn run<S: Inner>(&self, request: Request, next: Next<S>) -> Response {
         s4e_runtime::observed(&self.0, request, |request| next.run(request)).await
     }
+}
+
+/// What every answer of the gateway carries: no content sniffing; no caching unless the
+/// handler allows it (answers name organizations' assets, keys and sessions); and the scheme
+/// to authenticate with on a 401.
+fn protective_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .entry(header::WWW_AUTHENTICATE)
+            .or_insert(HeaderValue::from_static("Bearer realm=\"s4e\""));
+    }
+    response
 }
 
 fn strip_internal_headers(mut request: Request) -> Request {
@@ -250,7 +279,14 @@ pub fn metrics(metrics: Metrics, token: ServiceToken) -> Router {
 }
 
 async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    // The same for everyone, and changed only by a new release.
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        OPENAPI,
+    )
 }
 
 #[cfg(test)]

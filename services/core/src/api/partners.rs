@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::api::{CreateCustomer, List, Organization, PortfolioEntry, SeverityCounts};
 
 use crate::AppState;
@@ -46,7 +46,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<CreateCustomer>,
+    PublicJson(body): PublicJson<CreateCustomer>,
 ) -> Result<(StatusCode, Json<Organization>), ApiError> {
     principal.require(Resource::Customers, Access::Write)?;
     let partner = own_partner(&state, &principal).await?;

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::api::ScanSettings;
 
 use crate::AppState;
@@ -23,7 +23,7 @@ pub async fn get(
 pub async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<ScanSettings>,
+    PublicJson(body): PublicJson<ScanSettings>,
 ) -> Result<Json<ScanSettings>, ApiError> {
     principal.require(Resource::Automation, Access::Write)?;
     // Checked here as well as in base, so a bad value is named before any call.

@@ -7,7 +7,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::api::{CreateScan, RunProgress, ScanView};
 use s4e_types::{OrgId, RunId, RunStatus, ScanRun};
 
@@ -18,7 +18,7 @@ use crate::permissions::{Access, Resource};
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<CreateScan>,
+    PublicJson(body): PublicJson<CreateScan>,
 ) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
     principal.require_asset(body.asset_id, "asset")?;

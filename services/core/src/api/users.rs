@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, ApiJson};
+use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::account::{
     CreateInvitation, CreatedInvitation, Invitation, NewInvitation, SetAssetScope, UserUpdate,
     normalize_email,
@@ -48,7 +48,7 @@ fn require_owner_for(principal: &Principal, roles: &[Role]) -> Result<(), ApiErr
 pub async fn invite(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<CreateInvitation>,
+    PublicJson(body): PublicJson<CreateInvitation>,
 ) -> Result<(StatusCode, Json<CreatedInvitation>), ApiError> {
     principal.require(Resource::Users, Access::Write)?;
     // The invitation names who invited; a key is nobody.
@@ -114,7 +114,7 @@ pub async fn update(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiPath(user_id): ApiPath<UserId>,
-    ApiJson(body): ApiJson<UserUpdate>,
+    PublicJson(body): PublicJson<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
     principal.require(Resource::Users, Access::Write)?;
     let user = other_user(&state, &principal, user_id).await?;
@@ -146,7 +146,7 @@ pub async fn set_asset_scope(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiPath(user_id): ApiPath<UserId>,
-    ApiJson(body): ApiJson<SetAssetScope>,
+    PublicJson(body): PublicJson<SetAssetScope>,
 ) -> Result<Json<User>, ApiError> {
     principal.require(Resource::Users, Access::Write)?;
     let user = other_user(&state, &principal, user_id).await?;
