@@ -7,9 +7,11 @@
 //! - [`RateLimiter`] (Redis): fixed-window request counters.
 //! - [`Leases`] (Redis): concurrency caps across workers, with expiring leases.
 //! - [`SessionStore`] (Redis): browser sessions with sliding expiry, listed and ended per user.
+//! - [`Idempotency`] (Redis): the first answers to requests that carried an idempotency key.
 
 mod dead_letters;
 mod error;
+mod idempotency;
 mod leases;
 mod live_status;
 mod rate_limit;
@@ -19,6 +21,7 @@ mod sessions;
 
 pub use dead_letters::{DeadLetters, StoredDeadLetter};
 pub use error::StoreError;
+pub use idempotency::{Claim, Idempotency, StoredAnswer};
 pub use leases::{LeaseLimit, Leases};
 pub use live_status::LiveStatus;
 pub use rate_limit::{BucketCount, RateDecision, RateLimiter};

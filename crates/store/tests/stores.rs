@@ -276,3 +276,45 @@ async fn requests_in_waves_stay_exact_and_are_all_counted() {
     assert_eq!(count, 1000, "no hit counted twice");
     env.cleanup().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_claimed_once_answered_once_and_tied_to_its_request() {
+    use s4e_store::{Claim, Idempotency, Redis, StoredAnswer};
+
+    let env = TestEnv::new().await.unwrap();
+    let redis = Redis::connect(&env.redis_url, None).await.unwrap();
+    let keys = Idempotency::new(&redis, &env.namespace, std::time::Duration::from_secs(60));
+    let answer = StoredAnswer {
+        status: 201,
+        content_type: Some("application/json".into()),
+        body: r#"{"id":"a"}"#.into(),
+    };
+    assert_eq!(keys.claim("org", "k", "req").await.unwrap(), Claim::Claimed);
+    // A copy sent while the first runs, and another request under the same key.
+    assert_eq!(keys.claim("org", "k", "req").await.unwrap(), Claim::Running);
+    assert_eq!(
+        keys.claim("org", "k", "other").await.unwrap(),
+        Claim::OtherRequest
+    );
+    keys.keep("org", "k", "req", answer.clone()).await.unwrap();
+    assert_eq!(
+        keys.claim("org", "k", "req").await.unwrap(),
+        Claim::Answered(answer)
+    );
+    assert_eq!(
+        keys.claim("org", "k", "other").await.unwrap(),
+        Claim::OtherRequest
+    );
+    // Another organization's key of the same name is its own.
+    assert_eq!(
+        keys.claim("other org", "k", "req").await.unwrap(),
+        Claim::Claimed
+    );
+    // A key given up after a failure is claimed again by the retry.
+    keys.release("other org", "k").await.unwrap();
+    assert_eq!(
+        keys.claim("other org", "k", "req").await.unwrap(),
+        Claim::Claimed
+    );
+    env.cleanup().await.unwrap();
+}

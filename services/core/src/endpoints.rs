@@ -40,6 +40,8 @@ pub struct Endpoint {
     pub caller: Caller,
     /// For an authenticated change; `None` for a read.
     pub action: Option<Action>,
+    /// Whether a retry carrying the same `Idempotency-Key` gets the first answer back.
+    pub replayable: bool,
 }
 
 /// An authenticated `/api/v1` route that was not declared here (added to the router some
@@ -47,6 +49,7 @@ pub struct Endpoint {
 const UNDECLARED: Endpoint = Endpoint {
     caller: Caller::Authenticated,
     action: None,
+    replayable: false,
 };
 
 /// The endpoints by route and method, for the steps.
@@ -68,6 +71,7 @@ impl Endpoints {
                 methods.first().map(|(_, endpoint)| Endpoint {
                     caller: endpoint.caller,
                     action: None,
+                    replayable: false,
                 })
             };
             exact.map(|(_, endpoint)| *endpoint).or_else(route_caller)
@@ -81,6 +85,7 @@ impl Endpoints {
 pub struct Declare {
     router: Router<AppState>,
     table: HashMap<&'static str, Vec<(Method, Endpoint)>>,
+    last: Option<(&'static str, usize)>,
 }
 
 impl Declare {
@@ -89,6 +94,7 @@ impl Declare {
         let endpoint = Endpoint {
             caller: Caller::Authenticated,
             action: None,
+            replayable: false,
         };
         self.add(Method::GET, path, endpoint, handler)
     }
@@ -109,6 +115,7 @@ impl Declare {
                 resource,
                 answers,
             }),
+            replayable: false,
         };
         self.add(method, path, endpoint, handler)
     }
@@ -123,6 +130,7 @@ impl Declare {
         let endpoint = Endpoint {
             caller: Caller::Unauthenticated,
             action: None,
+            replayable: false,
         };
         self.add(method, path, endpoint, handler)
     }
@@ -132,8 +140,20 @@ impl Declare {
         let endpoint = Endpoint {
             caller: Caller::Anyone,
             action: None,
+            replayable: false,
         };
         self.add(Method::GET, path, endpoint, handler)
+    }
+
+    /// Makes the endpoint declared last replayable (see `idempotency`): a creation whose
+    /// answer holds no secret.
+    pub fn replayable(mut self) -> Self {
+        let endpoint = self
+            .last
+            .and_then(|(path, index)| self.table.get_mut(path)?.get_mut(index))
+            .expect("an endpoint is declared before it is made replayable");
+        endpoint.1.replayable = true;
+        self
     }
 
     fn add<H: Handler<T, AppState>, T: 'static>(
@@ -146,7 +166,9 @@ impl Declare {
         let filter = MethodFilter::try_from(method.clone())
             .unwrap_or_else(|_| panic!("{method} {path}: not a method a route can have"));
         self.router = self.router.route(path, on(filter, handler));
-        self.table.entry(path).or_default().push((method, endpoint));
+        let methods = self.table.entry(path).or_default();
+        methods.push((method, endpoint));
+        self.last = Some((path, methods.len() - 1));
         self
     }
 

@@ -10,6 +10,7 @@ mod config;
 mod customer_cache;
 mod endpoints;
 mod export;
+mod idempotency;
 mod key_cache;
 mod password;
 mod permissions;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use s4e_client::{BaseClient, DispatcherClient, ScanClient};
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
-use s4e_store::{LiveStatus, RateLimiter, Redis, SessionStore};
+use s4e_store::{Idempotency, LiveStatus, RateLimiter, Redis, SessionStore};
 use tokio::net::TcpListener;
 
 pub use config::{Config, Settings};
@@ -50,6 +51,7 @@ pub(crate) struct AppContext {
     pub keys: key_cache::KeyCache,
     pub customers: customer_cache::CustomerCache,
     pub sessions: SessionStore,
+    pub idempotency: Idempotency,
     pub session_max_age: Duration,
     pub accounts: AccountSettings,
     /// The request metrics (the first of `api::router`'s steps records them).
@@ -159,6 +161,11 @@ async fn run(
             config.settings.api_key_cache_seconds,
         )),
         sessions,
+        idempotency: Idempotency::new(
+            &redis,
+            &config.common.namespace,
+            Duration::from_secs(24 * 60 * 60),
+        ),
         session_max_age: Duration::from_secs(config.settings.session_max_age_seconds),
         secrets: totp::SecretBox::new(
             config

@@ -26,7 +26,7 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::endpoints::Declare;
 use crate::step::{Inner, Next, Step, StepLayer};
-use crate::{audit, auth, rate_limit};
+use crate::{audit, auth, idempotency, rate_limit};
 
 const POST: Method = Method::POST;
 const PUT: Method = Method::PUT;
@@ -60,6 +60,7 @@ pub fn endpoints() -> Declare {
             ("assets.create", "asset", CREATED),
             assets::create,
         )
+        .replayable()
         .read("/api/v1/assets/{asset_id}", assets::get)
         .change(
             POST,
@@ -73,6 +74,7 @@ pub fn endpoints() -> Declare {
             ("scans.create", "scan", ACCEPTED),
             scans::create,
         )
+        .replayable()
         .read("/api/v1/scans/{scan_id}", scans::get)
         .change(
             POST,
@@ -203,13 +205,15 @@ pub fn endpoints() -> Declare {
             ("customers.create", "organization", CREATED),
             partners::create,
         )
+        .replayable()
         .read("/api/v1/portfolio", partners::portfolio)
 }
 
 /// The API, the probes, and around them the gateway's steps, outermost first: what every
 /// service has (trace context, metrics, body limit); internal headers stripped, as they never
 /// enter from the public side; the caller's address counted, before any work is done for the
-/// request; who calls; the caller counted; and a change's audit entry once answered.
+/// request; who calls; the caller counted; a retried creation answered as the first time; and a
+/// change's audit entry once answered.
 pub fn router(state: AppState, readiness: Readiness) -> Router {
     let (api, endpoints) = endpoints().finish();
     let steps = ServiceBuilder::new()
@@ -219,6 +223,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .layer(StepLayer(rate_limit::AddressLimit::new(&state, &endpoints)))
         .layer(StepLayer(auth::Authenticate::new(&state, &endpoints)))
         .layer(StepLayer(rate_limit::CallerLimit::new(&state)))
+        .layer(StepLayer(idempotency::Replay::new(&state, &endpoints)))
         .layer(StepLayer(audit::Audit::new(&state, &endpoints)));
     api.with_state(state)
         .merge(s4e_runtime::health::probes(readiness))
