@@ -305,6 +305,18 @@ impl Fleet {
             .bearer_auth(&self.admin_key)
     }
 
+    /// A `GET` of `path` with the admin key, its JSON body read; panics on a failed request
+    /// or a body that is not JSON (a test's failure either way).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    }
+
     /// Registers a URL asset and returns its id.
     pub async fn create_url_asset(&self, url: &str) -> anyhow::Result<String> {
         self.create_asset("url", url).await

@@ -15,15 +15,10 @@ async fn refusal(response: Response) -> (StatusCode, String) {
 }
 
 async fn asset_count(fleet: &Fleet) -> usize {
-    let list: Value = fleet
-        .request(Method::GET, "/assets")
-        .send()
-        .await
+    fleet.get_json("/assets").await["items"]
+        .as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list["items"].as_array().unwrap().len()
+        .len()
 }
 
 fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
@@ -176,8 +171,19 @@ async fn addresses_that_are_never_scanned_are_refused_when_registered() {
 #[tokio::test]
 async fn every_answer_carries_the_protective_headers() {
     let fleet = Fleet::start().await.unwrap();
-    let me = fleet.request(Method::GET, "/me").send().await.unwrap();
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let me = fleet
+        .request(Method::GET, "/me")
+        .header("traceparent", traceparent)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
+    let echoed = header(&me, "traceparent").unwrap();
+    assert!(
+        echoed.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{echoed}"
+    );
     assert_eq!(header(&me, "x-content-type-options"), Some("nosniff"));
     assert_eq!(header(&me, "cache-control"), Some("no-store"));
 

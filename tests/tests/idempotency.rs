@@ -20,15 +20,10 @@ fn replayed(response: &Response) -> bool {
 }
 
 async fn count(fleet: &Fleet, path: &str) -> usize {
-    let list: Value = fleet
-        .request(Method::GET, path)
-        .send()
-        .await
+    fleet.get_json(path).await["items"]
+        .as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list["items"].as_array().unwrap().len()
+        .len()
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ mod users;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
@@ -32,6 +32,8 @@ const POST: Method = Method::POST;
 const PUT: Method = Method::PUT;
 const PATCH: Method = Method::PATCH;
 const DELETE: Method = Method::DELETE;
+
+const TRACE_HEADER: HeaderName = HeaderName::from_static(s4e_trace::HEADER);
 
 const OK: StatusCode = StatusCode::OK;
 const CREATED: StatusCode = StatusCode::CREATED;
@@ -249,8 +251,8 @@ impl Step for Observe {
 }
 
 /// What every answer of the gateway carries: no content sniffing; no caching unless the
-/// handler allows it (answers name organizations' assets, keys and sessions); and the scheme
-/// to authenticate with on a 401.
+/// handler allows it (answers name organizations' assets, keys and sessions); its trace
+/// context; and the scheme to authenticate with on a 401.
 fn protective_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
@@ -259,6 +261,12 @@ fn protective_headers(mut response: Response) -> Response {
     );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    // The request's trace, so that a caller can quote it when asking what happened.
+    if let Some(trace) =
+        s4e_trace::current().and_then(|context| HeaderValue::from_str(&context.to_string()).ok())
+    {
+        headers.insert(TRACE_HEADER, trace);
     }
     if response.status() == StatusCode::UNAUTHORIZED {
         response
