@@ -989,3 +989,90 @@ async fn a_change_is_recorded_once_by_whoever_stores_it() {
         .unwrap();
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn scans_are_listed_newest_first_filtered_and_paged() {
+    let fleet = Fleet::start().await.unwrap();
+    let shop = Target::demo(false).await;
+    let other_shop = Target::demo(true).await;
+    let first = fleet.create_url_asset(&shop.url).await.unwrap();
+    let second = fleet.create_url_asset(&other_shop.url).await.unwrap();
+    let mut started = Vec::new();
+    for asset in [&first, &second, &first] {
+        let response = fleet
+            .request(Method::POST, "/scans")
+            .json(&json!({"asset_id": asset, "profile": "light"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let run: Value = response.json().await.unwrap();
+        started.push(run["id"].as_str().unwrap().to_string());
+    }
+    for run in &started {
+        fleet
+            .wait_for_scan(run, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|run| run["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let newest_first: Vec<String> = started.iter().rev().cloned().collect();
+    let all = fleet.get_json("/scans").await;
+    assert_eq!(ids(&all), newest_first);
+    assert_eq!(all["next_cursor"], Value::Null);
+    let of_first = fleet.get_json(&format!("/scans?asset_id={first}")).await;
+    assert_eq!(ids(&of_first), [started[2].clone(), started[0].clone()]);
+    assert_eq!(
+        ids(&fleet
+            .get_json("/scans?status=completed&profile=light")
+            .await)
+        .len(),
+        3
+    );
+    assert!(ids(&fleet.get_json("/scans?status=queued").await).is_empty());
+    assert!(ids(&fleet.get_json("/scans?since=2999-01-01T00:00:00Z").await).is_empty());
+
+    // Pages of two, the cursor leading to the rest.
+    let page = fleet.get_json("/scans?limit=2").await;
+    assert_eq!(ids(&page), newest_first[..2]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = fleet
+        .get_json(&format!("/scans?limit=2&before={cursor}"))
+        .await;
+    assert_eq!(ids(&rest), newest_first[2..]);
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    for bad in [
+        "/scans?limit=0",
+        "/scans?limit=501",
+        "/scans?status=bogus",
+        "/scans?asset_id=7",
+    ] {
+        let response = fleet.request(Method::GET, bad).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    // Another organization sees none of them, even naming the asset.
+    let other_key =
+        s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+            .await
+            .unwrap();
+    let theirs: Value = fleet
+        .http
+        .get(fleet.api(&format!("/scans?asset_id={first}")))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(ids(&theirs).is_empty(), "{theirs}");
+    fleet.stop().await.unwrap();
+}

@@ -14,8 +14,8 @@ use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
 use s4e_types::{
     ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
-    FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, ScanJob, ScanRun,
-    StatusChange,
+    FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage, RunQuery, ScanJob,
+    ScanRun, StatusChange,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 
@@ -235,6 +235,32 @@ impl BaseClient {
     ) -> Result<ScanRunWithJobs, ClientError> {
         self.http
             .call_with_body(routes::CREATE_RUN, &[&org_id], run)
+            .await
+    }
+
+    pub async fn list_runs(
+        &self,
+        org_id: OrgId,
+        filter: &RunQuery,
+    ) -> Result<RunPage, ClientError> {
+        let mut query = Vec::new();
+        let mut push = |name: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                query.push((name, value));
+            }
+        };
+        push("asset_id", filter.asset_id.map(|id| id.to_string()));
+        push(
+            "status",
+            filter.status.map(|status| status.as_str().to_string()),
+        );
+        push("profile", filter.profile.clone());
+        push("since", filter.since.map(|at| at.to_rfc3339()));
+        push("until", filter.until.map(|at| at.to_rfc3339()));
+        push("before", filter.before.map(|id| id.to_string()));
+        push("limit", filter.limit.map(|limit| limit.to_string()));
+        self.http
+            .call_with_query(routes::RUNS, &[&org_id], &query)
             .await
     }
 

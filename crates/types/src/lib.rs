@@ -29,5 +29,6 @@ pub use ids::{
     UserId,
 };
 pub use scan::{
-    CheckKind, JobSpec, JobStatus, PortScope, RunStatus, ScanJob, ScanProfile, ScanRun,
+    CheckKind, JobSpec, JobStatus, PortScope, RunPage, RunQuery, RunStatus, ScanJob, ScanProfile,
+    ScanRun,
 };

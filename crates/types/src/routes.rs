@@ -98,6 +98,7 @@ pub mod base {
         SCAN_SETTINGS = Get "/internal/v1/orgs/{org_id}/scan-settings";
         PUT_SCAN_SETTINGS = Put "/internal/v1/orgs/{org_id}/scan-settings";
         CREATE_RUN = Post "/internal/v1/orgs/{org_id}/runs";
+        RUNS = Get "/internal/v1/orgs/{org_id}/runs";
         RUN = Get "/internal/v1/orgs/{org_id}/runs/{run_id}";
         FAIL_RUN = Post "/internal/v1/orgs/{org_id}/runs/{run_id}/fail";
         CANCEL_RUN = Post "/internal/v1/orgs/{org_id}/runs/{run_id}/cancel";

@@ -254,6 +254,42 @@ pub struct ScanRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// Filters of the scan list; every one optional. Runs come newest first; `before` is the
+/// cursor (the last id of the previous page).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    pub asset_id: Option<AssetId>,
+    pub status: Option<RunStatus>,
+    pub profile: Option<String>,
+    /// Started at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Started before.
+    pub until: Option<DateTime<Utc>>,
+    pub before: Option<RunId>,
+    pub limit: Option<u32>,
+}
+
+impl RunQuery {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 500;
+
+    /// The page size asked for, or why it cannot be served.
+    pub fn page_size(&self) -> Result<u32, String> {
+        match self.limit.unwrap_or(Self::DEFAULT_LIMIT) {
+            limit @ 1..=Self::MAX_LIMIT => Ok(limit),
+            _ => Err(format!("limit: must be 1-{}", Self::MAX_LIMIT)),
+        }
+    }
+}
+
+/// One page of runs, and the cursor of the next when there is one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunPage {
+    pub items: Vec<ScanRun>,
+    pub next_cursor: Option<RunId>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScanJob {
     pub id: JobId,

@@ -58,6 +58,7 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::SCAN_SETTINGS, scan_settings::get)
         .at(routes::PUT_SCAN_SETTINGS, scan_settings::put)
         .at(routes::CREATE_RUN, runs::create)
+        .at(routes::RUNS, runs::list)
         .at(routes::RUN, runs::get)
         .at(routes::FAIL_RUN, runs::fail)
         .at(routes::CANCEL_RUN, runs::cancel)

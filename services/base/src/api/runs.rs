@@ -1,10 +1,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use s4e_runtime::extract::ApiPath;
+use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{FailRun, FinishJob, JobFinished, List, NewScanRun, ScanRunWithJobs};
-use s4e_types::{JobId, OrgId, RunId, ScanJob, ScanRun};
+use s4e_types::{JobId, OrgId, RunId, RunPage, RunQuery, ScanJob, ScanRun};
 use sqlx::PgPool;
 
 use crate::db;
@@ -21,6 +21,14 @@ pub async fn create(
         .commit(org_id, Some(created.run.id.to_string()))
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn list(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiQuery(filter): ApiQuery<RunQuery>,
+) -> Result<Json<RunPage>, ApiError> {
+    Ok(Json(db::runs::list(&pool, org_id, &filter).await?))
 }
 
 pub async fn get(

@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
-use s4e_types::{AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunStatus, ScanJob, ScanRun};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use s4e_types::{
+    AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunPage, RunQuery, RunStatus, ScanJob,
+    ScanRun,
+};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use super::{DbError, findings};
@@ -198,6 +201,49 @@ pub async fn get(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun,
     .await?
     .ok_or(DbError::NotFound("scan"))?
     .try_into()
+}
+
+/// The organization's runs, newest first, filtered; one more row than the page is read to
+/// know whether another page follows.
+pub async fn list(pool: &PgPool, org_id: OrgId, filter: &RunQuery) -> Result<RunPage, DbError> {
+    let limit = filter.page_size().map_err(DbError::Invalid)?;
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,
+                findings_count, error, created_at, started_at, finished_at
+         FROM scan_runs WHERE org_id = ",
+    );
+    sql.push_bind(org_id.0);
+    if let Some(asset_id) = filter.asset_id {
+        sql.push(" AND asset_id = ").push_bind(asset_id.0);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(profile) = &filter.profile {
+        sql.push(" AND profile = ").push_bind(profile.clone());
+    }
+    if let Some(since) = filter.since {
+        sql.push(" AND created_at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        sql.push(" AND created_at < ").push_bind(until);
+    }
+    if let Some(before) = filter.before {
+        sql.push(" AND id < ").push_bind(before.0);
+    }
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+    let mut items: Vec<ScanRun> = sql
+        .build_query_as::<RunRow>()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<Result<_, _>>()?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| items.last().map(|run| run.id)).flatten();
+    Ok(RunPage { items, next_cursor })
 }
 
 /// Ends a run that has not finished with `failed` and the reason; a finished run is returned

@@ -70,6 +70,7 @@ pub fn endpoints() -> Declare {
             ("assets.verify", "asset", OK),
             assets::verify,
         )
+        .read("/api/v1/scans", scans::list)
         .change(
             POST,
             "/api/v1/scans",

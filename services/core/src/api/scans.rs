@@ -7,9 +7,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, PublicJson};
+use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::api::{CreateScan, RunProgress, ScanView};
-use s4e_types::{OrgId, RunId, RunStatus, ScanRun};
+use s4e_types::{OrgId, RunId, RunPage, RunQuery, RunStatus, ScanRun};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -25,6 +25,22 @@ pub async fn create(
     let run = state.scan.start_scan(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), scan_id = %run.id, "scan started");
     Ok((StatusCode::ACCEPTED, Json(run)))
+}
+
+/// The organization's scans, newest first, filtered and paged. A caller limited to assigned
+/// assets lists one asset's scans at a time (an organization-wide list would show the others').
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    PublicQuery(filter): PublicQuery<RunQuery>,
+) -> Result<Json<RunPage>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
+    filter.page_size().map_err(ApiError::bad_request)?;
+    match filter.asset_id {
+        Some(asset_id) => principal.require_asset(asset_id, "asset")?,
+        None => principal.require_unlimited("listing every scan")?,
+    }
+    Ok(Json(state.base.list_runs(principal.org_id, &filter).await?))
 }
 
 /// The stored run, with live progress from Redis while it runs. Both are read at once; once the
