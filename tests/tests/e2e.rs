@@ -445,6 +445,7 @@ async fn every_service_serves_health_readiness_metrics_and_the_gateway_its_opena
         "/api/v1/scans/{scan_id}",
         "/api/v1/scans/{scan_id}/cancel",
         "/api/v1/scans/{scan_id}/events",
+        "/api/v1/scans/{scan_id}/jobs",
         "/api/v1/catalog",
         "/api/v1/scan-settings",
         "/api/v1/findings",
@@ -1074,5 +1075,21 @@ async fn scans_are_listed_newest_first_filtered_and_paged() {
         .await
         .unwrap();
     assert!(ids(&theirs).is_empty(), "{theirs}");
+
+    // A scan's jobs: a light scan of an http URL is one header check.
+    let jobs = fleet.get_json(&format!("/scans/{}/jobs", started[0])).await;
+    let jobs = jobs["items"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["check"], "http_headers");
+    assert_eq!(jobs[0]["status"], "completed");
+    assert_eq!(jobs[0]["target"], shop.url.as_str());
+    let response = fleet
+        .http
+        .get(fleet.api(&format!("/scans/{}/jobs", started[0])))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
     fleet.stop().await.unwrap();
 }

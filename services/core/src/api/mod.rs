@@ -85,6 +85,7 @@ pub fn endpoints() -> Declare {
             ("scans.cancel", "scan", OK),
             scans::cancel,
         )
+        .read("/api/v1/scans/{scan_id}/jobs", scans::jobs)
         .read("/api/v1/scans/{scan_id}/events", scans::events)
         .read("/api/v1/catalog", catalog::get)
         .read("/api/v1/scan-settings", scan_settings::get)

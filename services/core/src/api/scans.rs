@@ -8,8 +8,8 @@ use axum::{Extension, Json};
 use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
-use s4e_types::api::{CreateScan, RunProgress, ScanView};
-use s4e_types::{OrgId, RunId, RunPage, RunQuery, RunStatus, ScanRun};
+use s4e_types::api::{CreateScan, List, RunProgress, ScanView};
+use s4e_types::{OrgId, RunId, RunPage, RunQuery, RunStatus, ScanJob, ScanRun};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -66,6 +66,19 @@ pub async fn get(
         })
     };
     Ok(Json(ScanView { run, progress }))
+}
+
+/// A scan's jobs, in creation order: each check's target, status, attempts and error.
+pub async fn jobs(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(scan_id): ApiPath<RunId>,
+) -> Result<Json<List<ScanJob>>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
+    let run = state.base.get_run(principal.org_id, scan_id).await?;
+    principal.require_asset(run.asset_id, "scan")?;
+    let items = state.base.run_jobs(principal.org_id, scan_id).await?;
+    Ok(Json(List { items }))
 }
 
 /// Cancels a scan that has not ended: base ends the run and its unfinished jobs `cancelled` in
