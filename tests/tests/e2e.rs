@@ -1093,3 +1093,44 @@ async fn scans_are_listed_newest_first_filtered_and_paged() {
     assert_eq!(response.status(), 404);
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unverified_assets_job_errors_do_not_tell_how_the_target_failed() {
+    use s4e_client::BaseClient;
+
+    let fleet = Fleet::start().await.unwrap();
+    // Nothing listens on the discard port: the connection is refused.
+    let asset_id = fleet.create_url_asset("http://127.0.0.1:9/").await.unwrap();
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset_id, "profile": "light"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let run: Value = response.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap();
+    fleet
+        .wait_for_scan(run_id, Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    let jobs = fleet.get_json(&format!("/scans/{run_id}/jobs")).await;
+    let job = &jobs["items"][0];
+    assert_eq!(job["status"], "failed", "{jobs}");
+    let shown = job["error"].as_str().unwrap();
+    assert!(
+        shown.starts_with("the target could not be checked"),
+        "{shown}"
+    );
+    // Base keeps the detail, for when the asset is proven to be the organization's.
+    let base = BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
+    let org_id = job["org_id"].as_str().unwrap().parse().unwrap();
+    let stored = base
+        .run_jobs(org_id, run_id.parse().unwrap())
+        .await
+        .unwrap();
+    let detail = stored[0].error.as_deref().unwrap();
+    assert!(detail.contains("refused"), "{detail}");
+    fleet.stop().await.unwrap();
+}

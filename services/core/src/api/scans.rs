@@ -68,7 +68,10 @@ pub async fn get(
     Ok(Json(ScanView { run, progress }))
 }
 
-/// A scan's jobs, in creation order: each check's target, status, attempts and error.
+/// A scan's jobs, in creation order: each check's target, status, attempts and error. For an
+/// asset whose ownership is not proven the errors say only that the target was not reached:
+/// how a connection failed (refused, timed out, not HTTP, resolved to a refused address)
+/// would map someone else's hosts and ports through the scanner.
 pub async fn jobs(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -77,8 +80,25 @@ pub async fn jobs(
     principal.require(Resource::Scans, Access::Read)?;
     let run = state.base.get_run(principal.org_id, scan_id).await?;
     principal.require_asset(run.asset_id, "scan")?;
-    let items = state.base.run_jobs(principal.org_id, scan_id).await?;
+    let (asset, items) = tokio::join!(
+        state.base.get_asset(principal.org_id, run.asset_id),
+        state.base.run_jobs(principal.org_id, scan_id)
+    );
+    let mut items = items?;
+    if asset?.verified_at.is_none() {
+        for job in &mut items {
+            job.error = job.error.take().map(coarse_error);
+        }
+    }
     Ok(Json(List { items }))
+}
+
+/// What an unproven asset's job error may say.
+fn coarse_error(error: String) -> String {
+    if error == "cancelled" {
+        return error;
+    }
+    "the target could not be checked (the reason is shown once the asset is verified)".into()
 }
 
 /// Cancels a scan that has not ended: base ends the run and its unfinished jobs `cancelled` in
