@@ -1134,3 +1134,76 @@ async fn an_unverified_assets_job_errors_do_not_tell_how_the_target_failed() {
     assert!(detail.contains("refused"), "{detail}");
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_archived_asset_keeps_its_history_and_is_no_longer_scanned() {
+    let fleet = Fleet::start().await.unwrap();
+    let shop = Target::demo(false).await;
+    let asset_id = fleet.create_url_asset(&shop.url).await.unwrap();
+    let run_id = fleet.start_scan(&asset_id).await.unwrap();
+    fleet
+        .wait_for_scan(&run_id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let findings = fleet.findings(&run_id).await.unwrap();
+    assert!(!findings.is_empty());
+
+    let renamed = fleet
+        .request(Method::PATCH, &format!("/assets/{asset_id}"))
+        .json(&json!({"name": "The shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(renamed.json::<Value>().await.unwrap()["name"], "The shop");
+    let archived = fleet
+        .request(Method::DELETE, &format!("/assets/{asset_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(archived.status(), 200);
+    assert!(archived.json::<Value>().await.unwrap()["archived_at"].is_string());
+
+    assert_eq!(fleet.get_json("/assets").await["items"], json!([]));
+    let with_archived = fleet.get_json("/assets?archived=true").await;
+    assert_eq!(with_archived["items"][0]["id"], asset_id.as_str());
+    assert_eq!(
+        fleet.get_json(&format!("/assets/{asset_id}")).await["name"],
+        "The shop"
+    );
+    let refused = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    // The history stays.
+    assert_eq!(fleet.findings(&run_id).await.unwrap().len(), findings.len());
+    let audit = fleet.get_json("/audit-log?resource_type=asset").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"assets.archive") && actions.contains(&"assets.update"),
+        "{actions:?}"
+    );
+
+    // Another organization's id is not found.
+    let other_key =
+        s4e_core::create_admin_key(&fleet.base.url(), &fleet.env.service_token, "other")
+            .await
+            .unwrap();
+    let response = fleet
+        .http
+        .delete(fleet.api(&format!("/assets/{asset_id}")))
+        .bearer_auth(&other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    fleet.stop().await.unwrap();
+}

@@ -15,7 +15,7 @@ use s4e_types::finding_query::FindingCount;
 use s4e_types::{
     ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
     FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage, RunQuery, ScanJob,
-    ScanRun, StatusChange,
+    ScanRun, StatusChange, UpdateAsset,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 
@@ -170,6 +170,40 @@ impl BaseClient {
     pub async fn list_assets(&self, org_id: OrgId) -> Result<Vec<Asset>, ClientError> {
         let list: List<Asset> = self.http.call(routes::ASSETS, &[&org_id]).await?;
         Ok(list.items)
+    }
+
+    /// The organization's assets, the archived ones included.
+    pub async fn list_assets_with_archived(
+        &self,
+        org_id: OrgId,
+    ) -> Result<Vec<Asset>, ClientError> {
+        let query = [("archived", "true".to_string())];
+        let list: List<Asset> = self
+            .http
+            .call_with_query(routes::ASSETS, &[&org_id], &query)
+            .await?;
+        Ok(list.items)
+    }
+
+    pub async fn update_asset(
+        &self,
+        org_id: OrgId,
+        asset_id: AssetId,
+        change: &UpdateAsset,
+    ) -> Result<Asset, ClientError> {
+        self.http
+            .call_with_body(routes::UPDATE_ASSET, &[&org_id, &asset_id], change)
+            .await
+    }
+
+    pub async fn archive_asset(
+        &self,
+        org_id: OrgId,
+        asset_id: AssetId,
+    ) -> Result<Asset, ClientError> {
+        self.http
+            .call(routes::ARCHIVE_ASSET, &[&org_id, &asset_id])
+            .await
     }
 
     pub async fn get_asset(&self, org_id: OrgId, asset_id: AssetId) -> Result<Asset, ClientError> {

@@ -47,6 +47,26 @@ pub struct Asset {
     /// When the asset itself was last proven owned; absent while unproven.
     pub verified_at: Option<DateTime<Utc>>,
     pub verification_method: Option<VerificationMethod>,
+    /// When it was taken out of the inventory: no longer listed by default, scanned or proven
+    /// again; its scans and findings are kept.
+    #[serde(default)]
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// Which assets a list holds: archived ones only when asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetListQuery {
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// A change to an asset as its owner makes it: its name (`null` clears it). The value is
+/// what was proven, so it does not change; register the new one instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAsset {
+    pub name: Option<String>,
 }
 
 /// How an owner proves an asset is theirs.

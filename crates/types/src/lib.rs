@@ -15,7 +15,7 @@ pub mod routes;
 pub mod scan;
 
 pub use account::{Role, User};
-pub use asset::{Asset, AssetKind, NewAsset, VerificationMethod};
+pub use asset::{Asset, AssetKind, AssetListQuery, NewAsset, UpdateAsset, VerificationMethod};
 pub use audit::{AuditContext, AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};
 pub use finding::{

@@ -91,6 +91,8 @@ pub mod base {
         CREATE_ASSET = Post "/internal/v1/orgs/{org_id}/assets";
         ASSETS = Get "/internal/v1/orgs/{org_id}/assets";
         ASSET = Get "/internal/v1/orgs/{org_id}/assets/{asset_id}";
+        UPDATE_ASSET = Patch "/internal/v1/orgs/{org_id}/assets/{asset_id}";
+        ARCHIVE_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/archive";
         RECORD_VERIFICATION = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verification";
         VERIFIED_DOMAINS = Get "/internal/v1/orgs/{org_id}/verified-domains";
         /// Verified assets of every organization whose proof is due again.

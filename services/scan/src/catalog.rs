@@ -428,6 +428,7 @@ mod tests {
             verification_token: "token".into(),
             verified_at: None,
             verification_method: None,
+            archived_at: None,
         }
     }
 

@@ -222,6 +222,7 @@ mod tests {
             verification_token: "t".into(),
             verified_at: None,
             verification_method: None,
+            archived_at: None,
         }
     }
 

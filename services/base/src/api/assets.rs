@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, RecordVerification};
-use s4e_types::{Asset, AssetId, NewAsset, OrgId};
+use s4e_types::{Asset, AssetId, AssetListQuery, NewAsset, OrgId, UpdateAsset};
 use sqlx::PgPool;
 
 use crate::db;
@@ -24,9 +24,31 @@ pub async fn create(
 pub async fn list(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
+    ApiQuery(query): ApiQuery<AssetListQuery>,
 ) -> Result<Json<List<Asset>>, ApiError> {
-    let items = db::assets::list(&pool, org_id).await?;
+    let items = db::assets::list(&pool, org_id, query.archived).await?;
     Ok(Json(List { items }))
+}
+
+pub async fn update(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
+    ApiJson(body): ApiJson<UpdateAsset>,
+) -> Result<Json<Asset>, ApiError> {
+    let mut change = Change::begin(&pool).await?;
+    let asset = db::assets::update(&mut change, org_id, asset_id, &body).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(asset))
+}
+
+pub async fn archive(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
+) -> Result<Json<Asset>, ApiError> {
+    let mut change = Change::begin(&pool).await?;
+    let asset = db::assets::archive(&mut change, org_id, asset_id).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(asset))
 }
 
 pub async fn record_verification(

@@ -49,6 +49,8 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::CREATE_ASSET, assets::create)
         .at(routes::ASSETS, assets::list)
         .at(routes::ASSET, assets::get)
+        .at(routes::UPDATE_ASSET, assets::update)
+        .at(routes::ARCHIVE_ASSET, assets::archive)
         .at(routes::RECORD_VERIFICATION, assets::record_verification)
         .at(routes::VERIFIED_DOMAINS, assets::verified_domains)
         .at(

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use s4e_types::{Asset, AssetId, AssetKind, NewAsset, OrgId, VerificationMethod};
+use s4e_types::{Asset, AssetId, AssetKind, NewAsset, OrgId, UpdateAsset, VerificationMethod};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -16,12 +16,13 @@ struct AssetRow {
     verification_token: String,
     verified_at: Option<DateTime<Utc>>,
     verification_method: Option<String>,
+    archived_at: Option<DateTime<Utc>>,
 }
 
 macro_rules! asset_columns {
     () => {
         "id, org_id, kind, value, name, created_at, verification_token, verified_at, \
-         verification_method"
+         verification_method, archived_at"
     };
 }
 
@@ -46,6 +47,7 @@ impl TryFrom<AssetRow> for Asset {
             verification_token: row.verification_token,
             verified_at: row.verified_at,
             verification_method,
+            archived_at: row.archived_at,
         })
     }
 }
@@ -58,12 +60,12 @@ pub async fn create(
     let asset = asset
         .normalized()
         .map_err(|error| DbError::Invalid(error.to_string()))?;
-    let row = sqlx::query_as::<_, AssetRow>(
+    let row = sqlx::query_as::<_, AssetRow>(concat!(
         "INSERT INTO assets (id, org_id, kind, value, name)
          SELECT $1, o.id, $3, $4, $5 FROM organizations o WHERE o.id = $2
-         RETURNING id, org_id, kind, value, name, created_at, verification_token, verified_at,
-                   verification_method",
-    )
+         RETURNING ",
+        asset_columns!()
+    ))
     .bind(AssetId::new().0)
     .bind(org_id.0)
     .bind(asset.kind.as_str())
@@ -78,13 +80,20 @@ pub async fn create(
     row.ok_or(DbError::NotFound("organization"))?.try_into()
 }
 
-pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<Asset>, DbError> {
+/// The organization's assets, oldest first; archived ones only when asked for.
+pub async fn list(
+    pool: &PgPool,
+    org_id: OrgId,
+    with_archived: bool,
+) -> Result<Vec<Asset>, DbError> {
     sqlx::query_as::<_, AssetRow>(concat!(
         "SELECT ",
         asset_columns!(),
-        " FROM assets WHERE org_id = $1 ORDER BY created_at, id LIMIT 1000"
+        " FROM assets WHERE org_id = $1 AND ($2 OR archived_at IS NULL)
+         ORDER BY created_at, id LIMIT 1000"
     ))
     .bind(org_id.0)
+    .bind(with_archived)
     .fetch_all(pool)
     .await?
     .into_iter()
@@ -101,6 +110,51 @@ pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asse
     .bind(org_id.0)
     .bind(asset_id.0)
     .fetch_optional(pool)
+    .await?
+    .ok_or(DbError::NotFound("asset"))?
+    .try_into()
+}
+
+/// Renames an asset.
+pub async fn update(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    asset_id: AssetId,
+    change: &UpdateAsset,
+) -> Result<Asset, DbError> {
+    let name = change.name.as_deref().map(str::trim);
+    if name.is_some_and(|name| name.chars().count() > 200) {
+        return Err(DbError::Invalid(
+            "name: must be at most 200 characters".into(),
+        ));
+    }
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "UPDATE assets SET name = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+        asset_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(asset_id.0)
+    .bind(name.filter(|name| !name.is_empty()))
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DbError::NotFound("asset"))?
+    .try_into()
+}
+
+/// Takes an asset out of the inventory; archiving it again changes nothing.
+pub async fn archive(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    asset_id: AssetId,
+) -> Result<Asset, DbError> {
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "UPDATE assets SET archived_at = coalesce(archived_at, now())
+         WHERE org_id = $1 AND id = $2 RETURNING ",
+        asset_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(asset_id.0)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("asset"))?
     .try_into()
@@ -147,6 +201,7 @@ pub async fn verified_domains(pool: &PgPool, org_id: OrgId) -> Result<Vec<String
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT value FROM assets
          WHERE org_id = $1 AND kind = 'domain' AND verified_at IS NOT NULL
+           AND archived_at IS NULL
          ORDER BY value LIMIT 10000",
     )
     .bind(org_id.0)
@@ -164,7 +219,7 @@ pub async fn due_for_reverification(
     sqlx::query_as::<_, AssetRow>(concat!(
         "SELECT ",
         asset_columns!(),
-        " FROM assets WHERE verified_at IS NOT NULL
+        " FROM assets WHERE verified_at IS NOT NULL AND archived_at IS NULL
            AND coalesce(verification_checked_at, verified_at)
                < now() - make_interval(secs => $1)
          ORDER BY coalesce(verification_checked_at, verified_at), id LIMIT $2"

@@ -20,7 +20,7 @@ struct SummaryRow {
 pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, DbError> {
     let row = sqlx::query_as::<_, SummaryRow>(
         "SELECT
-            (SELECT count(*) FROM assets WHERE org_id = $1) AS assets,
+            (SELECT count(*) FROM assets WHERE org_id = $1 AND archived_at IS NULL) AS assets,
             count(*) FILTER (WHERE f.severity = 'critical') AS critical,
             count(*) FILTER (WHERE f.severity = 'high') AS high,
             count(*) FILTER (WHERE f.severity = 'medium') AS medium,

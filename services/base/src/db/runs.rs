@@ -116,14 +116,20 @@ pub async fn create(
         )));
     }
     let mut tx = conn.begin().await?;
-    let asset_exists: Option<(Uuid,)> =
-        sqlx::query_as("SELECT id FROM assets WHERE org_id = $1 AND id = $2")
+    let asset: Option<(Option<DateTime<Utc>>,)> =
+        sqlx::query_as("SELECT archived_at FROM assets WHERE org_id = $1 AND id = $2")
             .bind(org_id.0)
             .bind(run.asset_id.0)
             .fetch_optional(&mut *tx)
             .await?;
-    if asset_exists.is_none() {
-        return Err(DbError::NotFound("asset"));
+    match asset {
+        None => return Err(DbError::NotFound("asset")),
+        Some((Some(_),)) => {
+            return Err(DbError::Conflict(
+                "the asset is archived: it is no longer scanned".into(),
+            ));
+        }
+        Some((None,)) => {}
     }
     let run_id = RunId::new();
     let run_row = sqlx::query_as::<_, RunRow>(

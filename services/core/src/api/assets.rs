@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, PublicJson};
+use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::api::{List, VerificationOutcome, VerifyAsset};
-use s4e_types::{Asset, AssetId, AssetKind, NewAsset};
+use s4e_types::{Asset, AssetId, AssetKind, AssetListQuery, NewAsset, UpdateAsset};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -48,12 +48,21 @@ fn never_scanned(asset: &NewAsset) -> Option<&'static str> {
     s4e_egress::never_allowed(ip)
 }
 
+/// The organization's assets; the archived ones too with `archived=true`.
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    PublicQuery(query): PublicQuery<AssetListQuery>,
 ) -> Result<Json<List<Asset>>, ApiError> {
     principal.require(Resource::Assets, Access::Read)?;
-    let mut items = state.base.list_assets(principal.org_id).await?;
+    let mut items = if query.archived {
+        state
+            .base
+            .list_assets_with_archived(principal.org_id)
+            .await?
+    } else {
+        state.base.list_assets(principal.org_id).await?
+    };
     items.retain(|asset| principal.sees_asset(asset.id));
     Ok(Json(List { items }))
 }
@@ -66,6 +75,37 @@ pub async fn get(
     principal.require(Resource::Assets, Access::Read)?;
     principal.require_asset(asset_id, "asset")?;
     let asset = state.base.get_asset(principal.org_id, asset_id).await?;
+    Ok(Json(asset))
+}
+
+/// Renames an asset (its value is what was proven, and does not change).
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(asset_id): ApiPath<AssetId>,
+    PublicJson(body): PublicJson<UpdateAsset>,
+) -> Result<Json<Asset>, ApiError> {
+    principal.require(Resource::Assets, Access::Write)?;
+    principal.require_asset(asset_id, "asset")?;
+    Ok(Json(
+        state
+            .base
+            .update_asset(principal.org_id, asset_id, &body)
+            .await?,
+    ))
+}
+
+/// Takes an asset out of the inventory. Nothing is deleted: its scans and findings stay as
+/// history; it is no longer listed by default, scanned or proven again.
+pub async fn archive(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(asset_id): ApiPath<AssetId>,
+) -> Result<Json<Asset>, ApiError> {
+    principal.require(Resource::Assets, Access::Write)?;
+    principal.require_unlimited("archiving assets")?;
+    let asset = state.base.archive_asset(principal.org_id, asset_id).await?;
+    tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), %asset_id, "asset archived");
     Ok(Json(asset))
 }
 

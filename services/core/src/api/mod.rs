@@ -65,6 +65,18 @@ pub fn endpoints() -> Declare {
         .replayable()
         .read("/api/v1/assets/{asset_id}", assets::get)
         .change(
+            PATCH,
+            "/api/v1/assets/{asset_id}",
+            ("assets.update", "asset", OK),
+            assets::update,
+        )
+        .change(
+            DELETE,
+            "/api/v1/assets/{asset_id}",
+            ("assets.archive", "asset", OK),
+            assets::archive,
+        )
+        .change(
             POST,
             "/api/v1/assets/{asset_id}/verify",
             ("assets.verify", "asset", OK),
