@@ -166,15 +166,13 @@ pub async fn query(
     }
     sql.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(limit) + 1);
-    let mut items: Vec<AuditEntry> = sql
+    let rows: Vec<AuditEntry> = sql
         .build_query_as::<AuditRow>()
         .fetch_all(pool)
         .await?
         .into_iter()
         .map(TryInto::try_into)
         .collect::<Result<_, _>>()?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|entry| entry.id)).flatten();
+    let (items, next_cursor) = super::page(rows, limit, |entry| entry.id);
     Ok(AuditPage { items, next_cursor })
 }

@@ -46,6 +46,20 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
+/// Cuts rows read one past a page of `limit` to the page, and names the cursor of the next
+/// page (from the page's last row) when there was that one more.
+pub(crate) fn page<T, C>(
+    mut rows: Vec<T>,
+    limit: u32,
+    cursor_of: impl FnOnce(&T) -> C,
+) -> (Vec<T>, Option<C>) {
+    let limit = limit as usize;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = rows.last().filter(|_| more).map(cursor_of);
+    (rows, cursor)
+}
+
 /// Whether PostgreSQL rolled the transaction back for a deadlock or a serialization failure,
 /// which the same request again resolves.
 pub(crate) fn retryable(error: &sqlx::Error) -> bool {

@@ -239,16 +239,14 @@ pub async fn list(pool: &PgPool, org_id: OrgId, filter: &RunQuery) -> Result<Run
     }
     sql.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(limit) + 1);
-    let mut items: Vec<ScanRun> = sql
+    let rows: Vec<ScanRun> = sql
         .build_query_as::<RunRow>()
         .fetch_all(pool)
         .await?
         .into_iter()
         .map(TryInto::try_into)
         .collect::<Result<_, _>>()?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|run| run.id)).flatten();
+    let (items, next_cursor) = super::page(rows, limit, |run| run.id);
     Ok(RunPage { items, next_cursor })
 }
 

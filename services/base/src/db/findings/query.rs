@@ -113,22 +113,16 @@ pub async fn list(
     sql.push(order_by)
         .push(" LIMIT ")
         .push_bind(i64::from(limit) + 1);
-    let mut items: Vec<Finding> = sql
+    let rows: Vec<Finding> = sql
         .build_query_as::<FindingRow>()
         .fetch_all(pool)
         .await?
         .into_iter()
         .map(TryInto::try_into)
         .collect::<Result<_, _>>()?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| {
-            items
-                .last()
-                .map(|last| FindingCursor::after(last, query.sort, query.order).encode())
-        })
-        .flatten();
+    let (items, next_cursor) = crate::db::page(rows, limit, |last| {
+        FindingCursor::after(last, query.sort, query.order).encode()
+    });
     Ok(FindingPage { items, next_cursor })
 }
 
