@@ -24,6 +24,7 @@ S4E_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 S4E_LOCAL="$S4E_ROOT/.local"
 # nx-27017 version known to work with the Rust mongodb 3.x driver (see shared/DESIGN.md).
 S4E_NX27017_SPEC="${S4E_NX27017_SPEC:-nx-27017==0.8.1}"
+S4E_SCHEMATHESIS_SPEC="${S4E_SCHEMATHESIS_SPEC:-schemathesis==4.32.5}"
 S4E_APT_UPDATED=""
 
 # ---------------------------------------------------------------------------------------------
@@ -254,16 +255,16 @@ s4e_mongo_port_open() {
     s4e_port_open 127.0.0.1 27017
 }
 
-# Makes sure .local/venv holds nx-27017 ($S4E_NX27017_SPEC); sets S4E_NX27017_INSTALLED=1 when
-# it had to install it.
-S4E_NX27017_INSTALLED=""
-s4e_ensure_nx27017_venv() {
-    local venv="$S4E_LOCAL/venv" want have=""
-    want="${S4E_NX27017_SPEC#*==}"
+# s4e_ensure_venv_package SPEC : makes sure .local/venv holds SPEC (`name==version`); answers
+# 0 when it had to install it, 1 when it was there.
+s4e_ensure_venv_package() {
+    local spec="$1" venv="$S4E_LOCAL/venv" name want have=""
+    name="${spec%%==*}"
+    want="${spec#*==}"
     if [[ -x "$venv/bin/python" ]]; then
-        have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("nx-27017"))' 2>/dev/null || true)"
-        if [[ -n "$have" && ("$want" == "$S4E_NX27017_SPEC" || "$have" == "$want") ]]; then
-            return 0
+        have="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)"
+        if [[ -n "$have" && ("$want" == "$spec" || "$have" == "$want") ]]; then
+            return 1
         fi
     fi
     if ! s4e_have python3; then
@@ -279,9 +280,26 @@ s4e_ensure_nx27017_venv() {
             python3 -m venv "$venv" >&2
         fi
     fi
-    s4e_log "mongodb: pip install $S4E_NX27017_SPEC into .local/venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "$S4E_NX27017_SPEC" >&2
-    S4E_NX27017_INSTALLED=1
+    s4e_log "venv: pip install $spec into .local/venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$spec" >&2
+    return 0
+}
+
+# Makes sure .local/venv holds nx-27017 ($S4E_NX27017_SPEC); sets S4E_NX27017_INSTALLED=1 when
+# it had to install it.
+S4E_NX27017_INSTALLED=""
+s4e_ensure_nx27017_venv() {
+    if s4e_ensure_venv_package "$S4E_NX27017_SPEC"; then
+        S4E_NX27017_INSTALLED=1
+    fi
+}
+
+# The API fuzzer the test suite runs against the gateway's OpenAPI document
+# (tests/tests/api_fuzz.rs), pinned, in .local/venv; exports S4E_SCHEMATHESIS, its command.
+ensure_schemathesis() {
+    s4e_ensure_venv_package "$S4E_SCHEMATHESIS_SPEC" || true
+    export S4E_SCHEMATHESIS="$S4E_LOCAL/venv/bin/schemathesis"
+    s4e_log "schemathesis: $("$S4E_SCHEMATHESIS" --version 2>/dev/null)"
 }
 
 # Answers a MongoDB `ping` command through pymongo (shipped with nx-27017).

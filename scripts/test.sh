@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_infrastructure
+ensure_schemathesis
 
 # Tests drop their databases when they pass; a failed or killed run leaves its own behind.
 leftovers=$(psql "$S4E_TEST_POSTGRES_URL" -qtAXc \

@@ -210,7 +210,15 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
     .await
     .unwrap();
     assert_eq!(read_back, triaged);
-    for missing in ["not-a-uuid", "0190a000-0000-7000-8000-000000000000"] {
+    // A path that cannot name a finding is the caller's mistake; an id that names none is not
+    // found.
+    for (missing, status) in [
+        ("not-a-uuid", StatusCode::BAD_REQUEST),
+        (
+            "0190a000-0000-7000-8000-000000000000",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
         let response = with_key(
             &fleet,
             &read_key,
@@ -220,7 +228,7 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
         .send()
         .await
         .unwrap();
-        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(response.status(), status, "{missing}");
     }
 
     // Another organization's people neither see nor change it: 404, as for an unknown id.

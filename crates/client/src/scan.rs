@@ -1,6 +1,6 @@
 //! Client of s4e-scan, which turns a scan request into a run and queued jobs.
 
-use s4e_types::api::{Catalog, CreateScan, VerificationOutcome, VerifyAsset};
+use s4e_types::api::{Catalog, CreateScan, Verification, VerificationOutcome};
 use s4e_types::{AssetId, OrgId, ScanRun};
 
 use crate::error::ClientError;
@@ -45,7 +45,7 @@ impl ScanClient {
         &self,
         org_id: OrgId,
         asset_id: AssetId,
-        request: &VerifyAsset,
+        request: &Verification,
     ) -> Result<VerificationOutcome, ClientError> {
         self.http
             .call_with_body(routes::VERIFY_ASSET, &[&org_id, &asset_id], request)

@@ -60,8 +60,9 @@ where
 }
 
 fn path_rejection(rejection: PathRejection) -> ApiError {
-    // A path segment that is not a valid id cannot name anything that exists.
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", rejection.body_text())
+    // Told apart from a well-formed id that names nothing (404): the caller built the path
+    // wrongly.
+    ApiError::bad_request(rejection.body_text())
 }
 
 /// `axum::extract::Query` with the one error body.

@@ -9,7 +9,19 @@ use crate::ids::{InvitationId, OrgId, UserId};
 
 /// What a person may do in their organization. Ordered by power: an owner outranks an admin,
 /// who outranks a member, who outranks a viewer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -60,7 +72,7 @@ pub fn normalize_email(email: &str) -> Result<String, &'static str> {
 }
 
 /// A user as listed and returned: never the password hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub org_id: OrgId,
@@ -76,9 +88,10 @@ pub struct User {
 }
 
 /// Limits a member or viewer to some assets (`null` lifts the limit).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetAssetScope {
+    #[schema(max_items = 10000)]
     pub asset_ids: Option<Vec<crate::ids::AssetId>>,
 }
 
@@ -129,7 +142,7 @@ pub struct NewPasswordHash {
     pub password_hash: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     pub role: Role,
@@ -146,7 +159,7 @@ pub struct NewInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Invitation {
     pub id: InvitationId,
     pub org_id: OrgId,
@@ -168,19 +181,25 @@ pub struct AcceptInvitation {
 
 // Public bodies (the gateway's API).
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signup {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub organization_name: String,
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(max_length = 256)]
     pub password: String,
+    #[schema(pattern = "^[0-9]{6}$")]
     /// The current code of the user's authenticator, when the user has one.
     #[serde(default)]
     pub totp_code: Option<String>,
@@ -188,7 +207,7 @@ pub struct Login {
 
 /// A session as its owner sees it. `csrf_token` must accompany every state-changing request
 /// made with the session cookie (`X-CSRF-Token`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub user: User,
     pub session_id: String,
@@ -197,7 +216,7 @@ pub struct SessionView {
 }
 
 /// One of a user's sessions, as listed (no secrets).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     pub id: String,
     pub created_at: DateTime<Utc>,
@@ -208,7 +227,7 @@ pub struct SessionSummary {
 }
 
 /// Who the caller is: a signed-in user or an API key, in which organization, allowed what.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub org_id: OrgId,
     /// The user, when the caller signed in.
@@ -216,62 +235,71 @@ pub struct Me {
     /// The key's id and prefix, when the caller presented an API key.
     pub api_key: Option<ApiKeyRef>,
     /// `assets:read`, `scans:write` ...
+    #[schema(value_type = Vec<String>, example = json!(["assets:read", "scans:write"]))]
     pub permissions: Vec<std::borrow::Cow<'static, str>>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyRef {
     pub id: crate::ids::ApiKeyId,
     pub prefix: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
+    #[schema(max_length = 256)]
     pub current_password: String,
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 
 /// A TOTP secret to enrol: add it to an authenticator app (or scan the URI as a QR code), then
 /// confirm with a code.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
     pub secret: String,
     pub otpauth_uri: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpCode {
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisableTotp {
+    #[schema(max_length = 256)]
     pub password: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     pub role: Role,
 }
 
 /// A new invitation with its secret: the only time the secret is shown. The inviter hands it
 /// to the invitee, who accepts it with a password of their own.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedInvitation {
     #[serde(flatten)]
     pub invitation: Invitation,
     pub token: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AcceptInvitation)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitationRequest {
+    #[schema(min_length = 1, max_length = 256)]
     pub token: String,
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }
 

@@ -9,12 +9,12 @@ use crate::scan::{CheckKind, PortScope, ScanJob, ScanProfile, ScanRun};
 use crate::{AssetKind, JobStatus, Severity};
 
 /// `{"error": {"code": "...", "message": "..."}}`, the one error body of every API.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
@@ -38,7 +38,9 @@ pub struct NewOrganization {
 
 /// How many requests an organization's keys and sessions may make: the gateway multiplies its
 /// per-key limit by the tier's factor.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RateTier {
     #[default]
@@ -76,7 +78,7 @@ pub struct SetRateTier {
     pub rate_tier: RateTier,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
     pub id: OrgId,
     pub name: String,
@@ -87,9 +89,10 @@ pub struct Organization {
 }
 
 /// A customer organization as a partner creates it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 
@@ -101,7 +104,7 @@ pub struct CustomerFindings {
 }
 
 /// One line of a partner's portfolio: a customer, its open findings and its security score.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortfolioEntry {
     pub organization: Organization,
     pub open_findings: SeverityCounts,
@@ -125,7 +128,8 @@ pub struct NewApiKey {
 }
 
 /// An API key as listed: never the secret, never its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ApiKey)]
 pub struct ApiKeyRecord {
     pub id: ApiKeyId,
     pub org_id: OrgId,
@@ -141,26 +145,51 @@ pub struct ApiKeyRecord {
 }
 
 /// A key as a user asks the gateway for it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
+    #[schema(min_items = 1, max_items = 32, value_type = Vec<Scope>)]
     /// `read`, `write` or `admin`; at most the rights of the key that creates it.
     pub scopes: Vec<String>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A key's right, as the document describes it (a key's scopes are strings).
+pub struct Scope;
+
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(
+                "^(read|write|admin|(assets|scans|findings|api_keys|users|audit|automation|exports|customers):(read|write))$",
+            ))
+            .description(Some(
+                "`read` (read assets, scans, findings, exports, automation), `write` (also register \
+                 assets, start scans, triage findings), `admin` (everything), or `<family>:read` / \
+                 `<family>:write` (write includes read) to narrow a key to one family. A key gets \
+                 at most its creator's rights.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {}
+
 /// A new key with its secret: the only time the secret is shown.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub record: ApiKeyRecord,
+    /// `s4e_`, 32 base62 characters and a 6-character checksum. Shown once.
     pub key: String,
 }
 
 /// A new scan as the gateway receives it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScan {
     pub asset_id: AssetId,
@@ -194,7 +223,7 @@ pub struct NewScanJob {
 
 /// An organization's scan settings. Every field may be left out of a `PUT`, which replaces the
 /// whole settings: what is left out takes its default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanSettings {
     /// The profile of a scan that names neither a profile nor checks: `full` or `light`.
@@ -248,7 +277,7 @@ impl ScanSettings {
 }
 
 /// One check of the catalog, as the gateway shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckDefinition {
     pub key: CheckKind,
     pub name: String,
@@ -267,7 +296,7 @@ pub struct CheckDefinition {
 /// The checks a profile plans, per kind of asset (URLs split by scheme, since the certificate
 /// check runs by default on https URLs only). For `single` and `custom`: the checks that may
 /// be named.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProfileChecks {
     pub http_url: Vec<CheckKind>,
     pub https_url: Vec<CheckKind>,
@@ -276,7 +305,7 @@ pub struct ProfileChecks {
 }
 
 /// One scan profile of the catalog.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProfileDefinition {
     pub key: ScanProfile,
     pub name: String,
@@ -291,7 +320,7 @@ pub struct ProfileDefinition {
 }
 
 /// The catalog: every check and every profile.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Catalog {
     pub definitions: Vec<CheckDefinition>,
     pub profiles: Vec<ProfileDefinition>,
@@ -326,7 +355,7 @@ pub struct JobFinished {
 }
 
 /// Live progress of a run, kept in Redis while it runs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunProgress {
     pub status: String,
     pub jobs_total: i64,
@@ -335,7 +364,7 @@ pub struct RunProgress {
 }
 
 /// A run as the gateway shows it: the stored run plus live progress when there is some.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScanView {
     #[serde(flatten)]
     pub run: ScanRun,
@@ -343,7 +372,7 @@ pub struct ScanView {
 }
 
 /// A page of items.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct List<T> {
     pub items: Vec<T>,
 }
@@ -361,7 +390,7 @@ impl From<&ScanRun> for RunProgress {
 }
 
 /// Open findings per severity.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeverityCounts {
     pub critical: i64,
     pub high: i64,
@@ -371,7 +400,7 @@ pub struct SeverityCounts {
 }
 
 /// The dashboard of an organization, made by one query in base.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DashboardSummary {
     pub assets: i64,
     /// Findings still to be dealt with: open, in progress or reopened.
@@ -394,21 +423,29 @@ pub struct RecordVerification {
     pub keep_proof_younger_than_seconds: Option<u32>,
 }
 
-/// A request to verify an asset's ownership, with one method or every one that applies.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Which method to prove ownership with; absent: every method that applies to the asset.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyAsset {
     #[serde(default)]
     pub method: Option<crate::VerificationMethod>,
-    /// For re-verification (the scheduler; the gateway never passes it on): when no method
-    /// can reach the asset, keep a proof younger than this many seconds rather than
-    /// withdrawing it, since an outage says nothing about who owns the asset.
+}
+
+/// A verification as the scan service runs it: the owner's request, or the scheduler's
+/// re-verification, which may keep a recent proof through an outage.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    #[serde(default)]
+    pub method: Option<crate::VerificationMethod>,
+    /// When no method can reach the asset, keep a proof younger than this many seconds rather
+    /// than withdrawing it, since an outage says nothing about who owns the asset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_if_unreachable_seconds: Option<u32>,
 }
 
 /// What one method saw.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerificationAttempt {
     pub method: crate::VerificationMethod,
     pub proven: bool,
@@ -421,7 +458,7 @@ pub struct VerificationAttempt {
 }
 
 /// The outcome of a verification: the asset as now recorded, and each method's attempt.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerificationOutcome {
     pub asset: crate::Asset,
     pub verified: bool,
@@ -429,7 +466,8 @@ pub struct VerificationOutcome {
 }
 
 /// A message in the dead-letter queue, as the dispatcher keeps it until it is replayed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DeadLetter)]
 pub struct DeadLetterView {
     /// The envelope id when the message parses, else its message id, else a digest of it.
     pub id: String,

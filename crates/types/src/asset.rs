@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AssetId, OrgId};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssetKind {
     Url,
@@ -32,7 +32,7 @@ impl AssetKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Asset {
     pub id: AssetId,
     pub org_id: OrgId,
@@ -54,7 +54,10 @@ pub struct Asset {
 }
 
 /// Which assets a list holds: archived ones only when asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AssetListQuery {
     #[serde(default)]
@@ -63,14 +66,15 @@ pub struct AssetListQuery {
 
 /// A change to an asset as its owner makes it: its name (`null` clears it). The value is
 /// what was proven, so it does not change; register the new one instead.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAsset {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
 }
 
 /// How an owner proves an asset is theirs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationMethod {
     /// `/.well-known/s4e-verification.txt` on the site holds the token.
@@ -102,14 +106,23 @@ impl VerificationMethod {
 }
 
 /// An asset as a client submits it, before validation.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
     pub kind: AssetKind,
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        example = "https://shop.example.com/"
+    )]
     pub value: String,
+    #[schema(max_length = 200)]
     #[serde(default)]
     pub name: Option<String>,
 }
+
+/// The longest value an asset may have.
+pub const MAX_VALUE_CHARS: usize = 2048;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AssetError {
@@ -130,6 +143,11 @@ impl NewAsset {
             return Err(AssetError::NameTooLong);
         }
         let value = self.value.trim();
+        if value.chars().count() > MAX_VALUE_CHARS {
+            return Err(AssetError::InvalidValue(format!(
+                "must be at most {MAX_VALUE_CHARS} characters"
+            )));
+        }
         let value = match self.kind {
             AssetKind::Url => normalize_url(value)?,
             AssetKind::Domain => normalize_domain(value)?,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AuditEntryId, OrgId};
 
 /// Who made a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     User,
@@ -74,7 +74,7 @@ impl AuditContext {
 }
 
 /// An entry as it is recorded; base adds the id and the time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAuditEntry {
     pub actor_kind: ActorKind,
@@ -94,7 +94,7 @@ pub struct NewAuditEntry {
     pub trace_id: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: AuditEntryId,
     pub org_id: OrgId,
@@ -105,18 +105,23 @@ pub struct AuditEntry {
 
 /// Filters of the audit log; every one optional. Entries come newest first; `before` is the
 /// cursor (the last id of the previous page).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub actor_id: Option<uuid::Uuid>,
+    #[param(max_length = 512)]
     pub action: Option<String>,
+    #[param(max_length = 512)]
     pub resource_type: Option<String>,
+    #[param(max_length = 512)]
     pub resource_id: Option<String>,
     /// Only refused (4xx/5xx) or only accepted requests.
     pub failed: Option<bool>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub before: Option<AuditEntryId>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -126,7 +131,7 @@ impl AuditQuery {
 }
 
 /// One page of the log; `next_cursor` is the `before` of the next page, absent on the last.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
     pub next_cursor: Option<AuditEntryId>,

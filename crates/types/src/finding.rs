@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AssetId, FindingEventId, FindingId, OrgId, RunId};
 use crate::scan::CheckKind;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -41,7 +53,7 @@ impl Severity {
 
 /// Where a finding stands. Scans move findings between `open`, `fixed` and `reopened`; people
 /// triage them into any status but `reopened`, which only a scan observes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingStatus {
     Open,
@@ -124,7 +136,7 @@ pub struct FindingDraft {
 
 /// A stored finding. One row per (organization, asset, check, rule, location): re-scans bump
 /// `last_seen` and `occurrences` instead of adding rows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     pub id: FindingId,
     pub org_id: OrgId,
@@ -155,7 +167,7 @@ pub struct Finding {
 }
 
 /// Who changed a finding's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingActorKind {
     User,
@@ -183,7 +195,7 @@ impl FindingActorKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindingActor {
     pub kind: FindingActorKind,
@@ -198,7 +210,7 @@ impl FindingActor {
 }
 
 /// One entry of a finding's history. Entries are only ever added.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FindingEvent {
     pub id: FindingEventId,
     pub finding_id: FindingId,
@@ -212,7 +224,7 @@ pub struct FindingEvent {
 }
 
 /// A finding and how its status came to be, oldest change first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FindingWithHistory {
     #[serde(flatten)]
     pub finding: Finding,
@@ -309,26 +321,29 @@ pub fn validate_bulk_ids(ids: &[FindingId]) -> Result<(), String> {
 }
 
 /// `PATCH /api/v1/findings/{id}`: the caller is the actor.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindingStatusUpdate {
     pub status: FindingStatus,
+    #[schema(max_length = 2000)]
     #[serde(default)]
     pub reason: Option<String>,
 }
 
 /// `POST /api/v1/findings/bulk-status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkFindingStatusUpdate {
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<FindingId>,
     pub status: FindingStatus,
+    #[schema(max_length = 2000)]
     #[serde(default)]
     pub reason: Option<String>,
 }
 
 /// What a bulk change did: how many findings changed, and how many already were so.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkStatusResult {
     pub changed: u32,
     pub unchanged: u32,

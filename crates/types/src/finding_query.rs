@@ -10,7 +10,8 @@ use crate::finding::{Finding, FindingStatus, Severity};
 use crate::ids::{AssetId, RunId};
 use crate::scan::CheckKind;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum FindingSort {
     /// Most severe first, then most recently seen.
     #[default]
@@ -39,7 +40,8 @@ impl FindingSort {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum SortOrder {
     #[default]
     Desc,
@@ -228,8 +230,8 @@ impl FindingQuery {
                     query.check = Some(CheckKind::parse(value).ok_or_else(|| bad("a check"))?);
                 }
                 "rule" => {
-                    if value.is_empty() || value.len() > 200 {
-                        return Err("rule: 1-200 bytes".into());
+                    if value.is_empty() || value.chars().count() > 200 {
+                        return Err("rule: 1-200 characters".into());
                     }
                     query.rule = Some(value.clone());
                 }
@@ -315,7 +317,7 @@ impl FindingQuery {
 }
 
 /// One page of findings; `next_cursor` asks for the next, absent on the last page.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FindingPage {
     pub items: Vec<Finding>,
     pub next_cursor: Option<String>,

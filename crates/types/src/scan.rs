@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AssetId, JobId, OrgId, RunId};
 
 /// A kind of check. The dispatcher routes jobs to one queue per kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     HttpHeaders,
@@ -57,7 +57,7 @@ impl CheckKind {
 
 /// A scan profile: which of the catalog's checks a scan runs (the catalog in s4e-scan says
 /// which checks each profile plans for each asset kind).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanProfile {
     /// Every check that applies to the asset by default.
@@ -108,7 +108,7 @@ impl ScanProfile {
 /// The TCP ports the port scan tries: `{"mode": "common"}` (about a hundred ports where exposed
 /// services are found), `{"mode": "full"}` (1–65535) or `{"mode": "list", "ports": [22, 443]}`.
 /// A URL's own port is added to `common` and `list`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PortScope {
     #[default]
@@ -150,7 +150,7 @@ impl PortScope {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
@@ -191,7 +191,7 @@ impl RunStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -237,7 +237,7 @@ impl JobStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScanRun {
     pub id: RunId,
     pub org_id: OrgId,
@@ -256,17 +256,20 @@ pub struct ScanRun {
 
 /// Filters of the scan list; every one optional. Runs come newest first; `before` is the
 /// cursor (the last id of the previous page).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunQuery {
     pub asset_id: Option<AssetId>,
     pub status: Option<RunStatus>,
+    #[param(max_length = 64)]
     pub profile: Option<String>,
     /// Started at or after.
     pub since: Option<DateTime<Utc>>,
     /// Started before.
     pub until: Option<DateTime<Utc>>,
     pub before: Option<RunId>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -284,13 +287,13 @@ impl RunQuery {
 }
 
 /// One page of runs, and the cursor of the next when there is one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunPage {
     pub items: Vec<ScanRun>,
     pub next_cursor: Option<RunId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScanJob {
     pub id: JobId,
     pub run_id: RunId,

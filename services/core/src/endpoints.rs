@@ -176,7 +176,6 @@ impl Declare {
         (self.router, Endpoints(Arc::new(self.table)))
     }
 
-    #[cfg(test)]
     pub fn table(&self) -> &HashMap<&'static str, Vec<(Method, Endpoint)>> {
         &self.table
     }

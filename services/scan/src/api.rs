@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use s4e_runtime::CancellationToken;
 use s4e_types::api::{
-    Catalog, CreateScan, NewScanJob, NewScanRun, RecordVerification, ScanRunWithJobs,
-    VerificationOutcome, VerifyAsset,
+    Catalog, CreateScan, NewScanJob, NewScanRun, RecordVerification, ScanRunWithJobs, Verification,
+    VerificationOutcome,
 };
 use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId, ScanRun};
 
@@ -106,7 +106,7 @@ async fn start_scan(
 async fn verify_asset(
     State(state): State<AppState>,
     ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
-    ApiJson(body): ApiJson<VerifyAsset>,
+    ApiJson(body): ApiJson<Verification>,
 ) -> Result<Json<VerificationOutcome>, ApiError> {
     let asset = state.base.get_asset(org_id, asset_id).await?;
     let attempts = state

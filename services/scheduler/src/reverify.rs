@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use s4e_client::{BaseClient, ScanClient};
 use s4e_runtime::{CancellationToken, Metrics};
-use s4e_types::api::{VerificationOutcome, VerifyAsset};
+use s4e_types::api::{Verification, VerificationOutcome};
 
 /// Assets proven again per pass; the rest wait for the next pass.
 const BATCH: u16 = 100;
@@ -52,7 +52,7 @@ impl Reverifier {
                 .verify_asset(
                     asset.org_id,
                     asset.id,
-                    &VerifyAsset {
+                    &Verification {
                         method: None,
                         keep_if_unreachable_seconds: Some(self.grace_seconds),
                     },

@@ -60,8 +60,8 @@ impl TryFrom<AuditRow> for AuditEntry {
 
 /// Text fields are the gateway's, but cap them anyway: the log must not become a dump.
 fn capped(value: &str, field: &str) -> Result<(), DbError> {
-    if value.len() > 512 {
-        return Err(DbError::Invalid(format!("{field}: at most 512 bytes")));
+    if value.chars().count() > 512 {
+        return Err(DbError::Invalid(format!("{field}: at most 512 characters")));
     }
     Ok(())
 }

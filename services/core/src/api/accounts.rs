@@ -15,7 +15,7 @@ use s4e_types::account::{
     NewOrganizationWithOwner, SessionSummary, SessionView, Signup, TotpCode, TotpEnrolment,
     normalize_email,
 };
-use s4e_types::api::List;
+use s4e_types::api::{ErrorBody, List};
 use s4e_types::audit::ActorKind;
 use s4e_types::{NewAuditEntry, User};
 
@@ -85,8 +85,16 @@ async fn start_session(
     Ok(response)
 }
 
-/// Creates an organization with its first owner and signs the owner in. Off unless the
-/// deployment allows self-service sign-up.
+/// Sign up
+///
+/// Creates an organization with its first owner and signs the owner in, when the deployment
+/// allows self-service sign-up (else 403).
+#[utoipa::path(post, path = "/api/v1/signup", operation_id = "signup", tag = "account",
+    request_body = Signup,
+    responses(
+        (status = 201, description = "Signed up and in", body = SessionView, headers(("Set-Cookie" = String, description = "The session cookie `s4e_session` (HttpOnly, Secure, SameSite=Strict)"))),
+        (status = 409, description = "The e-mail is already a user's", body = ErrorBody),
+    ))]
 pub async fn signup(
     State(state): State<AppState>,
     meta: ClientMeta,
@@ -161,6 +169,17 @@ async fn throttle_login(state: &AppState, email: &str, meta: &ClientMeta) -> Res
     }
 }
 
+/// Sign in with e-mail and password
+///
+/// With the authenticator's current code in `totp_code` when the user has a second factor.
+/// Attempts are limited per account and per address (429). Send the answer's `csrf_token` as
+/// `X-CSRF-Token` with every state-changing request made with the session.
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "login", tag = "account",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in", body = SessionView, headers(("Set-Cookie" = String, description = "The session cookie `s4e_session` (HttpOnly, Secure, SameSite=Strict)"))),
+        (status = 401, description = "Wrong e-mail, password or code", body = ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     meta: ClientMeta,
@@ -261,8 +280,15 @@ async fn confirm_password(
     }
 }
 
-/// Starts enrolling a second factor: a new secret to add to an authenticator app. It becomes
-/// active when confirmed with a code.
+/// Start enrolling a second factor
+///
+/// A new secret and its `otpauth://` URI for an authenticator app; active once confirmed with
+/// a code. Only for a signed-in user.
+#[utoipa::path(post, path = "/api/v1/me/totp", operation_id = "enrolTotp", tag = "account",
+    responses(
+        (status = 200, description = "The secret", body = TotpEnrolment),
+        (status = 409, description = "A second factor is already active", body = ErrorBody),
+    ))]
 pub async fn enrol_totp(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -279,6 +305,15 @@ pub async fn enrol_totp(
     }))
 }
 
+/// Activate the second factor with a current code
+///
+/// Sign-in then needs `totp_code`.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", operation_id = "confirmTotp", tag = "account",
+    request_body = TotpCode,
+    responses(
+        (status = 200, description = "Enabled", body = User),
+        (status = 409, description = "No second factor is being enrolled", body = ErrorBody),
+    ))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -302,7 +337,14 @@ pub async fn confirm_totp(
     Ok(Json(user))
 }
 
-/// Turns the second factor off; needs the password, so a borrowed session cannot do it.
+/// Turn the second factor off
+///
+/// Needs the password (a wrong one answers 403).
+//
+// The password, so that a borrowed session cannot do it.
+#[utoipa::path(post, path = "/api/v1/me/totp/disable", operation_id = "disableTotp", tag = "account",
+    request_body = DisableTotp,
+    responses((status = 200, description = "Disabled", body = User)))]
 pub async fn disable_totp(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -315,6 +357,17 @@ pub async fn disable_totp(
     Ok(Json(user))
 }
 
+/// Accept an invitation
+///
+/// Joins an organization with an invitation token and a password of one's own, and signs the
+/// new user in. An unknown, used or expired token answers 404.
+#[utoipa::path(post, path = "/api/v1/invitations/accept", operation_id = "acceptInvitation", tag = "account",
+    request_body = AcceptInvitationRequest,
+    responses(
+        (status = 201, description = "Joined and signed in", body = SessionView, headers(("Set-Cookie" = String, description = "The session cookie `s4e_session` (HttpOnly, Secure, SameSite=Strict)"))),
+        (status = 404, description = "No such invitation", body = ErrorBody),
+        (status = 409, description = "The e-mail is already a user's", body = ErrorBody),
+    ))]
 pub async fn accept_invitation(
     State(state): State<AppState>,
     meta: ClientMeta,
@@ -346,6 +399,11 @@ pub async fn accept_invitation(
     start_session(&state, user, &meta, StatusCode::CREATED).await
 }
 
+/// Sign out
+///
+/// Ends the current session and clears its cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "logout", tag = "account",
+    responses((status = 204, description = "Done")))]
 pub async fn logout(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -373,6 +431,9 @@ fn session_store_error(error: s4e_store::StoreError) -> ApiError {
     ApiError::unavailable("sessions are unavailable, try again")
 }
 
+/// Who the caller is and what it may do
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "me", tag = "account",
+    responses((status = 200, description = "The caller", body = Me)))]
 pub async fn me(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -403,6 +464,9 @@ pub async fn me(
     }))
 }
 
+/// The signed-in user's sessions
+#[utoipa::path(get, path = "/api/v1/me/sessions", operation_id = "listSessions", tag = "account",
+    responses((status = 200, description = "The sessions", body = List<SessionSummary>)))]
 pub async fn sessions(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -427,6 +491,10 @@ pub async fn sessions(
     Ok(Json(List { items }))
 }
 
+/// End one of the user's sessions
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{session_id}", operation_id = "endSession", tag = "account",
+    params(("session_id" = String, Path, max_length = 128)),
+    responses((status = 204, description = "Done")))]
 pub async fn revoke_session(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -447,7 +515,9 @@ pub async fn revoke_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Signs the user out everywhere, this session included.
+/// Sign out everywhere, this session included
+#[utoipa::path(delete, path = "/api/v1/me/sessions", operation_id = "endAllSessions", tag = "account",
+    responses((status = 204, description = "Done")))]
 pub async fn revoke_all_sessions(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -462,7 +532,12 @@ pub async fn revoke_all_sessions(
     Ok(without_cookie(StatusCode::NO_CONTENT))
 }
 
-/// Changes the password and ends every other session of the user.
+/// Change the password
+///
+/// Every other session of the user ends. A wrong current password answers 403.
+#[utoipa::path(post, path = "/api/v1/me/password", operation_id = "changePassword", tag = "account",
+    request_body = ChangePassword,
+    responses((status = 204, description = "Done")))]
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -14,6 +14,15 @@ use crate::api_key;
 use crate::auth::Principal;
 use crate::permissions::{Access, Permissions, Resource};
 
+/// The most scopes a key is created with (there are fewer distinct ones).
+const MAX_SCOPES: usize = 32;
+
+/// Create an API key (api_keys:write)
+///
+/// With at most the rights of its creator. The secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/api-keys", operation_id = "createApiKey", tag = "api-keys",
+    request_body = CreateApiKey,
+    responses((status = 201, description = "Created", body = CreatedApiKey)))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -23,6 +32,11 @@ pub async fn create(
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("name: must be 1-200 characters"));
+    }
+    if body.scopes.len() > MAX_SCOPES {
+        return Err(ApiError::bad_request(format!(
+            "scopes: at most {MAX_SCOPES}"
+        )));
     }
     if body.scopes.is_empty() {
         return Err(ApiError::bad_request(
@@ -75,6 +89,11 @@ pub async fn create(
     ))
 }
 
+/// List the organization's API keys (api_keys:read)
+///
+/// Never their secrets.
+#[utoipa::path(get, path = "/api/v1/api-keys", operation_id = "listApiKeys", tag = "api-keys",
+    responses((status = 200, description = "The keys", body = List<ApiKeyRecord>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -84,6 +103,10 @@ pub async fn list(
     Ok(Json(List { items }))
 }
 
+/// Revoke an API key for good (api_keys:write)
+#[utoipa::path(delete, path = "/api/v1/api-keys/{key_id}", operation_id = "revokeApiKey", tag = "api-keys",
+    params(("key_id" = ApiKeyId, Path)),
+    responses((status = 200, description = "Revoked", body = ApiKeyRecord)))]
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

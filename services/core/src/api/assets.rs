@@ -5,13 +5,24 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
-use s4e_types::api::{List, VerificationOutcome, VerifyAsset};
+use s4e_types::api::{ErrorBody, List, Verification, VerificationOutcome, VerifyAsset};
 use s4e_types::{Asset, AssetId, AssetKind, AssetListQuery, NewAsset, UpdateAsset};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// Register an asset
+///
+/// A domain, an IP address or an http(s) URL, normalised as stored. An address no deployment
+/// may scan (cloud metadata, link-local, unspecified, and their IPv4-mapped and NAT64 forms)
+/// is refused. The asset is scanned passively until its ownership is verified.
+#[utoipa::path(post, path = "/api/v1/assets", operation_id = "createAsset", tag = "assets",
+    request_body = NewAsset,
+    responses(
+        (status = 201, description = "Registered", body = Asset),
+        (status = 409, description = "The organization already has this asset", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -48,7 +59,12 @@ fn never_scanned(asset: &NewAsset) -> Option<&'static str> {
     s4e_egress::never_allowed(ip)
 }
 
-/// The organization's assets; the archived ones too with `archived=true`.
+/// List the organization's assets
+///
+/// Archived assets are left out unless `archived=true`.
+#[utoipa::path(get, path = "/api/v1/assets", operation_id = "listAssets", tag = "assets",
+    params(AssetListQuery),
+    responses((status = 200, description = "The assets", body = List<Asset>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -67,6 +83,10 @@ pub async fn list(
     Ok(Json(List { items }))
 }
 
+/// One asset
+#[utoipa::path(get, path = "/api/v1/assets/{asset_id}", operation_id = "getAsset", tag = "assets",
+    params(("asset_id" = AssetId, Path)),
+    responses((status = 200, description = "The asset", body = Asset)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -78,7 +98,13 @@ pub async fn get(
     Ok(Json(asset))
 }
 
-/// Renames an asset (its value is what was proven, and does not change).
+/// Rename an asset (assets:write)
+///
+/// Its value is what was proven and does not change.
+#[utoipa::path(patch, path = "/api/v1/assets/{asset_id}", operation_id = "updateAsset", tag = "assets",
+    params(("asset_id" = AssetId, Path)),
+    request_body = UpdateAsset,
+    responses((status = 200, description = "The asset", body = Asset)))]
 pub async fn update(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -95,8 +121,13 @@ pub async fn update(
     ))
 }
 
-/// Takes an asset out of the inventory. Nothing is deleted: its scans and findings stay as
-/// history; it is no longer listed by default, scanned or proven again.
+/// Archive an asset (assets:write)
+///
+/// Nothing is deleted: its scans and findings stay as history. It is no longer listed by
+/// default, scanned (409) or proven again. Archiving an archived asset changes nothing.
+#[utoipa::path(delete, path = "/api/v1/assets/{asset_id}", operation_id = "archiveAsset", tag = "assets",
+    params(("asset_id" = AssetId, Path)),
+    responses((status = 200, description = "The archived asset", body = Asset)))]
 pub async fn archive(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -109,8 +140,16 @@ pub async fn archive(
     Ok(Json(asset))
 }
 
-/// Tries to prove the asset is the organization's (file, meta tag or DNS record with its
-/// `verification_token`) and records the outcome.
+/// Prove the asset is the organization's (assets:write)
+///
+/// Its `verification_token` in `/.well-known/s4e-verification.txt`, a
+/// `<meta name="s4e-verification" content="…">` tag on the page, or a TXT record
+/// `s4e-verification=…` at the domain. The outcome is recorded: a failed attempt removes an
+/// earlier proof.
+#[utoipa::path(post, path = "/api/v1/assets/{asset_id}/verify", operation_id = "verifyAsset", tag = "assets",
+    params(("asset_id" = AssetId, Path)),
+    request_body = VerifyAsset,
+    responses((status = 200, description = "The outcome", body = VerificationOutcome)))]
 pub async fn verify(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -120,7 +159,7 @@ pub async fn verify(
     principal.require(Resource::Assets, Access::Write)?;
     principal.require_asset(asset_id, "asset")?;
     // An owner asking proves now or loses the proof; only re-verification has a grace period.
-    let body = VerifyAsset {
+    let body = Verification {
         method: body.method,
         keep_if_unreachable_seconds: None,
     };

@@ -10,6 +10,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// The audit log (audit:read)
+///
+/// The organization's audit log, newest first, in pages; entries cannot be changed.
+#[utoipa::path(get, path = "/api/v1/audit-log", operation_id = "auditLog", tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, description = "One page", body = AuditPage)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -9,6 +9,11 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// Every check and scan profile (scans:read)
+///
+/// What each check finds and runs on, and which checks each profile plans per kind of asset.
+#[utoipa::path(get, path = "/api/v1/catalog", operation_id = "catalog", tag = "scans",
+    responses((status = 200, description = "The catalog", body = Catalog)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -10,6 +10,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// Counts for the dashboard (assets:read, findings:read, scans:read)
+///
+/// Assets, open findings by severity, scans queued and running. Not for users limited to
+/// assigned assets (403).
+#[utoipa::path(get, path = "/api/v1/dashboard", operation_id = "dashboard", tag = "dashboard",
+    responses((status = 200, description = "The counts", body = DashboardSummary)))]
 pub async fn summary(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -14,6 +14,12 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// The organization's dead letters (automation:write)
+///
+/// Its messages the platform could not handle, newest first, at most 1000. They wait here
+/// until replayed.
+#[utoipa::path(get, path = "/api/v1/dead-letters", operation_id = "listDeadLetters", tag = "dead-letters",
+    responses((status = 200, description = "The dead letters", body = List<DeadLetterView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -23,6 +29,13 @@ pub async fn list(
     Ok(Json(List { items }))
 }
 
+/// Replay a dead letter (automation:write)
+///
+/// Sends it back to be handled again and removes it from the list; handling is idempotent, so
+/// a job already done is not done twice.
+#[utoipa::path(post, path = "/api/v1/dead-letters/{letter_id}/replay", operation_id = "replayDeadLetter", tag = "dead-letters",
+    params(("letter_id" = String, Path, pattern = "^[A-Za-z0-9-]{1,128}$")),
+    responses((status = 200, description = "The replayed letter", body = DeadLetterView)))]
 pub async fn replay(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use s4e_runtime::extract::{ApiPath, PublicQuery};
 use s4e_runtime::{ApiError, PublicJson};
+use s4e_types::api::ErrorBody;
 use s4e_types::finding::{validate_bulk_ids, validate_status_change};
 use s4e_types::{
-    BulkFindingStatusUpdate, BulkStatusChange, BulkStatusResult, Finding, FindingId, FindingPage,
-    FindingQuery, FindingStatusUpdate, FindingWithHistory, StatusChange,
+    AssetId, BulkFindingStatusUpdate, BulkStatusChange, BulkStatusResult, CheckKind, Finding,
+    FindingId, FindingPage, FindingQuery, FindingSort, FindingStatus, FindingStatusUpdate,
+    FindingWithHistory, RunId, Severity, SortOrder, StatusChange,
 };
 
 use crate::AppState;
@@ -48,6 +50,71 @@ fn finding_query(
     Ok(query)
 }
 
+/// The filters and sort of the findings list, as the document describes them;
+/// [`FindingQuery::from_pairs`] reads them (a list is also accepted comma-separated).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FindingFilters {
+    /// Only findings in these statuses; repeat the parameter or give a comma-separated list.
+    #[param(style = Form, explode)]
+    status: Option<Vec<FindingStatus>>,
+    /// Only these severities; repeated or comma-separated.
+    #[param(style = Form, explode)]
+    severity: Option<Vec<Severity>>,
+    /// Only findings at least this severe.
+    min_severity: Option<Severity>,
+    /// Only findings of this check.
+    check: Option<CheckKind>,
+    /// Only findings of this rule, e.g. `missing_csp`.
+    #[param(min_length = 1, max_length = 200)]
+    rule: Option<String>,
+    /// Only findings of this asset.
+    asset_id: Option<AssetId>,
+    /// Only findings this scan run saw.
+    scan_id: Option<RunId>,
+    /// `severity`: most severe first, then most recently seen; `last_seen`, `first_seen`: by
+    /// that time. Ties are ordered by id.
+    sort: Option<FindingSort>,
+    /// The direction of the sort; `desc` when absent.
+    order: Option<SortOrder>,
+}
+
+/// A page of the findings list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct FindingPageParams {
+    /// The page size; 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page, with the same filters, sort and order. Pages are
+    /// keyset-based: no finding is skipped or repeated.
+    #[param(min_length = 1, max_length = 200)]
+    cursor: Option<String>,
+}
+
+/// The format of an export.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ExportFormat {
+    /// `json`: an array of findings; `csv`: RFC 4180 with a header row, cells starting with
+    /// `= + - @` prefixed with `'` so spreadsheets do not run them; `sarif`: SARIF 2.1.0, one
+    /// rule per check and rule, one result per finding, accepted risks and false positives as
+    /// suppressions. `json` when absent.
+    format: Option<ExportFormatName>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ExportFormatName {
+    Json,
+    Csv,
+    Sarif,
+}
+
 /// The finding, when the caller may see its asset; "not found" otherwise, as for a missing id.
 async fn visible_finding(
     state: &AppState,
@@ -59,6 +126,13 @@ async fn visible_finding(
     Ok(finding)
 }
 
+/// List findings (findings:read)
+///
+/// Filtered and sorted, in keyset pages. A user limited to assigned assets names one of them
+/// in `asset_id`.
+#[utoipa::path(get, path = "/api/v1/findings", operation_id = "listFindings", tag = "findings",
+    params(FindingFilters, FindingPageParams),
+    responses((status = 200, description = "One page of findings", body = FindingPage)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -70,6 +144,10 @@ pub async fn list(
     Ok(Json(page))
 }
 
+/// A finding with the history of its status (findings:read)
+#[utoipa::path(get, path = "/api/v1/findings/{finding_id}", operation_id = "getFinding", tag = "findings",
+    params(("finding_id" = FindingId, Path)),
+    responses((status = 200, description = "The finding", body = FindingWithHistory)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -79,6 +157,14 @@ pub async fn get(
     Ok(Json(visible_finding(&state, &principal, finding_id).await?))
 }
 
+/// Triage a finding (findings:write)
+///
+/// Set its status, with a reason (required for `accepted_risk` and `false_positive`). Recorded
+/// in its history and the audit log.
+#[utoipa::path(patch, path = "/api/v1/findings/{finding_id}", operation_id = "updateFindingStatus", tag = "findings",
+    params(("finding_id" = FindingId, Path)),
+    request_body = FindingStatusUpdate,
+    responses((status = 200, description = "The finding with its history", body = FindingWithHistory)))]
 pub async fn update_status(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -106,6 +192,16 @@ pub async fn update_status(
     Ok(Json(finding))
 }
 
+/// Triage up to 1000 findings at once (findings:write)
+///
+/// All or none: an id that is not one of the organization's findings answers 404 and nothing
+/// changes. Not for users limited to assigned assets (403).
+#[utoipa::path(post, path = "/api/v1/findings/bulk-status", operation_id = "bulkUpdateFindingStatus", tag = "findings",
+    request_body = BulkFindingStatusUpdate,
+    responses(
+        (status = 200, description = "How many findings changed, and how many already had that status and reason", body = BulkStatusResult),
+        (status = 404, description = "An id is not one of the organization's findings", body = ErrorBody),
+    ))]
 pub async fn bulk_update_status(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -132,8 +228,18 @@ pub async fn bulk_update_status(
     Ok(Json(result))
 }
 
-/// `format` (json, csv or sarif; json when absent) and the list's filters and sort; the export
-/// holds every matching finding, so `limit` and `cursor` do not apply.
+/// Export findings (exports:read and findings:read)
+///
+/// Every finding matching the list's filters, as a file; at most 50000 (more answers 400).
+/// The export is not paged: `limit` and `cursor` do not apply.
+#[utoipa::path(get, path = "/api/v1/findings/export", operation_id = "exportFindings", tag = "findings",
+    params(ExportFormat, FindingFilters),
+    responses((status = 200, description = "The export, as an attachment (Content-Disposition)",
+        content(
+            (Vec<Finding> = "application/json"),
+            (String = "text/csv"),
+            (serde_json::Value = "application/sarif+json"),
+        ))))]
 pub async fn export(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -33,6 +33,11 @@ async fn own_partner(state: &AppState, principal: &Principal) -> Result<Organiza
     Ok(organization)
 }
 
+/// A partner's customer organizations (customers:read)
+///
+/// For a caller whose organization is not a partner, 403.
+#[utoipa::path(get, path = "/api/v1/customers", operation_id = "listCustomers", tag = "partners",
+    responses((status = 200, description = "The customers", body = List<Organization>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -43,6 +48,10 @@ pub async fn list(
     Ok(Json(List { items }))
 }
 
+/// Create a customer organization managed by this partner (customers:write)
+#[utoipa::path(post, path = "/api/v1/customers", operation_id = "createCustomer", tag = "partners",
+    request_body = CreateCustomer,
+    responses((status = 201, description = "Created", body = Organization)))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -55,7 +64,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
-/// Every customer with its open findings and score, from one call to base.
+/// Every customer with its open findings and security score (customers:read)
+///
+/// `score = round(100 · e^(−p/50))` with `p = 10·critical + 5·high + 2·medium + 0.5·low` over
+/// open findings (informational ones weigh nothing): 100 with no open finding, 82 with one
+/// critical, 61 with five highs, 14 with ten criticals; a worse posture always scores lower.
+//
+// Every customer's counts come from one call to base.
+#[utoipa::path(get, path = "/api/v1/portfolio", operation_id = "portfolio", tag = "partners",
+    responses((status = 200, description = "The portfolio", body = List<PortfolioEntry>)))]
 pub async fn portfolio(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

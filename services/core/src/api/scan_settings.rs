@@ -11,6 +11,11 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// The organization's scan settings (scans:read)
+///
+/// The defaults until changed.
+#[utoipa::path(get, path = "/api/v1/scan-settings", operation_id = "getScanSettings", tag = "scans",
+    responses((status = 200, description = "The settings", body = ScanSettings)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -20,6 +25,12 @@ pub async fn get(
     Ok(Json(settings))
 }
 
+/// Replace the organization's scan settings (automation:write)
+///
+/// An admin's permission; they apply to scans started afterwards.
+#[utoipa::path(put, path = "/api/v1/scan-settings", operation_id = "putScanSettings", tag = "scans",
+    request_body = ScanSettings,
+    responses((status = 200, description = "The stored settings", body = ScanSettings)))]
 pub async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -8,13 +8,27 @@ use axum::{Extension, Json};
 use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
-use s4e_types::api::{CreateScan, List, RunProgress, ScanView};
+use s4e_types::api::{CreateScan, ErrorBody, List, RunProgress, ScanView};
 use s4e_types::{OrgId, RunId, RunPage, RunQuery, RunStatus, ScanJob, ScanRun};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
+/// Scan an asset (scans:write)
+///
+/// With a profile: `full`, `light`, `single` or `custom` (`crawl_only` answers 409). Creates a
+/// run with one job per check and queues them; poll the run, or follow its events, until its
+/// status is completed, failed or cancelled. An asset whose ownership is not verified (itself
+/// or through a verified parent domain) gets one passive check at most (`http_headers` or
+/// `tls_certificate`, as planned); anything more answers 403. An archived asset answers 409.
+#[utoipa::path(post, path = "/api/v1/scans", operation_id = "createScan", tag = "scans",
+    request_body = CreateScan,
+    responses(
+        (status = 202, description = "Queued", body = ScanRun),
+        (status = 404, description = "No such asset", body = ErrorBody),
+        (status = 409, description = "The asset is archived, or the profile is not available", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -27,8 +41,18 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
-/// The organization's scans, newest first, filtered and paged. A caller limited to assigned
-/// assets lists one asset's scans at a time (an organization-wide list would show the others').
+/// List scans (scans:read)
+///
+/// The organization's scan runs, newest first, in pages. A user limited to assigned assets
+/// lists one asset's scans at a time (`asset_id`).
+//
+// An organization-wide list would show a limited user the other assets' scans.
+#[utoipa::path(get, path = "/api/v1/scans", operation_id = "listScans", tag = "scans",
+    params(RunQuery),
+    responses(
+        (status = 200, description = "One page", body = RunPage),
+        (status = 404, description = "No such asset", body = ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -43,8 +67,13 @@ pub async fn list(
     Ok(Json(state.base.list_runs(principal.org_id, &filter).await?))
 }
 
-/// The stored run, with live progress from Redis while it runs. Both are read at once; once the
-/// run has ended its own counts are the progress, since Redis may lag behind base.
+/// A scan run with live progress (scans:read)
+//
+// The stored run, with live progress from Redis while it runs. Both are read at once; once the
+// run has ended its own counts are the progress, since Redis may lag behind base.
+#[utoipa::path(get, path = "/api/v1/scans/{scan_id}", operation_id = "getScan", tag = "scans",
+    params(("scan_id" = RunId, Path)),
+    responses((status = 200, description = "The run", body = ScanView)))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -68,10 +97,17 @@ pub async fn get(
     Ok(Json(ScanView { run, progress }))
 }
 
-/// A scan's jobs, in creation order: each check's target, status, attempts and error. For an
-/// asset whose ownership is not proven the errors say only that the target was not reached:
-/// how a connection failed (refused, timed out, not HTTP, resolved to a refused address)
-/// would map someone else's hosts and ports through the scanner.
+/// A scan's jobs (scans:read)
+///
+/// In creation order: each check's target, status, attempts and error. For an asset whose
+/// ownership is not proven, a job's error says only that the target could not be checked;
+/// the reason is shown once the asset is verified.
+//
+// How a connection failed (refused, timed out, not HTTP, resolved to a refused address) would
+// map someone else's hosts and ports through the scanner.
+#[utoipa::path(get, path = "/api/v1/scans/{scan_id}/jobs", operation_id = "scanJobs", tag = "scans",
+    params(("scan_id" = RunId, Path)),
+    responses((status = 200, description = "The jobs", body = List<ScanJob>)))]
 pub async fn jobs(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -101,9 +137,20 @@ fn coarse_error(error: String) -> String {
     "the target could not be checked (the reason is shown once the asset is verified)".into()
 }
 
-/// Cancels a scan that has not ended: base ends the run and its unfinished jobs `cancelled` in
-/// one transaction, then the workers running its jobs are told to stop (a Redis flag they poll).
-/// If the flag cannot be set the running jobs finish and base ignores their reports.
+/// Cancel a scan (scans:write)
+///
+/// The run and its unfinished jobs end cancelled at once; running checks are stopped and
+/// their results ignored. A scan that has ended answers 409.
+//
+// Base ends the run and its unfinished jobs in one transaction, then the workers running its
+// jobs are told to stop (a Redis flag they poll). If the flag cannot be set the running jobs
+// finish and base ignores their reports.
+#[utoipa::path(post, path = "/api/v1/scans/{scan_id}/cancel", operation_id = "cancelScan", tag = "scans",
+    params(("scan_id" = RunId, Path)),
+    responses(
+        (status = 200, description = "The cancelled run", body = ScanRun),
+        (status = 409, description = "The scan has ended", body = ErrorBody),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -131,10 +178,17 @@ const EVENTS_BASE_EVERY: u32 = 8;
 /// A comment line this often keeps proxies from closing a quiet stream.
 const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// The run's progress as Server-Sent Events: first its current state, then an event whenever
-/// its progress or status changes (`event: progress`, a `RunProgress`), and when it ends one
-/// `event: end` (the stored run with its final progress, as `GET /scans/{id}` shows it), after
-/// which the stream closes. Another organization's run is 404 before anything is streamed.
+/// A scan's live progress as Server-Sent Events (scans:read)
+///
+/// The first event is the run's current state. Then an `event: progress` (data: a
+/// `RunProgress`) whenever its progress or status changes, read from the live status every
+/// 250 ms (and the stored run every 2 s); progress only moves forwards. When the run ends one
+/// `event: end` (data: a `ScanView`, the stored run with its final progress) is sent and the
+/// stream closes; a finished run gets the end event alone. A comment line every 15 s keeps a
+/// quiet stream open. Another organization's run is 404 before anything is streamed.
+#[utoipa::path(get, path = "/api/v1/scans/{scan_id}/events", operation_id = "scanEvents", tag = "scans",
+    params(("scan_id" = RunId, Path)),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String)))]
 pub async fn events(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

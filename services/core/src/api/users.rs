@@ -10,7 +10,7 @@ use s4e_types::account::{
     CreateInvitation, CreatedInvitation, Invitation, NewInvitation, SetAssetScope, UserUpdate,
     normalize_email,
 };
-use s4e_types::api::List;
+use s4e_types::api::{ErrorBody, List};
 use s4e_types::{Role, User, UserId};
 
 use crate::AppState;
@@ -21,6 +21,9 @@ use crate::session;
 /// How long an invitation can be accepted.
 const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
 
+/// The organization's users (users:read)
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "listUsers", tag = "users",
+    responses((status = 200, description = "The users", body = List<User>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -45,6 +48,16 @@ fn require_owner_for(principal: &Principal, roles: &[Role]) -> Result<(), ApiErr
     }
 }
 
+/// Invite someone with a role (users:write)
+///
+/// Only owners invite owners; a partner's user may invite into a customer it acts in. The
+/// token is shown once; the invitation can be accepted for 7 days.
+#[utoipa::path(post, path = "/api/v1/invitations", operation_id = "invite", tag = "users",
+    request_body = CreateInvitation,
+    responses(
+        (status = 201, description = "Invited", body = CreatedInvitation),
+        (status = 409, description = "The e-mail is already a user's", body = ErrorBody),
+    ))]
 pub async fn invite(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -76,6 +89,9 @@ pub async fn invite(
     ))
 }
 
+/// The organization's invitations (users:read)
+#[utoipa::path(get, path = "/api/v1/invitations", operation_id = "listInvitations", tag = "users",
+    responses((status = 200, description = "The invitations", body = List<Invitation>)))]
 pub async fn invitations(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -110,6 +126,17 @@ async fn end_sessions(state: &AppState, user_id: UserId) {
     }
 }
 
+/// Change a user's role (users:write)
+///
+/// Only owners grant or take ownership; not one's own role; an organization keeps an owner.
+/// The user's sessions end.
+#[utoipa::path(patch, path = "/api/v1/users/{user_id}", operation_id = "updateUser", tag = "users",
+    params(("user_id" = UserId, Path)),
+    request_body = UserUpdate,
+    responses(
+        (status = 200, description = "Updated", body = User),
+        (status = 409, description = "The organization would be left without an owner", body = ErrorBody),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -127,6 +154,15 @@ pub async fn update(
     Ok(Json(updated))
 }
 
+/// Remove a user (users:write)
+///
+/// Not oneself; an organization keeps an owner. The user's sessions end.
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}", operation_id = "deleteUser", tag = "users",
+    params(("user_id" = UserId, Path)),
+    responses(
+        (status = 200, description = "Removed", body = User),
+        (status = 409, description = "The organization would be left without an owner", body = ErrorBody),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -140,8 +176,19 @@ pub async fn delete(
     Ok(Json(removed))
 }
 
-/// Limits a member or viewer to some assets, or lifts the limit (`"asset_ids": null`); the
-/// user's sessions end, so the next sign-in carries the new limit.
+/// Limit a member or viewer to assigned assets (users:write)
+///
+/// Or lift the limit with `"asset_ids": null`; the user's sessions end, so the next sign-in
+/// carries the new limit. A limited user sees and acts on those assets only (others answer
+/// 404), names one of them in `asset_id` when listing scans or listing and exporting findings,
+/// and cannot register or archive assets, change findings in bulk or read the dashboard (403).
+#[utoipa::path(put, path = "/api/v1/users/{user_id}/asset-scope", operation_id = "limitUserToAssets", tag = "users",
+    params(("user_id" = UserId, Path)),
+    request_body = SetAssetScope,
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No such user, or an asset that is not the organization's", body = ErrorBody),
+    ))]
 pub async fn set_asset_scope(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
