@@ -74,7 +74,7 @@ impl AuditContext {
 }
 
 /// An entry as it is recorded; base adds the id and the time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAuditEntry {
     pub actor_kind: ActorKind,
@@ -94,13 +94,28 @@ pub struct NewAuditEntry {
     pub trace_id: Option<String>,
 }
 
+/// An entry of the audit log: who did what to which resource, and how it was answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: AuditEntryId,
     pub org_id: OrgId,
     pub occurred_at: DateTime<Utc>,
-    #[serde(flatten)]
-    pub entry: NewAuditEntry,
+    pub actor_kind: ActorKind,
+    /// The user's or the key's id; absent for anonymous actors.
+    pub actor_id: Option<uuid::Uuid>,
+    /// What people read: the user's e-mail, the key's prefix, or the e-mail a login tried.
+    pub actor_label: String,
+    /// The organization the actor belongs to, when it is not the one acted in (a partner).
+    pub actor_org_id: Option<OrgId>,
+    /// `assets.create`, `sessions.login`, `api_keys.revoke` ...
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    /// The HTTP status the request was answered with.
+    pub outcome: u16,
+    pub ip: Option<String>,
+    /// The trace of the request, to find its log lines.
+    pub trace_id: Option<String>,
 }
 
 /// Filters of the audit log; every one optional. Entries come newest first; `before` is the
@@ -128,6 +143,34 @@ pub struct AuditQuery {
 impl AuditQuery {
     pub const DEFAULT_LIMIT: u32 = 100;
     pub const MAX_LIMIT: u32 = 1000;
+    /// The longest text a filter may hold (what an entry's fields may hold).
+    pub const MAX_TEXT_CHARS: usize = 512;
+
+    /// What is wrong with the filters, naming the parameter.
+    pub fn validate(&self) -> Result<(), String> {
+        if self
+            .limit
+            .is_some_and(|limit| limit == 0 || limit > Self::MAX_LIMIT)
+        {
+            return Err(format!("limit: must be 1-{}", Self::MAX_LIMIT));
+        }
+        for (name, value) in [
+            ("action", &self.action),
+            ("resource_type", &self.resource_type),
+            ("resource_id", &self.resource_id),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|value| value.chars().count() > Self::MAX_TEXT_CHARS)
+            {
+                return Err(format!(
+                    "{name}: at most {} characters",
+                    Self::MAX_TEXT_CHARS
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One page of the log; `next_cursor` is the `before` of the next page, absent on the last.

@@ -277,6 +277,25 @@ impl RunQuery {
     pub const DEFAULT_LIMIT: u32 = 50;
     pub const MAX_LIMIT: u32 = 500;
 
+    /// The longest profile name a filter may hold.
+    pub const MAX_PROFILE_CHARS: usize = 64;
+
+    /// What is wrong with the filters, naming the parameter.
+    pub fn validate(&self) -> Result<(), String> {
+        self.page_size()?;
+        if self
+            .profile
+            .as_ref()
+            .is_some_and(|profile| profile.chars().count() > Self::MAX_PROFILE_CHARS)
+        {
+            return Err(format!(
+                "profile: at most {} characters",
+                Self::MAX_PROFILE_CHARS
+            ));
+        }
+        Ok(())
+    }
+
     /// The page size asked for, or why it cannot be served.
     pub fn page_size(&self) -> Result<u32, String> {
         match self.limit.unwrap_or(Self::DEFAULT_LIMIT) {

@@ -41,19 +41,17 @@ impl TryFrom<AuditRow> for AuditEntry {
             id: AuditEntryId(row.id),
             org_id: OrgId(row.org_id),
             occurred_at: row.occurred_at,
-            entry: NewAuditEntry {
-                actor_kind,
-                actor_id: row.actor_id,
-                actor_label: row.actor_label,
-                actor_org_id: row.actor_org_id.map(OrgId),
-                action: row.action,
-                resource_type: row.resource_type,
-                resource_id: row.resource_id,
-                outcome: u16::try_from(row.outcome)
-                    .map_err(|_| DbError::Corrupt(format!("outcome {}", row.outcome)))?,
-                ip: row.ip,
-                trace_id: row.trace_id,
-            },
+            actor_kind,
+            actor_id: row.actor_id,
+            actor_label: row.actor_label,
+            actor_org_id: row.actor_org_id.map(OrgId),
+            action: row.action,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            outcome: u16::try_from(row.outcome)
+                .map_err(|_| DbError::Corrupt(format!("outcome {}", row.outcome)))?,
+            ip: row.ip,
+            trace_id: row.trace_id,
         })
     }
 }

@@ -44,7 +44,7 @@ async fn the_audit_log_is_appended_filtered_paged_and_never_updated() {
         .query_audit(org.id, &AuditQuery::default())
         .await
         .unwrap();
-    let actions: Vec<&str> = all.items.iter().map(|e| e.entry.action.as_str()).collect();
+    let actions: Vec<&str> = all.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["assets.create", "scans.create", "assets.create"]);
     assert!(all.next_cursor.is_none());
     let failed = AuditQuery {
@@ -53,7 +53,7 @@ async fn the_audit_log_is_appended_filtered_paged_and_never_updated() {
     };
     let failed = h.client.query_audit(org.id, &failed).await.unwrap();
     assert_eq!(failed.items.len(), 1);
-    assert_eq!(failed.items[0].entry.outcome, 403);
+    assert_eq!(failed.items[0].outcome, 403);
 
     // Pages of two, newest first, the cursor leading to the rest.
     let first = AuditQuery {
@@ -127,7 +127,7 @@ async fn a_change_is_recorded_in_its_own_transaction_or_not_made() {
     assert!(recorded);
     let logged = entries().await;
     assert_eq!(logged.len(), 1, "{logged:?}");
-    let entry = &logged[0].entry;
+    let entry = &logged[0];
     assert_eq!(entry.action, "assets.create");
     assert_eq!(
         entry.resource_id.as_deref(),

@@ -72,7 +72,7 @@ async fn bad_requests_get_clear_errors() {
         .unwrap();
     assert_eq!(response.status(), 413);
 
-    // An id that is not a UUID names nothing.
+    // An id that is not a UUID is a malformed request, told apart from an id naming nothing.
     let response = h
         .http
         .get(format!("{assets}/not-a-uuid"))
@@ -80,7 +80,7 @@ async fn bad_requests_get_clear_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 404);
+    assert_eq!(response.status(), 400);
 
     // Nothing was stored by any of these.
     assert!(h.client.list_assets(org.id).await.unwrap().is_empty());

@@ -22,14 +22,7 @@ pub async fn list(
     PublicQuery(filter): PublicQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     principal.require(Resource::Audit, Access::Read)?;
-    if let Some(limit) = filter.limit
-        && (limit == 0 || limit > AuditQuery::MAX_LIMIT)
-    {
-        return Err(ApiError::bad_request(format!(
-            "limit: must be 1-{}",
-            AuditQuery::MAX_LIMIT
-        )));
-    }
+    filter.validate().map_err(ApiError::bad_request)?;
     let page = state.base.query_audit(principal.org_id, &filter).await?;
     Ok(Json(page))
 }

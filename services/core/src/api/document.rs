@@ -424,6 +424,28 @@ mod tests {
         }
     }
 
+    /// Every reference names something the document holds.
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(value: &serde_json::Value, document: &serde_json::Value) {
+            match value {
+                serde_json::Value::Object(fields) => {
+                    if let Some(target) = fields.get("$ref").and_then(|target| target.as_str()) {
+                        let pointer = target.trim_start_matches('#');
+                        assert!(document.pointer(pointer).is_some(), "{target} is dangling");
+                    }
+                    fields.values().for_each(|field| walk(field, document));
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|item| walk(item, document))
+                }
+                _ => {}
+            }
+        }
+        let document: serde_json::Value = serde_json::from_str(&JSON).unwrap();
+        walk(&document, &document);
+    }
+
     /// The document in the repository, for generators of clients (the console, the command
     /// line) that read it without starting the gateway, is the one the gateway serves.
     /// `S4E_WRITE_OPENAPI=1 cargo test -p s4e-core document` writes it anew.

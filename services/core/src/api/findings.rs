@@ -75,8 +75,10 @@ struct FindingFilters {
     scan_id: Option<RunId>,
     /// `severity`: most severe first, then most recently seen; `last_seen`, `first_seen`: by
     /// that time. Ties are ordered by id.
+    #[param(inline)]
     sort: Option<FindingSort>,
     /// The direction of the sort; `desc` when absent.
+    #[param(inline)]
     order: Option<SortOrder>,
 }
 
@@ -103,6 +105,7 @@ struct ExportFormat {
     /// `= + - @` prefixed with `'` so spreadsheets do not run them; `sarif`: SARIF 2.1.0, one
     /// rule per check and rule, one result per finding, accepted risks and false positives as
     /// suppressions. `json` when absent.
+    #[param(inline)]
     format: Option<ExportFormatName>,
 }
 

@@ -59,7 +59,7 @@ pub async fn list(
     PublicQuery(filter): PublicQuery<RunQuery>,
 ) -> Result<Json<RunPage>, ApiError> {
     principal.require(Resource::Scans, Access::Read)?;
-    filter.page_size().map_err(ApiError::bad_request)?;
+    filter.validate().map_err(ApiError::bad_request)?;
     match filter.asset_id {
         Some(asset_id) => principal.require_asset(asset_id, "asset")?,
         None => principal.require_unlimited("listing every scan")?,
@@ -169,6 +169,25 @@ pub async fn cancel(
     Ok(Json(run))
 }
 
+/// One event of a run's stream, as the document describes it (the stream is written by
+/// `Event`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ScanEvent {
+    /// `progress`, then `end` once.
+    event: ScanEventName,
+    /// JSON: a `RunProgress` for `progress`, a `ScanView` for `end`.
+    data: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ScanEventName {
+    Progress,
+    End,
+}
+
 /// How often a run's event stream reads its progress from Redis.
 const EVENTS_POLL: Duration = Duration::from_millis(250);
 /// Every this many polls the stream also reads the run from base (about every 2 s), since a
@@ -188,7 +207,7 @@ const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// quiet stream open. Another organization's run is 404 before anything is streamed.
 #[utoipa::path(get, path = "/api/v1/scans/{scan_id}/events", operation_id = "scanEvents", tag = "scans",
     params(("scan_id" = RunId, Path)),
-    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = ScanEvent)))]
 pub async fn events(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
