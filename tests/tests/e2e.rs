@@ -1207,3 +1207,47 @@ async fn an_archived_asset_keeps_its_history_and_is_no_longer_scanned() {
     assert_eq!(response.status(), 404);
     fleet.stop().await.unwrap();
 }
+
+/// A read answers with an entity tag; asking again with it gets 304 and no body until the
+/// answer changes (here: an asset renamed), and a change is never answered 304.
+#[tokio::test]
+async fn a_read_is_answered_not_modified_until_it_changes() {
+    let fleet = Fleet::start().await.unwrap();
+    let asset_id = fleet
+        .create_asset("domain", "tagged.example.com")
+        .await
+        .unwrap();
+    let read = |tag: Option<String>| {
+        let mut request = fleet.request(Method::GET, &format!("/assets/{asset_id}"));
+        if let Some(tag) = tag {
+            request = request.header("if-none-match", tag);
+        }
+        request.send()
+    };
+    let first = read(None).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+
+    let again = read(Some(tag.clone())).await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    // Another tag, or a weak form of this one in a list.
+    assert_eq!(read(Some("\"other\"".into())).await.unwrap().status(), 200);
+    let listed = format!("\"other\", W/{tag}");
+    assert_eq!(read(Some(listed)).await.unwrap().status(), 304);
+
+    let renamed = fleet
+        .request(Method::PATCH, &format!("/assets/{asset_id}"))
+        .header("if-none-match", "*")
+        .json(&json!({"name": "renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200, "a change is made whatever the tag");
+    let changed = read(Some(tag.clone())).await.unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), tag);
+    fleet.stop().await.unwrap();
+}

@@ -6,6 +6,7 @@ mod api;
 pub mod api_key;
 mod audit;
 mod auth;
+mod conditional;
 mod config;
 mod customer_cache;
 mod endpoints;

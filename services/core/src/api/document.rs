@@ -121,7 +121,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             let Some(operation) = operation_mut(item, method) else {
                 continue;
             };
-            add_answers(operation, endpoint);
+            add_answers(operation, method, endpoint);
         }
     }
     document
@@ -255,7 +255,7 @@ impl Answer {
 
 /// What the gateway's steps answer for this kind of endpoint, added where the handler's
 /// annotation does not already name the status (its description then says both).
-fn add_answers(operation: &mut Operation, endpoint: &Endpoint) {
+fn add_answers(operation: &mut Operation, method: &Method, endpoint: &Endpoint) {
     let parameters = operation.parameters.as_deref().unwrap_or_default();
     let in_path = parameters
         .iter()
@@ -303,6 +303,30 @@ fn add_answers(operation: &mut Operation, endpoint: &Endpoint) {
             }
         }
     }
+    if let Some(RefOr::T(read)) = operation.responses.responses.get_mut("200")
+        && read.content.contains_key("application/json")
+        && *method == Method::GET
+    {
+        let header = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some("The answer's entity tag, for `If-None-Match`"))
+            .build();
+        read.headers.insert("ETag".to_string(), header);
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(if_none_match());
+        operation.responses.responses.insert(
+            "304".to_string(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(
+                        "The answer has not changed since the tag named in `If-None-Match`",
+                    )
+                    .build(),
+            ),
+        );
+    }
     for answer in answers {
         let responses = &mut operation.responses.responses;
         match responses.get_mut(answer.status) {
@@ -318,6 +342,19 @@ fn add_answers(operation: &mut Operation, endpoint: &Endpoint) {
             Some(_) => {}
         }
     }
+}
+
+fn if_none_match() -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("If-None-Match")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "The `ETag` of an earlier answer: when the answer is still the same it is 304, \
+             with no body.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
 }
 
 fn idempotency_key() -> utoipa::openapi::path::Parameter {
@@ -402,7 +439,7 @@ mod tests {
                     "{method} {path}"
                 );
                 for (status, answer) in answers {
-                    if status.starts_with('2') {
+                    if status.starts_with('2') || status == "304" {
                         continue;
                     }
                     let answer = match answer["$ref"].as_str() {
@@ -474,7 +511,7 @@ mod tests {
                 .unwrap()
             {
                 let name = parameter["name"].as_str().unwrap();
-                if name == "format" {
+                if name == "format" || parameter["in"] != "query" {
                     continue;
                 }
                 let pairs = [(name.to_string(), "\u{1}".to_string())];

@@ -27,7 +27,7 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::endpoints::Declare;
 use crate::step::{Inner, Next, Step, StepLayer};
-use crate::{audit, auth, idempotency, rate_limit};
+use crate::{audit, auth, conditional, idempotency, rate_limit};
 
 const POST: Method = Method::POST;
 const PUT: Method = Method::PUT;
@@ -226,8 +226,8 @@ pub fn endpoints() -> Declare {
 /// The API, the probes, and around them the gateway's steps, outermost first: what every
 /// service has (trace context, metrics, body limit); internal headers stripped, as they never
 /// enter from the public side; the caller's address counted, before any work is done for the
-/// request; who calls; the caller counted; a retried creation answered as the first time; and a
-/// change's audit entry once answered.
+/// request; who calls; the caller counted; a retried creation answered as the first time; a
+/// change's audit entry once answered; and a read's entity tag.
 pub fn router(state: AppState, readiness: Readiness) -> Router {
     let (api, endpoints) = endpoints().finish();
     let steps = ServiceBuilder::new()
@@ -238,7 +238,8 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .layer(StepLayer(auth::Authenticate::new(&state, &endpoints)))
         .layer(StepLayer(rate_limit::CallerLimit::new(&state)))
         .layer(StepLayer(idempotency::Replay::new(&state, &endpoints)))
-        .layer(StepLayer(audit::Audit::new(&state, &endpoints)));
+        .layer(StepLayer(audit::Audit::new(&state, &endpoints)))
+        .layer(StepLayer(conditional::ConditionalGet));
     api.with_state(state)
         .merge(s4e_runtime::health::probes(readiness))
         .fallback(|| async { ApiError::not_found("route") })
