@@ -255,16 +255,18 @@ s4e_mongo_port_open() {
     s4e_port_open 127.0.0.1 27017
 }
 
-# s4e_ensure_venv_package SPEC : makes sure .local/venv holds SPEC (`name==version`); answers
-# 0 when it had to install it, 1 when it was there.
+# s4e_ensure_venv_package SPEC : makes sure .local/venv holds SPEC (`name==version`); sets
+# S4E_VENV_INSTALLED=1 when it had to install it, and leaves it empty when it was there.
+S4E_VENV_INSTALLED=""
 s4e_ensure_venv_package() {
     local spec="$1" venv="$S4E_LOCAL/venv" name want have=""
+    S4E_VENV_INSTALLED=""
     name="${spec%%==*}"
     want="${spec#*==}"
     if [[ -x "$venv/bin/python" ]]; then
         have="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)"
         if [[ -n "$have" && ("$want" == "$spec" || "$have" == "$want") ]]; then
-            return 1
+            return 0
         fi
     fi
     if ! s4e_have python3; then
@@ -282,22 +284,21 @@ s4e_ensure_venv_package() {
     fi
     s4e_log "venv: pip install $spec into .local/venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "$spec" >&2
-    return 0
+    S4E_VENV_INSTALLED=1
 }
 
 # Makes sure .local/venv holds nx-27017 ($S4E_NX27017_SPEC); sets S4E_NX27017_INSTALLED=1 when
 # it had to install it.
 S4E_NX27017_INSTALLED=""
 s4e_ensure_nx27017_venv() {
-    if s4e_ensure_venv_package "$S4E_NX27017_SPEC"; then
-        S4E_NX27017_INSTALLED=1
-    fi
+    s4e_ensure_venv_package "$S4E_NX27017_SPEC"
+    S4E_NX27017_INSTALLED="$S4E_VENV_INSTALLED"
 }
 
 # The API fuzzer the test suite runs against the gateway's OpenAPI document
 # (tests/tests/api_fuzz.rs), pinned, in .local/venv; exports S4E_SCHEMATHESIS, its command.
 ensure_schemathesis() {
-    s4e_ensure_venv_package "$S4E_SCHEMATHESIS_SPEC" || true
+    s4e_ensure_venv_package "$S4E_SCHEMATHESIS_SPEC"
     export S4E_SCHEMATHESIS="$S4E_LOCAL/venv/bin/schemathesis"
     s4e_log "schemathesis: $("$S4E_SCHEMATHESIS" --version 2>/dev/null)"
 }

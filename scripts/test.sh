@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real infrastructure: makes sure PostgreSQL, Redis,
-# RabbitMQ and a MongoDB wire-protocol server are up (see scripts/lib.sh), checks formatting
-# and lints, then `cargo test` over the workspace. Exits with cargo's status. Leaves the
+# RabbitMQ and a MongoDB wire-protocol server are up and the API fuzzer (schemathesis) is in
+# .local/venv (see scripts/lib.sh), checks formatting and lints, then `cargo test` over the
+# workspace. Exits with cargo's status. Leaves the
 # infrastructure running.
 set -euo pipefail
 

@@ -42,8 +42,8 @@ async fn the_fuzzer_finds_no_server_error_and_nothing_the_document_does_not_say(
         .unwrap();
     fleet.start_scan(&asset_id).await.unwrap();
 
-    let dir = tempdir();
-    let auth = dir.join("auth.json");
+    let dir = TempDir::new();
+    let auth = dir.0.join("auth.json");
     let bearer = |key: &str| json!([{"name": "Authorization", "value": format!("Bearer {key}")}]);
     let document = json!({"auth": [
         {"name": "first", "fixedHeaders": bearer(&fleet.admin_key)},
@@ -51,7 +51,7 @@ async fn the_fuzzer_finds_no_server_error_and_nothing_the_document_does_not_say(
     ]});
     std::fs::write(&auth, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/schemathesis.toml");
-    let report = dir.join("report");
+    let report = dir.0.join("report");
 
     let run = tokio::process::Command::new(&command)
         .arg("--config-file")
@@ -72,7 +72,6 @@ async fn the_fuzzer_finds_no_server_error_and_nothing_the_document_does_not_say(
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    std::fs::remove_dir_all(&dir).ok();
     fleet.stop().await.unwrap();
     assert!(
         output.status.success(),
@@ -81,8 +80,19 @@ async fn the_fuzzer_finds_no_server_error_and_nothing_the_document_does_not_say(
     );
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("s4e-fuzz-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// The run's keys and report, removed however the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("s4e-fuzz-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
 }

@@ -148,12 +148,7 @@ impl AuditQuery {
 
     /// What is wrong with the filters, naming the parameter.
     pub fn validate(&self) -> Result<(), String> {
-        if self
-            .limit
-            .is_some_and(|limit| limit == 0 || limit > Self::MAX_LIMIT)
-        {
-            return Err(format!("limit: must be 1-{}", Self::MAX_LIMIT));
-        }
+        self.page_size()?;
         for (name, value) in [
             ("action", &self.action),
             ("resource_type", &self.resource_type),
@@ -170,6 +165,14 @@ impl AuditQuery {
             }
         }
         Ok(())
+    }
+
+    /// The page size asked for, or why it cannot be served.
+    pub fn page_size(&self) -> Result<u32, String> {
+        match self.limit.unwrap_or(Self::DEFAULT_LIMIT) {
+            limit @ 1..=Self::MAX_LIMIT => Ok(limit),
+            _ => Err(format!("limit: must be 1-{}", Self::MAX_LIMIT)),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use s4e_runtime::ApiError;
 use sha2::{Digest, Sha256};
 
 use crate::step::{Inner, Next, Step};
@@ -26,8 +27,9 @@ impl Step for ConditionalGet {
         }
         let (mut parts, body) = response.into_parts();
         // Handlers build their JSON answers in memory; this only collects what is there.
-        let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => bytes,
+            Err(error) => return ApiError::internal(error).into_response(),
         };
         let tag = entity_tag(&bytes);
         if if_none_match.is_some_and(|value| matches(&value, &tag)) {

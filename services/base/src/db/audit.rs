@@ -58,8 +58,11 @@ impl TryFrom<AuditRow> for AuditEntry {
 
 /// Text fields are the gateway's, but cap them anyway: the log must not become a dump.
 fn capped(value: &str, field: &str) -> Result<(), DbError> {
-    if value.chars().count() > 512 {
-        return Err(DbError::Invalid(format!("{field}: at most 512 characters")));
+    if value.chars().count() > AuditQuery::MAX_TEXT_CHARS {
+        return Err(DbError::Invalid(format!(
+            "{field}: at most {} characters",
+            AuditQuery::MAX_TEXT_CHARS
+        )));
     }
     Ok(())
 }
@@ -117,13 +120,8 @@ pub async fn query(
     org_id: OrgId,
     filter: &AuditQuery,
 ) -> Result<AuditPage, DbError> {
-    let limit = filter.limit.unwrap_or(AuditQuery::DEFAULT_LIMIT);
-    if limit == 0 || limit > AuditQuery::MAX_LIMIT {
-        return Err(DbError::Invalid(format!(
-            "limit: must be 1-{}",
-            AuditQuery::MAX_LIMIT
-        )));
-    }
+    filter.validate().map_err(DbError::Invalid)?;
+    let limit = filter.page_size().map_err(DbError::Invalid)?;
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(concat!(
         "SELECT ",
         audit_columns!(),

@@ -212,6 +212,7 @@ pub async fn get(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun,
 /// The organization's runs, newest first, filtered; one more row than the page is read to
 /// know whether another page follows.
 pub async fn list(pool: &PgPool, org_id: OrgId, filter: &RunQuery) -> Result<RunPage, DbError> {
+    filter.validate().map_err(DbError::Invalid)?;
     let limit = filter.page_size().map_err(DbError::Invalid)?;
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,

@@ -157,69 +157,75 @@ struct Answer {
     header: Option<(&'static str, &'static str)>,
 }
 
-const BAD_REQUEST: Answer = Answer {
-    status: "400",
-    name: "BadRequest",
-    description: "The request is malformed: a body, parameter or path id that does not parse or breaks a rule; the message names the field",
-    header: None,
-};
-const UNAUTHORIZED: Answer = Answer {
-    status: "401",
-    name: "Unauthorized",
-    description: "No valid API key or session",
-    header: Some((
+impl Answer {
+    const fn new(status: &'static str, name: &'static str, description: &'static str) -> Self {
+        Answer {
+            status,
+            name,
+            description,
+            header: None,
+        }
+    }
+
+    const fn with_header(mut self, name: &'static str, description: &'static str) -> Self {
+        self.header = Some((name, description));
+        self
+    }
+}
+
+const BAD_REQUEST: Answer = Answer::new(
+    "400",
+    "BadRequest",
+    "The request is malformed: a body, parameter or path id that does not parse or breaks a \
+     rule; the message names the field",
+);
+const UNAUTHORIZED: Answer = Answer::new("401", "Unauthorized", "No valid API key or session")
+    .with_header(
         "WWW-Authenticate",
         "The scheme to authenticate with: `Bearer realm=\"s4e\"`",
-    )),
-};
-const FORBIDDEN: Answer = Answer {
-    status: "403",
-    name: "Forbidden",
-    description: "The caller lacks the permission, or a session's state-changing request lacks its X-CSRF-Token",
-    header: None,
-};
-const NOT_FOUND: Answer = Answer {
-    status: "404",
-    name: "NotFound",
-    description: "No such resource in the organization (another organization's ids answer the same)",
-    header: None,
-};
-const PAYLOAD_TOO_LARGE: Answer = Answer {
-    status: "413",
-    name: "PayloadTooLarge",
-    description: "The body is larger than the gateway accepts",
-    header: None,
-};
-const UNSUPPORTED_MEDIA_TYPE: Answer = Answer {
-    status: "415",
-    name: "UnsupportedMediaType",
-    description: "The body is not sent as application/json",
-    header: None,
-};
-const RATE_LIMITED: Answer = Answer {
-    status: "429",
-    name: "RateLimited",
-    description: "Too many requests in the window (`rate_limited`)",
-    header: Some(("Retry-After", "Seconds until the window resets")),
-};
-const UNAVAILABLE: Answer = Answer {
-    status: "503",
-    name: "Unavailable",
-    description: "A service the request needs is unavailable for now; try again (`unavailable`)",
-    header: None,
-};
-const IDEMPOTENCY_KEY_IN_USE: Answer = Answer {
-    status: "409",
-    name: "IdempotencyKeyInUse",
-    description: "The first request with this Idempotency-Key is still running (`idempotency_key_in_use`)",
-    header: None,
-};
-const IDEMPOTENCY_KEY_REUSED: Answer = Answer {
-    status: "422",
-    name: "IdempotencyKeyReused",
-    description: "This Idempotency-Key was used for another request (`idempotency_key_reused`)",
-    header: None,
-};
+    );
+const FORBIDDEN: Answer = Answer::new(
+    "403",
+    "Forbidden",
+    "The caller lacks the permission, or a session's state-changing request lacks its \
+     X-CSRF-Token",
+);
+const NOT_FOUND: Answer = Answer::new(
+    "404",
+    "NotFound",
+    "No such resource in the organization (another organization's ids answer the same)",
+);
+const PAYLOAD_TOO_LARGE: Answer = Answer::new(
+    "413",
+    "PayloadTooLarge",
+    "The body is larger than the gateway accepts",
+);
+const UNSUPPORTED_MEDIA_TYPE: Answer = Answer::new(
+    "415",
+    "UnsupportedMediaType",
+    "The body is not sent as application/json",
+);
+const RATE_LIMITED: Answer = Answer::new(
+    "429",
+    "RateLimited",
+    "Too many requests in the window (`rate_limited`)",
+)
+.with_header("Retry-After", "Seconds until the window resets");
+const UNAVAILABLE: Answer = Answer::new(
+    "503",
+    "Unavailable",
+    "A service the request needs is unavailable for now; try again (`unavailable`)",
+);
+const IDEMPOTENCY_KEY_IN_USE: Answer = Answer::new(
+    "409",
+    "IdempotencyKeyInUse",
+    "The first request with this Idempotency-Key is still running (`idempotency_key_in_use`)",
+);
+const IDEMPOTENCY_KEY_REUSED: Answer = Answer::new(
+    "422",
+    "IdempotencyKeyReused",
+    "This Idempotency-Key was used for another request (`idempotency_key_reused`)",
+);
 
 const ANSWERS: &[Answer] = &[
     BAD_REQUEST,
@@ -243,11 +249,7 @@ impl Answer {
             .description(self.description)
             .content("application/json", content);
         if let Some((name, description)) = self.header {
-            let header = HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .description(Some(description))
-                .build();
-            response = response.header(name, header);
+            response = response.header(name, string_header(description));
         }
         response.build()
     }
@@ -291,12 +293,8 @@ fn add_answers(operation: &mut Operation, method: &Method, endpoint: &Endpoint) 
             .push(idempotency_key());
         for (status, response) in &mut operation.responses.responses {
             if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
-                let header = HeaderBuilder::new()
-                    .schema(ObjectBuilder::new().schema_type(Type::String))
-                    .description(Some(
-                        "`true` when this is the first answer to the key, replayed",
-                    ))
-                    .build();
+                let header =
+                    string_header("`true` when this is the first answer to the key, replayed");
                 response
                     .headers
                     .insert("Idempotent-Replayed".to_string(), header);
@@ -307,10 +305,7 @@ fn add_answers(operation: &mut Operation, method: &Method, endpoint: &Endpoint) 
         && read.content.contains_key("application/json")
         && *method == Method::GET
     {
-        let header = HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::String))
-            .description(Some("The answer's entity tag, for `If-None-Match`"))
-            .build();
+        let header = string_header("The answer's entity tag, for `If-None-Match`");
         read.headers.insert("ETag".to_string(), header);
         operation
             .parameters
@@ -342,6 +337,13 @@ fn add_answers(operation: &mut Operation, method: &Method, endpoint: &Endpoint) 
             Some(_) => {}
         }
     }
+}
+
+fn string_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(description))
+        .build()
 }
 
 fn if_none_match() -> utoipa::openapi::path::Parameter {
@@ -481,6 +483,27 @@ mod tests {
         }
         let document: serde_json::Value = serde_json::from_str(&JSON).unwrap();
         walk(&document, &document);
+    }
+
+    /// The scope pattern (written in `s4e-types`, which cannot see the gateway's permissions)
+    /// names exactly the gateway's permission families.
+    #[test]
+    fn the_documented_scopes_are_the_gateways() {
+        let document: serde_json::Value = serde_json::from_str(&JSON).unwrap();
+        let pattern = document["components"]["schemas"]["Scope"]["pattern"]
+            .as_str()
+            .unwrap();
+        let families = pattern
+            .split_once("|(")
+            .and_then(|(_, rest)| rest.split_once("):"))
+            .map(|(families, _)| families)
+            .unwrap();
+        let documented: BTreeSet<&str> = families.split('|').collect();
+        let gateway: BTreeSet<&str> = crate::permissions::Resource::ALL
+            .iter()
+            .map(|resource| resource.as_str())
+            .collect();
+        assert_eq!(documented, gateway);
     }
 
     /// The document in the repository, for generators of clients (the console, the command
