@@ -305,7 +305,9 @@ fn add_answers(operation: &mut Operation, method: &Method, endpoint: &Endpoint) 
         && read.content.contains_key("application/json")
         && *method == Method::GET
     {
-        let header = string_header("The answer's entity tag, for `If-None-Match`");
+        let header = string_header(
+            "The answer's entity tag, for `If-None-Match`; on answers of 1 KiB and more",
+        );
         read.headers.insert("ETag".to_string(), header);
         operation
             .parameters
