@@ -118,6 +118,92 @@ fn core_config(
     }
 }
 
+fn crawler_config(env: &TestEnv) -> s4e_crawler::Config {
+    s4e_crawler::Config {
+        common: common(env),
+        amqp: AmqpArgs {
+            url: env.amqp_url.clone(),
+        },
+        mongo: mongo(env),
+    }
+}
+
+/// The scheduler's configuration in a fleet: nothing due during a test (tests that re-verify
+/// start a scheduler of their own with short periods).
+fn scheduler_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_scheduler::Config {
+    s4e_scheduler::Config {
+        common: common(env),
+        base: BaseUrl { url: base.url() },
+        scan: ScanUrl { url: scan.url() },
+        reverify_after_seconds: 24 * 3600,
+        reverify_poll_seconds: 3600,
+        reverify_grace_seconds: 7 * 24 * 3600,
+    }
+}
+
+fn trigger_config(env: &TestEnv) -> s4e_trigger::Config {
+    s4e_trigger::Config {
+        common: common(env),
+        amqp: AmqpArgs {
+            url: env.amqp_url.clone(),
+        },
+    }
+}
+
+/// Waits until a service answers its readiness probe.
+async fn wait_until_ready(http: &reqwest::Client, served: &Served) -> anyhow::Result<()> {
+    let url = format!("{}/readyz", served.url());
+    wait_for(&url, Duration::from_secs(60), || async {
+        let response = http.get(&url).send().await.ok()?;
+        response.status().is_success().then_some(())
+    })
+    .await
+}
+
+/// A second replica of each of the fleet's services ([`Fleet::start_replicas`]).
+pub struct Replicas {
+    pub base: Served,
+    pub scan: Served,
+    pub core: Served,
+    pub dispatcher: Served,
+    pub crawler: Served,
+    pub scheduler: Served,
+    pub trigger: Served,
+}
+
+impl Replicas {
+    pub fn services(&self) -> [(&'static str, &Served); 7] {
+        [
+            ("base", &self.base),
+            ("scan", &self.scan),
+            ("core", &self.core),
+            ("dispatcher", &self.dispatcher),
+            ("crawler", &self.crawler),
+            ("scheduler", &self.scheduler),
+            ("trigger", &self.trigger),
+        ]
+    }
+
+    /// Stops every replica, gateway first and base last; the fleet's own keep running.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        for served in [
+            self.core,
+            self.scan,
+            self.scheduler,
+            self.trigger,
+            self.crawler,
+            self.dispatcher,
+            self.base,
+        ] {
+            served
+                .stop()
+                .await
+                .map_err(|error| anyhow::anyhow!(error))?;
+        }
+        Ok(())
+    }
+}
+
 impl Fleet {
     /// Starts all seven services on port 0 and waits until each is ready.
     pub async fn start() -> anyhow::Result<Fleet> {
@@ -133,31 +219,9 @@ impl Fleet {
         let scan = scan_config(&env, &base, &dns).spawn(listener().await)?;
         let dispatcher = dispatcher_config(&env, &base, &dns).spawn(listener().await)?;
         let core = core_config(&env, &base, &scan, &dispatcher).spawn(listener().await)?;
-        let crawler = s4e_crawler::Config {
-            common: common(&env),
-            amqp: AmqpArgs {
-                url: env.amqp_url.clone(),
-            },
-            mongo: mongo(&env),
-        }
-        .spawn(listener().await)?;
-        let scheduler = s4e_scheduler::Config {
-            common: common(&env),
-            base: BaseUrl { url: base.url() },
-            scan: ScanUrl { url: scan.url() },
-            // Tests that re-verify start a scheduler of their own with short periods.
-            reverify_after_seconds: 24 * 3600,
-            reverify_poll_seconds: 3600,
-            reverify_grace_seconds: 7 * 24 * 3600,
-        }
-        .spawn(listener().await)?;
-        let trigger = s4e_trigger::Config {
-            common: common(&env),
-            amqp: AmqpArgs {
-                url: env.amqp_url.clone(),
-            },
-        }
-        .spawn(listener().await)?;
+        let crawler = crawler_config(&env).spawn(listener().await)?;
+        let scheduler = scheduler_config(&env, &base, &scan).spawn(listener().await)?;
+        let trigger = trigger_config(&env).spawn(listener().await)?;
         let http = reqwest::Client::new();
         for served in [
             &base,
@@ -168,12 +232,7 @@ impl Fleet {
             &scheduler,
             &trigger,
         ] {
-            let url = format!("{}/readyz", served.url());
-            wait_for(&url, Duration::from_secs(60), || async {
-                let response = http.get(&url).send().await.ok()?;
-                response.status().is_success().then_some(())
-            })
-            .await?;
+            wait_until_ready(&http, served).await?;
         }
         let admin_key = s4e_core::create_admin_key(&base.url(), &env.service_token, "e2e")
             .await
@@ -193,6 +252,40 @@ impl Fleet {
         })
     }
 
+    /// A second replica of every service, against the same database, broker, Redis and
+    /// MongoDB, as a deployment scaled to two would run them: the second gateway calls the
+    /// second base, scan service and dispatcher, and so do the second scan service and
+    /// scheduler. Ready when returned.
+    pub async fn start_replicas(&self) -> anyhow::Result<Replicas> {
+        let env = &self.env;
+        let base = s4e_base::Config {
+            common: common(env),
+            database_url: env.database_url.clone(),
+            database_max_connections: 10,
+            migrate_on_start: false,
+        }
+        .spawn(listener().await)?;
+        let scan = scan_config(env, &base, &self.dns).spawn(listener().await)?;
+        let dispatcher = dispatcher_config(env, &base, &self.dns).spawn(listener().await)?;
+        let core = core_config(env, &base, &scan, &dispatcher).spawn(listener().await)?;
+        let crawler = crawler_config(env).spawn(listener().await)?;
+        let scheduler = scheduler_config(env, &base, &scan).spawn(listener().await)?;
+        let trigger = trigger_config(env).spawn(listener().await)?;
+        let replicas = Replicas {
+            base,
+            scan,
+            core,
+            dispatcher,
+            crawler,
+            scheduler,
+            trigger,
+        };
+        for (_, served) in replicas.services() {
+            wait_until_ready(&self.http, served).await?;
+        }
+        Ok(replicas)
+    }
+
     /// Replaces the gateway with one whose config is the fleet's (unlimited rates) changed by
     /// `configure`, and waits until it is ready.
     pub async fn restart_core(
@@ -207,12 +300,7 @@ impl Fleet {
             .stop()
             .await
             .map_err(|error| anyhow::anyhow!(error))?;
-        let url = format!("{}/readyz", self.core.url());
-        wait_for(&url, Duration::from_secs(60), || async {
-            let response = self.http.get(&url).send().await.ok()?;
-            response.status().is_success().then_some(())
-        })
-        .await
+        wait_until_ready(&self.http, &self.core).await
     }
 
     /// Replaces the scan service with one whose config is the fleet's changed by `configure`,
@@ -230,12 +318,7 @@ impl Fleet {
             .stop()
             .await
             .map_err(|error| anyhow::anyhow!(error))?;
-        let url = format!("{}/readyz", self.scan.url());
-        wait_for(&url, Duration::from_secs(60), || async {
-            let response = self.http.get(&url).send().await.ok()?;
-            response.status().is_success().then_some(())
-        })
-        .await?;
+        wait_until_ready(&self.http, &self.scan).await?;
         self.restart_core(|_| {}).await
     }
 

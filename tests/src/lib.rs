@@ -5,5 +5,5 @@
 mod fleet;
 mod targets;
 
-pub use fleet::{Fleet, session_cookie};
+pub use fleet::{Fleet, Replicas, session_cookie};
 pub use targets::{Hanging, RedisProxy, Slow, Target};
