@@ -342,3 +342,78 @@ async fn a_session_request_refused_after_it_was_counted_is_counted_once() {
     );
     fleet.stop().await.unwrap();
 }
+
+/// A request with the admin key, as forwarded by a proxy on behalf of `client`.
+async fn get_assets_for(fleet: &Fleet, forwarded_for: &str) -> Response {
+    fleet
+        .request(Method::GET, "/assets")
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_address_limit() {
+    let mut fleet = Fleet::start().await.unwrap();
+    fleet
+        .restart_core(|config| {
+            config.settings.rate_limit_per_ip = 2;
+            // The test's requests come from 127.0.0.1: it plays the Ingress controller.
+            config.settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        })
+        .await
+        .unwrap();
+
+    for expected in [1, 0] {
+        let response = get_assets_for(&fleet, "198.51.100.1").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "x-ratelimit-remaining"), Some(expected));
+    }
+    assert_eq!(
+        get_assets_for(&fleet, "198.51.100.1").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy has a bucket of its own…
+    let response = get_assets_for(&fleet, "198.51.100.2").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), Some(1));
+    // …and the first cannot escape its own by writing another address in front of it.
+    assert_eq!(
+        get_assets_for(&fleet, "203.0.113.9, 198.51.100.1")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The audit log records the client, not the proxy.
+    let response = fleet
+        .request(Method::POST, "/assets")
+        .header("x-forwarded-for", "198.51.100.2")
+        .json(&serde_json::json!({"kind": "domain", "value": "proxied.example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let entries = fleet.get_json("/audit-log?action=assets.create").await;
+    assert_eq!(entries["items"][0]["ip"], "198.51.100.2", "{entries}");
+
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forwarded_address_is_ignored() {
+    let fleet = fleet_with_limits(1000, 2).await;
+    // Every request names another client; all of them count against the TCP peer.
+    for (client, status) in [
+        ("198.51.100.1", StatusCode::OK),
+        ("198.51.100.2", StatusCode::OK),
+        ("198.51.100.3", StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        assert_eq!(
+            get_assets_for(&fleet, client).await.status(),
+            status,
+            "{client}"
+        );
+    }
+    fleet.stop().await.unwrap();
+}

@@ -45,8 +45,9 @@ fn peer_ip(extensions: &axum::http::Extensions) -> Option<String> {
         .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string())
 }
 
-/// Where a request came from, for sessions and the audit log: the TCP peer (forwarding headers
-/// are not trusted) and the user agent, cut to a sane length.
+/// Where a request came from, for sessions and the audit log: the TCP peer (or behind a
+/// trusted proxy the client it forwards for, `client_address.rs`) and the user agent, cut to a
+/// sane length.
 #[derive(Clone, Debug, Default)]
 pub struct ClientMeta {
     pub ip: Option<String>,

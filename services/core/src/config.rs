@@ -153,6 +153,27 @@ pub struct Settings {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub login_window_seconds: u64,
+
+    /// Reverse proxies in front of the gateway (an Ingress controller's pods), as addresses or
+    /// CIDRs, comma-separated: for a request from one of them, the client is the right-most
+    /// `X-Forwarded-For` address that is not itself a trusted proxy. Empty (the default): the
+    /// TCP peer is the client and `X-Forwarded-For` is never read.
+    #[arg(
+        long,
+        env = "S4E_TRUSTED_PROXIES",
+        value_name = "S4E_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// One trusted proxy range: an address (`10.0.0.7`) or a CIDR (`10.244.0.0/16`).
+fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an address nor a CIDR"))
 }
 
 impl Default for Settings {

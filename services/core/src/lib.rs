@@ -6,6 +6,7 @@ mod api;
 pub mod api_key;
 mod audit;
 mod auth;
+mod client_address;
 mod conditional;
 mod config;
 mod customer_cache;
@@ -58,6 +59,8 @@ pub(crate) struct AppContext {
     /// The request metrics (the first of `api::router`'s steps records them).
     pub metrics: Metrics,
     pub secrets: totp::SecretBox,
+    /// Whose `X-Forwarded-For` names the client (`client_address.rs`).
+    pub trusted_proxies: client_address::TrustedProxies,
     /// Cancelled when the gateway shuts down: ends long-lived responses (event streams).
     pub shutdown: CancellationToken,
 }
@@ -182,6 +185,7 @@ async fn run(
             login_attempts_per_ip: config.settings.login_attempts_per_ip,
             login_window: Duration::from_secs(config.settings.login_window_seconds),
         },
+        trusted_proxies: client_address::TrustedProxies::new(&config.settings.trusted_proxies),
         shutdown: shutdown.clone(),
         metrics: metrics.clone(),
     }));

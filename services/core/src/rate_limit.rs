@@ -1,5 +1,6 @@
 //! Rate limiting of the public API, in Redis (see `s4e_store::RateLimiter`): a fixed window per
-//! client address (the TCP peer; `X-Forwarded-For` is not trusted) for every `/api/v1` request,
+//! client address (the TCP peer, or behind a trusted proxy the client it forwards for, see
+//! `client_address.rs`) for every `/api/v1` request,
 //! and per API key for authenticated ones. The OpenAPI document, the probes and the metrics
 //! are not limited.
 //!

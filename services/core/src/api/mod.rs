@@ -230,10 +230,12 @@ pub fn endpoints() -> Declare {
 /// change's audit entry once answered; and a read's entity tag.
 pub fn router(state: AppState, readiness: Readiness) -> Router {
     let (api, endpoints) = endpoints().finish();
+    let proxies = state.trusted_proxies.clone();
     let steps = ServiceBuilder::new()
         .layer(StepLayer(Observe(state.metrics.clone())))
         .map_response(protective_headers)
         .map_request(strip_internal_headers)
+        .map_request(move |request| proxies.apply(request))
         .layer(StepLayer(rate_limit::AddressLimit::new(&state, &endpoints)))
         .layer(StepLayer(auth::Authenticate::new(&state, &endpoints)))
         .layer(StepLayer(rate_limit::CallerLimit::new(&state)))
