@@ -29,7 +29,7 @@ struct BaseAccess {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the public API (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Create an organization with its first owner (password from S4E_OWNER_PASSWORD).
     CreateOrganization {
         /// Name of the new organization.
@@ -127,7 +127,7 @@ async fn main() -> Result<(), s4e_runtime::BoxError> {
             println!("{} {}", organization.id, organization.rate_tier.as_str());
             Ok(())
         }
-        Some(Command::Serve(config)) => s4e_runtime::start(config).await,
+        Some(Command::Serve(config)) => s4e_runtime::start(*config).await,
         None => s4e_runtime::start(s4e_runtime::parse_config::<Config>()).await,
     }
 }
