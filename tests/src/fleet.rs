@@ -138,6 +138,9 @@ fn scheduler_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_schedule
         reverify_after_seconds: 24 * 3600,
         reverify_poll_seconds: 3600,
         reverify_grace_seconds: 7 * 24 * 3600,
+        // Tests drive recurring scans with a clock of their own (`Scheduler::pass`).
+        schedule_poll_seconds: 3600,
+        schedule_lease_seconds: 120,
     }
 }
 

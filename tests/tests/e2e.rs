@@ -512,6 +512,7 @@ async fn a_job_delivered_twice_is_applied_once() {
         .create_run(
             org_id,
             &NewScanRun {
+                scheduled: None,
                 asset_id,
                 profile: "custom".into(),
                 jobs: vec![NewScanJob {

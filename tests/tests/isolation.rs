@@ -155,7 +155,16 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             .unwrap(),
     )
     .await;
+    let schedule = json_of(
+        a.request(&fleet, Method::POST, "/api/v1/schedules")
+            .json(&json!({"asset_id": asset["id"], "cron": "@daily"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let a_ids: HashMap<&str, String> = HashMap::from([
+        ("schedule_id", schedule["id"].as_str().unwrap().to_string()),
         ("asset_id", asset["id"].as_str().unwrap().to_string()),
         ("scan_id", scan_id.clone()),
         ("finding_id", finding_id.clone()),
@@ -268,6 +277,17 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             "{who}: scan of A's asset"
         );
         let response = caller
+            .request(&fleet, Method::POST, "/api/v1/schedules")
+            .json(&json!({"asset_id": asset["id"], "cron": "@daily"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NOT_FOUND,
+            "{who}: a schedule of A's asset"
+        );
+        let response = caller
             .request(&fleet, Method::POST, "/api/v1/findings/bulk-status")
             .json(&json!({"ids": [finding_id], "status": "fixed"}))
             .send()
@@ -308,6 +328,7 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             "/api/v1/api-keys",
             "/api/v1/users",
             "/api/v1/invitations",
+            "/api/v1/schedules",
         ] {
             let body = json_of(
                 caller

@@ -70,6 +70,8 @@ async fn eager_scheduler(fleet: &Fleet) -> s4e_runtime::Served {
         reverify_after_seconds: 1,
         reverify_poll_seconds: 1,
         reverify_grace_seconds: 3600,
+        schedule_poll_seconds: 3600,
+        schedule_lease_seconds: 120,
     }
     .spawn(s4e_test_support::listener().await)
     .unwrap()

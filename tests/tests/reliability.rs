@@ -246,6 +246,7 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
         .create_run(
             org_id,
             &NewScanRun {
+                scheduled: None,
                 asset_id,
                 profile: "custom".into(),
                 jobs: vec![NewScanJob {

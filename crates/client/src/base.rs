@@ -12,12 +12,14 @@ use s4e_types::api::{
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
+use s4e_types::schedule::{ClaimDueSchedules, DueSchedule, ScheduleFired};
 use s4e_types::{
     ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
     FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage, RunQuery, ScanJob,
     ScanRun, StatusChange, UpdateAsset,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
+use s4e_types::{NewSchedule, Schedule, ScheduleId, UpdateSchedule};
 
 use crate::error::ClientError;
 use s4e_types::routes::base as routes;
@@ -203,6 +205,77 @@ impl BaseClient {
     ) -> Result<Asset, ClientError> {
         self.http
             .call(routes::ARCHIVE_ASSET, &[&org_id, &asset_id])
+            .await
+    }
+
+    pub async fn create_schedule(
+        &self,
+        org_id: OrgId,
+        schedule: &NewSchedule,
+    ) -> Result<Schedule, ClientError> {
+        self.http
+            .call_with_body(routes::CREATE_SCHEDULE, &[&org_id], schedule)
+            .await
+    }
+
+    pub async fn list_schedules(&self, org_id: OrgId) -> Result<Vec<Schedule>, ClientError> {
+        let list: List<Schedule> = self.http.call(routes::SCHEDULES, &[&org_id]).await?;
+        Ok(list.items)
+    }
+
+    pub async fn get_schedule(
+        &self,
+        org_id: OrgId,
+        schedule_id: ScheduleId,
+    ) -> Result<Schedule, ClientError> {
+        self.http
+            .call(routes::SCHEDULE, &[&org_id, &schedule_id])
+            .await
+    }
+
+    pub async fn update_schedule(
+        &self,
+        org_id: OrgId,
+        schedule_id: ScheduleId,
+        change: &UpdateSchedule,
+    ) -> Result<Schedule, ClientError> {
+        self.http
+            .call_with_body(routes::UPDATE_SCHEDULE, &[&org_id, &schedule_id], change)
+            .await
+    }
+
+    pub async fn delete_schedule(
+        &self,
+        org_id: OrgId,
+        schedule_id: ScheduleId,
+    ) -> Result<Schedule, ClientError> {
+        self.http
+            .call(routes::DELETE_SCHEDULE, &[&org_id, &schedule_id])
+            .await
+    }
+
+    /// Leases the schedules due at `claim.now`, of every organization.
+    pub async fn claim_due_schedules(
+        &self,
+        claim: &ClaimDueSchedules,
+    ) -> Result<Vec<DueSchedule>, ClientError> {
+        let list: List<DueSchedule> = self
+            .http
+            .call_with_body(routes::CLAIM_DUE_SCHEDULES, &[], claim)
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Records what was done with a due time; `Conflict` (`moved_on`) when the schedule had
+    /// moved on meanwhile.
+    pub async fn schedule_fired(
+        &self,
+        org_id: OrgId,
+        schedule_id: ScheduleId,
+        fired: &ScheduleFired,
+    ) -> Result<Schedule, ClientError> {
+        self.http
+            .call_with_body(routes::SCHEDULE_FIRED, &[&org_id, &schedule_id], fired)
             .await
     }
 

@@ -1,6 +1,7 @@
 //! Client of s4e-scan, which turns a scan request into a run and queued jobs.
 
 use s4e_types::api::{Catalog, CreateScan, Verification, VerificationOutcome};
+use s4e_types::schedule::ScheduledScan;
 use s4e_types::{AssetId, OrgId, ScanRun};
 
 use crate::error::ClientError;
@@ -37,6 +38,18 @@ impl ScanClient {
     ) -> Result<ScanRun, ClientError> {
         self.http
             .call_with_body(routes::START_SCAN, &[&org_id], scan)
+            .await
+    }
+
+    /// A schedule's scan for one due time; `Conflict` with code `already_started` when that
+    /// due time has its run already.
+    pub async fn start_scheduled_scan(
+        &self,
+        org_id: OrgId,
+        scan: &ScheduledScan,
+    ) -> Result<ScanRun, ClientError> {
+        self.http
+            .call_with_body(routes::START_SCHEDULED_SCAN, &[&org_id], scan)
             .await
     }
 

@@ -209,6 +209,9 @@ pub struct NewScanRun {
     pub asset_id: AssetId,
     pub profile: String,
     pub jobs: Vec<NewScanJob>,
+    /// The schedule and due time that start it; base keeps one run per pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<crate::schedule::ScheduledFor>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

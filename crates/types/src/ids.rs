@@ -87,6 +87,10 @@ id_type!(
     /// One status change in a finding's history.
     FindingEventId
 );
+id_type!(
+    /// A recurring scan of an asset.
+    ScheduleId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod finding_query;
 pub mod ids;
 pub mod routes;
 pub mod scan;
+pub mod schedule;
 
 pub use account::{Role, User};
 pub use asset::{Asset, AssetKind, AssetListQuery, NewAsset, UpdateAsset, VerificationMethod};
@@ -26,9 +27,10 @@ pub use finding::{
 pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
     ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId,
-    UserId,
+    ScheduleId, UserId,
 };
 pub use scan::{
     CheckKind, JobSpec, JobStatus, PortScope, RunPage, RunQuery, RunStatus, ScanJob, ScanProfile,
     ScanRun,
 };
+pub use schedule::{CatchUp, NewSchedule, Schedule, ScheduleOutcome, SkipWindow, UpdateSchedule};

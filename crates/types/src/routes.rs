@@ -99,6 +99,14 @@ pub mod base {
         DUE_FOR_REVERIFICATION = Get "/internal/v1/assets/reverification-due";
         SCAN_SETTINGS = Get "/internal/v1/orgs/{org_id}/scan-settings";
         PUT_SCAN_SETTINGS = Put "/internal/v1/orgs/{org_id}/scan-settings";
+        CREATE_SCHEDULE = Post "/internal/v1/orgs/{org_id}/schedules";
+        SCHEDULES = Get "/internal/v1/orgs/{org_id}/schedules";
+        SCHEDULE = Get "/internal/v1/orgs/{org_id}/schedules/{schedule_id}";
+        UPDATE_SCHEDULE = Patch "/internal/v1/orgs/{org_id}/schedules/{schedule_id}";
+        DELETE_SCHEDULE = Delete "/internal/v1/orgs/{org_id}/schedules/{schedule_id}";
+        /// Leases the schedules of every organization that are due at the caller's `now`.
+        CLAIM_DUE_SCHEDULES = Post "/internal/v1/schedules/claim-due";
+        SCHEDULE_FIRED = Post "/internal/v1/orgs/{org_id}/schedules/{schedule_id}/fired";
         CREATE_RUN = Post "/internal/v1/orgs/{org_id}/runs";
         RUNS = Get "/internal/v1/orgs/{org_id}/runs";
         RUN = Get "/internal/v1/orgs/{org_id}/runs/{run_id}";
@@ -124,6 +132,8 @@ pub mod scan {
     routes! {
         CATALOG = Get "/internal/v1/catalog";
         START_SCAN = Post "/internal/v1/orgs/{org_id}/scans";
+        /// A schedule's scan for one due time; one run per schedule and due time.
+        START_SCHEDULED_SCAN = Post "/internal/v1/orgs/{org_id}/scheduled-scans";
         VERIFY_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verify";
     }
 }

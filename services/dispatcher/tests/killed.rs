@@ -125,6 +125,7 @@ async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
         .create_run(
             org.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "custom".into(),
                 jobs: vec![NewScanJob {

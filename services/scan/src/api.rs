@@ -15,6 +15,7 @@ use s4e_types::api::{
     Catalog, CreateScan, NewScanJob, NewScanRun, RecordVerification, ScanRunWithJobs, Verification,
     VerificationOutcome,
 };
+use s4e_types::schedule::{ScheduledFor, ScheduledScan};
 use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId, ScanRun};
 
 use crate::AppState;
@@ -25,6 +26,7 @@ pub fn router(state: AppState, token: ServiceToken) -> Router {
     Router::new()
         .at(routes::CATALOG, list_catalog)
         .at(routes::START_SCAN, start_scan)
+        .at(routes::START_SCHEDULED_SCAN, start_scheduled_scan)
         .at(routes::VERIFY_ASSET, verify_asset)
         .with_no_route_answer()
         .layer(axum::middleware::from_fn_with_state(
@@ -44,6 +46,29 @@ async fn start_scan(
     State(state): State<AppState>,
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<CreateScan>,
+) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
+    start(state, org_id, body, None).await
+}
+
+/// A schedule's scan: planned and judged like any other; base refuses a second run for the
+/// same schedule and due time (409 `already_started`).
+async fn start_scheduled_scan(
+    State(state): State<AppState>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<ScheduledScan>,
+) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
+    let scheduled = ScheduledFor {
+        schedule_id: body.schedule_id,
+        due_at: body.due_at,
+    };
+    start(state, org_id, body.scan, Some(scheduled)).await
+}
+
+async fn start(
+    state: AppState,
+    org_id: OrgId,
+    body: CreateScan,
+    scheduled: Option<ScheduledFor>,
 ) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
     let (asset, settings) = tokio::join!(
         state.base.get_asset(org_id, body.asset_id),
@@ -72,6 +97,7 @@ async fn start_scan(
     }
     let profile = plan.profile.as_str();
     let new_run = NewScanRun {
+        scheduled,
         asset_id: asset.id,
         profile: profile.to_string(),
         jobs: checks

@@ -1,8 +1,9 @@
-//! s4e-scheduler: the platform's recurring work. Today that is proving again, at intervals,
-//! that verified assets are still their owners' (a domain sold or a file removed must stop
-//! full scans); recurring scans will come here too.
+//! s4e-scheduler: the platform's recurring work: recurring scans (`schedules.rs`), and proving
+//! again, at intervals, that verified assets are still their owners' (a domain sold or a file
+//! removed must stop full scans). Several replicas may run.
 
 mod reverify;
+pub mod schedules;
 
 use std::time::Duration;
 
@@ -54,6 +55,27 @@ pub struct Config {
         value_parser = clap::value_parser!(u32)
     )]
     pub reverify_grace_seconds: u32,
+
+    /// How often to look for recurring scans that are due.
+    #[arg(
+        long,
+        env = "S4E_SCHEDULE_POLL_SECONDS",
+        value_name = "S4E_SCHEDULE_POLL_SECONDS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub schedule_poll_seconds: u64,
+
+    /// How long a due schedule a scheduler claimed stays its own: if the scheduler dies, another
+    /// takes the schedule over after this.
+    #[arg(
+        long,
+        env = "S4E_SCHEDULE_LEASE_SECONDS",
+        value_name = "S4E_SCHEDULE_LEASE_SECONDS",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u64).range(1..=86400)
+    )]
+    pub schedule_lease_seconds: u64,
 }
 
 impl Service for Config {
@@ -94,6 +116,16 @@ async fn run(
             scan.clone(),
             |scan| async move { scan.ready().await },
         );
+    let scheduler = schedules::Scheduler {
+        base: base.clone(),
+        scan: scan.clone(),
+        metrics: metrics.clone(),
+        lease: Duration::from_secs(config.schedule_lease_seconds),
+    };
+    let scheduling = tokio::spawn(scheduler.run(
+        Duration::from_secs(config.schedule_poll_seconds),
+        shutdown.clone(),
+    ));
     let reverifier = reverify::Reverifier {
         base,
         scan,
@@ -110,6 +142,9 @@ async fn run(
     shutdown.cancel();
     if let Err(error) = work.await {
         tracing::error!(%error, "re-verification loop ended abnormally");
+    }
+    if let Err(error) = scheduling.await {
+        tracing::error!(%error, "scheduling loop ended abnormally");
     }
     served?;
     Ok(())

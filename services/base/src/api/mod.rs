@@ -8,6 +8,7 @@ mod findings;
 mod organizations;
 mod runs;
 mod scan_settings;
+mod schedules;
 mod users;
 
 use axum::Router;
@@ -59,6 +60,13 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         )
         .at(routes::SCAN_SETTINGS, scan_settings::get)
         .at(routes::PUT_SCAN_SETTINGS, scan_settings::put)
+        .at(routes::CREATE_SCHEDULE, schedules::create)
+        .at(routes::SCHEDULES, schedules::list)
+        .at(routes::SCHEDULE, schedules::get)
+        .at(routes::UPDATE_SCHEDULE, schedules::update)
+        .at(routes::DELETE_SCHEDULE, schedules::delete)
+        .at(routes::CLAIM_DUE_SCHEDULES, schedules::claim_due)
+        .at(routes::SCHEDULE_FIRED, schedules::fired)
         .at(routes::CREATE_RUN, runs::create)
         .at(routes::RUNS, runs::list)
         .at(routes::RUN, runs::get)
@@ -89,6 +97,9 @@ impl From<DbError> for ApiError {
             DbError::NotFound(what) => ApiError::not_found(what),
             DbError::Conflict(message) => ApiError::conflict(message),
             DbError::Invalid(message) => ApiError::bad_request(message),
+            DbError::AlreadyStarted(message) => {
+                ApiError::new(axum::http::StatusCode::CONFLICT, "already_started", message)
+            }
             DbError::Corrupt(detail) => ApiError::internal(detail),
             DbError::Database(error) => {
                 if matches!(

@@ -10,6 +10,7 @@ pub mod findings;
 pub mod organizations;
 pub mod runs;
 pub mod scan_settings;
+pub mod schedules;
 pub mod users;
 
 pub use change::Change;
@@ -27,6 +28,9 @@ pub enum DbError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// A schedule's scan for a due time that has one already (a retry, or another scheduler).
+    #[error("{0}")]
+    AlreadyStarted(String),
     /// A stored row that does not decode: a bug or a bad migration, never the caller's fault.
     #[error("stored data does not decode: {0}")]
     Corrupt(String),

@@ -10,7 +10,7 @@ use s4e_types::{
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use super::{DbError, findings};
+use super::{DbError, findings, unique_violation};
 
 /// A run may hold at most this many jobs; larger scans are split by the scan service.
 const MAX_JOBS_PER_RUN: usize = 10_000;
@@ -133,8 +133,9 @@ pub async fn create(
     }
     let run_id = RunId::new();
     let run_row = sqlx::query_as::<_, RunRow>(
-        "INSERT INTO scan_runs (id, org_id, asset_id, profile, status, jobs_total)
-         VALUES ($1, $2, $3, $4, 'queued', $5)
+        "INSERT INTO scan_runs (id, org_id, asset_id, profile, status, jobs_total, schedule_id,
+                                scheduled_for)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
          RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
                    jobs_failed, findings_count, error, created_at, started_at, finished_at",
     )
@@ -143,8 +144,16 @@ pub async fn create(
     .bind(run.asset_id.0)
     .bind(&run.profile)
     .bind(run.jobs.len() as i32)
+    .bind(run.scheduled.map(|scheduled| scheduled.schedule_id.0))
+    .bind(run.scheduled.map(|scheduled| scheduled.due_at))
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    .map_err(|error| match unique_violation(&error) {
+        Some(_) => DbError::AlreadyStarted(
+            "the schedule's scan for this due time has started already".into(),
+        ),
+        None => DbError::Database(error),
+    })?;
     let ids: Vec<Uuid> = run.jobs.iter().map(|_| JobId::new().0).collect();
     let kinds: Vec<&str> = run.jobs.iter().map(|job| job.check.as_str()).collect();
     let targets: Vec<&str> = run.jobs.iter().map(|job| job.target.as_str()).collect();

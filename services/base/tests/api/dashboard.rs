@@ -34,6 +34,7 @@ async fn the_dashboard_counts_one_organization_in_one_call() {
         .create_run(
             org.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "full".into(),
                 jobs: vec![job(CheckKind::HttpHeaders), job(CheckKind::Ports)],

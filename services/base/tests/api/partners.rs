@@ -43,6 +43,7 @@ async fn partners_have_customers_and_only_their_own() {
         .create_run(
             customer.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "full".into(),
                 jobs: vec![NewScanJob {

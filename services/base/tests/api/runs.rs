@@ -16,6 +16,7 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         .await
         .unwrap();
     let new_run = NewScanRun {
+        scheduled: None,
         asset_id: asset.id,
         profile: "single".into(),
         jobs: vec![NewScanJob {
@@ -128,6 +129,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
         .create_run(
             org.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "single".into(),
                 jobs: vec![NewScanJob {
@@ -167,6 +169,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
         .create_run(
             other.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "single".into(),
                 jobs: vec![NewScanJob {
@@ -183,6 +186,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
         .create_run(
             org.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "single".into(),
                 jobs: vec![],
@@ -213,6 +217,7 @@ async fn a_cancelled_run_ends_with_its_unfinished_jobs_and_ignores_later_reports
         .create_run(
             org.id,
             &NewScanRun {
+                scheduled: None,
                 asset_id: asset.id,
                 profile: "three".into(),
                 jobs: vec![

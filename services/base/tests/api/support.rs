@@ -120,6 +120,7 @@ pub async fn scan(
         .create_run(
             org_id,
             &NewScanRun {
+                scheduled: None,
                 asset_id,
                 profile: "custom".into(),
                 jobs: outcomes

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 
 use super::{
     accounts, api_keys, assets, audit_log, catalog, dashboard, dead_letters, findings, partners,
-    scan_settings, scans, users,
+    scan_settings, scans, schedules, users,
 };
 use crate::endpoints::{Caller, Endpoint};
 
@@ -55,6 +55,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         assets::list, assets::create, assets::get, assets::update, assets::archive, assets::verify,
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
         catalog::get, scan_settings::get, scan_settings::put,
+        schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,
         findings::list, findings::export, findings::bulk_update_status, findings::get,
         findings::update_status,
         api_keys::list, api_keys::create, api_keys::revoke,
@@ -67,6 +68,7 @@ other organization's id answers 404, and the customer's audit log records the pa
     tags(
         (name = "assets", description = "What the organization owns and scans"),
         (name = "scans", description = "Scan runs, their jobs, the catalog of checks and the scan settings"),
+        (name = "schedules", description = "Recurring scans"),
         (name = "findings", description = "What the scans found, triage and exports"),
         (name = "account", description = "Signing up and in, the caller, sessions, second factor"),
         (name = "users", description = "The organization's people and invitations"),

@@ -14,6 +14,7 @@ mod findings;
 mod partners;
 mod scan_settings;
 mod scans;
+mod schedules;
 mod users;
 
 use axum::Router;
@@ -104,6 +105,27 @@ pub fn endpoints() -> Declare {
             "/api/v1/scan-settings",
             ("scan_settings.update", "scan_settings", OK),
             scan_settings::put,
+        )
+        .read("/api/v1/schedules", schedules::list)
+        .change(
+            POST,
+            "/api/v1/schedules",
+            ("schedules.create", "schedule", CREATED),
+            schedules::create,
+        )
+        .replayable()
+        .read("/api/v1/schedules/{schedule_id}", schedules::get)
+        .change(
+            PATCH,
+            "/api/v1/schedules/{schedule_id}",
+            ("schedules.update", "schedule", OK),
+            schedules::update,
+        )
+        .change(
+            DELETE,
+            "/api/v1/schedules/{schedule_id}",
+            ("schedules.delete", "schedule", OK),
+            schedules::delete,
         )
         .read("/api/v1/findings", findings::list)
         .read("/api/v1/findings/export", findings::export)
