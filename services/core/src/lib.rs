@@ -58,7 +58,7 @@ pub(crate) struct AppContext {
     pub accounts: AccountSettings,
     /// The request metrics (the first of `api::router`'s steps records them).
     pub metrics: Metrics,
-    pub secrets: totp::SecretBox,
+    pub secrets: s4e_secrets::SecretBox,
     /// Whose `X-Forwarded-For` names the client (`client_address.rs`).
     pub trusted_proxies: client_address::TrustedProxies,
     /// Cancelled when the gateway shuts down: ends long-lived responses (event streams).
@@ -171,13 +171,14 @@ async fn run(
             Duration::from_secs(24 * 60 * 60),
         ),
         session_max_age: Duration::from_secs(config.settings.session_max_age_seconds),
-        secrets: totp::SecretBox::new(
+        secrets: s4e_secrets::SecretBox::new(
             config
                 .settings
                 .secrets_key
                 .as_deref()
                 .unwrap_or(token.expose())
                 .as_bytes(),
+            totp::SEALING_PURPOSE,
         ),
         accounts: AccountSettings {
             signup_enabled: config.settings.signup_enabled,

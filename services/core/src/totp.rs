@@ -1,16 +1,17 @@
 //! Time-based one-time passwords (RFC 6238: HMAC-SHA1, 30-second steps, 6 digits), the second
-//! factor authenticator apps speak, and the sealing of TOTP secrets for storage: base keeps
-//! them encrypted (AES-256-GCM) so that a database dump alone does not yield them.
+//! factor authenticator apps speak. Base keeps the secrets sealed (`s4e_secrets::SecretBox`,
+//! purpose [`SEALING_PURPOSE`]) so that a database dump alone does not yield them.
 
 use rand::RngCore;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::{hkdf, hmac};
+use ring::hmac;
 
 const STEP_SECONDS: u64 = 30;
 const DIGITS: u32 = 6;
 /// Codes of the neighbouring steps are accepted too: phones' clocks drift.
 const WINDOW: u64 = 1;
 pub const SECRET_LEN: usize = 20;
+/// The key derivation's salt for TOTP secrets (unchanged since they were first sealed).
+pub const SEALING_PURPOSE: &[u8] = b"s4e totp secrets";
 
 pub fn generate_secret() -> Vec<u8> {
     let mut secret = vec![0u8; SECRET_LEN];
@@ -116,71 +117,6 @@ fn url_escape(value: &str) -> String {
         .collect()
 }
 
-/// Seals and opens TOTP secrets with a key derived from the deployment's secret.
-#[derive(Clone)]
-pub struct SecretBox {
-    key: std::sync::Arc<LessSafeKey>,
-}
-
-struct KeyLength;
-
-impl hkdf::KeyType for KeyLength {
-    fn len(&self) -> usize {
-        32
-    }
-}
-
-impl SecretBox {
-    pub fn new(master: &[u8]) -> Self {
-        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"s4e totp secrets");
-        let prk = salt.extract(master);
-        let info: &[&[u8]] = &[b"aes-256-gcm v1"];
-        let okm = prk
-            .expand(info, KeyLength)
-            .expect("32 bytes is a valid HKDF-SHA256 output");
-        let mut bytes = [0u8; 32];
-        okm.fill(&mut bytes)
-            .expect("the buffer has the asked length");
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).expect("a 32-byte AES key");
-        Self {
-            key: std::sync::Arc::new(LessSafeKey::new(unbound)),
-        }
-    }
-
-    /// `v1:` + hex(nonce ‖ ciphertext ‖ tag).
-    pub fn seal(&self, plain: &[u8]) -> String {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let mut sealed = plain.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::empty(),
-                &mut sealed,
-            )
-            .expect("sealing a short secret cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        format!("v1:{}", hex::encode(out))
-    }
-
-    /// The secret, or `None` when the value was not sealed with this key.
-    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
-        let bytes = hex::decode(sealed.strip_prefix("v1:")?).ok()?;
-        if bytes.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, rest) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut rest = rest.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::empty(), &mut rest)
-            .ok()?;
-        Some(plain.to_vec())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,16 +169,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sealed_secrets_open_only_with_their_key() {
-        let sealer = SecretBox::new(b"a deployment secret of some length");
-        let sealed = sealer.seal(b"12345678901234567890");
-        assert!(sealed.starts_with("v1:"));
-        assert_ne!(sealer.seal(b"12345678901234567890"), sealed, "fresh nonce");
-        assert_eq!(sealer.open(&sealed).unwrap(), b"12345678901234567890");
-        let other = SecretBox::new(b"another deployment secret");
-        assert!(other.open(&sealed).is_none());
-        assert!(sealer.open("v1:00").is_none());
-        assert!(sealer.open("plain").is_none());
-    }
 }
