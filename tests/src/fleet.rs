@@ -144,11 +144,20 @@ fn scheduler_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_schedule
     }
 }
 
-fn trigger_config(env: &TestEnv) -> s4e_trigger::Config {
+/// The trigger's configuration in a fleet: local receivers are reachable, and deliveries are
+/// looked for once an hour (tests deliver with a `Deliverer` on a clock of their own).
+fn trigger_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_trigger::Config {
     s4e_trigger::Config {
         common: common(env),
         amqp: AmqpArgs {
             url: env.amqp_url.clone(),
+        },
+        base: BaseUrl { url: base.url() },
+        egress: egress(dns),
+        webhooks: s4e_trigger::WebhookSettings {
+            webhook_poll_milliseconds: 3_600_000,
+            webhook_timeout_seconds: 5,
+            ..Default::default()
         },
     }
 }
@@ -224,7 +233,7 @@ impl Fleet {
         let core = core_config(&env, &base, &scan, &dispatcher).spawn(listener().await)?;
         let crawler = crawler_config(&env).spawn(listener().await)?;
         let scheduler = scheduler_config(&env, &base, &scan).spawn(listener().await)?;
-        let trigger = trigger_config(&env).spawn(listener().await)?;
+        let trigger = trigger_config(&env, &base, &dns).spawn(listener().await)?;
         let http = reqwest::Client::new();
         for served in [
             &base,
@@ -273,7 +282,7 @@ impl Fleet {
         let core = core_config(env, &base, &scan, &dispatcher).spawn(listener().await)?;
         let crawler = crawler_config(env).spawn(listener().await)?;
         let scheduler = scheduler_config(env, &base, &scan).spawn(listener().await)?;
-        let trigger = trigger_config(env).spawn(listener().await)?;
+        let trigger = trigger_config(env, &base, &self.dns).spawn(listener().await)?;
         let replicas = Replicas {
             base,
             scan,
@@ -346,6 +355,15 @@ impl Fleet {
         })
         .await?;
         self.restart_core(|_| {}).await
+    }
+
+    /// A webhook deliverer configured as the fleet's trigger is, for a test to drive on a clock
+    /// of its own (`Deliverer::pass`).
+    pub async fn deliverer(&self) -> anyhow::Result<s4e_trigger::Deliverer> {
+        trigger_config(&self.env, &self.base, &self.dns)
+            .deliverer(s4e_runtime::Metrics::new())
+            .await
+            .map_err(|error| anyhow::anyhow!(error))
     }
 
     /// The settings every service of this fleet shares, for a test that starts one more.

@@ -300,3 +300,73 @@ impl RedisProxy {
         self.cut.cancel();
     }
 }
+
+/// A webhook receiver: records every request it gets (headers and body) and answers each with
+/// the next status it was told to give, 204 once those run out. Stops when dropped.
+pub struct Receiver {
+    pub url: String,
+    state: Arc<ReceiverState>,
+    _server: Target,
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: std::sync::Mutex<Vec<Received>>,
+    answers: std::sync::Mutex<std::collections::VecDeque<u16>>,
+}
+
+/// One request a [`Receiver`] got; header names in lower case.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = Arc::new(ReceiverState::default());
+        let shared = state.clone();
+        let router = axum::Router::new().fallback(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let state = shared.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(name, value)| {
+                            (
+                                name.as_str().to_string(),
+                                value.to_str().unwrap_or_default().to_string(),
+                            )
+                        })
+                        .collect();
+                    state.received.lock().unwrap().push(Received {
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    let status = state.answers.lock().unwrap().pop_front().unwrap_or(204);
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
+        let listener = listener().await;
+        let url = format!(
+            "http://{}/hooks",
+            listener.local_addr().expect("local addr")
+        );
+        let server = Target::serve(listener, url.clone(), router);
+        Receiver {
+            url,
+            state,
+            _server: server,
+        }
+    }
+
+    /// The next requests are answered with these statuses, in order.
+    pub fn answer_next(&self, statuses: &[u16]) {
+        self.state.answers.lock().unwrap().extend(statuses);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().unwrap().clone()
+    }
+}

@@ -107,6 +107,20 @@ async fn malformed_bodies_and_dates_are_refused_in_the_callers_terms() {
     let (status, message) = refusal(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message.starts_with("value: invalid type"), "{message}");
+    // A change of nothing spelt as an array is not read by position: every body is an object.
+    let asset = fleet
+        .create_asset("domain", "shape.example.com")
+        .await
+        .unwrap();
+    let response = fleet
+        .request(Method::PATCH, &format!("/assets/{asset}"))
+        .json(&json!([null]))
+        .send()
+        .await
+        .unwrap();
+    let (status, message) = refusal(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(message, "the body must be a JSON object");
 
     // A date past RFC 3339's four-digit years is refused, and the listing stays readable.
     let response = fleet

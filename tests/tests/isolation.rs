@@ -95,6 +95,16 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             .unwrap(),
     )
     .await;
+    // An endpoint before the scan, so that the scan's event makes a delivery.
+    let hook = json_of(
+        a.request(&fleet, Method::POST, "/api/v1/webhooks")
+            .json(&json!({"url": "https://hooks.a.test/s4e"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let endpoint_id = hook["endpoint"]["id"].as_str().unwrap().to_string();
     let scan = json_of(
         a.request(&fleet, Method::POST, "/api/v1/scans")
             .json(&json!({"asset_id": asset["id"], "checks": ["http_headers"]}))
@@ -163,7 +173,30 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             .unwrap(),
     )
     .await;
+    let delivery_id = s4e_test_support::wait_for(
+        "A's delivery",
+        std::time::Duration::from_secs(30),
+        || async {
+            let page = a
+                .request(
+                    &fleet,
+                    Method::GET,
+                    &format!("/api/v1/webhooks/{endpoint_id}/deliveries"),
+                )
+                .send()
+                .await
+                .ok()?
+                .json::<Value>()
+                .await
+                .ok()?;
+            page["items"][0]["id"].as_str().map(str::to_string)
+        },
+    )
+    .await
+    .unwrap();
     let a_ids: HashMap<&str, String> = HashMap::from([
+        ("endpoint_id", endpoint_id.clone()),
+        ("delivery_id", delivery_id.clone()),
         ("schedule_id", schedule["id"].as_str().unwrap().to_string()),
         ("asset_id", asset["id"].as_str().unwrap().to_string()),
         ("scan_id", scan_id.clone()),
@@ -329,6 +362,7 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             "/api/v1/users",
             "/api/v1/invitations",
             "/api/v1/schedules",
+            "/api/v1/webhooks",
         ] {
             let body = json_of(
                 caller

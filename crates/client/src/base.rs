@@ -13,6 +13,11 @@ use s4e_types::api::{
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
 use s4e_types::schedule::{ClaimDueSchedules, DueSchedule, ScheduleFired};
+use s4e_types::webhook::{
+    ClaimDueDeliveries, DeliveryAttempted, DeliveryPage, DeliveryQuery, DueDelivery,
+    RotateWebhookSecret, StoreWebhookEndpoint, UpdateWebhookEndpoint, WebhookDelivery,
+    WebhookDeliveryWithAttempts, WebhookEndpoint, WebhookEvent,
+};
 use s4e_types::{
     ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
     FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage, RunQuery, ScanJob,
@@ -20,6 +25,7 @@ use s4e_types::{
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 use s4e_types::{NewSchedule, Schedule, ScheduleId, UpdateSchedule};
+use s4e_types::{WebhookDeliveryId, WebhookEndpointId};
 
 use crate::error::ClientError;
 use s4e_types::routes::base as routes;
@@ -276,6 +282,139 @@ impl BaseClient {
     ) -> Result<Schedule, ClientError> {
         self.http
             .call_with_body(routes::SCHEDULE_FIRED, &[&org_id, &schedule_id], fired)
+            .await
+    }
+
+    pub async fn create_webhook(
+        &self,
+        org_id: OrgId,
+        endpoint: &StoreWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, ClientError> {
+        self.http
+            .call_with_body(routes::CREATE_WEBHOOK, &[&org_id], endpoint)
+            .await
+    }
+
+    pub async fn list_webhooks(&self, org_id: OrgId) -> Result<Vec<WebhookEndpoint>, ClientError> {
+        let list: List<WebhookEndpoint> = self.http.call(routes::WEBHOOKS, &[&org_id]).await?;
+        Ok(list.items)
+    }
+
+    pub async fn get_webhook(
+        &self,
+        org_id: OrgId,
+        endpoint_id: WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, ClientError> {
+        self.http
+            .call(routes::WEBHOOK, &[&org_id, &endpoint_id])
+            .await
+    }
+
+    pub async fn update_webhook(
+        &self,
+        org_id: OrgId,
+        endpoint_id: WebhookEndpointId,
+        change: &UpdateWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, ClientError> {
+        self.http
+            .call_with_body(routes::UPDATE_WEBHOOK, &[&org_id, &endpoint_id], change)
+            .await
+    }
+
+    pub async fn delete_webhook(
+        &self,
+        org_id: OrgId,
+        endpoint_id: WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, ClientError> {
+        self.http
+            .call(routes::DELETE_WEBHOOK, &[&org_id, &endpoint_id])
+            .await
+    }
+
+    pub async fn rotate_webhook_secret(
+        &self,
+        org_id: OrgId,
+        endpoint_id: WebhookEndpointId,
+        rotation: &RotateWebhookSecret,
+    ) -> Result<WebhookEndpoint, ClientError> {
+        self.http
+            .call_with_body(
+                routes::ROTATE_WEBHOOK_SECRET,
+                &[&org_id, &endpoint_id],
+                rotation,
+            )
+            .await
+    }
+
+    pub async fn webhook_deliveries(
+        &self,
+        org_id: OrgId,
+        endpoint_id: WebhookEndpointId,
+        query: &DeliveryQuery,
+    ) -> Result<DeliveryPage, ClientError> {
+        let mut pairs = Vec::new();
+        if let Some(before) = query.before {
+            pairs.push(("before", before.to_string()));
+        }
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        self.http
+            .call_with_query(routes::WEBHOOK_DELIVERIES, &[&org_id, &endpoint_id], &pairs)
+            .await
+    }
+
+    pub async fn webhook_delivery(
+        &self,
+        org_id: OrgId,
+        delivery_id: WebhookDeliveryId,
+    ) -> Result<WebhookDeliveryWithAttempts, ClientError> {
+        self.http
+            .call(routes::WEBHOOK_DELIVERY, &[&org_id, &delivery_id])
+            .await
+    }
+
+    pub async fn redeliver_webhook(
+        &self,
+        org_id: OrgId,
+        delivery_id: WebhookDeliveryId,
+    ) -> Result<WebhookDelivery, ClientError> {
+        self.http
+            .call(routes::REDELIVER_WEBHOOK, &[&org_id, &delivery_id])
+            .await
+    }
+
+    /// Records an event for the organization's webhook endpoints; how many deliveries it made.
+    pub async fn record_webhook_event(
+        &self,
+        org_id: OrgId,
+        event: &WebhookEvent,
+    ) -> Result<u64, ClientError> {
+        self.http
+            .call_with_body(routes::RECORD_WEBHOOK_EVENT, &[&org_id], event)
+            .await
+    }
+
+    /// Leases the deliveries due at `claim.now`, of every organization.
+    pub async fn claim_due_deliveries(
+        &self,
+        claim: &ClaimDueDeliveries,
+    ) -> Result<Vec<DueDelivery>, ClientError> {
+        let list: List<DueDelivery> = self
+            .http
+            .call_with_body(routes::CLAIM_DUE_DELIVERIES, &[], claim)
+            .await?;
+        Ok(list.items)
+    }
+
+    pub async fn webhook_attempted(
+        &self,
+        org_id: OrgId,
+        delivery_id: WebhookDeliveryId,
+        attempt: &DeliveryAttempted,
+    ) -> Result<WebhookDelivery, ClientError> {
+        self.http
+            .call_with_body(routes::WEBHOOK_ATTEMPTED, &[&org_id, &delivery_id], attempt)
             .await
     }
 

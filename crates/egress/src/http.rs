@@ -57,6 +57,8 @@ pub struct Request {
     pub method: Method,
     pub headers: HeaderMap,
     pub body_limit: usize,
+    /// What to send as the body (none unless set).
+    pub body: Option<Vec<u8>>,
 }
 
 impl Request {
@@ -71,6 +73,7 @@ impl Request {
             method,
             headers: HeaderMap::new(),
             body_limit,
+            body: None,
         }
     }
 }
@@ -140,10 +143,13 @@ impl Pinned {
     ) -> Result<Fetched, ReachError> {
         let addr = self.addr;
         let started = Instant::now();
-        let builder = self
+        let mut builder = self
             .client
             .request(request.method.clone(), url.as_str())
             .headers(request.headers.clone());
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
         let sent = timeout_at(deadline, builder.send()).await;
         let mut response = match sent {
             Err(_elapsed) => return Err(ReachError::Timeout(timeout)),

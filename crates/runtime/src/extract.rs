@@ -163,6 +163,11 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(request, state).await?;
+        // Every public body is an object; serde would otherwise read a struct from an array
+        // by position (`[null, null]` as a change of nothing).
+        if !value.is_object() {
+            return Err(ApiError::bad_request("the body must be a JSON object"));
+        }
         if let Some(field) = control_character_at(&value) {
             return Err(ApiError::bad_request(format!(
                 "{field}: must not contain control characters"

@@ -91,6 +91,14 @@ id_type!(
     /// A recurring scan of an asset.
     ScheduleId
 );
+id_type!(
+    /// Where an organization's events are POSTed.
+    WebhookEndpointId
+);
+id_type!(
+    /// One event for one webhook endpoint, with its attempts.
+    WebhookDeliveryId
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod routes;
 pub mod scan;
 pub mod schedule;
+pub mod webhook;
 
 pub use account::{Role, User};
 pub use asset::{Asset, AssetKind, AssetListQuery, NewAsset, UpdateAsset, VerificationMethod};
@@ -27,7 +28,7 @@ pub use finding::{
 pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
     ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId,
-    ScheduleId, UserId,
+    ScheduleId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use scan::{
     CheckKind, JobSpec, JobStatus, PortScope, RunPage, RunQuery, RunStatus, ScanJob, ScanProfile,

@@ -107,6 +107,20 @@ pub mod base {
         /// Leases the schedules of every organization that are due at the caller's `now`.
         CLAIM_DUE_SCHEDULES = Post "/internal/v1/schedules/claim-due";
         SCHEDULE_FIRED = Post "/internal/v1/orgs/{org_id}/schedules/{schedule_id}/fired";
+        CREATE_WEBHOOK = Post "/internal/v1/orgs/{org_id}/webhooks";
+        WEBHOOKS = Get "/internal/v1/orgs/{org_id}/webhooks";
+        WEBHOOK = Get "/internal/v1/orgs/{org_id}/webhooks/{endpoint_id}";
+        UPDATE_WEBHOOK = Patch "/internal/v1/orgs/{org_id}/webhooks/{endpoint_id}";
+        DELETE_WEBHOOK = Delete "/internal/v1/orgs/{org_id}/webhooks/{endpoint_id}";
+        ROTATE_WEBHOOK_SECRET = Post "/internal/v1/orgs/{org_id}/webhooks/{endpoint_id}/secret";
+        WEBHOOK_DELIVERIES = Get "/internal/v1/orgs/{org_id}/webhooks/{endpoint_id}/deliveries";
+        WEBHOOK_DELIVERY = Get "/internal/v1/orgs/{org_id}/webhook-deliveries/{delivery_id}";
+        REDELIVER_WEBHOOK = Post "/internal/v1/orgs/{org_id}/webhook-deliveries/{delivery_id}/redeliver";
+        /// One delivery per endpoint of the organization that asks for the event's type.
+        RECORD_WEBHOOK_EVENT = Post "/internal/v1/orgs/{org_id}/webhook-events";
+        /// Leases the deliveries of every organization that are due at the caller's `now`.
+        CLAIM_DUE_DELIVERIES = Post "/internal/v1/webhook-deliveries/claim-due";
+        WEBHOOK_ATTEMPTED = Post "/internal/v1/orgs/{org_id}/webhook-deliveries/{delivery_id}/attempts";
         CREATE_RUN = Post "/internal/v1/orgs/{org_id}/runs";
         RUNS = Get "/internal/v1/orgs/{org_id}/runs";
         RUN = Get "/internal/v1/orgs/{org_id}/runs/{run_id}";

@@ -59,6 +59,8 @@ pub(crate) struct AppContext {
     /// The request metrics (the first of `api::router`'s steps records them).
     pub metrics: Metrics,
     pub secrets: s4e_secrets::SecretBox,
+    /// Seals webhook signing secrets for s4e-trigger, under the same key material.
+    pub webhook_secrets: s4e_secrets::SecretBox,
     /// Whose `X-Forwarded-For` names the client (`client_address.rs`).
     pub trusted_proxies: client_address::TrustedProxies,
     /// Cancelled when the gateway shuts down: ends long-lived responses (event streams).
@@ -179,6 +181,14 @@ async fn run(
                 .unwrap_or(token.expose())
                 .as_bytes(),
             totp::SEALING_PURPOSE,
+        ),
+        webhook_secrets: api::webhook_secret_box(
+            config
+                .settings
+                .secrets_key
+                .as_deref()
+                .unwrap_or(token.expose())
+                .as_bytes(),
         ),
         accounts: AccountSettings {
             signup_enabled: config.settings.signup_enabled,

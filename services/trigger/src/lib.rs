@@ -1,12 +1,22 @@
-//! s4e-trigger: consumes the platform's events. Today it records them (log and metrics);
-//! automation rules and outbound webhooks will act on them here.
+//! s4e-trigger: acts on the platform's events. It records each event its organization's webhook
+//! endpoints ask for as deliveries (`events.rs`) and delivers them, signed and retried
+//! (`deliver.rs`, `signature.rs`). Automation rules and inbound webhooks come here too.
 
+mod deliver;
+mod events;
+pub mod signature;
+
+pub use deliver::Deliverer;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use s4e_bus::{Bus, BusOptions, Incoming, Outcome, Queue};
-use s4e_runtime::AmqpArgs;
+use s4e_bus::{Bus, BusOptions, Queue};
+use s4e_client::BaseClient;
+use s4e_egress::{EgressArgs, OwnServices};
+use s4e_runtime::{AmqpArgs, BaseUrl};
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
-use s4e_types::Message;
+use s4e_secrets::SecretBox;
 use tokio::net::TcpListener;
 
 #[derive(Clone, Debug, clap::Args)]
@@ -16,6 +26,76 @@ pub struct Config {
 
     #[command(flatten)]
     pub amqp: AmqpArgs,
+
+    #[command(flatten)]
+    pub base: BaseUrl,
+
+    // Where webhooks may be delivered: the same policy as the checks'.
+    #[command(flatten)]
+    pub egress: EgressArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Outbound webhook delivery; every one has a default.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WebhookSettings {
+    /// Key material the gateway sealed webhook secrets with (defaults to the service token,
+    /// as in the gateway; the two must agree).
+    #[arg(
+        long,
+        env = "S4E_SECRETS_KEY",
+        value_name = "S4E_SECRETS_KEY",
+        hide_env_values = true
+    )]
+    pub secrets_key: Option<String>,
+
+    /// How often to look for deliveries that are due.
+    #[arg(
+        long,
+        env = "S4E_WEBHOOK_POLL_MILLISECONDS",
+        value_name = "S4E_WEBHOOK_POLL_MILLISECONDS",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    pub webhook_poll_milliseconds: u64,
+
+    /// The longest one delivery attempt may take.
+    #[arg(
+        long,
+        env = "S4E_WEBHOOK_TIMEOUT_SECONDS",
+        value_name = "S4E_WEBHOOK_TIMEOUT_SECONDS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=300)
+    )]
+    pub webhook_timeout_seconds: u64,
+
+    /// Deliveries in flight at once per trigger replica.
+    #[arg(
+        long,
+        env = "S4E_WEBHOOK_CONCURRENCY",
+        value_name = "S4E_WEBHOOK_CONCURRENCY",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=10000)
+    )]
+    pub webhook_concurrency: u32,
+
+    /// An endpoint whose every attempt failed for this long is disabled (default 5 days).
+    #[arg(
+        long,
+        env = "S4E_WEBHOOK_DISABLE_AFTER_HOURS",
+        value_name = "S4E_WEBHOOK_DISABLE_AFTER_HOURS",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub webhook_disable_after_hours: u32,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        s4e_runtime::config::defaults()
+    }
 }
 
 impl Service for Config {
@@ -36,6 +116,30 @@ impl Service for Config {
     }
 }
 
+impl Config {
+    /// The deliverer these settings make (the service runs one; tests drive their own).
+    pub async fn deliverer(&self, metrics: Metrics) -> Result<Deliverer, BoxError> {
+        let token = self.common.service_token.expose();
+        let base = BaseClient::new(&self.base.url, token)?;
+        // Deliveries never reach the platform's own services, whatever the policy allows.
+        let own_services =
+            OwnServices::resolve([self.base.url.clone(), self.amqp.url.clone()]).await;
+        let settings = &self.webhooks;
+        let key = settings.secrets_key.as_deref().unwrap_or(token);
+        Ok(Deliverer {
+            base,
+            egress: self.egress.policy(own_services),
+            secrets: SecretBox::new(key.as_bytes(), s4e_types::webhook::SEALING_PURPOSE),
+            metrics,
+            timeout: Duration::from_secs(settings.webhook_timeout_seconds),
+            disable_after: chrono::Duration::hours(i64::from(settings.webhook_disable_after_hours)),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                settings.webhook_concurrency as usize,
+            )),
+        })
+    }
+}
+
 async fn run(
     config: Config,
     listener: TcpListener,
@@ -51,41 +155,39 @@ async fn run(
         })
         .await?;
     let metrics = Metrics::new();
-    let readiness = Readiness::new().with_flag("rabbitmq", {
-        let bus = bus.clone();
-        move || bus.is_connected()
-    });
+    let deliverer = config.deliverer(metrics.clone()).await?;
+    let base = deliverer.base.clone();
+    let readiness = Readiness::new()
+        .with_flag("rabbitmq", {
+            let bus = bus.clone();
+            move || bus.is_connected()
+        })
+        .with_probe(
+            "base",
+            base.clone(),
+            |base| async move { base.ready().await },
+        );
     let consumers = CancellationToken::new();
     let events = bus.consume(Queue::TriggerEvents, 32, consumers.clone(), {
         let metrics = metrics.clone();
         move |incoming| {
-            let metrics = metrics.clone();
-            async move { record(&metrics, incoming) }
+            let (base, metrics) = (base.clone(), metrics.clone());
+            async move { events::handle(&base, &metrics, incoming).await }
         }
     });
+    let delivering = tokio::spawn(deliverer.run(
+        Duration::from_millis(config.webhooks.webhook_poll_milliseconds),
+        consumers.clone(),
+    ));
     let router = s4e_runtime::health::router(readiness, metrics.clone());
     let router = s4e_runtime::with_common_layers(router, metrics);
     let served = s4e_runtime::serve(listener, router, shutdown).await;
     consumers.cancel();
     let _ = events.await;
+    if let Err(error) = delivering.await {
+        tracing::error!(%error, "delivery loop ended abnormally");
+    }
     bus.close().await;
     served?;
     Ok(())
-}
-
-fn record(metrics: &Metrics, incoming: Incoming) -> Outcome {
-    let envelope = incoming.envelope;
-    let kind = envelope.message.type_name();
-    metrics.inc(
-        "s4e_trigger_events_total",
-        "Platform events received, by type.",
-        &[("type", kind)],
-    );
-    if let Message::ScanCompleted(done) = &envelope.message {
-        tracing::info!(
-            org_id = %envelope.org_id, run_id = %done.run_id, status = done.status.as_str(),
-            findings = done.findings_count, "scan finished"
-        );
-    }
-    Outcome::Ack
 }

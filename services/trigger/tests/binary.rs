@@ -4,7 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use s4e_test_support::{TestEnv, wait_for};
+use s4e_runtime::{CommonConfig, Service, ServiceToken};
+use s4e_test_support::{TestEnv, listener, wait_for};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_s4e-trigger");
 
@@ -13,6 +14,7 @@ fn a_bad_setting_fails_start_up_naming_the_variable() {
     let output = Command::new(BINARY)
         .env("S4E_SERVICE_TOKEN", "x".repeat(40))
         .env("S4E_AMQP_URL", "amqp://127.0.0.1:5672/%2f")
+        .env("S4E_BASE_URL", "http://127.0.0.1:8081")
         .env("S4E_LISTEN", "not-an-address")
         .output()
         .unwrap();
@@ -33,6 +35,18 @@ fn a_bad_setting_fails_start_up_naming_the_variable() {
 #[tokio::test]
 async fn sigterm_stops_the_service_cleanly() {
     let env = TestEnv::new().await.unwrap();
+    // The trigger is ready once base answers.
+    let base = s4e_base::Config {
+        common: CommonConfig::new(
+            ServiceToken::new(&env.service_token).unwrap(),
+            &env.namespace,
+        ),
+        database_url: env.database_url.clone(),
+        database_max_connections: 2,
+        migrate_on_start: true,
+    }
+    .spawn(listener().await)
+    .unwrap();
     let port = s4e_test_support::listener()
         .await
         .local_addr()
@@ -41,6 +55,7 @@ async fn sigterm_stops_the_service_cleanly() {
     let mut child = tokio::process::Command::new(BINARY)
         .env("S4E_SERVICE_TOKEN", &env.service_token)
         .env("S4E_AMQP_URL", &env.amqp_url)
+        .env("S4E_BASE_URL", base.url())
         .env("S4E_NAMESPACE", &env.namespace)
         .env("S4E_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::piped())
@@ -80,5 +95,6 @@ async fn sigterm_stops_the_service_cleanly() {
         .unwrap();
     assert!(stdout.contains("shutdown requested"), "{stdout}");
     assert!(stdout.contains("consumer stopped"), "{stdout}");
+    base.stop().await.unwrap();
     env.cleanup().await.unwrap();
 }

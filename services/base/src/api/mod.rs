@@ -10,6 +10,7 @@ mod runs;
 mod scan_settings;
 mod schedules;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use s4e_runtime::{ApiError, InternalRouter, ServiceToken};
@@ -67,6 +68,18 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::DELETE_SCHEDULE, schedules::delete)
         .at(routes::CLAIM_DUE_SCHEDULES, schedules::claim_due)
         .at(routes::SCHEDULE_FIRED, schedules::fired)
+        .at(routes::CREATE_WEBHOOK, webhooks::create)
+        .at(routes::WEBHOOKS, webhooks::list)
+        .at(routes::WEBHOOK, webhooks::get)
+        .at(routes::UPDATE_WEBHOOK, webhooks::update)
+        .at(routes::DELETE_WEBHOOK, webhooks::delete)
+        .at(routes::ROTATE_WEBHOOK_SECRET, webhooks::rotate_secret)
+        .at(routes::WEBHOOK_DELIVERIES, webhooks::deliveries)
+        .at(routes::WEBHOOK_DELIVERY, webhooks::delivery)
+        .at(routes::REDELIVER_WEBHOOK, webhooks::redeliver)
+        .at(routes::RECORD_WEBHOOK_EVENT, webhooks::record_event)
+        .at(routes::CLAIM_DUE_DELIVERIES, webhooks::claim_due)
+        .at(routes::WEBHOOK_ATTEMPTED, webhooks::attempted)
         .at(routes::CREATE_RUN, runs::create)
         .at(routes::RUNS, runs::list)
         .at(routes::RUN, runs::get)

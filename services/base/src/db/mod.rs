@@ -12,6 +12,7 @@ pub mod runs;
 pub mod scan_settings;
 pub mod schedules;
 pub mod users;
+pub mod webhooks;
 
 pub use change::Change;
 

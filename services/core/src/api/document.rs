@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 
 use super::{
     accounts, api_keys, assets, audit_log, catalog, dashboard, dead_letters, findings, partners,
-    scan_settings, scans, schedules, users,
+    scan_settings, scans, schedules, users, webhooks,
 };
 use crate::endpoints::{Caller, Endpoint};
 
@@ -56,6 +56,8 @@ other organization's id answers 404, and the customer's audit log records the pa
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
         catalog::get, scan_settings::get, scan_settings::put,
         schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery, webhooks::redeliver,
         findings::list, findings::export, findings::bulk_update_status, findings::get,
         findings::update_status,
         api_keys::list, api_keys::create, api_keys::revoke,
@@ -69,6 +71,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         (name = "assets", description = "What the organization owns and scans"),
         (name = "scans", description = "Scan runs, their jobs, the catalog of checks and the scan settings"),
         (name = "schedules", description = "Recurring scans"),
+        (name = "webhooks", description = "Events delivered to the organization's endpoints"),
         (name = "findings", description = "What the scans found, triage and exports"),
         (name = "account", description = "Signing up and in, the caller, sessions, second factor"),
         (name = "users", description = "The organization's people and invitations"),

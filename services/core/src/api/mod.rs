@@ -16,6 +16,7 @@ mod scan_settings;
 mod scans;
 mod schedules;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::Request;
@@ -126,6 +127,46 @@ pub fn endpoints() -> Declare {
             "/api/v1/schedules/{schedule_id}",
             ("schedules.delete", "schedule", OK),
             schedules::delete,
+        )
+        .read("/api/v1/webhooks", webhooks::list)
+        .change(
+            POST,
+            "/api/v1/webhooks",
+            ("webhooks.create", "webhook", CREATED),
+            webhooks::create,
+        )
+        .read("/api/v1/webhooks/{endpoint_id}", webhooks::get)
+        .change(
+            PATCH,
+            "/api/v1/webhooks/{endpoint_id}",
+            ("webhooks.update", "webhook", OK),
+            webhooks::update,
+        )
+        .change(
+            DELETE,
+            "/api/v1/webhooks/{endpoint_id}",
+            ("webhooks.delete", "webhook", OK),
+            webhooks::delete,
+        )
+        .change(
+            POST,
+            "/api/v1/webhooks/{endpoint_id}/rotate-secret",
+            ("webhooks.rotate_secret", "webhook", OK),
+            webhooks::rotate_secret,
+        )
+        .read(
+            "/api/v1/webhooks/{endpoint_id}/deliveries",
+            webhooks::deliveries,
+        )
+        .read(
+            "/api/v1/webhook-deliveries/{delivery_id}",
+            webhooks::delivery,
+        )
+        .change(
+            POST,
+            "/api/v1/webhook-deliveries/{delivery_id}/redeliver",
+            ("webhooks.redeliver", "webhook_delivery", OK),
+            webhooks::redeliver,
         )
         .read("/api/v1/findings", findings::list)
         .read("/api/v1/findings/export", findings::export)
@@ -250,6 +291,8 @@ pub fn endpoints() -> Declare {
 /// enter from the public side; the caller's address counted, before any work is done for the
 /// request; who calls; the caller counted; a retried creation answered as the first time; a
 /// change's audit entry once answered; and a read's entity tag.
+pub use webhooks::secret_box as webhook_secret_box;
+
 pub fn router(state: AppState, readiness: Readiness) -> Router {
     let (api, endpoints) = endpoints().finish();
     let proxies = state.trusted_proxies.clone();
