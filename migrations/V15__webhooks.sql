@@ -51,3 +51,6 @@ CREATE TABLE webhook_attempts (
     duration_ms   bigint NOT NULL,
     PRIMARY KEY (delivery_id, number)
 );
+-- A claim walks each endpoint's due deliveries in order.
+CREATE INDEX webhook_deliveries_endpoint_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at)
+    WHERE status = 'pending';

@@ -169,20 +169,15 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     let view = fleet.wait_for_scan(&run_id, DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Completed);
 
-    // The trigger turns the scan's event into a delivery…
-    let pending = wait_for("the delivery", DEADLINE, || async {
-        let items = deliveries(&fleet, &endpoint_id).await;
-        (!items.is_empty()).then_some(items)
+    // The trigger turns the scan's event into a delivery and sends it at once.
+    wait_for("the delivery", DEADLINE, || async {
+        (!receiver.received().is_empty()).then_some(())
     })
     .await
     .unwrap();
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0]["status"], "pending");
-    assert_eq!(pending[0]["event_type"], "scan.completed");
-
-    // …which a pass delivers.
-    let deliverer = fleet.deliverer().await.unwrap();
-    assert_eq!(deliverer.pass(Utc::now()).await.unwrap(), 1);
+    let delivered = deliveries(&fleet, &endpoint_id).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["event_type"], "scan.completed");
     let received = receiver.received();
     assert_eq!(received.len(), 1);
     let request = &received[0];
@@ -193,7 +188,7 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     ));
     assert_eq!(
         request.headers["webhook-id"],
-        pending[0]["event_id"].as_str().unwrap()
+        delivered[0]["event_id"].as_str().unwrap()
     );
     assert_eq!(request.headers["content-type"], "application/json");
     let sent_at: i64 = request.headers["webhook-timestamp"].parse().unwrap();
@@ -204,14 +199,20 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     assert_eq!(body["data"]["status"], "completed");
     assert_eq!(body["data"]["findings_count"], 12);
 
-    let delivery_id = pending[0]["id"].as_str().unwrap();
-    let done = delivery(&fleet, delivery_id).await;
+    let delivery_id = delivered[0]["id"].as_str().unwrap();
+    let done = wait_for("the attempt recorded", DEADLINE, || async {
+        let done = delivery(&fleet, delivery_id).await;
+        (done["delivery"]["status"] == "succeeded").then_some(done)
+    })
+    .await
+    .unwrap();
     assert_eq!(done["delivery"]["status"], "succeeded");
     assert_eq!(done["delivery"]["attempts"], 1);
     assert_eq!(done["attempts"][0]["status_code"], 204);
     assert_eq!(done["payload"], body);
 
-    // Sent again on request, with the same id, signed again.
+    // Sent again on request, with the same id, signed again (by a pass of the test's).
+    let deliverer = fleet.deliverer().await.unwrap();
     let response = fleet
         .request(
             Method::POST,
@@ -387,5 +388,42 @@ async fn a_delivery_the_egress_policy_refuses_fails_with_the_reason() {
     assert!(error.starts_with("refusing to connect to"), "{error}");
     assert!(state["attempts"][0]["status_code"].is_null());
     assert_eq!(state["delivery"]["status"], "pending");
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn no_endpoint_holds_more_than_its_share_of_the_deliverers() {
+    let fleet = Fleet::start().await.unwrap();
+    let (slow, fast) = (Receiver::start().await, Receiver::start().await);
+    let (slow_id, _) = endpoint(&fleet, &slow.url).await;
+    let (fast_id, _) = endpoint(&fleet, &fast.url).await;
+    let org_id = org_id(&fleet).await;
+    for _ in 0..6 {
+        record_event(&fleet, org_id).await;
+    }
+    let base = BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
+    let claim = |now| s4e_types::webhook::ClaimDueDeliveries {
+        now,
+        limit: 100,
+        lease_seconds: 60,
+        per_endpoint: 2,
+    };
+    let count = |claimed: &[s4e_types::webhook::DueDelivery], id: &str| {
+        claimed
+            .iter()
+            .filter(|due| due.delivery.endpoint_id.to_string() == id)
+            .count()
+    };
+    // Two of each endpoint, however many are due…
+    let now = Utc::now();
+    let first = base.claim_due_deliveries(&claim(now)).await.unwrap();
+    assert_eq!((count(&first, &slow_id), count(&first, &fast_id)), (2, 2));
+    // …and none more while those are in flight (a slow endpoint's leases still running).
+    let second = base.claim_due_deliveries(&claim(now)).await.unwrap();
+    assert!(second.is_empty());
+    // Once its leases ran out (its deliverer died), the endpoint's turn comes again.
+    let later = now + chrono::Duration::seconds(61);
+    let third = base.claim_due_deliveries(&claim(later)).await.unwrap();
+    assert_eq!((count(&third, &slow_id), count(&third, &fast_id)), (2, 2));
     fleet.stop().await.unwrap();
 }

@@ -179,6 +179,8 @@ pub struct ClaimDueDeliveries {
     pub now: DateTime<Utc>,
     pub limit: u16,
     pub lease_seconds: u32,
+    /// The most deliveries of one endpoint in flight at once, across every deliverer.
+    pub per_endpoint: u16,
 }
 
 /// Internal: a due delivery with what sending it takes.

@@ -20,7 +20,7 @@ use s4e_egress::http::{Pinned, Request, approve};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_secrets::SecretBox;
 use s4e_types::webhook::{ClaimDueDeliveries, DeliveryAttempted, DueDelivery};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -40,6 +40,11 @@ pub struct Deliverer {
     /// An endpoint whose every attempt failed for this long is disabled.
     pub disable_after: chrono::Duration,
     pub permits: Arc<Semaphore>,
+    /// The most deliveries of one endpoint in flight at once, across every replica.
+    pub per_endpoint: u16,
+    /// Woken when an event made deliveries, so that they start at once rather than at the next
+    /// poll.
+    pub wake: Arc<Notify>,
 }
 
 impl Deliverer {
@@ -50,13 +55,14 @@ impl Deliverer {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = ticker.tick() => {
-                    if let Err(error) = self.start_due(Utc::now(), &mut running).await {
-                        tracing::warn!(%error, "cannot claim due webhook deliveries");
-                    }
-                    // Reap what finished.
-                    while running.try_join_next().is_some() {}
-                }
+                _ = ticker.tick() => {}
+                () = self.wake.notified() => {}
+                // A finished delivery frees a permit for what waits.
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+            while running.try_join_next().is_some() {}
+            if let Err(error) = self.start_due(Utc::now(), &mut running).await {
+                tracing::warn!(%error, "cannot claim due webhook deliveries");
             }
         }
         // In-flight attempts finish and are recorded; nothing new starts.
@@ -87,6 +93,7 @@ impl Deliverer {
             limit: u16::try_from(free).unwrap_or(u16::MAX),
             // Longer than an attempt can take, so a lease outlives the attempt it covers.
             lease_seconds: u32::try_from(self.timeout.as_secs() + 30).unwrap_or(u32::MAX),
+            per_endpoint: self.per_endpoint,
         };
         let due = self.base.claim_due_deliveries(&claim).await?;
         let started = due.len();

@@ -8,8 +8,15 @@ use s4e_runtime::Metrics;
 use s4e_types::Message;
 use s4e_types::webhook::WebhookEvent;
 use serde_json::json;
+use tokio::sync::Notify;
 
-pub async fn handle(base: &BaseClient, metrics: &Metrics, incoming: Incoming) -> Outcome {
+/// `wake` is told when the event made deliveries, so that they start at once.
+pub async fn handle(
+    base: &BaseClient,
+    metrics: &Metrics,
+    wake: &Notify,
+    incoming: Incoming,
+) -> Outcome {
     let envelope = incoming.envelope;
     let kind = envelope.message.type_name();
     metrics.inc(
@@ -44,7 +51,12 @@ pub async fn handle(base: &BaseClient, metrics: &Metrics, incoming: Incoming) ->
         }),
     };
     match base.record_webhook_event(envelope.org_id, &event).await {
-        Ok(_) => Outcome::Ack,
+        Ok(added) => {
+            if added > 0 {
+                wake.notify_one();
+            }
+            Outcome::Ack
+        }
         Err(error) if error.is_transient() => {
             Outcome::Retry(format!("recording deliveries: {error}"))
         }

@@ -81,6 +81,17 @@ pub struct WebhookSettings {
     )]
     pub webhook_concurrency: u32,
 
+    /// Deliveries of one endpoint in flight at once, across every replica: a slow endpoint
+    /// holds no more of the deliverers' slots than this.
+    #[arg(
+        long,
+        env = "S4E_WEBHOOK_ENDPOINT_CONCURRENCY",
+        value_name = "S4E_WEBHOOK_ENDPOINT_CONCURRENCY",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub webhook_endpoint_concurrency: u16,
+
     /// An endpoint whose every attempt failed for this long is disabled (default 5 days).
     #[arg(
         long,
@@ -136,6 +147,8 @@ impl Config {
             permits: Arc::new(tokio::sync::Semaphore::new(
                 settings.webhook_concurrency as usize,
             )),
+            per_endpoint: settings.webhook_endpoint_concurrency,
+            wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }
@@ -157,6 +170,7 @@ async fn run(
     let metrics = Metrics::new();
     let deliverer = config.deliverer(metrics.clone()).await?;
     let base = deliverer.base.clone();
+    let wake = deliverer.wake.clone();
     let readiness = Readiness::new()
         .with_flag("rabbitmq", {
             let bus = bus.clone();
@@ -171,8 +185,8 @@ async fn run(
     let events = bus.consume(Queue::TriggerEvents, 32, consumers.clone(), {
         let metrics = metrics.clone();
         move |incoming| {
-            let (base, metrics) = (base.clone(), metrics.clone());
-            async move { events::handle(&base, &metrics, incoming).await }
+            let (base, metrics, wake) = (base.clone(), metrics.clone(), wake.clone());
+            async move { events::handle(&base, &metrics, &wake, incoming).await }
         }
     });
     let delivering = tokio::spawn(deliverer.run(

@@ -446,20 +446,31 @@ struct DueRow {
 }
 
 /// Leases the deliveries due at `now` (of every organization, enabled endpoints only) to the
-/// caller, oldest due first; rows another deliverer is claiming are skipped, not waited for.
+/// caller, oldest due first, and never more than `per_endpoint` of one endpoint in flight at
+/// once across every deliverer (running leases count): an endpoint that is slow or down cannot
+/// take every deliverer's slots. Rows another deliverer is claiming are skipped, not waited for.
 pub async fn claim_due(
     pool: &PgPool,
     claim: &ClaimDueDeliveries,
 ) -> Result<Vec<DueDelivery>, DbError> {
     let rows = sqlx::query_as::<_, DueRow>(concat!(
         "WITH due AS (
-             SELECT d.id FROM webhook_deliveries d
-             JOIN webhook_endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-               AND (d.claimed_until IS NULL OR d.claimed_until <= $1)
+             SELECT d.id FROM webhook_endpoints e
+             CROSS JOIN LATERAL (
+                 SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+                 WHERE d.endpoint_id = e.id AND d.status = 'pending'
+                   AND d.next_attempt_at <= $1
+                   AND (d.claimed_until IS NULL OR d.claimed_until <= $1)
+                 ORDER BY d.next_attempt_at
+                 LIMIT greatest(0, $4 - (
+                     SELECT count(*) FROM webhook_deliveries x
+                     WHERE x.endpoint_id = e.id AND x.status = 'pending'
+                       AND x.claimed_until > $1))
+                 FOR UPDATE SKIP LOCKED
+             ) d
+             WHERE NOT e.disabled
              ORDER BY d.next_attempt_at
              LIMIT $2
-             FOR UPDATE OF d SKIP LOCKED
          )
          UPDATE webhook_deliveries d SET claimed_until = $1 + make_interval(secs => $3)
          FROM due, webhook_endpoints e
@@ -471,6 +482,7 @@ pub async fn claim_due(
     .bind(claim.now)
     .bind(i64::from(claim.limit))
     .bind(f64::from(claim.lease_seconds))
+    .bind(i64::from(claim.per_endpoint))
     .fetch_all(pool)
     .await?;
     let mut due = rows
