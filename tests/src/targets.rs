@@ -313,6 +313,7 @@ pub struct Receiver {
 struct ReceiverState {
     received: std::sync::Mutex<Vec<Received>>,
     answers: std::sync::Mutex<std::collections::VecDeque<u16>>,
+    delay: std::sync::Mutex<Option<std::time::Duration>>,
 }
 
 /// One request a [`Receiver`] got; header names in lower case.
@@ -320,6 +321,8 @@ struct ReceiverState {
 pub struct Received {
     pub headers: std::collections::HashMap<String, String>,
     pub body: Vec<u8>,
+    /// When its body had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Receiver {
@@ -342,8 +345,13 @@ impl Receiver {
                     state.received.lock().unwrap().push(Received {
                         headers,
                         body: body.to_vec(),
+                        at: std::time::Instant::now(),
                     });
                     let status = state.answers.lock().unwrap().pop_front().unwrap_or(204);
+                    let delay = *state.delay.lock().unwrap();
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
                     axum::http::StatusCode::from_u16(status).unwrap()
                 }
             },
@@ -368,5 +376,15 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.received.lock().unwrap().clone()
+    }
+
+    /// How many requests it got so far.
+    pub fn count(&self) -> usize {
+        self.state.received.lock().unwrap().len()
+    }
+
+    /// Every answer from now on comes this late (a slow endpoint).
+    pub fn answer_after(&self, delay: std::time::Duration) {
+        *self.state.delay.lock().unwrap() = Some(delay);
     }
 }

@@ -117,8 +117,18 @@ impl Timing {
     /// Validates what a person gives: the pattern, the time zone and the windows (each read in
     /// the schedule's zone). The error names the field at fault.
     pub fn parse(cron: &str, timezone: &str, windows: &[SkipWindow]) -> Result<Self, String> {
+        let timing = Self::read(cron, timezone, windows)?;
+        timing.recurrence.check_interval("cron", Utc::now())?;
+        Ok(timing)
+    }
+
+    /// The timing of a stored schedule (validated, interval included, when it was stored).
+    pub fn of(schedule: &Schedule) -> Result<Self, String> {
+        Self::read(&schedule.cron, &schedule.timezone, &schedule.skip_windows)
+    }
+
+    fn read(cron: &str, timezone: &str, windows: &[SkipWindow]) -> Result<Self, String> {
         let recurrence = Recurrence::parse("cron", cron, timezone)?;
-        recurrence.check_interval("cron", Utc::now())?;
         if windows.len() > MAX_SKIP_WINDOWS {
             return Err(format!("skip_windows: at most {MAX_SKIP_WINDOWS} windows"));
         }
@@ -142,11 +152,6 @@ impl Timing {
             recurrence,
             windows,
         })
-    }
-
-    /// The timing of a stored schedule (validated when it was stored).
-    pub fn of(schedule: &Schedule) -> Result<Self, String> {
-        Self::parse(&schedule.cron, &schedule.timezone, &schedule.skip_windows)
     }
 
     /// When a schedule of this timing is due after `after`.

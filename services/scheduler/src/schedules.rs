@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use s4e_client::{BaseClient, ClientError, ScanClient};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_schedule::{Decision, Timing, plan};
@@ -19,6 +20,8 @@ use s4e_types::{RunId, ScheduleOutcome};
 
 /// Schedules claimed per request to base.
 const BATCH: u16 = 100;
+/// Due schedules of a batch handled at once (each a few round trips to base and s4e-scan).
+const CONCURRENCY: usize = 16;
 
 #[derive(Clone)]
 pub struct Scheduler {
@@ -56,9 +59,9 @@ impl Scheduler {
             };
             let due = self.base.claim_due_schedules(&claim).await?;
             let claimed = due.len();
-            for schedule in due {
-                self.fire(schedule, now).await;
-            }
+            futures_util::stream::iter(due)
+                .for_each_concurrent(CONCURRENCY, |schedule| self.fire(schedule, now))
+                .await;
             handled += claimed;
             if claimed < usize::from(BATCH) {
                 return Ok(handled);
