@@ -54,3 +54,27 @@ CREATE TABLE webhook_attempts (
 -- A claim walks each endpoint's due deliveries in order.
 CREATE INDEX webhook_deliveries_endpoint_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at)
     WHERE status = 'pending';
+
+-- Inbound hooks: a signed call starts a scan of the hook's asset. Each call's message id is
+-- kept for a while, once per hook: a replayed call is refused.
+CREATE TABLE inbound_hooks (
+    id              uuid PRIMARY KEY,
+    org_id          uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    asset_id        uuid NOT NULL REFERENCES assets (id) ON DELETE CASCADE,
+    name            text,
+    profile         text,
+    checks          text[],
+    sealed_secret   text NOT NULL,
+    disabled        boolean NOT NULL DEFAULT false,
+    last_called_at  timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX inbound_hooks_org_idx ON inbound_hooks (org_id, created_at);
+
+CREATE TABLE inbound_hook_messages (
+    hook_id      uuid NOT NULL REFERENCES inbound_hooks (id) ON DELETE CASCADE,
+    message_id   text NOT NULL,
+    received_at  timestamptz NOT NULL,
+    PRIMARY KEY (hook_id, message_id)
+);
+CREATE INDEX inbound_hook_messages_received_idx ON inbound_hook_messages (received_at);

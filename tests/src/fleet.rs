@@ -7,7 +7,7 @@ use anyhow::Context;
 use s4e_egress::EgressArgs;
 use s4e_runtime::{
     AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl, Served, Service,
-    ServiceToken,
+    ServiceToken, TriggerUrl,
 };
 use s4e_test_dns::TestDns;
 use s4e_test_support::{TestEnv, listener, wait_for};
@@ -97,6 +97,7 @@ fn core_config(
     base: &Served,
     scan: &Served,
     dispatcher: &Served,
+    trigger: &Served,
 ) -> s4e_core::Config {
     s4e_core::Config {
         common: common(env),
@@ -105,6 +106,7 @@ fn core_config(
         dispatcher: DispatcherUrl {
             url: dispatcher.url(),
         },
+        trigger: TriggerUrl { url: trigger.url() },
         redis: RedisArgs {
             url: env.redis_url.clone(),
         },
@@ -146,13 +148,19 @@ fn scheduler_config(env: &TestEnv, base: &Served, scan: &Served) -> s4e_schedule
 
 /// The trigger's configuration in a fleet: local receivers are reachable, and deliveries are
 /// looked for once an hour (tests deliver with a `Deliverer` on a clock of their own).
-fn trigger_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_trigger::Config {
+fn trigger_config(
+    env: &TestEnv,
+    base: &Served,
+    scan: &Served,
+    dns: &TestDns,
+) -> s4e_trigger::Config {
     s4e_trigger::Config {
         common: common(env),
         amqp: AmqpArgs {
             url: env.amqp_url.clone(),
         },
         base: BaseUrl { url: base.url() },
+        scan: ScanUrl { url: scan.url() },
         egress: egress(dns),
         webhooks: s4e_trigger::WebhookSettings {
             webhook_poll_milliseconds: 3_600_000,
@@ -230,10 +238,11 @@ impl Fleet {
         .spawn(listener().await)?;
         let scan = scan_config(&env, &base, &dns).spawn(listener().await)?;
         let dispatcher = dispatcher_config(&env, &base, &dns).spawn(listener().await)?;
-        let core = core_config(&env, &base, &scan, &dispatcher).spawn(listener().await)?;
+        let trigger = trigger_config(&env, &base, &scan, &dns).spawn(listener().await)?;
+        let core =
+            core_config(&env, &base, &scan, &dispatcher, &trigger).spawn(listener().await)?;
         let crawler = crawler_config(&env).spawn(listener().await)?;
         let scheduler = scheduler_config(&env, &base, &scan).spawn(listener().await)?;
-        let trigger = trigger_config(&env, &base, &dns).spawn(listener().await)?;
         let http = reqwest::Client::new();
         for served in [
             &base,
@@ -279,10 +288,10 @@ impl Fleet {
         .spawn(listener().await)?;
         let scan = scan_config(env, &base, &self.dns).spawn(listener().await)?;
         let dispatcher = dispatcher_config(env, &base, &self.dns).spawn(listener().await)?;
-        let core = core_config(env, &base, &scan, &dispatcher).spawn(listener().await)?;
+        let trigger = trigger_config(env, &base, &scan, &self.dns).spawn(listener().await)?;
+        let core = core_config(env, &base, &scan, &dispatcher, &trigger).spawn(listener().await)?;
         let crawler = crawler_config(env).spawn(listener().await)?;
         let scheduler = scheduler_config(env, &base, &scan).spawn(listener().await)?;
-        let trigger = trigger_config(env, &base, &self.dns).spawn(listener().await)?;
         let replicas = Replicas {
             base,
             scan,
@@ -304,7 +313,13 @@ impl Fleet {
         &mut self,
         configure: impl FnOnce(&mut s4e_core::Config),
     ) -> anyhow::Result<()> {
-        let mut config = core_config(&self.env, &self.base, &self.scan, &self.dispatcher);
+        let mut config = core_config(
+            &self.env,
+            &self.base,
+            &self.scan,
+            &self.dispatcher,
+            &self.trigger,
+        );
         configure(&mut config);
         let core = config.spawn(listener().await)?;
         let previous = std::mem::replace(&mut self.core, core);
@@ -360,7 +375,7 @@ impl Fleet {
     /// A webhook deliverer configured as the fleet's trigger is, for a test to drive on a clock
     /// of its own (`Deliverer::pass`).
     pub async fn deliverer(&self) -> anyhow::Result<s4e_trigger::Deliverer> {
-        trigger_config(&self.env, &self.base, &self.dns)
+        trigger_config(&self.env, &self.base, &self.scan, &self.dns)
             .deliverer(s4e_runtime::Metrics::new())
             .await
             .map_err(|error| anyhow::anyhow!(error))

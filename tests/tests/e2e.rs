@@ -905,6 +905,7 @@ async fn every_declared_internal_route_is_served_by_its_service() {
         ("base", &fleet.base, routes::base::ALL),
         ("scan", &fleet.scan, routes::scan::ALL),
         ("dispatcher", &fleet.dispatcher, routes::dispatcher::ALL),
+        ("trigger", &fleet.trigger, routes::trigger::ALL),
     ];
     let mut called = 0;
     for (name, service, routes) in tables {

@@ -14,9 +14,10 @@ use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
 use s4e_types::schedule::{ClaimDueSchedules, DueSchedule, ScheduleFired};
 use s4e_types::webhook::{
-    ClaimDueDeliveries, DeliveryAttempted, DeliveryPage, DeliveryQuery, DueDelivery,
-    RotateWebhookSecret, StoreWebhookEndpoint, UpdateWebhookEndpoint, WebhookDelivery,
-    WebhookDeliveryWithAttempts, WebhookEndpoint, WebhookEvent,
+    ClaimDueDeliveries, DeliveryAttempted, DeliveryPage, DeliveryQuery, DueDelivery, InboundHook,
+    InboundMessage, RotateWebhookSecret, SealedInboundHook, StoreInboundHook, StoreWebhookEndpoint,
+    UpdateInboundHook, UpdateWebhookEndpoint, WebhookDelivery, WebhookDeliveryWithAttempts,
+    WebhookEndpoint, WebhookEvent,
 };
 use s4e_types::{
     ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
@@ -24,8 +25,8 @@ use s4e_types::{
     ScanRun, StatusChange, UpdateAsset,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
+use s4e_types::{InboundHookId, WebhookDeliveryId, WebhookEndpointId};
 use s4e_types::{NewSchedule, Schedule, ScheduleId, UpdateSchedule};
-use s4e_types::{WebhookDeliveryId, WebhookEndpointId};
 
 use crate::error::ClientError;
 use s4e_types::routes::base as routes;
@@ -416,6 +417,80 @@ impl BaseClient {
         self.http
             .call_with_body(routes::WEBHOOK_ATTEMPTED, &[&org_id, &delivery_id], attempt)
             .await
+    }
+
+    pub async fn create_inbound_hook(
+        &self,
+        org_id: OrgId,
+        hook: &StoreInboundHook,
+    ) -> Result<InboundHook, ClientError> {
+        self.http
+            .call_with_body(routes::CREATE_INBOUND_HOOK, &[&org_id], hook)
+            .await
+    }
+
+    pub async fn list_inbound_hooks(&self, org_id: OrgId) -> Result<Vec<InboundHook>, ClientError> {
+        let list: List<InboundHook> = self.http.call(routes::INBOUND_HOOKS, &[&org_id]).await?;
+        Ok(list.items)
+    }
+
+    pub async fn get_inbound_hook(
+        &self,
+        org_id: OrgId,
+        hook_id: InboundHookId,
+    ) -> Result<InboundHook, ClientError> {
+        self.http
+            .call(routes::INBOUND_HOOK, &[&org_id, &hook_id])
+            .await
+    }
+
+    pub async fn update_inbound_hook(
+        &self,
+        org_id: OrgId,
+        hook_id: InboundHookId,
+        change: &UpdateInboundHook,
+    ) -> Result<InboundHook, ClientError> {
+        self.http
+            .call_with_body(routes::UPDATE_INBOUND_HOOK, &[&org_id, &hook_id], change)
+            .await
+    }
+
+    pub async fn delete_inbound_hook(
+        &self,
+        org_id: OrgId,
+        hook_id: InboundHookId,
+    ) -> Result<InboundHook, ClientError> {
+        self.http
+            .call(routes::DELETE_INBOUND_HOOK, &[&org_id, &hook_id])
+            .await
+    }
+
+    /// The hook called at its public URL, whatever its organization, with its sealed secret.
+    pub async fn inbound_hook_by_id(
+        &self,
+        hook_id: InboundHookId,
+    ) -> Result<SealedInboundHook, ClientError> {
+        self.http
+            .call(routes::INBOUND_HOOK_BY_ID, &[&hook_id])
+            .await
+    }
+
+    /// Records a call's message id; `Conflict` when it was recorded before (a replay).
+    pub async fn record_inbound_message(
+        &self,
+        org_id: OrgId,
+        hook_id: InboundHookId,
+        message: &InboundMessage,
+    ) -> Result<(), ClientError> {
+        let _recorded: bool = self
+            .http
+            .call_with_body(
+                routes::RECORD_INBOUND_MESSAGE,
+                &[&org_id, &hook_id],
+                message,
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn get_asset(&self, org_id: OrgId, asset_id: AssetId) -> Result<Asset, ClientError> {

@@ -1,5 +1,5 @@
-//! Typed clients for the internal REST APIs. Services call base, scan and the dispatcher only
-//! through these,
+//! Typed clients for the internal REST APIs. Services call base, scan, the dispatcher and the
+//! trigger only through these,
 //! so a route or body change breaks the build instead of a deployment.
 
 mod base;
@@ -7,8 +7,10 @@ mod dispatcher;
 mod error;
 mod http;
 mod scan;
+mod trigger;
 
 pub use base::BaseClient;
 pub use dispatcher::DispatcherClient;
 pub use error::{ClientError, Refusal};
 pub use scan::ScanClient;
+pub use trigger::TriggerClient;

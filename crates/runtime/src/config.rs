@@ -121,6 +121,19 @@ pub struct ScanUrl {
     pub url: String,
 }
 
+/// Where s4e-trigger's internal API (inbound hooks) is.
+#[derive(Clone, Debug, clap::Args)]
+pub struct TriggerUrl {
+    /// URL of s4e-trigger's internal API (inbound hooks).
+    #[arg(
+        id = "trigger_url",
+        long = "trigger-url",
+        env = "S4E_TRIGGER_URL",
+        value_name = "S4E_TRIGGER_URL"
+    )]
+    pub url: String,
+}
+
 /// Where s4e-dispatcher's internal API (dead letters) is.
 #[derive(Clone, Debug, clap::Args)]
 pub struct DispatcherUrl {

@@ -16,7 +16,9 @@ pub mod service_token;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use config::{AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl};
+pub use config::{
+    AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl, TriggerUrl,
+};
 pub use error::ApiError;
 pub use extract::{ApiJson, PublicJson, PublicQuery};
 pub use health::{Readiness, ReadinessCheck};

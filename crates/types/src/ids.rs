@@ -96,6 +96,10 @@ id_type!(
     WebhookEndpointId
 );
 id_type!(
+    /// A URL that starts a scan when called with a valid signature.
+    InboundHookId
+);
+id_type!(
     /// One event for one webhook endpoint, with its attempts.
     WebhookDeliveryId
 );

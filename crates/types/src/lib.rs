@@ -27,8 +27,8 @@ pub use finding::{
 };
 pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
-    ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InvitationId, JobId, OrgId, RunId,
-    ScheduleId, UserId, WebhookDeliveryId, WebhookEndpointId,
+    ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InboundHookId, InvitationId, JobId,
+    OrgId, RunId, ScheduleId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use scan::{
     CheckKind, JobSpec, JobStatus, PortScope, RunPage, RunQuery, RunStatus, ScanJob, ScanProfile,

@@ -121,6 +121,14 @@ pub mod base {
         /// Leases the deliveries of every organization that are due at the caller's `now`.
         CLAIM_DUE_DELIVERIES = Post "/internal/v1/webhook-deliveries/claim-due";
         WEBHOOK_ATTEMPTED = Post "/internal/v1/orgs/{org_id}/webhook-deliveries/{delivery_id}/attempts";
+        CREATE_INBOUND_HOOK = Post "/internal/v1/orgs/{org_id}/inbound-hooks";
+        INBOUND_HOOKS = Get "/internal/v1/orgs/{org_id}/inbound-hooks";
+        INBOUND_HOOK = Get "/internal/v1/orgs/{org_id}/inbound-hooks/{hook_id}";
+        UPDATE_INBOUND_HOOK = Patch "/internal/v1/orgs/{org_id}/inbound-hooks/{hook_id}";
+        DELETE_INBOUND_HOOK = Delete "/internal/v1/orgs/{org_id}/inbound-hooks/{hook_id}";
+        /// The hook called at its public URL, whatever its organization, with its sealed secret.
+        INBOUND_HOOK_BY_ID = Get "/internal/v1/inbound-hooks/{hook_id}";
+        RECORD_INBOUND_MESSAGE = Post "/internal/v1/orgs/{org_id}/inbound-hooks/{hook_id}/messages";
         CREATE_RUN = Post "/internal/v1/orgs/{org_id}/runs";
         RUNS = Get "/internal/v1/orgs/{org_id}/runs";
         RUN = Get "/internal/v1/orgs/{org_id}/runs/{run_id}";
@@ -149,6 +157,16 @@ pub mod scan {
         /// A schedule's scan for one due time; one run per schedule and due time.
         START_SCHEDULED_SCAN = Post "/internal/v1/orgs/{org_id}/scheduled-scans";
         VERIFY_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verify";
+    }
+}
+
+/// s4e-trigger, which judges calls to inbound hooks.
+pub mod trigger {
+    use super::{Route, Verb};
+
+    routes! {
+        /// A call the gateway received at `POST /api/v1/hooks/{hook_id}`.
+        RECEIVE_HOOK = Post "/internal/v1/hooks/{hook_id}";
     }
 }
 

@@ -243,3 +243,90 @@ pub struct DeliveryPage {
     pub items: Vec<WebhookDelivery>,
     pub next_cursor: Option<WebhookDeliveryId>,
 }
+
+/// Inbound hooks an organization may keep.
+pub const MAX_INBOUND_HOOKS: i64 = 50;
+
+/// A new inbound hook: a URL that starts a scan of the asset when called with a valid
+/// signature (e.g. by a CI pipeline after a deploy). Its secret is made by the platform and
+/// shown once.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInboundHook {
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    pub asset_id: crate::AssetId,
+    /// The scan's profile and checks, as for `POST /api/v1/scans`.
+    #[serde(default)]
+    pub profile: Option<crate::ScanProfile>,
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub checks: Option<Vec<crate::CheckKind>>,
+}
+
+/// An inbound hook as shown (never its secret). It is called at `POST /api/v1/hooks/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InboundHook {
+    pub id: crate::InboundHookId,
+    pub org_id: OrgId,
+    pub name: Option<String>,
+    pub asset_id: crate::AssetId,
+    pub profile: Option<crate::ScanProfile>,
+    pub checks: Option<Vec<crate::CheckKind>>,
+    pub disabled: bool,
+    pub last_called_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A change to an inbound hook: its name, or disabling it (a disabled hook answers 404).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInboundHook {
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+/// A new inbound hook with its secret, shown this once.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InboundHookWithSecret {
+    pub hook: InboundHook,
+    pub secret: String,
+}
+
+/// Internal: a new inbound hook as base stores it, its secret sealed by the gateway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreInboundHook {
+    pub hook: NewInboundHook,
+    pub sealed_secret: String,
+}
+
+/// Internal: a hook with its sealed secret, for the trigger to verify a call.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SealedInboundHook {
+    pub hook: InboundHook,
+    pub sealed_secret: String,
+}
+
+/// Internal: a call to an inbound hook as the gateway received it, for the trigger to judge:
+/// the Standard Webhooks headers and the body exactly as sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundCall {
+    pub webhook_id: Option<String>,
+    pub webhook_timestamp: Option<String>,
+    pub webhook_signature: Option<String>,
+    pub body: String,
+}
+
+/// Internal: a call's message id, recorded once per hook (replay protection).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundMessage {
+    pub message_id: String,
+    pub received_at: DateTime<Utc>,
+}

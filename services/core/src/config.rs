@@ -1,4 +1,4 @@
-use s4e_runtime::{BaseUrl, CommonConfig, DispatcherUrl, RedisArgs, ScanUrl};
+use s4e_runtime::{BaseUrl, CommonConfig, DispatcherUrl, RedisArgs, ScanUrl, TriggerUrl};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
@@ -13,6 +13,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub dispatcher: DispatcherUrl,
+
+    // Calls to inbound hooks are judged there.
+    #[command(flatten)]
+    pub trigger: TriggerUrl,
 
     // Live scan status and sessions (and rate limits, unless they have their own).
     #[command(flatten)]

@@ -48,6 +48,7 @@ pub(crate) struct AppContext {
     pub base: BaseClient,
     pub scan: ScanClient,
     pub dispatcher: DispatcherClient,
+    pub trigger: s4e_client::TriggerClient,
     pub live: LiveStatus,
     pub limits: rate_limit::RateLimits,
     pub keys: key_cache::KeyCache,
@@ -103,6 +104,7 @@ async fn run(
     let base = BaseClient::new(&config.base.url, token.expose())?;
     let scan = ScanClient::new(&config.scan.url, token.expose())?;
     let dispatcher = DispatcherClient::new(&config.dispatcher.url, token.expose())?;
+    let trigger = s4e_client::TriggerClient::new(&config.trigger.url, token.expose())?;
     // One connection per Redis URL, shared by the stores on it. Calls fail fast: without Redis
     // no session can be checked and no rate decided, and the gateway answers (or fails open)
     // rather than hang.
@@ -160,6 +162,7 @@ async fn run(
         base,
         scan,
         dispatcher,
+        trigger,
         live,
         limits,
         keys: key_cache::KeyCache::new(Duration::from_secs(config.settings.api_key_cache_seconds)),

@@ -1,9 +1,11 @@
 //! s4e-trigger: acts on the platform's events. It records each event its organization's webhook
 //! endpoints ask for as deliveries (`events.rs`) and delivers them, signed and retried
-//! (`deliver.rs`, `signature.rs`). Automation rules and inbound webhooks come here too.
+//! (`deliver.rs`, `signature.rs`), and judges the calls to inbound hooks the gateway hands over,
+//! starting their scans (`inbound.rs`). Automation rules come here too.
 
 mod deliver;
 mod events;
+mod inbound;
 pub mod signature;
 
 pub use deliver::Deliverer;
@@ -12,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use s4e_bus::{Bus, BusOptions, Queue};
-use s4e_client::BaseClient;
+use s4e_client::{BaseClient, ScanClient};
 use s4e_egress::{EgressArgs, OwnServices};
-use s4e_runtime::{AmqpArgs, BaseUrl};
+use s4e_runtime::{AmqpArgs, BaseUrl, ScanUrl};
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use s4e_secrets::SecretBox;
 use tokio::net::TcpListener;
@@ -29,6 +31,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub base: BaseUrl,
+
+    // Inbound hooks start scans.
+    #[command(flatten)]
+    pub scan: ScanUrl,
 
     // Where webhooks may be delivered: the same policy as the checks'.
     #[command(flatten)]
@@ -189,11 +195,19 @@ async fn run(
             async move { events::handle(&base, &metrics, &wake, incoming).await }
         }
     });
+    let token = config.common.service_token.expose();
+    let secrets_key = config.webhooks.secrets_key.as_deref().unwrap_or(token);
+    let inbound = inbound::Inbound {
+        base: deliverer.base.clone(),
+        scan: ScanClient::new(&config.scan.url, token)?,
+        secrets: SecretBox::new(secrets_key.as_bytes(), s4e_types::webhook::SEALING_PURPOSE),
+    };
     let delivering = tokio::spawn(deliverer.run(
         Duration::from_millis(config.webhooks.webhook_poll_milliseconds),
         consumers.clone(),
     ));
-    let router = s4e_runtime::health::router(readiness, metrics.clone());
+    let router = inbound::router(inbound, config.common.service_token.clone())
+        .merge(s4e_runtime::health::router(readiness, metrics.clone()));
     let router = s4e_runtime::with_common_layers(router, metrics);
     let served = s4e_runtime::serve(listener, router, shutdown).await;
     consumers.cancel();

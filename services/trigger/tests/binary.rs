@@ -15,6 +15,7 @@ fn a_bad_setting_fails_start_up_naming_the_variable() {
         .env("S4E_SERVICE_TOKEN", "x".repeat(40))
         .env("S4E_AMQP_URL", "amqp://127.0.0.1:5672/%2f")
         .env("S4E_BASE_URL", "http://127.0.0.1:8081")
+        .env("S4E_SCAN_URL", "http://127.0.0.1:8082")
         .env("S4E_LISTEN", "not-an-address")
         .output()
         .unwrap();
@@ -56,6 +57,8 @@ async fn sigterm_stops_the_service_cleanly() {
         .env("S4E_SERVICE_TOKEN", &env.service_token)
         .env("S4E_AMQP_URL", &env.amqp_url)
         .env("S4E_BASE_URL", base.url())
+        // Never called here: the service starts without it.
+        .env("S4E_SCAN_URL", "http://127.0.0.1:9")
         .env("S4E_NAMESPACE", &env.namespace)
         .env("S4E_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::piped())

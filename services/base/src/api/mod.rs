@@ -5,6 +5,7 @@ mod api_keys;
 mod assets;
 mod audit;
 mod findings;
+mod inbound_hooks;
 mod organizations;
 mod runs;
 mod scan_settings;
@@ -80,6 +81,16 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::RECORD_WEBHOOK_EVENT, webhooks::record_event)
         .at(routes::CLAIM_DUE_DELIVERIES, webhooks::claim_due)
         .at(routes::WEBHOOK_ATTEMPTED, webhooks::attempted)
+        .at(routes::CREATE_INBOUND_HOOK, inbound_hooks::create)
+        .at(routes::INBOUND_HOOKS, inbound_hooks::list)
+        .at(routes::INBOUND_HOOK, inbound_hooks::get)
+        .at(routes::UPDATE_INBOUND_HOOK, inbound_hooks::update)
+        .at(routes::DELETE_INBOUND_HOOK, inbound_hooks::delete)
+        .at(routes::INBOUND_HOOK_BY_ID, inbound_hooks::by_id)
+        .at(
+            routes::RECORD_INBOUND_MESSAGE,
+            inbound_hooks::record_message,
+        )
         .at(routes::CREATE_RUN, runs::create)
         .at(routes::RUNS, runs::list)
         .at(routes::RUN, runs::get)

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod change;
 pub mod dashboard;
 pub mod findings;
+pub mod inbound_hooks;
 pub mod organizations;
 pub mod runs;
 pub mod scan_settings;

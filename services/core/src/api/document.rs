@@ -17,8 +17,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 
 use super::{
-    accounts, api_keys, assets, audit_log, catalog, dashboard, dead_letters, findings, partners,
-    scan_settings, scans, schedules, users, webhooks,
+    accounts, api_keys, assets, audit_log, catalog, dashboard, dead_letters, findings,
+    inbound_hooks, partners, scan_settings, scans, schedules, users, webhooks,
 };
 use crate::endpoints::{Caller, Endpoint};
 
@@ -56,6 +56,8 @@ other organization's id answers 404, and the customer's audit log records the pa
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
         catalog::get, scan_settings::get, scan_settings::put,
         schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,
+        inbound_hooks::call, inbound_hooks::list, inbound_hooks::create, inbound_hooks::get,
+        inbound_hooks::update, inbound_hooks::delete,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery, webhooks::redeliver,
         findings::list, findings::export, findings::bulk_update_status, findings::get,

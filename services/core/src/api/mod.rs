@@ -11,6 +11,7 @@ mod dashboard;
 mod dead_letters;
 mod document;
 mod findings;
+mod inbound_hooks;
 mod partners;
 mod scan_settings;
 mod scans;
@@ -127,6 +128,27 @@ pub fn endpoints() -> Declare {
             "/api/v1/schedules/{schedule_id}",
             ("schedules.delete", "schedule", OK),
             schedules::delete,
+        )
+        .unauthenticated(POST, "/api/v1/hooks/{hook_id}", inbound_hooks::call)
+        .read("/api/v1/inbound-hooks", inbound_hooks::list)
+        .change(
+            POST,
+            "/api/v1/inbound-hooks",
+            ("inbound_hooks.create", "inbound_hook", CREATED),
+            inbound_hooks::create,
+        )
+        .read("/api/v1/inbound-hooks/{hook_id}", inbound_hooks::get)
+        .change(
+            PATCH,
+            "/api/v1/inbound-hooks/{hook_id}",
+            ("inbound_hooks.update", "inbound_hook", OK),
+            inbound_hooks::update,
+        )
+        .change(
+            DELETE,
+            "/api/v1/inbound-hooks/{hook_id}",
+            ("inbound_hooks.delete", "inbound_hook", OK),
+            inbound_hooks::delete,
         )
         .read("/api/v1/webhooks", webhooks::list)
         .change(
