@@ -121,6 +121,31 @@ pub struct ScanUrl {
     pub url: String,
 }
 
+/// The key material sealing secrets the platform reads back (`s4e-secrets`: TOTP seeds and
+/// webhook secrets); the gateway seals, the trigger opens webhook secrets, so the two agree.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct SecretsKey {
+    /// Key material sealing stored secrets (TOTP, webhooks); the service token when unset.
+    /// Changing it makes enrolled second factors and webhook secrets unreadable.
+    #[arg(
+        long,
+        env = "S4E_SECRETS_KEY",
+        value_name = "S4E_SECRETS_KEY",
+        hide_env_values = true
+    )]
+    pub secrets_key: Option<String>,
+}
+
+impl SecretsKey {
+    /// The key material: the setting, else the service token.
+    pub fn material<'a>(&'a self, common: &'a CommonConfig) -> &'a [u8] {
+        self.secrets_key
+            .as_deref()
+            .unwrap_or(common.service_token.expose())
+            .as_bytes()
+    }
+}
+
 /// Where s4e-trigger's internal API (inbound hooks) is.
 #[derive(Clone, Debug, clap::Args)]
 pub struct TriggerUrl {

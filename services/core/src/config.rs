@@ -1,4 +1,6 @@
-use s4e_runtime::{BaseUrl, CommonConfig, DispatcherUrl, RedisArgs, ScanUrl, TriggerUrl};
+use s4e_runtime::{
+    BaseUrl, CommonConfig, DispatcherUrl, RedisArgs, ScanUrl, SecretsKey, TriggerUrl,
+};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Config {
@@ -89,15 +91,8 @@ pub struct Settings {
     )]
     pub api_key_cache_seconds: u64,
 
-    /// Key material for sealing stored secrets (TOTP); the service token when unset. Changing
-    /// it makes enrolled second factors unreadable.
-    #[arg(
-        long,
-        env = "S4E_SECRETS_KEY",
-        value_name = "S4E_SECRETS_KEY",
-        hide_env_values = true
-    )]
-    pub secrets_key: Option<String>,
+    #[command(flatten)]
+    pub secrets: SecretsKey,
 
     /// A session ends after this long unused (every request restarts the period).
     #[arg(

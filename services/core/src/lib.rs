@@ -158,6 +158,7 @@ async fn run(
             scan.clone(),
             |scan| async move { scan.ready().await },
         );
+    let secrets_key = config.settings.secrets.material(&config.common);
     let state = AppState(std::sync::Arc::new(AppContext {
         base,
         scan,
@@ -176,23 +177,8 @@ async fn run(
             Duration::from_secs(24 * 60 * 60),
         ),
         session_max_age: Duration::from_secs(config.settings.session_max_age_seconds),
-        secrets: s4e_secrets::SecretBox::new(
-            config
-                .settings
-                .secrets_key
-                .as_deref()
-                .unwrap_or(token.expose())
-                .as_bytes(),
-            totp::SEALING_PURPOSE,
-        ),
-        webhook_secrets: api::webhook_secret_box(
-            config
-                .settings
-                .secrets_key
-                .as_deref()
-                .unwrap_or(token.expose())
-                .as_bytes(),
-        ),
+        secrets: s4e_secrets::SecretBox::new(secrets_key, totp::SEALING_PURPOSE),
+        webhook_secrets: api::webhook_secret_box(secrets_key),
         accounts: AccountSettings {
             signup_enabled: config.settings.signup_enabled,
             login_attempts_per_account: config.settings.login_attempts_per_account,

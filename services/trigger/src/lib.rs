@@ -16,7 +16,7 @@ use std::time::Duration;
 use s4e_bus::{Bus, BusOptions, Queue};
 use s4e_client::{BaseClient, ScanClient};
 use s4e_egress::{EgressArgs, OwnServices};
-use s4e_runtime::{AmqpArgs, BaseUrl, ScanUrl};
+use s4e_runtime::{AmqpArgs, BaseUrl, ScanUrl, SecretsKey};
 use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
 use s4e_secrets::SecretBox;
 use tokio::net::TcpListener;
@@ -47,15 +47,8 @@ pub struct Config {
 /// Outbound webhook delivery; every one has a default.
 #[derive(Clone, Debug, clap::Args)]
 pub struct WebhookSettings {
-    /// Key material the gateway sealed webhook secrets with (defaults to the service token,
-    /// as in the gateway; the two must agree).
-    #[arg(
-        long,
-        env = "S4E_SECRETS_KEY",
-        value_name = "S4E_SECRETS_KEY",
-        hide_env_values = true
-    )]
-    pub secrets_key: Option<String>,
+    #[command(flatten)]
+    pub secrets: SecretsKey,
 
     /// How often to look for deliveries that are due.
     #[arg(
@@ -142,11 +135,11 @@ impl Config {
         let own_services =
             OwnServices::resolve([self.base.url.clone(), self.amqp.url.clone()]).await;
         let settings = &self.webhooks;
-        let key = settings.secrets_key.as_deref().unwrap_or(token);
+        let key = settings.secrets.material(&self.common);
         Ok(Deliverer {
             base,
             egress: self.egress.policy(own_services),
-            secrets: SecretBox::new(key.as_bytes(), s4e_types::webhook::SEALING_PURPOSE),
+            secrets: SecretBox::new(key, s4e_types::webhook::SEALING_PURPOSE),
             metrics,
             timeout: Duration::from_secs(settings.webhook_timeout_seconds),
             disable_after: chrono::Duration::hours(i64::from(settings.webhook_disable_after_hours)),
@@ -196,11 +189,11 @@ async fn run(
         }
     });
     let token = config.common.service_token.expose();
-    let secrets_key = config.webhooks.secrets_key.as_deref().unwrap_or(token);
+    let secrets_key = config.webhooks.secrets.material(&config.common);
     let inbound = inbound::Inbound {
         base: deliverer.base.clone(),
         scan: ScanClient::new(&config.scan.url, token)?,
-        secrets: SecretBox::new(secrets_key.as_bytes(), s4e_types::webhook::SEALING_PURPOSE),
+        secrets: SecretBox::new(secrets_key, s4e_types::webhook::SEALING_PURPOSE),
     };
     let delivering = tokio::spawn(deliverer.run(
         Duration::from_millis(config.webhooks.webhook_poll_milliseconds),

@@ -232,3 +232,25 @@ pub async fn due_for_reverification(
     .map(TryInto::try_into)
     .collect()
 }
+
+/// Refuses an asset that is not the organization's (not found) or that is archived (conflict):
+/// what a run, a schedule or an inbound hook may name.
+pub async fn require_scannable(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    asset_id: AssetId,
+) -> Result<(), DbError> {
+    let asset: Option<(Option<DateTime<Utc>>,)> =
+        sqlx::query_as("SELECT archived_at FROM assets WHERE org_id = $1 AND id = $2")
+            .bind(org_id.0)
+            .bind(asset_id.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match asset {
+        None => Err(DbError::NotFound("asset")),
+        Some((Some(_),)) => Err(DbError::Conflict(
+            "the asset is archived: it is no longer scanned".into(),
+        )),
+        Some((None,)) => Ok(()),
+    }
+}

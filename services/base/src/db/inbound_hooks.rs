@@ -97,25 +97,8 @@ pub async fn create(
         return Err(DbError::Invalid("checks: at most 20".into()));
     }
     let mut tx = conn.begin().await?;
-    let asset: Option<(Option<DateTime<Utc>>,)> =
-        sqlx::query_as("SELECT archived_at FROM assets WHERE org_id = $1 AND id = $2")
-            .bind(org_id.0)
-            .bind(hook.asset_id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match asset {
-        None => return Err(DbError::NotFound("asset")),
-        Some((Some(_),)) => {
-            return Err(DbError::Conflict(
-                "the asset is archived: it is no longer scanned".into(),
-            ));
-        }
-        Some((None,)) => {}
-    }
-    sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
-        .bind(org_id.0)
-        .execute(&mut *tx)
-        .await?;
+    super::assets::require_scannable(&mut tx, org_id, hook.asset_id).await?;
+    super::organizations::lock(&mut tx, org_id).await?;
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM inbound_hooks WHERE org_id = $1")
         .bind(org_id.0)
         .fetch_one(&mut *tx)

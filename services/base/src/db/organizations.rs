@@ -180,3 +180,15 @@ pub async fn set_rate_tier(
     .map(Into::into)
     .ok_or(DbError::NotFound("organization"))
 }
+
+/// Locks the organization's row until the transaction ends, so that a count of what it owns
+/// holds until the commit (one creation at a time per organization); not found when it does
+/// not exist.
+pub async fn lock(conn: &mut PgConnection, org_id: OrgId) -> Result<(), DbError> {
+    sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+        .bind(org_id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|_| ())
+        .ok_or(DbError::NotFound("organization"))
+}

@@ -116,21 +116,7 @@ pub async fn create(
         )));
     }
     let mut tx = conn.begin().await?;
-    let asset: Option<(Option<DateTime<Utc>>,)> =
-        sqlx::query_as("SELECT archived_at FROM assets WHERE org_id = $1 AND id = $2")
-            .bind(org_id.0)
-            .bind(run.asset_id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match asset {
-        None => return Err(DbError::NotFound("asset")),
-        Some((Some(_),)) => {
-            return Err(DbError::Conflict(
-                "the asset is archived: it is no longer scanned".into(),
-            ));
-        }
-        Some((None,)) => {}
-    }
+    super::assets::require_scannable(&mut tx, org_id, run.asset_id).await?;
     let run_id = RunId::new();
     let run_row = sqlx::query_as::<_, RunRow>(
         "INSERT INTO scan_runs (id, org_id, asset_id, profile, status, jobs_total, schedule_id,

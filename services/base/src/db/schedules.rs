@@ -139,26 +139,8 @@ pub async fn create(
         return Err(DbError::Invalid(format!("checks: at most {MAX_CHECKS}")));
     }
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let asset: Option<(Option<DateTime<Utc>>,)> =
-        sqlx::query_as("SELECT archived_at FROM assets WHERE org_id = $1 AND id = $2")
-            .bind(org_id.0)
-            .bind(schedule.asset_id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match asset {
-        None => return Err(DbError::NotFound("asset")),
-        Some((Some(_),)) => {
-            return Err(DbError::Conflict(
-                "the asset is archived: it is no longer scanned".into(),
-            ));
-        }
-        Some((None,)) => {}
-    }
-    // One at a time per organization, so that the count below holds.
-    sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
-        .bind(org_id.0)
-        .execute(&mut *tx)
-        .await?;
+    super::assets::require_scannable(&mut tx, org_id, schedule.asset_id).await?;
+    super::organizations::lock(&mut tx, org_id).await?;
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM scan_schedules WHERE org_id = $1")
         .bind(org_id.0)
         .fetch_one(&mut *tx)

@@ -152,14 +152,7 @@ pub async fn create_endpoint(
     check_description(endpoint.description.as_deref())?;
     let types = event_types(&endpoint.event_types)?;
     let mut tx = conn.begin().await?;
-    // One at a time per organization, so that the count below holds.
-    let organization = sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
-        .bind(org_id.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if organization.is_none() {
-        return Err(DbError::NotFound("organization"));
-    }
+    super::organizations::lock(&mut tx, org_id).await?;
     let (count,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM webhook_endpoints WHERE org_id = $1")
             .bind(org_id.0)
