@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_bus::{Bus, BusOptions, Exchange};
 use s4e_e2e::{Fleet, Target};
@@ -163,8 +163,27 @@ async fn an_asset_pointing_at_the_platform_itself_is_refused_even_where_private_
  {
     // The test fleet allows private and loopback targets, as an on-premises deployment may.
     let fleet = Fleet::start().await.unwrap();
-    let base = fleet.base.url();
-    let asset = fleet.create_url_asset(&format!("{base}/")).await.unwrap();
+    // Named by its address, a service the gateway knows is refused when registered…
+    for service in [fleet.base.url(), fleet.scan.url(), fleet.core.url()] {
+        let response = fleet
+            .request(reqwest::Method::POST, "/assets")
+            .json(&json!({"kind": "url", "value": format!("{service}/")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{service}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "value: one of the platform's own services, never scanned"
+        );
+    }
+    // …and by a name, when the scan resolves it.
+    let port = fleet.base.url().rsplit(':').next().unwrap().to_string();
+    let asset = fleet
+        .create_url_asset(&format!("http://localhost:{port}/"))
+        .await
+        .unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Failed);
@@ -1258,5 +1277,69 @@ async fn a_read_is_answered_not_modified_until_it_changes() {
     let small = fleet.request(Method::GET, "/me").send().await.unwrap();
     assert_eq!(small.status(), 200);
     assert!(!small.headers().contains_key("etag"));
+    fleet.stop().await.unwrap();
+}
+
+/// Every item of a list, read `limit` at a time by following `next_cursor` as `after`.
+async fn every_page(fleet: &Fleet, path: &str, limit: u32) -> (Vec<Value>, usize) {
+    let (mut items, mut pages, mut after) = (Vec::new(), 0, None::<String>);
+    loop {
+        let cursor = after
+            .map(|after| format!("&after={after}"))
+            .unwrap_or_default();
+        let page = fleet
+            .get_json(&format!("{path}?limit={limit}{cursor}"))
+            .await;
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit as usize, "{page}");
+        items.extend(got.iter().cloned());
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => after = Some(next.to_string()),
+            None => return (items, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn assets_users_and_keys_are_listed_in_cursor_pages() {
+    let fleet = Fleet::start().await.unwrap();
+    let mut registered = Vec::new();
+    for index in 0..5 {
+        registered.push(
+            fleet
+                .create_asset("domain", &format!("page{index}.example.com"))
+                .await
+                .unwrap(),
+        );
+    }
+    // Five assets, two at a time: three pages, oldest first, each once.
+    let (assets, pages) = every_page(&fleet, "/assets", 2).await;
+    assert_eq!(pages, 3);
+    let ids: Vec<&str> = assets.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        registered.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    // Keys, newest first: the admin key and three more.
+    for name in ["one", "two", "three"] {
+        let response = fleet
+            .request(Method::POST, "/api-keys")
+            .json(&json!({"name": name, "scopes": ["read"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let (keys, pages) = every_page(&fleet, "/api-keys", 3).await;
+    assert_eq!((keys.len(), pages), (4, 2));
+    assert_eq!(keys[0]["name"], "three");
+    let (_, pages) = every_page(&fleet, "/users", 1).await;
+    assert_eq!(pages, 1);
+    // Limits out of range are refused naming the parameter.
+    for path in ["/assets?limit=0", "/users?limit=1001", "/api-keys?limit=-1"] {
+        let response = fleet.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
     fleet.stop().await.unwrap();
 }

@@ -7,8 +7,8 @@ use s4e_types::account::{
 };
 use s4e_types::api::{
     ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FailRun, FinishJob,
-    JobFinished, List, NewApiKey, NewOrganization, NewScanRun, Organization, RateTier,
-    RecordVerification, ScanRunWithJobs, ScanSettings, SetRateTier,
+    JobFinished, List, NewApiKey, NewOrganization, NewScanRun, Organization, Page, PageQuery,
+    RateTier, RecordVerification, ScanRunWithJobs, ScanSettings, SetRateTier,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::finding_query::FindingCount;
@@ -20,9 +20,9 @@ use s4e_types::webhook::{
     WebhookEndpoint, WebhookEvent,
 };
 use s4e_types::{
-    ApiKeyId, Asset, AssetId, BulkStatusChange, BulkStatusResult, FindingId, FindingPage,
-    FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage, RunQuery, ScanJob,
-    ScanRun, StatusChange, UpdateAsset,
+    ApiKeyId, Asset, AssetId, AssetListQuery, BulkStatusChange, BulkStatusResult, FindingId,
+    FindingPage, FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage,
+    RunQuery, ScanJob, ScanRun, StatusChange, UpdateAsset,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 use s4e_types::{InboundHookId, WebhookDeliveryId, WebhookEndpointId};
@@ -142,9 +142,15 @@ impl BaseClient {
             .await
     }
 
-    pub async fn list_api_keys(&self, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, ClientError> {
-        let list: List<ApiKeyRecord> = self.http.call(routes::API_KEYS, &[&org_id]).await?;
-        Ok(list.items)
+    /// A page of the organization's keys, newest first.
+    pub async fn list_api_keys(
+        &self,
+        org_id: OrgId,
+        query: &PageQuery,
+    ) -> Result<Page<ApiKeyRecord>, ClientError> {
+        self.http
+            .call_with_query(routes::API_KEYS, &[&org_id], &query.pairs())
+            .await
     }
 
     pub async fn revoke_api_key(
@@ -176,22 +182,15 @@ impl BaseClient {
             .await
     }
 
-    pub async fn list_assets(&self, org_id: OrgId) -> Result<Vec<Asset>, ClientError> {
-        let list: List<Asset> = self.http.call(routes::ASSETS, &[&org_id]).await?;
-        Ok(list.items)
-    }
-
-    /// The organization's assets, the archived ones included.
-    pub async fn list_assets_with_archived(
+    /// A page of the organization's assets (oldest first; archived ones when asked for).
+    pub async fn list_assets(
         &self,
         org_id: OrgId,
-    ) -> Result<Vec<Asset>, ClientError> {
-        let query = [("archived", "true".to_string())];
-        let list: List<Asset> = self
-            .http
-            .call_with_query(routes::ASSETS, &[&org_id], &query)
-            .await?;
-        Ok(list.items)
+        query: &AssetListQuery,
+    ) -> Result<Page<Asset>, ClientError> {
+        self.http
+            .call_with_query(routes::ASSETS, &[&org_id], &query.pairs())
+            .await
     }
 
     pub async fn update_asset(
@@ -740,9 +739,15 @@ impl BaseClient {
             .await
     }
 
-    pub async fn list_users(&self, org_id: OrgId) -> Result<Vec<User>, ClientError> {
-        let list: List<User> = self.http.call(routes::USERS, &[&org_id]).await?;
-        Ok(list.items)
+    /// A page of the organization's users, oldest first.
+    pub async fn list_users(
+        &self,
+        org_id: OrgId,
+        query: &PageQuery,
+    ) -> Result<Page<User>, ClientError> {
+        self.http
+            .call_with_query(routes::USERS, &[&org_id], &query.pairs())
+            .await
     }
 
     pub async fn get_user(&self, org_id: OrgId, user_id: UserId) -> Result<User, ClientError> {

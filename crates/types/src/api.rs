@@ -374,6 +374,57 @@ pub struct ScanView {
     pub progress: Option<RunProgress>,
 }
 
+/// Which page of a list in its order (assets and users oldest first, API keys newest first):
+/// `limit` items (1–1000, default 100), continuing after the previous page's `next_cursor`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub after: Option<uuid::Uuid>,
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The page size, or what is wrong with `limit`.
+    pub fn page_size(&self) -> Result<u32, String> {
+        page_size(self.limit)
+    }
+
+    /// The query as pairs, for an internal call.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(after) = self.after {
+            pairs.push(("after", after.to_string()));
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs
+    }
+}
+
+/// `limit` checked against [`PageQuery`]'s bounds.
+pub fn page_size(limit: Option<u32>) -> Result<u32, String> {
+    match limit {
+        None => Ok(PageQuery::DEFAULT_LIMIT),
+        Some(limit) if (1..=PageQuery::MAX_LIMIT).contains(&limit) => Ok(limit),
+        Some(_) => Err(format!("limit: between 1 and {}", PageQuery::MAX_LIMIT)),
+    }
+}
+
+/// A page of a list and, when there is more, the `after` of the next page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<uuid::Uuid>,
+}
+
 /// A page of items.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct List<T> {

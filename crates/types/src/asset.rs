@@ -62,6 +62,26 @@ pub struct Asset {
 pub struct AssetListQuery {
     #[serde(default)]
     pub archived: bool,
+    /// The previous page's `next_cursor`.
+    pub after: Option<uuid::Uuid>,
+    /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+impl AssetListQuery {
+    /// The query as pairs, for an internal call.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = crate::api::PageQuery {
+            after: self.after,
+            limit: self.limit,
+        }
+        .pairs();
+        if self.archived {
+            pairs.push(("archived", "true".to_string()));
+        }
+        pairs
+    }
 }
 
 /// A change to an asset as its owner makes it: its name (`null` clears it). The value is

@@ -49,6 +49,9 @@ pub(crate) struct AppContext {
     pub scan: ScanClient,
     pub dispatcher: DispatcherClient,
     pub trigger: s4e_client::TriggerClient,
+    /// The platform's services this gateway knows (its dependencies and itself): a URL asset
+    /// naming one is refused when registered.
+    pub own_services: s4e_egress::OwnServices,
     pub live: LiveStatus,
     pub limits: rate_limit::RateLimits,
     pub keys: key_cache::KeyCache,
@@ -105,6 +108,16 @@ async fn run(
     let scan = ScanClient::new(&config.scan.url, token.expose())?;
     let dispatcher = DispatcherClient::new(&config.dispatcher.url, token.expose())?;
     let trigger = s4e_client::TriggerClient::new(&config.trigger.url, token.expose())?;
+    let mut endpoints = vec![
+        config.base.url.clone(),
+        config.scan.url.clone(),
+        config.dispatcher.url.clone(),
+        config.trigger.url.clone(),
+        config.redis.url.clone(),
+        listener.local_addr()?.to_string(),
+    ];
+    endpoints.extend(config.settings.rate_limit_redis_url.clone());
+    let own_services = s4e_egress::OwnServices::resolve(endpoints).await;
     // One connection per Redis URL, shared by the stores on it. Calls fail fast: without Redis
     // no session can be checked and no rate decided, and the gateway answers (or fails open)
     // rather than hang.
@@ -164,6 +177,7 @@ async fn run(
         scan,
         dispatcher,
         trigger,
+        own_services,
         live,
         limits,
         keys: key_cache::KeyCache::new(Duration::from_secs(config.settings.api_key_cache_seconds)),

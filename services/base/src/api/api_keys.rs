@@ -1,9 +1,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use s4e_runtime::extract::ApiPath;
+use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::{ApiKeyRecord, List, NewApiKey};
+use s4e_types::api::{ApiKeyRecord, NewApiKey, Page, PageQuery};
 use s4e_types::{ApiKeyId, OrgId};
 use sqlx::PgPool;
 
@@ -31,9 +31,11 @@ pub async fn by_hash(
 pub async fn list(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
-) -> Result<Json<List<ApiKeyRecord>>, ApiError> {
-    let items = db::api_keys::list(&pool, org_id).await?;
-    Ok(Json(List { items }))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<ApiKeyRecord>>, ApiError> {
+    let limit = query.page_size().map_err(ApiError::bad_request)?;
+    let (items, next_cursor) = db::api_keys::list(&pool, org_id, query.after, limit).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 pub async fn revoke(

@@ -3,7 +3,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
-use s4e_types::api::{List, RecordVerification};
+use s4e_types::api::{List, Page, RecordVerification};
 use s4e_types::{Asset, AssetId, AssetListQuery, NewAsset, OrgId, UpdateAsset};
 use sqlx::PgPool;
 
@@ -25,9 +25,11 @@ pub async fn list(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
     ApiQuery(query): ApiQuery<AssetListQuery>,
-) -> Result<Json<List<Asset>>, ApiError> {
-    let items = db::assets::list(&pool, org_id, query.archived).await?;
-    Ok(Json(List { items }))
+) -> Result<Json<Page<Asset>>, ApiError> {
+    let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
+    let (items, next_cursor) =
+        db::assets::list(&pool, org_id, query.archived, query.after, limit).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 pub async fn update(

@@ -1,14 +1,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use s4e_runtime::extract::ApiPath;
+use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::account::{
     AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
     NewPasswordHash, OrganizationWithOwner, PendingTotp, SetAssetScope, UserCredentials,
     UserUpdate,
 };
-use s4e_types::api::List;
+use s4e_types::api::{List, Page, PageQuery};
 use s4e_types::{OrgId, User, UserId};
 use sqlx::PgPool;
 
@@ -34,9 +34,11 @@ pub async fn credentials(
 pub async fn list(
     State(pool): State<PgPool>,
     ApiPath(org_id): ApiPath<OrgId>,
-) -> Result<Json<List<User>>, ApiError> {
-    let items = db::users::list(&pool, org_id).await?;
-    Ok(Json(List { items }))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<User>>, ApiError> {
+    let limit = query.page_size().map_err(ApiError::bad_request)?;
+    let (items, next_cursor) = db::users::list(&pool, org_id, query.after, limit).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 pub async fn get(

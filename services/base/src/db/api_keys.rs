@@ -89,16 +89,29 @@ pub async fn by_hash(pool: &PgPool, key_hash: &str) -> Result<ApiKeyRecord, DbEr
 }
 
 /// The organization's keys, newest first; revoked and expired ones included, marked.
-pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<ApiKeyRecord>, DbError> {
+/// The organization's keys, newest first, `limit` after `after`; the cursor of the next page
+/// when there is one.
+pub async fn list(
+    pool: &PgPool,
+    org_id: OrgId,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<(Vec<ApiKeyRecord>, Option<Uuid>), DbError> {
     let rows = sqlx::query_as::<_, ApiKeyRow>(
         "SELECT id, org_id, name, prefix, scopes, revoked_at IS NOT NULL AS revoked, created_at,
                 expires_at, (SELECT o.rate_tier FROM organizations o WHERE o.id = api_keys.org_id) AS rate_tier
-         FROM api_keys WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000",
+         FROM api_keys WHERE org_id = $1
+           AND ($2::uuid IS NULL OR (created_at, id) <
+                (SELECT c.created_at, c.id FROM api_keys c WHERE c.org_id = $1 AND c.id = $2))
+         ORDER BY created_at DESC, id DESC LIMIT $3",
     )
     .bind(org_id.0)
+    .bind(after)
+    .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    let keys: Vec<ApiKeyRecord> = rows.into_iter().map(Into::into).collect();
+    Ok(super::page(keys, limit, |key| key.id.0))
 }
 
 /// Revokes a key for good. Revoking it again changes nothing.

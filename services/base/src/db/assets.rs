@@ -81,24 +81,33 @@ pub async fn create(
 }
 
 /// The organization's assets, oldest first; archived ones only when asked for.
+/// The organization's assets, oldest first, `limit` after `after`; the cursor of the next
+/// page when there is one.
 pub async fn list(
     pool: &PgPool,
     org_id: OrgId,
     with_archived: bool,
-) -> Result<Vec<Asset>, DbError> {
-    sqlx::query_as::<_, AssetRow>(concat!(
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<(Vec<Asset>, Option<Uuid>), DbError> {
+    let assets = sqlx::query_as::<_, AssetRow>(concat!(
         "SELECT ",
         asset_columns!(),
         " FROM assets WHERE org_id = $1 AND ($2 OR archived_at IS NULL)
-         ORDER BY created_at, id LIMIT 1000"
+           AND ($3::uuid IS NULL OR (created_at, id) >
+                (SELECT c.created_at, c.id FROM assets c WHERE c.org_id = $1 AND c.id = $3))
+         ORDER BY created_at, id LIMIT $4"
     ))
     .bind(org_id.0)
     .bind(with_archived)
+    .bind(after)
+    .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?
     .into_iter()
     .map(TryInto::try_into)
-    .collect()
+    .collect::<Result<Vec<Asset>, _>>()?;
+    Ok(super::page(assets, limit, |asset| asset.id.0))
 }
 
 pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asset, DbError> {

@@ -246,18 +246,31 @@ pub async fn disable_totp(
     .try_into()
 }
 
-pub async fn list(pool: &PgPool, org_id: OrgId) -> Result<Vec<User>, DbError> {
-    sqlx::query_as::<_, UserRow>(concat!(
+/// The organization's users, oldest first, `limit` after `after`; the cursor of the next page
+/// when there is one.
+pub async fn list(
+    pool: &PgPool,
+    org_id: OrgId,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<(Vec<User>, Option<Uuid>), DbError> {
+    let users = sqlx::query_as::<_, UserRow>(concat!(
         "SELECT ",
         user_columns!(),
-        " FROM users WHERE org_id = $1 ORDER BY created_at, id LIMIT 1000"
+        " FROM users WHERE org_id = $1
+           AND ($2::uuid IS NULL OR (created_at, id) >
+                (SELECT c.created_at, c.id FROM users c WHERE c.org_id = $1 AND c.id = $2))
+         ORDER BY created_at, id LIMIT $3"
     ))
     .bind(org_id.0)
+    .bind(after)
+    .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?
     .into_iter()
     .map(TryInto::try_into)
-    .collect()
+    .collect::<Result<Vec<User>, _>>()?;
+    Ok(super::page(users, limit, |user| user.id.0))
 }
 
 pub async fn get(

@@ -448,7 +448,11 @@ pub async fn claim_due(
 ) -> Result<Vec<DueDelivery>, DbError> {
     let rows = sqlx::query_as::<_, DueRow>(concat!(
         "WITH due AS (
-             SELECT d.id FROM webhook_endpoints e
+             SELECT d.id FROM (
+                 SELECT DISTINCT endpoint_id FROM webhook_deliveries
+                 WHERE status = 'pending' AND next_attempt_at <= $1
+             ) ready
+             JOIN webhook_endpoints e ON e.id = ready.endpoint_id
              CROSS JOIN LATERAL (
                  SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
                  WHERE d.endpoint_id = e.id AND d.status = 'pending'

@@ -33,7 +33,15 @@ async fn assets_are_scoped_by_organization() {
         .await
         .unwrap();
 
-    assert_eq!(h.client.list_assets(org_a.id).await.unwrap().len(), 1);
+    assert_eq!(
+        h.client
+            .list_assets(org_a.id, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     assert_eq!(
         h.client.get_asset(org_a.id, asset.id).await.unwrap().id,
         asset.id
@@ -44,7 +52,12 @@ async fn assets_are_scoped_by_organization() {
         matches!(foreign, Err(ClientError::NotFound(_))),
         "{foreign:?}"
     );
-    let unknown_org = h.client.list_assets(OrgId::new()).await.unwrap();
+    let unknown_org = h
+        .client
+        .list_assets(OrgId::new(), &Default::default())
+        .await
+        .unwrap()
+        .items;
     assert!(unknown_org.is_empty());
     let into_unknown_org = h
         .client

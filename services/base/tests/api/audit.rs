@@ -150,7 +150,12 @@ async fn a_change_is_recorded_in_its_own_transaction_or_not_made() {
         "{refused:?}"
     );
     assert!(!recorded);
-    let assets = h.client.list_assets(org.id).await.unwrap();
+    let assets = h
+        .client
+        .list_assets(org.id, &Default::default())
+        .await
+        .unwrap()
+        .items;
     assert_eq!(assets.len(), 1, "{assets:?}");
     assert_eq!(entries().await.len(), 1);
 
@@ -165,14 +170,30 @@ async fn a_change_is_recorded_in_its_own_transaction_or_not_made() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), reqwest::StatusCode::BAD_REQUEST);
-    assert_eq!(h.client.list_assets(org.id).await.unwrap().len(), 1);
+    assert_eq!(
+        h.client
+            .list_assets(org.id, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     // Without a context (an internal caller's own change): made, nothing recorded.
     h.client
         .create_asset(org.id, &url_asset("https://d.a.test/"))
         .await
         .unwrap();
-    assert_eq!(h.client.list_assets(org.id).await.unwrap().len(), 2);
+    assert_eq!(
+        h.client
+            .list_assets(org.id, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
     assert_eq!(entries().await.len(), 1);
     h.stop().await;
 }

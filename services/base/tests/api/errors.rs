@@ -83,6 +83,13 @@ async fn bad_requests_get_clear_errors() {
     assert_eq!(response.status(), 400);
 
     // Nothing was stored by any of these.
-    assert!(h.client.list_assets(org.id).await.unwrap().is_empty());
+    assert!(
+        h.client
+            .list_assets(org.id, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     h.stop().await;
 }

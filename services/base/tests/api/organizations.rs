@@ -110,7 +110,12 @@ async fn organizations_keep_an_owner_and_invitations_are_spent_once() {
         .set_user_role(other.organization.id, member.id, Role::Viewer)
         .await;
     assert!(matches!(foreign, Err(ClientError::NotFound(_))));
-    let users = h.client.list_users(other.organization.id).await.unwrap();
+    let users = h
+        .client
+        .list_users(other.organization.id, &Default::default())
+        .await
+        .unwrap()
+        .items;
     assert_eq!(users, vec![other.owner.clone()]);
     // An inviter from another organization cannot invite here.
     let stray = h

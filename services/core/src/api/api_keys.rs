@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, PublicJson};
+use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::ApiKeyId;
-use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, List, NewApiKey};
+use s4e_types::api::{ApiKeyRecord, CreateApiKey, CreatedApiKey, NewApiKey, Page, PageQuery};
 
 use crate::AppState;
 use crate::api_key;
@@ -92,15 +92,22 @@ pub async fn create(
 /// List the organization's API keys (api_keys:read)
 ///
 /// Never their secrets.
+///
+/// Newest first, in pages of `limit` (default 100, at most 1000) that continue with
+/// `after=<next_cursor>`.
 #[utoipa::path(get, path = "/api/v1/api-keys", operation_id = "listApiKeys", tag = "api-keys",
-    responses((status = 200, description = "The keys", body = List<ApiKeyRecord>)))]
+    params(PageQuery),
+    responses((status = 200, description = "A page of keys", body = Page<ApiKeyRecord>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<List<ApiKeyRecord>>, ApiError> {
+    PublicQuery(query): PublicQuery<PageQuery>,
+) -> Result<Json<Page<ApiKeyRecord>>, ApiError> {
     principal.require(Resource::ApiKeys, Access::Read)?;
-    let items = state.base.list_api_keys(principal.org_id).await?;
-    Ok(Json(List { items }))
+    query.page_size().map_err(ApiError::bad_request)?;
+    Ok(Json(
+        state.base.list_api_keys(principal.org_id, &query).await?,
+    ))
 }
 
 /// Revoke an API key for good (api_keys:write)

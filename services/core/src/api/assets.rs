@@ -1,11 +1,12 @@
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use s4e_egress::OwnServices;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
-use s4e_types::api::{ErrorBody, List, Verification, VerificationOutcome, VerifyAsset};
+use s4e_types::api::{ErrorBody, Page, Verification, VerificationOutcome, VerifyAsset};
 use s4e_types::{Asset, AssetId, AssetKind, AssetListQuery, NewAsset, UpdateAsset};
 
 use crate::AppState;
@@ -31,7 +32,7 @@ pub async fn create(
     principal.require(Resource::Assets, Access::Write)?;
     // An asset registered by a limited user would be outside their own limit.
     principal.require_unlimited("registering assets")?;
-    if let Some(reason) = never_scanned(&body) {
+    if let Some(reason) = never_scanned(&body, &state.own_services) {
         return Err(ApiError::bad_request(format!(
             "value: {reason}, never scanned"
         )));
@@ -43,17 +44,27 @@ pub async fn create(
 
 /// Why an asset's address can never be scanned, whatever the deployment allows: refused when
 /// registered rather than when first scanned. A domain is judged when it is resolved.
-fn never_scanned(asset: &NewAsset) -> Option<&'static str> {
+fn never_scanned(asset: &NewAsset, own_services: &OwnServices) -> Option<&'static str> {
     let value = asset.value.trim();
     let ip = match asset.kind {
         AssetKind::Ip => value.parse::<IpAddr>().ok()?,
         // Parsed as base stores it: `http://2852039166/` and `http://0xa9.254.169.254/` name
         // 169.254.169.254.
-        AssetKind::Url => match url::Url::parse(value).ok()?.host()? {
-            url::Host::Ipv4(ip) => IpAddr::V4(ip),
-            url::Host::Ipv6(ip) => IpAddr::V6(ip),
-            url::Host::Domain(_) => return None,
-        },
+        AssetKind::Url => {
+            let url = url::Url::parse(value).ok()?;
+            let ip = match url.host()? {
+                url::Host::Ipv4(ip) => IpAddr::V4(ip),
+                url::Host::Ipv6(ip) => IpAddr::V6(ip),
+                url::Host::Domain(_) => return None,
+            };
+            // A URL names one port: one of the platform's own services is never a target.
+            if let Some(port) = url.port_or_known_default()
+                && own_services.contains(SocketAddr::new(ip, port))
+            {
+                return Some("one of the platform's own services");
+            }
+            ip
+        }
         AssetKind::Domain => return None,
     };
     s4e_egress::never_allowed(ip)
@@ -61,26 +72,21 @@ fn never_scanned(asset: &NewAsset) -> Option<&'static str> {
 
 /// List the organization's assets
 ///
-/// Archived assets are left out unless `archived=true`.
+/// Oldest first, in pages of `limit` (default 100, at most 1000) that continue with
+/// `after=<next_cursor>`. Archived assets are left out unless `archived=true`.
 #[utoipa::path(get, path = "/api/v1/assets", operation_id = "listAssets", tag = "assets",
     params(AssetListQuery),
-    responses((status = 200, description = "The assets", body = List<Asset>)))]
+    responses((status = 200, description = "A page of assets", body = Page<Asset>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     PublicQuery(query): PublicQuery<AssetListQuery>,
-) -> Result<Json<List<Asset>>, ApiError> {
+) -> Result<Json<Page<Asset>>, ApiError> {
     principal.require(Resource::Assets, Access::Read)?;
-    let mut items = if query.archived {
-        state
-            .base
-            .list_assets_with_archived(principal.org_id)
-            .await?
-    } else {
-        state.base.list_assets(principal.org_id).await?
-    };
-    items.retain(|asset| principal.sees_asset(asset.id));
-    Ok(Json(List { items }))
+    s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
+    let mut page = state.base.list_assets(principal.org_id, &query).await?;
+    page.items.retain(|asset| principal.sees_asset(asset.id));
+    Ok(Json(page))
 }
 
 /// One asset

@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::extract::ApiPath;
-use s4e_runtime::{ApiError, PublicJson};
+use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::account::{
     CreateInvitation, CreatedInvitation, Invitation, NewInvitation, SetAssetScope, UserUpdate,
     normalize_email,
 };
-use s4e_types::api::{ErrorBody, List};
+use s4e_types::api::{ErrorBody, List, Page, PageQuery};
 use s4e_types::{Role, User, UserId};
 
 use crate::AppState;
@@ -22,15 +22,20 @@ use crate::session;
 const INVITATION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
 
 /// The organization's users (users:read)
+///
+/// Oldest first, in pages of `limit` (default 100, at most 1000) that continue with
+/// `after=<next_cursor>`.
 #[utoipa::path(get, path = "/api/v1/users", operation_id = "listUsers", tag = "users",
-    responses((status = 200, description = "The users", body = List<User>)))]
+    params(PageQuery),
+    responses((status = 200, description = "A page of users", body = Page<User>)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<List<User>>, ApiError> {
+    PublicQuery(query): PublicQuery<PageQuery>,
+) -> Result<Json<Page<User>>, ApiError> {
     principal.require(Resource::Users, Access::Read)?;
-    let items = state.base.list_users(principal.org_id).await?;
-    Ok(Json(List { items }))
+    query.page_size().map_err(ApiError::bad_request)?;
+    Ok(Json(state.base.list_users(principal.org_id, &query).await?))
 }
 
 /// Ownership is only an owner's to give or take.
