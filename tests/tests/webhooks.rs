@@ -162,7 +162,23 @@ async fn an_endpoint_is_validated_and_its_secret_shown_once() {
 async fn a_finished_scan_reaches_the_endpoint_signed() {
     let fleet = Fleet::start().await.unwrap();
     let receiver = Receiver::start().await;
-    let (endpoint_id, secret) = endpoint(&fleet, &receiver.url).await;
+    let (status, created) = add_endpoint(
+        &fleet,
+        json!({"url": receiver.url, "event_types": ["scan.completed"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let endpoint_id = created["endpoint"]["id"].as_str().unwrap().to_string();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    // A second endpoint wants the findings, one event each.
+    let findings_receiver = Receiver::start().await;
+    let (status, created) = add_endpoint(
+        &fleet,
+        json!({"url": findings_receiver.url, "event_types": ["finding.created"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let findings_secret = created["secret"].as_str().unwrap().to_string();
     let target = Target::demo(false).await;
     let asset = fleet.create_url_asset(&target.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
@@ -211,6 +227,35 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     assert_eq!(done["attempts"][0]["status_code"], 204);
     assert_eq!(done["payload"], body);
 
+    // Every finding the scan created, once each, signed, with what a SIEM needs.
+    let findings = wait_for("every finding's event", DEADLINE, || async {
+        let received = findings_receiver.received();
+        (received.len() >= 12).then_some(received)
+    })
+    .await
+    .unwrap();
+    assert_eq!(findings.len(), 12);
+    let mut rules = std::collections::BTreeSet::new();
+    for request in &findings {
+        assert!(signed_with(request, &findings_secret));
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["type"], "finding.created");
+        assert_eq!(body["data"]["run_id"], run_id.as_str());
+        assert!(body["data"]["severity"].is_string() && body["data"]["title"].is_string());
+        rules.insert(body["data"]["rule"].as_str().unwrap().to_string());
+    }
+    assert_eq!(rules.len(), 12);
+    assert!(rules.contains("env_file_exposed"));
+    // A re-scan sees the same findings again: nothing is created, nothing announced.
+    let again = fleet.start_scan(&asset).await.unwrap();
+    fleet.wait_for_scan(&again, DEADLINE).await.unwrap();
+    wait_for("the second scan's completion", DEADLINE, || async {
+        (receiver.received().len() >= 2).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(findings_receiver.received().len(), 12);
+
     // Sent again on request, with the same id, signed again (by a pass of the test's).
     let deliverer = fleet.deliverer().await.unwrap();
     let response = fleet
@@ -224,12 +269,12 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(deliverer.pass(Utc::now()).await.unwrap(), 1);
     let received = receiver.received();
-    assert_eq!(received.len(), 2);
+    assert_eq!(received.len(), 3);
     assert_eq!(
-        received[1].headers["webhook-id"],
+        received[2].headers["webhook-id"],
         received[0].headers["webhook-id"]
     );
-    assert!(signed_with(&received[1], &secret));
+    assert!(signed_with(&received[2], &secret));
     assert_eq!(
         delivery(&fleet, delivery_id).await["delivery"]["attempts"],
         2

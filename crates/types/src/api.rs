@@ -355,6 +355,10 @@ pub struct JobFinished {
     pub job: ScanJob,
     /// False when the job had already been reported (a redelivered message).
     pub applied: bool,
+    /// The findings the job's report created, whether this report or an earlier one applied
+    /// it: what the worker announces as `finding.created`.
+    #[serde(default)]
+    pub created_findings: Vec<crate::envelope::FindingCreated>,
 }
 
 /// Live progress of a run, kept in Redis while it runs.

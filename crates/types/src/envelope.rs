@@ -29,6 +29,9 @@ pub enum Message {
     /// A run reached a final status.
     #[serde(rename = "scan.completed")]
     ScanCompleted(ScanCompleted),
+    /// A scan found something the organization did not have as a finding yet.
+    #[serde(rename = "finding.created")]
+    FindingCreated(FindingCreated),
 }
 
 impl Message {
@@ -37,6 +40,7 @@ impl Message {
         match self {
             Message::ScanJob(_) => "scan.job",
             Message::ScanCompleted(_) => "scan.completed",
+            Message::FindingCreated(_) => "finding.created",
         }
     }
 }
@@ -47,6 +51,19 @@ pub struct ScanCompleted {
     pub asset_id: AssetId,
     pub status: RunStatus,
     pub findings_count: i32,
+}
+
+/// A finding a job's report created (not one seen again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingCreated {
+    pub finding_id: crate::FindingId,
+    pub run_id: RunId,
+    pub asset_id: AssetId,
+    pub check: crate::CheckKind,
+    pub rule: String,
+    pub severity: crate::Severity,
+    pub title: String,
+    pub location: String,
 }
 
 impl Envelope {

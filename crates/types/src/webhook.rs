@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{OrgId, WebhookDeliveryId, WebhookEndpointId};
 
 /// The events an endpoint can ask for.
-pub const EVENT_TYPES: &[&str] = &["scan.completed"];
+pub const EVENT_TYPES: &[&str] = &["scan.completed", "finding.created"];
 
 /// The key derivation's purpose for sealed webhook secrets (`s4e_secrets::SecretBox`): the
 /// gateway seals, s4e-trigger opens.
@@ -27,7 +27,7 @@ pub struct NewWebhookEndpoint {
     #[serde(default)]
     #[schema(max_length = 200)]
     pub description: Option<String>,
-    /// The event types to send (`scan.completed`); empty or absent: all of them.
+    /// The event types to send (`scan.completed`, `finding.created`); empty or absent: all.
     #[serde(default)]
     #[schema(max_items = 20)]
     pub event_types: Vec<String>,

@@ -18,7 +18,7 @@ use s4e_client::{BaseClient, ClientError};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
-use s4e_types::envelope::ScanCompleted;
+use s4e_types::envelope::{FindingCreated, ScanCompleted};
 use s4e_types::{
     CheckKind, Envelope, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus, ScanRun,
 };
@@ -193,6 +193,14 @@ impl Worker {
             self.count_cancelled(spec.check);
             return self.announce_if_final(&finished.run).await;
         }
+        // Before the ack, whichever report applied them: a worker that died after base stored
+        // the findings announces them on the redelivery (consumers see the same event ids).
+        if let Err(outcome) = self
+            .announce_findings(org_id, &finished.created_findings)
+            .await
+        {
+            return outcome;
+        }
         if !finished.applied {
             // Two deliveries of one job ran at once; base kept the first report.
             self.count_duplicate(spec.check);
@@ -318,6 +326,29 @@ impl Worker {
             // Live status is a convenience; the run itself is stored in base.
             tracing::warn!(%error, run_id = %run.id, "cannot update live status");
         }
+    }
+
+    /// Publishes one `finding.created` per finding a report created, its id derived from the
+    /// finding's; `Retry` when the bus refuses one (the redelivery announces them again).
+    async fn announce_findings(
+        &self,
+        org_id: OrgId,
+        created: &[FindingCreated],
+    ) -> Result<(), Outcome> {
+        for finding in created {
+            let mut event = Envelope::new(org_id, Message::FindingCreated(finding.clone()));
+            event.id = Uuid::new_v5(&finding.finding_id.0, b"finding.created");
+            if let Err(error) = self
+                .bus
+                .publish(Exchange::Events, "finding.created", &event)
+                .await
+            {
+                return Err(Outcome::Retry(format!(
+                    "publishing finding.created: {error}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Publishes `scan.completed` for a run in a final state, then acks; if the event cannot

@@ -37,6 +37,16 @@ pub async fn handle(
                 "findings_count": done.findings_count,
             })
         }
+        Message::FindingCreated(finding) => json!({
+            "finding_id": finding.finding_id,
+            "run_id": finding.run_id,
+            "asset_id": finding.asset_id,
+            "check": finding.check,
+            "rule": finding.rule,
+            "severity": finding.severity,
+            "title": finding.title,
+            "location": finding.location,
+        }),
         // Jobs travel on the dispatch exchange; one here is nobody's event.
         Message::ScanJob(_) => return Outcome::Ack,
     };

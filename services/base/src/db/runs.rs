@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
+use s4e_types::envelope::FindingCreated;
 use s4e_types::{
-    AssetId, CheckKind, JobId, JobStatus, OrgId, RunId, RunPage, RunQuery, RunStatus, ScanJob,
-    ScanRun,
+    AssetId, CheckKind, FindingId, JobId, JobStatus, OrgId, RunId, RunPage, RunQuery, RunStatus,
+    ScanJob, ScanRun, Severity,
 };
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
@@ -433,11 +434,13 @@ pub async fn finish_job(
     let job = job_row(&mut tx, org_id, job_id, true).await?;
     if JobStatus::parse(&job.status).is_some_and(JobStatus::is_final) {
         let run = run_in_tx(&mut tx, org_id, RunId(job.run_id)).await?;
+        let created_findings = created_findings(&mut tx, org_id, job_id, &run).await?;
         tx.commit().await?;
         return Ok(JobFinished {
             run,
             job: job.try_into()?,
             applied: false,
+            created_findings,
         });
     }
     // Lock the run too (job first, then run, as start_job does): two jobs of one run finishing
@@ -447,7 +450,7 @@ pub async fn finish_job(
         .bind(job.run_id)
         .execute(&mut *tx)
         .await?;
-    findings::upsert_for_job(
+    let created = findings::upsert_for_job(
         &mut tx,
         org_id,
         AssetId(job.asset_id),
@@ -458,7 +461,8 @@ pub async fn finish_job(
     .await?;
     let error = report.error.as_deref().map(|e| truncate(e, 2_000));
     let job = sqlx::query_as::<_, JobRow>(
-        "UPDATE scan_jobs SET status = $3, error = $4, raw_output_id = $5, finished_at = now()
+        "UPDATE scan_jobs SET status = $3, error = $4, raw_output_id = $5, finished_at = now(),
+                              created_findings = $6
          WHERE org_id = $1 AND id = $2
          RETURNING id, run_id, org_id, asset_id, check_kind, target, status, attempts, error,
                    raw_output_id, ports, created_at, finished_at",
@@ -468,6 +472,7 @@ pub async fn finish_job(
     .bind(report.status.as_str())
     .bind(&error)
     .bind(&report.raw_output_id)
+    .bind(&created)
     .fetch_one(&mut *tx)
     .await?;
     let completed = i32::from(report.status == JobStatus::Completed);
@@ -516,12 +521,49 @@ pub async fn finish_job(
     {
         findings::fix_unseen(&mut tx, org_id, run.id).await?;
     }
+    let created_findings = created_findings(&mut tx, org_id, job_id, &run).await?;
     tx.commit().await?;
     Ok(JobFinished {
         run,
         job: job.try_into()?,
         applied: true,
+        created_findings,
     })
+}
+
+/// The findings the job's report created, as their `finding.created` events carry them.
+async fn created_findings(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: OrgId,
+    job_id: JobId,
+    run: &ScanRun,
+) -> Result<Vec<FindingCreated>, DbError> {
+    let rows: Vec<(Uuid, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT f.id, f.check_kind, f.rule, f.severity, f.title, f.location
+         FROM scan_jobs j JOIN findings f ON f.org_id = j.org_id AND f.id = ANY (j.created_findings)
+         WHERE j.org_id = $1 AND j.id = $2
+         ORDER BY f.id",
+    )
+    .bind(org_id.0)
+    .bind(job_id.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|(id, check, rule, severity, title, location)| {
+            Ok(FindingCreated {
+                finding_id: FindingId(id),
+                run_id: run.id,
+                asset_id: run.asset_id,
+                check: CheckKind::parse(&check)
+                    .ok_or_else(|| DbError::Corrupt(format!("unknown check {check:?}")))?,
+                rule,
+                severity: Severity::parse(&severity)
+                    .ok_or_else(|| DbError::Corrupt(format!("unknown severity {severity:?}")))?,
+                title,
+                location,
+            })
+        })
+        .collect()
 }
 
 async fn run_in_tx(

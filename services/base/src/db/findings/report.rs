@@ -24,7 +24,7 @@ pub async fn upsert_for_job(
     run_id: RunId,
     raw_output_id: Option<&str>,
     drafts: &[FindingDraft],
-) -> Result<(), DbError> {
+) -> Result<Vec<Uuid>, DbError> {
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
     let mut fingerprints = Vec::new();
@@ -59,7 +59,7 @@ pub async fn upsert_for_job(
         evidence.push(draft.evidence.clone());
     }
     if ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // Lock the rows this report touches (in id order, as status changes do) before reading
     // their status: a person fixing one of them meanwhile must not slip between the read and
@@ -78,7 +78,8 @@ pub async fn upsert_for_job(
         .filter(|(_, status)| status == FindingStatus::Fixed.as_str())
         .map(|(id, _)| id)
         .collect();
-    let stored: Vec<(Uuid,)> = sqlx::query_as(
+    // `xmax = 0`: the row was inserted by this statement, not updated.
+    let stored: Vec<(Uuid, bool)> = sqlx::query_as(
         "INSERT INTO findings (id, org_id, asset_id, fingerprint, check_kind, rule, location,
                                title, severity, score, cwe, description, remediation, evidence,
                                raw_output_id, last_run_id, occurrences)
@@ -108,7 +109,7 @@ pub async fn upsert_for_job(
                                      ELSE findings.status_changed_at END,
             status_changed_by = CASE WHEN findings.status = 'fixed' THEN $18
                                      ELSE findings.status_changed_by END
-         RETURNING id",
+         RETURNING id, (xmax = 0) AS inserted",
     )
     .bind(org_id.0)
     .bind(asset_id.0)
@@ -130,7 +131,12 @@ pub async fn upsert_for_job(
     .bind(FindingActor::SYSTEM_LABEL)
     .fetch_all(&mut **tx)
     .await?;
-    let stored: Vec<Uuid> = stored.into_iter().map(|(id,)| id).collect();
+    let created: Vec<Uuid> = stored
+        .iter()
+        .filter(|(_, inserted)| *inserted)
+        .map(|(id, _)| *id)
+        .collect();
+    let stored: Vec<Uuid> = stored.into_iter().map(|(id, _)| id).collect();
     let actor = system_actor();
     let events: Vec<NewEvent> = reopened
         .iter()
@@ -162,7 +168,7 @@ pub async fn upsert_for_job(
     .bind(org_id.0)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(created)
 }
 
 /// Called in the transaction that ends a run in which every job completed: the findings of the
