@@ -192,7 +192,10 @@ async fn run(
         ),
         session_max_age: Duration::from_secs(config.settings.session_max_age_seconds),
         secrets: s4e_secrets::SecretBox::new(secrets_key, totp::SEALING_PURPOSE),
-        webhook_secrets: api::webhook_secret_box(secrets_key),
+        webhook_secrets: s4e_secrets::SecretBox::new(
+            secrets_key,
+            s4e_types::webhook::SEALING_PURPOSE,
+        ),
         accounts: AccountSettings {
             signup_enabled: config.settings.signup_enabled,
             login_attempts_per_account: config.settings.login_attempts_per_account,

@@ -7,8 +7,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use s4e_client::ClientError;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson};
@@ -43,12 +41,10 @@ pub async fn create(
     PublicJson(body): PublicJson<NewInboundHook>,
 ) -> Result<(StatusCode, Json<InboundHookWithSecret>), ApiError> {
     principal.require(Resource::Automation, Access::Write)?;
-    let mut bytes = [0u8; 24];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    let secret = format!("whsec_{}", STANDARD.encode(bytes));
+    let (secret, sealed_secret) = super::webhooks::new_secret(&state);
     let store = StoreInboundHook {
         hook: body,
-        sealed_secret: state.webhook_secrets.seal(secret.as_bytes()),
+        sealed_secret,
     };
     let hook = state
         .base

@@ -313,8 +313,6 @@ pub fn endpoints() -> Declare {
 /// enter from the public side; the caller's address counted, before any work is done for the
 /// request; who calls; the caller counted; a retried creation answered as the first time; a
 /// change's audit entry once answered; and a read's entity tag.
-pub use webhooks::secret_box as webhook_secret_box;
-
 pub fn router(state: AppState, readiness: Readiness) -> Router {
     let (api, endpoints) = endpoints().finish();
     let proxies = state.trusted_proxies.clone();

@@ -14,9 +14,9 @@ use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::api::{ErrorBody, List};
 use s4e_types::webhook::{
-    DeliveryPage, DeliveryQuery, NewWebhookEndpoint, RotateWebhookSecret, SEALING_PURPOSE,
-    StoreWebhookEndpoint, UpdateWebhookEndpoint, WebhookDelivery, WebhookDeliveryWithAttempts,
-    WebhookEndpoint, WebhookEndpointWithSecret,
+    DeliveryPage, DeliveryQuery, NewWebhookEndpoint, RotateWebhookSecret, StoreWebhookEndpoint,
+    UpdateWebhookEndpoint, WebhookDelivery, WebhookDeliveryWithAttempts, WebhookEndpoint,
+    WebhookEndpointWithSecret,
 };
 use s4e_types::{WebhookDeliveryId, WebhookEndpointId};
 
@@ -27,8 +27,9 @@ use crate::permissions::{Access, Resource};
 /// How long a rotated-out secret keeps signing beside the new one.
 const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
-/// A new signing secret (`whsec_` + base64 of 24 random bytes) and its sealed form for base.
-fn new_secret(state: &AppState) -> (String, String) {
+/// A new signing secret (`whsec_` + base64 of 24 random bytes, the Standard Webhooks form)
+/// and its sealed form for base: for outbound endpoints and inbound hooks alike.
+pub(super) fn new_secret(state: &AppState) -> (String, String) {
     let mut bytes = [0u8; 24];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     let secret = format!("whsec_{}", STANDARD.encode(bytes));
@@ -244,9 +245,4 @@ pub async fn redeliver(
             .redeliver_webhook(principal.org_id, delivery_id)
             .await?,
     ))
-}
-
-/// The sealing of webhook secrets, under the deployment's secrets key.
-pub fn secret_box(key: &[u8]) -> s4e_secrets::SecretBox {
-    s4e_secrets::SecretBox::new(key, SEALING_PURPOSE)
 }
