@@ -170,6 +170,17 @@ fn trigger_config(
     }
 }
 
+/// Stops services one after another, callers before what they call.
+async fn stop_in_order(services: [Served; 7]) -> anyhow::Result<()> {
+    for served in services {
+        served
+            .stop()
+            .await
+            .map_err(|error| anyhow::anyhow!(error))?;
+    }
+    Ok(())
+}
+
 /// Waits until a service answers its readiness probe.
 async fn wait_until_ready(http: &reqwest::Client, served: &Served) -> anyhow::Result<()> {
     let url = format!("{}/readyz", served.url());
@@ -206,7 +217,7 @@ impl Replicas {
 
     /// Stops every replica, gateway first and base last; the fleet's own keep running.
     pub async fn stop(self) -> anyhow::Result<()> {
-        for served in [
+        stop_in_order([
             self.core,
             self.scan,
             self.scheduler,
@@ -214,13 +225,8 @@ impl Replicas {
             self.crawler,
             self.dispatcher,
             self.base,
-        ] {
-            served
-                .stop()
-                .await
-                .map_err(|error| anyhow::anyhow!(error))?;
-        }
-        Ok(())
+        ])
+        .await
     }
 }
 
@@ -511,7 +517,7 @@ impl Fleet {
 
     /// Stops every service (gateway first, base last) and removes the test's data.
     pub async fn stop(self) -> anyhow::Result<()> {
-        for served in [
+        stop_in_order([
             self.core,
             self.scan,
             self.scheduler,
@@ -519,12 +525,8 @@ impl Fleet {
             self.crawler,
             self.dispatcher,
             self.base,
-        ] {
-            served
-                .stop()
-                .await
-                .map_err(|error| anyhow::anyhow!(error))?;
-        }
+        ])
+        .await?;
         self.env.cleanup().await
     }
 }

@@ -113,12 +113,9 @@ async fn receive(
         .ok_or_else(|| {
             ApiError::internal("an inbound hook's secret does not open with this key")
         })?;
-    let key = secret
-        .strip_prefix("whsec_")
-        .and_then(|encoded| STANDARD.decode(encoded).ok())
+    let key = crate::signature::key_of(&secret)
         .ok_or_else(|| ApiError::internal("an inbound hook's secret is not whsec_ + base64"))?;
-    let mut content = format!("{id}.{timestamp}.").into_bytes();
-    content.extend_from_slice(call.body.as_bytes());
+    let content = crate::signature::signed_content(id, timestamp, call.body.as_bytes());
     if !signed(signature, &key, &content) {
         return Err(invalid());
     }

@@ -8,14 +8,25 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
 
+/// The key bytes of a `whsec_` + base64 secret; `None` for anything else.
+pub fn key_of(secret: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(secret.strip_prefix("whsec_")?).ok()
+}
+
+/// What a signature covers: `{id}.{timestamp}.{body}`.
+pub fn signed_content(id: &str, timestamp: impl std::fmt::Display, body: &[u8]) -> Vec<u8> {
+    let mut content = format!("{id}.{timestamp}.").into_bytes();
+    content.extend_from_slice(body);
+    content
+}
+
 /// The `webhook-signature` value for `body` sent as message `id` at `timestamp` (Unix
 /// seconds), one signature per secret. A secret that is not `whsec_` + base64 is skipped.
 pub fn sign(secrets: &[String], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut content = format!("{id}.{timestamp}.").into_bytes();
-    content.extend_from_slice(body);
+    let content = signed_content(id, timestamp, body);
     secrets
         .iter()
-        .filter_map(|secret| STANDARD.decode(secret.strip_prefix("whsec_")?).ok())
+        .filter_map(|secret| key_of(secret))
         .map(|key| {
             let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), &content);
             format!("v1,{}", STANDARD.encode(tag.as_ref()))

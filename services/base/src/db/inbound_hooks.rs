@@ -77,22 +77,13 @@ impl TryFrom<HookRow> for SealedInboundHook {
     }
 }
 
-fn check_name(name: Option<&str>) -> Result<(), DbError> {
-    match name {
-        Some(name) if name.chars().count() > 200 => {
-            Err(DbError::Invalid("name: at most 200 characters".into()))
-        }
-        _ => Ok(()),
-    }
-}
-
 pub async fn create(
     conn: &mut PgConnection,
     org_id: OrgId,
     new: &StoreInboundHook,
 ) -> Result<InboundHook, DbError> {
     let hook = &new.hook;
-    check_name(hook.name.as_deref())?;
+    super::check_chars("name", hook.name.as_deref(), 200)?;
     if hook.checks.as_ref().is_some_and(|checks| checks.len() > 20) {
         return Err(DbError::Invalid("checks: at most 20".into()));
     }
@@ -185,7 +176,7 @@ pub async fn update(
     id: InboundHookId,
     change: &UpdateInboundHook,
 ) -> Result<InboundHook, DbError> {
-    check_name(change.name.as_deref())?;
+    super::check_chars("name", change.name.as_deref(), 200)?;
     let row = sqlx::query_as::<_, HookRow>(concat!(
         "UPDATE inbound_hooks SET name = coalesce($3, name), disabled = coalesce($4, disabled)
          WHERE org_id = $1 AND id = $2

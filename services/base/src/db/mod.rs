@@ -52,6 +52,16 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
+/// Refuses a text longer than `max` characters (as JSON Schema counts them), naming `field`.
+pub(crate) fn check_chars(field: &str, value: Option<&str>, max: usize) -> Result<(), DbError> {
+    match value {
+        Some(text) if text.chars().count() > max => Err(DbError::Invalid(format!(
+            "{field}: at most {max} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Cuts rows read one past a page of `limit` to the page, and names the cursor of the next
 /// page (from the page's last row) when there was that one more.
 pub(crate) fn page<T, C>(

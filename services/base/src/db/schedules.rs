@@ -103,15 +103,6 @@ impl TryFrom<ScheduleRow> for Schedule {
     }
 }
 
-fn check_name(name: Option<&str>) -> Result<(), DbError> {
-    match name {
-        Some(name) if name.chars().count() > MAX_NAME => Err(DbError::Invalid(format!(
-            "name: at most {MAX_NAME} characters"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 fn windows_json(windows: &[SkipWindow]) -> Result<serde_json::Value, DbError> {
     serde_json::to_value(windows)
         .map_err(|error| DbError::Invalid(format!("skip_windows: {error}")))
@@ -128,7 +119,7 @@ pub async fn create(
     schedule: &NewSchedule,
     now: DateTime<Utc>,
 ) -> Result<Schedule, DbError> {
-    check_name(schedule.name.as_deref())?;
+    super::check_chars("name", schedule.name.as_deref(), MAX_NAME)?;
     let timing = Timing::parse(&schedule.cron, &schedule.timezone, &schedule.skip_windows)
         .map_err(DbError::Invalid)?;
     if schedule
@@ -232,7 +223,7 @@ pub async fn update(
     .try_into()?;
     let mut changed = current.clone();
     if let Some(name) = &change.name {
-        check_name(name.as_deref())?;
+        super::check_chars("name", name.as_deref(), MAX_NAME)?;
         changed.name = name.clone();
     }
     if let Some(cron) = &change.cron {

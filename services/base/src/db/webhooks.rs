@@ -116,15 +116,6 @@ fn check_url(url: &str) -> Result<(), DbError> {
     }
 }
 
-fn check_description(description: Option<&str>) -> Result<(), DbError> {
-    match description {
-        Some(text) if text.chars().count() > MAX_DESCRIPTION => Err(DbError::Invalid(format!(
-            "description: at most {MAX_DESCRIPTION} characters"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// The event types, each known, without repeats.
 fn event_types(types: &[String]) -> Result<Vec<String>, DbError> {
     let mut known = Vec::new();
@@ -149,7 +140,11 @@ pub async fn create_endpoint(
 ) -> Result<WebhookEndpoint, DbError> {
     let endpoint = &new.endpoint;
     check_url(&endpoint.url)?;
-    check_description(endpoint.description.as_deref())?;
+    super::check_chars(
+        "description",
+        endpoint.description.as_deref(),
+        MAX_DESCRIPTION,
+    )?;
     let types = event_types(&endpoint.event_types)?;
     let mut tx = conn.begin().await?;
     super::organizations::lock(&mut tx, org_id).await?;
@@ -220,7 +215,11 @@ pub async fn update_endpoint(
     if let Some(url) = &change.url {
         check_url(url)?;
     }
-    check_description(change.description.as_deref())?;
+    super::check_chars(
+        "description",
+        change.description.as_deref(),
+        MAX_DESCRIPTION,
+    )?;
     let types = change.event_types.as_deref().map(event_types).transpose()?;
     sqlx::query_as::<_, EndpointRow>(concat!(
         "UPDATE webhook_endpoints SET
