@@ -167,6 +167,7 @@ fn trigger_config(
             webhook_timeout_seconds: 5,
             ..Default::default()
         },
+        outbox_poll_milliseconds: 50,
     }
 }
 

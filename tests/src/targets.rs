@@ -325,6 +325,33 @@ pub struct Received {
     pub at: std::time::Instant,
 }
 
+impl Received {
+    /// Whether it carries a valid Standard Webhooks signature under `secret`, computed here
+    /// from the specification: base64(HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")).
+    pub fn signed_with(&self, secret: &str) -> bool {
+        use base64::Engine;
+        use base64::engine::general_purpose::STANDARD;
+        let Some(key) = secret
+            .strip_prefix("whsec_")
+            .and_then(|key| STANDARD.decode(key).ok())
+        else {
+            return false;
+        };
+        let header = |name: &str| self.headers.get(name).map(String::as_str).unwrap_or("");
+        let mut content =
+            format!("{}.{}.", header("webhook-id"), header("webhook-timestamp")).into_bytes();
+        content.extend_from_slice(&self.body);
+        let tag = ::ring::hmac::sign(
+            &::ring::hmac::Key::new(::ring::hmac::HMAC_SHA256, &key),
+            &content,
+        );
+        let expected = format!("v1,{}", STANDARD.encode(tag.as_ref()));
+        header("webhook-signature")
+            .split(' ')
+            .any(|signature| signature == expected)
+    }
+}
+
 impl Receiver {
     pub async fn start() -> Receiver {
         let state = Arc::new(ReceiverState::default());

@@ -532,6 +532,7 @@ async fn a_job_delivered_twice_is_applied_once() {
             org_id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id,
                 profile: "custom".into(),
                 jobs: vec![NewScanJob {

@@ -105,6 +105,16 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
     )
     .await;
     let endpoint_id = hook["endpoint"]["id"].as_str().unwrap().to_string();
+    let rule = json_of(
+        a.request(&fleet, Method::POST, "/api/v1/rules")
+            .json(&json!({"name": "forward", "event": "finding.created",
+                          "conditions": {"asset_ids": [asset["id"]]},
+                          "actions": [{"type": "send_webhook", "endpoint_id": endpoint_id}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let inbound = json_of(
         a.request(&fleet, Method::POST, "/api/v1/inbound-hooks")
             .json(&json!({"asset_id": asset["id"]}))
@@ -210,6 +220,7 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
         ),
         ("delivery_id", delivery_id.clone()),
         ("schedule_id", schedule["id"].as_str().unwrap().to_string()),
+        ("rule_id", rule["id"].as_str().unwrap().to_string()),
         ("asset_id", asset["id"].as_str().unwrap().to_string()),
         ("scan_id", scan_id.clone()),
         ("finding_id", finding_id.clone()),
@@ -336,6 +347,31 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             StatusCode::NOT_FOUND,
             "{who}: a schedule of A's asset"
         );
+        // A rule naming A's endpoint or asset is refused as one naming nothing is.
+        for (field, body) in [
+            (
+                "actions[0]",
+                json!({"name": "r", "event": "asset.created",
+                       "actions": [{"type": "send_webhook", "endpoint_id": endpoint_id}]}),
+            ),
+            (
+                "conditions.asset_ids",
+                json!({"name": "r", "event": "asset.created",
+                       "conditions": {"asset_ids": [asset["id"]]},
+                       "actions": [{"type": "start_scan"}]}),
+            ),
+        ] {
+            let response = caller
+                .request(&fleet, Method::POST, "/api/v1/rules")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{who}: {field}");
+            let answer: Value = response.json().await.unwrap();
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with(field), "{who}: {message}");
+        }
         let response = caller
             .request(&fleet, Method::POST, "/api/v1/findings/bulk-status")
             .json(&json!({"ids": [finding_id], "status": "fixed"}))

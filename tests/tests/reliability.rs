@@ -247,6 +247,7 @@ async fn dead_letters_are_kept_listed_to_their_organization_and_replayed() {
             org_id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id,
                 profile: "custom".into(),
                 jobs: vec![NewScanJob {

@@ -1,5 +1,6 @@
 //! Client of s4e-base, the only service with a PostgreSQL connection.
 
+use s4e_types::Envelope;
 use s4e_types::account::{
     AcceptInvitation, CredentialsLookup, Invitation, NewInvitation, NewOrganizationWithOwner,
     NewPasswordHash, OrganizationWithOwner, PendingTotp, SetAssetScope, UserCredentials,
@@ -11,7 +12,9 @@ use s4e_types::api::{
     RateTier, RecordVerification, ScanRunWithJobs, ScanSettings, SetRateTier,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
+use s4e_types::envelope::{ClaimOutbox, OutboxPublished};
 use s4e_types::finding_query::FindingCount;
+use s4e_types::rule::{NewRule, RecordFiring, Rule, RuleEvent, RuleFiring, UpdateRule};
 use s4e_types::schedule::{ClaimDueSchedules, DueSchedule, ScheduleFired};
 use s4e_types::webhook::{
     ClaimDueDeliveries, DeliveryAttempted, DeliveryPage, DeliveryQuery, DueDelivery, InboundHook,
@@ -21,7 +24,7 @@ use s4e_types::webhook::{
 };
 use s4e_types::{
     ApiKeyId, Asset, AssetId, AssetListQuery, BulkStatusChange, BulkStatusResult, FindingId,
-    FindingPage, FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RunId, RunPage,
+    FindingPage, FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RuleId, RunId, RunPage,
     RunQuery, ScanJob, ScanRun, StatusChange, UpdateAsset,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
@@ -282,6 +285,91 @@ impl BaseClient {
     ) -> Result<Schedule, ClientError> {
         self.http
             .call_with_body(routes::SCHEDULE_FIRED, &[&org_id, &schedule_id], fired)
+            .await
+    }
+
+    pub async fn create_rule(&self, org_id: OrgId, rule: &NewRule) -> Result<Rule, ClientError> {
+        self.http
+            .call_with_body(routes::CREATE_RULE, &[&org_id], rule)
+            .await
+    }
+
+    pub async fn list_rules(&self, org_id: OrgId) -> Result<Vec<Rule>, ClientError> {
+        let list: List<Rule> = self.http.call(routes::RULES, &[&org_id]).await?;
+        Ok(list.items)
+    }
+
+    /// The organization's enabled rules that fire on `event`.
+    pub async fn rules_for_event(
+        &self,
+        org_id: OrgId,
+        event: RuleEvent,
+    ) -> Result<Vec<Rule>, ClientError> {
+        let list: List<Rule> = self
+            .http
+            .call(routes::RULES_FOR_EVENT, &[&org_id, &event.as_str()])
+            .await?;
+        Ok(list.items)
+    }
+
+    pub async fn get_rule(&self, org_id: OrgId, rule_id: RuleId) -> Result<Rule, ClientError> {
+        self.http.call(routes::RULE, &[&org_id, &rule_id]).await
+    }
+
+    pub async fn update_rule(
+        &self,
+        org_id: OrgId,
+        rule_id: RuleId,
+        change: &UpdateRule,
+    ) -> Result<Rule, ClientError> {
+        self.http
+            .call_with_body(routes::UPDATE_RULE, &[&org_id, &rule_id], change)
+            .await
+    }
+
+    pub async fn delete_rule(&self, org_id: OrgId, rule_id: RuleId) -> Result<Rule, ClientError> {
+        self.http
+            .call(routes::DELETE_RULE, &[&org_id, &rule_id])
+            .await
+    }
+
+    pub async fn rule_firings(
+        &self,
+        org_id: OrgId,
+        rule_id: RuleId,
+    ) -> Result<Vec<RuleFiring>, ClientError> {
+        let list: List<RuleFiring> = self
+            .http
+            .call(routes::RULE_FIRINGS, &[&org_id, &rule_id])
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Records what a rule did with an event; once per rule and event.
+    pub async fn record_rule_firing(
+        &self,
+        org_id: OrgId,
+        rule_id: RuleId,
+        firing: &RecordFiring,
+    ) -> Result<RuleFiring, ClientError> {
+        self.http
+            .call_with_body(routes::RECORD_RULE_FIRING, &[&org_id, &rule_id], firing)
+            .await
+    }
+
+    /// Leases events base's own changes recorded, for publishing.
+    pub async fn claim_outbox(&self, claim: &ClaimOutbox) -> Result<Vec<Envelope>, ClientError> {
+        let list: List<Envelope> = self
+            .http
+            .call_with_body(routes::CLAIM_OUTBOX, &[], claim)
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Forgets recorded events now on the bus.
+    pub async fn outbox_published(&self, published: &OutboxPublished) -> Result<u64, ClientError> {
+        self.http
+            .call_with_body(routes::OUTBOX_PUBLISHED, &[], published)
             .await
     }
 

@@ -53,6 +53,18 @@ impl ScanClient {
             .await
     }
 
+    /// A rule's scan for one event; `Conflict` with code `already_started` when that event
+    /// has its run already.
+    pub async fn start_rule_scan(
+        &self,
+        org_id: OrgId,
+        scan: &s4e_types::rule::RuleScan,
+    ) -> Result<ScanRun, ClientError> {
+        self.http
+            .call_with_body(routes::START_RULE_SCAN, &[&org_id], scan)
+            .await
+    }
+
     /// Tries to prove the asset is its owner's, and records the outcome.
     pub async fn verify_asset(
         &self,

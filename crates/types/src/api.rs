@@ -212,6 +212,9 @@ pub struct NewScanRun {
     /// The schedule and due time that start it; base keeps one run per pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<crate::schedule::ScheduledFor>,
+    /// The rule and event that start it; base keeps one run per pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<crate::rule::RuleCause>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

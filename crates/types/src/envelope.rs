@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{AssetId, OrgId, RunId};
+use crate::ids::{AssetId, OrgId, RuleId, RunId};
 use crate::scan::{JobSpec, RunStatus};
 
 /// `id` doubles as the AMQP `message_id`, so consumers can recognise a redelivery.
@@ -16,6 +16,10 @@ pub struct Envelope {
     /// How many times this message has been handed to a handler before (0 on first delivery).
     #[serde(default)]
     pub attempt: u32,
+    /// The automation rules whose actions led to this event, oldest first: a rule never fires
+    /// on an event it caused, and a chain of `rule::MAX_CHAIN` rules fires no further.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caused_by: Vec<RuleId>,
     #[serde(flatten)]
     pub message: Message,
 }
@@ -32,6 +36,13 @@ pub enum Message {
     /// A scan found something the organization did not have as a finding yet.
     #[serde(rename = "finding.created")]
     FindingCreated(FindingCreated),
+    /// A finding's status changed: triaged by a person, a key or a rule, fixed or reopened by
+    /// a scan.
+    #[serde(rename = "finding.status_changed")]
+    FindingStatusChanged(FindingStatusChanged),
+    /// An asset was registered.
+    #[serde(rename = "asset.created")]
+    AssetCreated(AssetCreated),
 }
 
 impl Message {
@@ -41,6 +52,42 @@ impl Message {
             Message::ScanJob(_) => "scan.job",
             Message::ScanCompleted(_) => "scan.completed",
             Message::FindingCreated(_) => "finding.created",
+            Message::FindingStatusChanged(_) => "finding.status_changed",
+            Message::AssetCreated(_) => "asset.created",
+        }
+    }
+
+    /// The asset an event is about; `None` for a job.
+    pub fn asset_id(&self) -> Option<AssetId> {
+        match self {
+            Message::ScanJob(_) => None,
+            Message::ScanCompleted(done) => Some(done.asset_id),
+            Message::FindingCreated(finding) => Some(finding.asset_id),
+            Message::FindingStatusChanged(change) => Some(change.asset_id),
+            Message::AssetCreated(asset) => Some(asset.asset_id),
+        }
+    }
+
+    /// An event's payload as receivers get it (the `data` of a webhook); `None` for a job.
+    pub fn event_data(&self) -> Option<serde_json::Value> {
+        let data = match self {
+            Message::ScanJob(_) => return None,
+            Message::ScanCompleted(done) => serde_json::to_value(done),
+            Message::FindingCreated(finding) => serde_json::to_value(finding),
+            Message::FindingStatusChanged(change) => serde_json::to_value(change),
+            Message::AssetCreated(asset) => serde_json::to_value(asset),
+        };
+        data.ok()
+    }
+
+    /// An event from its type and payload, as `event_data` gives them.
+    pub fn event_from(event_type: &str, data: serde_json::Value) -> Result<Message, String> {
+        let message: Message =
+            serde_json::from_value(serde_json::json!({ "type": event_type, "payload": data }))
+                .map_err(|error| format!("{event_type}: {error}"))?;
+        match message {
+            Message::ScanJob(_) => Err(format!("{event_type}: not an event")),
+            event => Ok(event),
         }
     }
 }
@@ -66,6 +113,50 @@ pub struct FindingCreated {
     pub location: String,
 }
 
+/// A finding's status changed; one event per entry of its history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingStatusChanged {
+    pub finding_id: crate::FindingId,
+    pub asset_id: AssetId,
+    pub check: crate::CheckKind,
+    pub rule: String,
+    pub severity: crate::Severity,
+    pub title: String,
+    pub location: String,
+    pub from_status: crate::FindingStatus,
+    pub to_status: crate::FindingStatus,
+    pub reason: Option<String>,
+    /// Who changed it: `user`, `api_key`, `rule` or `system` (a scan).
+    pub actor_kind: crate::FindingActorKind,
+    pub actor: String,
+    /// The scan that fixed or reopened it.
+    pub run_id: Option<RunId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetCreated {
+    pub asset_id: AssetId,
+    pub kind: crate::AssetKind,
+    pub value: String,
+    pub name: Option<String>,
+}
+
+/// Internal: s4e-trigger claims base's recorded events to publish them; each is leased to it
+/// for `lease_seconds`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimOutbox {
+    pub limit: u16,
+    pub lease_seconds: u32,
+}
+
+/// Internal: the recorded events now on the bus, to forget.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxPublished {
+    pub ids: Vec<Uuid>,
+}
+
 impl Envelope {
     pub fn new(org_id: OrgId, message: Message) -> Self {
         Envelope {
@@ -73,6 +164,7 @@ impl Envelope {
             org_id,
             occurred_at: Utc::now(),
             attempt: 0,
+            caused_by: Vec::new(),
             message,
         }
     }

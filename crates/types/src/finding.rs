@@ -174,6 +174,8 @@ pub enum FindingActorKind {
     ApiKey,
     /// A scan: a complete re-scan that no longer saw it, or a later sighting.
     System,
+    /// An automation rule's action.
+    Rule,
 }
 
 impl FindingActorKind {
@@ -182,6 +184,7 @@ impl FindingActorKind {
             FindingActorKind::User => "user",
             FindingActorKind::ApiKey => "api_key",
             FindingActorKind::System => "system",
+            FindingActorKind::Rule => "rule",
         }
     }
 
@@ -190,6 +193,7 @@ impl FindingActorKind {
             "user" => Some(FindingActorKind::User),
             "api_key" => Some(FindingActorKind::ApiKey),
             "system" => Some(FindingActorKind::System),
+            "rule" => Some(FindingActorKind::Rule),
             _ => None,
         }
     }
@@ -241,6 +245,9 @@ pub struct StatusChange {
     pub status: FindingStatus,
     pub reason: Option<String>,
     pub actor: FindingActor,
+    /// For a rule's change: the rules whose actions led to it, the acting rule last.
+    #[serde(default)]
+    pub caused_by: Vec<crate::RuleId>,
 }
 
 impl StatusChange {
@@ -253,6 +260,11 @@ impl StatusChange {
         }
         if self.actor.label.trim().is_empty() || self.actor.label.len() > 512 {
             return Err("actor: a label of 1-512 bytes is required".into());
+        }
+        if self.actor.kind == FindingActorKind::Rule
+            && self.caused_by.last().map(|rule| rule.0) != self.actor.id
+        {
+            return Err("caused_by: a rule's change names the rule last".into());
         }
         Ok(())
     }
@@ -304,6 +316,7 @@ impl BulkStatusChange {
             status: self.status,
             reason: self.reason.clone(),
             actor: self.actor.clone(),
+            caused_by: Vec::new(),
         }
     }
 

@@ -103,6 +103,10 @@ id_type!(
     /// One event for one webhook endpoint, with its attempts.
     WebhookDeliveryId
 );
+id_type!(
+    /// An automation rule: when an event happens and its conditions hold, its actions run.
+    RuleId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod finding;
 pub mod finding_query;
 pub mod ids;
 pub mod routes;
+pub mod rule;
 pub mod scan;
 pub mod schedule;
 pub mod webhook;
@@ -28,7 +29,7 @@ pub use finding::{
 pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
     ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InboundHookId, InvitationId, JobId,
-    OrgId, RunId, ScheduleId, UserId, WebhookDeliveryId, WebhookEndpointId,
+    OrgId, RuleId, RunId, ScheduleId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use scan::{
     CheckKind, JobSpec, JobStatus, PortScope, RunPage, RunQuery, RunStatus, ScanJob, ScanProfile,

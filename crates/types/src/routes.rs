@@ -129,6 +129,18 @@ pub mod base {
         /// The hook called at its public URL, whatever its organization, with its sealed secret.
         INBOUND_HOOK_BY_ID = Get "/internal/v1/inbound-hooks/{hook_id}";
         RECORD_INBOUND_MESSAGE = Post "/internal/v1/orgs/{org_id}/inbound-hooks/{hook_id}/messages";
+        CREATE_RULE = Post "/internal/v1/orgs/{org_id}/rules";
+        RULES = Get "/internal/v1/orgs/{org_id}/rules";
+        RULE = Get "/internal/v1/orgs/{org_id}/rules/{rule_id}";
+        UPDATE_RULE = Patch "/internal/v1/orgs/{org_id}/rules/{rule_id}";
+        DELETE_RULE = Delete "/internal/v1/orgs/{org_id}/rules/{rule_id}";
+        RULE_FIRINGS = Get "/internal/v1/orgs/{org_id}/rules/{rule_id}/firings";
+        RECORD_RULE_FIRING = Post "/internal/v1/orgs/{org_id}/rules/{rule_id}/firings";
+        /// The enabled rules of the organization that fire on one event type.
+        RULES_FOR_EVENT = Get "/internal/v1/orgs/{org_id}/rule-events/{event_type}/rules";
+        /// Leases events base's own changes recorded, for s4e-trigger to publish.
+        CLAIM_OUTBOX = Post "/internal/v1/outbox/claim";
+        OUTBOX_PUBLISHED = Post "/internal/v1/outbox/published";
         CREATE_RUN = Post "/internal/v1/orgs/{org_id}/runs";
         RUNS = Get "/internal/v1/orgs/{org_id}/runs";
         RUN = Get "/internal/v1/orgs/{org_id}/runs/{run_id}";
@@ -156,6 +168,8 @@ pub mod scan {
         START_SCAN = Post "/internal/v1/orgs/{org_id}/scans";
         /// A schedule's scan for one due time; one run per schedule and due time.
         START_SCHEDULED_SCAN = Post "/internal/v1/orgs/{org_id}/scheduled-scans";
+        /// A rule's scan for one event; one run per rule and event.
+        START_RULE_SCAN = Post "/internal/v1/orgs/{org_id}/rule-scans";
         VERIFY_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verify";
     }
 }

@@ -53,6 +53,19 @@ impl CheckKind {
             .copied()
             .find(|kind| kind.as_str() == value)
     }
+
+    /// The catalog's grouping of checks.
+    pub fn category(self) -> &'static str {
+        match self {
+            CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => "web",
+            CheckKind::Ports => "network",
+            CheckKind::TlsCertificate | CheckKind::TlsProtocols => "tls",
+            CheckKind::Dns => "dns",
+        }
+    }
+
+    /// Every category, once.
+    pub const CATEGORIES: &'static [&'static str] = &["web", "network", "tls", "dns"];
 }
 
 /// A scan profile: which of the catalog's checks a scan runs (the catalog in s4e-scan says
@@ -252,6 +265,10 @@ pub struct ScanRun {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The automation rules whose actions led to this scan, the one that started it last;
+    /// empty for a scan a person, a key, a schedule or an inbound hook started.
+    #[serde(default)]
+    pub caused_by: Vec<crate::RuleId>,
 }
 
 /// Filters of the scan list; every one optional. Runs come newest first; `before` is the

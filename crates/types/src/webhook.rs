@@ -7,7 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::{OrgId, WebhookDeliveryId, WebhookEndpointId};
 
 /// The events an endpoint can ask for.
-pub const EVENT_TYPES: &[&str] = &["scan.completed", "finding.created"];
+pub const EVENT_TYPES: &[&str] = &[
+    "scan.completed",
+    "finding.created",
+    "finding.status_changed",
+    "asset.created",
+];
 
 /// The key derivation's purpose for sealed webhook secrets (`s4e_secrets::SecretBox`): the
 /// gateway seals, s4e-trigger opens.
@@ -27,7 +32,8 @@ pub struct NewWebhookEndpoint {
     #[serde(default)]
     #[schema(max_length = 200)]
     pub description: Option<String>,
-    /// The event types to send (`scan.completed`, `finding.created`); empty or absent: all.
+    /// The event types to send (`scan.completed`, `finding.created`,
+    /// `finding.status_changed`, `asset.created`); empty or absent: all.
     #[serde(default)]
     #[schema(max_items = 20)]
     pub event_types: Vec<String>,
@@ -169,6 +175,9 @@ pub struct WebhookEvent {
     pub event_id: uuid::Uuid,
     pub event_type: String,
     pub payload: serde_json::Value,
+    /// Only to this endpoint, whatever events it asks for (a rule's `send_webhook`).
+    #[serde(default)]
+    pub endpoint_id: Option<WebhookEndpointId>,
 }
 
 /// Internal: a deliverer asks for the deliveries due at `now`; each is leased to it for

@@ -88,9 +88,8 @@ pub fn view_of(letter: &DeadLetter) -> DeadLetterView {
 /// it again: it is judged there like any message).
 fn destination(body: &[u8]) -> (Exchange, &'static str) {
     match serde_json::from_slice::<Envelope>(body).map(|envelope| envelope.message) {
-        Ok(Message::ScanCompleted(_)) => (Exchange::Events, "scan.completed"),
-        Ok(Message::FindingCreated(_)) => (Exchange::Events, "finding.created"),
         Ok(Message::ScanJob(_)) | Err(_) => (Exchange::Dispatch, DISPATCH_ROUTING_KEY),
+        Ok(event) => (Exchange::Events, event.type_name()),
     }
 }
 

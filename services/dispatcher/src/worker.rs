@@ -20,7 +20,8 @@ use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
 use s4e_types::api::{FinishJob, RunProgress};
 use s4e_types::envelope::{FindingCreated, ScanCompleted};
 use s4e_types::{
-    CheckKind, Envelope, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus, ScanRun,
+    CheckKind, Envelope, JobId, JobSpec, JobStatus, Message, OrgId, RuleId, RunId, RunStatus,
+    ScanRun,
 };
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -196,7 +197,7 @@ impl Worker {
         // Before the ack, whichever report applied them: a worker that died after base stored
         // the findings announces them on the redelivery (consumers see the same event ids).
         if let Err(outcome) = self
-            .announce_findings(org_id, &finished.created_findings)
+            .announce_findings(org_id, &finished.created_findings, &finished.run.caused_by)
             .await
         {
             return outcome;
@@ -334,10 +335,12 @@ impl Worker {
         &self,
         org_id: OrgId,
         created: &[FindingCreated],
+        caused_by: &[RuleId],
     ) -> Result<(), Outcome> {
         for finding in created {
             let mut event = Envelope::new(org_id, Message::FindingCreated(finding.clone()));
             event.id = Uuid::new_v5(&finding.finding_id.0, b"finding.created");
+            event.caused_by = caused_by.to_vec();
             if let Err(error) = self
                 .bus
                 .publish(Exchange::Events, "finding.created", &event)
@@ -368,6 +371,7 @@ impl Worker {
             }),
         );
         event.id = Uuid::new_v5(&run.id.0, b"scan.completed");
+        event.caused_by = run.caused_by.clone();
         match self
             .bus
             .publish(Exchange::Events, "scan.completed", &event)

@@ -126,6 +126,7 @@ async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
             org.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "custom".into(),
                 jobs: vec![NewScanJob {

@@ -15,6 +15,7 @@ use s4e_types::api::{
     Catalog, CreateScan, NewScanJob, NewScanRun, RecordVerification, ScanRunWithJobs, Verification,
     VerificationOutcome,
 };
+use s4e_types::rule::{RuleCause, RuleScan};
 use s4e_types::schedule::{ScheduledFor, ScheduledScan};
 use s4e_types::{AssetId, CheckKind, Envelope, JobSpec, Message, OrgId, ScanRun};
 
@@ -27,6 +28,7 @@ pub fn router(state: AppState, token: ServiceToken) -> Router {
         .at(routes::CATALOG, list_catalog)
         .at(routes::START_SCAN, start_scan)
         .at(routes::START_SCHEDULED_SCAN, start_scheduled_scan)
+        .at(routes::START_RULE_SCAN, start_rule_scan)
         .at(routes::VERIFY_ASSET, verify_asset)
         .with_no_route_answer()
         .layer(axum::middleware::from_fn_with_state(
@@ -47,7 +49,7 @@ async fn start_scan(
     ApiPath(org_id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<CreateScan>,
 ) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
-    start(state, org_id, body, None).await
+    start(state, org_id, body, Origin::default()).await
 }
 
 /// A schedule's scan: planned and judged like any other; base refuses a second run for the
@@ -61,14 +63,39 @@ async fn start_scheduled_scan(
         schedule_id: body.schedule_id,
         due_at: body.due_at,
     };
-    start(state, org_id, body.scan, Some(scheduled)).await
+    let origin = Origin {
+        scheduled: Some(scheduled),
+        ..Origin::default()
+    };
+    start(state, org_id, body.scan, origin).await
+}
+
+/// A rule's scan: planned and judged like any other; base refuses a second run for the same
+/// rule and event (409 `already_started`).
+async fn start_rule_scan(
+    State(state): State<AppState>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<RuleScan>,
+) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
+    let origin = Origin {
+        rule: Some(body.cause),
+        ..Origin::default()
+    };
+    start(state, org_id, body.scan, origin).await
+}
+
+/// What started a run besides its caller: a schedule's due time, or a rule and its event.
+#[derive(Default)]
+struct Origin {
+    scheduled: Option<ScheduledFor>,
+    rule: Option<RuleCause>,
 }
 
 async fn start(
     state: AppState,
     org_id: OrgId,
     body: CreateScan,
-    scheduled: Option<ScheduledFor>,
+    origin: Origin,
 ) -> Result<(StatusCode, Json<ScanRun>), ApiError> {
     let (asset, settings) = tokio::join!(
         state.base.get_asset(org_id, body.asset_id),
@@ -97,7 +124,8 @@ async fn start(
     }
     let profile = plan.profile.as_str();
     let new_run = NewScanRun {
-        scheduled,
+        scheduled: origin.scheduled,
+        rule: origin.rule,
         asset_id: asset.id,
         profile: profile.to_string(),
         jobs: checks

@@ -9,7 +9,6 @@ use serde::Serialize;
 pub struct Definition {
     pub key: CheckKind,
     pub name: &'static str,
-    pub category: &'static str,
     /// The worker that runs it (its jobs go to `jobs.<executor>`).
     pub executor: CheckKind,
     pub description: &'static str,
@@ -25,7 +24,6 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition {
         key: CheckKind::HttpHeaders,
         name: "HTTP security headers",
-        category: "web",
         executor: CheckKind::HttpHeaders,
         description: "Missing HSTS (over HTTPS), CSP, X-Content-Type-Options, clickjacking \
                       protection and Referrer-Policy; server and framework version disclosure.",
@@ -36,7 +34,6 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition {
         key: CheckKind::Ports,
         name: "Open ports and exposed services",
-        category: "network",
         executor: CheckKind::Ports,
         description: "TCP connect scan of the common ports (and a URL's own port) with service \
                       identification; exposed databases, brokers, admin services, \
@@ -49,7 +46,6 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition {
         key: CheckKind::TlsCertificate,
         name: "TLS certificate",
-        category: "tls",
         executor: CheckKind::TlsCertificate,
         description: "The certificate a host presents: expired, expiring within 30 days, not yet \
                       valid, self-signed, untrusted chain, host name mismatch, weak key.",
@@ -62,7 +58,6 @@ pub const DEFINITIONS: &[Definition] = &[
         key: CheckKind::TlsProtocols,
         executor: CheckKind::TlsProtocols,
         name: "TLS protocols and cipher suites",
-        category: "tls",
         description: "The protocol versions and cipher suites a host accepts, probed with \
                       hand-made handshakes: SSL 3.0, TLS 1.0 or 1.1 accepted; NULL, anonymous, \
                       export, RC4, DES or 3DES suites accepted; static RSA key exchange chosen \
@@ -75,7 +70,6 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition {
         key: CheckKind::HttpProbes,
         name: "HTTP probes",
-        category: "web",
         executor: CheckKind::HttpProbes,
         description: "A few extra requests to the site: CORS that trusts any or the null origin \
                       (worst with credentials), TRACE echoing requests, write methods advertised \
@@ -87,7 +81,6 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition {
         key: CheckKind::Exposure,
         name: "Exposed files and paths",
-        category: "web",
         executor: CheckKind::Exposure,
         description: "Sensitive files served by mistake, recognised by their content: .git, .env, \
                       backups and database dumps, .htpasswd, server-status, phpinfo, .DS_Store, \
@@ -99,7 +92,6 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition {
         key: CheckKind::Dns,
         name: "DNS and e-mail authentication",
-        category: "dns",
         executor: CheckKind::Dns,
         description: "A domain's DNS records: SPF missing, permissive, duplicated or over the \
                       10-lookup limit; DMARC missing, malformed or p=none; DNSSEC not enabled; \
@@ -381,7 +373,7 @@ pub fn catalog() -> Catalog {
             .map(|definition| CheckDefinition {
                 key: definition.key,
                 name: definition.name.into(),
-                category: definition.category.into(),
+                category: definition.key.category().into(),
                 executor: definition.executor,
                 description: definition.description.into(),
                 max_severity: definition.max_severity,
@@ -473,7 +465,7 @@ mod tests {
             assert!(!definition.description.is_empty());
         }
         for kind in [CheckKind::HttpProbes, CheckKind::Exposure] {
-            assert_eq!(definition(kind).category, "web");
+            assert_eq!(definition(kind).key.category(), "web");
         }
         assert_eq!(
             definition(CheckKind::Exposure).max_severity,
@@ -550,12 +542,12 @@ mod tests {
         // The protocol check goes where the certificate check goes, and gets the same target;
         // an IP gets it on request.
         for kind in [CheckKind::TlsCertificate, CheckKind::TlsProtocols] {
-            assert_eq!(definition(kind).category, "tls");
+            assert_eq!(definition(kind).key.category(), "tls");
             assert_eq!(target_for(kind, &https), "https://a.test/");
             assert_eq!(target_for(kind, &domain), "a.test");
             assert_eq!(planned(&ip, Some(&[kind])).unwrap(), vec![kind]);
         }
-        assert_eq!(definition(CheckKind::Dns).category, "dns");
+        assert_eq!(definition(CheckKind::Dns).key.category(), "dns");
         assert_eq!(
             planned(
                 &url,

@@ -1,11 +1,14 @@
 //! s4e-trigger: acts on the platform's events. It records each event its organization's webhook
 //! endpoints ask for as deliveries (`events.rs`) and delivers them, signed and retried
-//! (`deliver.rs`, `signature.rs`), and judges the calls to inbound hooks the gateway hands over,
-//! starting their scans (`inbound.rs`). Automation rules come here too.
+//! (`deliver.rs`, `signature.rs`); runs the automation rules each event fires (`rules.rs`);
+//! judges the calls to inbound hooks the gateway hands over, starting their scans
+//! (`inbound.rs`); and publishes the events base's own changes recorded (`outbox.rs`).
 
 mod deliver;
 mod events;
 mod inbound;
+mod outbox;
+mod rules;
 pub mod signature;
 
 pub use deliver::Deliverer;
@@ -42,6 +45,17 @@ pub struct Config {
 
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+
+    /// How often to publish the events base's own changes recorded (a finding's status
+    /// changed, an asset registered).
+    #[arg(
+        long,
+        env = "S4E_OUTBOX_POLL_MILLISECONDS",
+        value_name = "S4E_OUTBOX_POLL_MILLISECONDS",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    pub outbox_poll_milliseconds: u64,
 }
 
 /// Outbound webhook delivery; every one has a default.
@@ -180,21 +194,43 @@ async fn run(
             base.clone(),
             |base| async move { base.ready().await },
         );
+    let token = config.common.service_token.expose();
+    let scan = ScanClient::new(&config.scan.url, token)?;
+    let handler = events::EventHandler {
+        base: base.clone(),
+        metrics: metrics.clone(),
+        wake: wake.clone(),
+        rules: rules::RuleEngine {
+            base: base.clone(),
+            scan: scan.clone(),
+            metrics: metrics.clone(),
+            wake,
+        },
+    };
     let consumers = CancellationToken::new();
     let events = bus.consume(Queue::TriggerEvents, 32, consumers.clone(), {
-        let metrics = metrics.clone();
         move |incoming| {
-            let (base, metrics, wake) = (base.clone(), metrics.clone(), wake.clone());
-            async move { events::handle(&base, &metrics, &wake, incoming).await }
+            let handler = handler.clone();
+            async move { handler.handle(incoming).await }
         }
     });
-    let token = config.common.service_token.expose();
     let secrets_key = config.webhooks.secrets.material(&config.common);
     let inbound = inbound::Inbound {
-        base: deliverer.base.clone(),
-        scan: ScanClient::new(&config.scan.url, token)?,
+        base: base.clone(),
+        scan,
         secrets: SecretBox::new(secrets_key, s4e_types::webhook::SEALING_PURPOSE),
     };
+    let relaying = tokio::spawn(
+        outbox::Relay {
+            base,
+            bus: bus.clone(),
+            metrics: metrics.clone(),
+        }
+        .run(
+            Duration::from_millis(config.outbox_poll_milliseconds),
+            consumers.clone(),
+        ),
+    );
     let delivering = tokio::spawn(deliverer.run(
         Duration::from_millis(config.webhooks.webhook_poll_milliseconds),
         consumers.clone(),
@@ -205,6 +241,9 @@ async fn run(
     let served = s4e_runtime::serve(listener, router, shutdown).await;
     consumers.cancel();
     let _ = events.await;
+    if let Err(error) = relaying.await {
+        tracing::error!(%error, "outbox relay ended abnormally");
+    }
     if let Err(error) = delivering.await {
         tracing::error!(%error, "delivery loop ended abnormally");
     }

@@ -7,6 +7,8 @@ mod audit;
 mod findings;
 mod inbound_hooks;
 mod organizations;
+mod outbox;
+mod rules;
 mod runs;
 mod scan_settings;
 mod schedules;
@@ -81,6 +83,16 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::RECORD_WEBHOOK_EVENT, webhooks::record_event)
         .at(routes::CLAIM_DUE_DELIVERIES, webhooks::claim_due)
         .at(routes::WEBHOOK_ATTEMPTED, webhooks::attempted)
+        .at(routes::CREATE_RULE, rules::create)
+        .at(routes::RULES, rules::list)
+        .at(routes::RULE, rules::get)
+        .at(routes::UPDATE_RULE, rules::update)
+        .at(routes::DELETE_RULE, rules::delete)
+        .at(routes::RULE_FIRINGS, rules::firings)
+        .at(routes::RECORD_RULE_FIRING, rules::record_firing)
+        .at(routes::RULES_FOR_EVENT, rules::for_event)
+        .at(routes::CLAIM_OUTBOX, outbox::claim)
+        .at(routes::OUTBOX_PUBLISHED, outbox::published)
         .at(routes::CREATE_INBOUND_HOOK, inbound_hooks::create)
         .at(routes::INBOUND_HOOKS, inbound_hooks::list)
         .at(routes::INBOUND_HOOK, inbound_hooks::get)

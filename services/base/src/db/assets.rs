@@ -1,5 +1,8 @@
 use chrono::{DateTime, Utc};
-use s4e_types::{Asset, AssetId, AssetKind, NewAsset, OrgId, UpdateAsset, VerificationMethod};
+use s4e_types::envelope::AssetCreated;
+use s4e_types::{
+    Asset, AssetId, AssetKind, Message, NewAsset, OrgId, UpdateAsset, VerificationMethod,
+};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -77,10 +80,17 @@ pub async fn create(
         Some(_) => DbError::Conflict(format!("asset {} is already registered", asset.value)),
         None => DbError::Database(error),
     })?;
-    row.ok_or(DbError::NotFound("organization"))?.try_into()
+    let asset: Asset = row.ok_or(DbError::NotFound("organization"))?.try_into()?;
+    let created = Message::AssetCreated(AssetCreated {
+        asset_id: asset.id,
+        kind: asset.kind,
+        value: asset.value.clone(),
+        name: asset.name.clone(),
+    });
+    super::outbox::record(conn, org_id, &created, &[]).await?;
+    Ok(asset)
 }
 
-/// The organization's assets, oldest first; archived ones only when asked for.
 /// The organization's assets, oldest first, `limit` after `after`; the cursor of the next
 /// page when there is one.
 pub async fn list(

@@ -9,6 +9,8 @@ pub mod dashboard;
 pub mod findings;
 pub mod inbound_hooks;
 pub mod organizations;
+pub mod outbox;
+pub mod rules;
 pub mod runs;
 pub mod scan_settings;
 pub mod schedules;

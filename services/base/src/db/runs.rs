@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
 use s4e_types::envelope::FindingCreated;
 use s4e_types::{
-    AssetId, CheckKind, FindingId, JobId, JobStatus, OrgId, RunId, RunPage, RunQuery, RunStatus,
-    ScanJob, ScanRun, Severity,
+    AssetId, CheckKind, FindingId, JobId, JobStatus, OrgId, RuleId, RunId, RunPage, RunQuery,
+    RunStatus, ScanJob, ScanRun, Severity,
 };
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
@@ -31,6 +31,7 @@ struct RunRow {
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
+    caused_by: Vec<Uuid>,
 }
 
 impl TryFrom<RunRow> for ScanRun {
@@ -51,6 +52,7 @@ impl TryFrom<RunRow> for ScanRun {
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
+            caused_by: row.caused_by.into_iter().map(RuleId).collect(),
         })
     }
 }
@@ -121,10 +123,10 @@ pub async fn create(
     let run_id = RunId::new();
     let run_row = sqlx::query_as::<_, RunRow>(
         "INSERT INTO scan_runs (id, org_id, asset_id, profile, status, jobs_total, schedule_id,
-                                scheduled_for)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)
+                                scheduled_for, rule_id, rule_event_id, caused_by)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)
          RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
-                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at, caused_by",
     )
     .bind(run_id.0)
     .bind(org_id.0)
@@ -133,13 +135,24 @@ pub async fn create(
     .bind(run.jobs.len() as i32)
     .bind(run.scheduled.map(|scheduled| scheduled.schedule_id.0))
     .bind(run.scheduled.map(|scheduled| scheduled.due_at))
+    .bind(run.rule.as_ref().map(|cause| cause.rule_id.0))
+    .bind(run.rule.as_ref().map(|cause| cause.event_id))
+    .bind(
+        run.rule
+            .as_ref()
+            .map(|cause| cause.caused_by.iter().map(|rule| rule.0).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|error| match unique_violation(&error) {
-        Some(_) => DbError::AlreadyStarted(
+    .map_err(|error| match unique_violation(&error).as_deref() {
+        Some("scan_runs_schedule_due_key") => DbError::AlreadyStarted(
             "the schedule's scan for this due time has started already".into(),
         ),
-        None => DbError::Database(error),
+        Some("scan_runs_rule_event_key") => DbError::AlreadyStarted(
+            "the rule's scan for this event has started already".into(),
+        ),
+        _ => DbError::Database(error),
     })?;
     let ids: Vec<Uuid> = run.jobs.iter().map(|_| JobId::new().0).collect();
     let kinds: Vec<&str> = run.jobs.iter().map(|job| job.check.as_str()).collect();
@@ -194,7 +207,7 @@ pub async fn create(
 pub async fn get(pool: &PgPool, org_id: OrgId, run_id: RunId) -> Result<ScanRun, DbError> {
     sqlx::query_as::<_, RunRow>(
         "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,
-                findings_count, error, created_at, started_at, finished_at
+                findings_count, error, created_at, started_at, finished_at, caused_by
          FROM scan_runs WHERE org_id = $1 AND id = $2",
     )
     .bind(org_id.0)
@@ -212,7 +225,7 @@ pub async fn list(pool: &PgPool, org_id: OrgId, filter: &RunQuery) -> Result<Run
     let limit = filter.page_size().map_err(DbError::Invalid)?;
     let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,
-                findings_count, error, created_at, started_at, finished_at
+                findings_count, error, created_at, started_at, finished_at, caused_by
          FROM scan_runs WHERE org_id = ",
     );
     sql.push_bind(org_id.0);
@@ -259,7 +272,7 @@ pub async fn fail(
         "UPDATE scan_runs SET status = 'failed', error = $3, finished_at = now()
          WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')
          RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
-                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at, caused_by",
     )
     .bind(org_id.0)
     .bind(run_id.0)
@@ -315,7 +328,7 @@ pub async fn cancel(
                 finished_at = now()
          WHERE org_id = $1 AND id = $2
          RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
-                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at, caused_by",
     )
     .bind(org_id.0)
     .bind(run_id.0)
@@ -495,7 +508,7 @@ pub async fn finish_job(
                                THEN now() ELSE NULL END
          WHERE r.org_id = $1 AND r.id = $2 AND r.status IN ('queued', 'running')
          RETURNING id, org_id, asset_id, profile, status, jobs_total, jobs_completed,
-                   jobs_failed, findings_count, error, created_at, started_at, finished_at",
+                   jobs_failed, findings_count, error, created_at, started_at, finished_at, caused_by",
     )
     .bind(org_id.0)
     .bind(job.run_id)
@@ -573,7 +586,7 @@ async fn run_in_tx(
 ) -> Result<ScanRun, DbError> {
     sqlx::query_as::<_, RunRow>(
         "SELECT id, org_id, asset_id, profile, status, jobs_total, jobs_completed, jobs_failed,
-                findings_count, error, created_at, started_at, finished_at
+                findings_count, error, created_at, started_at, finished_at, caused_by
          FROM scan_runs WHERE org_id = $1 AND id = $2",
     )
     .bind(org_id.0)

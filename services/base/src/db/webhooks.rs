@@ -303,13 +303,16 @@ pub async fn record_event(
          SELECT gen_random_uuid(), e.org_id, e.id, $2, $3, $4, 'pending', now()
          FROM webhook_endpoints e
          WHERE e.org_id = $1 AND NOT e.disabled
-           AND (cardinality(e.event_types) = 0 OR $3 = ANY (e.event_types))
+           AND CASE WHEN $5::uuid IS NULL
+                    THEN cardinality(e.event_types) = 0 OR $3 = ANY (e.event_types)
+                    ELSE e.id = $5 END
          ON CONFLICT (endpoint_id, event_id) DO NOTHING",
     )
     .bind(org_id.0)
     .bind(event.event_id)
     .bind(&event.event_type)
     .bind(&event.payload)
+    .bind(event.endpoint_id.map(|endpoint| endpoint.0))
     .execute(pool)
     .await?;
     Ok(added.rows_affected())

@@ -35,6 +35,7 @@ async fn the_dashboard_counts_one_organization_in_one_call() {
             org.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "full".into(),
                 jobs: vec![job(CheckKind::HttpHeaders), job(CheckKind::Ports)],

@@ -44,6 +44,7 @@ async fn partners_have_customers_and_only_their_own() {
             customer.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "full".into(),
                 jobs: vec![NewScanJob {

@@ -17,6 +17,7 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
         .unwrap();
     let new_run = NewScanRun {
         scheduled: None,
+        rule: None,
         asset_id: asset.id,
         profile: "single".into(),
         jobs: vec![NewScanJob {
@@ -130,6 +131,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
             org.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "single".into(),
                 jobs: vec![NewScanJob {
@@ -170,6 +172,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
             other.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "single".into(),
                 jobs: vec![NewScanJob {
@@ -187,6 +190,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
             org.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "single".into(),
                 jobs: vec![],
@@ -218,6 +222,7 @@ async fn a_cancelled_run_ends_with_its_unfinished_jobs_and_ignores_later_reports
             org.id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id: asset.id,
                 profile: "three".into(),
                 jobs: vec![

@@ -96,6 +96,7 @@ pub fn change(status: FindingStatus, reason: Option<&str>) -> StatusChange {
         status,
         reason: reason.map(str::to_string),
         actor: user_actor("triager@example.com"),
+        caused_by: Vec::new(),
     }
 }
 
@@ -121,6 +122,7 @@ pub async fn scan(
             org_id,
             &NewScanRun {
                 scheduled: None,
+                rule: None,
                 asset_id,
                 profile: "custom".into(),
                 jobs: outcomes

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 
 use super::{
     accounts, api_keys, assets, audit_log, catalog, dashboard, dead_letters, findings,
-    inbound_hooks, partners, scan_settings, scans, schedules, users, webhooks,
+    inbound_hooks, partners, rules, scan_settings, scans, schedules, users, webhooks,
 };
 use crate::endpoints::{Caller, Endpoint};
 
@@ -60,6 +60,8 @@ other organization's id answers 404, and the customer's audit log records the pa
         inbound_hooks::update, inbound_hooks::delete,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery, webhooks::redeliver,
+        rules::list, rules::create, rules::dry_run, rules::get, rules::update, rules::delete,
+        rules::firings,
         findings::list, findings::export, findings::bulk_update_status, findings::get,
         findings::update_status,
         api_keys::list, api_keys::create, api_keys::revoke,
@@ -74,6 +76,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         (name = "scans", description = "Scan runs, their jobs, the catalog of checks and the scan settings"),
         (name = "schedules", description = "Recurring scans"),
         (name = "webhooks", description = "Events delivered to the organization's endpoints"),
+        (name = "rules", description = "Automation: actions run when events happen"),
         (name = "findings", description = "What the scans found, triage and exports"),
         (name = "account", description = "Signing up and in, the caller, sessions, second factor"),
         (name = "users", description = "The organization's people and invitations"),

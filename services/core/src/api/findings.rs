@@ -183,6 +183,7 @@ pub async fn update_status(
         status: body.status,
         reason: body.reason,
         actor: principal.finding_actor(),
+        caused_by: Vec::new(),
     };
     let finding = state
         .base

@@ -13,6 +13,7 @@ mod document;
 mod findings;
 mod inbound_hooks;
 mod partners;
+mod rules;
 mod scan_settings;
 mod scans;
 mod schedules;
@@ -190,6 +191,35 @@ pub fn endpoints() -> Declare {
             ("webhooks.redeliver", "webhook_delivery", OK),
             webhooks::redeliver,
         )
+        .read("/api/v1/rules", rules::list)
+        .change(
+            POST,
+            "/api/v1/rules",
+            ("rules.create", "rule", CREATED),
+            rules::create,
+        )
+        .replayable()
+        // A dry run changes nothing, but who tried which rule is worth the audit entry.
+        .change(
+            POST,
+            "/api/v1/rules/dry-run",
+            ("rules.dry_run", "rule", OK),
+            rules::dry_run,
+        )
+        .read("/api/v1/rules/{rule_id}", rules::get)
+        .change(
+            PATCH,
+            "/api/v1/rules/{rule_id}",
+            ("rules.update", "rule", OK),
+            rules::update,
+        )
+        .change(
+            DELETE,
+            "/api/v1/rules/{rule_id}",
+            ("rules.delete", "rule", OK),
+            rules::delete,
+        )
+        .read("/api/v1/rules/{rule_id}/firings", rules::firings)
         .read("/api/v1/findings", findings::list)
         .read("/api/v1/findings/export", findings::export)
         .change(

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use s4e_types::{
     AssetId, CheckKind, Finding, FindingActor, FindingActorKind, FindingDraft, FindingEvent,
-    FindingEventId, FindingId, FindingStatus, OrgId, RunId, Severity,
+    FindingEventId, FindingId, FindingStatus, OrgId, RuleId, RunId, Severity,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction};
@@ -61,10 +61,14 @@ struct NewEvent<'a> {
     run_id: Option<RunId>,
 }
 
+/// Writes history entries, and for each the `finding.status_changed` event the outbox
+/// publishes (its id the entry's). The event carries `caused_by`, or for a scan's change the
+/// chain of rules that started the scan.
 async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
     org_id: OrgId,
     events: &[NewEvent<'_>],
+    caused_by: &[RuleId],
 ) -> Result<(), DbError> {
     if events.is_empty() {
         return Ok(());
@@ -78,15 +82,34 @@ async fn insert_events(
     let actor_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.actor.id).collect();
     let labels: Vec<&str> = events.iter().map(|e| e.actor.label.as_str()).collect();
     let runs: Vec<Option<Uuid>> = events.iter().map(|e| e.run_id.map(|id| id.0)).collect();
+    let caused_by: Option<Vec<Uuid>> =
+        (!caused_by.is_empty()).then(|| caused_by.iter().map(|rule| rule.0).collect());
     sqlx::query(
-        "INSERT INTO finding_events (id, org_id, finding_id, actor_kind, actor_id, actor_label,
-                                     from_status, to_status, reason, run_id)
-         SELECT e.id, $1, e.finding_id, e.actor_kind, e.actor_id, e.actor_label, e.from_status,
-                e.to_status, e.reason, e.run_id
-         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::uuid[])
-              AS e (id, finding_id, actor_kind, actor_id, actor_label, from_status, to_status,
-                    reason, run_id)",
+        "WITH entry AS (
+             INSERT INTO finding_events (id, org_id, finding_id, actor_kind, actor_id,
+                                         actor_label, from_status, to_status, reason, run_id)
+             SELECT e.id, $1, e.finding_id, e.actor_kind, e.actor_id, e.actor_label,
+                    e.from_status, e.to_status, e.reason, e.run_id
+             FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::text[],
+                         $7::text[], $8::text[], $9::text[], $10::uuid[])
+                  AS e (id, finding_id, actor_kind, actor_id, actor_label, from_status,
+                        to_status, reason, run_id)
+             RETURNING *)
+         INSERT INTO outbox_events (id, org_id, event_type, payload, caused_by, occurred_at)
+         SELECT entry.id, $1, 'finding.status_changed',
+                jsonb_build_object(
+                    'finding_id', f.id, 'asset_id', f.asset_id, 'check', f.check_kind,
+                    'rule', f.rule, 'severity', f.severity, 'title', f.title,
+                    'location', f.location, 'from_status', entry.from_status,
+                    'to_status', entry.to_status, 'reason', entry.reason,
+                    'actor_kind', entry.actor_kind, 'actor', entry.actor_label,
+                    'run_id', entry.run_id),
+                COALESCE($11::uuid[],
+                         (SELECT r.caused_by FROM scan_runs r
+                          WHERE r.org_id = $1 AND r.id = entry.run_id),
+                         '{}'),
+                entry.occurred_at
+         FROM entry JOIN findings f ON f.org_id = $1 AND f.id = entry.finding_id",
     )
     .bind(org_id.0)
     .bind(&ids)
@@ -98,6 +121,7 @@ async fn insert_events(
     .bind(&to)
     .bind(&reasons)
     .bind(&runs)
+    .bind(&caused_by)
     .execute(&mut **tx)
     .await?;
     Ok(())

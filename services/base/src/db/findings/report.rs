@@ -149,7 +149,7 @@ pub async fn upsert_for_job(
             run_id: Some(run_id),
         })
         .collect();
-    insert_events(tx, org_id, &events).await?;
+    insert_events(tx, org_id, &events, &[]).await?;
     if !events.is_empty() {
         tracing::info!(%org_id, %run_id, reopened = events.len(), "findings reopened");
     }
@@ -221,7 +221,7 @@ pub async fn fix_unseen(
             })
         })
         .collect::<Result<Vec<_>, DbError>>()?;
-    insert_events(tx, org_id, &events).await?;
+    insert_events(tx, org_id, &events, &[]).await?;
     if !events.is_empty() {
         tracing::info!(%org_id, %run_id, fixed = events.len(), "findings fixed by a re-scan");
     }

@@ -67,7 +67,7 @@ async fn apply_change(
         .bind(&change.actor.label)
         .execute(&mut **tx)
         .await?;
-        insert_events(tx, org_id, &events).await?;
+        insert_events(tx, org_id, &events, &change.caused_by).await?;
     }
     let changed = changing.len() as u32;
     Ok(BulkStatusResult {
