@@ -64,6 +64,8 @@ fn uuid_like() -> String {
 fn valid_body(template: &str) -> Value {
     if template.ends_with("/asset-scope") {
         json!({"asset_ids": null})
+    } else if template.ends_with("/tags") {
+        json!({"tags": ["env=prod"]})
     } else if template.starts_with("/api/v1/users/") {
         json!({"role": "viewer"})
     } else if template.starts_with("/api/v1/findings/") {

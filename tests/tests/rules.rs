@@ -466,7 +466,8 @@ async fn an_event_that_arrives_twice_acts_once() {
         .unwrap()
         .parse()
         .unwrap();
-    // A failed scan's event, published twice with one id (as a redelivery would bring it).
+    // A failed scan's event, published twice with one id: the second time after the first was
+    // handled, as the broker brings a message back to a consumer that died before its ack.
     let failed = Envelope::new(
         org_id,
         Message::ScanCompleted(ScanCompleted {
@@ -483,19 +484,34 @@ async fn an_event_that_arrives_twice_acts_once() {
     )
     .await
     .unwrap();
-    for _ in 0..2 {
-        bus.publish(Exchange::Events, "scan.completed", &failed)
+    let outcome_is = |expected: &'static str| {
+        let fleet = &fleet;
+        let rule_id = rule_id.clone();
+        async move {
+            wait_for(expected, DEADLINE, || async {
+                let firings = firings(fleet, &rule_id).await;
+                let firing = firings.first()?.clone();
+                (firing["actions"][0]["outcome"] == expected).then_some(firing)
+            })
             .await
-            .unwrap();
-    }
+            .unwrap()
+        }
+    };
+    bus.publish(Exchange::Events, "scan.completed", &failed)
+        .await
+        .unwrap();
+    let first = outcome_is("done").await;
+    assert!(
+        first["actions"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("scan ")
+    );
+    bus.publish(Exchange::Events, "scan.completed", &failed)
+        .await
+        .unwrap();
     // The second arrival finds the scan started and says so; the rule fired once.
-    let firing = wait_for("the second arrival handled", DEADLINE, || async {
-        let firings = firings(&fleet, &rule_id).await;
-        let firing = firings.first()?.clone();
-        (firing["actions"][0]["outcome"] == "already_done").then_some(firing)
-    })
-    .await
-    .unwrap();
+    let firing = outcome_is("already_done").await;
     assert_eq!(firing["event_id"], failed.id.to_string());
     assert_eq!(firings(&fleet, &rule_id).await.len(), 1);
     assert_eq!(
@@ -506,5 +522,85 @@ async fn an_event_that_arrives_twice_acts_once() {
     assert_eq!(runs.len(), 1, "{runs:#?}");
     assert_eq!(runs[0]["caused_by"], json!([rule_id]));
     bus.close().await;
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registered_asset_is_tagged_by_rules_that_look_at_its_tags() {
+    let fleet = Fleet::start().await.unwrap();
+    // Production assets get a triage tag; every asset is marked seen (in the same pass, after
+    // the first rule was judged).
+    let triage = add_rule(
+        &fleet,
+        json!({"name": "triage production", "event": "asset.created",
+               "conditions": {"asset_tags": ["env=prod"]},
+               "actions": [{"type": "tag_asset", "add": ["triage=new"]}]}),
+    )
+    .await;
+    add_rule(
+        &fleet,
+        json!({"name": "mark seen", "event": "asset.created",
+               "actions": [{"type": "tag_asset", "add": ["seen"]}]}),
+    )
+    .await;
+    let register = |value: &str, tags: Value| {
+        let fleet = &fleet;
+        let value = value.to_string();
+        async move {
+            let (status, asset) = send(
+                fleet,
+                Method::POST,
+                "/assets",
+                json!({"kind": "domain", "value": value, "tags": tags}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{asset}");
+            asset["id"].as_str().unwrap().to_string()
+        }
+    };
+    let production = register("shop.example.com", json!(["env=prod"])).await;
+    let staging = register("staging.example.com", json!(["env=staging"])).await;
+    for asset in [&production, &staging] {
+        wait_for("the asset marked seen", DEADLINE, || async {
+            let tags = fleet.get_json(&format!("/assets/{asset}")).await["tags"].clone();
+            tags.as_array()?.contains(&json!("seen")).then_some(())
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        fleet.get_json(&format!("/assets/{production}")).await["tags"],
+        json!(["env=prod", "triage=new", "seen"])
+    );
+    assert_eq!(
+        fleet.get_json(&format!("/assets/{staging}")).await["tags"],
+        json!(["env=staging", "seen"])
+    );
+    let fired = firings(&fleet, &triage).await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0]["asset_id"], production.as_str());
+    // A dry run reads the asset's own tags, or the ones it is told.
+    let rule = fleet.get_json(&format!("/rules/{triage}")).await;
+    let dry_run = |asset_tags: Option<Value>| {
+        let fleet = &fleet;
+        let mut body = json!({
+            "rule": {"name": rule["name"], "event": rule["event"],
+                     "conditions": rule["conditions"], "actions": rule["actions"]},
+            "event": {"type": "asset.created", "data": {
+                "asset_id": staging, "kind": "domain", "value": "staging.example.com",
+                "name": null}}
+        });
+        if let Some(tags) = asset_tags {
+            body["asset_tags"] = tags;
+        }
+        async move { send(fleet, Method::POST, "/rules/dry-run", body).await.1 }
+    };
+    let outcome = dry_run(None).await;
+    assert_eq!(outcome["fires"], false, "{outcome}");
+    assert_eq!(
+        outcome["reason"],
+        "asset_tags does not hold (the event has [env=staging, seen])"
+    );
+    assert_eq!(dry_run(Some(json!(["ENV=prod"]))).await["fires"], true);
     fleet.stop().await.unwrap();
 }

@@ -393,3 +393,156 @@ async fn a_skip_window_a_running_scan_and_a_pause_start_nothing() {
     drop(hanging);
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_schedule_scans_every_asset_carrying_the_tag_once_per_due_time() {
+    let fleet = Fleet::start().await.unwrap();
+    let target = Target::demo(false).await;
+    // Three assets: two in production (tagged at registration and later), one not.
+    let register = |path: &str, tags: Value| {
+        let fleet = &fleet;
+        let value = format!("{}{path}", target.url);
+        async move {
+            let response = fleet
+                .request(Method::POST, "/assets")
+                .json(&json!({"kind": "url", "value": value, "tags": tags}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            let asset: Value = response.json().await.unwrap();
+            asset["id"].as_str().unwrap().to_string()
+        }
+    };
+    let shop = register("shop", json!(["Env=prod", "team=web"])).await;
+    let admin = register("admin", json!([])).await;
+    let staging = register("staging", json!(["env=staging"])).await;
+    let response = fleet
+        .request(Method::PUT, &format!("/assets/{admin}/tags"))
+        .json(&json!({"tags": ["env=prod"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = |tag: &str| {
+        let fleet = &fleet;
+        let path = format!("/assets?tag={tag}");
+        async move {
+            let mut ids: Vec<String> = fleet.get_json(&path).await["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|asset| asset["id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut prod = vec![shop.clone(), admin.clone()];
+    prod.sort();
+    assert_eq!(listed("env=prod").await, prod);
+    assert_eq!(listed("env").await.len(), 3);
+
+    // A schedule names an asset or a tag, not both nor neither.
+    for body in [
+        json!({"cron": "@daily"}),
+        json!({"asset_id": shop, "tag": "env=prod", "cron": "@daily"}),
+        json!({"tag": "not a tag", "cron": "@daily"}),
+    ] {
+        let (status, answer) = create(&fleet, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    }
+    let nightly = schedule(
+        &fleet,
+        json!({"tag": "env=prod", "cron": "*/5 * * * *", "checks": ["http_headers"]}),
+    )
+    .await;
+    assert_eq!(nightly["tag"], "env=prod");
+    assert!(nightly["asset_id"].is_null());
+    let due = time(&nightly["next_run_at"]);
+    let schedule_id: ScheduleId = nightly["id"].as_str().unwrap().parse().unwrap();
+
+    // An earlier attempt at this due time started the shop's scan and died: the due time starts
+    // the other one, and no second scan of the shop.
+    let org_id: OrgId = fleet.get_json("/me").await["org_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let scan = ScanClient::new(&fleet.scan.url(), &fleet.env.service_token).unwrap();
+    scan.start_scheduled_scan(
+        org_id,
+        &ScheduledScan {
+            schedule_id,
+            due_at: due,
+            scan: CreateScan {
+                asset_id: shop.parse::<AssetId>().unwrap(),
+                profile: None,
+                checks: Some(vec![s4e_types::CheckKind::HttpHeaders]),
+            },
+        },
+    )
+    .await
+    .unwrap();
+    let (first, second) = (scheduler(&fleet), scheduler(&fleet));
+    let now = due + chrono::Duration::seconds(1);
+    let (a, b) = tokio::join!(first.pass(now), second.pass(now));
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(scans_of(&fleet, &shop).await.len(), 1);
+    assert_eq!(scans_of(&fleet, &admin).await.len(), 1);
+    assert_eq!(scans_of(&fleet, &staging).await.len(), 0);
+    let fired = fleet.get_json(&format!("/schedules/{schedule_id}")).await;
+    assert_eq!(fired["last_outcome"], "started", "{fired}");
+    assert_eq!(
+        fired["last_run_id"],
+        scans_of(&fleet, &admin).await[0]["id"]
+    );
+
+    // Untagged (a bulk change, all or none), the next due time finds nothing to scan.
+    let response = fleet
+        .request(Method::POST, "/assets/bulk-tags")
+        .json(&json!({"asset_ids": [shop, admin, uuid::Uuid::now_v7()], "remove": ["env"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(listed("env=prod").await, prod);
+    let response = fleet
+        .request(Method::POST, "/assets/bulk-tags")
+        .json(&json!({"asset_ids": [shop, admin], "remove": ["env"], "add": ["retired"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["changed"], 2);
+    assert!(listed("env=prod").await.is_empty());
+    assert_eq!(
+        fleet.get_json(&format!("/assets/{shop}")).await["tags"],
+        json!(["team=web", "retired"])
+    );
+    let next = time(&fired["next_run_at"]);
+    for run in scans_of(&fleet, &shop)
+        .await
+        .iter()
+        .chain(&scans_of(&fleet, &admin).await)
+    {
+        fleet
+            .wait_for_scan(run["id"].as_str().unwrap(), Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        first
+            .pass(next + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    let fired = fleet.get_json(&format!("/schedules/{schedule_id}")).await;
+    assert_eq!(fired["last_outcome"], "failed", "{fired}");
+    assert_eq!(
+        fired["last_error"],
+        "no asset in the inventory carries the tag"
+    );
+    fleet.stop().await.unwrap();
+}

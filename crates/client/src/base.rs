@@ -23,9 +23,10 @@ use s4e_types::webhook::{
     WebhookEndpoint, WebhookEvent,
 };
 use s4e_types::{
-    ApiKeyId, Asset, AssetId, AssetListQuery, BulkStatusChange, BulkStatusResult, FindingId,
-    FindingPage, FindingQuery, FindingWithHistory, JobId, NewAsset, OrgId, RuleId, RunId, RunPage,
-    RunQuery, ScanJob, ScanRun, StatusChange, UpdateAsset,
+    ApiKeyId, Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
+    BulkStatusChange, BulkStatusResult, FindingId, FindingPage, FindingQuery, FindingWithHistory,
+    JobId, NewAsset, OrgId, RuleId, RunId, RunPage, RunQuery, ScanJob, ScanRun, StatusChange,
+    UpdateAsset,
 };
 use s4e_types::{AuditEntry, NewAuditEntry, Role, User, UserId};
 use s4e_types::{InboundHookId, WebhookDeliveryId, WebhookEndpointId};
@@ -204,6 +205,28 @@ impl BaseClient {
     ) -> Result<Asset, ClientError> {
         self.http
             .call_with_body(routes::UPDATE_ASSET, &[&org_id, &asset_id], change)
+            .await
+    }
+
+    pub async fn set_asset_tags(
+        &self,
+        org_id: OrgId,
+        asset_id: AssetId,
+        tags: &AssetTags,
+    ) -> Result<Asset, ClientError> {
+        self.http
+            .call_with_body(routes::SET_ASSET_TAGS, &[&org_id, &asset_id], tags)
+            .await
+    }
+
+    /// Adds and removes tags of many assets, all or none.
+    pub async fn bulk_tag_assets(
+        &self,
+        org_id: OrgId,
+        change: &BulkAssetTags,
+    ) -> Result<BulkAssetTagsResult, ClientError> {
+        self.http
+            .call_with_body(routes::BULK_TAG_ASSETS, &[&org_id], change)
             .await
     }
 

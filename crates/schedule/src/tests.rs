@@ -151,7 +151,8 @@ fn due(cron: &str, due_at: &str) -> DueSchedule {
         schedule: Schedule {
             id: ScheduleId::new(),
             org_id: OrgId::new(),
-            asset_id: AssetId::new(),
+            asset_id: Some(AssetId::new()),
+            tag: None,
             name: None,
             cron: cron.into(),
             timezone: "UTC".into(),

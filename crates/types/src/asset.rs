@@ -51,17 +51,22 @@ pub struct Asset {
     /// again; its scans and findings are kept.
     #[serde(default)]
     pub archived_at: Option<DateTime<Utc>>,
+    /// Labels of the owner's choosing, `key` or `key=value` (e.g. `env=prod`, `pci`); schedules
+    /// and rules can name them.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Which assets a list holds: archived ones only when asked for.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams,
-)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AssetListQuery {
     #[serde(default)]
     pub archived: bool,
+    /// Only assets with this tag: `key=value` exactly, or a `key` with any value or none.
+    #[param(max_length = 265)]
+    pub tag: Option<String>,
     /// The previous page's `next_cursor`.
     pub after: Option<uuid::Uuid>,
     /// 1–1000, default 100.
@@ -79,6 +84,9 @@ impl AssetListQuery {
         .pairs();
         if self.archived {
             pairs.push(("archived", "true".to_string()));
+        }
+        if let Some(tag) = &self.tag {
+            pairs.push(("tag", tag.clone()));
         }
         pairs
     }
@@ -139,6 +147,10 @@ pub struct NewAsset {
     #[schema(max_length = 200)]
     #[serde(default)]
     pub name: Option<String>,
+    /// `key` or `key=value` each (see `PUT /api/v1/assets/{id}/tags`).
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub tags: Vec<String>,
 }
 
 /// The longest value an asset may have.
@@ -150,6 +162,121 @@ pub enum AssetError {
     InvalidValue(String),
     #[error("name: must be at most 200 characters")]
     NameTooLong,
+    #[error("{0}")]
+    InvalidTags(String),
+}
+
+/// Tags one asset may carry.
+pub const MAX_TAGS: usize = 50;
+const MAX_TAG_KEY_CHARS: usize = 64;
+const MAX_TAG_VALUE_CHARS: usize = 200;
+
+/// A tag as stored: a key of lowercase letters, digits and `_ . : / -` (1–64), and an
+/// optional `=value` (1–200 characters, no control characters), trimmed.
+pub fn normalize_tag(tag: &str) -> Result<String, String> {
+    let tag = tag.trim();
+    let (key, value) = match tag.split_once('=') {
+        Some((key, value)) => (key.trim(), Some(value.trim())),
+        None => (tag, None),
+    };
+    let key = key.to_ascii_lowercase();
+    let key_ok = !key.is_empty()
+        && key.chars().count() <= MAX_TAG_KEY_CHARS
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:/-".contains(c));
+    if !key_ok {
+        return Err(format!(
+            "tag {tag:?}: the key is 1-{MAX_TAG_KEY_CHARS} of a-z, 0-9, _ . : / -"
+        ));
+    }
+    match value {
+        None => Ok(key),
+        Some(value)
+            if value.is_empty()
+                || value.chars().count() > MAX_TAG_VALUE_CHARS
+                || value.chars().any(char::is_control) =>
+        {
+            Err(format!(
+                "tag {tag:?}: the value is 1-{MAX_TAG_VALUE_CHARS} characters, none a control"
+            ))
+        }
+        Some(value) => Ok(format!("{key}={value}")),
+    }
+}
+
+/// A list of tags as stored: each normalized, duplicates dropped, order kept.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
+    if tags.len() > MAX_TAGS {
+        return Err(format!("tags: at most {MAX_TAGS}"));
+    }
+    let mut normalized: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let tag = normalize_tag(tag).map_err(|error| format!("tags: {error}"))?;
+        if !normalized.contains(&tag) {
+            normalized.push(tag);
+        }
+    }
+    Ok(normalized)
+}
+
+/// Whether an asset's tags match `wanted`: `key=value` exactly, or a bare `key` with any
+/// value or none. Both sides normalized.
+pub fn has_tag(tags: &[String], wanted: &str) -> bool {
+    tags.iter().any(|tag| {
+        tag == wanted
+            || (!wanted.contains('=') && tag.split_once('=').is_some_and(|(key, _)| key == wanted))
+    })
+}
+
+/// `PUT /api/v1/assets/{id}/tags`: the asset's tags, replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetTags {
+    #[schema(max_items = 50)]
+    pub tags: Vec<String>,
+}
+
+/// `POST /api/v1/assets/bulk-tags`: tags added to and removed from many assets at once, all or
+/// none. A bare key in `remove` removes the key with any value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAssetTags {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub asset_ids: Vec<crate::AssetId>,
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub add: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub remove: Vec<String>,
+}
+
+impl BulkAssetTags {
+    pub const MAX_ASSETS: usize = 1000;
+
+    /// The change normalized, or what is wrong with it.
+    pub fn normalized(&self) -> Result<BulkAssetTags, String> {
+        if self.asset_ids.is_empty() || self.asset_ids.len() > Self::MAX_ASSETS {
+            return Err(format!("asset_ids: 1-{} asset ids", Self::MAX_ASSETS));
+        }
+        let add = normalize_tags(&self.add).map_err(|error| format!("add.{error}"))?;
+        let remove = normalize_tags(&self.remove).map_err(|error| format!("remove.{error}"))?;
+        if add.is_empty() && remove.is_empty() {
+            return Err("add, remove: name a tag to add or to remove".into());
+        }
+        Ok(BulkAssetTags {
+            asset_ids: self.asset_ids.clone(),
+            add,
+            remove,
+        })
+    }
+}
+
+/// How many assets a bulk change of tags changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BulkAssetTagsResult {
+    pub changed: u32,
 }
 
 impl NewAsset {
@@ -180,6 +307,7 @@ impl NewAsset {
             kind: self.kind,
             value,
             name: self.name.clone(),
+            tags: normalize_tags(&self.tags).map_err(AssetError::InvalidTags)?,
         })
     }
 }
@@ -228,7 +356,27 @@ mod tests {
             kind,
             value: value.into(),
             name: None,
+            tags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn tags_are_normalized_and_matched_by_key_or_key_and_value() {
+        assert_eq!(normalize_tag(" Env = prod ").unwrap(), "env=prod");
+        assert_eq!(normalize_tag("PCI").unwrap(), "pci");
+        assert!(normalize_tag("").is_err());
+        assert!(normalize_tag("env=").is_err());
+        assert!(normalize_tag("sp ace").unwrap_err().contains("key"));
+        assert!(normalize_tag("k=a\u{7}b").unwrap_err().contains("control"));
+        let tags = normalize_tags(&["env=prod".into(), "ENV=prod".into(), "pci".into()]).unwrap();
+        assert_eq!(tags, ["env=prod", "pci"]);
+        assert!(has_tag(&tags, "env"));
+        assert!(has_tag(&tags, "env=prod"));
+        assert!(!has_tag(&tags, "env=dev"));
+        assert!(has_tag(&tags, "pci"));
+        assert!(!has_tag(&tags, "pci=yes"));
+        let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+        assert!(normalize_tags(&many).is_err());
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub mod schedule;
 pub mod webhook;
 
 pub use account::{Role, User};
-pub use asset::{Asset, AssetKind, AssetListQuery, NewAsset, UpdateAsset, VerificationMethod};
+pub use asset::{
+    Asset, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, NewAsset,
+    UpdateAsset, VerificationMethod,
+};
 pub use audit::{AuditContext, AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};
 pub use finding::{

@@ -93,6 +93,8 @@ pub mod base {
         ASSET = Get "/internal/v1/orgs/{org_id}/assets/{asset_id}";
         UPDATE_ASSET = Patch "/internal/v1/orgs/{org_id}/assets/{asset_id}";
         ARCHIVE_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/archive";
+        SET_ASSET_TAGS = Put "/internal/v1/orgs/{org_id}/assets/{asset_id}/tags";
+        BULK_TAG_ASSETS = Post "/internal/v1/orgs/{org_id}/assets/bulk-tags";
         RECORD_VERIFICATION = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verification";
         VERIFIED_DOMAINS = Get "/internal/v1/orgs/{org_id}/verified-domains";
         /// Verified assets of every organization whose proof is due again.

@@ -106,6 +106,11 @@ pub struct RuleConditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 1000)]
     pub asset_ids: Option<Vec<AssetId>>,
+    /// Any event: its asset carries every one of these tags (`key=value` exactly, or a bare
+    /// `key` with any value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 20)]
+    pub asset_tags: Option<Vec<String>>,
 }
 
 /// What a rule does when it fires. Each action is done once per rule and event, however often
@@ -130,6 +135,16 @@ pub enum RuleAction {
     },
     /// Deliver the event to this webhook endpoint, whatever events it asks for.
     SendWebhook { endpoint_id: WebhookEndpointId },
+    /// Add and remove tags of the event's asset (needs assets:write to save); a bare key in
+    /// `remove` removes the key with any value.
+    TagAsset {
+        #[serde(default)]
+        #[schema(max_items = 50)]
+        add: Vec<String>,
+        #[serde(default)]
+        #[schema(max_items = 50)]
+        remove: Vec<String>,
+    },
 }
 
 impl RuleAction {
@@ -138,6 +153,7 @@ impl RuleAction {
             RuleAction::StartScan { .. } => "start_scan",
             RuleAction::ChangeFindingStatus { .. } => "change_finding_status",
             RuleAction::SendWebhook { .. } => "send_webhook",
+            RuleAction::TagAsset { .. } => "tag_asset",
         }
     }
 }
@@ -272,6 +288,15 @@ fn validate_action(event: RuleEvent, action: &RuleAction) -> Result<(), String> 
             crate::finding::validate_status_change(*status, reason.as_deref())
         }
         RuleAction::SendWebhook { .. } => Ok(()),
+        RuleAction::TagAsset { add, remove } => {
+            let add = crate::asset::normalize_tags(add).map_err(|error| format!("add.{error}"))?;
+            let remove =
+                crate::asset::normalize_tags(remove).map_err(|error| format!("remove.{error}"))?;
+            if add.is_empty() && remove.is_empty() {
+                return Err("tag_asset: name a tag to add or to remove".into());
+            }
+            Ok(())
+        }
     }
 }
 
@@ -361,12 +386,23 @@ impl RuleConditions {
         if let Some(ids) = &self.asset_ids {
             list_size("conditions.asset_ids", ids.len(), 1000)?;
         }
+        if let Some(tags) = &self.asset_tags {
+            list_size("conditions.asset_tags", tags.len(), 20)?;
+            crate::asset::normalize_tags(tags)
+                .map_err(|error| format!("conditions.asset_{error}"))?;
+        }
         Ok(())
     }
 
-    /// Judges every condition named against an event: one verdict each, in a fixed order.
-    /// The rule fires when they all hold.
-    pub fn judge(&self, event: &Message) -> Vec<ConditionVerdict> {
+    /// Whether judging needs the tags of the event's asset.
+    pub fn need_asset_tags(&self) -> bool {
+        self.asset_tags.is_some()
+    }
+
+    /// Judges every condition named against an event, whose asset carries `asset_tags` (read
+    /// only when `need_asset_tags`): one verdict each, in a fixed order. The rule fires when
+    /// they all hold.
+    pub fn judge(&self, event: &Message, asset_tags: &[String]) -> Vec<ConditionVerdict> {
         let facts = Facts::of(event);
         let mut verdicts = Vec::new();
         let mut judge = |condition: &'static str, holds: bool, seen: String| {
@@ -438,6 +474,16 @@ impl RuleConditions {
                 or_absent(facts.asset_id.map(|id| id.to_string())),
             );
         }
+        if let Some(wanted) = &self.asset_tags {
+            let wanted = crate::asset::normalize_tags(wanted).unwrap_or_default();
+            judge(
+                "asset_tags",
+                wanted
+                    .iter()
+                    .all(|tag| crate::asset::has_tag(asset_tags, tag)),
+                format!("[{}]", asset_tags.join(", ")),
+            );
+        }
         verdicts
     }
 }
@@ -501,6 +547,11 @@ pub struct RuleDryRun {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub caused_by: Vec<RuleId>,
+    /// The tags the event's asset is taken to carry; absent: the tags it carries (none when it
+    /// is not one of the organization's assets).
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub asset_tags: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -528,7 +579,7 @@ pub struct RuleDryRunOutcome {
 /// Internal: what one action did when a rule fired.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionOutcome {
-    /// `start_scan`, `change_finding_status` or `send_webhook`.
+    /// `start_scan`, `change_finding_status`, `send_webhook` or `tag_asset`.
     pub action: String,
     /// `done`, `already_done` (the event arrived again) or `failed`.
     pub outcome: String,

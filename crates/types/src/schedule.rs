@@ -1,5 +1,5 @@
-//! Recurring scans. A schedule starts a scan of one asset at each time its cron pattern names in
-//! its time zone, except inside its skip windows; s4e-scheduler claims the schedules that are
+//! Recurring scans. A schedule starts a scan of one asset, or of every asset carrying a tag, at
+//! each time its cron pattern names in its time zone, except inside its skip windows; s4e-scheduler claims the schedules that are
 //! due through base and starts their scans through s4e-scan (`s4e-schedule` computes the times).
 
 use chrono::{DateTime, Utc};
@@ -61,7 +61,14 @@ fn utc() -> String {
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSchedule {
-    pub asset_id: AssetId,
+    /// The asset to scan; or name a `tag` instead.
+    #[serde(default)]
+    pub asset_id: Option<AssetId>,
+    /// Scan every asset carrying this tag (`key=value`, or a bare `key` with any value) at
+    /// each due time, one scan each; or name an `asset_id` instead.
+    #[serde(default)]
+    #[schema(max_length = 265, example = "env=prod")]
+    pub tag: Option<String>,
     #[serde(default)]
     #[schema(max_length = 200)]
     pub name: Option<String>,
@@ -186,7 +193,9 @@ impl ScheduleOutcome {
 pub struct Schedule {
     pub id: ScheduleId,
     pub org_id: OrgId,
-    pub asset_id: AssetId,
+    /// What it scans: one asset, or every asset carrying `tag`.
+    pub asset_id: Option<AssetId>,
+    pub tag: Option<String>,
     pub name: Option<String>,
     pub cron: String,
     pub timezone: String,
@@ -198,7 +207,8 @@ pub struct Schedule {
     pub paused: bool,
     /// When it is next due; empty while paused.
     pub next_run_at: Option<DateTime<Utc>>,
-    /// The last due time it handled, what it did then, and the scan it started.
+    /// The last due time it handled, what it did then, and the scan it started (for a tag, the
+    /// first of them).
     pub last_due_at: Option<DateTime<Utc>>,
     pub last_outcome: Option<ScheduleOutcome>,
     pub last_run_id: Option<RunId>,
@@ -217,7 +227,8 @@ pub struct ClaimDueSchedules {
     pub lease_seconds: u32,
 }
 
-/// Internal: a due schedule and the status of the scan it last started.
+/// Internal: a due schedule and the status of the scan it last started (`running` while any
+/// scan it started is queued or running).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DueSchedule {
     pub schedule: Schedule,

@@ -117,6 +117,7 @@ async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
                 kind: AssetKind::Url,
                 value: target.clone(),
                 name: None,
+                tags: Vec::new(),
             },
         )
         .await

@@ -223,6 +223,7 @@ mod tests {
             verified_at: None,
             verification_method: None,
             archived_at: None,
+            tags: Vec::new(),
         }
     }
 

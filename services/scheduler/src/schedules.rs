@@ -16,12 +16,34 @@ use s4e_runtime::{CancellationToken, Metrics};
 use s4e_schedule::{Decision, Timing, plan};
 use s4e_types::api::CreateScan;
 use s4e_types::schedule::{ClaimDueSchedules, DueSchedule, ScheduleFired, ScheduledScan};
-use s4e_types::{RunId, ScheduleOutcome};
+use s4e_types::{AssetId, AssetListQuery, OrgId, RunId, ScheduleOutcome};
 
 /// Schedules claimed per request to base.
 const BATCH: u16 = 100;
 /// Due schedules of a batch handled at once (each a few round trips to base and s4e-scan).
 const CONCURRENCY: usize = 16;
+
+/// What starting a due time's scans did.
+struct Started {
+    /// The first run started (`None` when an earlier attempt started them).
+    first: Option<RunId>,
+    /// Why each asset that could not be scanned was refused (unverified, archived…).
+    refused: Vec<String>,
+    assets: usize,
+}
+
+impl Started {
+    fn refusals(&self) -> Option<String> {
+        (!self.refused.is_empty()).then(|| {
+            format!(
+                "{} of {} assets not scanned: {}",
+                self.refused.len(),
+                self.assets,
+                self.refused.join("; ")
+            )
+        })
+    }
+}
 
 #[derive(Clone)]
 pub struct Scheduler {
@@ -82,7 +104,24 @@ impl Scheduler {
                 match decision {
                     Decision::Skip(outcome) => (outcome, next_run_at, None, None),
                     Decision::Start => match self.start(&due, due_at).await {
-                        Ok(run_id) => (ScheduleOutcome::Started, next_run_at, run_id, None),
+                        Ok(started) if started.assets == 0 => (
+                            ScheduleOutcome::Failed,
+                            next_run_at,
+                            None,
+                            Some("no asset in the inventory carries the tag".to_string()),
+                        ),
+                        Ok(started) if started.refused.len() == started.assets => (
+                            ScheduleOutcome::Failed,
+                            next_run_at,
+                            None,
+                            Some(started.refused.join("; ")),
+                        ),
+                        Ok(started) => (
+                            ScheduleOutcome::Started,
+                            next_run_at,
+                            started.first,
+                            started.refusals(),
+                        ),
                         Err(error) if error.is_transient() => {
                             // The lease runs out and a later pass tries this due time again.
                             tracing::warn!(%error, schedule_id = %schedule.id, "scheduled scan not started");
@@ -128,27 +167,61 @@ impl Scheduler {
         }
     }
 
-    /// Starts the scan of a due time: the new run, or `None` when an earlier attempt started
-    /// it already.
+    /// Starts the scans of a due time: of the schedule's asset, or of every asset carrying
+    /// its tag (scans an earlier attempt started are not started again).
     async fn start(
         &self,
         due: &DueSchedule,
         due_at: DateTime<Utc>,
-    ) -> Result<Option<RunId>, ClientError> {
+    ) -> Result<Started, ClientError> {
         let schedule = &due.schedule;
-        let scan = ScheduledScan {
-            schedule_id: schedule.id,
-            due_at,
-            scan: CreateScan {
-                asset_id: schedule.asset_id,
-                profile: schedule.profile,
-                checks: schedule.checks.clone(),
-            },
+        let assets = match (schedule.asset_id, schedule.tag.as_deref()) {
+            (Some(asset_id), _) => vec![asset_id],
+            (None, Some(tag)) => self.tagged(schedule.org_id, tag).await?,
+            (None, None) => Vec::new(),
         };
-        match self.scan.start_scheduled_scan(schedule.org_id, &scan).await {
-            Ok(run) => Ok(Some(run.id)),
-            Err(ClientError::Conflict(refusal)) if refusal.code == "already_started" => Ok(None),
-            Err(error) => Err(error),
+        let mut started = Started {
+            first: None,
+            refused: Vec::new(),
+            assets: assets.len(),
+        };
+        for asset_id in assets {
+            let scan = ScheduledScan {
+                schedule_id: schedule.id,
+                due_at,
+                scan: CreateScan {
+                    asset_id,
+                    profile: schedule.profile,
+                    checks: schedule.checks.clone(),
+                },
+            };
+            match self.scan.start_scheduled_scan(schedule.org_id, &scan).await {
+                Ok(run) => {
+                    started.first.get_or_insert(run.id);
+                }
+                Err(ClientError::Conflict(refusal)) if refusal.code == "already_started" => {}
+                Err(error) if error.is_transient() => return Err(error),
+                Err(error) => started.refused.push(format!("{asset_id}: {error}")),
+            }
+        }
+        Ok(started)
+    }
+
+    /// The unarchived assets carrying `tag`, every page of them.
+    async fn tagged(&self, org_id: OrgId, tag: &str) -> Result<Vec<AssetId>, ClientError> {
+        let mut assets = Vec::new();
+        let mut query = AssetListQuery {
+            tag: Some(tag.to_string()),
+            limit: Some(1000),
+            ..AssetListQuery::default()
+        };
+        loop {
+            let page = self.base.list_assets(org_id, &query).await?;
+            assets.extend(page.items.iter().map(|asset| asset.id));
+            match page.next_cursor {
+                Some(cursor) => query.after = Some(cursor),
+                None => return Ok(assets),
+            }
         }
     }
 }

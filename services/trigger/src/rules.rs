@@ -18,7 +18,9 @@ use s4e_types::rule::{
     ActionOutcome, RecordFiring, Rule, RuleAction, RuleCause, RuleEvent, RuleScan,
 };
 use s4e_types::webhook::WebhookEvent;
-use s4e_types::{Envelope, FindingActor, FindingActorKind, FindingId, Message, StatusChange};
+use s4e_types::{
+    BulkAssetTags, Envelope, FindingActor, FindingActorKind, FindingId, Message, StatusChange,
+};
 use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -52,6 +54,14 @@ impl RuleEngine {
             }
             Err(error) => return Outcome::DeadLetter(format!("reading rules: {error}")),
         };
+        let asset_tags = if rules.iter().any(|rule| rule.conditions.need_asset_tags()) {
+            match self.asset_tags(envelope).await {
+                Ok(tags) => tags,
+                Err(Transient(reason)) => return Outcome::Retry(reason),
+            }
+        } else {
+            Vec::new()
+        };
         for rule in &rules {
             if !rule.may_fire_after(&envelope.caused_by) {
                 self.count(rule, "loop_prevented");
@@ -63,7 +73,7 @@ impl RuleEngine {
             }
             if !rule
                 .conditions
-                .judge(&envelope.message)
+                .judge(&envelope.message, &asset_tags)
                 .iter()
                 .all(|verdict| verdict.holds)
             {
@@ -74,6 +84,24 @@ impl RuleEngine {
             }
         }
         Outcome::Ack
+    }
+
+    /// The tags of the event's asset; none when it is gone.
+    async fn asset_tags(&self, envelope: &Envelope) -> Result<Vec<String>, Transient> {
+        let Some(asset_id) = envelope.message.asset_id() else {
+            return Ok(Vec::new());
+        };
+        match self.base.get_asset(envelope.org_id, asset_id).await {
+            Ok(asset) => Ok(asset.tags),
+            Err(ClientError::NotFound(_)) => Ok(Vec::new()),
+            Err(error) if error.is_transient() => {
+                Err(Transient(format!("reading the asset: {error}")))
+            }
+            Err(error) => {
+                tracing::warn!(%error, %asset_id, "asset not read for its tags");
+                Ok(Vec::new())
+            }
+        }
     }
 
     async fn fire(&self, rule: &Rule, envelope: &Envelope) -> Result<(), Transient> {
@@ -200,6 +228,23 @@ impl RuleEngine {
                     }
                     Err(error) => Err(error),
                 }
+            }
+            RuleAction::TagAsset { add, remove } => {
+                let Some(asset_id) = envelope.message.asset_id() else {
+                    return Ok(outcome("failed", "the event names no asset".into()));
+                };
+                let change = BulkAssetTags {
+                    asset_ids: vec![asset_id],
+                    add: add.clone(),
+                    remove: remove.clone(),
+                };
+                self.base
+                    .bulk_tag_assets(envelope.org_id, &change)
+                    .await
+                    .map(|result| match result.changed {
+                        0 => outcome("already_done", format!("asset {asset_id} tagged so")),
+                        _ => outcome("done", format!("asset {asset_id} tagged")),
+                    })
             }
         };
         match result {

@@ -64,7 +64,8 @@ async fn fill(
                     .create_schedule(
                         org_id,
                         &NewSchedule {
-                            asset_id,
+                            asset_id: Some(asset_id),
+                            tag: None,
                             name: None,
                             cron: cron.clone(),
                             timezone: "UTC".into(),
@@ -121,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
                     kind: s4e_types::AssetKind::Domain,
                     value: format!("c{index}.example.com"),
                     name: None,
+                    tags: Vec::new(),
                 },
             )
             .await?;
@@ -198,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
                 kind: s4e_types::AssetKind::Domain,
                 value: "starts.example.com".into(),
                 name: None,
+                tags: Vec::new(),
             },
         )
         .await?;

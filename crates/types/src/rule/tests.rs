@@ -117,13 +117,13 @@ fn every_condition_must_hold() {
         categories: Some(vec!["tls".into()]),
         ..RuleConditions::default()
     };
-    let all_hold = |event: &Message| conditions.judge(event).iter().all(|v| v.holds);
+    let all_hold = |event: &Message| conditions.judge(event, &[]).iter().all(|v| v.holds);
     assert!(all_hold(&finding(
         Severity::Critical,
         CheckKind::TlsCertificate
     )));
     assert!(all_hold(&finding(Severity::High, CheckKind::TlsProtocols)));
-    let low = conditions.judge(&finding(Severity::Low, CheckKind::TlsCertificate));
+    let low = conditions.judge(&finding(Severity::Low, CheckKind::TlsCertificate), &[]);
     assert_eq!(
         low[0],
         ConditionVerdict {
@@ -149,14 +149,14 @@ fn scan_conditions_look_at_the_status_and_the_count() {
             findings_count,
         })
     };
-    assert!(conditions.judge(&ended(RunStatus::Failed, 0))[0].holds);
-    assert!(!conditions.judge(&ended(RunStatus::Completed, 0))[0].holds);
+    assert!(conditions.judge(&ended(RunStatus::Failed, 0), &[])[0].holds);
+    assert!(!conditions.judge(&ended(RunStatus::Completed, 0), &[])[0].holds);
     let many = RuleConditions {
         min_findings: Some(5),
         ..RuleConditions::default()
     };
-    assert!(many.judge(&ended(RunStatus::Completed, 5))[0].holds);
-    assert!(!many.judge(&ended(RunStatus::Completed, 4))[0].holds);
+    assert!(many.judge(&ended(RunStatus::Completed, 5), &[])[0].holds);
+    assert!(!many.judge(&ended(RunStatus::Completed, 4), &[])[0].holds);
 }
 
 #[test]
@@ -223,4 +223,25 @@ fn an_update_is_judged_as_the_rule_it_leaves() {
     };
     let error = change.applied_to(&saved).validate().unwrap_err();
     assert!(error.contains("min_severity"), "{error}");
+}
+
+#[test]
+fn tag_conditions_and_actions_are_checked_and_judged() {
+    let error = rule(json!({"name": "r", "event": "asset.created",
+        "conditions": {"asset_tags": ["bad key"]}, "actions": [{"type": "start_scan"}]}))
+    .unwrap_err();
+    assert!(error.starts_with("conditions.asset_tags"), "{error}");
+    let error = rule(json!({"name": "r", "event": "asset.created",
+        "actions": [{"type": "tag_asset"}]}))
+    .unwrap_err();
+    assert!(error.starts_with("actions[0]: tag_asset"), "{error}");
+    let conditions = RuleConditions {
+        asset_tags: Some(vec!["env=prod".into(), "PCI".into()]),
+        ..RuleConditions::default()
+    };
+    let event = finding(Severity::Low, CheckKind::Dns);
+    let tags = |tags: &[&str]| tags.iter().map(|tag| tag.to_string()).collect::<Vec<_>>();
+    assert!(conditions.judge(&event, &tags(&["pci", "env=prod", "team=web"]))[0].holds);
+    assert!(!conditions.judge(&event, &tags(&["pci", "env=dev"]))[0].holds);
+    assert!(!conditions.judge(&event, &[])[0].holds);
 }

@@ -4,7 +4,10 @@ use axum::http::StatusCode;
 use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, Page, RecordVerification};
-use s4e_types::{Asset, AssetId, AssetListQuery, NewAsset, OrgId, UpdateAsset};
+use s4e_types::{
+    Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, NewAsset, OrgId,
+    UpdateAsset,
+};
 use sqlx::PgPool;
 
 use crate::db;
@@ -27,9 +30,30 @@ pub async fn list(
     ApiQuery(query): ApiQuery<AssetListQuery>,
 ) -> Result<Json<Page<Asset>>, ApiError> {
     let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
-    let (items, next_cursor) =
-        db::assets::list(&pool, org_id, query.archived, query.after, limit).await?;
+    let (items, next_cursor) = db::assets::list(&pool, org_id, &query, limit).await?;
     Ok(Json(Page { items, next_cursor }))
+}
+
+pub async fn set_tags(
+    State(pool): State<PgPool>,
+    ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
+    ApiJson(body): ApiJson<AssetTags>,
+) -> Result<Json<Asset>, ApiError> {
+    let mut change = Change::begin(&pool).await?;
+    let asset = db::assets::set_tags(&mut change, org_id, asset_id, &body).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(asset))
+}
+
+pub async fn bulk_tags(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<BulkAssetTags>,
+) -> Result<Json<BulkAssetTagsResult>, ApiError> {
+    let mut change = Change::begin(&pool).await?;
+    let result = db::assets::bulk_tags(&mut change, org_id, &body).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(result))
 }
 
 pub async fn update(

@@ -56,6 +56,8 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::ASSET, assets::get)
         .at(routes::UPDATE_ASSET, assets::update)
         .at(routes::ARCHIVE_ASSET, assets::archive)
+        .at(routes::SET_ASSET_TAGS, assets::set_tags)
+        .at(routes::BULK_TAG_ASSETS, assets::bulk_tags)
         .at(routes::RECORD_VERIFICATION, assets::record_verification)
         .at(routes::VERIFIED_DOMAINS, assets::verified_domains)
         .at(

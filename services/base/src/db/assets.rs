@@ -1,9 +1,11 @@
 use chrono::{DateTime, Utc};
+use s4e_types::asset::{MAX_TAGS, has_tag, normalize_tag, normalize_tags};
 use s4e_types::envelope::AssetCreated;
 use s4e_types::{
-    Asset, AssetId, AssetKind, Message, NewAsset, OrgId, UpdateAsset, VerificationMethod,
+    Asset, AssetId, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
+    Message, NewAsset, OrgId, UpdateAsset, VerificationMethod,
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{DbError, unique_violation};
@@ -20,12 +22,13 @@ struct AssetRow {
     verified_at: Option<DateTime<Utc>>,
     verification_method: Option<String>,
     archived_at: Option<DateTime<Utc>>,
+    tags: Vec<String>,
 }
 
 macro_rules! asset_columns {
     () => {
         "id, org_id, kind, value, name, created_at, verification_token, verified_at, \
-         verification_method, archived_at"
+         verification_method, archived_at, tags"
     };
 }
 
@@ -51,6 +54,7 @@ impl TryFrom<AssetRow> for Asset {
             verified_at: row.verified_at,
             verification_method,
             archived_at: row.archived_at,
+            tags: row.tags,
         })
     }
 }
@@ -64,8 +68,8 @@ pub async fn create(
         .normalized()
         .map_err(|error| DbError::Invalid(error.to_string()))?;
     let row = sqlx::query_as::<_, AssetRow>(concat!(
-        "INSERT INTO assets (id, org_id, kind, value, name)
-         SELECT $1, o.id, $3, $4, $5 FROM organizations o WHERE o.id = $2
+        "INSERT INTO assets (id, org_id, kind, value, name, tags)
+         SELECT $1, o.id, $3, $4, $5, $6 FROM organizations o WHERE o.id = $2
          RETURNING ",
         asset_columns!()
     ))
@@ -74,6 +78,7 @@ pub async fn create(
     .bind(asset.kind.as_str())
     .bind(&asset.value)
     .bind(&asset.name)
+    .bind(&asset.tags)
     .fetch_optional(&mut *conn)
     .await
     .map_err(|error| match unique_violation(&error) {
@@ -91,33 +96,141 @@ pub async fn create(
     Ok(asset)
 }
 
-/// The organization's assets, oldest first, `limit` after `after`; the cursor of the next
-/// page when there is one.
+/// The organization's assets, oldest first, `limit` after `after`, only those with `tag` when
+/// one is named; the cursor of the next page when there is one.
 pub async fn list(
     pool: &PgPool,
     org_id: OrgId,
-    with_archived: bool,
-    after: Option<Uuid>,
+    query: &AssetListQuery,
     limit: u32,
 ) -> Result<(Vec<Asset>, Option<Uuid>), DbError> {
+    let tag = query
+        .tag
+        .as_deref()
+        .map(normalize_tag)
+        .transpose()
+        .map_err(DbError::Invalid)?;
     let assets = sqlx::query_as::<_, AssetRow>(concat!(
         "SELECT ",
         asset_columns!(),
         " FROM assets WHERE org_id = $1 AND ($2 OR archived_at IS NULL)
            AND ($3::uuid IS NULL OR (created_at, id) >
                 (SELECT c.created_at, c.id FROM assets c WHERE c.org_id = $1 AND c.id = $3))
+           AND ($5::text IS NULL OR $5 = ANY (tags)
+                OR (strpos($5, '=') = 0
+                    AND EXISTS (SELECT 1 FROM unnest(tags) t WHERE split_part(t, '=', 1) = $5)))
          ORDER BY created_at, id LIMIT $4"
     ))
     .bind(org_id.0)
-    .bind(with_archived)
-    .bind(after)
+    .bind(query.archived)
+    .bind(query.after)
     .bind(i64::from(limit) + 1)
+    .bind(tag)
     .fetch_all(pool)
     .await?
     .into_iter()
     .map(TryInto::try_into)
     .collect::<Result<Vec<Asset>, _>>()?;
     Ok(super::page(assets, limit, |asset| asset.id.0))
+}
+
+/// Replaces an asset's tags.
+pub async fn set_tags(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    asset_id: AssetId,
+    tags: &AssetTags,
+) -> Result<Asset, DbError> {
+    let tags = normalize_tags(&tags.tags).map_err(DbError::Invalid)?;
+    sqlx::query_as::<_, AssetRow>(concat!(
+        "UPDATE assets SET tags = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+        asset_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(asset_id.0)
+    .bind(&tags)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(DbError::NotFound("asset"))?
+    .try_into()
+}
+
+/// Adds and removes tags of many assets in one transaction: every id must name one of the
+/// organization's assets, or nothing changes (404). An asset left with more than `MAX_TAGS`
+/// refuses the whole change.
+pub async fn bulk_tags(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    change: &BulkAssetTags,
+) -> Result<BulkAssetTagsResult, DbError> {
+    let change = change.normalized().map_err(DbError::Invalid)?;
+    let mut ids: Vec<Uuid> = change.asset_ids.iter().map(|id| id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut tx = conn.begin().await?;
+    let current: Vec<(Uuid, Vec<String>)> = sqlx::query_as(
+        "SELECT id, tags FROM assets WHERE org_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+    )
+    .bind(org_id.0)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    if current.len() != ids.len() {
+        return Err(DbError::NotFound("asset"));
+    }
+    let mut changed_ids = Vec::new();
+    let mut changed_tags = Vec::new();
+    for (id, tags) in current {
+        let tags = retag(&tags, &change.add, &change.remove)?;
+        if let Some(tags) = tags {
+            changed_ids.push(id);
+            // One text per asset: PostgreSQL has no array of arrays of varying length.
+            changed_tags.push(serde_json::to_string(&tags).unwrap_or_default());
+        }
+    }
+    sqlx::query(
+        "UPDATE assets a SET tags = ARRAY(SELECT jsonb_array_elements_text(c.tags::jsonb))
+         FROM UNNEST($2::uuid[], $3::text[]) AS c (id, tags)
+         WHERE a.org_id = $1 AND a.id = c.id",
+    )
+    .bind(org_id.0)
+    .bind(&changed_ids)
+    .bind(&changed_tags)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(BulkAssetTagsResult {
+        changed: changed_ids.len() as u32,
+    })
+}
+
+/// An asset's tags after adding and removing (a bare key removes the key with any value);
+/// `None` when nothing changes.
+pub(crate) fn retag(
+    tags: &[String],
+    add: &[String],
+    remove: &[String],
+) -> Result<Option<Vec<String>>, DbError> {
+    let mut next: Vec<String> = tags
+        .iter()
+        .filter(|tag| {
+            !remove
+                .iter()
+                .any(|gone| has_tag(std::slice::from_ref(tag), gone))
+        })
+        .cloned()
+        .collect();
+    for tag in add {
+        if !next.contains(tag) {
+            next.push(tag.clone());
+        }
+    }
+    if next.len() > MAX_TAGS {
+        return Err(DbError::Invalid(format!(
+            "add: an asset keeps at most {MAX_TAGS} tags"
+        )));
+    }
+    Ok((next != tags).then_some(next))
 }
 
 pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asset, DbError> {

@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::DbError;
+use s4e_types::asset::normalize_tag;
 
 /// Schedules one organization may keep.
 pub const MAX_PER_ORGANIZATION: i64 = 1000;
@@ -23,7 +24,8 @@ const MAX_CHECKS: usize = 20;
 struct ScheduleRow {
     id: Uuid,
     org_id: Uuid,
-    asset_id: Uuid,
+    asset_id: Option<Uuid>,
+    tag: Option<String>,
     name: Option<String>,
     cron: String,
     timezone: String,
@@ -44,7 +46,7 @@ struct ScheduleRow {
 
 macro_rules! schedule_columns {
     () => {
-        "id, org_id, asset_id, name, cron, timezone, profile, checks, skip_windows, catch_up, \
+        "id, org_id, asset_id, tag, name, cron, timezone, profile, checks, skip_windows, catch_up, \
          allow_overlap, paused, next_run_at, last_due_at, last_outcome, last_run_id, last_error, \
          created_at, updated_at"
     };
@@ -81,7 +83,8 @@ impl TryFrom<ScheduleRow> for Schedule {
         Ok(Schedule {
             id: ScheduleId(row.id),
             org_id: OrgId(row.org_id),
-            asset_id: AssetId(row.asset_id),
+            asset_id: row.asset_id.map(AssetId),
+            tag: row.tag,
             name: row.name,
             cron: row.cron,
             timezone: row.timezone,
@@ -129,8 +132,19 @@ pub async fn create(
     {
         return Err(DbError::Invalid(format!("checks: at most {MAX_CHECKS}")));
     }
+    let tag = match (schedule.asset_id, schedule.tag.as_deref()) {
+        (Some(_), None) => None,
+        (None, Some(tag)) => Some(normalize_tag(tag).map_err(DbError::Invalid)?),
+        _ => {
+            return Err(DbError::Invalid(
+                "asset_id, tag: name the asset or the tag to scan, not both".into(),
+            ));
+        }
+    };
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    super::assets::require_scannable(&mut tx, org_id, schedule.asset_id).await?;
+    if let Some(asset_id) = schedule.asset_id {
+        super::assets::require_scannable(&mut tx, org_id, asset_id).await?;
+    }
     super::organizations::lock(&mut tx, org_id).await?;
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM scan_schedules WHERE org_id = $1")
         .bind(org_id.0)
@@ -147,14 +161,14 @@ pub async fn create(
         .map(|checks| checks.iter().map(|check| check.as_str()).collect());
     let row = sqlx::query_as::<_, ScheduleRow>(concat!(
         "INSERT INTO scan_schedules (id, org_id, asset_id, name, cron, timezone, profile, checks,
-             skip_windows, catch_up, allow_overlap, paused, next_run_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             skip_windows, catch_up, allow_overlap, paused, next_run_at, tag)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          RETURNING ",
         schedule_columns!()
     ))
     .bind(ScheduleId::new().0)
     .bind(org_id.0)
-    .bind(schedule.asset_id.0)
+    .bind(schedule.asset_id.map(|asset| asset.0))
     .bind(&schedule.name)
     .bind(schedule.cron.trim())
     .bind(&schedule.timezone)
@@ -165,6 +179,7 @@ pub async fn create(
     .bind(schedule.allow_overlap)
     .bind(schedule.paused)
     .bind(first_due(&timing, schedule.paused, now))
+    .bind(tag)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -314,8 +329,14 @@ pub async fn claim_due(
          )
          UPDATE scan_schedules s SET claimed_until = $1 + make_interval(secs => $3)
          FROM due WHERE s.id = due.id
-         RETURNING (SELECT r.status FROM scan_runs r WHERE r.id = s.last_run_id) AS last_run_status, ",
-        "s.id, s.org_id, s.asset_id, s.name, s.cron, s.timezone, s.profile, s.checks, \
+         RETURNING CASE WHEN EXISTS (SELECT 1 FROM scan_runs r
+                                     WHERE r.schedule_id = s.id
+                                       AND r.scheduled_for < s.next_run_at
+                                       AND r.status IN ('queued', 'running'))
+                        THEN 'running'
+                        ELSE (SELECT r.status FROM scan_runs r WHERE r.id = s.last_run_id)
+                   END AS last_run_status, ",
+        "s.id, s.org_id, s.asset_id, s.tag, s.name, s.cron, s.timezone, s.profile, s.checks, \
          s.skip_windows, s.catch_up, s.allow_overlap, s.paused, s.next_run_at, s.last_due_at, \
          s.last_outcome, s.last_run_id, s.last_error, s.created_at, s.updated_at"
     ))

@@ -60,6 +60,7 @@ pub fn url_asset(value: &str) -> NewAsset {
         kind: AssetKind::Url,
         value: value.into(),
         name: None,
+        tags: Vec::new(),
     }
 }
 

@@ -7,7 +7,10 @@ use s4e_egress::OwnServices;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::api::{ErrorBody, Page, Verification, VerificationOutcome, VerifyAsset};
-use s4e_types::{Asset, AssetId, AssetKind, AssetListQuery, NewAsset, UpdateAsset};
+use s4e_types::{
+    Asset, AssetId, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
+    NewAsset, UpdateAsset,
+};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -124,6 +127,55 @@ pub async fn update(
             .base
             .update_asset(principal.org_id, asset_id, &body)
             .await?,
+    ))
+}
+
+/// Replace an asset's tags (assets:write)
+///
+/// Each tag is `key` or `key=value`: a key of lowercase letters, digits and `_ . : / -`
+/// (1–64, lowercased), a value of 1–200 characters; at most 50 per asset, duplicates dropped.
+/// Schedules and rules can name a tag; `GET /api/v1/assets?tag=` filters by one.
+#[utoipa::path(put, path = "/api/v1/assets/{asset_id}/tags", operation_id = "setAssetTags", tag = "assets",
+    params(("asset_id" = AssetId, Path)),
+    request_body = AssetTags,
+    responses((status = 200, description = "The asset", body = Asset)))]
+pub async fn set_tags(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(asset_id): ApiPath<AssetId>,
+    PublicJson(body): PublicJson<AssetTags>,
+) -> Result<Json<Asset>, ApiError> {
+    principal.require(Resource::Assets, Access::Write)?;
+    principal.require_asset(asset_id, "asset")?;
+    s4e_types::asset::normalize_tags(&body.tags).map_err(ApiError::bad_request)?;
+    Ok(Json(
+        state
+            .base
+            .set_asset_tags(principal.org_id, asset_id, &body)
+            .await?,
+    ))
+}
+
+/// Tag and untag up to 1000 assets at once (assets:write)
+///
+/// All or none: an id that is not one of the organization's assets (or not one the caller
+/// may see) answers 404 and nothing changes. A bare key in `remove` removes the key with any
+/// value.
+#[utoipa::path(post, path = "/api/v1/assets/bulk-tags", operation_id = "bulkTagAssets", tag = "assets",
+    request_body = BulkAssetTags,
+    responses((status = 200, description = "How many assets changed", body = BulkAssetTagsResult)))]
+pub async fn bulk_tags(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    PublicJson(body): PublicJson<BulkAssetTags>,
+) -> Result<Json<BulkAssetTagsResult>, ApiError> {
+    principal.require(Resource::Assets, Access::Write)?;
+    body.normalized().map_err(ApiError::bad_request)?;
+    for asset_id in &body.asset_ids {
+        principal.require_asset(*asset_id, "asset")?;
+    }
+    Ok(Json(
+        state.base.bulk_tag_assets(principal.org_id, &body).await?,
     ))
 }
 

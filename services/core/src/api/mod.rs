@@ -65,7 +65,19 @@ pub fn endpoints() -> Declare {
             assets::create,
         )
         .replayable()
+        .change(
+            POST,
+            "/api/v1/assets/bulk-tags",
+            ("assets.bulk_tag", "asset", OK),
+            assets::bulk_tags,
+        )
         .read("/api/v1/assets/{asset_id}", assets::get)
+        .change(
+            PUT,
+            "/api/v1/assets/{asset_id}/tags",
+            ("assets.set_tags", "asset", OK),
+            assets::set_tags,
+        )
         .change(
             PATCH,
             "/api/v1/assets/{asset_id}",

@@ -1,6 +1,6 @@
 //! Automation rules: on an event (`scan.completed`, `finding.created`,
 //! `finding.status_changed`, `asset.created`) whose conditions hold, run actions (start a scan,
-//! change the finding's status, send a webhook). Base judges a rule whole when it is saved;
+//! change the finding's status, send a webhook, tag the asset). Base judges a rule whole when it is saved;
 //! s4e-trigger runs them. A rule acts across the organization, so it is for callers not
 //! limited to assigned assets, with automation:read to read and automation:write to change,
 //! and the access each of its actions needs (scans:write, findings:write).
@@ -30,6 +30,7 @@ fn require_for(principal: &Principal, actions: &[RuleAction]) -> Result<(), ApiE
             RuleAction::ChangeFindingStatus { .. } => {
                 principal.require(Resource::Findings, Access::Write)?
             }
+            RuleAction::TagAsset { .. } => principal.require(Resource::Assets, Access::Write)?,
             RuleAction::SendWebhook { .. } => {}
         }
     }
@@ -158,6 +159,7 @@ pub async fn firings(
     request_body = RuleDryRun,
     responses((status = 200, description = "What the rule would do", body = RuleDryRunOutcome)))]
 pub async fn dry_run(
+    State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     PublicJson(body): PublicJson<RuleDryRun>,
 ) -> Result<Json<RuleDryRunOutcome>, ApiError> {
@@ -167,8 +169,20 @@ pub async fn dry_run(
         .map_err(|error| ApiError::bad_request(format!("rule.{error}")))?;
     let event = Message::event_from(body.event.event_type.as_str(), body.event.data)
         .map_err(|error| ApiError::bad_request(format!("event.data: {error}")))?;
+    let asset_tags = match (&body.asset_tags, event.asset_id()) {
+        (Some(tags), _) => s4e_types::asset::normalize_tags(tags)
+            .map_err(|error| ApiError::bad_request(format!("asset_{error}")))?,
+        (None, Some(asset_id)) if rule.conditions.need_asset_tags() => {
+            match state.base.get_asset(principal.org_id, asset_id).await {
+                Ok(asset) => asset.tags,
+                Err(s4e_client::ClientError::NotFound(_)) => Vec::new(),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        (None, _) => Vec::new(),
+    };
     let conditions = if rule.event == body.event.event_type {
-        rule.conditions.judge(&event)
+        rule.conditions.judge(&event, &asset_tags)
     } else {
         Vec::new()
     };

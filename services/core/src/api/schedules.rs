@@ -17,14 +17,16 @@ use crate::permissions::{Access, Resource};
 
 /// Schedule a recurring scan (scans:write)
 ///
-/// Scans of the asset start at each time `cron` names in `timezone`, except inside a skip
-/// window; a time that comes while the schedule's previous scan is still going is skipped
-/// unless `allow_overlap`; after downtime a missed time is skipped or run once
+/// Scans of the asset (`asset_id`), or of every asset carrying `tag` at that time (one scan
+/// each), start at each time `cron` names in `timezone`, except inside a skip window; a time
+/// that comes while a scan the schedule started is still going is skipped unless
+/// `allow_overlap`; after downtime a missed time is skipped or run once
 /// (`catch_up`), never repeated. The answer shows `next_run_at`.
 #[utoipa::path(post, path = "/api/v1/schedules", operation_id = "createSchedule", tag = "schedules",
     request_body = NewSchedule,
     responses(
         (status = 201, description = "Scheduled", body = Schedule),
+        (status = 400, description = "Neither or both of asset_id and tag, or an invalid timing or tag", body = ErrorBody),
         (status = 404, description = "No such asset", body = ErrorBody),
         (status = 409, description = "The asset is archived, or the organization keeps 1000 schedules already", body = ErrorBody),
     ))]
@@ -34,7 +36,10 @@ pub async fn create(
     PublicJson(body): PublicJson<NewSchedule>,
 ) -> Result<(StatusCode, Json<Schedule>), ApiError> {
     principal.require(Resource::Scans, Access::Write)?;
-    principal.require_asset(body.asset_id, "asset")?;
+    match body.asset_id {
+        Some(asset_id) => principal.require_asset(asset_id, "asset")?,
+        None => principal.require_unlimited("scheduling scans by tag")?,
+    }
     let schedule = state.base.create_schedule(principal.org_id, &body).await?;
     tracing::info!(org_id = %principal.org_id, caller = %principal.log_id(), schedule_id = %schedule.id, "schedule created");
     Ok((StatusCode::CREATED, Json(schedule)))
@@ -49,7 +54,7 @@ pub async fn list(
 ) -> Result<Json<List<Schedule>>, ApiError> {
     principal.require(Resource::Scans, Access::Read)?;
     let mut items = state.base.list_schedules(principal.org_id).await?;
-    items.retain(|schedule| principal.sees_asset(schedule.asset_id));
+    items.retain(|schedule| sees(&principal, schedule));
     Ok(Json(List { items }))
 }
 
@@ -120,8 +125,17 @@ async fn visible(
         .base
         .get_schedule(principal.org_id, schedule_id)
         .await?;
-    if !principal.sees_asset(schedule.asset_id) {
+    if !sees(principal, &schedule) {
         return Err(ApiError::not_found("schedule"));
     }
     Ok(schedule)
+}
+
+/// A schedule of one asset is seen by whoever sees the asset; one of a tag, which reaches
+/// any asset, only by callers not limited to assigned assets.
+fn sees(principal: &Principal, schedule: &Schedule) -> bool {
+    match schedule.asset_id {
+        Some(asset_id) => principal.sees_asset(asset_id),
+        None => principal.asset_scope.is_none(),
+    }
 }
