@@ -37,6 +37,10 @@ ALTER TABLE scan_runs
     ADD COLUMN caused_by uuid[] NOT NULL DEFAULT '{}';
 CREATE UNIQUE INDEX scan_runs_rule_event_key ON scan_runs (rule_id, rule_event_id)
     WHERE rule_id IS NOT NULL;
+-- And one scan of an asset per rule at a time: a scan's dozen new findings fire a rescan rule a
+-- dozen times, and start one scan.
+CREATE UNIQUE INDEX scan_runs_rule_asset_running_key ON scan_runs (rule_id, asset_id)
+    WHERE rule_id IS NOT NULL AND status IN ('queued', 'running');
 
 -- A rule's action may change a finding's status; the history names the rule.
 ALTER TABLE finding_events DROP CONSTRAINT finding_events_actor_kind_check;

@@ -118,7 +118,8 @@ pub struct RuleConditions {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleAction {
-    /// Scan the event's asset, as `POST /api/v1/scans` would (needs scans:write to save).
+    /// Scan the event's asset, as `POST /api/v1/scans` would (needs scans:write to save); not
+    /// while the rule's previous scan of the asset is still queued or running.
     StartScan {
         #[serde(default)]
         profile: Option<ScanProfile>,
@@ -581,7 +582,8 @@ pub struct RuleDryRunOutcome {
 pub struct ActionOutcome {
     /// `start_scan`, `change_finding_status`, `send_webhook` or `tag_asset`.
     pub action: String,
-    /// `done`, `already_done` (the event arrived again) or `failed`.
+    /// `done`, `already_done` (the event arrived again), `skipped` (the rule's scan of the
+    /// asset is still going) or `failed`.
     pub outcome: String,
     /// What it made or the error: a run id, a delivery, a status, a refusal.
     pub detail: Option<String>,

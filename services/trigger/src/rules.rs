@@ -63,20 +63,20 @@ impl RuleEngine {
             Vec::new()
         };
         for rule in &rules {
-            if !rule.may_fire_after(&envelope.caused_by) {
-                self.count(rule, "loop_prevented");
-                tracing::info!(
-                    org_id = %envelope.org_id, rule_id = %rule.id, event_id = %envelope.id,
-                    chain = envelope.caused_by.len(), "rule not fired on an event rules led to"
-                );
-                continue;
-            }
             if !rule
                 .conditions
                 .judge(&envelope.message, &asset_tags)
                 .iter()
                 .all(|verdict| verdict.holds)
             {
+                continue;
+            }
+            if !rule.may_fire_after(&envelope.caused_by) {
+                self.count(rule, "loop_prevented");
+                tracing::info!(
+                    org_id = %envelope.org_id, rule_id = %rule.id, event_id = %envelope.id,
+                    chain = envelope.caused_by.len(), "rule not fired on an event rules led to"
+                );
                 continue;
             }
             if let Err(Transient(reason)) = self.fire(rule, envelope).await {
@@ -172,6 +172,9 @@ impl RuleEngine {
                     Ok(run) => Ok(outcome("done", format!("scan {}", run.id))),
                     Err(ClientError::Conflict(refusal)) if refusal.code == "already_started" => {
                         Ok(outcome("already_done", refusal.message))
+                    }
+                    Err(ClientError::Conflict(refusal)) if refusal.code == "still_running" => {
+                        Ok(outcome("skipped", refusal.message))
                     }
                     Err(error) => Err(error),
                 }

@@ -138,6 +138,9 @@ impl From<DbError> for ApiError {
             DbError::AlreadyStarted(message) => {
                 ApiError::new(axum::http::StatusCode::CONFLICT, "already_started", message)
             }
+            DbError::StillRunning(message) => {
+                ApiError::new(axum::http::StatusCode::CONFLICT, "still_running", message)
+            }
             DbError::Corrupt(detail) => ApiError::internal(detail),
             DbError::Database(error) => {
                 if matches!(

@@ -35,6 +35,9 @@ pub enum DbError {
     /// A schedule's scan for a due time that has one already (a retry, or another scheduler).
     #[error("{0}")]
     AlreadyStarted(String),
+    /// A rule's scan of an asset while the rule's previous scan of it is still going.
+    #[error("{0}")]
+    StillRunning(String),
     /// A stored row that does not decode: a bug or a bad migration, never the caller's fault.
     #[error("stored data does not decode: {0}")]
     Corrupt(String),

@@ -152,6 +152,9 @@ pub async fn create(
         Some("scan_runs_rule_event_key") => DbError::AlreadyStarted(
             "the rule's scan for this event has started already".into(),
         ),
+        Some("scan_runs_rule_asset_running_key") => DbError::StillRunning(
+            "the rule's previous scan of this asset is still queued or running".into(),
+        ),
         _ => DbError::Database(error),
     })?;
     let ids: Vec<Uuid> = run.jobs.iter().map(|_| JobId::new().0).collect();

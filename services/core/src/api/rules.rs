@@ -186,25 +186,23 @@ pub async fn dry_run(
     } else {
         Vec::new()
     };
+    let failed = conditions.iter().find(|verdict| !verdict.holds);
     let reason = if rule.event != body.event.event_type {
         Some(format!("the rule fires on {}", rule.event.as_str()))
     } else if rule.disabled {
         Some("the rule is disabled".to_string())
+    } else if let Some(failed) = failed {
+        Some(format!(
+            "{} does not hold (the event has {})",
+            failed.condition, failed.seen
+        ))
     } else if body.caused_by.len() >= s4e_types::rule::MAX_CHAIN {
         Some(format!(
             "an event {} rules led to fires no rule",
             s4e_types::rule::MAX_CHAIN
         ))
     } else {
-        conditions
-            .iter()
-            .find(|verdict| !verdict.holds)
-            .map(|failed| {
-                format!(
-                    "{} does not hold (the event has {})",
-                    failed.condition, failed.seen
-                )
-            })
+        None
     };
     let fires = reason.is_none();
     Ok(Json(RuleDryRunOutcome {
