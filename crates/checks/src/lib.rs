@@ -139,6 +139,9 @@ impl CheckContext {
 pub struct CheckOutput<R = serde_json::Value> {
     pub findings: Vec<FindingDraft>,
     pub raw: R,
+    /// What a port scan saw listening, for the service inventory; `None` from other checks.
+    #[serde(default)]
+    pub services: Option<s4e_types::inventory::ObservedServices>,
 }
 
 impl<R: Serialize> CheckOutput<R> {
@@ -147,6 +150,7 @@ impl<R: Serialize> CheckOutput<R> {
         CheckOutput {
             findings: self.findings,
             raw: serde_json::to_value(&self.raw).unwrap_or(serde_json::Value::Null),
+            services: self.services,
         }
     }
 }

@@ -208,6 +208,17 @@ impl BaseClient {
             .await
     }
 
+    /// The organization's services, filtered, in pages.
+    pub async fn list_services(
+        &self,
+        org_id: OrgId,
+        query: &s4e_types::inventory::ServiceQuery,
+    ) -> Result<Page<s4e_types::inventory::AssetService>, ClientError> {
+        self.http
+            .call_with_query(routes::SERVICES, &[&org_id], &query.pairs())
+            .await
+    }
+
     pub async fn set_asset_tags(
         &self,
         org_id: OrgId,

@@ -350,6 +350,9 @@ pub struct FinishJob {
     pub raw_output_id: Option<String>,
     #[serde(default)]
     pub findings: Vec<FindingDraft>,
+    /// A port scan's view of its target's services, for the inventory.
+    #[serde(default)]
+    pub services: Option<crate::inventory::ObservedServices>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -43,6 +43,12 @@ pub enum Message {
     /// An asset was registered.
     #[serde(rename = "asset.created")]
     AssetCreated(AssetCreated),
+    /// A port scan saw a service on an asset that was not there before (or had gone).
+    #[serde(rename = "service.appeared")]
+    ServiceAppeared(ServiceChanged),
+    /// A port scan found a port of the asset closed that had a service.
+    #[serde(rename = "service.gone")]
+    ServiceGone(ServiceChanged),
 }
 
 impl Message {
@@ -54,6 +60,8 @@ impl Message {
             Message::FindingCreated(_) => "finding.created",
             Message::FindingStatusChanged(_) => "finding.status_changed",
             Message::AssetCreated(_) => "asset.created",
+            Message::ServiceAppeared(_) => "service.appeared",
+            Message::ServiceGone(_) => "service.gone",
         }
     }
 
@@ -65,6 +73,9 @@ impl Message {
             Message::FindingCreated(finding) => Some(finding.asset_id),
             Message::FindingStatusChanged(change) => Some(change.asset_id),
             Message::AssetCreated(asset) => Some(asset.asset_id),
+            Message::ServiceAppeared(service) | Message::ServiceGone(service) => {
+                Some(service.asset_id)
+            }
         }
     }
 
@@ -76,6 +87,9 @@ impl Message {
             Message::FindingCreated(finding) => serde_json::to_value(finding),
             Message::FindingStatusChanged(change) => serde_json::to_value(change),
             Message::AssetCreated(asset) => serde_json::to_value(asset),
+            Message::ServiceAppeared(service) | Message::ServiceGone(service) => {
+                serde_json::to_value(service)
+            }
         };
         data.ok()
     }
@@ -139,6 +153,19 @@ pub struct AssetCreated {
     pub kind: crate::AssetKind,
     pub value: String,
     pub name: Option<String>,
+}
+
+/// A service of an asset that appeared or went away, as the port scan of `run_id` saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceChanged {
+    pub asset_id: AssetId,
+    pub port: u16,
+    pub transport: String,
+    pub service: Option<String>,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub tls: bool,
+    pub run_id: RunId,
 }
 
 /// Internal: s4e-trigger claims base's recorded events to publish them; each is leased to it

@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod finding;
 pub mod finding_query;
 pub mod ids;
+pub mod inventory;
 pub mod routes;
 pub mod rule;
 pub mod scan;

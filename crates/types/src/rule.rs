@@ -34,6 +34,12 @@ pub enum RuleEvent {
     /// An asset was registered.
     #[serde(rename = "asset.created")]
     AssetCreated,
+    /// A port scan saw a new service on an asset.
+    #[serde(rename = "service.appeared")]
+    ServiceAppeared,
+    /// A port scan found a service of an asset gone.
+    #[serde(rename = "service.gone")]
+    ServiceGone,
 }
 
 impl RuleEvent {
@@ -42,6 +48,8 @@ impl RuleEvent {
         RuleEvent::FindingCreated,
         RuleEvent::FindingStatusChanged,
         RuleEvent::AssetCreated,
+        RuleEvent::ServiceAppeared,
+        RuleEvent::ServiceGone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +58,8 @@ impl RuleEvent {
             RuleEvent::FindingCreated => "finding.created",
             RuleEvent::FindingStatusChanged => "finding.status_changed",
             RuleEvent::AssetCreated => "asset.created",
+            RuleEvent::ServiceAppeared => "service.appeared",
+            RuleEvent::ServiceGone => "service.gone",
         }
     }
 
@@ -98,6 +108,14 @@ pub struct RuleConditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0, maximum = 1000000)]
     pub min_findings: Option<i32>,
+    /// Service events: the service is on one of these ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 100)]
+    pub ports: Option<Vec<u16>>,
+    /// Service events: the protocol recognised is one of these (`ssh`, `postgresql` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 20)]
+    pub services: Option<Vec<String>>,
     /// `asset.created`: the asset is of one of these kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 20)]
@@ -380,6 +398,18 @@ impl RuleConditions {
                 return Err("conditions.min_findings: between 0 and 1000000".into());
             }
         }
+        let services = [RuleEvent::ServiceAppeared, RuleEvent::ServiceGone];
+        if let Some(ports) = &self.ports {
+            only_for("ports", &services)?;
+            list_size("conditions.ports", ports.len(), 100)?;
+            if ports.contains(&0) {
+                return Err("conditions.ports: 1-65535".into());
+            }
+        }
+        if let Some(names) = &self.services {
+            only_for("services", &services)?;
+            list_size("conditions.services", names.len(), 20)?;
+        }
         if let Some(kinds) = &self.asset_kinds {
             only_for("asset_kinds", &[RuleEvent::AssetCreated])?;
             list_size("conditions.asset_kinds", kinds.len(), 20)?;
@@ -461,6 +491,22 @@ impl RuleConditions {
                 or_absent(facts.findings_count.map(|count| count.to_string())),
             );
         }
+        if let Some(ports) = &self.ports {
+            judge(
+                "ports",
+                facts.port.is_some_and(|port| ports.contains(&port)),
+                or_absent(facts.port.map(|port| port.to_string())),
+            );
+        }
+        if let Some(names) = &self.services {
+            let name = facts.service.clone();
+            judge(
+                "services",
+                name.as_ref()
+                    .is_some_and(|name| names.iter().any(|n| n.eq_ignore_ascii_case(name))),
+                or_absent(name),
+            );
+        }
         if let Some(kinds) = &self.asset_kinds {
             judge(
                 "asset_kinds",
@@ -499,6 +545,8 @@ struct Facts {
     run_status: Option<RunStatus>,
     findings_count: Option<i32>,
     asset_kind: Option<AssetKind>,
+    port: Option<u16>,
+    service: Option<String>,
 }
 
 impl Facts {
@@ -523,6 +571,10 @@ impl Facts {
                 facts.finding_status = Some(change.to_status);
             }
             Message::AssetCreated(asset) => facts.asset_kind = Some(asset.kind),
+            Message::ServiceAppeared(service) | Message::ServiceGone(service) => {
+                facts.port = Some(service.port);
+                facts.service = service.service.clone();
+            }
         }
         facts
     }

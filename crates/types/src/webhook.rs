@@ -12,6 +12,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "finding.created",
     "finding.status_changed",
     "asset.created",
+    "service.appeared",
+    "service.gone",
 ];
 
 /// The key derivation's purpose for sealed webhook secrets (`s4e_secrets::SecretBox`): the
@@ -33,7 +35,8 @@ pub struct NewWebhookEndpoint {
     #[schema(max_length = 200)]
     pub description: Option<String>,
     /// The event types to send (`scan.completed`, `finding.created`,
-    /// `finding.status_changed`, `asset.created`); empty or absent: all.
+    /// `finding.status_changed`, `asset.created`, `service.appeared`, `service.gone`); empty
+    /// or absent: all.
     #[serde(default)]
     #[schema(max_items = 20)]
     pub event_types: Vec<String>,

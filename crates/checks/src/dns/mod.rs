@@ -90,6 +90,7 @@ pub async fn run(
     let (zone, findings) = examined;
     tracing::debug!(%domain, %zone, lookups = session.lookups.len(), findings = findings.len(), "dns: checked");
     Ok(CheckOutput {
+        services: None,
         findings,
         raw: DnsRaw {
             domain,

@@ -120,7 +120,11 @@ pub async fn run(
     }
     log.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(%url, findings = findings.len(), "exposure: judged");
-    Ok(CheckOutput { findings, raw: log })
+    Ok(CheckOutput {
+        findings,
+        raw: log,
+        services: None,
+    })
 }
 
 /// The probe's name in the log: the rule it may prove.

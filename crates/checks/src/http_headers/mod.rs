@@ -43,6 +43,7 @@ pub async fn run(
     let status = fetched.raw.status;
     tracing::debug!(%url, status, findings = findings.len(), "http_headers: judged");
     Ok(CheckOutput {
+        services: None,
         findings,
         raw: fetched.raw,
     })

@@ -156,7 +156,11 @@ pub async fn run(
     let findings = evaluate(&observed);
     log.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(%url, findings = findings.len(), "http_probes: judged");
-    Ok(CheckOutput { findings, raw: log })
+    Ok(CheckOutput {
+        findings,
+        raw: log,
+        services: None,
+    })
 }
 
 /// What every request of one run shares.

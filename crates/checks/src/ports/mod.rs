@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use s4e_egress::{EgressError, EgressPolicy};
+use s4e_types::inventory::{ObservedService, ObservedServices};
 use s4e_types::{CheckKind, PortScope};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
@@ -225,7 +226,28 @@ pub async fn run(
         elapsed_ms,
         "ports: scanned"
     );
+    let scanned_every_port = matches!(target.ports, Some(PortScope::Full));
+    let services = ObservedServices {
+        scanned: (!scanned_every_port).then(|| ports.clone()),
+        open: open
+            .iter()
+            .map(|port| ObservedService {
+                port: port.port,
+                service: port
+                    .service
+                    .as_ref()
+                    .map(|service| service.name.to_string()),
+                product: port.service.as_ref().and_then(|s| s.product.clone()),
+                version: port.service.as_ref().and_then(|s| s.version.clone()),
+                tls: port
+                    .service
+                    .as_ref()
+                    .is_some_and(|service| service.name == "tls"),
+            })
+            .collect(),
+    };
     Ok(CheckOutput {
+        services: Some(services),
         findings,
         raw: PortScanRaw {
             host,

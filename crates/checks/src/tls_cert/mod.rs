@@ -180,6 +180,7 @@ pub async fn run(
     });
     tracing::debug!(host = %host_text, %address, findings = findings.len(), "tls_cert: checked");
     Ok(CheckOutput {
+        services: None,
         findings,
         raw: TlsCertRaw {
             host: host_text,

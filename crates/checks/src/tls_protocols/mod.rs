@@ -178,6 +178,7 @@ pub async fn run(
         "tls_protocols: checked"
     );
     Ok(CheckOutput {
+        services: None,
         findings,
         raw: TlsProtocolsRaw {
             host: host_text,

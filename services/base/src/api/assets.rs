@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, Page, RecordVerification};
+use s4e_types::inventory::{AssetService, ServiceQuery};
 use s4e_types::{
     Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, NewAsset, OrgId,
     UpdateAsset,
@@ -134,4 +135,14 @@ pub async fn get(
     ApiPath((org_id, asset_id)): ApiPath<(OrgId, AssetId)>,
 ) -> Result<Json<Asset>, ApiError> {
     Ok(Json(db::assets::get(&pool, org_id, asset_id).await?))
+}
+
+pub async fn services(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiQuery(query): ApiQuery<ServiceQuery>,
+) -> Result<Json<Page<AssetService>>, ApiError> {
+    let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
+    let (items, next_cursor) = db::services::list(&pool, org_id, &query, limit).await?;
+    Ok(Json(Page { items, next_cursor }))
 }

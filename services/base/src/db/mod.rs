@@ -14,6 +14,7 @@ pub mod rules;
 pub mod runs;
 pub mod scan_settings;
 pub mod schedules;
+pub mod services;
 pub mod users;
 pub mod webhooks;
 

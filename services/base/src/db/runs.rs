@@ -475,6 +475,16 @@ pub async fn finish_job(
         &report.findings,
     )
     .await?;
+    if let Some(observed) = &report.services {
+        super::services::record(
+            &mut tx,
+            org_id,
+            AssetId(job.asset_id),
+            RunId(job.run_id),
+            observed,
+        )
+        .await?;
+    }
     let error = report.error.as_deref().map(|e| truncate(e, 2_000));
     let job = sqlx::query_as::<_, JobRow>(
         "UPDATE scan_jobs SET status = $3, error = $4, raw_output_id = $5, finished_at = now(),

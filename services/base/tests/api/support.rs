@@ -142,12 +142,14 @@ pub async fn scan(
         let report = match outcome {
             Some(findings) => FinishJob {
                 status: JobStatus::Completed,
+                services: None,
                 error: None,
                 raw_output_id: None,
                 findings,
             },
             None => FinishJob {
                 status: JobStatus::Failed,
+                services: None,
                 error: Some("target unreachable".into()),
                 raw_output_id: None,
                 findings: vec![],

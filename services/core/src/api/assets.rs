@@ -7,6 +7,7 @@ use s4e_egress::OwnServices;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::api::{ErrorBody, Page, Verification, VerificationOutcome, VerifyAsset};
+use s4e_types::inventory::{AssetService, AssetServiceQuery, ServiceQuery};
 use s4e_types::{
     Asset, AssetId, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
     NewAsset, UpdateAsset,
@@ -127,6 +128,52 @@ pub async fn update(
             .base
             .update_asset(principal.org_id, asset_id, &body)
             .await?,
+    ))
+}
+
+/// What the port scans saw listening on an asset (assets:read)
+///
+/// One entry per port: the protocol, product and version recognised, whether it speaks TLS,
+/// first and last seen, and when a scan of its port found it closed (`gone_at`; listed with
+/// `include_gone=true`). Oldest first, in pages of `limit` continuing with `after`.
+#[utoipa::path(get, path = "/api/v1/assets/{asset_id}/services", operation_id = "listAssetServices", tag = "assets",
+    params(("asset_id" = AssetId, Path), AssetServiceQuery),
+    responses((status = 200, description = "The asset's services", body = Page<AssetService>)))]
+pub async fn services(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(asset_id): ApiPath<AssetId>,
+    PublicQuery(query): PublicQuery<AssetServiceQuery>,
+) -> Result<Json<Page<AssetService>>, ApiError> {
+    principal.require(Resource::Assets, Access::Read)?;
+    principal.require_asset(asset_id, "asset")?;
+    // Unknown and other organizations' assets answer 404, not an empty list.
+    state.base.get_asset(principal.org_id, asset_id).await?;
+    let query = query.for_asset(asset_id);
+    Ok(Json(
+        state.base.list_services(principal.org_id, &query).await?,
+    ))
+}
+
+/// Every service the port scans saw on the organization's assets (assets:read)
+///
+/// Filtered by `asset_id`, `port` and `service` (the protocol, e.g. `ssh`); the ones gone
+/// only with `include_gone=true`. A user limited to assigned assets names one of them.
+#[utoipa::path(get, path = "/api/v1/services", operation_id = "listServices", tag = "assets",
+    params(ServiceQuery),
+    responses((status = 200, description = "The services", body = Page<AssetService>)))]
+pub async fn all_services(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    PublicQuery(query): PublicQuery<ServiceQuery>,
+) -> Result<Json<Page<AssetService>>, ApiError> {
+    principal.require(Resource::Assets, Access::Read)?;
+    match query.asset_id {
+        Some(asset_id) => principal.require_asset(asset_id, "asset")?,
+        None => principal.require_unlimited("listing every service")?,
+    }
+    Ok(Json(
+        state.base.list_services(principal.org_id, &query).await?,
     ))
 }
 

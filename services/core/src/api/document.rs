@@ -53,7 +53,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         accounts::change_password, accounts::enrol_totp, accounts::confirm_totp,
         accounts::disable_totp,
         assets::list, assets::create, assets::get, assets::update, assets::archive, assets::verify,
-        assets::set_tags, assets::bulk_tags,
+        assets::set_tags, assets::bulk_tags, assets::services, assets::all_services,
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
         catalog::get, scan_settings::get, scan_settings::put,
         schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,

@@ -72,6 +72,8 @@ pub fn endpoints() -> Declare {
             assets::bulk_tags,
         )
         .read("/api/v1/assets/{asset_id}", assets::get)
+        .read("/api/v1/assets/{asset_id}/services", assets::services)
+        .read("/api/v1/services", assets::all_services)
         .change(
             PUT,
             "/api/v1/assets/{asset_id}/tags",
