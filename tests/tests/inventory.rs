@@ -206,3 +206,140 @@ async fn port_scans_keep_the_inventory_and_announce_each_change_once() {
     ftp_task.abort();
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_inventory_is_imported_row_by_row_and_exported() {
+    let fleet = Fleet::start().await.unwrap();
+    let import = |body: Value| {
+        let fleet = &fleet;
+        async move {
+            let response = fleet
+                .request(Method::POST, "/assets/import")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let csv = "kind,value,name,criticality,owner,tags\n\
+               url,https://shop.example.com/,Shop,high,team-web,env=prod;pci\n\
+               domain,Example.COM,,,,\n\
+               url,https://shop.example.com/,again,,,\n\
+               printer,10.0.0.9,,,,\n\
+               domain,not a domain,,,,\n\
+               ip,169.254.169.254,,,,\n\
+               domain,tags.example.com,,,,bad key\n\
+               domain,crit.example.com,,urgent,,\n";
+    let (status, report) = import(json!({ "csv": csv })).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (&report["created"], &report["existing"], &report["refused"]),
+        (&json!(2), &json!(1), &json!(5)),
+        "{report:#}"
+    );
+    let rows = report["rows"].as_array().unwrap();
+    let outcome = |row: usize| rows[row - 1]["outcome"].as_str().unwrap().to_string();
+    let reason = |row: usize| rows[row - 1]["reason"].as_str().unwrap_or("").to_string();
+    assert_eq!(outcome(1), "created");
+    assert_eq!(outcome(2), "created");
+    assert_eq!(rows[1]["value"], "example.com");
+    assert_eq!(outcome(3), "exists");
+    assert_eq!(rows[2]["asset_id"], rows[0]["asset_id"]);
+    assert!(reason(4).starts_with("kind:"), "{}", reason(4));
+    assert!(reason(5).starts_with("value:"), "{}", reason(5));
+    assert!(reason(6).contains("never scanned"), "{}", reason(6));
+    assert!(reason(7).starts_with("tags:"), "{}", reason(7));
+    assert!(reason(8).starts_with("criticality:"), "{}", reason(8));
+    let shop = fleet
+        .get_json(&format!(
+            "/assets/{}",
+            rows[0]["asset_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(shop["criticality"], "high");
+    assert_eq!(shop["owner"], "team-web");
+    assert_eq!(shop["name"], "Shop");
+    assert_eq!(shop["tags"], json!(["env=prod", "pci"]));
+    // The same file again creates nothing.
+    let (_, again) = import(json!({ "csv": csv })).await;
+    assert_eq!(
+        (&again["created"], &again["existing"]),
+        (&json!(0), &json!(3))
+    );
+
+    // JSON rows, each judged alone; a malformed one is refused with serde's reason.
+    let (status, report) = import(json!({"assets": [
+        {"kind": "ip", "value": "192.0.2.10", "criticality": "low", "tags": ["dc=fra"]},
+        {"kind": "ip"},
+    ]}))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["rows"][0]["outcome"], "created");
+    assert_eq!(report["rows"][1]["outcome"], "refused");
+    assert!(
+        report["rows"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("value")
+    );
+    // Whole-request refusals: both forms, neither, an unknown column.
+    for body in [
+        json!({"csv": "kind,value\n", "assets": []}),
+        json!({}),
+        json!({"csv": "kind,value,colour\nip,192.0.2.1,red\n"}),
+    ] {
+        let (status, answer) = import(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    }
+
+    // Criticality and owner change without touching the name; the list filters by them.
+    let ip_id = report["rows"][0]["asset_id"].as_str().unwrap().to_string();
+    let response = fleet
+        .request(Method::PATCH, &format!("/assets/{ip_id}"))
+        .json(&json!({"criticality": "critical", "owner": "noc@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let changed: Value = response.json().await.unwrap();
+    assert_eq!(changed["criticality"], "critical");
+    assert_eq!(changed["owner"], "noc@example.com");
+    let critical = fleet.get_json("/assets?criticality=critical").await;
+    assert_eq!(critical["items"].as_array().unwrap().len(), 1);
+    assert_eq!(critical["items"][0]["id"], ip_id.as_str());
+
+    // The CSV export reads back in: every row is one the organization has.
+    let response = fleet
+        .request(Method::GET, "/assets/export?format=csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let exported = response.text().await.unwrap();
+    assert!(
+        exported
+            .starts_with("kind,value,name,criticality,owner,tags,id,verified_at,created_at\r\n")
+    );
+    assert!(exported.contains("url,https://shop.example.com/,Shop,high,team-web,env=prod;pci,"));
+    let (_, round_trip) = import(json!({ "csv": exported })).await;
+    assert_eq!(
+        (
+            &round_trip["created"],
+            &round_trip["existing"],
+            &round_trip["refused"]
+        ),
+        (&json!(0), &json!(3), &json!(0)),
+        "{round_trip:#}"
+    );
+    let json_export = fleet.get_json("/assets/export").await;
+    assert_eq!(json_export.as_array().unwrap().len(), 3);
+    fleet.stop().await.unwrap();
+}

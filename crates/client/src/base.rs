@@ -208,6 +208,19 @@ impl BaseClient {
             .await
     }
 
+    /// Registers many assets, each judged on its own; one report row per asset, in order.
+    pub async fn import_assets(
+        &self,
+        org_id: OrgId,
+        assets: Vec<NewAsset>,
+    ) -> Result<Vec<s4e_types::ImportRow>, ClientError> {
+        let list: List<s4e_types::ImportRow> = self
+            .http
+            .call_with_body(routes::IMPORT_ASSETS, &[&org_id], &List { items: assets })
+            .await?;
+        Ok(list.items)
+    }
+
     /// The organization's services, filtered, in pages.
     pub async fn list_services(
         &self,

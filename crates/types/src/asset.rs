@@ -55,6 +55,11 @@ pub struct Asset {
     /// and rules can name them.
     #[serde(default)]
     pub tags: Vec<String>,
+    #[serde(default)]
+    pub criticality: Criticality,
+    /// Who answers for it (a team, an address).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// Which assets a list holds: archived ones only when asked for.
@@ -67,6 +72,8 @@ pub struct AssetListQuery {
     /// Only assets with this tag: `key=value` exactly, or a `key` with any value or none.
     #[param(max_length = 265)]
     pub tag: Option<String>,
+    /// Only assets of this criticality.
+    pub criticality: Option<Criticality>,
     /// The previous page's `next_cursor`.
     pub after: Option<uuid::Uuid>,
     /// 1–1000, default 100.
@@ -88,17 +95,73 @@ impl AssetListQuery {
         if let Some(tag) = &self.tag {
             pairs.push(("tag", tag.clone()));
         }
+        if let Some(criticality) = self.criticality {
+            pairs.push(("criticality", criticality.as_str().to_string()));
+        }
         pairs
     }
 }
 
-/// A change to an asset as its owner makes it: its name (`null` clears it). The value is
-/// what was proven, so it does not change; register the new one instead.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A change to an asset as its owner makes it: the fields named are replaced (`null` clears
+/// the name or the owner). The value is what was proven, so it does not change; register the
+/// new one instead.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAsset {
-    #[schema(max_length = 200)]
-    pub name: Option<String>,
+    #[serde(default, with = "crate::api::double_option")]
+    #[schema(max_length = 200, value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    #[serde(default)]
+    pub criticality: Option<Criticality>,
+    #[serde(default, with = "crate::api::double_option")]
+    #[schema(max_length = 200, value_type = Option<String>)]
+    pub owner: Option<Option<String>>,
+}
+
+/// How much an asset matters to its owner: weighs its findings in the security score and can
+/// be named by rules.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Criticality {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Criticality {
+    pub const ALL: [Criticality; 4] = [
+        Criticality::Low,
+        Criticality::Medium,
+        Criticality::High,
+        Criticality::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Criticality::Low => "low",
+            Criticality::Medium => "medium",
+            Criticality::High => "high",
+            Criticality::Critical => "critical",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == value)
+    }
 }
 
 /// How an owner proves an asset is theirs.
@@ -151,6 +214,12 @@ pub struct NewAsset {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub tags: Vec<String>,
+    /// Default `medium`.
+    #[serde(default)]
+    pub criticality: Criticality,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub owner: Option<String>,
 }
 
 /// The longest value an asset may have.
@@ -162,6 +231,8 @@ pub enum AssetError {
     InvalidValue(String),
     #[error("name: must be at most 200 characters")]
     NameTooLong,
+    #[error("owner: must be at most 200 characters")]
+    OwnerTooLong,
     #[error("{0}")]
     InvalidTags(String),
 }
@@ -185,9 +256,10 @@ pub fn normalize_tag(tag: &str) -> Result<String, String> {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.:/-".contains(c));
-    if !key_ok {
+    if !key_ok || value.is_some_and(|value| value.contains(';')) {
         return Err(format!(
-            "tag {tag:?}: the key is 1-{MAX_TAG_KEY_CHARS} of a-z, 0-9, _ . : / -"
+            "tag {tag:?}: the key is 1-{MAX_TAG_KEY_CHARS} of a-z, 0-9, _ . : / -, and no `;` \
+             anywhere (it separates tags in CSV)"
         ));
     }
     match value {
@@ -273,6 +345,57 @@ impl BulkAssetTags {
     }
 }
 
+/// The most rows one import may hold.
+pub const MAX_IMPORT_ROWS: usize = 5_000;
+
+/// `POST /api/v1/assets/import`: the rows as JSON objects (each as `POST /api/v1/assets`
+/// takes), or as CSV text with a header line naming `kind` and `value` and any of `name`,
+/// `criticality`, `owner` and `tags` (tags separated by `;`). Each row is judged on its own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetImport {
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<NewAsset>>, max_items = 5000)]
+    pub assets: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    #[schema(
+        max_length = 1000000,
+        example = "kind,value,criticality,tags\nurl,https://shop.example.com/,high,env=prod;pci\n"
+    )]
+    pub csv: Option<String>,
+}
+
+/// What an import did with one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportOutcome {
+    Created,
+    /// The organization has the asset already (it is left as it is).
+    Exists,
+    Refused,
+}
+
+/// One row of an import's report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportRow {
+    /// 1 for the first row (the line after a CSV header).
+    pub row: u32,
+    pub value: Option<String>,
+    pub outcome: ImportOutcome,
+    /// Why it was refused, naming the field.
+    pub reason: Option<String>,
+    pub asset_id: Option<crate::AssetId>,
+}
+
+/// What an import did, row by row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    pub created: u32,
+    pub existing: u32,
+    pub refused: u32,
+    pub rows: Vec<ImportRow>,
+}
+
 /// How many assets a bulk change of tags changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkAssetTagsResult {
@@ -303,11 +426,21 @@ impl NewAsset {
                 .map_err(|_| AssetError::InvalidValue("not an IP address".into()))?
                 .to_string(),
         };
+        let owner = self
+            .owner
+            .as_deref()
+            .map(str::trim)
+            .filter(|owner| !owner.is_empty());
+        if owner.is_some_and(|owner| owner.chars().count() > 200) {
+            return Err(AssetError::OwnerTooLong);
+        }
         Ok(NewAsset {
             kind: self.kind,
             value,
             name: self.name.clone(),
             tags: normalize_tags(&self.tags).map_err(AssetError::InvalidTags)?,
+            criticality: self.criticality,
+            owner: owner.map(str::to_string),
         })
     }
 }
@@ -357,6 +490,8 @@ mod tests {
             value: value.into(),
             name: None,
             tags: Vec::new(),
+            criticality: Criticality::Medium,
+            owner: None,
         }
     }
 

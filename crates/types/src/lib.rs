@@ -20,8 +20,8 @@ pub mod webhook;
 
 pub use account::{Role, User};
 pub use asset::{
-    Asset, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, NewAsset,
-    UpdateAsset, VerificationMethod,
+    Asset, AssetImport, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
+    Criticality, ImportOutcome, ImportReport, ImportRow, NewAsset, UpdateAsset, VerificationMethod,
 };
 pub use audit::{AuditContext, AuditEntry, NewAuditEntry};
 pub use envelope::{Envelope, Message};

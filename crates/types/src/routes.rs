@@ -94,6 +94,7 @@ pub mod base {
         UPDATE_ASSET = Patch "/internal/v1/orgs/{org_id}/assets/{asset_id}";
         ARCHIVE_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/archive";
         SERVICES = Get "/internal/v1/orgs/{org_id}/services";
+        IMPORT_ASSETS = Post "/internal/v1/orgs/{org_id}/assets/import";
         SET_ASSET_TAGS = Put "/internal/v1/orgs/{org_id}/assets/{asset_id}/tags";
         BULK_TAG_ASSETS = Post "/internal/v1/orgs/{org_id}/assets/bulk-tags";
         RECORD_VERIFICATION = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verification";

@@ -105,7 +105,7 @@ pub struct NewSchedule {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSchedule {
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "crate::api::double_option")]
     #[schema(max_length = 200, value_type = Option<String>)]
     pub name: Option<Option<String>>,
     #[serde(default)]
@@ -125,27 +125,6 @@ pub struct UpdateSchedule {
     /// names after now).
     #[serde(default)]
     pub paused: Option<bool>,
-}
-
-/// `null` and absent told apart: `Some(None)` clears, `None` keeps.
-mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(
-        value: &Option<Option<String>>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(inner) => inner.serialize(serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(deserializer).map(Some)
-    }
 }
 
 /// What a schedule did with its last due time.

@@ -118,6 +118,8 @@ async fn a_dispatcher_killed_mid_job_loses_nothing_and_duplicates_nothing() {
                 value: target.clone(),
                 name: None,
                 tags: Vec::new(),
+                criticality: Default::default(),
+                owner: None,
             },
         )
         .await

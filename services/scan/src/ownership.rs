@@ -224,6 +224,8 @@ mod tests {
             verification_method: None,
             archived_at: None,
             tags: Vec::new(),
+            criticality: Default::default(),
+            owner: None,
         }
     }
 

@@ -123,6 +123,8 @@ async fn main() -> anyhow::Result<()> {
                     value: format!("c{index}.example.com"),
                     name: None,
                     tags: Vec::new(),
+                    criticality: Default::default(),
+                    owner: None,
                 },
             )
             .await?;
@@ -201,6 +203,8 @@ async fn main() -> anyhow::Result<()> {
                 value: "starts.example.com".into(),
                 name: None,
                 tags: Vec::new(),
+                criticality: Default::default(),
+                owner: None,
             },
         )
         .await?;

@@ -6,8 +6,8 @@ use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, Page, RecordVerification};
 use s4e_types::inventory::{AssetService, ServiceQuery};
 use s4e_types::{
-    Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, NewAsset, OrgId,
-    UpdateAsset,
+    Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, ImportRow,
+    NewAsset, OrgId, UpdateAsset,
 };
 use sqlx::PgPool;
 
@@ -145,4 +145,15 @@ pub async fn services(
     let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
     let (items, next_cursor) = db::services::list(&pool, org_id, &query, limit).await?;
     Ok(Json(Page { items, next_cursor }))
+}
+
+pub async fn import(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<List<NewAsset>>,
+) -> Result<Json<List<ImportRow>>, ApiError> {
+    let mut change = Change::begin(&pool).await?;
+    let items = db::assets::import(&mut change, org_id, &body.items).await?;
+    change.commit(org_id, None).await?;
+    Ok(Json(List { items }))
 }

@@ -1,9 +1,10 @@
 use chrono::{DateTime, Utc};
-use s4e_types::asset::{MAX_TAGS, has_tag, normalize_tag, normalize_tags};
+use s4e_types::asset::{MAX_IMPORT_ROWS, MAX_TAGS, has_tag, normalize_tag, normalize_tags};
 use s4e_types::envelope::AssetCreated;
 use s4e_types::{
     Asset, AssetId, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
-    Message, NewAsset, OrgId, UpdateAsset, VerificationMethod,
+    Criticality, ImportOutcome, ImportRow, Message, NewAsset, OrgId, UpdateAsset,
+    VerificationMethod,
 };
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
@@ -23,12 +24,14 @@ struct AssetRow {
     verification_method: Option<String>,
     archived_at: Option<DateTime<Utc>>,
     tags: Vec<String>,
+    criticality: String,
+    owner: Option<String>,
 }
 
 macro_rules! asset_columns {
     () => {
         "id, org_id, kind, value, name, created_at, verification_token, verified_at, \
-         verification_method, archived_at, tags"
+         verification_method, archived_at, tags, criticality, owner"
     };
 }
 
@@ -55,6 +58,10 @@ impl TryFrom<AssetRow> for Asset {
             verification_method,
             archived_at: row.archived_at,
             tags: row.tags,
+            criticality: Criticality::parse(&row.criticality).ok_or_else(|| {
+                DbError::Corrupt(format!("unknown criticality {:?}", row.criticality))
+            })?,
+            owner: row.owner,
         })
     }
 }
@@ -68,8 +75,8 @@ pub async fn create(
         .normalized()
         .map_err(|error| DbError::Invalid(error.to_string()))?;
     let row = sqlx::query_as::<_, AssetRow>(concat!(
-        "INSERT INTO assets (id, org_id, kind, value, name, tags)
-         SELECT $1, o.id, $3, $4, $5, $6 FROM organizations o WHERE o.id = $2
+        "INSERT INTO assets (id, org_id, kind, value, name, tags, criticality, owner)
+         SELECT $1, o.id, $3, $4, $5, $6, $7, $8 FROM organizations o WHERE o.id = $2
          RETURNING ",
         asset_columns!()
     ))
@@ -79,6 +86,8 @@ pub async fn create(
     .bind(&asset.value)
     .bind(&asset.name)
     .bind(&asset.tags)
+    .bind(asset.criticality.as_str())
+    .bind(&asset.owner)
     .fetch_optional(&mut *conn)
     .await
     .map_err(|error| match unique_violation(&error) {
@@ -94,6 +103,122 @@ pub async fn create(
     });
     super::outbox::record(conn, org_id, &created, &[]).await?;
     Ok(asset)
+}
+
+/// Registers many assets in one transaction, each judged on its own: created, already the
+/// organization's (left as it is), or refused with the reason. Row numbers count from 1 in
+/// `assets`' order; `asset.created` goes to the outbox for each one created.
+pub async fn import(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    assets: &[NewAsset],
+) -> Result<Vec<ImportRow>, DbError> {
+    if assets.len() > MAX_IMPORT_ROWS {
+        return Err(DbError::Invalid(format!(
+            "assets: at most {MAX_IMPORT_ROWS} rows"
+        )));
+    }
+    let mut rows: Vec<ImportRow> = Vec::with_capacity(assets.len());
+    let mut valid: Vec<(usize, NewAsset)> = Vec::new();
+    for (index, asset) in assets.iter().enumerate() {
+        let row = index as u32 + 1;
+        match asset.normalized() {
+            Ok(asset) => {
+                rows.push(ImportRow {
+                    row,
+                    value: Some(asset.value.clone()),
+                    outcome: ImportOutcome::Exists,
+                    reason: None,
+                    asset_id: None,
+                });
+                valid.push((index, asset));
+            }
+            Err(error) => rows.push(ImportRow {
+                row,
+                value: Some(asset.value.clone()),
+                outcome: ImportOutcome::Refused,
+                reason: Some(error.to_string()),
+                asset_id: None,
+            }),
+        }
+    }
+    let mut tx = conn.begin().await?;
+    let ids: Vec<Uuid> = valid.iter().map(|_| AssetId::new().0).collect();
+    let kinds: Vec<&str> = valid.iter().map(|(_, a)| a.kind.as_str()).collect();
+    let values: Vec<&str> = valid.iter().map(|(_, a)| a.value.as_str()).collect();
+    let names: Vec<Option<&str>> = valid.iter().map(|(_, a)| a.name.as_deref()).collect();
+    let criticalities: Vec<&str> = valid.iter().map(|(_, a)| a.criticality.as_str()).collect();
+    let owners: Vec<Option<&str>> = valid.iter().map(|(_, a)| a.owner.as_deref()).collect();
+    // One text per row: PostgreSQL has no array of arrays of varying length.
+    let tags: Vec<String> = valid
+        .iter()
+        .map(|(_, a)| serde_json::to_string(&a.tags).unwrap_or_else(|_| "[]".into()))
+        .collect();
+    let created: Vec<AssetRow> = sqlx::query_as(concat!(
+        "INSERT INTO assets (id, org_id, kind, value, name, criticality, owner, tags)
+         SELECT a.id, $1, a.kind, a.value, a.name, a.criticality, a.owner,
+                ARRAY(SELECT jsonb_array_elements_text(a.tags::jsonb))
+         FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[]) AS a (id, kind, value, name, criticality, owner, tags)
+         ON CONFLICT (org_id, kind, value) DO NOTHING
+         RETURNING ",
+        asset_columns!()
+    ))
+    .bind(org_id.0)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&values)
+    .bind(&names)
+    .bind(&criticalities)
+    .bind(&owners)
+    .bind(&tags)
+    .fetch_all(&mut *tx)
+    .await?;
+    let created: Vec<Asset> = created
+        .into_iter()
+        .map(Asset::try_from)
+        .collect::<Result<_, _>>()?;
+    // The rest name assets the organization has (or the file has twice).
+    let existing: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, kind, value FROM assets
+         WHERE org_id = $1 AND (kind, value) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+    )
+    .bind(org_id.0)
+    .bind(&kinds)
+    .bind(&values)
+    .fetch_all(&mut *tx)
+    .await?;
+    let key = |kind: &str, value: &str| (kind.to_string(), value.to_string());
+    let mut made: std::collections::HashMap<(String, String), AssetId> = created
+        .iter()
+        .map(|asset| (key(asset.kind.as_str(), &asset.value), asset.id))
+        .collect();
+    let had: std::collections::HashMap<(String, String), AssetId> = existing
+        .into_iter()
+        .map(|(id, kind, value)| (key(&kind, &value), AssetId(id)))
+        .collect();
+    for (index, asset) in &valid {
+        let row = &mut rows[*index];
+        let asset_key = key(asset.kind.as_str(), &asset.value);
+        // The first row naming a new asset created it; a later one names it again.
+        if let Some(id) = made.remove(&asset_key) {
+            row.outcome = ImportOutcome::Created;
+            row.asset_id = Some(id);
+        } else {
+            row.asset_id = had.get(&asset_key).copied();
+        }
+    }
+    for asset in &created {
+        let event = Message::AssetCreated(AssetCreated {
+            asset_id: asset.id,
+            kind: asset.kind,
+            value: asset.value.clone(),
+            name: asset.name.clone(),
+        });
+        super::outbox::record(&mut tx, org_id, &event, &[]).await?;
+    }
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// The organization's assets, oldest first, `limit` after `after`, only those with `tag` when
@@ -119,6 +244,7 @@ pub async fn list(
            AND ($5::text IS NULL OR $5 = ANY (tags)
                 OR (strpos($5, '=') = 0
                     AND EXISTS (SELECT 1 FROM unnest(tags) t WHERE split_part(t, '=', 1) = $5)))
+           AND ($6::text IS NULL OR criticality = $6)
          ORDER BY created_at, id LIMIT $4"
     ))
     .bind(org_id.0)
@@ -126,6 +252,7 @@ pub async fn list(
     .bind(query.after)
     .bind(i64::from(limit) + 1)
     .bind(tag)
+    .bind(query.criticality.map(|criticality| criticality.as_str()))
     .fetch_all(pool)
     .await?
     .into_iter()
@@ -247,26 +374,40 @@ pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asse
     .try_into()
 }
 
-/// Renames an asset.
+/// Changes an asset's name, criticality or owner: the fields named.
 pub async fn update(
     conn: &mut PgConnection,
     org_id: OrgId,
     asset_id: AssetId,
     change: &UpdateAsset,
 ) -> Result<Asset, DbError> {
-    let name = change.name.as_deref().map(str::trim);
-    if name.is_some_and(|name| name.chars().count() > 200) {
-        return Err(DbError::Invalid(
-            "name: must be at most 200 characters".into(),
-        ));
-    }
+    let cleared = |value: &Option<Option<String>>| {
+        value.as_ref().map(|inner| {
+            inner
+                .as_deref()
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_string)
+        })
+    };
+    let name = cleared(&change.name);
+    let owner = cleared(&change.owner);
+    super::check_chars("name", name.clone().flatten().as_deref(), 200)?;
+    super::check_chars("owner", owner.clone().flatten().as_deref(), 200)?;
     sqlx::query_as::<_, AssetRow>(concat!(
-        "UPDATE assets SET name = $3 WHERE org_id = $1 AND id = $2 RETURNING ",
+        "UPDATE assets SET name = CASE WHEN $3 THEN $4 ELSE name END,
+                criticality = coalesce($5, criticality),
+                owner = CASE WHEN $6 THEN $7 ELSE owner END
+         WHERE org_id = $1 AND id = $2 RETURNING ",
         asset_columns!()
     ))
     .bind(org_id.0)
     .bind(asset_id.0)
-    .bind(name.filter(|name| !name.is_empty()))
+    .bind(name.is_some())
+    .bind(name.flatten())
+    .bind(change.criticality.map(|criticality| criticality.as_str()))
+    .bind(owner.is_some())
+    .bind(owner.flatten())
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("asset"))?

@@ -61,6 +61,8 @@ pub fn url_asset(value: &str) -> NewAsset {
         value: value.into(),
         name: None,
         tags: Vec::new(),
+        criticality: Default::default(),
+        owner: None,
     }
 }
 

@@ -48,7 +48,7 @@ pub async fn create(
 
 /// Why an asset's address can never be scanned, whatever the deployment allows: refused when
 /// registered rather than when first scanned. A domain is judged when it is resolved.
-fn never_scanned(asset: &NewAsset, own_services: &OwnServices) -> Option<&'static str> {
+pub(super) fn never_scanned(asset: &NewAsset, own_services: &OwnServices) -> Option<&'static str> {
     let value = asset.value.trim();
     let ip = match asset.kind {
         AssetKind::Ip => value.parse::<IpAddr>().ok()?,
@@ -108,9 +108,10 @@ pub async fn get(
     Ok(Json(asset))
 }
 
-/// Rename an asset (assets:write)
+/// Rename an asset, or set its criticality or owner (assets:write)
 ///
-/// Its value is what was proven and does not change.
+/// The fields named are replaced; `null` clears the name or the owner. Its value is what was
+/// proven and does not change.
 #[utoipa::path(patch, path = "/api/v1/assets/{asset_id}", operation_id = "updateAsset", tag = "assets",
     params(("asset_id" = AssetId, Path)),
     request_body = UpdateAsset,

@@ -17,8 +17,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 
 use super::{
-    accounts, api_keys, assets, audit_log, catalog, dashboard, dead_letters, findings,
-    inbound_hooks, partners, rules, scan_settings, scans, schedules, users, webhooks,
+    accounts, api_keys, asset_import, assets, audit_log, catalog, dashboard, dead_letters,
+    findings, inbound_hooks, partners, rules, scan_settings, scans, schedules, users, webhooks,
 };
 use crate::endpoints::{Caller, Endpoint};
 
@@ -54,6 +54,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         accounts::disable_totp,
         assets::list, assets::create, assets::get, assets::update, assets::archive, assets::verify,
         assets::set_tags, assets::bulk_tags, assets::services, assets::all_services,
+        asset_import::import, asset_import::export,
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
         catalog::get, scan_settings::get, scan_settings::put,
         schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,

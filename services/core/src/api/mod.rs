@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api_keys;
+mod asset_import;
 mod assets;
 mod audit_log;
 mod catalog;
@@ -65,6 +66,13 @@ pub fn endpoints() -> Declare {
             assets::create,
         )
         .replayable()
+        .read("/api/v1/assets/export", asset_import::export)
+        .change(
+            POST,
+            "/api/v1/assets/import",
+            ("assets.import", "asset", OK),
+            asset_import::import,
+        )
         .change(
             POST,
             "/api/v1/assets/bulk-tags",
