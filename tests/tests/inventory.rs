@@ -34,6 +34,11 @@ async fn service(port: u16, banner: &'static [u8]) -> (u16, JoinHandle<()>) {
     (port, task)
 }
 
+/// A time as a query value (`+` would read as a space).
+fn urlencoding(time: &str) -> String {
+    time.replace('+', "%2B").replace(':', "%3A")
+}
+
 /// A port nothing listens on.
 async fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,6 +94,7 @@ async fn port_scans_keep_the_inventory_and_announce_each_change_once() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
+    let started = chrono::Utc::now();
     let asset = fleet.create_asset("ip", "127.0.0.1").await.unwrap();
     // A rule marks assets that expose SSH.
     let response = fleet
@@ -165,6 +171,7 @@ async fn port_scans_keep_the_inventory_and_announce_each_change_once() {
     assert_eq!(body["data"]["run_id"], second.as_str());
     let services = fleet.get_json(&format!("/assets/{asset}/services")).await;
     assert_eq!(ports_of(&services), vec![u64::from(ftp)]);
+    let between = chrono::Utc::now();
     let all = fleet
         .get_json(&format!("/services?port={ssh}&include_gone=true"))
         .await;
@@ -193,6 +200,68 @@ async fn port_scans_keep_the_inventory_and_announce_each_change_once() {
     assert!(again["items"][0]["gone_at"].is_null());
     assert_eq!(again["items"][0]["first_seen"], ssh_entry["first_seen"]);
     ssh_task.abort();
+
+    // The asset's timeline, newest first, and the surface's difference between two dates:
+    // SSH came and went before `between`, so only FTP and the asset differ then.
+    let timeline = fleet.get_json(&format!("/assets/{asset}/timeline")).await;
+    let kinds: Vec<(String, Option<u64>)> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| {
+            (
+                change["kind"].as_str().unwrap().to_string(),
+                change["port"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    assert_eq!(kinds[0], ("service_appeared".into(), Some(u64::from(ssh))));
+    assert_eq!(kinds[1], ("service_gone".into(), Some(u64::from(ssh))));
+    assert_eq!(kinds[4], ("asset_added".into(), None));
+    let diff = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+        let fleet = &fleet;
+        let path = format!(
+            "/surface/diff?from={}&to={}",
+            urlencoding(&from.to_rfc3339()),
+            urlencoding(&to.to_rfc3339())
+        );
+        async move {
+            let diff = fleet.get_json(&path).await;
+            let keys = |side: &str| -> Vec<(String, Option<u64>)> {
+                diff[side]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{diff}"))
+                    .iter()
+                    .map(|c| (c["kind"].as_str().unwrap().to_string(), c["port"].as_u64()))
+                    .collect()
+            };
+            (keys("added"), keys("removed"))
+        }
+    };
+    let (added, removed) = diff(started, between).await;
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert!(added.contains(&("asset_added".into(), None)));
+    assert!(added.contains(&("service_appeared".into(), Some(u64::from(ftp)))));
+    assert!(removed.is_empty(), "{removed:?}");
+    let (added, removed) = diff(between, chrono::Utc::now()).await;
+    assert_eq!(
+        added,
+        vec![("service_appeared".into(), Some(u64::from(ssh)))]
+    );
+    assert!(removed.is_empty());
+    // Archived (twice: the second changes nothing), it leaves the surface once.
+    for _ in 0..2 {
+        let response = fleet
+            .request(Method::DELETE, &format!("/assets/{asset}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let timeline = fleet.get_json(&format!("/assets/{asset}/timeline")).await;
+    assert_eq!(timeline["items"].as_array().unwrap().len(), 6);
+    assert_eq!(timeline["items"][0]["kind"], "asset_archived");
     // Unknown and other organizations' assets are not found.
     let response = fleet
         .request(

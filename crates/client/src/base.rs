@@ -221,6 +221,28 @@ impl BaseClient {
         Ok(list.items)
     }
 
+    /// How the organization's surface changed, newest first, in pages.
+    pub async fn surface_changes(
+        &self,
+        org_id: OrgId,
+        query: &s4e_types::surface::SurfaceQuery,
+    ) -> Result<s4e_types::surface::SurfacePage, ClientError> {
+        self.http
+            .call_with_query(routes::SURFACE_CHANGES, &[&org_id], &query.pairs())
+            .await
+    }
+
+    /// How the organization's surface at one date differs from another.
+    pub async fn surface_diff(
+        &self,
+        org_id: OrgId,
+        query: &s4e_types::surface::SurfaceDiffQuery,
+    ) -> Result<s4e_types::surface::SurfaceDiff, ClientError> {
+        self.http
+            .call_with_query(routes::SURFACE_DIFF, &[&org_id], &query.pairs())
+            .await
+    }
+
     /// The organization's services, filtered, in pages.
     pub async fn list_services(
         &self,

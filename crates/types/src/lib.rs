@@ -16,6 +16,7 @@ pub mod routes;
 pub mod rule;
 pub mod scan;
 pub mod schedule;
+pub mod surface;
 pub mod webhook;
 
 pub use account::{Role, User};

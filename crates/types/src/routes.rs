@@ -95,6 +95,8 @@ pub mod base {
         ARCHIVE_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/archive";
         SERVICES = Get "/internal/v1/orgs/{org_id}/services";
         IMPORT_ASSETS = Post "/internal/v1/orgs/{org_id}/assets/import";
+        SURFACE_CHANGES = Get "/internal/v1/orgs/{org_id}/surface/changes";
+        SURFACE_DIFF = Get "/internal/v1/orgs/{org_id}/surface/diff";
         SET_ASSET_TAGS = Put "/internal/v1/orgs/{org_id}/assets/{asset_id}/tags";
         BULK_TAG_ASSETS = Post "/internal/v1/orgs/{org_id}/assets/bulk-tags";
         RECORD_VERIFICATION = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/verification";

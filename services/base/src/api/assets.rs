@@ -5,6 +5,7 @@ use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, Page, RecordVerification};
 use s4e_types::inventory::{AssetService, ServiceQuery};
+use s4e_types::surface::{SurfaceDiff, SurfaceDiffQuery, SurfacePage, SurfaceQuery};
 use s4e_types::{
     Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, ImportRow,
     NewAsset, OrgId, UpdateAsset,
@@ -156,4 +157,23 @@ pub async fn import(
     let items = db::assets::import(&mut change, org_id, &body.items).await?;
     change.commit(org_id, None).await?;
     Ok(Json(List { items }))
+}
+
+pub async fn surface_changes(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiQuery(query): ApiQuery<SurfaceQuery>,
+) -> Result<Json<SurfacePage>, ApiError> {
+    let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
+    Ok(Json(db::surface::list(&pool, org_id, &query, limit).await?))
+}
+
+pub async fn surface_diff(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiQuery(query): ApiQuery<SurfaceDiffQuery>,
+) -> Result<Json<SurfaceDiff>, ApiError> {
+    Ok(Json(
+        db::surface::diff_between(&pool, org_id, &query).await?,
+    ))
 }

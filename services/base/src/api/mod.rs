@@ -59,6 +59,8 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::SET_ASSET_TAGS, assets::set_tags)
         .at(routes::SERVICES, assets::services)
         .at(routes::IMPORT_ASSETS, assets::import)
+        .at(routes::SURFACE_CHANGES, assets::surface_changes)
+        .at(routes::SURFACE_DIFF, assets::surface_diff)
         .at(routes::BULK_TAG_ASSETS, assets::bulk_tags)
         .at(routes::RECORD_VERIFICATION, assets::record_verification)
         .at(routes::VERIFIED_DOMAINS, assets::verified_domains)

@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use s4e_types::asset::{MAX_IMPORT_ROWS, MAX_TAGS, has_tag, normalize_tag, normalize_tags};
 use s4e_types::envelope::AssetCreated;
+use s4e_types::surface::SurfaceChangeKind;
 use s4e_types::{
     Asset, AssetId, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
     Criticality, ImportOutcome, ImportRow, Message, NewAsset, OrgId, UpdateAsset,
@@ -102,7 +103,25 @@ pub async fn create(
         name: asset.name.clone(),
     });
     super::outbox::record(conn, org_id, &created, &[]).await?;
+    added_to_surface(conn, org_id, &asset).await?;
     Ok(asset)
+}
+
+async fn added_to_surface(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    asset: &Asset,
+) -> Result<(), DbError> {
+    let detail = serde_json::json!({"kind": asset.kind, "value": asset.value});
+    super::surface::record(
+        conn,
+        org_id,
+        asset.id,
+        SurfaceChangeKind::AssetAdded,
+        None,
+        detail,
+    )
+    .await
 }
 
 /// Registers many assets in one transaction, each judged on its own: created, already the
@@ -216,6 +235,7 @@ pub async fn import(
             name: asset.name.clone(),
         });
         super::outbox::record(&mut tx, org_id, &event, &[]).await?;
+        added_to_surface(&mut tx, org_id, asset).await?;
     }
     tx.commit().await?;
     Ok(rows)
@@ -420,17 +440,40 @@ pub async fn archive(
     org_id: OrgId,
     asset_id: AssetId,
 ) -> Result<Asset, DbError> {
-    sqlx::query_as::<_, AssetRow>(concat!(
+    let mut tx = conn.begin().await?;
+    let was: Option<(Option<DateTime<Utc>>,)> =
+        sqlx::query_as("SELECT archived_at FROM assets WHERE org_id = $1 AND id = $2 FOR UPDATE")
+            .bind(org_id.0)
+            .bind(asset_id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((was_archived,)) = was else {
+        return Err(DbError::NotFound("asset"));
+    };
+    let asset: Asset = sqlx::query_as::<_, AssetRow>(concat!(
         "UPDATE assets SET archived_at = coalesce(archived_at, now())
          WHERE org_id = $1 AND id = $2 RETURNING ",
         asset_columns!()
     ))
     .bind(org_id.0)
     .bind(asset_id.0)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *tx)
     .await?
-    .ok_or(DbError::NotFound("asset"))?
-    .try_into()
+    .try_into()?;
+    if was_archived.is_none() {
+        let detail = serde_json::json!({"kind": asset.kind, "value": asset.value});
+        super::surface::record(
+            &mut tx,
+            org_id,
+            asset.id,
+            SurfaceChangeKind::AssetArchived,
+            None,
+            detail,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(asset)
 }
 
 /// Records a verification attempt: proven (with how) or not; an asset that no longer proves

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod scan_settings;
 pub mod schedules;
 pub mod services;
+pub mod surface;
 pub mod users;
 pub mod webhooks;
 

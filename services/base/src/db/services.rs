@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use s4e_types::envelope::ServiceChanged;
 use s4e_types::inventory::{AssetService, ObservedService, ObservedServices, ServiceQuery};
+use s4e_types::surface::SurfaceChangeKind;
 use s4e_types::{AssetId, Message, OrgId, RunId};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
@@ -179,6 +180,16 @@ pub async fn record(
     }
     for event in &events {
         super::outbox::record(tx, org_id, event, &[]).await?;
+        let (kind, change) = match event {
+            Message::ServiceAppeared(change) => (SurfaceChangeKind::ServiceAppeared, change),
+            Message::ServiceGone(change) => (SurfaceChangeKind::ServiceGone, change),
+            _ => continue,
+        };
+        let detail = serde_json::json!({
+            "service": change.service, "product": change.product, "version": change.version,
+            "tls": change.tls, "run_id": change.run_id,
+        });
+        super::surface::record(tx, org_id, asset_id, kind, Some(change.port), detail).await?;
     }
     Ok(())
 }

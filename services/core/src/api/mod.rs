@@ -18,6 +18,7 @@ mod rules;
 mod scan_settings;
 mod scans;
 mod schedules;
+mod surface;
 mod users;
 mod webhooks;
 
@@ -82,6 +83,9 @@ pub fn endpoints() -> Declare {
         .read("/api/v1/assets/{asset_id}", assets::get)
         .read("/api/v1/assets/{asset_id}/services", assets::services)
         .read("/api/v1/services", assets::all_services)
+        .read("/api/v1/assets/{asset_id}/timeline", surface::timeline)
+        .read("/api/v1/surface/changes", surface::changes)
+        .read("/api/v1/surface/diff", surface::diff)
         .change(
             PUT,
             "/api/v1/assets/{asset_id}/tags",
