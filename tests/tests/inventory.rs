@@ -147,6 +147,24 @@ async fn port_scans_keep_the_inventory_and_announce_each_change_once() {
         .collect();
     expected.sort();
     assert_eq!(announced, expected);
+    // The dashboard counts what is exposed, and weighs findings by their asset's criticality.
+    let dashboard = fleet.get_json("/dashboard").await;
+    assert_eq!(dashboard["exposed_services"], 2, "{dashboard}");
+    let penalty = dashboard["penalty"].as_f64().unwrap();
+    assert!(penalty > 0.0, "{dashboard}");
+    let response = fleet
+        .request(Method::PATCH, &format!("/assets/{asset}"))
+        .json(&json!({"criticality": "critical"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let critical = fleet.get_json("/dashboard").await;
+    assert_eq!(critical["penalty"].as_f64().unwrap(), 2.0 * penalty);
+    assert!(
+        critical["score"].as_u64() < dashboard["score"].as_u64(),
+        "{critical}"
+    );
     wait_for("the rule's tag", DEADLINE, || async {
         let tags = fleet.get_json(&format!("/assets/{asset}")).await["tags"].clone();
         (tags == json!(["exposes=ssh"])).then_some(())

@@ -97,10 +97,16 @@ pub struct CreateCustomer {
 }
 
 /// One customer of a partner with its open findings, as base counts them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomerFindings {
     pub organization: Organization,
     pub open_findings: SeverityCounts,
+    /// The open findings weighed by severity and their asset's criticality (see
+    /// `PENALTY_SQL` in base).
+    #[serde(default)]
+    pub penalty: f64,
+    #[serde(default)]
+    pub exposed_services: i64,
 }
 
 /// One line of a partner's portfolio: a customer, its open findings and its security score.
@@ -110,6 +116,8 @@ pub struct PortfolioEntry {
     pub open_findings: SeverityCounts,
     /// 0–100, higher is better; see the gateway's documentation for the formula.
     pub score: u8,
+    /// Services the port scans see listening on its assets now.
+    pub exposed_services: i64,
 }
 
 /// An API key as stored: the secret never leaves the gateway, only its hash.
@@ -464,7 +472,7 @@ pub struct SeverityCounts {
 }
 
 /// The dashboard of an organization, made by one query in base.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DashboardSummary {
     pub assets: i64,
     /// Findings still to be dealt with: open, in progress or reopened.
@@ -473,6 +481,16 @@ pub struct DashboardSummary {
     pub scans_running: i64,
     /// When the latest scan run ended, if one has.
     pub last_scan_finished_at: Option<DateTime<Utc>>,
+    /// Services the port scans see listening on the assets now.
+    #[serde(default)]
+    pub exposed_services: i64,
+    /// The open findings weighed by severity and their asset's criticality: the score's
+    /// penalty.
+    #[serde(default)]
+    pub penalty: f64,
+    /// 0–100, higher is better (the formula is in the API's description of the portfolio).
+    #[serde(default)]
+    pub score: u8,
 }
 
 /// Base records the outcome of a verification attempt.

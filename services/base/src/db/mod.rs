@@ -92,6 +92,31 @@ pub(crate) fn retryable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// The security score's penalty of the findings `f` joined to their assets `a`: each open
+/// finding weighs 10 (critical), 5 (high), 2 (medium), 0.5 (low) or 0 (info), times its
+/// asset's criticality, 0.5 (low), 1 (medium), 1.5 (high) or 2 (critical).
+macro_rules! penalty_sql {
+    () => {
+        "coalesce(sum(
+            CASE f.severity WHEN 'critical' THEN 10 WHEN 'high' THEN 5 WHEN 'medium' THEN 2
+                            WHEN 'low' THEN 0.5 ELSE 0 END
+          * CASE a.criticality WHEN 'low' THEN 0.5 WHEN 'high' THEN 1.5 WHEN 'critical' THEN 2
+                               ELSE 1 END), 0)::float8"
+    };
+}
+pub(crate) use penalty_sql;
+
+/// The services the port scans see listening now on the unarchived assets of the
+/// organization `o`.
+macro_rules! exposed_services_sql {
+    () => {
+        "(SELECT count(*) FROM asset_services s
+          JOIN assets sa ON sa.id = s.asset_id AND sa.archived_at IS NULL
+          WHERE s.org_id = o.id AND s.gone_at IS NULL)"
+    };
+}
+pub(crate) use exposed_services_sql;
+
 /// The five `count(...) FILTER (...)` columns of a statement counting findings by severity.
 #[derive(sqlx::FromRow)]
 pub(crate) struct SeverityRow {

@@ -6,7 +6,7 @@ use s4e_types::api::{CustomerFindings, Organization, RateTier};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{DbError, SeverityRow};
+use super::{DbError, SeverityRow, exposed_services_sql, penalty_sql};
 
 #[derive(sqlx::FromRow)]
 struct OrganizationRow {
@@ -135,30 +135,42 @@ struct PortfolioRow {
     organization: OrganizationRow,
     #[sqlx(flatten)]
     open: SeverityRow,
+    penalty: f64,
+    exposed_services: i64,
 }
 
 /// Every customer of the partner with its open findings by severity, in one statement.
 pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerFindings>, DbError> {
-    let rows = sqlx::query_as::<_, PortfolioRow>(
+    let sql = concat!(
         "SELECT o.id, o.name, o.is_partner, o.partner_org_id, o.rate_tier,
                 count(f.id) FILTER (WHERE f.severity = 'critical') AS critical,
                 count(f.id) FILTER (WHERE f.severity = 'high') AS high,
                 count(f.id) FILTER (WHERE f.severity = 'medium') AS medium,
                 count(f.id) FILTER (WHERE f.severity = 'low') AS low,
-                count(f.id) FILTER (WHERE f.severity = 'info') AS info
+                count(f.id) FILTER (WHERE f.severity = 'info') AS info,
+                ",
+        penalty_sql!(),
+        " AS penalty,
+                ",
+        exposed_services_sql!(),
+        " AS exposed_services
          FROM organizations o
          LEFT JOIN findings f ON f.org_id = o.id AND f.status IN ('open', 'in_progress', 'reopened')
+         LEFT JOIN assets a ON a.id = f.asset_id
          WHERE o.partner_org_id = $1
-         GROUP BY o.id ORDER BY o.name, o.id LIMIT 10000",
-    )
-    .bind(partner_id.0)
-    .fetch_all(pool)
-    .await?;
+         GROUP BY o.id ORDER BY o.name, o.id LIMIT 10000"
+    );
+    let rows = sqlx::query_as::<_, PortfolioRow>(sql)
+        .bind(partner_id.0)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|row| CustomerFindings {
             organization: row.organization.into(),
             open_findings: row.open.into(),
+            penalty: row.penalty,
+            exposed_services: row.exposed_services,
         })
         .collect())
 }

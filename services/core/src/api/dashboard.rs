@@ -12,8 +12,9 @@ use crate::permissions::{Access, Resource};
 
 /// Counts for the dashboard (assets:read, findings:read, scans:read)
 ///
-/// Assets, open findings by severity, scans queued and running. Not for users limited to
-/// assigned assets (403).
+/// Assets, open findings by severity, scans queued and running, the services exposed now, and
+/// the security score (the formula is the portfolio's, weighing each finding by its asset's
+/// criticality). Not for users limited to assigned assets (403).
 #[utoipa::path(get, path = "/api/v1/dashboard", operation_id = "dashboard", tag = "dashboard",
     responses((status = 200, description = "The counts", body = DashboardSummary)))]
 pub async fn summary(
@@ -25,6 +26,7 @@ pub async fn summary(
     }
     // The counts span every asset of the organization.
     principal.require_unlimited("the dashboard")?;
-    let summary = state.base.dashboard(principal.org_id).await?;
+    let mut summary = state.base.dashboard(principal.org_id).await?;
+    summary.score = super::partners::security_score(summary.penalty);
     Ok(Json(summary))
 }

@@ -5,21 +5,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use s4e_runtime::{ApiError, PublicJson};
-use s4e_types::api::{CreateCustomer, List, Organization, PortfolioEntry, SeverityCounts};
+use s4e_types::api::{CreateCustomer, List, Organization, PortfolioEntry};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::permissions::{Access, Resource};
 
-/// The security score of an organization from its open findings, 0–100 (higher is better):
-/// `round(100 · e^(−p/50))` with the penalty `p = 10·critical + 5·high + 2·medium + 0.5·low`
-/// (informational findings weigh nothing). No open finding scores 100; one critical 82; five
-/// highs 61; ten criticals 14. It never reaches 0, so a worse posture always scores lower.
-pub fn security_score(open: &SeverityCounts) -> u8 {
-    let penalty = 10.0 * open.critical as f64
-        + 5.0 * open.high as f64
-        + 2.0 * open.medium as f64
-        + 0.5 * open.low as f64;
+/// The security score of an organization from the penalty of its open findings, 0–100
+/// (higher is better): `round(100 · e^(−p/50))`, where each open finding adds to `p` its
+/// severity's weight (critical 10, high 5, medium 2, low 0.5, info 0) times its asset's
+/// criticality (low 0.5, medium 1, high 1.5, critical 2; base sums it). With assets of the
+/// default criticality: no open finding scores 100; one critical 82; five highs 61; ten
+/// criticals 14. It never reaches 0, so a worse posture always scores lower.
+pub fn security_score(penalty: f64) -> u8 {
     let score = (100.0 * (-penalty / 50.0).exp()).round();
     score.clamp(0.0, 100.0) as u8
 }
@@ -85,9 +83,10 @@ pub async fn portfolio(
         .await?
         .into_iter()
         .map(|customer| PortfolioEntry {
-            score: security_score(&customer.open_findings),
+            score: security_score(customer.penalty),
             organization: customer.organization,
             open_findings: customer.open_findings,
+            exposed_services: customer.exposed_services,
         })
         .collect();
     Ok(Json(List { items }))
@@ -97,29 +96,24 @@ pub async fn portfolio(
 mod tests {
     use super::*;
 
-    fn counts(critical: i64, high: i64, medium: i64, low: i64, info: i64) -> SeverityCounts {
-        SeverityCounts {
-            critical,
-            high,
-            medium,
-            low,
-            info,
-        }
+    /// The penalty of open findings on assets of the default criticality.
+    fn penalty(critical: i64, high: i64, medium: i64, low: i64, _info: i64) -> f64 {
+        10.0 * critical as f64 + 5.0 * high as f64 + 2.0 * medium as f64 + 0.5 * low as f64
     }
 
     #[test]
     fn the_score_follows_its_documented_formula() {
-        assert_eq!(security_score(&counts(0, 0, 0, 0, 0)), 100);
-        assert_eq!(security_score(&counts(0, 0, 0, 0, 1000)), 100);
-        assert_eq!(security_score(&counts(1, 0, 0, 0, 0)), 82);
-        assert_eq!(security_score(&counts(0, 5, 0, 0, 0)), 61);
-        assert_eq!(security_score(&counts(10, 0, 0, 0, 0)), 14);
-        assert_eq!(security_score(&counts(0, 0, 1, 2, 0)), 94);
+        let score = |c, h, m, l, i| security_score(penalty(c, h, m, l, i));
+        assert_eq!(score(0, 0, 0, 0, 0), 100);
+        assert_eq!(score(0, 0, 0, 0, 1000), 100);
+        assert_eq!(score(1, 0, 0, 0, 0), 82);
+        assert_eq!(score(0, 5, 0, 0, 0), 61);
+        assert_eq!(score(10, 0, 0, 0, 0), 14);
+        assert_eq!(score(0, 0, 1, 2, 0), 94);
+        // A critical finding on a critical asset weighs twice as much.
+        assert_eq!(security_score(2.0 * penalty(1, 0, 0, 0, 0)), 67);
         // Worse is always lower, however bad it already is.
-        assert!(
-            security_score(&counts(40, 0, 0, 0, 0)) < security_score(&counts(30, 0, 0, 0, 0))
-                || security_score(&counts(30, 0, 0, 0, 0)) == 0
-        );
-        assert!(security_score(&counts(2, 0, 0, 0, 0)) < security_score(&counts(1, 0, 0, 0, 0)));
+        assert!(score(40, 0, 0, 0, 0) < score(30, 0, 0, 0, 0) || score(30, 0, 0, 0, 0) == 0);
+        assert!(score(2, 0, 0, 0, 0) < score(1, 0, 0, 0, 0));
     }
 }
