@@ -28,3 +28,21 @@ pub fn cancel_on_signal(token: CancellationToken) {
         token.cancel();
     });
 }
+
+/// Runs `pass` at once and then every `period` until `shutdown` is cancelled: the loop of
+/// every background poller (due schedules, re-verification, recorded events). A pass that runs
+/// late delays the next rather than bunching them; a pass under way is finished first.
+pub async fn every<F, Fut>(period: std::time::Duration, shutdown: &CancellationToken, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticker.tick() => pass().await,
+        }
+    }
+}

@@ -22,14 +22,7 @@ pub struct Reverifier {
 
 impl Reverifier {
     pub async fn run(self, every: Duration, shutdown: CancellationToken) {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticker.tick() => self.pass().await,
-            }
-        }
+        s4e_runtime::shutdown::every(every, &shutdown, || self.pass()).await;
     }
 
     /// Proves again every asset due; a dependency that is away ends the pass early (the

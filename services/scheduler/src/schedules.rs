@@ -56,18 +56,12 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub async fn run(self, every: Duration, shutdown: CancellationToken) {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticker.tick() => {
-                    if let Err(error) = self.pass(Utc::now()).await {
-                        tracing::warn!(%error, "cannot claim due schedules");
-                    }
-                }
+        s4e_runtime::shutdown::every(every, &shutdown, || async {
+            if let Err(error) = self.pass(Utc::now()).await {
+                tracing::warn!(%error, "cannot claim due schedules");
             }
-        }
+        })
+        .await;
     }
 
     /// Handles every schedule due at `now`; returns how many it claimed.

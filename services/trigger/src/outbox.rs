@@ -23,18 +23,12 @@ pub struct Relay {
 
 impl Relay {
     pub async fn run(self, every: Duration, shutdown: CancellationToken) {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticker.tick() => {
-                    if let Err(error) = self.pass().await {
-                        tracing::warn!(%error, "cannot publish recorded events");
-                    }
-                }
+        s4e_runtime::shutdown::every(every, &shutdown, || async {
+            if let Err(error) = self.pass().await {
+                tracing::warn!(%error, "cannot publish recorded events");
             }
-        }
+        })
+        .await;
     }
 
     /// Publishes every recorded event; returns how many.
