@@ -116,7 +116,8 @@ pub fn csv(findings: &[Finding]) -> String {
     out
 }
 
-fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
+/// One CSV line of `cells`, each through [`csv_cell`].
+pub fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
     let row: Vec<String> = cells.map(|cell| csv_cell(&cell)).collect();
     out.push_str(&row.join(","));
     out.push_str("\r\n");

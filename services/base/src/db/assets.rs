@@ -168,11 +168,7 @@ pub async fn import(
     let names: Vec<Option<&str>> = valid.iter().map(|(_, a)| a.name.as_deref()).collect();
     let criticalities: Vec<&str> = valid.iter().map(|(_, a)| a.criticality.as_str()).collect();
     let owners: Vec<Option<&str>> = valid.iter().map(|(_, a)| a.owner.as_deref()).collect();
-    // One text per row: PostgreSQL has no array of arrays of varying length.
-    let tags: Vec<String> = valid
-        .iter()
-        .map(|(_, a)| serde_json::to_string(&a.tags).unwrap_or_else(|_| "[]".into()))
-        .collect();
+    let tags: Vec<String> = valid.iter().map(|(_, a)| tags_text(&a.tags)).collect();
     let created: Vec<AssetRow> = sqlx::query_as(concat!(
         "INSERT INTO assets (id, org_id, kind, value, name, criticality, owner, tags)
          SELECT a.id, $1, a.kind, a.value, a.name, a.criticality, a.owner,
@@ -331,8 +327,7 @@ pub async fn bulk_tags(
         let tags = retag(&tags, &change.add, &change.remove)?;
         if let Some(tags) = tags {
             changed_ids.push(id);
-            // One text per asset: PostgreSQL has no array of arrays of varying length.
-            changed_tags.push(serde_json::to_string(&tags).unwrap_or_default());
+            changed_tags.push(tags_text(&tags));
         }
     }
     sqlx::query(
@@ -349,6 +344,12 @@ pub async fn bulk_tags(
     Ok(BulkAssetTagsResult {
         changed: changed_ids.len() as u32,
     })
+}
+
+/// One asset's tags as one JSON text, for statements that write many assets' tags at once
+/// (PostgreSQL has no array of arrays of varying length; `jsonb_array_elements_text` reads it).
+fn tags_text(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
 }
 
 /// An asset's tags after adding and removing (a bare key removes the key with any value);

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::assets::never_scanned;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::export::csv_cell;
+use crate::export::push_row;
 use crate::permissions::{Access, Resource};
 
 /// The columns of the CSV the import reads and the export writes.
@@ -63,16 +63,19 @@ pub async fn import(
             ));
         }
     };
-    // Rows that cannot be assets are refused here; the rest go to base together.
-    let mut rows: Vec<ImportRow> = Vec::with_capacity(parsed.len());
+    // Rows that cannot be assets are refused here; the rest go to base together and are
+    // filled in from its report.
+    let mut rows: Vec<Option<ImportRow>> = Vec::with_capacity(parsed.len());
     let mut sent: Vec<(usize, NewAsset)> = Vec::new();
     for (index, row) in parsed.into_iter().enumerate() {
-        let refused = |value: Option<String>, reason: String| ImportRow {
-            row: index as u32 + 1,
-            value,
-            outcome: ImportOutcome::Refused,
-            reason: Some(reason),
-            asset_id: None,
+        let refused = |value: Option<String>, reason: String| {
+            Some(ImportRow {
+                row: index as u32 + 1,
+                value,
+                outcome: ImportOutcome::Refused,
+                reason: Some(reason),
+                asset_id: None,
+            })
         };
         match row {
             Err(reason) => rows.push(refused(None, reason)),
@@ -82,7 +85,7 @@ pub async fn import(
                     format!("value: {reason}, never scanned"),
                 )),
                 None => {
-                    rows.push(refused(None, String::new()));
+                    rows.push(None);
                     sent.push((index, asset));
                 }
             },
@@ -92,8 +95,9 @@ pub async fn import(
     let judged = state.base.import_assets(principal.org_id, assets).await?;
     for (index, mut row) in indexes.into_iter().zip(judged) {
         row.row = index as u32 + 1;
-        rows[index] = row;
+        rows[index] = Some(row);
     }
+    let rows: Vec<ImportRow> = rows.into_iter().flatten().collect();
     let count = |outcome| rows.iter().filter(|row| row.outcome == outcome).count() as u32;
     let report = ImportReport {
         created: count(ImportOutcome::Created),
@@ -283,29 +287,27 @@ pub async fn export(
         return Ok(Json(assets).into_response());
     }
     let mut out = String::new();
-    let mut push_row = |cells: Vec<String>| {
-        let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    };
-    let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
-    header.extend(EXPORT_ONLY_COLUMNS.map(str::to_string));
-    push_row(header);
+    let header = CSV_COLUMNS.iter().chain(&EXPORT_ONLY_COLUMNS);
+    push_row(&mut out, header.map(|column| column.to_string()));
     for asset in &assets {
-        push_row(vec![
-            asset.kind.as_str().to_string(),
-            asset.value.clone(),
-            asset.name.clone().unwrap_or_default(),
-            asset.criticality.as_str().to_string(),
-            asset.owner.clone().unwrap_or_default(),
-            asset.tags.join(";"),
-            asset.id.to_string(),
-            asset
-                .verified_at
-                .map(|at| at.to_rfc3339())
-                .unwrap_or_default(),
-            asset.created_at.to_rfc3339(),
-        ]);
+        push_row(
+            &mut out,
+            [
+                asset.kind.as_str().to_string(),
+                asset.value.clone(),
+                asset.name.clone().unwrap_or_default(),
+                asset.criticality.as_str().to_string(),
+                asset.owner.clone().unwrap_or_default(),
+                asset.tags.join(";"),
+                asset.id.to_string(),
+                asset
+                    .verified_at
+                    .map(|at| at.to_rfc3339())
+                    .unwrap_or_default(),
+                asset.created_at.to_rfc3339(),
+            ]
+            .into_iter(),
+        );
     }
     Ok((
         [
