@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use reqwest::header::COOKIE;
 use reqwest::{Method, StatusCode};
 use s4e_e2e::{Fleet, Target};
+use s4e_test_dns::Rec;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -214,7 +215,46 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
     )
     .await
     .unwrap();
+    // A candidate asset: a name the subdomain check finds under a domain of A's.
+    fleet.dns.add("a-corp.test", Rec::Soa).add(
+        "www.a-corp.test",
+        Rec::A(std::net::Ipv4Addr::new(192, 0, 2, 10)),
+    );
+    let domain = json_of(
+        a.request(&fleet, Method::POST, "/api/v1/assets")
+            .json(&json!({"kind": "domain", "value": "a-corp.test"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    json_of(
+        a.request(&fleet, Method::POST, "/api/v1/scans")
+            .json(&json!({"asset_id": domain["id"], "checks": ["subdomains"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let candidate_id = s4e_test_support::wait_for(
+        "A's candidate",
+        std::time::Duration::from_secs(60),
+        || async {
+            let page = a
+                .request(&fleet, Method::GET, "/api/v1/candidates")
+                .send()
+                .await
+                .ok()?
+                .json::<Value>()
+                .await
+                .ok()?;
+            page["items"][0]["id"].as_str().map(str::to_string)
+        },
+    )
+    .await
+    .unwrap();
     let a_ids: HashMap<&str, String> = HashMap::from([
+        ("candidate_id", candidate_id),
         ("endpoint_id", endpoint_id.clone()),
         (
             "hook_id",

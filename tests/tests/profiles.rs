@@ -51,7 +51,8 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
             "tls_protocols",
             "http_probes",
             "exposure",
-            "dns"
+            "dns",
+            "subdomains"
         ]
     );
     let dns = &catalog["definitions"][6];
@@ -198,7 +199,8 @@ async fn scan_settings_are_the_organizations_own_and_steer_its_scans() {
     let defaults: Value = response.json().await.unwrap();
     assert_eq!(
         defaults,
-        json!({"default_profile": "full", "disabled_checks": [], "port_scan": {"mode": "common"}})
+        json!({"default_profile": "full", "disabled_checks": [], "port_scan": {"mode": "common"},
+               "auto_approve_candidates": false})
     );
 
     // Invalid settings are refused, naming the field.

@@ -24,6 +24,8 @@
 //!   a server accepts, probed with hand-made ClientHellos.
 //! - [`dns`]: a domain's DNS records: SPF, DMARC, DNSSEC and dangling CNAMEs (subdomain
 //!   takeover). It asks the configured resolvers, never the target.
+//! - [`subdomains`]: host names under a domain, from a wordlist asked of the resolvers (with
+//!   wildcard detection) and zone transfers asked of the zone's name servers.
 //!
 //! Adding a check: a folder here with `pub async fn run(&Target, &CheckContext) ->
 //! Result<CheckOutput<YourRaw>, CheckError>` and its rules, one arm in [`run`], a
@@ -36,6 +38,7 @@ pub mod http_probes;
 pub mod ports;
 mod probe_log;
 mod rule;
+pub mod subdomains;
 pub mod tls_cert;
 pub mod tls_protocols;
 mod tls_wire;
@@ -142,6 +145,9 @@ pub struct CheckOutput<R = serde_json::Value> {
     /// What a port scan saw listening, for the service inventory; `None` from other checks.
     #[serde(default)]
     pub services: Option<s4e_types::inventory::ObservedServices>,
+    /// Host names found, for discovery: by the subdomain check and the certificate check.
+    #[serde(default)]
+    pub discovered: Vec<s4e_types::discovery::DiscoveredName>,
 }
 
 impl<R: Serialize> CheckOutput<R> {
@@ -151,6 +157,7 @@ impl<R: Serialize> CheckOutput<R> {
             findings: self.findings,
             raw: serde_json::to_value(&self.raw).unwrap_or(serde_json::Value::Null),
             services: self.services,
+            discovered: self.discovered,
         }
     }
 }
@@ -159,7 +166,8 @@ impl<R: Serialize> CheckOutput<R> {
 /// (they also try to finish within it on their own, request by request).
 pub fn time_limit(kind: CheckKind, context: &CheckContext) -> Duration {
     match kind {
-        CheckKind::Ports => context.port_scan_timeout,
+        // Both try thousands of names or ports.
+        CheckKind::Ports | CheckKind::Subdomains => context.port_scan_timeout,
         CheckKind::HttpHeaders
         | CheckKind::HttpProbes
         | CheckKind::Exposure
@@ -198,6 +206,9 @@ pub async fn run(
                 .await
                 .map(CheckOutput::into_json),
             CheckKind::Dns => dns::run(target, context).await.map(CheckOutput::into_json),
+            CheckKind::Subdomains => subdomains::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
         }
     };
     tokio::select! {

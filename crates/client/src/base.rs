@@ -254,6 +254,38 @@ impl BaseClient {
             .await
     }
 
+    /// The organization's candidate assets, filtered, in pages.
+    pub async fn list_candidates(
+        &self,
+        org_id: OrgId,
+        query: &s4e_types::discovery::CandidateQuery,
+    ) -> Result<Page<s4e_types::discovery::Candidate>, ClientError> {
+        self.http
+            .call_with_query(routes::CANDIDATES, &[&org_id], &query.pairs())
+            .await
+    }
+
+    /// Makes a candidate an asset; the asset.
+    pub async fn approve_candidate(
+        &self,
+        org_id: OrgId,
+        candidate_id: s4e_types::CandidateId,
+    ) -> Result<Asset, ClientError> {
+        self.http
+            .call(routes::APPROVE_CANDIDATE, &[&org_id, &candidate_id])
+            .await
+    }
+
+    pub async fn dismiss_candidate(
+        &self,
+        org_id: OrgId,
+        candidate_id: s4e_types::CandidateId,
+    ) -> Result<s4e_types::discovery::Candidate, ClientError> {
+        self.http
+            .call(routes::DISMISS_CANDIDATE, &[&org_id, &candidate_id])
+            .await
+    }
+
     pub async fn set_asset_tags(
         &self,
         org_id: OrgId,

@@ -84,6 +84,21 @@ pub struct Dnssec {
     pub authenticated: bool,
 }
 
+/// What a zone's name server answered to a request for the whole zone (AXFR).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZoneTransfer {
+    /// The server handed the zone out: every owner name in it (lowercase, without the final
+    /// dot, each once, in the order received) and how many records it held.
+    Transferred { names: Vec<String>, records: usize },
+    /// The server declined (REFUSED, NOTAUTH, an empty answer, a closed connection): the
+    /// right answer to a stranger.
+    Refused(String),
+}
+
+/// The most records a zone transfer is read for: a zone larger than this is still proven
+/// transferable, and the rest is not read.
+pub const MAX_TRANSFER_RECORDS: usize = 100_000;
+
 /// Why a question got no usable answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DnsError {
@@ -249,6 +264,51 @@ impl DnsClient {
         })
     }
 
+    /// Asks the name server at `server` (not the configured resolvers) for the whole zone at
+    /// `zone` over TCP (RFC 5936), within the attempt timeout; reads at most
+    /// [`MAX_TRANSFER_RECORDS`] records. A server that cannot be reached is an error; one that
+    /// declines is [`ZoneTransfer::Refused`].
+    pub async fn zone_transfer(
+        &self,
+        zone: &str,
+        server: SocketAddr,
+    ) -> Result<ZoneTransfer, DnsError> {
+        let zone = normalize(zone);
+        let qname = Name::from_ascii(format!("{zone}."))
+            .ok()
+            .filter(|_| !zone.is_empty())
+            .ok_or_else(|| DnsError::InvalidName(zone.clone()))?;
+        let mut request = Message::query();
+        request.add_query(Query::query(qname, RecordType::AXFR));
+        let failed = |detail: String| DnsError::Transport {
+            name: zone.clone(),
+            qtype: "AXFR".into(),
+            server,
+            detail,
+        };
+        let bytes = request
+            .to_vec()
+            .map_err(|err| failed(format!("cannot encode the query: {err}")))?;
+        let deadline = Instant::now() + self.attempt_timeout;
+        let transfer = async {
+            let mut stream = TcpStream::connect(server)
+                .await
+                .map_err(|err| failed(err.to_string()))?;
+            write_framed(&mut stream, &bytes)
+                .await
+                .map_err(|err| failed(err.to_string()))?;
+            read_transfer(&mut stream, &request).await
+        };
+        timeout_at(deadline, transfer)
+            .await
+            .map_err(|_| DnsError::Timeout {
+                name: zone.clone(),
+                qtype: "AXFR".into(),
+                servers: server.to_string(),
+                timeout: self.attempt_timeout,
+            })?
+    }
+
     /// Asks the servers in order until one answers NOERROR or NXDOMAIN.
     async fn query(&self, name: &str, qtype: RecordType, dnssec: bool) -> Result<Answer, DnsError> {
         let name = normalize(name);
@@ -404,12 +464,7 @@ async fn exchange_tcp(
 ) -> Result<Message, Attempt> {
     let failed = |err: std::io::Error| Attempt::Failed(format!("over TCP: {err}"));
     let mut stream = TcpStream::connect(server).await.map_err(failed)?;
-    let len = u16::try_from(request.len())
-        .map_err(|_| Attempt::Failed("the query is too long".into()))?;
-    let mut framed = Vec::with_capacity(request.len() + 2);
-    framed.extend(len.to_be_bytes());
-    framed.extend(request);
-    stream.write_all(&framed).await.map_err(failed)?;
+    write_framed(&mut stream, request).await.map_err(failed)?;
     let len = stream.read_u16().await.map_err(failed)?;
     let mut reply = vec![0u8; usize::from(len)];
     stream.read_exact(&mut reply).await.map_err(failed)?;
@@ -417,6 +472,68 @@ async fn exchange_tcp(
         .ok()
         .filter(|message| answers(message, sent))
         .ok_or_else(|| Attempt::Failed("over TCP: the reply is not an answer to the query".into()))
+}
+
+async fn write_framed(stream: &mut TcpStream, request: &[u8]) -> std::io::Result<()> {
+    let len =
+        u16::try_from(request.len()).map_err(|_| std::io::Error::other("the query is too long"))?;
+    let mut framed = Vec::with_capacity(request.len() + 2);
+    framed.extend(len.to_be_bytes());
+    framed.extend(request);
+    stream.write_all(&framed).await
+}
+
+/// Reads the messages of a zone transfer until the zone's SOA comes a second time (the end
+/// of the zone), the record limit is reached, or the server declines or hangs up.
+async fn read_transfer(stream: &mut TcpStream, sent: &Message) -> Result<ZoneTransfer, DnsError> {
+    let mut names: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut records = 0usize;
+    let mut soas = 0;
+    loop {
+        let Ok(len) = stream.read_u16().await else {
+            return Ok(ZoneTransfer::Refused(if records == 0 {
+                "the server closed the connection".into()
+            } else {
+                format!("the server closed the connection after {records} records")
+            }));
+        };
+        let mut reply = vec![0u8; usize::from(len)];
+        if stream.read_exact(&mut reply).await.is_err() {
+            return Ok(ZoneTransfer::Refused("the answer was cut short".into()));
+        }
+        let Some(message) = Message::from_vec(&reply)
+            .ok()
+            .filter(|message| answers(message, sent))
+        else {
+            return Ok(ZoneTransfer::Refused(
+                "the answer is not for the request".into(),
+            ));
+        };
+        let code = message.metadata.response_code;
+        if code != ResponseCode::NoError {
+            return Ok(ZoneTransfer::Refused(format!("the server answered {code}")));
+        }
+        if records == 0 && message.answers.first().map(|r| r.record_type()) != Some(RecordType::SOA)
+        {
+            return Ok(ZoneTransfer::Refused(
+                "the answer does not start with the SOA".into(),
+            ));
+        }
+        for record in &message.answers {
+            records += 1;
+            if record.record_type() == RecordType::SOA {
+                soas += 1;
+            }
+            let owner = plain(&record.name);
+            if seen.insert(owner.clone()) {
+                names.push(owner);
+            }
+        }
+        if soas >= 2 || records >= MAX_TRANSFER_RECORDS {
+            return Ok(ZoneTransfer::Transferred { names, records });
+        }
+    }
 }
 
 /// Whether `message` answers `sent`: a response with its id and its question.

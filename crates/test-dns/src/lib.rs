@@ -9,6 +9,12 @@
 //! client has to ask again over TCP. [`Mode`] makes it answer SERVFAIL to everything or stay
 //! silent; [`TestDns::fail`] makes it answer SERVFAIL for one name.
 //!
+//! A name `*.zone` is a wildcard: it answers for every name below `zone` that has no records
+//! of its own (RFC 4592, without the finer points). A zone named in
+//! [`TestDns::allow_zone_transfer`] is handed out whole to an AXFR over TCP; every other AXFR
+//! is refused. [`TestDns::start_on`] binds a given address, port 53 included, so that a zone's
+//! name server can be a server of its own, as it is on the internet.
+//!
 //! Its own crate, not a module of `s4e-test-support`: the checks crate's tests use it, and
 //! they should not build the bus, store and PostgreSQL clients that crate brings.
 
@@ -100,9 +106,17 @@ pub enum Mode {
     Silent,
 }
 
+#[derive(Debug, Default)]
+struct Zone {
+    records: HashMap<String, Vec<Rec>>,
+    /// Every proper parent of an owner: the names that exist without records of their own.
+    parents: HashSet<String>,
+}
+
 #[derive(Debug)]
 struct State {
-    zone: Mutex<HashMap<String, Vec<Rec>>>,
+    zone: Mutex<Zone>,
+    transferable: Mutex<HashSet<String>>,
     mode: Mutex<Mode>,
     failing: Mutex<HashSet<String>>,
     queries: Mutex<Vec<String>>,
@@ -126,9 +140,21 @@ impl TestDns {
     /// Starts an empty server (every name is NXDOMAIN until added).
     pub async fn start() -> io::Result<TestDns> {
         let (udp, tcp) = bind_pair().await?;
+        TestDns::serve(udp, tcp)
+    }
+
+    /// Starts an empty server on `addr` (UDP and TCP), e.g. a loopback address's port 53.
+    pub async fn start_on(addr: SocketAddr) -> io::Result<TestDns> {
+        let udp = UdpSocket::bind(addr).await?;
+        let tcp = TcpListener::bind(addr).await?;
+        TestDns::serve(udp, tcp)
+    }
+
+    fn serve(udp: UdpSocket, tcp: TcpListener) -> io::Result<TestDns> {
         let addr = udp.local_addr()?;
         let state = Arc::new(State {
-            zone: Mutex::new(HashMap::new()),
+            zone: Mutex::new(Zone::default()),
+            transferable: Mutex::new(HashSet::new()),
             mode: Mutex::new(Mode::Answer),
             failing: Mutex::new(HashSet::new()),
             queries: Mutex::new(Vec::new()),
@@ -147,11 +173,22 @@ impl TestDns {
 
     /// Adds a record at `owner` (case and a final dot do not matter).
     pub fn add(&self, owner: &str, record: Rec) -> &Self {
-        locked(&self.state.zone)
-            .entry(normalize(owner))
-            .or_default()
-            .push(record);
+        let owner = normalize(owner);
+        let mut zone = locked(&self.state.zone);
+        let mut parent = owner.as_str();
+        while let Some((_, above)) = parent.split_once('.') {
+            zone.parents.insert(above.to_owned());
+            parent = above;
+        }
+        zone.records.entry(owner).or_default().push(record);
+        drop(zone);
         self
+    }
+
+    /// Hands out the zone at `apex` (its SOA, every record below it, its SOA again) to an
+    /// AXFR over TCP.
+    pub fn allow_zone_transfer(&self, apex: &str) {
+        locked(&self.state.transferable).insert(normalize(apex));
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -226,16 +263,83 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
-        let Some(reply) = respond(&state, &request, false) else {
-            continue;
+        let replies = match zone_transfer(&state, &request) {
+            Some(replies) => replies,
+            None => respond(&state, &request, false).into_iter().collect(),
         };
-        let Ok(reply_len) = u16::try_from(reply.len()) else {
-            return;
-        };
-        if stream.write_u16(reply_len).await.is_err() || stream.write_all(&reply).await.is_err() {
-            return;
+        for reply in replies {
+            let Ok(reply_len) = u16::try_from(reply.len()) else {
+                return;
+            };
+            if stream.write_u16(reply_len).await.is_err() || stream.write_all(&reply).await.is_err()
+            {
+                return;
+            }
         }
     }
+}
+
+/// Records one AXFR answer carries at most, so that each stays well under 64 KiB.
+const TRANSFER_CHUNK: usize = 200;
+
+/// The answers to an AXFR request (several messages for a large zone), or `None` when the
+/// request is not an AXFR. A zone not open to transfers is REFUSED.
+fn zone_transfer(state: &State, request: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let request = Message::from_vec(request).ok()?;
+    let query = request.queries.first()?.clone();
+    if query.query_type() != RecordType::AXFR {
+        return None;
+    }
+    let apex = normalize(&query.name().to_ascii());
+    locked(&state.queries).push(format!("AXFR {apex}"));
+    let reply = |records: Vec<Record>, code: ResponseCode| {
+        let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+        response.metadata.response_code = code;
+        response.metadata.authoritative = true;
+        response.add_query(query.clone());
+        response.add_answers(records);
+        response.to_vec().ok()
+    };
+    if !locked(&state.transferable).contains(&apex) {
+        return Some(
+            reply(Vec::new(), ResponseCode::Refused)
+                .into_iter()
+                .collect(),
+        );
+    }
+    let zone = locked(&state.zone);
+    let below = format!(".{apex}");
+    let mut owners: Vec<&String> = zone
+        .records
+        .keys()
+        .filter(|owner| **owner != apex && owner.ends_with(&below))
+        .collect();
+    owners.sort();
+    let soa = Rec::Soa.to_record(&apex);
+    let mut records = vec![soa.clone()];
+    for owner in owners {
+        records.extend(
+            zone.records[owner]
+                .iter()
+                .map(|record| record.to_record(owner)),
+        );
+    }
+    if let Some(apex_records) = zone.records.get(&apex) {
+        records.extend(
+            apex_records
+                .iter()
+                .filter(|record| **record != Rec::Soa)
+                .map(|record| record.to_record(&apex)),
+        );
+    }
+    drop(zone);
+    records.push(soa);
+    Some(
+        records
+            .chunks(TRANSFER_CHUNK)
+            .filter_map(|chunk| reply(chunk.to_vec(), ResponseCode::NoError))
+            .collect(),
+    )
 }
 
 /// The encoded answer to one request, or `None` to stay silent.
@@ -247,6 +351,13 @@ fn respond(state: &State, request: &[u8], udp: bool) -> Option<Vec<u8>> {
     let query = request.queries.first()?.clone();
     let qname = normalize(&query.name().to_ascii());
     locked(&state.queries).push(format!("{} {qname}", query.query_type()));
+    if query.query_type() == RecordType::AXFR {
+        // Zone transfers go over TCP only (RFC 5936 §4.2).
+        let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+        response.add_query(query);
+        response.metadata.response_code = ResponseCode::Refused;
+        return response.to_vec().ok();
+    }
     let mut mode = *locked(&state.mode);
     if mode == Mode::Answer && locked(&state.failing).contains(&qname) {
         mode = Mode::ServFail;
@@ -282,9 +393,31 @@ fn respond(state: &State, request: &[u8], udp: bool) -> Option<Vec<u8>> {
     Some(encoded)
 }
 
+/// The records at `name`: its own, or else those of the closest wildcard above it (unless
+/// names exist below `name`: then it is an empty non-terminal, which no wildcard covers).
+fn records_at<'z>(zone: &'z Zone, name: &str) -> Option<&'z Vec<Rec>> {
+    if let Some(records) = zone.records.get(name) {
+        return Some(records);
+    }
+    if zone.parents.contains(name) {
+        return None;
+    }
+    let mut parent = name;
+    while let Some((_, above)) = parent.split_once('.') {
+        if let Some(records) = zone.records.get(&format!("*.{above}")) {
+            return Some(records);
+        }
+        if zone.records.contains_key(above) || zone.parents.contains(above) {
+            return None;
+        }
+        parent = above;
+    }
+    None
+}
+
 /// The response code, answers and authority records for `qname`/`qtype`.
 fn resolve(
-    zone: &HashMap<String, Vec<Rec>>,
+    zone: &Zone,
     qname: &str,
     qtype: RecordType,
 ) -> (ResponseCode, Vec<Record>, Vec<Record>) {
@@ -292,9 +425,8 @@ fn resolve(
     let mut current = qname.to_owned();
     // A resolver follows a chain of CNAMEs; eight hops is plenty for a test zone.
     for _ in 0..8 {
-        let Some(records) = zone.get(&current) else {
-            let below = format!(".{current}");
-            let code = if zone.keys().any(|owner| owner.ends_with(&below)) {
+        let Some(records) = records_at(zone, &current) else {
+            let code = if zone.parents.contains(&current) {
                 ResponseCode::NoError
             } else {
                 ResponseCode::NXDomain
@@ -326,10 +458,11 @@ fn resolve(
 }
 
 /// The SOA of the closest name at or above `name` that has one.
-fn soa_for(zone: &HashMap<String, Vec<Rec>>, name: &str) -> Vec<Record> {
+fn soa_for(zone: &Zone, name: &str) -> Vec<Record> {
     let mut candidate = name;
     loop {
         if zone
+            .records
             .get(candidate)
             .is_some_and(|records| records.contains(&Rec::Soa))
         {

@@ -250,6 +250,11 @@ pub struct ScanSettings {
     /// The ports the port scan tries.
     #[serde(default)]
     pub port_scan: PortScope,
+    /// Candidates that discovery finds under one of the organization's verified domains
+    /// become assets at once (verified by inheritance), without waiting for approval. Others
+    /// always wait. Default false.
+    #[serde(default)]
+    pub auto_approve_candidates: bool,
 }
 
 fn default_profile() -> ScanProfile {
@@ -262,6 +267,7 @@ impl Default for ScanSettings {
             default_profile: default_profile(),
             disabled_checks: Vec::new(),
             port_scan: PortScope::Common,
+            auto_approve_candidates: false,
         }
     }
 }
@@ -286,6 +292,7 @@ impl ScanSettings {
             default_profile: self.default_profile,
             disabled_checks,
             port_scan: self.port_scan.normalized("port_scan")?,
+            auto_approve_candidates: self.auto_approve_candidates,
         })
     }
 }
@@ -361,6 +368,9 @@ pub struct FinishJob {
     /// A port scan's view of its target's services, for the inventory.
     #[serde(default)]
     pub services: Option<crate::inventory::ObservedServices>,
+    /// Host names the check found, proposed as candidate assets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovered: Vec<crate::discovery::DiscoveredName>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -60,6 +60,10 @@ id_type!(
     AssetId
 );
 id_type!(
+    /// A host name discovery proposes as an asset.
+    CandidateId
+);
+id_type!(
     /// One execution of a scan against an asset.
     RunId
 );

@@ -7,6 +7,7 @@ pub mod account;
 pub mod api;
 pub mod asset;
 pub mod audit;
+pub mod discovery;
 pub mod envelope;
 pub mod finding;
 pub mod finding_query;
@@ -33,8 +34,9 @@ pub use finding::{
 };
 pub use finding_query::{FindingCursor, FindingPage, FindingQuery, FindingSort, SortOrder};
 pub use ids::{
-    ApiKeyId, AssetId, AuditEntryId, FindingEventId, FindingId, InboundHookId, InvitationId, JobId,
-    OrgId, RuleId, RunId, ScheduleId, UserId, WebhookDeliveryId, WebhookEndpointId,
+    ApiKeyId, AssetId, AuditEntryId, CandidateId, FindingEventId, FindingId, InboundHookId,
+    InvitationId, JobId, OrgId, RuleId, RunId, ScheduleId, UserId, WebhookDeliveryId,
+    WebhookEndpointId,
 };
 pub use scan::{
     CheckKind, JobSpec, JobStatus, PortScope, RunPage, RunQuery, RunStatus, ScanJob, ScanProfile,

@@ -22,6 +22,8 @@ pub enum CheckKind {
     Exposure,
     /// A domain's DNS records: SPF, DMARC, DNSSEC, dangling CNAMEs.
     Dns,
+    /// Host names under a domain: a wordlist against the resolvers, a zone transfer.
+    Subdomains,
 }
 
 impl CheckKind {
@@ -33,6 +35,7 @@ impl CheckKind {
         CheckKind::HttpProbes,
         CheckKind::Exposure,
         CheckKind::Dns,
+        CheckKind::Subdomains,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl CheckKind {
             CheckKind::HttpProbes => "http_probes",
             CheckKind::Exposure => "exposure",
             CheckKind::Dns => "dns",
+            CheckKind::Subdomains => "subdomains",
         }
     }
 
@@ -60,7 +64,7 @@ impl CheckKind {
             CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => "web",
             CheckKind::Ports => "network",
             CheckKind::TlsCertificate | CheckKind::TlsProtocols => "tls",
-            CheckKind::Dns => "dns",
+            CheckKind::Dns | CheckKind::Subdomains => "dns",
         }
     }
 

@@ -179,6 +179,7 @@ impl Worker {
             report = FinishJob {
                 status: JobStatus::Failed,
                 services: None,
+                discovered: Vec::new(),
                 error: Some(format!("the check's report was refused: {reason}")),
                 raw_output_id: report.raw_output_id,
                 findings: Vec::new(),
@@ -253,6 +254,7 @@ impl Worker {
                 Ok(Some(FinishJob {
                     status: JobStatus::Completed,
                     services: output.services,
+                    discovered: output.discovered,
                     error: None,
                     raw_output_id: Some(raw_output_id),
                     findings: output.findings,
@@ -264,6 +266,7 @@ impl Worker {
                 Ok(Some(FinishJob {
                     status: JobStatus::Failed,
                     services: None,
+                    discovered: Vec::new(),
                     error: Some(error.job_error()),
                     raw_output_id: None,
                     findings: Vec::new(),

@@ -102,6 +102,19 @@ pub const DEFINITIONS: &[Definition] = &[
         applies_to: &[AssetKind::Domain],
         runs_by_default_on: &[AssetKind::Domain],
     },
+    Definition {
+        key: CheckKind::Subdomains,
+        name: "Subdomain discovery",
+        executor: CheckKind::Subdomains,
+        description: "Host names under a domain, proposed as candidate assets: a bundled \
+                      wordlist of about 2,400 names asked of the resolvers (a wildcard zone \
+                      detected first, so it invents no names) and a zone transfer (AXFR) asked \
+                      of each of the zone's name servers; a server that hands the zone out is a \
+                      finding.",
+        max_severity: Severity::Medium,
+        applies_to: &[AssetKind::Domain],
+        runs_by_default_on: &[AssetKind::Domain],
+    },
 ];
 
 /// Whether a check runs on an asset when the scan names no checks.
@@ -141,7 +154,7 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
             asset.value.clone()
         }
         // The domain itself.
-        CheckKind::Dns => asset.value.clone(),
+        CheckKind::Dns | CheckKind::Subdomains => asset.value.clone(),
     }
 }
 
@@ -512,7 +525,8 @@ mod tests {
                 CheckKind::TlsProtocols,
                 CheckKind::HttpProbes,
                 CheckKind::Exposure,
-                CheckKind::Dns
+                CheckKind::Dns,
+                CheckKind::Subdomains
             ]
         );
         let ip = asset(AssetKind::Ip, "192.0.2.1");
@@ -670,7 +684,8 @@ mod tests {
                 CheckKind::TlsCertificate,
                 CheckKind::TlsProtocols,
                 CheckKind::HttpProbes,
-                CheckKind::Dns
+                CheckKind::Dns,
+                CheckKind::Subdomains
             ]
         );
         for profile in [Some(ScanProfile::Single), None] {

@@ -91,6 +91,7 @@ pub async fn run(
     tracing::debug!(%domain, %zone, lookups = session.lookups.len(), findings = findings.len(), "dns: checked");
     Ok(CheckOutput {
         services: None,
+        discovered: Vec::new(),
         findings,
         raw: DnsRaw {
             domain,
@@ -241,7 +242,7 @@ async fn dangling(
 
 /// The domain of the target: a name, with or without a final dot (an `http(s)` URL's host is
 /// accepted too). IP addresses have no DNS records of this kind.
-fn domain_of(target: &str) -> Result<String, CheckError> {
+pub(crate) fn domain_of(target: &str) -> Result<String, CheckError> {
     let trimmed = target.trim();
     let host = match url::Url::parse(trimmed) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => {

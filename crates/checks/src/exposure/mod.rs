@@ -124,6 +124,7 @@ pub async fn run(
         findings,
         raw: log,
         services: None,
+        discovered: Vec::new(),
     })
 }
 

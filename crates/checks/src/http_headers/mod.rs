@@ -44,6 +44,7 @@ pub async fn run(
     tracing::debug!(%url, status, findings = findings.len(), "http_headers: judged");
     Ok(CheckOutput {
         services: None,
+        discovered: Vec::new(),
         findings,
         raw: fetched.raw,
     })

@@ -248,6 +248,7 @@ pub async fn run(
     };
     Ok(CheckOutput {
         services: Some(services),
+        discovered: Vec::new(),
         findings,
         raw: PortScanRaw {
             host,

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use s4e_types::CheckKind;
+use s4e_types::discovery::{DiscoveredName, DiscoverySource, is_host_name};
 use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
@@ -179,8 +180,10 @@ pub async fn run(
         now: chrono::Utc::now(),
     });
     tracing::debug!(host = %host_text, %address, findings = findings.len(), "tls_cert: checked");
+    let discovered = names_in(&leaf.summary.dns_names, &host_text);
     Ok(CheckOutput {
         services: None,
+        discovered,
         findings,
         raw: TlsCertRaw {
             host: host_text,
@@ -414,6 +417,27 @@ impl ServerCertVerifier for RecordingVerifier {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// The host names a certificate names besides `host`, for discovery: the same service often
+/// answers for names nobody has registered yet. Wildcards are left out (they name no host).
+fn names_in(dns_names: &[String], host: &str) -> Vec<DiscoveredName> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut names: Vec<String> = dns_names
+        .iter()
+        .map(|name| name.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|name| *name != host && is_host_name(name))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| DiscoveredName {
+            name,
+            source: DiscoverySource::Certificate,
+            addresses: Vec::new(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

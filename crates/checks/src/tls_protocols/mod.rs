@@ -179,6 +179,7 @@ pub async fn run(
     );
     Ok(CheckOutput {
         services: None,
+        discovered: Vec::new(),
         findings,
         raw: TlsProtocolsRaw {
             host: host_text,

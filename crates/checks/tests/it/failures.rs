@@ -43,8 +43,8 @@ fn row(kind: CheckKind) -> Option<Row> {
             target: ports,
             closed_is_a_result: true,
         },
-        // It asks the operator's resolvers, not the target: see `dns_failures`.
-        CheckKind::Dns => return None,
+        // They ask the operator's resolvers, not the target: see `dns_failures`.
+        CheckKind::Dns | CheckKind::Subdomains => return None,
     })
 }
 
@@ -207,6 +207,25 @@ async fn dns_failures() {
         dns_servers: vec![failing.addr()],
         ..context(strict(), TIMEOUT)
     };
-    let result = run(CheckKind::Dns, &Target::new("good.test"), &failing_resolver).await;
-    assert!(matches!(result, Err(CheckError::Dns(_))), "{result:?}");
+    for kind in [CheckKind::Dns, CheckKind::Subdomains] {
+        let result = run(kind, &Target::new("good.test"), &failing_resolver).await;
+        assert!(
+            matches!(result, Err(CheckError::Dns(_))),
+            "{kind:?}: {result:?}"
+        );
+    }
+    let silent_resolver = CheckContext {
+        port_scan_timeout: limit,
+        ..silent_resolver
+    };
+    let result = run(
+        CheckKind::Subdomains,
+        &Target::new("good.test"),
+        &silent_resolver,
+    )
+    .await;
+    assert!(
+        matches!(result, Err(CheckError::Timeout(reported)) if reported == limit),
+        "{result:?}"
+    );
 }

@@ -11,6 +11,7 @@ mod headers;
 mod ownership;
 mod ports;
 mod probes;
+mod subdomains;
 mod support;
 mod tls;
 mod tls_cert;

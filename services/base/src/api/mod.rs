@@ -4,6 +4,7 @@
 mod api_keys;
 mod assets;
 mod audit;
+mod candidates;
 mod findings;
 mod inbound_hooks;
 mod organizations;
@@ -58,6 +59,9 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::ARCHIVE_ASSET, assets::archive)
         .at(routes::SET_ASSET_TAGS, assets::set_tags)
         .at(routes::SERVICES, assets::services)
+        .at(routes::CANDIDATES, candidates::list)
+        .at(routes::APPROVE_CANDIDATE, candidates::approve)
+        .at(routes::DISMISS_CANDIDATE, candidates::dismiss)
         .at(routes::IMPORT_ASSETS, assets::import)
         .at(routes::SURFACE_CHANGES, assets::surface_changes)
         .at(routes::SURFACE_DIFF, assets::surface_diff)

@@ -381,7 +381,12 @@ pub(crate) fn retag(
     Ok((next != tags).then_some(next))
 }
 
-pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asset, DbError> {
+/// The asset, through a pool or inside a transaction.
+pub async fn get<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    org_id: OrgId,
+    asset_id: AssetId,
+) -> Result<Asset, DbError> {
     sqlx::query_as::<_, AssetRow>(concat!(
         "SELECT ",
         asset_columns!(),
@@ -389,7 +394,7 @@ pub async fn get(pool: &PgPool, org_id: OrgId, asset_id: AssetId) -> Result<Asse
     ))
     .bind(org_id.0)
     .bind(asset_id.0)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?
     .ok_or(DbError::NotFound("asset"))?
     .try_into()

@@ -485,6 +485,14 @@ pub async fn finish_job(
         )
         .await?;
     }
+    super::candidates::record(
+        &mut tx,
+        org_id,
+        AssetId(job.asset_id),
+        RunId(job.run_id),
+        &report.discovered,
+    )
+    .await?;
     let error = report.error.as_deref().map(|e| truncate(e, 2_000));
     let job = sqlx::query_as::<_, JobRow>(
         "UPDATE scan_jobs SET status = $3, error = $4, raw_output_id = $5, finished_at = now(),

@@ -3,7 +3,7 @@
 
 use s4e_types::api::ScanSettings;
 use s4e_types::{CheckKind, OrgId, PortScope, ScanProfile};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use super::DbError;
 
@@ -12,6 +12,7 @@ struct SettingsRow {
     default_profile: String,
     disabled_checks: Vec<String>,
     port_scan: serde_json::Value,
+    auto_approve_candidates: bool,
 }
 
 impl TryFrom<SettingsRow> for ScanSettings {
@@ -34,18 +35,23 @@ impl TryFrom<SettingsRow> for ScanSettings {
             default_profile,
             disabled_checks,
             port_scan,
+            auto_approve_candidates: row.auto_approve_candidates,
         })
     }
 }
 
-/// The organization's settings, or the defaults when it never changed them.
-pub async fn get(pool: &PgPool, org_id: OrgId) -> Result<ScanSettings, DbError> {
+/// The organization's settings, or the defaults when it never changed them; through a pool or
+/// inside a transaction.
+pub async fn get<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    org_id: OrgId,
+) -> Result<ScanSettings, DbError> {
     let row = sqlx::query_as::<_, SettingsRow>(
-        "SELECT default_profile, disabled_checks, port_scan
+        "SELECT default_profile, disabled_checks, port_scan, auto_approve_candidates
          FROM scan_settings WHERE org_id = $1",
     )
     .bind(org_id.0)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     match row {
         Some(row) => row.try_into(),
@@ -68,19 +74,22 @@ pub async fn put(
     let port_scan = serde_json::to_value(&settings.port_scan)
         .map_err(|error| DbError::Invalid(format!("port_scan: {error}")))?;
     let stored = sqlx::query_as::<_, SettingsRow>(
-        "INSERT INTO scan_settings (org_id, default_profile, disabled_checks, port_scan)
-         SELECT o.id, $2, $3, $4 FROM organizations o WHERE o.id = $1
+        "INSERT INTO scan_settings (org_id, default_profile, disabled_checks, port_scan,
+                                    auto_approve_candidates)
+         SELECT o.id, $2, $3, $4, $5 FROM organizations o WHERE o.id = $1
          ON CONFLICT (org_id) DO UPDATE SET
              default_profile = EXCLUDED.default_profile,
              disabled_checks = EXCLUDED.disabled_checks,
              port_scan = EXCLUDED.port_scan,
+             auto_approve_candidates = EXCLUDED.auto_approve_candidates,
              updated_at = now()
-         RETURNING default_profile, disabled_checks, port_scan",
+         RETURNING default_profile, disabled_checks, port_scan, auto_approve_candidates",
     )
     .bind(org_id.0)
     .bind(settings.default_profile.as_str())
     .bind(&disabled)
     .bind(&port_scan)
+    .bind(settings.auto_approve_candidates)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(DbError::NotFound("organization"))?;

@@ -334,6 +334,7 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
             &FinishJob {
                 status: JobStatus::Completed,
                 services: None,
+                discovered: Vec::new(),
                 error: None,
                 raw_output_id: None,
                 findings: vec![draft("wip")],

@@ -63,6 +63,7 @@ async fn partners_have_customers_and_only_their_own() {
     let report = FinishJob {
         status: JobStatus::Completed,
         services: None,
+        discovered: Vec::new(),
         error: None,
         raw_output_id: None,
         findings: vec![draft("missing_csp"), draft("missing_referrer_policy")],

@@ -145,6 +145,7 @@ pub async fn scan(
             Some(findings) => FinishJob {
                 status: JobStatus::Completed,
                 services: None,
+                discovered: Vec::new(),
                 error: None,
                 raw_output_id: None,
                 findings,
@@ -152,6 +153,7 @@ pub async fn scan(
             None => FinishJob {
                 status: JobStatus::Failed,
                 services: None,
+                discovered: Vec::new(),
                 error: Some("target unreachable".into()),
                 raw_output_id: None,
                 findings: vec![],

@@ -17,9 +17,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required};
 
 use super::{
-    accounts, api_keys, asset_import, assets, audit_log, catalog, dashboard, dead_letters,
-    findings, inbound_hooks, partners, rules, scan_settings, scans, schedules, surface, users,
-    webhooks,
+    accounts, api_keys, asset_import, assets, audit_log, candidates, catalog, dashboard,
+    dead_letters, findings, inbound_hooks, partners, rules, scan_settings, scans, schedules,
+    surface, users, webhooks,
 };
 use crate::endpoints::{Caller, Endpoint};
 
@@ -56,7 +56,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         assets::list, assets::create, assets::get, assets::update, assets::archive, assets::verify,
         assets::set_tags, assets::bulk_tags, assets::services, assets::all_services,
         asset_import::import, asset_import::export, surface::timeline, surface::changes,
-        surface::diff,
+        surface::diff, candidates::list, candidates::approve, candidates::dismiss,
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
         catalog::get, scan_settings::get, scan_settings::put,
         schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,

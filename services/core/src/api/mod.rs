@@ -7,6 +7,7 @@ mod api_keys;
 mod asset_import;
 mod assets;
 mod audit_log;
+mod candidates;
 mod catalog;
 mod dashboard;
 mod dead_letters;
@@ -83,6 +84,19 @@ pub fn endpoints() -> Declare {
         .read("/api/v1/assets/{asset_id}", assets::get)
         .read("/api/v1/assets/{asset_id}/services", assets::services)
         .read("/api/v1/services", assets::all_services)
+        .read("/api/v1/candidates", candidates::list)
+        .change(
+            POST,
+            "/api/v1/candidates/{candidate_id}/approve",
+            ("candidates.approve", "candidate", OK),
+            candidates::approve,
+        )
+        .change(
+            POST,
+            "/api/v1/candidates/{candidate_id}/dismiss",
+            ("candidates.dismiss", "candidate", OK),
+            candidates::dismiss,
+        )
         .read("/api/v1/assets/{asset_id}/timeline", surface::timeline)
         .read("/api/v1/surface/changes", surface::changes)
         .read("/api/v1/surface/diff", surface::diff)
