@@ -6,4 +6,4 @@ mod fleet;
 mod targets;
 
 pub use fleet::{Fleet, Replicas, session_cookie};
-pub use targets::{Hanging, Received, Receiver, RedisProxy, Slow, Target};
+pub use targets::{Hanging, Received, Receiver, RedisProxy, Slow, Target, tls_handshakes};

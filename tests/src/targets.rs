@@ -80,6 +80,45 @@ impl Target {
     }
 }
 
+/// A TLS server on 127.0.0.1:`port` (0: any) presenting a self-signed certificate for `names`,
+/// made anew at each start, that completes handshakes and nothing more; runs until the task
+/// is aborted.
+pub async fn tls_handshakes(port: u16, names: &[&str]) -> (u16, tokio::task::JoinHandle<()>) {
+    let certified = rcgen::generate_simple_self_signed(
+        names
+            .iter()
+            .map(|name| (*name).to_string())
+            .collect::<Vec<_>>(),
+    )
+    .expect("generate certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .expect("server certificate");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind the TLS port");
+    let port = listener.local_addr().expect("local addr").port();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(stream).await;
+            });
+        }
+    });
+    (port, task)
+}
+
 /// An HTTP server that answers every request after a delay, recording when each request
 /// started and ended and how many were in progress at once. Stops when dropped.
 pub struct Slow {

@@ -4,17 +4,12 @@
 //! approved into assets, dismissed, and approved by the organization's setting.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use s4e_e2e::Fleet;
 use s4e_test_dns::{Rec, TestDns};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -291,46 +286,18 @@ async fn discovered_names_become_candidates_people_approve_or_dismiss() {
     fleet.stop().await.unwrap();
 }
 
-/// A TLS server whose certificate names `names`; it completes handshakes and closes.
-async fn tls_server(names: &[&str]) -> (u16, tokio::task::JoinHandle<()>) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_string()).collect::<Vec<_>>())
-            .unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let _ = acceptor.accept(stream).await;
-            });
-        }
-    });
-    (port, task)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn names_in_a_certificate_become_candidates() {
     let fleet = Fleet::start().await.unwrap();
-    let (port, server) = tls_server(&[
-        "localhost",
-        "alt1.corp.test",
-        "*.apps.corp.test",
-        "shop.other-brand.test",
-    ])
+    let (port, server) = s4e_e2e::tls_handshakes(
+        0,
+        &[
+            "localhost",
+            "alt1.corp.test",
+            "*.apps.corp.test",
+            "shop.other-brand.test",
+        ],
+    )
     .await;
     let site = fleet
         .create_url_asset(&format!("https://127.0.0.1:{port}/"))

@@ -46,9 +46,13 @@ async fn closed_port() -> u16 {
 }
 
 async fn scan(fleet: &Fleet, asset: &str) -> String {
+    scan_with(fleet, asset, "ports").await
+}
+
+async fn scan_with(fleet: &Fleet, asset: &str, check: &str) -> String {
     let response = fleet
         .request(Method::POST, "/scans")
-        .json(&json!({"asset_id": asset, "checks": ["ports"]}))
+        .json(&json!({"asset_id": asset, "checks": [check]}))
         .send()
         .await
         .unwrap();
@@ -428,5 +432,157 @@ async fn the_inventory_is_imported_row_by_row_and_exported() {
     );
     let json_export = fleet.get_json("/assets/export").await;
     assert_eq!(json_export.as_array().unwrap().len(), 3);
+    fleet.stop().await.unwrap();
+}
+
+/// A web server on loopback answering every request with `Server: <server>` (changeable while
+/// it runs), `X-Powered-By: PHP/7.4.3` and a page loading jQuery 3.5.1.
+async fn web_server(server: std::sync::Arc<std::sync::Mutex<String>>) -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let server = server.lock().unwrap().clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = "<html><head><script src=\"/js/jquery-3.5.1.min.js\"></script>\
+                            </head><body>shop</body></html>";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nServer: {server}\r\nX-Powered-By: PHP/7.4.3\r\n\
+                     Content-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (port, task)
+}
+
+fn technologies_of(page: &Value) -> Vec<(String, Value)> {
+    let mut found: Vec<(String, Value)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["version"].clone(),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn technologies_and_certificates_are_kept_and_their_changes_are_on_the_timeline() {
+    let fleet = Fleet::start().await.unwrap();
+    let server = std::sync::Arc::new(std::sync::Mutex::new("nginx/1.18.0".to_string()));
+    let (port, web) = web_server(server.clone()).await;
+    let site = fleet
+        .create_url_asset(&format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    scan_with(&fleet, &site, "http_headers").await;
+    let page = fleet
+        .get_json(&format!("/assets/{site}/technologies"))
+        .await;
+    assert_eq!(
+        technologies_of(&page),
+        [
+            ("PHP".to_string(), json!("7.4.3")),
+            ("jQuery".to_string(), json!("3.5.1")),
+            ("nginx".to_string(), json!("1.18.0")),
+        ]
+    );
+    let nginx = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "nginx")
+        .unwrap()
+        .clone();
+    assert_eq!(nginx["category"], "web_server");
+    assert_eq!(nginx["evidence"], "header Server: nginx/1.18.0");
+
+    // The server is upgraded: the version changes, once, on the timeline and in the diff.
+    let upgraded_after = chrono::Utc::now();
+    *server.lock().unwrap() = "nginx/1.25.3".to_string();
+    scan_with(&fleet, &site, "http_headers").await;
+    scan_with(&fleet, &site, "http_headers").await;
+    let by_name = fleet.get_json("/technologies?name=NGINX").await;
+    assert_eq!(
+        technologies_of(&by_name),
+        [("nginx".to_string(), json!("1.25.3"))]
+    );
+    let timeline = fleet
+        .get_json(&format!("/assets/{site}/timeline?kind=technology_changed"))
+        .await;
+    let changes = timeline["items"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{timeline}");
+    assert_eq!(changes[0]["detail"]["from"], "1.18.0");
+    assert_eq!(changes[0]["detail"]["to"], "1.25.3");
+    let appeared = fleet
+        .get_json(&format!("/assets/{site}/timeline?kind=technology_appeared"))
+        .await;
+    assert_eq!(appeared["items"].as_array().unwrap().len(), 3);
+    let diff = fleet
+        .get_json(&format!(
+            "/surface/diff?from={}&to={}",
+            urlencoding(&upgraded_after.to_rfc3339()),
+            urlencoding(&chrono::Utc::now().to_rfc3339())
+        ))
+        .await;
+    assert_eq!(diff["changed"].as_array().unwrap().len(), 1, "{diff}");
+    assert_eq!(diff["changed"][0]["kind"], "technology_changed");
+    assert!(diff["added"].as_array().unwrap().is_empty(), "{diff}");
+    web.abort();
+
+    // A TLS port presents another certificate: a change; the same one again: none.
+    let (tls_port, tls) = s4e_e2e::tls_handshakes(0, &["first.example.test"]).await;
+    let tls_site = fleet
+        .create_url_asset(&format!("https://127.0.0.1:{tls_port}/"))
+        .await
+        .unwrap();
+    scan_with(&fleet, &tls_site, "tls_certificate").await;
+    scan_with(&fleet, &tls_site, "tls_certificate").await;
+    let certificate_changes = format!("/assets/{tls_site}/timeline?kind=certificate_changed");
+    assert!(
+        fleet.get_json(&certificate_changes).await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    tls.abort();
+    let _ = tls.await;
+    let (same_port, tls) = s4e_e2e::tls_handshakes(tls_port, &["second.example.test"]).await;
+    assert_eq!(same_port, tls_port);
+    scan_with(&fleet, &tls_site, "tls_certificate").await;
+    let changes = fleet.get_json(&certificate_changes).await;
+    let items = changes["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{changes}");
+    assert_eq!(items[0]["port"], tls_port);
+    assert_ne!(
+        items[0]["detail"]["from"]["sha256"],
+        items[0]["detail"]["to"]["sha256"]
+    );
+    assert!(
+        items[0]["detail"]["to"]["subject"]
+            .as_str()
+            .is_some_and(|subject| !subject.is_empty())
+    );
+    tls.abort();
     fleet.stop().await.unwrap();
 }

@@ -33,6 +33,7 @@
 
 pub mod dns;
 pub mod exposure;
+pub mod fingerprint;
 pub mod http_headers;
 pub mod http_probes;
 pub mod ports;
@@ -48,6 +49,7 @@ use std::time::Duration;
 
 use s4e_egress::dns::{DnsClient, DnsError};
 use s4e_egress::{EgressError, EgressPolicy, ReachError};
+use s4e_types::inventory::Observations;
 use s4e_types::{CheckKind, FindingDraft, PortScope};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -142,12 +144,9 @@ impl CheckContext {
 pub struct CheckOutput<R = serde_json::Value> {
     pub findings: Vec<FindingDraft>,
     pub raw: R,
-    /// What a port scan saw listening, for the service inventory; `None` from other checks.
+    /// What it saw for the inventory: services, host names, technologies, a certificate.
     #[serde(default)]
-    pub services: Option<s4e_types::inventory::ObservedServices>,
-    /// Host names found, for discovery: by the subdomain check and the certificate check.
-    #[serde(default)]
-    pub discovered: Vec<s4e_types::discovery::DiscoveredName>,
+    pub observed: Observations,
 }
 
 impl<R: Serialize> CheckOutput<R> {
@@ -156,8 +155,7 @@ impl<R: Serialize> CheckOutput<R> {
         CheckOutput {
             findings: self.findings,
             raw: serde_json::to_value(&self.raw).unwrap_or(serde_json::Value::Null),
-            services: self.services,
-            discovered: self.discovered,
+            observed: self.observed,
         }
     }
 }

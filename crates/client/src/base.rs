@@ -254,6 +254,17 @@ impl BaseClient {
             .await
     }
 
+    /// The organization's technologies, filtered, in pages.
+    pub async fn list_technologies(
+        &self,
+        org_id: OrgId,
+        query: &s4e_types::inventory::TechnologyQuery,
+    ) -> Result<Page<s4e_types::inventory::AssetTechnology>, ClientError> {
+        self.http
+            .call_with_query(routes::TECHNOLOGIES, &[&org_id], &query.pairs())
+            .await
+    }
+
     /// The organization's candidate assets, filtered, in pages.
     pub async fn list_candidates(
         &self,

@@ -365,12 +365,9 @@ pub struct FinishJob {
     pub raw_output_id: Option<String>,
     #[serde(default)]
     pub findings: Vec<FindingDraft>,
-    /// A port scan's view of its target's services, for the inventory.
+    /// What the check saw for the inventory.
     #[serde(default)]
-    pub services: Option<crate::inventory::ObservedServices>,
-    /// Host names the check found, proposed as candidate assets.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub discovered: Vec<crate::discovery::DiscoveredName>,
+    pub observed: crate::inventory::Observations,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -94,6 +94,7 @@ pub mod base {
         UPDATE_ASSET = Patch "/internal/v1/orgs/{org_id}/assets/{asset_id}";
         ARCHIVE_ASSET = Post "/internal/v1/orgs/{org_id}/assets/{asset_id}/archive";
         SERVICES = Get "/internal/v1/orgs/{org_id}/services";
+        TECHNOLOGIES = Get "/internal/v1/orgs/{org_id}/technologies";
         CANDIDATES = Get "/internal/v1/orgs/{org_id}/candidates";
         APPROVE_CANDIDATE = Post "/internal/v1/orgs/{org_id}/candidates/{candidate_id}/approve";
         DISMISS_CANDIDATE = Post "/internal/v1/orgs/{org_id}/candidates/{candidate_id}/dismiss";

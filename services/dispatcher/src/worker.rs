@@ -178,8 +178,7 @@ impl Worker {
             tracing::warn!(job_id = %spec.job_id, %reason, "report refused, failing the job");
             report = FinishJob {
                 status: JobStatus::Failed,
-                services: None,
-                discovered: Vec::new(),
+                observed: Default::default(),
                 error: Some(format!("the check's report was refused: {reason}")),
                 raw_output_id: report.raw_output_id,
                 findings: Vec::new(),
@@ -253,8 +252,7 @@ impl Worker {
                     .map_err(|error| Outcome::Retry(format!("storing raw output: {error}")))?;
                 Ok(Some(FinishJob {
                     status: JobStatus::Completed,
-                    services: output.services,
-                    discovered: output.discovered,
+                    observed: output.observed,
                     error: None,
                     raw_output_id: Some(raw_output_id),
                     findings: output.findings,
@@ -265,8 +263,7 @@ impl Worker {
                 tracing::info!(job_id = %spec.job_id, %error, kind = error.kind(), "check failed");
                 Ok(Some(FinishJob {
                     status: JobStatus::Failed,
-                    services: None,
-                    discovered: Vec::new(),
+                    observed: Default::default(),
                     error: Some(error.job_error()),
                     raw_output_id: None,
                     findings: Vec::new(),

@@ -40,6 +40,7 @@ use s4e_egress::dns as client;
 use crate::{CheckContext, CheckError, CheckOutput, Target};
 pub use client::{DnsClient, DnsError, Dnssec, Lookup, Mx};
 use rules::{Dangling, Observed};
+use s4e_types::inventory::Observations;
 
 /// The check's raw output: every lookup made and what it found.
 #[derive(Clone, Debug, Serialize)]
@@ -90,8 +91,7 @@ pub async fn run(
     let (zone, findings) = examined;
     tracing::debug!(%domain, %zone, lookups = session.lookups.len(), findings = findings.len(), "dns: checked");
     Ok(CheckOutput {
-        services: None,
-        discovered: Vec::new(),
+        observed: Observations::default(),
         findings,
         raw: DnsRaw {
             domain,

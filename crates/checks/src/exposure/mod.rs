@@ -41,6 +41,7 @@ use self::paths::Probe;
 use self::soft404::Baseline;
 use crate::probe_log::token;
 use crate::{CheckContext, CheckError, CheckOutput, ProbeLog, ProbeRecord, Target};
+use s4e_types::inventory::Observations;
 
 /// Requests in flight at once: quick on a healthy site, gentle on a small one.
 pub const CONCURRENCY: usize = 8;
@@ -123,8 +124,7 @@ pub async fn run(
     Ok(CheckOutput {
         findings,
         raw: log,
-        services: None,
-        discovered: Vec::new(),
+        observed: Observations::default(),
     })
 }
 

@@ -20,6 +20,7 @@ use s4e_egress::http;
 use tokio::time::Instant;
 
 use crate::{CheckContext, CheckError, CheckOutput, RawResponse, Target};
+use s4e_types::inventory::Observations;
 
 /// Requests the target (an http or https URL) once and judges its response headers.
 ///
@@ -43,8 +44,13 @@ pub async fn run(
     let status = fetched.raw.status;
     tracing::debug!(%url, status, findings = findings.len(), "http_headers: judged");
     Ok(CheckOutput {
-        services: None,
-        discovered: Vec::new(),
+        observed: Observations {
+            technologies: crate::fingerprint::identify(
+                &fetched.raw.headers,
+                &fetched.raw.body_excerpt,
+            ),
+            ..Observations::default()
+        },
         findings,
         raw: fetched.raw,
     })

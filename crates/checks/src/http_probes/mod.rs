@@ -31,6 +31,7 @@ use url::Url;
 
 use crate::probe_log::token;
 use crate::{CheckContext, CheckError, CheckOutput, ProbeLog, ProbeRecord, Target};
+use s4e_types::inventory::Observations;
 
 /// The probes judge headers and, for TRACE, an echo of the request: a few KiB is plenty.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -159,8 +160,7 @@ pub async fn run(
     Ok(CheckOutput {
         findings,
         raw: log,
-        services: None,
-        discovered: Vec::new(),
+        observed: Observations::default(),
     })
 }
 

@@ -35,6 +35,7 @@ use url::{Host, Url};
 use crate::{CheckContext, CheckError, CheckOutput, Target};
 use connect::Outcome;
 use identify::{Identified, Timeouts};
+use s4e_types::inventory::Observations;
 
 pub use excerpt::BANNER_LIMIT;
 pub use findings::findings_for;
@@ -247,8 +248,10 @@ pub async fn run(
             .collect(),
     };
     Ok(CheckOutput {
-        services: Some(services),
-        discovered: Vec::new(),
+        observed: Observations {
+            services: Some(services),
+            ..Observations::default()
+        },
         findings,
         raw: PortScanRaw {
             host,

@@ -21,6 +21,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::{CheckContext, CheckError, CheckOutput, Target};
+use s4e_types::inventory::Observations;
 
 /// The bundled wordlist: one label (or dotted labels) a line, our own list of the names
 /// organizations commonly give their hosts.
@@ -126,8 +127,10 @@ pub async fn run(
     discovered.truncate(MAX_DISCOVERED_PER_JOB);
     tracing::debug!(%domain, names = discovered.len(), wildcard = wildcard.is_some(), "subdomains: swept");
     Ok(CheckOutput {
-        services: None,
-        discovered,
+        observed: Observations {
+            discovered,
+            ..Observations::default()
+        },
         findings,
         raw: SubdomainsRaw {
             domain,

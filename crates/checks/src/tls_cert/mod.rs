@@ -42,6 +42,8 @@ use rules::{ChainTrust, Observed};
 use s4e_egress::http;
 
 use crate::{CheckContext, CheckError, CheckOutput, Target};
+use s4e_types::inventory::{Observations, ObservedCertificate};
+use sha2::{Digest, Sha256};
 
 pub use rules::EXPIRY_WARNING_DAYS;
 // Shared with the protocol check, which connects to targets given the same way.
@@ -181,9 +183,19 @@ pub async fn run(
     });
     tracing::debug!(host = %host_text, %address, findings = findings.len(), "tls_cert: checked");
     let discovered = names_in(&leaf.summary.dns_names, &host_text);
+    let certificate = seen.chain.first().map(|der| ObservedCertificate {
+        port,
+        sha256: hex::encode(Sha256::digest(der)),
+        subject: leaf.summary.subject.clone(),
+        issuer: leaf.summary.issuer.clone(),
+        not_after: leaf.summary.not_after.clone(),
+    });
     Ok(CheckOutput {
-        services: None,
-        discovered,
+        observed: Observations {
+            discovered,
+            certificate,
+            ..Observations::default()
+        },
         findings,
         raw: TlsCertRaw {
             host: host_text,

@@ -45,6 +45,7 @@ use hello::{SSL3, TLS10, TLS11, TLS12, TLS13, version_name};
 use probe::Answer;
 use reply::Reply;
 pub use rules::WeakSuite;
+use s4e_types::inventory::Observations;
 pub use suites::Weakness;
 
 /// Narrowing a weak family down stops after naming this many accepted suites: the finding
@@ -178,8 +179,7 @@ pub async fn run(
         "tls_protocols: checked"
     );
     Ok(CheckOutput {
-        services: None,
-        discovered: Vec::new(),
+        observed: Observations::default(),
         findings,
         raw: TlsProtocolsRaw {
             host: host_text,

@@ -34,6 +34,7 @@ async fn discover(
 /// The names found by `source`, sorted.
 fn found(output: &CheckOutput<SubdomainsRaw>, source: DiscoverySource) -> Vec<String> {
     let mut names: Vec<String> = output
+        .observed
         .discovered
         .iter()
         .filter(|name| name.source == source)
@@ -110,6 +111,7 @@ async fn wordlist_names_are_found_and_others_are_not() {
     );
     // The CNAME is followed: the alias is found with its target's address.
     let shop = output
+        .observed
         .discovered
         .iter()
         .find(|name| name.name == "shop.known.test")

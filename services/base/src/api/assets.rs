@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use s4e_runtime::extract::{ApiPath, ApiQuery};
 use s4e_runtime::{ApiError, ApiJson};
 use s4e_types::api::{List, Page, RecordVerification};
-use s4e_types::inventory::{AssetService, ServiceQuery};
+use s4e_types::inventory::{AssetService, AssetTechnology, ServiceQuery, TechnologyQuery};
 use s4e_types::surface::{SurfaceDiff, SurfaceDiffQuery, SurfacePage, SurfaceQuery};
 use s4e_types::{
     Asset, AssetId, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult, ImportRow,
@@ -145,6 +145,16 @@ pub async fn services(
 ) -> Result<Json<Page<AssetService>>, ApiError> {
     let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
     let (items, next_cursor) = db::services::list(&pool, org_id, &query, limit).await?;
+    Ok(Json(Page { items, next_cursor }))
+}
+
+pub async fn technologies(
+    State(pool): State<PgPool>,
+    ApiPath(org_id): ApiPath<OrgId>,
+    ApiQuery(query): ApiQuery<TechnologyQuery>,
+) -> Result<Json<Page<AssetTechnology>>, ApiError> {
+    let limit = s4e_types::api::page_size(query.limit).map_err(ApiError::bad_request)?;
+    let (items, next_cursor) = db::technologies::list(&pool, org_id, &query, limit).await?;
     Ok(Json(Page { items, next_cursor }))
 }
 

@@ -59,6 +59,7 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         .at(routes::ARCHIVE_ASSET, assets::archive)
         .at(routes::SET_ASSET_TAGS, assets::set_tags)
         .at(routes::SERVICES, assets::services)
+        .at(routes::TECHNOLOGIES, assets::technologies)
         .at(routes::CANDIDATES, candidates::list)
         .at(routes::APPROVE_CANDIDATE, candidates::approve)
         .at(routes::DISMISS_CANDIDATE, candidates::dismiss)

@@ -17,6 +17,7 @@ pub mod scan_settings;
 pub mod schedules;
 pub mod services;
 pub mod surface;
+pub mod technologies;
 pub mod users;
 pub mod webhooks;
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use s4e_types::api::{FinishJob, JobFinished, NewScanRun, ScanRunWithJobs};
 use s4e_types::envelope::FindingCreated;
+use s4e_types::inventory::Observations;
 use s4e_types::{
     AssetId, CheckKind, FindingId, JobId, JobStatus, OrgId, RuleId, RunId, RunPage, RunQuery,
     RunStatus, ScanJob, ScanRun, Severity,
@@ -475,22 +476,12 @@ pub async fn finish_job(
         &report.findings,
     )
     .await?;
-    if let Some(observed) = &report.services {
-        super::services::record(
-            &mut tx,
-            org_id,
-            AssetId(job.asset_id),
-            RunId(job.run_id),
-            observed,
-        )
-        .await?;
-    }
-    super::candidates::record(
+    record_observations(
         &mut tx,
         org_id,
         AssetId(job.asset_id),
         RunId(job.run_id),
-        &report.discovered,
+        &report.observed,
     )
     .await?;
     let error = report.error.as_deref().map(|e| truncate(e, 2_000));
@@ -563,6 +554,25 @@ pub async fn finish_job(
         applied: true,
         created_findings,
     })
+}
+
+/// What the job saw for the inventory, each part in its own table.
+async fn record_observations(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: OrgId,
+    asset_id: AssetId,
+    run_id: RunId,
+    observed: &Observations,
+) -> Result<(), DbError> {
+    if let Some(services) = &observed.services {
+        super::services::record(tx, org_id, asset_id, run_id, services).await?;
+    }
+    super::candidates::record(tx, org_id, asset_id, run_id, &observed.discovered).await?;
+    super::technologies::record(tx, org_id, asset_id, run_id, &observed.technologies).await?;
+    if let Some(certificate) = &observed.certificate {
+        super::technologies::record_certificate(tx, org_id, asset_id, run_id, certificate).await?;
+    }
+    Ok(())
 }
 
 /// The findings the job's report created, as their `finding.created` events carry them.

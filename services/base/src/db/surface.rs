@@ -136,11 +136,12 @@ pub async fn diff_between(
         .into_iter()
         .map(SurfaceChange::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    let (added, removed) = diff(changes);
+    let net = diff(changes);
     Ok(SurfaceDiff {
         from: query.from,
         to: query.to,
-        added,
-        removed,
+        added: net.added,
+        removed: net.removed,
+        changed: net.changed,
     })
 }

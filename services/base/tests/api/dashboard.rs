@@ -49,8 +49,7 @@ async fn the_dashboard_counts_one_organization_in_one_call() {
     };
     let report = FinishJob {
         status: JobStatus::Completed,
-        services: None,
-        discovered: Vec::new(),
+        observed: Default::default(),
         error: None,
         raw_output_id: None,
         findings: vec![draft("missing_csp"), draft("missing_referrer_policy"), high],

@@ -333,8 +333,7 @@ async fn complete_rescans_fix_what_they_miss_reopen_what_returns_and_respect_dec
             first.jobs[0].id,
             &FinishJob {
                 status: JobStatus::Completed,
-                services: None,
-                discovered: Vec::new(),
+                observed: Default::default(),
                 error: None,
                 raw_output_id: None,
                 findings: vec![draft("wip")],

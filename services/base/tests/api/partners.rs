@@ -62,8 +62,7 @@ async fn partners_have_customers_and_only_their_own() {
         .unwrap();
     let report = FinishJob {
         status: JobStatus::Completed,
-        services: None,
-        discovered: Vec::new(),
+        observed: Default::default(),
         error: None,
         raw_output_id: None,
         findings: vec![draft("missing_csp"), draft("missing_referrer_policy")],

@@ -39,8 +39,7 @@ async fn job_reports_are_applied_once_and_findings_deduplicated() {
 
     let report = FinishJob {
         status: JobStatus::Completed,
-        services: None,
-        discovered: Vec::new(),
+        observed: Default::default(),
         error: None,
         raw_output_id: Some(job.id.to_string()),
         findings: vec![
@@ -152,8 +151,7 @@ async fn a_run_whose_jobs_all_fail_fails_with_the_reason() {
             run.jobs[0].id,
             &FinishJob {
                 status: JobStatus::Failed,
-                services: None,
-                discovered: Vec::new(),
+                observed: Default::default(),
                 error: Some("target unreachable: connection refused".into()),
                 raw_output_id: None,
                 findings: vec![],
@@ -242,8 +240,7 @@ async fn a_cancelled_run_ends_with_its_unfinished_jobs_and_ignores_later_reports
     h.client.start_job(org.id, done).await.unwrap();
     let report = FinishJob {
         status: JobStatus::Completed,
-        services: None,
-        discovered: Vec::new(),
+        observed: Default::default(),
         error: None,
         raw_output_id: None,
         findings: vec![draft("missing_csp")],
@@ -259,8 +256,7 @@ async fn a_cancelled_run_ends_with_its_unfinished_jobs_and_ignores_later_reports
     );
     let cancelling = FinishJob {
         status: JobStatus::Cancelled,
-        services: None,
-        discovered: Vec::new(),
+        observed: Default::default(),
         error: None,
         raw_output_id: None,
         findings: Vec::new(),

@@ -144,16 +144,14 @@ pub async fn scan(
         let report = match outcome {
             Some(findings) => FinishJob {
                 status: JobStatus::Completed,
-                services: None,
-                discovered: Vec::new(),
+                observed: Default::default(),
                 error: None,
                 raw_output_id: None,
                 findings,
             },
             None => FinishJob {
                 status: JobStatus::Failed,
-                services: None,
-                discovered: Vec::new(),
+                observed: Default::default(),
                 error: Some("target unreachable".into()),
                 raw_output_id: None,
                 findings: vec![],

@@ -6,8 +6,11 @@ use axum::{Extension, Json};
 use s4e_egress::OwnServices;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
+use s4e_types::api::PageQuery;
 use s4e_types::api::{ErrorBody, Page, Verification, VerificationOutcome, VerifyAsset};
-use s4e_types::inventory::{AssetService, AssetServiceQuery, ServiceQuery};
+use s4e_types::inventory::{
+    AssetService, AssetServiceQuery, AssetTechnology, ServiceQuery, TechnologyQuery,
+};
 use s4e_types::{
     Asset, AssetId, AssetKind, AssetListQuery, AssetTags, BulkAssetTags, BulkAssetTagsResult,
     NewAsset, UpdateAsset,
@@ -153,6 +156,63 @@ pub async fn services(
     let query = query.for_asset(asset_id);
     Ok(Json(
         state.base.list_services(principal.org_id, &query).await?,
+    ))
+}
+
+/// What the checks identified on an asset (assets:read)
+///
+/// Server software, languages, frameworks, CMS and JavaScript libraries its responses gave
+/// away, one entry per technology: the version last seen where it showed, the evidence, first
+/// and last seen. Oldest first, in pages of `limit` continuing with `after`.
+#[utoipa::path(get, path = "/api/v1/assets/{asset_id}/technologies", operation_id = "listAssetTechnologies", tag = "assets",
+    params(("asset_id" = AssetId, Path), PageQuery),
+    responses((status = 200, description = "The asset's technologies", body = Page<AssetTechnology>)))]
+pub async fn technologies(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(asset_id): ApiPath<AssetId>,
+    PublicQuery(page): PublicQuery<PageQuery>,
+) -> Result<Json<Page<AssetTechnology>>, ApiError> {
+    principal.require(Resource::Assets, Access::Read)?;
+    principal.require_asset(asset_id, "asset")?;
+    // Unknown and other organizations' assets answer 404, not an empty list.
+    state.base.get_asset(principal.org_id, asset_id).await?;
+    let query = TechnologyQuery {
+        asset_id: Some(asset_id),
+        after: page.after,
+        limit: page.limit,
+        ..TechnologyQuery::default()
+    };
+    Ok(Json(
+        state
+            .base
+            .list_technologies(principal.org_id, &query)
+            .await?,
+    ))
+}
+
+/// Every technology identified on the organization's assets (assets:read)
+///
+/// Filtered by `asset_id`, `name` (any case, e.g. `nginx`) and `category`: which assets run
+/// what. A user limited to assigned assets names one of them.
+#[utoipa::path(get, path = "/api/v1/technologies", operation_id = "listTechnologies", tag = "assets",
+    params(TechnologyQuery),
+    responses((status = 200, description = "The technologies", body = Page<AssetTechnology>)))]
+pub async fn all_technologies(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    PublicQuery(query): PublicQuery<TechnologyQuery>,
+) -> Result<Json<Page<AssetTechnology>>, ApiError> {
+    principal.require(Resource::Assets, Access::Read)?;
+    match query.asset_id {
+        Some(asset_id) => principal.require_asset(asset_id, "asset")?,
+        None => principal.require_unlimited("listing every technology")?,
+    }
+    Ok(Json(
+        state
+            .base
+            .list_technologies(principal.org_id, &query)
+            .await?,
     ))
 }
 

@@ -55,6 +55,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         accounts::disable_totp,
         assets::list, assets::create, assets::get, assets::update, assets::archive, assets::verify,
         assets::set_tags, assets::bulk_tags, assets::services, assets::all_services,
+        assets::technologies, assets::all_technologies,
         asset_import::import, asset_import::export, surface::timeline, surface::changes,
         surface::diff, candidates::list, candidates::approve, candidates::dismiss,
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,

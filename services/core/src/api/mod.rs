@@ -84,6 +84,11 @@ pub fn endpoints() -> Declare {
         .read("/api/v1/assets/{asset_id}", assets::get)
         .read("/api/v1/assets/{asset_id}/services", assets::services)
         .read("/api/v1/services", assets::all_services)
+        .read(
+            "/api/v1/assets/{asset_id}/technologies",
+            assets::technologies,
+        )
+        .read("/api/v1/technologies", assets::all_technologies)
         .read("/api/v1/candidates", candidates::list)
         .change(
             POST,

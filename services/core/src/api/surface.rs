@@ -1,5 +1,6 @@
 //! How the attack surface changed: the organization's and an asset's timeline (assets added
-//! and archived, services that appeared and went), and the difference between two dates.
+//! and archived, services that appeared and went, technologies identified or changing version,
+//! certificates replaced), and the difference between two dates.
 
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -37,8 +38,9 @@ pub async fn changes(
 
 /// An asset's timeline (assets:read)
 ///
-/// Its registration and archiving and its services' comings and goings, newest first, in
-/// pages as `GET /api/v1/surface/changes`.
+/// Its registration and archiving, its services' comings and goings, its technologies
+/// appearing or changing version and its certificates replaced, newest first, in pages as
+/// `GET /api/v1/surface/changes`.
 #[utoipa::path(get, path = "/api/v1/assets/{asset_id}/timeline", operation_id = "getAssetTimeline", tag = "assets",
     params(("asset_id" = AssetId, Path), SurfaceQuery),
     responses((status = 200, description = "A page of the asset's changes", body = SurfacePage)))]
@@ -63,9 +65,11 @@ pub async fn timeline(
 
 /// How the surface changed between two dates (assets:read)
 ///
-/// What is there at `to` that was not at `from` (`added`: assets registered, services that
-/// appeared) and the reverse (`removed`), each with its last change; what came and went in
-/// between is in neither. At most 100,000 changes between the dates.
+/// What is there at `to` that was not at `from` (`added`: assets registered, services and
+/// technologies that appeared) and the reverse (`removed`), each with its last change; what is
+/// there at both dates but changed (`changed`: a technology's version, a port's certificate),
+/// with its last change; what came and went in between is in none. At most 100,000 changes
+/// between the dates.
 #[utoipa::path(get, path = "/api/v1/surface/diff", operation_id = "getSurfaceDiff", tag = "assets",
     params(SurfaceDiffQuery),
     responses((status = 200, description = "The difference", body = SurfaceDiff)))]
