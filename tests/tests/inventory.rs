@@ -17,7 +17,12 @@ const SSH: &[u8] = b"SSH-2.0-OpenSSH_9.6\r\n";
 
 /// A TCP service on `port` (0: any) greeting every connection with `banner`, until aborted.
 async fn service(port: u16, banner: &'static [u8]) -> (u16, JoinHandle<()>) {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    service_on("127.0.0.1", port, banner).await
+}
+
+/// [`service`] on another loopback address.
+async fn service_on(ip: &str, port: u16, banner: &'static [u8]) -> (u16, JoinHandle<()>) {
+    let listener = TcpListener::bind((ip, port)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         loop {
@@ -584,5 +589,160 @@ async fn technologies_and_certificates_are_kept_and_their_changes_are_on_the_tim
             .is_some_and(|subject| !subject.is_empty())
     );
     tls.abort();
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn address_ranges_are_limited_proven_and_scanned_host_by_host() {
+    let fleet = Fleet::start().await.unwrap();
+    let create = |value: &str| {
+        fleet
+            .request(Method::POST, "/assets")
+            .json(&json!({"kind": "cidr", "value": value}))
+            .send()
+    };
+
+    // The organization's limit (256 hosts by default): a /24 (254) fits, a /23 (510) does not.
+    let refused = create("127.64.8.0/23").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let error: Value = refused.json().await.unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("510 hosts") && message.contains("256"),
+        "{message}"
+    );
+    let sloppy = create("127.64.8.9/24").await.unwrap();
+    assert_eq!(sloppy.status(), StatusCode::BAD_REQUEST);
+    let error: Value = sloppy.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.64.8.0/24"),
+        "{error}"
+    );
+    assert_eq!(
+        create("127.64.8.0/24").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let report = fleet
+        .request(Method::POST, "/assets/import")
+        .json(&json!({"csv": "kind,value\ncidr,127.64.16.0/22\ncidr,127.64.20.0/28\n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    let report: Value = report.json().await.unwrap();
+    assert_eq!(report["rows"][0]["outcome"], "refused", "{report}");
+    assert!(
+        report["rows"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1022 hosts")
+    );
+    assert_eq!(report["rows"][1]["outcome"], "created", "{report}");
+
+    // Proven by the operator's word (the fleet vouches for 127.64.0.0/16) or at the reverse
+    // zone; neither for a range outside both.
+    let verify = |asset: String, method: &'static str| {
+        let request = fleet
+            .request(Method::POST, &format!("/assets/{asset}/verify"))
+            .json(&json!({"method": method}))
+            .send();
+        async move {
+            let response = request.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let operated = fleet.create_asset("cidr", "127.64.2.0/28").await.unwrap();
+    let outcome = verify(operated, "operator").await;
+    assert_eq!(outcome["verified"], true, "{outcome}");
+    assert_eq!(outcome["asset"]["verification_method"], "operator");
+    let elsewhere = fleet.create_asset("cidr", "10.9.9.0/24").await.unwrap();
+    assert_eq!(
+        verify(elsewhere.clone(), "operator").await["verified"],
+        false
+    );
+    let delegated = fleet.create_asset("cidr", "10.9.9.0/26").await.unwrap();
+    let token = fleet.get_json(&format!("/assets/{delegated}")).await["verification_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fleet.dns.add(
+        "9.9.10.in-addr.arpa",
+        s4e_test_dns::Rec::txt(&format!("s4e-verification={token}")),
+    );
+    let outcome = verify(delegated, "dns_txt").await;
+    assert_eq!(outcome["verified"], true, "{outcome}");
+    assert_eq!(outcome["asset"]["verification_method"], "dns_txt");
+    // A range has no site: the web methods do not apply.
+    let response = fleet
+        .request(Method::POST, &format!("/assets/{elsewhere}/verify"))
+        .json(&json!({"method": "http_file"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // A port scan of 127.64.5.0/30 is a job per host (.1 and .2), each host's services its own.
+    let (port, first) = service_on("127.64.5.1", 0, SSH).await;
+    let (_, second) = service_on("127.64.5.2", port, SSH).await;
+    let response = fleet
+        .request(Method::PUT, "/scan-settings")
+        .json(&json!({"port_scan": {"mode": "list", "ports": [port]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let range = fleet.create_asset("cidr", "127.64.5.0/30").await.unwrap();
+    let web = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": range, "checks": ["http_headers"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(web.status(), StatusCode::BAD_REQUEST);
+    let run = scan(&fleet, &range).await;
+    let view = fleet.get_json(&format!("/scans/{run}")).await;
+    assert_eq!(view["jobs_total"], 2, "{view}");
+    let hosts_of = |page: &Value| {
+        let mut hosts: Vec<(String, u64)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["host"].as_str().unwrap().to_string(),
+                    s["port"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        hosts.sort();
+        hosts
+    };
+    let services = fleet.get_json(&format!("/assets/{range}/services")).await;
+    assert_eq!(
+        hosts_of(&services),
+        [
+            ("127.64.5.1".to_string(), u64::from(port)),
+            ("127.64.5.2".to_string(), u64::from(port))
+        ]
+    );
+    // One host closes its port: its service is gone, the other's stays.
+    second.abort();
+    let _ = second.await;
+    scan(&fleet, &range).await;
+    let services = fleet.get_json(&format!("/assets/{range}/services")).await;
+    assert_eq!(
+        hosts_of(&services),
+        [("127.64.5.1".to_string(), u64::from(port))]
+    );
+    let gone = fleet
+        .get_json(&format!("/assets/{range}/timeline?kind=service_gone"))
+        .await;
+    assert_eq!(gone["items"].as_array().unwrap().len(), 1, "{gone}");
+    assert_eq!(gone["items"][0]["detail"]["host"], "127.64.5.2");
+    first.abort();
     fleet.stop().await.unwrap();
 }

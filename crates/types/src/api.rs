@@ -323,6 +323,8 @@ pub struct ProfileChecks {
     pub https_url: Vec<CheckKind>,
     pub domain: Vec<CheckKind>,
     pub ip: Vec<CheckKind>,
+    #[serde(default)]
+    pub cidr: Vec<CheckKind>,
 }
 
 /// One scan profile of the catalog.

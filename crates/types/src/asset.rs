@@ -11,6 +11,8 @@ pub enum AssetKind {
     Url,
     Domain,
     Ip,
+    /// A range of addresses (`192.0.2.0/24`): its network checks run on each host in it.
+    Cidr,
 }
 
 impl AssetKind {
@@ -19,6 +21,7 @@ impl AssetKind {
             AssetKind::Url => "url",
             AssetKind::Domain => "domain",
             AssetKind::Ip => "ip",
+            AssetKind::Cidr => "cidr",
         }
     }
 
@@ -27,9 +30,36 @@ impl AssetKind {
             "url" => Some(AssetKind::Url),
             "domain" => Some(AssetKind::Domain),
             "ip" => Some(AssetKind::Ip),
+            "cidr" => Some(AssetKind::Cidr),
             _ => None,
         }
     }
+}
+
+/// The default of how many addresses one range of an organization may hold (a /24 has 254
+/// hosts): a range is expanded into a job per host, so its size is a cost the operator sets.
+pub const DEFAULT_MAX_CIDR_HOSTS: i64 = 256;
+
+/// The hosts a range's network checks run on: every address but the network and broadcast
+/// addresses of an IPv4 range of /30 or wider. `None` when `value` is not a range.
+pub fn cidr_hosts(value: &str) -> Option<impl Iterator<Item = std::net::IpAddr>> {
+    let net: ipnet::IpNet = value.parse().ok()?;
+    Some(net.hosts())
+}
+
+/// How many hosts [`cidr_hosts`] gives, without listing them (an IPv6 range may hold more
+/// than anyone can list).
+pub fn cidr_host_count(value: &str) -> Option<u128> {
+    let net: ipnet::IpNet = value.parse().ok()?;
+    Some(match net {
+        ipnet::IpNet::V4(net) => {
+            let size = 1u128 << (32 - u32::from(net.prefix_len()));
+            if size > 2 { size - 2 } else { size }
+        }
+        ipnet::IpNet::V6(net) => 1u128
+            .checked_shl(128 - u32::from(net.prefix_len()))
+            .unwrap_or(u128::MAX),
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -172,8 +202,13 @@ pub enum VerificationMethod {
     HttpFile,
     /// The site's page has `<meta name="s4e-verification" content="TOKEN">`.
     MetaTag,
-    /// A TXT record `s4e-verification=TOKEN` at the domain.
+    /// A TXT record `s4e-verification=TOKEN` at the domain, or for a range at its reverse
+    /// zone (see [`reverse_zone`]).
     DnsTxt,
+    /// The deployment's operator vouches for the addresses: the IP or range lies inside one
+    /// the scan service is configured with (`S4E_OPERATOR_VERIFIED_RANGES`), for on-prem
+    /// deployments scanning their own networks.
+    Operator,
 }
 
 impl VerificationMethod {
@@ -181,6 +216,7 @@ impl VerificationMethod {
         VerificationMethod::HttpFile,
         VerificationMethod::MetaTag,
         VerificationMethod::DnsTxt,
+        VerificationMethod::Operator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -188,6 +224,7 @@ impl VerificationMethod {
             VerificationMethod::HttpFile => "http_file",
             VerificationMethod::MetaTag => "meta_tag",
             VerificationMethod::DnsTxt => "dns_txt",
+            VerificationMethod::Operator => "operator",
         }
     }
 
@@ -425,6 +462,7 @@ impl NewAsset {
                 .parse::<std::net::IpAddr>()
                 .map_err(|_| AssetError::InvalidValue("not an IP address".into()))?
                 .to_string(),
+            AssetKind::Cidr => normalize_cidr(value)?,
         };
         let owner = self
             .owner
@@ -463,6 +501,53 @@ fn normalize_url(value: &str) -> Result<String, AssetError> {
     }
     url.set_fragment(None);
     Ok(url.to_string())
+}
+
+/// The reverse DNS zone whose TXT record proves a range: the zone its holder is delegated.
+/// That is the zone of the range's network address at the first octet (IPv6: nibble)
+/// boundary at or below its prefix: `192.0.2.0/24` and `192.0.2.0/22` at
+/// `2.0.192.in-addr.arpa`, `198.51.0.0/16` at `51.198.in-addr.arpa`. A range smaller than
+/// a /24 is proven at its /24's zone (or by the operator).
+pub fn reverse_zone(value: &str) -> Option<String> {
+    let net: ipnet::IpNet = value.parse().ok()?;
+    Some(match net {
+        ipnet::IpNet::V4(net) => {
+            let octets = usize::from(net.prefix_len().div_ceil(8).clamp(1, 3));
+            let mut labels: Vec<String> = net.network().octets()[..octets]
+                .iter()
+                .map(u8::to_string)
+                .collect();
+            labels.reverse();
+            format!("{}.in-addr.arpa", labels.join("."))
+        }
+        ipnet::IpNet::V6(net) => {
+            let nibbles = usize::from(net.prefix_len().div_ceil(4).clamp(1, 31));
+            let mut labels: Vec<String> = net
+                .network()
+                .octets()
+                .iter()
+                .flat_map(|byte| [byte >> 4, byte & 0xf])
+                .take(nibbles)
+                .map(|nibble| format!("{nibble:x}"))
+                .collect();
+            labels.reverse();
+            format!("{}.ip6.arpa", labels.join("."))
+        }
+    })
+}
+
+/// `a.b.c.d/p` or `ipv6/p`, with no host bits set (a range is named by its network address).
+fn normalize_cidr(value: &str) -> Result<String, AssetError> {
+    let net: ipnet::IpNet = value.parse().map_err(|_| {
+        AssetError::InvalidValue("not an address range such as 192.0.2.0/24".into())
+    })?;
+    if net.trunc() != net {
+        return Err(AssetError::InvalidValue(format!(
+            "host bits are set: the range is {}",
+            net.trunc()
+        )));
+    }
+    Ok(net.to_string())
 }
 
 fn normalize_domain(value: &str) -> Result<String, AssetError> {
@@ -529,6 +614,58 @@ mod tests {
                 .normalized()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn ranges_are_checked_and_counted() {
+        let range = asset(AssetKind::Cidr, " 192.0.2.0/24 ")
+            .normalized()
+            .unwrap();
+        assert_eq!(range.value, "192.0.2.0/24");
+        let error = asset(AssetKind::Cidr, "192.0.2.7/24")
+            .normalized()
+            .unwrap_err();
+        assert!(error.to_string().contains("192.0.2.0/24"), "{error}");
+        assert!(asset(AssetKind::Cidr, "192.0.2.0").normalized().is_err());
+        assert!(asset(AssetKind::Cidr, "192.0.2.0/33").normalized().is_err());
+        assert_eq!(cidr_host_count("192.0.2.0/24"), Some(254));
+        assert_eq!(cidr_host_count("192.0.2.0/31"), Some(2));
+        assert_eq!(cidr_host_count("192.0.2.9/32"), Some(1));
+        assert_eq!(cidr_host_count("2001:db8::/120"), Some(256));
+        assert_eq!(cidr_host_count("::/0"), Some(u128::MAX));
+        let hosts: Vec<String> = cidr_hosts("192.0.2.0/30")
+            .unwrap()
+            .map(|ip| ip.to_string())
+            .collect();
+        assert_eq!(hosts, ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(cidr_hosts("192.0.2.0/24").unwrap().count(), 254);
+        assert_eq!(cidr_hosts("2001:db8::/120").unwrap().count(), 256);
+    }
+
+    #[test]
+    fn a_range_is_proven_at_its_reverse_zone() {
+        assert_eq!(
+            reverse_zone("192.0.2.0/24").unwrap(),
+            "2.0.192.in-addr.arpa"
+        );
+        assert_eq!(
+            reverse_zone("192.0.0.0/22").unwrap(),
+            "0.0.192.in-addr.arpa"
+        );
+        assert_eq!(
+            reverse_zone("192.0.2.64/26").unwrap(),
+            "2.0.192.in-addr.arpa"
+        );
+        assert_eq!(
+            reverse_zone("198.51.0.0/16").unwrap(),
+            "51.198.in-addr.arpa"
+        );
+        assert_eq!(reverse_zone("10.0.0.0/8").unwrap(), "10.in-addr.arpa");
+        assert_eq!(
+            reverse_zone("2001:db8::/32").unwrap(),
+            "8.b.d.0.1.0.0.2.ip6.arpa"
+        );
+        assert_eq!(reverse_zone("not a range"), None);
     }
 
     #[test]

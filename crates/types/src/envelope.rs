@@ -159,6 +159,9 @@ pub struct AssetCreated {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceChanged {
     pub asset_id: AssetId,
+    /// The host of a range the service is on; absent for every other asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub port: u16,
     pub transport: String,
     pub service: Option<String>,

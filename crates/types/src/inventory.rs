@@ -173,6 +173,8 @@ pub struct AssetService {
     pub id: uuid::Uuid,
     pub org_id: OrgId,
     pub asset_id: AssetId,
+    /// For a range: the host of it the service is on; absent for every other asset.
+    pub host: Option<String>,
     pub port: i32,
     /// `tcp` (the port scan connects over TCP).
     pub transport: String,

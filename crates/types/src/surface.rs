@@ -227,6 +227,12 @@ fn subject(change: &SurfaceChange) -> Option<String> {
             ))
         }
         SurfaceChangeKind::CertificateChanged => Some("certificate".into()),
+        // A range's services are told apart by their host.
+        SurfaceChangeKind::ServiceAppeared | SurfaceChangeKind::ServiceGone => {
+            change.detail["host"]
+                .as_str()
+                .map(|host| format!("host {host}"))
+        }
         _ => None,
     }
 }

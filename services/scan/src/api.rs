@@ -130,11 +130,16 @@ async fn start(
         profile: profile.to_string(),
         jobs: checks
             .iter()
-            .map(|check| NewScanJob {
-                check: *check,
-                target: catalog::target_for(*check, &asset),
-                // The organization's port choice travels with the job row the worker reads.
-                ports: (*check == CheckKind::Ports).then(|| settings.port_scan.clone()),
+            .flat_map(|check| {
+                catalog::targets_for(*check, &asset)
+                    .into_iter()
+                    .map(|target| NewScanJob {
+                        check: *check,
+                        target,
+                        // The organization's port choice travels with the job row the worker
+                        // reads.
+                        ports: (*check == CheckKind::Ports).then(|| settings.port_scan.clone()),
+                    })
             })
             .collect(),
     };

@@ -37,11 +37,16 @@ pub const DEFINITIONS: &[Definition] = &[
         executor: CheckKind::Ports,
         description: "TCP connect scan of the common ports (and a URL's own port) with service \
                       identification; exposed databases, brokers, admin services, \
-                      unauthenticated Redis and Docker APIs.",
+                      unauthenticated Redis and Docker APIs. On a range, a job per host.",
         max_severity: Severity::Critical,
-        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Domain,
+            AssetKind::Ip,
+            AssetKind::Cidr,
+        ],
         // A URL names one web application; scanning its whole host is asked for explicitly.
-        runs_by_default_on: &[AssetKind::Domain, AssetKind::Ip],
+        runs_by_default_on: &[AssetKind::Domain, AssetKind::Ip, AssetKind::Cidr],
     },
     Definition {
         key: CheckKind::TlsCertificate,
@@ -139,6 +144,15 @@ pub fn definition(kind: CheckKind) -> &'static Definition {
         .expect("every check kind has a definition")
 }
 
+/// What the checks of `kind` are pointed at for an asset, a job each: every host of a range
+/// for its network checks, else one target (see [`target_for`]).
+pub fn targets_for(kind: CheckKind, asset: &Asset) -> Vec<String> {
+    match (asset.kind, s4e_types::asset::cidr_hosts(&asset.value)) {
+        (AssetKind::Cidr, Some(hosts)) => hosts.map(|host| host.to_string()).collect(),
+        _ => vec![target_for(kind, asset)],
+    }
+}
+
 /// What a check is pointed at for an asset: the URL itself, or the site at a domain or IP.
 /// The web checks (headers, probes, exposure) all get the same URL.
 pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
@@ -148,6 +162,8 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
             AssetKind::Domain => format!("https://{}/", asset.value),
             AssetKind::Ip if asset.value.contains(':') => format!("http://[{}]/", asset.value),
             AssetKind::Ip => format!("http://{}/", asset.value),
+            // No web check applies to a range: its hosts are scanned one job each.
+            AssetKind::Cidr => asset.value.clone(),
         },
         // These take a host, an IP or a URL (its host and port) as they are.
         CheckKind::Ports | CheckKind::TlsCertificate | CheckKind::TlsProtocols => {
@@ -375,6 +391,7 @@ fn profile_checks(profile: &Profile) -> ProfileChecks {
         https_url: for_asset(AssetKind::Url, "https://example.com/"),
         domain: for_asset(AssetKind::Domain, "example.com"),
         ip: for_asset(AssetKind::Ip, "192.0.2.1"),
+        cidr: for_asset(AssetKind::Cidr, "192.0.2.0/24"),
     }
 }
 

@@ -35,4 +35,16 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=120)
     )]
     pub verification_timeout_seconds: u64,
+
+    /// Address ranges the operator vouches for, comma-separated (`10.0.0.0/8,192.0.2.0/24`):
+    /// an IP or range asset inside one is proven by the `operator` method. For on-prem
+    /// deployments scanning their own networks; empty by default.
+    #[arg(
+        long,
+        env = "S4E_OPERATOR_VERIFIED_RANGES",
+        value_name = "S4E_OPERATOR_VERIFIED_RANGES",
+        value_delimiter = ',',
+        num_args = 0..
+    )]
+    pub operator_verified_ranges: Vec<ipnet::IpNet>,
 }

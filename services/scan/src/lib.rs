@@ -88,6 +88,7 @@ async fn run(
             dns: s4e_egress::dns::DnsClient::new(&config.egress.dns_servers)
                 .inspect_err(|error| tracing::warn!(%error, "dns verification unavailable"))
                 .ok(),
+            operator_ranges: config.operator_verified_ranges.clone(),
         },
         require_ownership: config.require_ownership_verification,
     };

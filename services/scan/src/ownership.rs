@@ -3,8 +3,16 @@
 //! domain of the same organization (`shop.example.com` and `https://example.com/cart` under
 //! `example.com`). An unverified asset gets one passive check at most: what anyone's browser
 //! would see anyway.
+//!
+//! A range (CIDR) is proven by a TXT record at its reverse zone, which only the range's holder
+//! is delegated (`s4e_types::asset::reverse_zone`), or by the operator: an on-prem deployment
+//! configures the ranges it vouches for (`S4E_OPERATOR_VERIFIED_RANGES`), and an IP or range
+//! inside one of them is proven by the `operator` method.
 
+use std::net::IpAddr;
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use s4e_egress::dns::DnsClient;
 use s4e_egress::ownership::{self, Proof};
@@ -23,6 +31,15 @@ fn host(asset: &Asset) -> Option<String> {
             .ok()?
             .host_str()
             .map(|host| host.trim_matches(['[', ']']).to_ascii_lowercase()),
+        AssetKind::Cidr => None,
+    }
+}
+
+/// The name whose TXT record proves the asset: its host name, or a range's reverse zone.
+fn txt_name(asset: &Asset) -> Option<String> {
+    match asset.kind {
+        AssetKind::Cidr => s4e_types::asset::reverse_zone(&asset.value),
+        _ => host(asset),
     }
 }
 
@@ -40,18 +57,19 @@ pub fn allowed_unverified(checks: &[CheckKind]) -> bool {
     matches!(checks, [one] if PASSIVE_CHECKS.contains(one))
 }
 
-/// The methods that apply to an asset: the web ones where there is a site, DNS for names.
+/// The methods that apply to an asset: the web ones where there is a site, DNS for names and
+/// ranges, the operator's word for addresses.
 fn applicable(asset: &Asset) -> Vec<VerificationMethod> {
-    let mut methods = vec![VerificationMethod::HttpFile, VerificationMethod::MetaTag];
-    let named = match asset.kind {
-        AssetKind::Domain => true,
-        AssetKind::Url => host(asset).is_some_and(|h| h.parse::<std::net::IpAddr>().is_err()),
-        AssetKind::Ip => false,
-    };
-    if named {
-        methods.push(VerificationMethod::DnsTxt);
+    use VerificationMethod::{DnsTxt, HttpFile, MetaTag, Operator};
+    match asset.kind {
+        AssetKind::Domain => vec![HttpFile, MetaTag, DnsTxt],
+        AssetKind::Url if host(asset).is_some_and(|h| h.parse::<IpAddr>().is_err()) => {
+            vec![HttpFile, MetaTag, DnsTxt]
+        }
+        AssetKind::Url => vec![HttpFile, MetaTag],
+        AssetKind::Ip => vec![HttpFile, MetaTag, Operator],
+        AssetKind::Cidr => vec![DnsTxt, Operator],
     }
-    methods
 }
 
 /// The sites the web methods look at: the URL itself, or the domain's or IP's site over
@@ -71,6 +89,7 @@ fn sites(asset: &Asset) -> Vec<String> {
             format!("https://{}/", asset.value),
             format!("http://{}/", asset.value),
         ],
+        AssetKind::Cidr => Vec::new(),
     }
 }
 
@@ -80,6 +99,8 @@ pub struct Verifier {
     pub egress: EgressPolicy,
     pub timeout: Duration,
     pub dns: Option<DnsClient>,
+    /// The ranges the operator vouches for (`S4E_OPERATOR_VERIFIED_RANGES`).
+    pub operator_ranges: Vec<IpNet>,
 }
 
 impl Verifier {
@@ -108,6 +129,7 @@ impl Verifier {
                     self.web(asset, method).await
                 }
                 VerificationMethod::DnsTxt => self.dns_txt(asset).await,
+                VerificationMethod::Operator => (self.operator(asset), true),
             };
             attempts.push(VerificationAttempt {
                 method,
@@ -119,7 +141,33 @@ impl Verifier {
         Ok(attempts)
     }
 
-    /// A TXT record `s4e-verification=<token>` at the asset's name.
+    /// Whether the asset's addresses lie inside a range the operator vouches for.
+    fn operator(&self, asset: &Asset) -> Proof {
+        let addresses: Option<IpNet> = match asset.kind {
+            AssetKind::Ip => asset.value.parse::<IpAddr>().ok().map(IpNet::from),
+            AssetKind::Cidr => asset.value.parse().ok(),
+            _ => None,
+        };
+        let within = addresses.and_then(|addresses| {
+            self.operator_ranges
+                .iter()
+                .find(|range| range.contains(&addresses))
+        });
+        match within {
+            Some(range) => Proof {
+                proven: true,
+                detail: format!("inside {range}, which the operator vouches for"),
+            },
+            None => Proof {
+                proven: false,
+                detail: "not inside a range the operator vouches for \
+                         (S4E_OPERATOR_VERIFIED_RANGES)"
+                    .into(),
+            },
+        }
+    }
+
+    /// A TXT record `s4e-verification=<token>` at the asset's name (a range's reverse zone).
     /// With whether the name answered.
     async fn dns_txt(&self, asset: &Asset) -> (Proof, bool) {
         let Some(dns) = &self.dns else {
@@ -129,7 +177,7 @@ impl Verifier {
             };
             return (proof, false);
         };
-        let Some(name) = host(asset) else {
+        let Some(name) = txt_name(asset) else {
             let proof = Proof {
                 proven: false,
                 detail: "the asset has no host name".into(),
@@ -282,7 +330,15 @@ mod tests {
         );
         assert_eq!(
             applicable(&asset(AssetKind::Ip, "192.0.2.1")),
-            [HttpFile, MetaTag]
+            [HttpFile, MetaTag, Operator]
+        );
+        assert_eq!(
+            applicable(&asset(AssetKind::Cidr, "192.0.2.0/24")),
+            [DnsTxt, Operator]
+        );
+        assert_eq!(
+            txt_name(&asset(AssetKind::Cidr, "192.0.2.0/24")).unwrap(),
+            "2.0.192.in-addr.arpa"
         );
     }
 }

@@ -75,6 +75,12 @@ pub async fn create(
     let asset = asset
         .normalized()
         .map_err(|error| DbError::Invalid(error.to_string()))?;
+    if asset.kind == AssetKind::Cidr {
+        let limit = max_cidr_hosts(conn, org_id).await?;
+        if let Some(reason) = range_too_large(&asset, limit) {
+            return Err(DbError::Invalid(reason));
+        }
+    }
     let row = sqlx::query_as::<_, AssetRow>(concat!(
         "INSERT INTO assets (id, org_id, kind, value, name, tags, criticality, owner)
          SELECT $1, o.id, $3, $4, $5, $6, $7, $8 FROM organizations o WHERE o.id = $2
@@ -105,6 +111,30 @@ pub async fn create(
     super::outbox::record(conn, org_id, &created, &[]).await?;
     added_to_surface(conn, org_id, &asset).await?;
     Ok(asset)
+}
+
+/// How many hosts one range of the organization may hold.
+async fn max_cidr_hosts(conn: &mut PgConnection, org_id: OrgId) -> Result<i64, DbError> {
+    let limit: Option<(i64,)> =
+        sqlx::query_as("SELECT max_cidr_hosts FROM organizations WHERE id = $1")
+            .bind(org_id.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+    limit
+        .map(|(limit,)| limit)
+        .ok_or(DbError::NotFound("organization"))
+}
+
+/// Why a range is refused for its size: it holds more hosts than `limit`.
+fn range_too_large(asset: &NewAsset, limit: i64) -> Option<String> {
+    let hosts = s4e_types::asset::cidr_host_count(&asset.value)?;
+    (hosts > u128::try_from(limit).unwrap_or(0)).then(|| {
+        format!(
+            "value: {} holds {hosts} hosts, more than the {limit} this organization may scan \
+             in one range (a job per host); split it, or ask the operator to raise the limit",
+            asset.value
+        )
+    })
 }
 
 async fn added_to_surface(
@@ -162,6 +192,17 @@ pub async fn import(
         }
     }
     let mut tx = conn.begin().await?;
+    if valid.iter().any(|(_, asset)| asset.kind == AssetKind::Cidr) {
+        let limit = max_cidr_hosts(&mut tx, org_id).await?;
+        valid.retain(|(index, asset)| match range_too_large(asset, limit) {
+            Some(reason) => {
+                rows[*index].outcome = ImportOutcome::Refused;
+                rows[*index].reason = Some(reason);
+                false
+            }
+            None => true,
+        });
+    }
     let ids: Vec<Uuid> = valid.iter().map(|_| AssetId::new().0).collect();
     let kinds: Vec<&str> = valid.iter().map(|(_, a)| a.kind.as_str()).collect();
     let values: Vec<&str> = valid.iter().map(|(_, a)| a.value.as_str()).collect();

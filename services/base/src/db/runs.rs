@@ -479,7 +479,7 @@ pub async fn finish_job(
     record_observations(
         &mut tx,
         org_id,
-        AssetId(job.asset_id),
+        (AssetId(job.asset_id), &job.target),
         RunId(job.run_id),
         &report.observed,
     )
@@ -556,16 +556,27 @@ pub async fn finish_job(
     })
 }
 
-/// What the job saw for the inventory, each part in its own table.
+/// What the job (of the asset, aimed at the target) saw for the inventory, each part in its
+/// own table.
 async fn record_observations(
     tx: &mut Transaction<'_, Postgres>,
     org_id: OrgId,
-    asset_id: AssetId,
+    (asset_id, target): (AssetId, &str),
     run_id: RunId,
     observed: &Observations,
 ) -> Result<(), DbError> {
     if let Some(services) = &observed.services {
-        super::services::record(tx, org_id, asset_id, run_id, services).await?;
+        // A range's jobs each scan one host of it; any other asset's scans have one host.
+        let (kind,): (String,) = sqlx::query_as("SELECT kind FROM assets WHERE id = $1")
+            .bind(asset_id.0)
+            .fetch_one(&mut **tx)
+            .await?;
+        let host = if kind == s4e_types::AssetKind::Cidr.as_str() {
+            target
+        } else {
+            ""
+        };
+        super::services::record(tx, org_id, asset_id, host, run_id, services).await?;
     }
     super::candidates::record(tx, org_id, asset_id, run_id, &observed.discovered).await?;
     super::technologies::record(tx, org_id, asset_id, run_id, &observed.technologies).await?;

@@ -21,6 +21,7 @@ struct ServiceRow {
     id: Uuid,
     org_id: Uuid,
     asset_id: Uuid,
+    host: String,
     port: i32,
     transport: String,
     service: Option<String>,
@@ -43,7 +44,7 @@ struct PresentRow {
     tls: bool,
 }
 
-const COLUMNS: &str = "id, org_id, asset_id, port, transport, service, product, version, tls, \
+const COLUMNS: &str = "id, org_id, asset_id, host, port, transport, service, product, version, tls, \
                        first_seen, last_seen, gone_at, last_run_id";
 
 impl From<ServiceRow> for AssetService {
@@ -52,6 +53,7 @@ impl From<ServiceRow> for AssetService {
             id: row.id,
             org_id: OrgId(row.org_id),
             asset_id: AssetId(row.asset_id),
+            host: Some(row.host).filter(|host| !host.is_empty()),
             port: row.port,
             transport: row.transport,
             service: row.service,
@@ -66,9 +68,16 @@ impl From<ServiceRow> for AssetService {
     }
 }
 
-fn changed(asset_id: AssetId, run_id: RunId, port: u16, seen: &ObservedService) -> ServiceChanged {
+fn changed(
+    asset_id: AssetId,
+    host: &str,
+    run_id: RunId,
+    port: u16,
+    seen: &ObservedService,
+) -> ServiceChanged {
     ServiceChanged {
         asset_id,
+        host: Some(host.to_string()).filter(|host| !host.is_empty()),
         port,
         transport: TRANSPORT.into(),
         service: seen.service.clone(),
@@ -79,13 +88,14 @@ fn changed(asset_id: AssetId, run_id: RunId, port: u16, seen: &ObservedService) 
     }
 }
 
-/// Records what the port scan of `run_id` saw of `asset_id`: the services present now
-/// (`service.appeared` for those that were not), and the ones on scanned ports that are
-/// closed now (`service.gone`).
+/// Records what the port scan of `run_id` saw of `asset_id` (of its `host` for a range, else
+/// `""`): the services present now (`service.appeared` for those that were not), and the
+/// ones on scanned ports that are closed now (`service.gone`).
 pub async fn record(
     tx: &mut Transaction<'_, Postgres>,
     org_id: OrgId,
     asset_id: AssetId,
+    host: &str,
     run_id: RunId,
     observed: &ObservedServices,
 ) -> Result<(), DbError> {
@@ -100,12 +110,14 @@ pub async fn record(
     // The asset's services present before this scan, locked against a concurrent report.
     let present: Vec<PresentRow> = sqlx::query_as(
         "SELECT port, service, product, version, tls FROM asset_services
-         WHERE org_id = $1 AND asset_id = $2 AND transport = $3 AND gone_at IS NULL
+         WHERE org_id = $1 AND asset_id = $2 AND transport = $3 AND host = $4
+           AND gone_at IS NULL
          ORDER BY port FOR UPDATE",
     )
     .bind(org_id.0)
     .bind(asset_id.0)
     .bind(TRANSPORT)
+    .bind(host)
     .fetch_all(&mut **tx)
     .await?;
     let present_ports: HashSet<u16> = present
@@ -120,9 +132,9 @@ pub async fn record(
     for (port, service) in &seen {
         sqlx::query(
             "INSERT INTO asset_services (id, org_id, asset_id, port, transport, service, product,
-                                         version, tls, last_run_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (asset_id, port, transport) DO UPDATE SET
+                                         version, tls, last_run_id, host)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (asset_id, host, port, transport) DO UPDATE SET
                 service = coalesce(EXCLUDED.service, asset_services.service),
                 product = coalesce(EXCLUDED.product, asset_services.product),
                 version = coalesce(EXCLUDED.version, asset_services.version),
@@ -139,11 +151,12 @@ pub async fn record(
         .bind(&service.version)
         .bind(service.tls)
         .bind(run_id.0)
+        .bind(host)
         .execute(&mut **tx)
         .await?;
         if !present_ports.contains(port) {
             events.push(Message::ServiceAppeared(changed(
-                asset_id, run_id, *port, service,
+                asset_id, host, run_id, *port, service,
             )));
         }
     }
@@ -157,13 +170,14 @@ pub async fn record(
         }
         sqlx::query(
             "UPDATE asset_services SET gone_at = now(), last_run_id = $5
-             WHERE org_id = $1 AND asset_id = $2 AND port = $3 AND transport = $4",
+             WHERE org_id = $1 AND asset_id = $2 AND port = $3 AND transport = $4 AND host = $6",
         )
         .bind(org_id.0)
         .bind(asset_id.0)
         .bind(i32::from(port))
         .bind(TRANSPORT)
         .bind(run_id.0)
+        .bind(host)
         .execute(&mut **tx)
         .await?;
         let was = ObservedService {
@@ -173,7 +187,9 @@ pub async fn record(
             version: row.version,
             tls: row.tls,
         };
-        events.push(Message::ServiceGone(changed(asset_id, run_id, port, &was)));
+        events.push(Message::ServiceGone(changed(
+            asset_id, host, run_id, port, &was,
+        )));
     }
     if !events.is_empty() {
         tracing::info!(%org_id, %asset_id, %run_id, changes = events.len(), "services changed");
@@ -186,6 +202,7 @@ pub async fn record(
             _ => continue,
         };
         let detail = serde_json::json!({
+            "host": change.host,
             "service": change.service, "product": change.product, "version": change.version,
             "tls": change.tls, "run_id": change.run_id,
         });

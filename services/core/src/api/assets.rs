@@ -73,6 +73,13 @@ pub(super) fn never_scanned(asset: &NewAsset, own_services: &OwnServices) -> Opt
             ip
         }
         AssetKind::Domain => return None,
+        // A range whose ends are never allowed (link-local, multicast, …) is refused; each
+        // host of any other range still passes the egress policy when it is scanned.
+        AssetKind::Cidr => {
+            let net: ipnet::IpNet = value.parse().ok()?;
+            return s4e_egress::never_allowed(net.network())
+                .or_else(|| s4e_egress::never_allowed(net.broadcast()));
+        }
     };
     s4e_egress::never_allowed(ip)
 }
