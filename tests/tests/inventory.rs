@@ -746,3 +746,50 @@ async fn address_ranges_are_limited_proven_and_scanned_host_by_host() {
     first.abort();
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_asset_is_checked_operation_by_operation() {
+    let fleet = Fleet::start().await.unwrap();
+    let document = r#"openapi: 3.1.0
+info: {title: billing, version: "2"}
+security: [{key: []}]
+paths:
+  /invoices: {get: {}}
+  /invoices/{id}: {get: {}}
+  /status: {get: {security: []}}
+"#;
+    let app = axum::Router::new()
+        .route(
+            "/openapi.yaml",
+            axum::routing::get(move || async move { document }),
+        )
+        .route("/invoices", axum::routing::get(|| async { "[]" }))
+        .route("/status", axum::routing::get(|| async { "ok" }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let response = fleet
+        .request(Method::POST, "/assets")
+        .json(&json!({"kind": "api", "value": format!("http://127.0.0.1:{port}/openapi.yaml")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let api: Value = response.json().await.unwrap();
+    assert_eq!(api["kind"], "api");
+    let run = scan_with(&fleet, api["id"].as_str().unwrap(), "api_operations").await;
+    let findings = fleet.findings(&run).await.unwrap();
+    let found: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["location"].as_str().unwrap()))
+        .collect();
+    let invoices = format!("GET http://127.0.0.1:{port}/invoices");
+    assert_eq!(
+        found,
+        [("api_operation_without_authentication", invoices.as_str())]
+    );
+    server.abort();
+    fleet.stop().await.unwrap();
+}

@@ -52,7 +52,8 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
             "http_probes",
             "exposure",
             "dns",
-            "subdomains"
+            "subdomains",
+            "api_operations"
         ]
     );
     let dns = &catalog["definitions"][6];
@@ -83,6 +84,18 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
         profile("full")["checks"]["ip"],
         json!(["http_headers", "ports", "http_probes", "exposure"])
     );
+    assert_eq!(
+        profile("full")["checks"]["api"],
+        json!([
+            "http_headers",
+            "tls_certificate",
+            "tls_protocols",
+            "http_probes",
+            "exposure",
+            "api_operations"
+        ])
+    );
+    assert_eq!(profile("full")["checks"]["cidr"], json!(["ports"]));
     assert_eq!(profile("crawl_only")["available"], false);
     assert_eq!(profile("single")["takes_checks"], true);
 

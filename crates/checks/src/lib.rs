@@ -24,6 +24,8 @@
 //!   a server accepts, probed with hand-made ClientHellos.
 //! - [`dns`]: a domain's DNS records: SPF, DMARC, DNSSEC and dangling CNAMEs (subdomain
 //!   takeover). It asks the configured resolvers, never the target.
+//! - [`api_operations`]: an API's operations, read from its OpenAPI document and requested
+//!   without credentials.
 //! - [`subdomains`]: host names under a domain, from a wordlist asked of the resolvers (with
 //!   wildcard detection) and zone transfers asked of the zone's name servers.
 //!
@@ -31,6 +33,7 @@
 //! Result<CheckOutput<YourRaw>, CheckError>` and its rules, one arm in [`run`], a
 //! [`s4e_types::CheckKind`] variant, and its catalog entry in `s4e-scan`.
 
+pub mod api_operations;
 pub mod dns;
 pub mod exposure;
 pub mod fingerprint;
@@ -171,7 +174,8 @@ pub fn time_limit(kind: CheckKind, context: &CheckContext) -> Duration {
         | CheckKind::Exposure
         | CheckKind::TlsCertificate
         | CheckKind::TlsProtocols
-        | CheckKind::Dns => context.timeout,
+        | CheckKind::Dns
+        | CheckKind::ApiOperations => context.timeout,
     }
 }
 
@@ -205,6 +209,9 @@ pub async fn run(
                 .map(CheckOutput::into_json),
             CheckKind::Dns => dns::run(target, context).await.map(CheckOutput::into_json),
             CheckKind::Subdomains => subdomains::run(target, context)
+                .await
+                .map(CheckOutput::into_json),
+            CheckKind::ApiOperations => api_operations::run(target, context)
                 .await
                 .map(CheckOutput::into_json),
         }

@@ -325,6 +325,8 @@ pub struct ProfileChecks {
     pub ip: Vec<CheckKind>,
     #[serde(default)]
     pub cidr: Vec<CheckKind>,
+    #[serde(default)]
+    pub api: Vec<CheckKind>,
 }
 
 /// One scan profile of the catalog.

@@ -13,6 +13,9 @@ pub enum AssetKind {
     Ip,
     /// A range of addresses (`192.0.2.0/24`): its network checks run on each host in it.
     Cidr,
+    /// An API, named by the URL of its OpenAPI 3 or Swagger 2 document: its operations are
+    /// checked as endpoints, and its host as a URL's.
+    Api,
 }
 
 impl AssetKind {
@@ -22,6 +25,7 @@ impl AssetKind {
             AssetKind::Domain => "domain",
             AssetKind::Ip => "ip",
             AssetKind::Cidr => "cidr",
+            AssetKind::Api => "api",
         }
     }
 
@@ -31,6 +35,7 @@ impl AssetKind {
             "domain" => Some(AssetKind::Domain),
             "ip" => Some(AssetKind::Ip),
             "cidr" => Some(AssetKind::Cidr),
+            "api" => Some(AssetKind::Api),
             _ => None,
         }
     }
@@ -456,7 +461,7 @@ impl NewAsset {
             )));
         }
         let value = match self.kind {
-            AssetKind::Url => normalize_url(value)?,
+            AssetKind::Url | AssetKind::Api => normalize_url(value)?,
             AssetKind::Domain => normalize_domain(value)?,
             AssetKind::Ip => value
                 .parse::<std::net::IpAddr>()

@@ -24,6 +24,8 @@ pub enum CheckKind {
     Dns,
     /// Host names under a domain: a wordlist against the resolvers, a zone transfer.
     Subdomains,
+    /// An API's operations, read from its OpenAPI document and requested without credentials.
+    ApiOperations,
 }
 
 impl CheckKind {
@@ -36,6 +38,7 @@ impl CheckKind {
         CheckKind::Exposure,
         CheckKind::Dns,
         CheckKind::Subdomains,
+        CheckKind::ApiOperations,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl CheckKind {
             CheckKind::Exposure => "exposure",
             CheckKind::Dns => "dns",
             CheckKind::Subdomains => "subdomains",
+            CheckKind::ApiOperations => "api_operations",
         }
     }
 
@@ -61,7 +65,10 @@ impl CheckKind {
     /// The catalog's grouping of checks.
     pub fn category(self) -> &'static str {
         match self {
-            CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => "web",
+            CheckKind::HttpHeaders
+            | CheckKind::HttpProbes
+            | CheckKind::Exposure
+            | CheckKind::ApiOperations => "web",
             CheckKind::Ports => "network",
             CheckKind::TlsCertificate | CheckKind::TlsProtocols => "tls",
             CheckKind::Dns | CheckKind::Subdomains => "dns",

@@ -28,8 +28,18 @@ pub const DEFINITIONS: &[Definition] = &[
         description: "Missing HSTS (over HTTPS), CSP, X-Content-Type-Options, clickjacking \
                       protection and Referrer-Policy; server and framework version disclosure.",
         max_severity: Severity::Medium,
-        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
-        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
+        runs_by_default_on: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
     },
     Definition {
         key: CheckKind::Ports,
@@ -41,6 +51,7 @@ pub const DEFINITIONS: &[Definition] = &[
         max_severity: Severity::Critical,
         applies_to: &[
             AssetKind::Url,
+            AssetKind::Api,
             AssetKind::Domain,
             AssetKind::Ip,
             AssetKind::Cidr,
@@ -55,9 +66,14 @@ pub const DEFINITIONS: &[Definition] = &[
         description: "The certificate a host presents: expired, expiring within 30 days, not yet \
                       valid, self-signed, untrusted chain, host name mismatch, weak key.",
         max_severity: Severity::High,
-        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
         // By default only where TLS is expected: domains (port 443) and https URLs.
-        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain],
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Api, AssetKind::Domain],
     },
     Definition {
         key: CheckKind::TlsProtocols,
@@ -68,9 +84,14 @@ pub const DEFINITIONS: &[Definition] = &[
                       export, RC4, DES or 3DES suites accepted; static RSA key exchange chosen \
                       for a modern client (no forward secrecy); TLS 1.3 not supported (info).",
         max_severity: Severity::High,
-        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
         // Where the certificate check runs: domains (port 443) and https URLs.
-        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain],
+        runs_by_default_on: &[AssetKind::Url, AssetKind::Api, AssetKind::Domain],
     },
     Definition {
         key: CheckKind::HttpProbes,
@@ -80,8 +101,18 @@ pub const DEFINITIONS: &[Definition] = &[
                       (worst with credentials), TRACE echoing requests, write methods advertised \
                       by OPTIONS, plain HTTP not redirected to HTTPS.",
         max_severity: Severity::High,
-        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
-        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
+        runs_by_default_on: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
     },
     Definition {
         key: CheckKind::Exposure,
@@ -91,8 +122,18 @@ pub const DEFINITIONS: &[Definition] = &[
                       backups and database dumps, .htpasswd, server-status, phpinfo, .DS_Store, \
                       OpenAPI/Swagger, Spring actuator, pprof and other debug endpoints.",
         max_severity: Severity::Critical,
-        applies_to: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
-        runs_by_default_on: &[AssetKind::Url, AssetKind::Domain, AssetKind::Ip],
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
+        runs_by_default_on: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
     },
     Definition {
         key: CheckKind::Dns,
@@ -120,6 +161,19 @@ pub const DEFINITIONS: &[Definition] = &[
         applies_to: &[AssetKind::Domain],
         runs_by_default_on: &[AssetKind::Domain],
     },
+    Definition {
+        key: CheckKind::ApiOperations,
+        name: "API operations",
+        executor: CheckKind::ApiOperations,
+        description: "The API's OpenAPI 3 or Swagger 2 document (JSON or YAML) read into its \
+                      operations; every GET operation that needs no parameter requested \
+                      without credentials: an operation that declares a security requirement \
+                      but answers anyway, and server errors. An invalid document fails the \
+                      job saying why.",
+        max_severity: Severity::High,
+        applies_to: &[AssetKind::Api],
+        runs_by_default_on: &[AssetKind::Api],
+    },
 ];
 
 /// Whether a check runs on an asset when the scan names no checks.
@@ -130,7 +184,7 @@ fn runs_by_default(kind: CheckKind, asset: &Asset) -> bool {
 fn runs_by_default_on(kind: CheckKind, asset_kind: AssetKind, value: &str) -> bool {
     let by_kind = definition(kind).runs_by_default_on.contains(&asset_kind);
     match (kind, asset_kind) {
-        (CheckKind::TlsCertificate | CheckKind::TlsProtocols, AssetKind::Url) => {
+        (CheckKind::TlsCertificate | CheckKind::TlsProtocols, AssetKind::Url | AssetKind::Api) => {
             by_kind && value.starts_with("https:")
         }
         _ => by_kind,
@@ -158,7 +212,7 @@ pub fn targets_for(kind: CheckKind, asset: &Asset) -> Vec<String> {
 pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
     match kind {
         CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => match asset.kind {
-            AssetKind::Url => asset.value.clone(),
+            AssetKind::Url | AssetKind::Api => asset.value.clone(),
             AssetKind::Domain => format!("https://{}/", asset.value),
             AssetKind::Ip if asset.value.contains(':') => format!("http://[{}]/", asset.value),
             AssetKind::Ip => format!("http://{}/", asset.value),
@@ -169,8 +223,8 @@ pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
         CheckKind::Ports | CheckKind::TlsCertificate | CheckKind::TlsProtocols => {
             asset.value.clone()
         }
-        // The domain itself.
-        CheckKind::Dns | CheckKind::Subdomains => asset.value.clone(),
+        // The domain itself; the API's document.
+        CheckKind::Dns | CheckKind::Subdomains | CheckKind::ApiOperations => asset.value.clone(),
     }
 }
 
@@ -392,6 +446,7 @@ fn profile_checks(profile: &Profile) -> ProfileChecks {
         domain: for_asset(AssetKind::Domain, "example.com"),
         ip: for_asset(AssetKind::Ip, "192.0.2.1"),
         cidr: for_asset(AssetKind::Cidr, "192.0.2.0/24"),
+        api: for_asset(AssetKind::Api, "https://example.com/openapi.json"),
     }
 }
 

@@ -27,7 +27,7 @@ pub const PASSIVE_CHECKS: &[CheckKind] = &[CheckKind::HttpHeaders, CheckKind::Tl
 fn host(asset: &Asset) -> Option<String> {
     match asset.kind {
         AssetKind::Domain | AssetKind::Ip => Some(asset.value.clone()),
-        AssetKind::Url => url::Url::parse(&asset.value)
+        AssetKind::Url | AssetKind::Api => url::Url::parse(&asset.value)
             .ok()?
             .host_str()
             .map(|host| host.trim_matches(['[', ']']).to_ascii_lowercase()),
@@ -63,10 +63,12 @@ fn applicable(asset: &Asset) -> Vec<VerificationMethod> {
     use VerificationMethod::{DnsTxt, HttpFile, MetaTag, Operator};
     match asset.kind {
         AssetKind::Domain => vec![HttpFile, MetaTag, DnsTxt],
-        AssetKind::Url if host(asset).is_some_and(|h| h.parse::<IpAddr>().is_err()) => {
+        AssetKind::Url | AssetKind::Api
+            if host(asset).is_some_and(|h| h.parse::<IpAddr>().is_err()) =>
+        {
             vec![HttpFile, MetaTag, DnsTxt]
         }
-        AssetKind::Url => vec![HttpFile, MetaTag],
+        AssetKind::Url | AssetKind::Api => vec![HttpFile, MetaTag],
         AssetKind::Ip => vec![HttpFile, MetaTag, Operator],
         AssetKind::Cidr => vec![DnsTxt, Operator],
     }
@@ -76,7 +78,7 @@ fn applicable(asset: &Asset) -> Vec<VerificationMethod> {
 /// HTTPS and then HTTP.
 fn sites(asset: &Asset) -> Vec<String> {
     match asset.kind {
-        AssetKind::Url => vec![asset.value.clone()],
+        AssetKind::Url | AssetKind::Api => vec![asset.value.clone()],
         AssetKind::Domain => vec![
             format!("https://{}/", asset.value),
             format!("http://{}/", asset.value),

@@ -31,7 +31,10 @@ fn row(kind: CheckKind) -> Option<Row> {
         Target::with_ports(addr.ip().to_string(), ports)
     };
     Some(match kind {
-        CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => Row {
+        CheckKind::HttpHeaders
+        | CheckKind::HttpProbes
+        | CheckKind::Exposure
+        | CheckKind::ApiOperations => Row {
             target: http,
             closed_is_a_result: false,
         },

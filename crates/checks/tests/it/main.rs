@@ -3,6 +3,7 @@
 //! One test binary (modules below) rather than one per file: each binary links reqwest,
 //! rustls and axum again.
 
+mod api_operations;
 mod dns;
 mod egress;
 mod exposure;

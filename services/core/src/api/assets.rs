@@ -57,7 +57,7 @@ pub(super) fn never_scanned(asset: &NewAsset, own_services: &OwnServices) -> Opt
         AssetKind::Ip => value.parse::<IpAddr>().ok()?,
         // Parsed as base stores it: `http://2852039166/` and `http://0xa9.254.169.254/` name
         // 169.254.169.254.
-        AssetKind::Url => {
+        AssetKind::Url | AssetKind::Api => {
             let url = url::Url::parse(value).ok()?;
             let ip = match url.host()? {
                 url::Host::Ipv4(ip) => IpAddr::V4(ip),
