@@ -432,6 +432,18 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
                 asset["id"].as_str().unwrap()
             ),
             format!("/api/v1/findings/export?format=json&scan_id={scan_id}"),
+            format!(
+                "/api/v1/services?asset_id={}",
+                asset["id"].as_str().unwrap()
+            ),
+            format!(
+                "/api/v1/technologies?asset_id={}",
+                asset["id"].as_str().unwrap()
+            ),
+            format!(
+                "/api/v1/candidates?found_from={}",
+                domain["id"].as_str().unwrap()
+            ),
         ] {
             let body = json_of(
                 caller
@@ -458,6 +470,10 @@ async fn another_organization_can_neither_reach_nor_see_anything_of_one() {
             "/api/v1/schedules",
             "/api/v1/webhooks",
             "/api/v1/inbound-hooks",
+            "/api/v1/candidates",
+            "/api/v1/technologies",
+            "/api/v1/services",
+            "/api/v1/surface/changes",
         ] {
             let body = json_of(
                 caller
