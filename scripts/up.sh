@@ -308,6 +308,8 @@ echo "  gateway:      $GATEWAY  (Authorization: Bearer \$(cat .local/admin-key))
 echo "  admin key:    $key_file"
 echo "  demo target:  $DEMO_URL"
 echo "  logs:         $S4E_LOGS_DIR/"
+echo "  command line: $BIN/s4e --url $GATEWAY auth login < $key_file"
+echo "                $BIN/s4e assets list"
 echo "  stop:         scripts/down.sh"
 
 if [[ "$status" == "failed" ]]; then
