@@ -42,20 +42,9 @@ impl Target {
     pub async fn demo_https(hardened: bool) -> Target {
         let listener = listener().await;
         let url = format!("https://{}/", listener.local_addr().expect("local addr"));
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-            .expect("generate certificate");
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)
-            .expect("server certificate");
         let tls = TlsListener {
             tcp: listener,
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            acceptor: self_signed_acceptor(&["127.0.0.1"]),
         };
         Self::serve(tls, url, s4e_demo_target::tls_router(hardened))
     }
@@ -80,10 +69,8 @@ impl Target {
     }
 }
 
-/// A TLS server on 127.0.0.1:`port` (0: any) presenting a self-signed certificate for `names`,
-/// made anew at each start, that completes handshakes and nothing more; runs until the task
-/// is aborted.
-pub async fn tls_handshakes(port: u16, names: &[&str]) -> (u16, tokio::task::JoinHandle<()>) {
+/// A TLS acceptor presenting a self-signed certificate for `names`, made anew each call.
+fn self_signed_acceptor(names: &[&str]) -> TlsAcceptor {
     let certified = rcgen::generate_simple_self_signed(
         names
             .iter()
@@ -100,7 +87,14 @@ pub async fn tls_handshakes(port: u16, names: &[&str]) -> (u16, tokio::task::Joi
         .with_no_client_auth()
         .with_single_cert(vec![certified.cert.der().clone()], key)
         .expect("server certificate");
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// A TLS server on 127.0.0.1:`port` (0: any) presenting a self-signed certificate for `names`,
+/// made anew at each start, that completes handshakes and nothing more; runs until the task
+/// is aborted.
+pub async fn tls_handshakes(port: u16, names: &[&str]) -> (u16, tokio::task::JoinHandle<()>) {
+    let acceptor = self_signed_acceptor(names);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind the TLS port");

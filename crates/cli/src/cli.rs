@@ -1,6 +1,7 @@
 //! The command line, as clap reads it.
 
 use clap::{Args, Parser, Subcommand};
+pub use s4e_types::Severity;
 
 /// s4e: attack-surface scanning from the terminal and from CI pipelines.
 ///
@@ -119,7 +120,7 @@ pub enum ScansCommand {
         #[arg(long)]
         wait: bool,
         /// With --wait: exit 3 when a finding at or above this severity is open.
-        #[arg(long, value_name = "SEVERITY", requires = "wait")]
+        #[arg(long, value_name = "SEVERITY", requires = "wait", value_parser = severity)]
         fail_on: Option<Severity>,
     },
     /// List scans, newest first.
@@ -138,7 +139,7 @@ pub enum ScansCommand {
     /// Follow a scan to its end, then list its findings.
     Watch {
         id: String,
-        #[arg(long, value_name = "SEVERITY")]
+        #[arg(long, value_name = "SEVERITY", value_parser = severity)]
         fail_on: Option<Severity>,
     },
 }
@@ -217,7 +218,7 @@ pub struct FindingFilter {
     /// Exact severities; repeat for several.
     #[arg(long)]
     pub severity: Vec<String>,
-    #[arg(long)]
+    #[arg(long, value_parser = severity)]
     pub min_severity: Option<Severity>,
     #[arg(long = "asset")]
     pub asset_id: Option<String>,
@@ -257,23 +258,7 @@ impl FindingFilter {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
+/// A severity as the command line takes it: `info`, `low`, `medium`, `high` or `critical`.
+pub fn severity(text: &str) -> Result<Severity, String> {
+    Severity::parse(text).ok_or_else(|| "one of info, low, medium, high, critical".to_string())
 }

@@ -148,7 +148,7 @@ async fn follow(
             .iter()
             .filter(|finding| finding["status"] != "fixed")
             .filter(|finding| {
-                severity(finding["severity"].as_str().unwrap_or_default()) >= Some(threshold)
+                Severity::parse(finding["severity"].as_str().unwrap_or_default()) >= Some(threshold)
             })
             .count();
         if failing > 0 {
@@ -161,18 +161,6 @@ async fn follow(
         }
     }
     Ok(exit::OK)
-}
-
-fn severity(name: &str) -> Option<Severity> {
-    [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ]
-    .into_iter()
-    .find(|severity| severity.as_str() == name)
 }
 
 /// Reads the run's event stream until its `end` event; the run it carries.
