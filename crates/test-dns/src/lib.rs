@@ -239,7 +239,10 @@ async fn serve_udp(socket: UdpSocket, state: Arc<State>) {
         let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
             continue;
         };
-        if let Some(reply) = respond(&state, &buf[..len], true) {
+        let Ok(request) = Message::from_vec(&buf[..len]) else {
+            continue;
+        };
+        if let Some(reply) = respond(&state, &request, true) {
             let _ = socket.send_to(&reply, peer).await;
         }
     }
@@ -263,6 +266,9 @@ async fn serve_connection(mut stream: TcpStream, state: Arc<State>) {
         if stream.read_exact(&mut request).await.is_err() {
             return;
         }
+        let Ok(request) = Message::from_vec(&request) else {
+            continue;
+        };
         let replies = match zone_transfer(&state, &request) {
             Some(replies) => replies,
             None => respond(&state, &request, false).into_iter().collect(),
@@ -284,8 +290,7 @@ const TRANSFER_CHUNK: usize = 200;
 
 /// The answers to an AXFR request (several messages for a large zone), or `None` when the
 /// request is not an AXFR. A zone not open to transfers is REFUSED.
-fn zone_transfer(state: &State, request: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let request = Message::from_vec(request).ok()?;
+fn zone_transfer(state: &State, request: &Message) -> Option<Vec<Vec<u8>>> {
     let query = request.queries.first()?.clone();
     if query.query_type() != RecordType::AXFR {
         return None;
@@ -343,8 +348,7 @@ fn zone_transfer(state: &State, request: &[u8]) -> Option<Vec<Vec<u8>>> {
 }
 
 /// The encoded answer to one request, or `None` to stay silent.
-fn respond(state: &State, request: &[u8], udp: bool) -> Option<Vec<u8>> {
-    let request = Message::from_vec(request).ok()?;
+fn respond(state: &State, request: &Message, udp: bool) -> Option<Vec<u8>> {
     if request.metadata.message_type != MessageType::Query {
         return None;
     }

@@ -557,17 +557,26 @@ fn normalize_cidr(value: &str) -> Result<String, AssetError> {
 
 fn normalize_domain(value: &str) -> Result<String, AssetError> {
     let domain = value.trim_end_matches('.').to_ascii_lowercase();
+    if !is_host_name(&domain) {
+        return Err(AssetError::InvalidValue("not a domain name".into()));
+    }
+    Ok(domain)
+}
+
+/// Whether `name` is a host name a domain asset may have: labels of letters, digits and
+/// hyphens (1–63, no hyphen at either end), at least two of them, at most 253 characters; no
+/// wildcard, no underscore.
+pub fn is_host_name(name: &str) -> bool {
     let valid_label = |label: &str| {
         !label.is_empty()
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(valid_label) {
-        return Err(AssetError::InvalidValue("not a domain name".into()));
-    }
-    Ok(domain)
+    name.len() <= 253 && name.contains('.') && name.split('.').all(valid_label)
 }
 
 #[cfg(test)]

@@ -69,20 +69,7 @@ pub struct DiscoveredName {
 /// The most names one job may report; a check finding more reports the first ones.
 pub const MAX_DISCOVERED_PER_JOB: usize = 10_000;
 
-/// Whether `name` may become a domain asset: a host name of letters, digits and hyphens in
-/// labels of 1–63, at least two labels, no wildcard.
-pub fn is_host_name(name: &str) -> bool {
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    name.len() <= 253 && name.contains('.') && name.split('.').all(label_ok)
-}
+pub use crate::asset::is_host_name;
 
 /// What became of a candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

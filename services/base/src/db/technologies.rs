@@ -2,6 +2,8 @@
 //! reports in the report's transaction. A technology seen for the first time, a technology's
 //! version changing and a port presenting another certificate are changes of the surface.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use s4e_types::inventory::{
     AssetTechnology, ObservedCertificate, ObservedTechnology, TechnologyCategory, TechnologyQuery,
@@ -67,43 +69,65 @@ pub async fn record(
             "technologies: at most {MAX_PER_REPORT}"
         )));
     }
+    // One statement cannot update the same row twice: the first of a name stands.
+    let mut seen: Vec<&ObservedTechnology> = Vec::with_capacity(technologies.len());
     for technology in technologies {
         super::check_chars("technologies.name", Some(technology.name.as_str()), 64)?;
         if technology.name.trim().is_empty() {
             return Err(DbError::Invalid("technologies.name: empty".into()));
         }
         super::check_chars("technologies.version", technology.version.as_deref(), 32)?;
-        let evidence: String = technology.evidence.chars().take(500).collect();
-        // The version known before this sighting, and whether there was a row at all.
-        let known: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT version FROM asset_technologies
-             WHERE asset_id = $1 AND name = $2 FOR UPDATE",
-        )
-        .bind(asset_id.0)
-        .bind(&technology.name)
-        .fetch_optional(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO asset_technologies (id, org_id, asset_id, name, version, category,
-                                             evidence, last_run_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (asset_id, name) DO UPDATE SET
-                 version = coalesce(EXCLUDED.version, asset_technologies.version),
-                 evidence = EXCLUDED.evidence,
-                 last_seen = now(),
-                 last_run_id = EXCLUDED.last_run_id",
-        )
-        .bind(Uuid::now_v7())
-        .bind(org_id.0)
-        .bind(asset_id.0)
-        .bind(&technology.name)
-        .bind(&technology.version)
-        .bind(technology.category.as_str())
-        .bind(&evidence)
-        .bind(run_id.0)
-        .execute(&mut *conn)
-        .await?;
-        let change = match known {
+        if !seen.iter().any(|known| known.name == technology.name) {
+            seen.push(technology);
+        }
+    }
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = seen.iter().map(|_| Uuid::now_v7()).collect();
+    let names: Vec<&str> = seen.iter().map(|t| t.name.as_str()).collect();
+    let versions: Vec<Option<&str>> = seen.iter().map(|t| t.version.as_deref()).collect();
+    let categories: Vec<&str> = seen.iter().map(|t| t.category.as_str()).collect();
+    let evidence: Vec<String> = seen
+        .iter()
+        .map(|t| t.evidence.chars().take(500).collect())
+        .collect();
+    // The versions known before this sighting (no row: never seen), locked against a
+    // concurrent report of the same asset.
+    let known: HashMap<String, Option<String>> = sqlx::query_as(
+        "SELECT name, version FROM asset_technologies
+         WHERE asset_id = $1 AND name = ANY($2) ORDER BY name FOR UPDATE",
+    )
+    .bind(asset_id.0)
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    sqlx::query(
+        "INSERT INTO asset_technologies (id, org_id, asset_id, name, version, category,
+                                         evidence, last_run_id)
+         SELECT t.id, $1, $2, t.name, t.version, t.category, t.evidence, $3
+         FROM UNNEST($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+              AS t (id, name, version, category, evidence)
+         ON CONFLICT (asset_id, name) DO UPDATE SET
+             version = coalesce(EXCLUDED.version, asset_technologies.version),
+             evidence = EXCLUDED.evidence,
+             last_seen = now(),
+             last_run_id = EXCLUDED.last_run_id",
+    )
+    .bind(org_id.0)
+    .bind(asset_id.0)
+    .bind(run_id.0)
+    .bind(&ids)
+    .bind(&names)
+    .bind(&versions)
+    .bind(&categories)
+    .bind(&evidence)
+    .execute(&mut *conn)
+    .await?;
+    for (technology, evidence) in seen.iter().zip(&evidence) {
+        let change = match known.get(&technology.name) {
             None => Some((
                 SurfaceChangeKind::TechnologyAppeared,
                 serde_json::json!({
@@ -111,7 +135,7 @@ pub async fn record(
                     "category": technology.category, "evidence": evidence, "run_id": run_id,
                 }),
             )),
-            Some((before,)) if technology.version.is_some() && before != technology.version => {
+            Some(before) if technology.version.is_some() && *before != technology.version => {
                 Some((
                     SurfaceChangeKind::TechnologyChanged,
                     serde_json::json!({
