@@ -56,6 +56,7 @@ export S4E_NAMESPACE=s4e
 export S4E_BASE_URL=http://127.0.0.1:8081
 export S4E_SCAN_URL=http://127.0.0.1:8082
 export S4E_DISPATCHER_URL=http://127.0.0.1:8084
+export S4E_CRAWLER_URL=http://127.0.0.1:8083
 export S4E_TRIGGER_URL=http://127.0.0.1:8086
 export S4E_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/s4e
 export S4E_AMQP_URL="${S4E_AMQP_URL:-$S4E_TEST_AMQP_URL}"

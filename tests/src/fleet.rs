@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use s4e_egress::EgressArgs;
 use s4e_runtime::{
-    AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl, Served, Service,
-    ServiceToken, TriggerUrl,
+    AmqpArgs, BaseUrl, CommonConfig, CrawlerUrl, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl,
+    Served, Service, ServiceToken, TriggerUrl,
 };
 use s4e_test_dns::TestDns;
 use s4e_test_support::{TestEnv, listener, wait_for};
@@ -100,6 +100,7 @@ fn core_config(
     scan: &Served,
     dispatcher: &Served,
     trigger: &Served,
+    crawler: &Served,
 ) -> s4e_core::Config {
     s4e_core::Config {
         common: common(env),
@@ -109,6 +110,7 @@ fn core_config(
             url: dispatcher.url(),
         },
         trigger: TriggerUrl { url: trigger.url() },
+        crawler: CrawlerUrl { url: crawler.url() },
         redis: RedisArgs {
             url: env.redis_url.clone(),
         },
@@ -122,13 +124,25 @@ fn core_config(
     }
 }
 
-fn crawler_config(env: &TestEnv) -> s4e_crawler::Config {
+/// The crawler's configuration in a fleet: the dispatcher's egress (loopback targets, the
+/// test resolver) and a shorter time limit.
+fn crawler_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_crawler::Config {
     s4e_crawler::Config {
         common: common(env),
+        base: BaseUrl { url: base.url() },
         amqp: AmqpArgs {
             url: env.amqp_url.clone(),
         },
+        redis: RedisArgs {
+            url: env.redis_url.clone(),
+        },
         mongo: mongo(env),
+        egress: egress(dns),
+        settings: s4e_crawler::Settings {
+            time_limit_seconds: 120,
+            request_timeout_seconds: 5,
+            ..Default::default()
+        },
     }
 }
 
@@ -248,9 +262,9 @@ impl Fleet {
         let scan = scan_config(&env, &base, &dns).spawn(listener().await)?;
         let dispatcher = dispatcher_config(&env, &base, &dns).spawn(listener().await)?;
         let trigger = trigger_config(&env, &base, &scan, &dns).spawn(listener().await)?;
-        let core =
-            core_config(&env, &base, &scan, &dispatcher, &trigger).spawn(listener().await)?;
-        let crawler = crawler_config(&env).spawn(listener().await)?;
+        let crawler = crawler_config(&env, &base, &dns).spawn(listener().await)?;
+        let core = core_config(&env, &base, &scan, &dispatcher, &trigger, &crawler)
+            .spawn(listener().await)?;
         let scheduler = scheduler_config(&env, &base, &scan).spawn(listener().await)?;
         let http = reqwest::Client::new();
         for served in [
@@ -298,8 +312,9 @@ impl Fleet {
         let scan = scan_config(env, &base, &self.dns).spawn(listener().await)?;
         let dispatcher = dispatcher_config(env, &base, &self.dns).spawn(listener().await)?;
         let trigger = trigger_config(env, &base, &scan, &self.dns).spawn(listener().await)?;
-        let core = core_config(env, &base, &scan, &dispatcher, &trigger).spawn(listener().await)?;
-        let crawler = crawler_config(env).spawn(listener().await)?;
+        let crawler = crawler_config(env, &base, &self.dns).spawn(listener().await)?;
+        let core = core_config(env, &base, &scan, &dispatcher, &trigger, &crawler)
+            .spawn(listener().await)?;
         let scheduler = scheduler_config(env, &base, &scan).spawn(listener().await)?;
         let replicas = Replicas {
             base,
@@ -328,6 +343,7 @@ impl Fleet {
             &self.scan,
             &self.dispatcher,
             &self.trigger,
+            &self.crawler,
         );
         configure(&mut config);
         let core = config.spawn(listener().await)?;

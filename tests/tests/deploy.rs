@@ -504,6 +504,7 @@ fn every_variable_the_chart_sets_is_one_its_service_reads() {
                 "S4E_BASE_URL",
                 "S4E_SCAN_URL",
                 "S4E_DISPATCHER_URL",
+                "S4E_CRAWLER_URL",
                 "S4E_TRIGGER_URL",
                 "S4E_DATABASE_URL",
                 "S4E_REDIS_URL",

@@ -27,17 +27,17 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
     let vulnerable = Target::demo(false).await;
     let hardened = Target::demo(true).await;
 
-    // The misconfigured shop: exactly the problems it has, from the three web checks a URL
-    // gets by default (no HSTS finding: it is HTTP).
+    // The misconfigured shop: exactly the problems it has, from the three web checks and the
+    // crawl a URL gets by default (no HSTS finding: it is HTTP).
     let asset = fleet.create_url_asset(&vulnerable.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
-    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (3, 3));
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (4, 4));
     let progress = view.progress.expect("live progress in redis");
     assert_eq!(
         (progress.status.as_str(), progress.jobs_done),
-        ("completed", 3)
+        ("completed", 4)
     );
     let findings = fleet.findings(&run_id).await.unwrap();
     let by_check = |check: &str| -> BTreeSet<String> {
@@ -72,9 +72,11 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
         by_check("exposure"),
         set(&["env_file_exposed", "git_repository_exposed"])
     );
-    assert_eq!(findings.len(), 12);
-    assert_eq!(rules(&findings).len(), 12, "one finding per rule");
-    assert_eq!(view.run.findings_count, 12);
+    // The crawl reaches the sign-in page, whose form sends the password over plain HTTP.
+    assert_eq!(by_check("crawl"), set(&["password_form_over_http"]));
+    assert_eq!(findings.len(), 13);
+    assert_eq!(rules(&findings).len(), 13, "one finding per rule");
+    assert_eq!(view.run.findings_count, 13);
     let locations: BTreeSet<&str> = findings
         .iter()
         .filter(|f| f["check"] == "exposure")
@@ -108,7 +110,7 @@ async fn a_scan_crosses_every_service_and_reports_exact_findings() {
         .unwrap();
     let all: Value = response.json().await.unwrap();
     let all = all["items"].as_array().unwrap();
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 13);
     assert!(all.iter().all(|f| f["occurrences"] == 2));
 
     // The well-configured shop (plain HTTP only redirects to HTTPS): a completed scan with no
@@ -150,8 +152,8 @@ async fn an_unreachable_target_fails_the_run_with_the_reason() {
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Failed);
-    // The three web checks a URL gets, each unable to connect.
-    assert_eq!(view.run.jobs_failed, 3);
+    // The three web checks and the crawl a URL gets, each unable to connect.
+    assert_eq!(view.run.jobs_failed, 4);
     let error = view.run.error.unwrap();
     assert!(error.contains("unreachable"), "{error}");
     assert!(fleet.findings(&run_id).await.unwrap().is_empty());
@@ -187,7 +189,7 @@ async fn an_asset_pointing_at_the_platform_itself_is_refused_even_where_private_
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(view.run.status, RunStatus::Failed);
-    assert_eq!(view.run.jobs_failed, 3);
+    assert_eq!(view.run.jobs_failed, 4);
     let error = view.run.error.unwrap();
     assert!(
         error.contains("one of the platform's own services"),
@@ -794,9 +796,9 @@ async fn an_https_asset_gets_its_certificate_and_protocols_checked() {
     let asset = fleet.create_url_asset(&target.url).await.unwrap();
     let run_id = fleet.start_scan(&asset).await.unwrap();
     let view = fleet.wait_for_scan(&run_id, SCAN_DEADLINE).await.unwrap();
-    // An https URL gets the web checks and both TLS checks by default.
+    // An https URL gets the web checks, both TLS checks and the crawl by default.
     assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
-    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (5, 5));
+    assert_eq!((view.run.jobs_total, view.run.jobs_completed), (6, 6));
     let findings = fleet.findings(&run_id).await.unwrap();
     let by_check = |check: &str| {
         let found: BTreeSet<String> = findings
@@ -926,6 +928,7 @@ async fn every_declared_internal_route_is_served_by_its_service() {
         ("scan", &fleet.scan, routes::scan::ALL),
         ("dispatcher", &fleet.dispatcher, routes::dispatcher::ALL),
         ("trigger", &fleet.trigger, routes::trigger::ALL),
+        ("crawler", &fleet.crawler, routes::crawler::ALL),
     ];
     let mut called = 0;
     for (name, service, routes) in tables {

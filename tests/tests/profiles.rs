@@ -53,7 +53,8 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
             "exposure",
             "dns",
             "subdomains",
-            "api_operations"
+            "api_operations",
+            "crawl"
         ]
     );
     let dns = &catalog["definitions"][6];
@@ -82,7 +83,7 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
     assert_eq!(light["checks"]["ip"], json!(["http_headers"]));
     assert_eq!(
         profile("full")["checks"]["ip"],
-        json!(["http_headers", "ports", "http_probes", "exposure"])
+        json!(["http_headers", "ports", "http_probes", "exposure", "crawl"])
     );
     assert_eq!(
         profile("full")["checks"]["api"],
@@ -92,11 +93,14 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
             "tls_protocols",
             "http_probes",
             "exposure",
-            "api_operations"
+            "api_operations",
+            "crawl"
         ])
     );
     assert_eq!(profile("full")["checks"]["cidr"], json!(["ports"]));
-    assert_eq!(profile("crawl_only")["available"], false);
+    assert_eq!(profile("crawl_only")["available"], true);
+    assert_eq!(profile("crawl_only")["checks"]["domain"], json!(["crawl"]));
+    assert_eq!(profile("crawl_only")["checks"]["cidr"], json!([]));
     assert_eq!(profile("single")["takes_checks"], true);
 
     // A light scan of the demo shop runs the headers check alone: no probing, no exposed paths.
@@ -119,17 +123,18 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
         BTreeSet::from(["http_headers".into()])
     );
 
-    // No profile and no checks: the full profile, all three web checks of a URL.
+    // No profile and no checks: the full profile, all three web checks of a URL and the crawl.
     let (status, run) = post_scan(&fleet, json!({"asset_id": asset})).await;
     assert_eq!(status, 202);
     assert_eq!(run["profile"], "full");
-    assert_eq!(run["jobs_total"], 3);
+    assert_eq!(run["jobs_total"], 4);
     let full_run = run["id"].as_str().unwrap().to_string();
     fleet.wait_for_scan(&full_run, SCAN_DEADLINE).await.unwrap();
     let findings = fleet.findings(&full_run).await.unwrap();
     assert_eq!(
         checks_of(&findings),
         BTreeSet::from([
+            "crawl".into(),
             "exposure".into(),
             "http_headers".into(),
             "http_probes".into()
@@ -184,17 +189,18 @@ async fn the_catalog_lists_checks_and_profiles_and_profiles_plan_what_they_say()
     )
     .await;
     assert_eq!(status, 400);
-    // crawl_only is listed but refused, saying why.
-    let (status, error) =
+    // crawl_only plans the crawl alone; a range has no site to crawl.
+    let (status, run) =
         post_scan(&fleet, json!({"asset_id": asset, "profile": "crawl_only"})).await;
-    assert_eq!(status, 409, "{error}");
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("crawler"),
-        "{error}"
+    assert_eq!(status, 202, "{run}");
+    assert_eq!(
+        (run["profile"].as_str(), run["jobs_total"].as_i64()),
+        (Some("crawl_only"), Some(1))
     );
+    let range = fleet.create_asset("cidr", "127.64.9.0/30").await.unwrap();
+    let (status, error) =
+        post_scan(&fleet, json!({"asset_id": range, "profile": "crawl_only"})).await;
+    assert_eq!(status, 409, "{error}");
     let (status, _) = post_scan(&fleet, json!({"asset_id": asset, "profile": "thorough"})).await;
     assert_eq!(status, 400);
     fleet.stop().await.unwrap();
@@ -279,10 +285,10 @@ async fn scan_settings_are_the_organizations_own_and_steer_its_scans() {
         .unwrap();
     assert_eq!(response.status(), 403);
 
-    // Disable the probes and exposure checks and make light the default.
+    // Disable the probes, exposure and the crawl and make light the default.
     let settings = json!({
         "default_profile": "light",
-        "disabled_checks": ["exposure", "http_probes", "exposure"],
+        "disabled_checks": ["exposure", "http_probes", "exposure", "crawl"],
         "port_scan": {"mode": "list", "ports": [1]}
     });
     let response = fleet
@@ -295,7 +301,7 @@ async fn scan_settings_are_the_organizations_own_and_steer_its_scans() {
     let stored: Value = response.json().await.unwrap();
     assert_eq!(
         stored["disabled_checks"],
-        json!(["http_probes", "exposure"])
+        json!(["http_probes", "exposure", "crawl"])
     );
     let read: Value = fleet
         .request(Method::GET, "/scan-settings")

@@ -75,7 +75,8 @@ async fn a_hanging_target_times_out_and_frees_the_worker_slot() {
         .await
         .unwrap();
     assert_eq!(view.run.status, RunStatus::Failed, "{view:?}");
-    assert_eq!(view.run.jobs_failed, 3);
+    // The three web checks, and the crawl whose start URL never answered.
+    assert_eq!(view.run.jobs_failed, 4);
     let base = BaseClient::new(&fleet.base.url(), &fleet.env.service_token).unwrap();
     let org_id = org_of(&fleet, &stuck).await;
     let run_id: RunId = stuck_run.parse().unwrap();

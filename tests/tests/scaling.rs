@@ -39,6 +39,7 @@ async fn two_replicas_of_every_service_process_a_batch_of_scans_exactly_once() {
     let replicas = fleet.start_replicas().await.unwrap();
     let gateways = [fleet.core.url(), replicas.core.url()];
     let dispatchers = [fleet.dispatcher.url(), replicas.dispatcher.url()];
+    let crawlers = [fleet.crawler.url(), replicas.crawler.url()];
     let triggers = [fleet.trigger.url(), replicas.trigger.url()];
 
     // Each scan of its own demo shop, registered and started through the gateways in turn.
@@ -78,9 +79,9 @@ async fn two_replicas_of_every_service_process_a_batch_of_scans_exactly_once() {
         assert_eq!(view.run.status, RunStatus::Completed, "{view:?}");
         assert_eq!(view.run.jobs_completed, view.run.jobs_total);
         // The demo shop's problems, each stored once and seen once by its run.
-        assert_eq!(view.run.findings_count, 12, "{run_id}");
+        assert_eq!(view.run.findings_count, 13, "{run_id}");
         let findings = fleet.findings(run_id).await.unwrap();
-        assert_eq!(findings.len(), 12, "{run_id}");
+        assert_eq!(findings.len(), 13, "{run_id}");
         assert!(
             findings.iter().all(|finding| finding["occurrences"] == 1),
             "{findings:?}"
@@ -108,10 +109,12 @@ async fn two_replicas_of_every_service_process_a_batch_of_scans_exactly_once() {
         .iter()
         .map(|finding| finding["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids.len(), SCANS * 12);
+    assert_eq!(ids.len(), SCANS * 13);
 
-    // The workers shared the jobs and each job was reported once; each run's completion
-    // reached one trigger once.
+    // The workers shared the jobs and each job was reported once (every job but the runs'
+    // crawls, which the crawlers reported once each); each run's completion reached one
+    // trigger once.
+    let check_jobs = jobs_total - SCANS as u64;
     let (finished, per_dispatcher) = wait_for(
         "every job counted by the workers",
         Duration::from_secs(10),
@@ -125,12 +128,23 @@ async fn two_replicas_of_every_service_process_a_batch_of_scans_exactly_once() {
                 ));
             }
             let finished: u64 = per_dispatcher.iter().map(|(completed, _)| completed).sum();
-            (finished == jobs_total).then_some((finished, per_dispatcher))
+            (finished == check_jobs).then_some((finished, per_dispatcher))
         },
     )
     .await
     .unwrap();
-    assert_eq!(finished, jobs_total);
+    assert_eq!(finished, check_jobs);
+    let crawls = wait_for("every crawl reported", Duration::from_secs(10), || async {
+        let mut reported = 0;
+        for url in &crawlers {
+            let metrics = fleet.metrics_text(url).await?;
+            reported += series(&metrics, "s4e_crawler_crawls_finished_total");
+        }
+        (reported >= SCANS as u64).then_some(reported)
+    })
+    .await
+    .unwrap();
+    assert_eq!(crawls, SCANS as u64);
     for (completed, redeliveries) in &per_dispatcher {
         assert!(*completed > 0, "a worker took no job: {per_dispatcher:?}");
         assert_eq!(

@@ -187,7 +187,7 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     assert_eq!(body["type"], "scan.completed");
     assert_eq!(body["data"]["run_id"], run_id.as_str());
     assert_eq!(body["data"]["status"], "completed");
-    assert_eq!(body["data"]["findings_count"], 12);
+    assert_eq!(body["data"]["findings_count"], 13);
 
     let delivery_id = delivered[0]["id"].as_str().unwrap();
     let done = wait_for("the attempt recorded", DEADLINE, || async {
@@ -204,11 +204,11 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     // Every finding the scan created, once each, signed, with what a SIEM needs.
     let findings = wait_for("every finding's event", DEADLINE, || async {
         let received = findings_receiver.received();
-        (received.len() >= 12).then_some(received)
+        (received.len() >= 13).then_some(received)
     })
     .await
     .unwrap();
-    assert_eq!(findings.len(), 12);
+    assert_eq!(findings.len(), 13);
     let mut rules = std::collections::BTreeSet::new();
     for request in &findings {
         assert!(request.signed_with(&findings_secret));
@@ -218,7 +218,7 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
         assert!(body["data"]["severity"].is_string() && body["data"]["title"].is_string());
         rules.insert(body["data"]["rule"].as_str().unwrap().to_string());
     }
-    assert_eq!(rules.len(), 12);
+    assert_eq!(rules.len(), 13);
     assert!(rules.contains("env_file_exposed"));
     // A re-scan sees the same findings again: nothing is created, nothing announced.
     let again = fleet.start_scan(&asset).await.unwrap();
@@ -228,7 +228,7 @@ async fn a_finished_scan_reaches_the_endpoint_signed() {
     })
     .await
     .unwrap();
-    assert_eq!(findings_receiver.received().len(), 12);
+    assert_eq!(findings_receiver.received().len(), 13);
 
     // Sent again on request, with the same id, signed again (by a pass of the test's).
     let deliverer = fleet.deliverer().await.unwrap();

@@ -3,6 +3,9 @@
 //! ```text
 //! {ns}.dispatch  (direct) --"job"-->          {ns}.dispatch          (s4e-dispatcher routes)
 //! {ns}.jobs      (direct) --"<check kind>"--> {ns}.jobs.<check kind> (check workers)
+//! {ns}.jobs      (direct) --"crawl"-->        {ns}.jobs.crawl        (s4e-crawler starts a crawl)
+//! {ns}.crawl     (direct) --"fetch"-->        {ns}.crawl.fetch       (s4e-crawler: the frontier)
+//!                         --"finish"-->       {ns}.crawl.finish      (s4e-crawler: the finisher)
 //! {ns}.events    (topic)  --"#"-->            {ns}.trigger.events    (s4e-trigger)
 //! {ns}.dlx       (fanout) -->                 {ns}.dead_letters      (kept by s4e-dispatcher)
 //! {ns}.retry.<ms> (fanout) --> {ns}.retry.<ms> --(after <ms>)--> {ns}.retry
@@ -104,6 +107,7 @@ impl RetryPolicy {
 pub enum Exchange {
     Dispatch,
     Jobs,
+    Crawl,
     Events,
     DeadLetter,
 }
@@ -113,6 +117,11 @@ pub enum Exchange {
 pub enum Queue {
     Dispatch,
     Jobs(CheckKind),
+    /// The URLs crawls have yet to fetch: the frontier of every crawl, which lives here (on
+    /// the broker's disk), not in a crawler's memory.
+    CrawlFetch,
+    /// Crawls with nothing left to fetch, to be consolidated and reported.
+    CrawlFinish,
     TriggerEvents,
     DeadLetters,
 }
@@ -120,14 +129,24 @@ pub enum Queue {
 impl Queue {
     /// Every queue, each check kind's included.
     pub fn all() -> impl Iterator<Item = Queue> {
-        [Queue::Dispatch, Queue::TriggerEvents, Queue::DeadLetters]
-            .into_iter()
-            .chain(CheckKind::ALL.iter().copied().map(Queue::Jobs))
+        [
+            Queue::Dispatch,
+            Queue::CrawlFetch,
+            Queue::CrawlFinish,
+            Queue::TriggerEvents,
+            Queue::DeadLetters,
+        ]
+        .into_iter()
+        .chain(CheckKind::ALL.iter().copied().map(Queue::Jobs))
     }
 
     pub fn retry_policy(self) -> RetryPolicy {
         match self {
-            Queue::Dispatch | Queue::Jobs(_) | Queue::TriggerEvents => RetryPolicy::WORK,
+            Queue::Dispatch
+            | Queue::Jobs(_)
+            | Queue::CrawlFetch
+            | Queue::CrawlFinish
+            | Queue::TriggerEvents => RetryPolicy::WORK,
             Queue::DeadLetters => RetryPolicy::UNTIL_KEPT,
         }
     }
@@ -135,6 +154,10 @@ impl Queue {
 
 /// The routing key of jobs on the dispatch exchange.
 pub const DISPATCH_ROUTING_KEY: &str = "job";
+
+/// The routing keys of the crawl exchange.
+pub const CRAWL_FETCH_ROUTING_KEY: &str = "fetch";
+pub const CRAWL_FINISH_ROUTING_KEY: &str = "finish";
 
 #[derive(Clone, Debug)]
 pub struct Topology {
@@ -164,6 +187,7 @@ impl Topology {
         let name = match exchange {
             Exchange::Dispatch => "dispatch",
             Exchange::Jobs => "jobs",
+            Exchange::Crawl => "crawl",
             Exchange::Events => "events",
             Exchange::DeadLetter => "dlx",
         };
@@ -174,6 +198,8 @@ impl Topology {
         match queue {
             Queue::Dispatch => format!("{}.dispatch", self.namespace),
             Queue::Jobs(kind) => format!("{}.jobs.{}", self.namespace, kind.as_str()),
+            Queue::CrawlFetch => format!("{}.crawl.fetch", self.namespace),
+            Queue::CrawlFinish => format!("{}.crawl.finish", self.namespace),
             Queue::TriggerEvents => format!("{}.trigger.events", self.namespace),
             Queue::DeadLetters => format!("{}.dead_letters", self.namespace),
         }
@@ -198,6 +224,7 @@ impl Topology {
         let mut exchanges = vec![
             (self.exchange(Exchange::Dispatch), ExchangeKind::Direct),
             (self.exchange(Exchange::Jobs), ExchangeKind::Direct),
+            (self.exchange(Exchange::Crawl), ExchangeKind::Direct),
             (self.exchange(Exchange::Events), ExchangeKind::Topic),
             (self.exchange(Exchange::DeadLetter), ExchangeKind::Fanout),
             (self.retry_exchange(), ExchangeKind::Direct),
@@ -211,6 +238,8 @@ impl Topology {
         let (exchange, routing_key) = match queue {
             Queue::Dispatch => (Exchange::Dispatch, DISPATCH_ROUTING_KEY),
             Queue::Jobs(kind) => (Exchange::Jobs, kind.as_str()),
+            Queue::CrawlFetch => (Exchange::Crawl, CRAWL_FETCH_ROUTING_KEY),
+            Queue::CrawlFinish => (Exchange::Crawl, CRAWL_FINISH_ROUTING_KEY),
             Queue::TriggerEvents => (Exchange::Events, "#"),
             Queue::DeadLetters => (Exchange::DeadLetter, ""),
         };

@@ -176,6 +176,8 @@ pub fn time_limit(kind: CheckKind, context: &CheckContext) -> Duration {
         | CheckKind::TlsProtocols
         | CheckKind::Dns
         | CheckKind::ApiOperations => context.timeout,
+        // Bounded by the crawler's own limits (pages, depth, duration).
+        CheckKind::Crawl => context.port_scan_timeout,
     }
 }
 
@@ -214,6 +216,7 @@ pub async fn run(
             CheckKind::ApiOperations => api_operations::run(target, context)
                 .await
                 .map(CheckOutput::into_json),
+            CheckKind::Crawl => Err(CheckError::NotACheck(kind)),
         }
     };
     tokio::select! {
@@ -239,6 +242,9 @@ pub enum CheckError {
     /// The job's run was cancelled while the check ran.
     #[error("cancelled")]
     Cancelled,
+    /// A kind of job another service runs (the crawl): routed to the wrong queue.
+    #[error("{} is not run by the check workers", .0.as_str())]
+    NotACheck(CheckKind),
 }
 
 impl CheckError {
@@ -251,6 +257,7 @@ impl CheckError {
             CheckError::InvalidTarget(_) => "invalid_target",
             CheckError::Dns(_) => "dns",
             CheckError::Cancelled => "cancelled",
+            CheckError::NotACheck(_) => "not_a_check",
         }
     }
 
@@ -309,7 +316,7 @@ mod tests {
     /// Workers run checks on spawned tasks: this only has to compile.
     #[allow(dead_code)]
     fn runs_on_a_spawned_task(target: &'static Target, context: &'static CheckContext) {
-        for kind in CheckKind::ALL {
+        for kind in CheckKind::CHECKS {
             tokio::spawn(run(*kind, target, context));
         }
     }

@@ -172,6 +172,18 @@ pub struct DispatcherUrl {
     pub url: String,
 }
 
+#[derive(Clone, Debug, clap::Args)]
+pub struct CrawlerUrl {
+    /// URL of s4e-crawler's internal API (site maps).
+    #[arg(
+        id = "crawler_url",
+        long = "crawler-url",
+        env = "S4E_CRAWLER_URL",
+        value_name = "S4E_CRAWLER_URL"
+    )]
+    pub url: String,
+}
+
 /// The values a group of flags takes when none is given, environment ignored: how a group
 /// whose every flag has a default implements `Default` without restating the defaults.
 ///

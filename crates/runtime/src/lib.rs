@@ -17,8 +17,8 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{
-    AmqpArgs, BaseUrl, CommonConfig, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl, SecretsKey,
-    TriggerUrl,
+    AmqpArgs, BaseUrl, CommonConfig, CrawlerUrl, DispatcherUrl, MongoArgs, RedisArgs, ScanUrl,
+    SecretsKey, TriggerUrl,
 };
 pub use error::ApiError;
 pub use extract::{ApiJson, PublicJson, PublicQuery};

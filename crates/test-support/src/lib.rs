@@ -5,6 +5,10 @@
 //! Server addresses come from `S4E_TEST_POSTGRES_URL`, `S4E_TEST_AMQP_URL`,
 //! `S4E_TEST_REDIS_URL` and `S4E_TEST_MONGODB_URL` (see `scripts/lib.sh`), with the local
 //! defaults.
+//!
+//! [`site`] serves a web site of known structure for crawl tests.
+
+pub mod site;
 
 use std::time::Duration;
 
@@ -130,4 +134,51 @@ pub fn init_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
         s4e_runtime::telemetry::init("test", "pretty");
     }
+}
+
+/// A service's built binary (`env!("CARGO_BIN_EXE_…")`) started against `env`'s servers (its
+/// token, namespace, broker, Redis and MongoDB, a free loopback port) with `extra` variables
+/// added, and its `/readyz` answering 200: the process and its URL. Killed when dropped.
+pub async fn start_service_binary(
+    binary: &str,
+    env: &TestEnv,
+    extra: &[(&str, String)],
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = listener().await.local_addr()?.port();
+    let child = tokio::process::Command::new(binary)
+        .env("S4E_SERVICE_TOKEN", &env.service_token)
+        .env("S4E_NAMESPACE", &env.namespace)
+        .env("S4E_LISTEN", format!("127.0.0.1:{port}"))
+        .env("S4E_AMQP_URL", &env.amqp_url)
+        .env("S4E_REDIS_URL", &env.redis_url)
+        .env("S4E_MONGODB_URL", &env.mongodb_url)
+        .env("S4E_MONGODB_DATABASE", &env.namespace)
+        .envs(extra.iter().map(|(name, value)| (*name, value.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {binary}"))?;
+    wait_for(
+        &format!("{binary} to be ready"),
+        Duration::from_secs(60),
+        || ready(port),
+    )
+    .await?;
+    Ok((child, format!("http://127.0.0.1:{port}")))
+}
+
+/// Whether `/readyz` on `port` answers 200 (one plain HTTP/1.0 request).
+async fn ready(port: u16) -> Option<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    stream
+        .write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.ok()?;
+    (&head[9..12] == b"200").then_some(())
 }

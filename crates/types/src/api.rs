@@ -279,7 +279,7 @@ impl ScanSettings {
         if !matches!(self.default_profile, ScanProfile::Full | ScanProfile::Light) {
             return Err(format!(
                 "default_profile: must be full or light, not {} (a default cannot name checks, \
-                 and crawl_only is not available)",
+                 and a crawl alone is asked for)",
                 self.default_profile.as_str()
             ));
         }

@@ -30,13 +30,16 @@ pub enum DiscoverySource {
     ZoneTransfer,
     /// A name in the subject alternative names of a certificate the TLS checks saw.
     Certificate,
+    /// A host a crawled page linked to, under the crawled site's own domain.
+    Crawl,
 }
 
 impl DiscoverySource {
-    pub const ALL: [DiscoverySource; 3] = [
+    pub const ALL: [DiscoverySource; 4] = [
         DiscoverySource::Wordlist,
         DiscoverySource::ZoneTransfer,
         DiscoverySource::Certificate,
+        DiscoverySource::Crawl,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl DiscoverySource {
             DiscoverySource::Wordlist => "wordlist",
             DiscoverySource::ZoneTransfer => "zone_transfer",
             DiscoverySource::Certificate => "certificate",
+            DiscoverySource::Crawl => "crawl",
         }
     }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{AssetId, OrgId, RuleId, RunId};
+use crate::ids::{AssetId, JobId, OrgId, RuleId, RunId};
 use crate::scan::{JobSpec, RunStatus};
 
 /// `id` doubles as the AMQP `message_id`, so consumers can recognise a redelivery.
@@ -49,6 +49,12 @@ pub enum Message {
     /// A port scan found a port of the asset closed that had a service.
     #[serde(rename = "service.gone")]
     ServiceGone(ServiceChanged),
+    /// A URL for the crawler's fetch stage.
+    #[serde(rename = "crawl.fetch")]
+    CrawlFetch(CrawlFetch),
+    /// A crawl whose frontier is empty, for the crawler's finisher.
+    #[serde(rename = "crawl.finish")]
+    CrawlFinish(CrawlFinish),
 }
 
 impl Message {
@@ -62,13 +68,15 @@ impl Message {
             Message::AssetCreated(_) => "asset.created",
             Message::ServiceAppeared(_) => "service.appeared",
             Message::ServiceGone(_) => "service.gone",
+            Message::CrawlFetch(_) => "crawl.fetch",
+            Message::CrawlFinish(_) => "crawl.finish",
         }
     }
 
-    /// The asset an event is about; `None` for a job.
+    /// The asset an event is about; `None` for work.
     pub fn asset_id(&self) -> Option<AssetId> {
         match self {
-            Message::ScanJob(_) => None,
+            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => None,
             Message::ScanCompleted(done) => Some(done.asset_id),
             Message::FindingCreated(finding) => Some(finding.asset_id),
             Message::FindingStatusChanged(change) => Some(change.asset_id),
@@ -79,10 +87,10 @@ impl Message {
         }
     }
 
-    /// An event's payload as receivers get it (the `data` of a webhook); `None` for a job.
+    /// An event's payload as receivers get it (the `data` of a webhook); `None` for work.
     pub fn event_data(&self) -> Option<serde_json::Value> {
         let data = match self {
-            Message::ScanJob(_) => return None,
+            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => return None,
             Message::ScanCompleted(done) => serde_json::to_value(done),
             Message::FindingCreated(finding) => serde_json::to_value(finding),
             Message::FindingStatusChanged(change) => serde_json::to_value(change),
@@ -100,10 +108,31 @@ impl Message {
             serde_json::from_value(serde_json::json!({ "type": event_type, "payload": data }))
                 .map_err(|error| format!("{event_type}: {error}"))?;
         match message {
-            Message::ScanJob(_) => Err(format!("{event_type}: not an event")),
+            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => {
+                Err(format!("{event_type}: not an event"))
+            }
             event => Ok(event),
         }
     }
+}
+
+/// One URL of a crawl to fetch. The crawl's state (what was seen, what is left) is the
+/// crawler's, keyed by the job; the message only says what to fetch next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlFetch {
+    pub job_id: JobId,
+    pub run_id: RunId,
+    pub url: String,
+    /// Links followed from the start URL (0 for the start URL, robots.txt and sitemaps).
+    pub depth: u32,
+    pub found_by: crate::crawl::LinkSource,
+}
+
+/// A crawl with nothing left to fetch (or out of time), to be consolidated and reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlFinish {
+    pub job_id: JobId,
+    pub run_id: RunId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +232,6 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::JobId;
     use crate::scan::CheckKind;
 
     #[test]

@@ -7,6 +7,7 @@ pub mod account;
 pub mod api;
 pub mod asset;
 pub mod audit;
+pub mod crawl;
 pub mod discovery;
 pub mod envelope;
 pub mod finding;

@@ -207,6 +207,16 @@ pub mod dispatcher {
     }
 }
 
+/// s4e-crawler: what its crawls recorded.
+pub mod crawler {
+    use super::{Route, Verb};
+
+    routes! {
+        /// The pages a run's crawl fetched, in URL order.
+        SITE_PAGES = Get "/internal/v1/orgs/{org_id}/runs/{run_id}/site-map";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +238,7 @@ mod tests {
 
     #[test]
     fn no_route_is_declared_twice() {
-        for all in [base::ALL, scan::ALL, dispatcher::ALL] {
+        for all in [base::ALL, scan::ALL, dispatcher::ALL, crawler::ALL] {
             for (i, route) in all.iter().enumerate() {
                 assert!(!all[..i].contains(route), "{route:?} declared twice");
             }

@@ -556,7 +556,7 @@ impl Facts {
             ..Facts::default()
         };
         match event {
-            Message::ScanJob(_) => {}
+            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => {}
             Message::ScanCompleted(done) => {
                 facts.run_status = Some(done.status);
                 facts.findings_count = Some(done.findings_count);

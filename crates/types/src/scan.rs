@@ -26,10 +26,28 @@ pub enum CheckKind {
     Subdomains,
     /// An API's operations, read from its OpenAPI document and requested without credentials.
     ApiOperations,
+    /// A web application mapped by the crawler's stages: pages, links, forms, scripts, what
+    /// they expose. Run by s4e-crawler, not by the check workers.
+    Crawl,
 }
 
 impl CheckKind {
+    /// Every kind of job: the checks, then the crawl.
     pub const ALL: &'static [CheckKind] = &[
+        CheckKind::HttpHeaders,
+        CheckKind::Ports,
+        CheckKind::TlsCertificate,
+        CheckKind::TlsProtocols,
+        CheckKind::HttpProbes,
+        CheckKind::Exposure,
+        CheckKind::Dns,
+        CheckKind::Subdomains,
+        CheckKind::ApiOperations,
+        CheckKind::Crawl,
+    ];
+
+    /// The kinds the check workers run (`s4e_checks::run`): every kind but the crawl.
+    pub const CHECKS: &'static [CheckKind] = &[
         CheckKind::HttpHeaders,
         CheckKind::Ports,
         CheckKind::TlsCertificate,
@@ -52,6 +70,7 @@ impl CheckKind {
             CheckKind::Dns => "dns",
             CheckKind::Subdomains => "subdomains",
             CheckKind::ApiOperations => "api_operations",
+            CheckKind::Crawl => "crawl",
         }
     }
 
@@ -72,11 +91,12 @@ impl CheckKind {
             CheckKind::Ports => "network",
             CheckKind::TlsCertificate | CheckKind::TlsProtocols => "tls",
             CheckKind::Dns | CheckKind::Subdomains => "dns",
+            CheckKind::Crawl => "crawl",
         }
     }
 
     /// Every category, once.
-    pub const CATEGORIES: &'static [&'static str] = &["web", "network", "tls", "dns"];
+    pub const CATEGORIES: &'static [&'static str] = &["web", "network", "tls", "dns", "crawl"];
 }
 
 /// A scan profile: which of the catalog's checks a scan runs (the catalog in s4e-scan says
@@ -90,7 +110,7 @@ pub enum ScanProfile {
     Light,
     /// Exactly one named check.
     Single,
-    /// The crawler's stages alone; listed, but refused until the crawler has stages.
+    /// The crawler's stages alone.
     CrawlOnly,
     /// The checks the request names.
     Custom,

@@ -1,5 +1,5 @@
 use s4e_runtime::{
-    BaseUrl, CommonConfig, DispatcherUrl, RedisArgs, ScanUrl, SecretsKey, TriggerUrl,
+    BaseUrl, CommonConfig, CrawlerUrl, DispatcherUrl, RedisArgs, ScanUrl, SecretsKey, TriggerUrl,
 };
 
 #[derive(Clone, Debug, clap::Args)]
@@ -15,6 +15,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub dispatcher: DispatcherUrl,
+
+    // Site maps are read there.
+    #[command(flatten)]
+    pub crawler: CrawlerUrl,
 
     // Calls to inbound hooks are judged there.
     #[command(flatten)]

@@ -48,6 +48,7 @@ pub(crate) struct AppContext {
     pub base: BaseClient,
     pub scan: ScanClient,
     pub dispatcher: DispatcherClient,
+    pub crawler: s4e_client::CrawlerClient,
     pub trigger: s4e_client::TriggerClient,
     /// The platform's services this gateway knows (its dependencies and itself): a URL asset
     /// naming one is refused when registered.
@@ -108,11 +109,13 @@ async fn run(
     let scan = ScanClient::new(&config.scan.url, token.expose())?;
     let dispatcher = DispatcherClient::new(&config.dispatcher.url, token.expose())?;
     let trigger = s4e_client::TriggerClient::new(&config.trigger.url, token.expose())?;
+    let crawler = s4e_client::CrawlerClient::new(&config.crawler.url, token.expose())?;
     let mut endpoints = vec![
         config.base.url.clone(),
         config.scan.url.clone(),
         config.dispatcher.url.clone(),
         config.trigger.url.clone(),
+        config.crawler.url.clone(),
         config.redis.url.clone(),
         listener.local_addr()?.to_string(),
     ];
@@ -176,6 +179,7 @@ async fn run(
         base,
         scan,
         dispatcher,
+        crawler,
         trigger,
         own_services,
         live,

@@ -1,27 +1,42 @@
-//! s4e-crawler: home of the crawl pipeline. It starts like every service and holds its
-//! connections to the bus and the document store; it runs no crawl stage yet.
+//! s4e-crawler: the crawl pipeline. Each stage consumes its own queue and publishes to the
+//! next, so any stage scales by running more replicas and a crawl survives every crawler being
+//! killed:
+//!
+//! - `start` (`{ns}.jobs.crawl`): a crawl job from the scan service begins a crawl and queues
+//!   its seeds;
+//! - `fetch` (`{ns}.crawl.fetch`, the frontier): one URL fetched, its page recorded, its
+//!   in-scope links queued; the last one done hands the crawl on;
+//! - `finish` (`{ns}.crawl.finish`): the crawl consolidated and reported as its job.
+//!
+//! A crawl's state (seen URLs, the frontier's count, its settings) lives in Redis
+//! (`s4e_store::CrawlState`), its pages in MongoDB (`s4e_store::CrawlPages`), the URLs to
+//! fetch on the broker: a crawler holds nothing of a crawl but the pages in flight.
 
+mod api;
+mod config;
+pub mod extract;
+mod fetch;
+mod finish;
+mod pipeline;
+mod rules;
+mod start;
+pub mod urls;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use s4e_bus::{Bus, BusOptions};
-use s4e_runtime::AmqpArgs;
-use s4e_runtime::{
-    BoxError, CancellationToken, CommonConfig, Metrics, MongoArgs, Readiness, Service,
-};
-use s4e_store::RawOutputs;
+use s4e_bus::{Bus, BusOptions, Incoming, Outcome, Queue};
+use s4e_client::BaseClient;
+use s4e_egress::OwnServices;
+use s4e_runtime::{BoxError, CancellationToken, CommonConfig, Metrics, Readiness, Service};
+use s4e_store::{CrawlPages, CrawlState, LiveStatus, RawOutputs, Redis};
+use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
-#[derive(Clone, Debug, clap::Args)]
-pub struct Config {
-    #[command(flatten)]
-    pub common: CommonConfig,
+pub use config::{Config, Settings};
+pub use finish::{Endpoint, endpoints};
 
-    #[command(flatten)]
-    pub amqp: AmqpArgs,
-
-    #[command(flatten)]
-    pub mongo: MongoArgs,
-}
+use crate::pipeline::Crawler;
 
 impl Service for Config {
     const NAME: &'static str = "s4e-crawler";
@@ -41,34 +56,122 @@ impl Service for Config {
     }
 }
 
+/// Which stage a consumer runs.
+#[derive(Clone, Copy)]
+enum Stage {
+    Start,
+    Fetch,
+    Finish,
+}
+
 async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let bus =
-        s4e_runtime::retry::with_retries("rabbitmq", Duration::from_secs(60), &shutdown, || {
-            Bus::connect(
-                &config.amqp.url,
-                &config.common.namespace,
-                BusOptions::default(),
-            )
-        })
-        .await?;
-    let documents = RawOutputs::connect(&config.mongo.url, &config.mongo.database).await?;
+    let connect_deadline = Duration::from_secs(60);
+    let bus = s4e_runtime::retry::with_retries("rabbitmq", connect_deadline, &shutdown, || {
+        Bus::connect(
+            &config.amqp.url,
+            &config.common.namespace,
+            BusOptions::default(),
+        )
+    })
+    .await?;
+    let redis = s4e_runtime::retry::with_retries("redis", connect_deadline, &shutdown, || {
+        Redis::connect(&config.redis.url, None)
+    })
+    .await?;
+    let base = BaseClient::new(&config.base.url, config.common.service_token.expose())?;
+    let live = LiveStatus::new(&redis, &config.common.namespace);
+    let raw = RawOutputs::connect(&config.mongo.url, &config.mongo.database).await?;
+    let pages = CrawlPages::connect(&config.mongo.url, &config.mongo.database).await?;
+    s4e_runtime::retry::with_retries("mongodb", connect_deadline, &shutdown, || {
+        pages.ensure_indexes()
+    })
+    .await?;
     let metrics = Metrics::new();
     let readiness = Readiness::new()
         .with_flag("rabbitmq", {
             let bus = bus.clone();
             move || bus.is_connected()
         })
-        .with_probe("mongodb", documents, |documents| async move {
-            documents.ping().await
-        });
-    let router = s4e_runtime::health::router(readiness, metrics.clone());
+        .with_probe(
+            "redis",
+            live.clone(),
+            |live| async move { live.ping().await },
+        )
+        .with_probe(
+            "mongodb",
+            raw.clone(),
+            |raw| async move { raw.ping().await },
+        )
+        .with_probe(
+            "base",
+            base.clone(),
+            |base| async move { base.ready().await },
+        );
+    // The platform's own services are never a target, whatever the policy allows.
+    let own_services = OwnServices::resolve([
+        config.base.url.clone(),
+        config.amqp.url.clone(),
+        config.redis.url.clone(),
+        config.mongo.url.clone(),
+        listener.local_addr()?.to_string(),
+    ])
+    .await;
+    let crawler = Arc::new(Crawler {
+        reports: s4e_jobs::JobReports {
+            base: base.clone(),
+            bus: bus.clone(),
+            live: live.clone(),
+        },
+        state: CrawlState::new(&redis, &config.common.namespace),
+        pages: pages.clone(),
+        egress: config.egress.policy(own_services),
+        settings: config.settings.clone(),
+        metrics: metrics.clone(),
+        base,
+        bus: bus.clone(),
+        live,
+        raw,
+    });
+
+    // Consumers stop on their own token after the HTTP server has stopped taking requests.
+    let consumers = CancellationToken::new();
+    let stages = [
+        (Stage::Start, Queue::Jobs(CheckKind::Crawl), 4),
+        (Stage::Fetch, Queue::CrawlFetch, config.settings.concurrency),
+        (Stage::Finish, Queue::CrawlFinish, 2),
+    ];
+    let tasks: Vec<_> = stages
+        .into_iter()
+        .map(|(stage, queue, prefetch)| {
+            let crawler = crawler.clone();
+            bus.consume(queue, prefetch, consumers.clone(), move |incoming| {
+                let crawler = crawler.clone();
+                async move { handle(&crawler, stage, incoming).await }
+            })
+        })
+        .collect();
+
+    let router = api::router(pages, config.common.service_token.clone())
+        .merge(s4e_runtime::health::router(readiness, metrics.clone()));
     let router = s4e_runtime::with_common_layers(router, metrics);
     let served = s4e_runtime::serve(listener, router, shutdown).await;
+    consumers.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
     bus.close().await;
     served?;
     Ok(())
+}
+
+async fn handle(crawler: &Crawler, stage: Stage, incoming: Incoming) -> Outcome {
+    match stage {
+        Stage::Start => crawler.start(incoming).await,
+        Stage::Fetch => crawler.fetch(incoming).await,
+        Stage::Finish => crawler.finish(incoming).await,
+    }
 }

@@ -107,6 +107,11 @@ async fn run(
     .await;
     let egress = config.egress.policy(own_services);
     let worker = Arc::new(worker::Worker {
+        reports: s4e_jobs::JobReports {
+            base: base.clone(),
+            bus: bus.clone(),
+            live: live.clone(),
+        },
         base,
         bus: bus.clone(),
         live,
@@ -130,7 +135,7 @@ async fn run(
         metrics: metrics.clone(),
     };
     tasks.push(dead_letters::start(letters.clone(), consumers.clone()));
-    for kind in CheckKind::ALL {
+    for kind in CheckKind::CHECKS {
         tasks.push(worker::start(
             worker.clone(),
             Queue::Jobs(*kind),

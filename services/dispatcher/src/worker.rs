@@ -11,25 +11,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use s4e_bus::topology::Exchange;
 use s4e_bus::{Bus, Incoming, Outcome, Queue};
 use s4e_checks::{CheckContext, CheckError, Target};
-use s4e_client::{BaseClient, ClientError};
+use s4e_client::BaseClient;
+use s4e_jobs::{JobReports, Reported, outcome_of};
 use s4e_runtime::{CancellationToken, Metrics};
 use s4e_store::{LeaseLimit, Leases, LiveStatus, RawOutputs};
-use s4e_types::api::{FinishJob, RunProgress};
-use s4e_types::envelope::{FindingCreated, ScanCompleted};
-use s4e_types::{
-    CheckKind, Envelope, JobId, JobSpec, JobStatus, Message, OrgId, RuleId, RunId, RunStatus,
-    ScanRun,
-};
+use s4e_types::api::FinishJob;
+use s4e_types::{CheckKind, JobId, JobSpec, JobStatus, Message, OrgId, RunId, RunStatus};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 pub struct Worker {
     pub base: BaseClient,
     pub bus: Bus,
     pub live: LiveStatus,
+    /// Reports finished jobs to base and announces what they found.
+    pub reports: JobReports,
     pub raw: RawOutputs,
     pub metrics: Metrics,
     /// What every check runs with: the egress policy, time limits, resolvers, port options.
@@ -53,15 +50,6 @@ pub fn start(
         let worker = worker.clone();
         async move { worker.handle(incoming).await }
     })
-}
-
-/// A failure worth another delivery (a dependency is away) or a message that never will work.
-fn outcome_of(error: ClientError, step: &str) -> Outcome {
-    if error.is_transient() {
-        Outcome::Retry(format!("{step}: {error}"))
-    } else {
-        Outcome::DeadLetter(format!("{step}: {error}"))
-    }
 }
 
 impl Worker {
@@ -160,68 +148,47 @@ impl Worker {
                 Ok(run) => run,
                 Err(error) => return outcome_of(error, "reading run"),
             };
-            return self.announce_if_final(&run).await;
+            return self.reports.announce_if_final(&run).await;
         }
         if let Ok(run) = self.base.get_run(org_id, spec.run_id).await {
-            self.publish_progress(&run).await;
+            self.reports.publish_progress(&run).await;
         }
 
-        let mut report = match self.run_check(org_id, &spec).await {
+        let report = match self.run_check(org_id, &spec).await {
             Ok(Some(report)) => report,
             Ok(None) => return self.stop_cancelled(org_id, &spec).await,
             Err(outcome) => return outcome,
         };
-        let mut finished = self.base.finish_job(org_id, spec.job_id, &report).await;
-        if let Err(ClientError::BadRequest(reason)) = &finished {
-            // Base refused the report (oversized or invalid findings): the job fails with the
-            // reason rather than its message going to the dead-letter queue and the run hanging.
-            tracing::warn!(job_id = %spec.job_id, %reason, "report refused, failing the job");
-            report = FinishJob {
-                status: JobStatus::Failed,
-                observed: Default::default(),
-                error: Some(format!("the check's report was refused: {reason}")),
-                raw_output_id: report.raw_output_id,
-                findings: Vec::new(),
-            };
-            finished = self.base.finish_job(org_id, spec.job_id, &report).await;
-        }
-        let finished = match finished {
-            Ok(finished) => finished,
-            Err(error) => return outcome_of(error, "reporting job"),
+        let findings = report.findings.len();
+        let reported = match self.reports.report(org_id, spec.job_id, report).await {
+            Ok(reported) => reported,
+            Err(outcome) => return outcome,
         };
-        if finished.job.status == JobStatus::Cancelled {
-            // The run was cancelled while the check ran and the signal did not reach us.
-            tracing::info!(job_id = %spec.job_id, "job cancelled while it ran, report ignored");
-            self.count_cancelled(spec.check);
-            return self.announce_if_final(&finished.run).await;
-        }
-        // Before the ack, whichever report applied them: a worker that died after base stored
-        // the findings announces them on the redelivery (consumers see the same event ids).
-        if let Err(outcome) = self
-            .announce_findings(org_id, &finished.created_findings, &finished.run.caused_by)
-            .await
-        {
-            return outcome;
-        }
-        if !finished.applied {
-            // Two deliveries of one job ran at once; base kept the first report.
-            self.count_duplicate(spec.check);
-            return self.announce_if_final(&finished.run).await;
-        }
+        let status = match &reported {
+            Reported::Applied { status, .. } => *status,
+            Reported::Cancelled { .. } => {
+                // The run was cancelled while the check ran and the signal did not reach us.
+                tracing::info!(job_id = %spec.job_id, "job cancelled while it ran, report ignored");
+                self.count_cancelled(spec.check);
+                return self.reports.announce_if_final(reported.run()).await;
+            }
+            Reported::AlreadyReported { .. } => {
+                // Two deliveries of one job ran at once; base kept the first report.
+                self.count_duplicate(spec.check);
+                return self.reports.announce_if_final(reported.run()).await;
+            }
+        };
         self.metrics.inc(
             "s4e_worker_jobs_total",
             "Jobs finished by the check workers, by check and status.",
-            &[
-                ("check", spec.check.as_str()),
-                ("status", report.status.as_str()),
-            ],
+            &[("check", spec.check.as_str()), ("status", status.as_str())],
         );
         tracing::info!(
-            job_id = %spec.job_id, run_id = %spec.run_id, status = report.status.as_str(),
-            findings = report.findings.len(), "job finished"
+            job_id = %spec.job_id, run_id = %spec.run_id, status = status.as_str(),
+            findings, "job finished"
         );
-        self.publish_progress(&finished.run).await;
-        self.announce_if_final(&finished.run).await
+        self.reports.publish_progress(reported.run()).await;
+        self.reports.announce_if_final(reported.run()).await
     }
 
     /// Runs the check within its time limit until its run is cancelled (then `None`). A
@@ -304,8 +271,8 @@ impl Worker {
         }
         tracing::info!(job_id = %spec.job_id, run_id = %spec.run_id, "run cancelled, job stopped");
         self.count_cancelled(spec.check);
-        self.publish_progress(&run).await;
-        self.announce_if_final(&run).await
+        self.reports.publish_progress(&run).await;
+        self.reports.announce_if_final(&run).await
     }
 
     fn count_cancelled(&self, check: CheckKind) {
@@ -322,67 +289,6 @@ impl Worker {
             "Job messages whose job another delivery had finished (redeliveries, duplicates).",
             &[("check", check.as_str())],
         );
-    }
-
-    async fn publish_progress(&self, run: &ScanRun) {
-        let progress = RunProgress::from(run);
-        if let Err(error) = self.live.set(run.id, &progress).await {
-            // Live status is a convenience; the run itself is stored in base.
-            tracing::warn!(%error, run_id = %run.id, "cannot update live status");
-        }
-    }
-
-    /// Publishes one `finding.created` per finding a report created, its id derived from the
-    /// finding's; `Retry` when the bus refuses one (the redelivery announces them again).
-    async fn announce_findings(
-        &self,
-        org_id: OrgId,
-        created: &[FindingCreated],
-        caused_by: &[RuleId],
-    ) -> Result<(), Outcome> {
-        for finding in created {
-            let mut event = Envelope::new(org_id, Message::FindingCreated(finding.clone()));
-            event.id = Uuid::new_v5(&finding.finding_id.0, b"finding.created");
-            event.caused_by = caused_by.to_vec();
-            if let Err(error) = self
-                .bus
-                .publish(Exchange::Events, "finding.created", &event)
-                .await
-            {
-                return Err(Outcome::Retry(format!(
-                    "publishing finding.created: {error}"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Publishes `scan.completed` for a run in a final state, then acks; if the event cannot
-    /// be published the message comes back, and its redelivery announces again. The event id
-    /// is derived from the run, so consumers can recognise the repeats.
-    async fn announce_if_final(&self, run: &ScanRun) -> Outcome {
-        if !run.status.is_final() {
-            return Outcome::Ack;
-        }
-        let mut event = Envelope::new(
-            run.org_id,
-            Message::ScanCompleted(ScanCompleted {
-                run_id: run.id,
-                asset_id: run.asset_id,
-                status: run.status,
-                findings_count: run.findings_count,
-            }),
-        );
-        event.id = Uuid::new_v5(&run.id.0, b"scan.completed");
-        event.caused_by = run.caused_by.clone();
-        match self
-            .bus
-            .publish(Exchange::Events, "scan.completed", &event)
-            .await
-        {
-            Ok(()) => Outcome::Ack,
-            Err(error) => Outcome::Retry(format!("publishing scan.completed: {error}")),
-        }
     }
 }
 

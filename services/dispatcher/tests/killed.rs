@@ -2,7 +2,6 @@
 //! its queue with the lost connection, a second dispatcher process finishes it, and the job is
 //! applied exactly once.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -11,7 +10,7 @@ use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_bus::{Bus, BusOptions, Exchange};
 use s4e_client::BaseClient;
 use s4e_runtime::{CommonConfig, Service, ServiceToken};
-use s4e_test_support::{TestEnv, listener, wait_for};
+use s4e_test_support::{TestEnv, listener, start_service_binary, wait_for};
 use s4e_types::api::{NewScanJob, NewScanRun};
 use s4e_types::{
     AssetKind, CheckKind, Envelope, FindingQuery, JobSpec, JobStatus, Message, NewAsset, RunStatus,
@@ -58,33 +57,12 @@ async fn slow_target(delay: Duration) -> (String, Arc<AtomicUsize>) {
 
 /// One dispatcher process against the test's infrastructure and base; ready when returned.
 async fn start_dispatcher(env: &TestEnv, base_url: &str) -> (Child, String) {
-    let port = listener().await.local_addr().unwrap().port();
-    let child = Command::new(BINARY)
-        .env("S4E_SERVICE_TOKEN", &env.service_token)
-        .env("S4E_NAMESPACE", &env.namespace)
-        .env("S4E_LISTEN", format!("127.0.0.1:{port}"))
-        .env("S4E_BASE_URL", base_url)
-        .env("S4E_AMQP_URL", &env.amqp_url)
-        .env("S4E_REDIS_URL", &env.redis_url)
-        .env("S4E_MONGODB_URL", &env.mongodb_url)
-        .env("S4E_MONGODB_DATABASE", &env.namespace)
-        .env("S4E_EGRESS_ALLOW_PRIVATE", "true")
-        .env("S4E_CHECK_TIMEOUT_SECONDS", "30")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let ready = format!("{url}/readyz");
-    wait_for("the dispatcher to be ready", DEADLINE, || async {
-        let response = http.get(&ready).send().await.ok()?;
-        response.status().is_success().then_some(())
-    })
-    .await
-    .unwrap();
-    (child, url)
+    let extra = [
+        ("S4E_BASE_URL", base_url.to_string()),
+        ("S4E_EGRESS_ALLOW_PRIVATE", "true".to_string()),
+        ("S4E_CHECK_TIMEOUT_SECONDS", "30".to_string()),
+    ];
+    start_service_binary(BINARY, env, &extra).await.unwrap()
 }
 
 #[tokio::test]

@@ -174,6 +174,31 @@ pub const DEFINITIONS: &[Definition] = &[
         applies_to: &[AssetKind::Api],
         runs_by_default_on: &[AssetKind::Api],
     },
+    Definition {
+        key: CheckKind::Crawl,
+        name: "Crawl",
+        executor: CheckKind::Crawl,
+        description: "The site mapped by s4e-crawler within the asset's scope (its host and, for \
+                      a URL, its path): links of every kind in HTML, CSS and headers, robots.txt \
+                      and sitemaps, paths in scripts, forms with their fields; a page limit, a \
+                      depth limit and trap detection. Raises what the pages show: forms sending \
+                      passwords over plain HTTP, directory listings; records technologies and \
+                      the site's other host names as candidates. The site map is read at \
+                      /api/v1/scans/{id}/site-map.",
+        max_severity: Severity::High,
+        applies_to: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
+        runs_by_default_on: &[
+            AssetKind::Url,
+            AssetKind::Api,
+            AssetKind::Domain,
+            AssetKind::Ip,
+        ],
+    },
 ];
 
 /// Whether a check runs on an asset when the scan names no checks.
@@ -211,14 +236,16 @@ pub fn targets_for(kind: CheckKind, asset: &Asset) -> Vec<String> {
 /// The web checks (headers, probes, exposure) all get the same URL.
 pub fn target_for(kind: CheckKind, asset: &Asset) -> String {
     match kind {
-        CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure => match asset.kind {
-            AssetKind::Url | AssetKind::Api => asset.value.clone(),
-            AssetKind::Domain => format!("https://{}/", asset.value),
-            AssetKind::Ip if asset.value.contains(':') => format!("http://[{}]/", asset.value),
-            AssetKind::Ip => format!("http://{}/", asset.value),
-            // No web check applies to a range: its hosts are scanned one job each.
-            AssetKind::Cidr => asset.value.clone(),
-        },
+        CheckKind::HttpHeaders | CheckKind::HttpProbes | CheckKind::Exposure | CheckKind::Crawl => {
+            match asset.kind {
+                AssetKind::Url | AssetKind::Api => asset.value.clone(),
+                AssetKind::Domain => format!("https://{}/", asset.value),
+                AssetKind::Ip if asset.value.contains(':') => format!("http://[{}]/", asset.value),
+                AssetKind::Ip => format!("http://{}/", asset.value),
+                // No web check applies to a range: its hosts are scanned one job each.
+                AssetKind::Cidr => asset.value.clone(),
+            }
+        }
         // These take a host, an IP or a URL (its host and port) as they are.
         CheckKind::Ports | CheckKind::TlsCertificate | CheckKind::TlsProtocols => {
             asset.value.clone()
@@ -282,10 +309,8 @@ pub const PROFILES: &[Profile] = &[
         name: "Crawl only",
         description: "The crawler's stages alone (discovering pages, forms and links), without \
                       the checks.",
-        checks: Some(&[]),
-        unavailable: Some(
-            "the crawler has no crawl stages yet, so a crawl-only scan would do nothing",
-        ),
+        checks: Some(&[CheckKind::Crawl]),
+        unavailable: None,
     },
     Profile {
         key: ScanProfile::Custom,
@@ -573,7 +598,8 @@ mod tests {
             vec![
                 CheckKind::HttpHeaders,
                 CheckKind::HttpProbes,
-                CheckKind::Exposure
+                CheckKind::Exposure,
+                CheckKind::Crawl
             ]
         );
         let https = asset(AssetKind::Url, "https://a.test/");
@@ -584,7 +610,8 @@ mod tests {
                 CheckKind::TlsCertificate,
                 CheckKind::TlsProtocols,
                 CheckKind::HttpProbes,
-                CheckKind::Exposure
+                CheckKind::Exposure,
+                CheckKind::Crawl
             ]
         );
         let domain = asset(AssetKind::Domain, "a.test");
@@ -598,7 +625,8 @@ mod tests {
                 CheckKind::HttpProbes,
                 CheckKind::Exposure,
                 CheckKind::Dns,
-                CheckKind::Subdomains
+                CheckKind::Subdomains,
+                CheckKind::Crawl
             ]
         );
         let ip = asset(AssetKind::Ip, "192.0.2.1");
@@ -608,7 +636,8 @@ mod tests {
                 CheckKind::HttpHeaders,
                 CheckKind::Ports,
                 CheckKind::HttpProbes,
-                CheckKind::Exposure
+                CheckKind::Exposure,
+                CheckKind::Crawl
             ]
         );
         assert_eq!(
@@ -730,10 +759,12 @@ mod tests {
             ),
             Err(PlanError::Invalid(_))
         ));
-        assert!(matches!(
-            plan(&url, Some(ScanProfile::CrawlOnly), None, &settings),
-            Err(PlanError::Refused(message)) if message.contains("crawler")
-        ));
+        assert_eq!(
+            plan(&url, Some(ScanProfile::CrawlOnly), None, &settings)
+                .unwrap()
+                .checks,
+            vec![CheckKind::Crawl]
+        );
         assert!(matches!(
             plan(&url, Some(ScanProfile::Custom), None, &settings),
             Err(PlanError::Invalid(_))
@@ -757,7 +788,8 @@ mod tests {
                 CheckKind::TlsProtocols,
                 CheckKind::HttpProbes,
                 CheckKind::Dns,
-                CheckKind::Subdomains
+                CheckKind::Subdomains,
+                CheckKind::Crawl
             ]
         );
         for profile in [Some(ScanProfile::Single), None] {
@@ -801,8 +833,8 @@ mod tests {
             .iter()
             .find(|profile| profile.key == ScanProfile::CrawlOnly)
             .unwrap();
-        assert!(!crawl.available);
-        assert!(crawl.unavailable_reason.is_some());
+        assert!(crawl.available);
+        assert_eq!(crawl.checks.https_url, vec![CheckKind::Crawl]);
         let single = catalog
             .profiles
             .iter()

@@ -14,7 +14,7 @@ use super::rules::{Response, ResponseFinding, Rule, excerpt};
 const TITLE_AND_HEADING: [&str; 3] = ["index of /", "directory listing for", "directory: /"];
 
 /// The server whose index `body` is, or `None` when it is not a generated listing.
-pub(super) fn listing_kind(body: &str) -> Option<&'static str> {
+pub fn listing_kind(body: &str) -> Option<&'static str> {
     let lower = body.to_ascii_lowercase();
     let title = element_text(&lower, "title").unwrap_or_default();
     let heading = element_text(&lower, "h1")

@@ -16,6 +16,10 @@ mod listing;
 mod parse;
 mod rules;
 
+/// Which server generated a directory listing, when a page is one (also judged on crawled
+/// pages by the crawler).
+pub use listing::listing_kind;
+
 use s4e_egress::http;
 use tokio::time::Instant;
 

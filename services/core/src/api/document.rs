@@ -59,6 +59,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         asset_import::import, asset_import::export, surface::timeline, surface::changes,
         surface::diff, candidates::list, candidates::approve, candidates::dismiss,
         scans::list, scans::create, scans::get, scans::cancel, scans::jobs, scans::events,
+        scans::site_map,
         catalog::get, scan_settings::get, scan_settings::put,
         schedules::list, schedules::create, schedules::get, schedules::update, schedules::delete,
         inbound_hooks::call, inbound_hooks::list, inbound_hooks::create, inbound_hooks::get,

@@ -146,6 +146,7 @@ pub fn endpoints() -> Declare {
         )
         .read("/api/v1/scans/{scan_id}/jobs", scans::jobs)
         .read("/api/v1/scans/{scan_id}/events", scans::events)
+        .read("/api/v1/scans/{scan_id}/site-map", scans::site_map)
         .read("/api/v1/catalog", catalog::get)
         .read("/api/v1/scan-settings", scan_settings::get)
         .change(

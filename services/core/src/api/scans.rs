@@ -9,6 +9,7 @@ use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
 use s4e_types::api::{CreateScan, ErrorBody, List, RunProgress, ScanView};
+use s4e_types::crawl::{SitePageList, SitePageQuery};
 use s4e_types::{OrgId, RunId, RunPage, RunQuery, RunStatus, ScanJob, ScanRun};
 
 use crate::AppState;
@@ -17,8 +18,8 @@ use crate::permissions::{Access, Resource};
 
 /// Scan an asset (scans:write)
 ///
-/// With a profile: `full`, `light`, `single` or `custom` (`crawl_only` answers 409). Creates a
-/// run with one job per check and queues them; poll the run, or follow its events, until its
+/// With a profile: `full`, `light`, `single`, `crawl_only` or `custom`. Creates a run with one
+/// job per check (the crawl is one job) and queues them; poll the run, or follow its events, until its
 /// status is completed, failed or cancelled. An asset whose ownership is not verified (itself
 /// or through a verified parent domain) gets one passive check at most (`http_headers` or
 /// `tls_certificate`, as planned); anything more answers 403. An archived asset answers 409.
@@ -127,6 +128,32 @@ pub async fn jobs(
         }
     }
     Ok(Json(List { items }))
+}
+
+/// A scan's site map (scans:read)
+///
+/// The pages its crawl fetched, in URL order, `limit` at a time after the previous page's
+/// `next_cursor`: each URL (normalised), how it was found, its depth, status, content type,
+/// size, title, how many in-scope links it has and its forms. Empty for a scan without a
+/// crawl, and while the crawl has fetched nothing yet.
+#[utoipa::path(get, path = "/api/v1/scans/{scan_id}/site-map", operation_id = "scanSiteMap", tag = "scans",
+    params(("scan_id" = RunId, Path), SitePageQuery),
+    responses((status = 200, description = "One page of the site map", body = SitePageList)))]
+pub async fn site_map(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(scan_id): ApiPath<RunId>,
+    PublicQuery(query): PublicQuery<SitePageQuery>,
+) -> Result<Json<SitePageList>, ApiError> {
+    principal.require(Resource::Scans, Access::Read)?;
+    query.limit().map_err(ApiError::bad_request)?;
+    let run = state.base.get_run(principal.org_id, scan_id).await?;
+    principal.require_asset(run.asset_id, "scan")?;
+    let pages = state
+        .crawler
+        .site_pages(principal.org_id, scan_id, &query)
+        .await?;
+    Ok(Json(pages))
 }
 
 /// What an unproven asset's job error may say.

@@ -1,0 +1,126 @@
+//! The pages crawls fetched, in MongoDB, collection `crawl_pages`: a run's site map.
+//!
+//! One document per crawl and URL (`_id` is the job id and the URL), so a page fetched again
+//! after a crawler was killed replaces its document. A document holds the public
+//! [`SitePage`] fields and whatever else the crawler keeps for its finisher.
+
+use mongodb::bson::{self, Document, doc};
+use mongodb::{Collection, IndexModel};
+use s4e_types::crawl::{SitePage, SitePageList, SitePageQuery};
+use s4e_types::{JobId, OrgId, RunId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::StoreError;
+use crate::raw_outputs::open_database;
+
+const COLLECTION: &str = "crawl_pages";
+
+#[derive(Clone)]
+pub struct CrawlPages {
+    pages: Collection<Document>,
+}
+
+impl CrawlPages {
+    pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
+        let database = open_database(url, database).await?;
+        let pages = database.collection(COLLECTION);
+        Ok(Self { pages })
+    }
+
+    /// The indexes the site map is read by (idempotent).
+    pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        let by_run = IndexModel::builder()
+            .keys(doc! { "org_id": 1, "run_id": 1, "url": 1 })
+            .build();
+        let by_job = IndexModel::builder()
+            .keys(doc! { "job_id": 1, "url": 1 })
+            .build();
+        self.pages.create_indexes([by_run, by_job]).await?;
+        Ok(())
+    }
+
+    /// Stores (or replaces) one page of a crawl; `page` serialises to the [`SitePage`] fields
+    /// and any of its own.
+    pub async fn record<T: Serialize>(
+        &self,
+        org_id: OrgId,
+        job_id: JobId,
+        url: &str,
+        page: &T,
+    ) -> Result<(), StoreError> {
+        let mut document =
+            bson::to_document(page).map_err(|error| StoreError::Convert(error.to_string()))?;
+        let id = format!("{job_id} {url}");
+        document.insert("_id", &id);
+        document.insert("org_id", org_id.to_string());
+        self.pages
+            .replace_one(doc! { "_id": &id }, document)
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// Every page of one crawl, in URL order (what the finisher consolidates; the crawl's page
+    /// limit bounds it).
+    pub async fn for_job<T: DeserializeOwned>(
+        &self,
+        org_id: OrgId,
+        job_id: JobId,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut cursor = self
+            .pages
+            .find(doc! { "org_id": org_id.to_string(), "job_id": job_id.to_string() })
+            .sort(doc! { "url": 1 })
+            .await?;
+        let mut pages = Vec::new();
+        while cursor.advance().await? {
+            let document = cursor.deserialize_current()?;
+            pages.push(from_document(document)?);
+        }
+        Ok(pages)
+    }
+
+    /// One page of a run's site map, in URL order after `query.after`.
+    pub async fn list(
+        &self,
+        org_id: OrgId,
+        run_id: RunId,
+        query: &SitePageQuery,
+        limit: u32,
+    ) -> Result<SitePageList, StoreError> {
+        let mut filter = doc! { "org_id": org_id.to_string(), "run_id": run_id.to_string() };
+        if let Some(status) = query.status {
+            filter.insert("status", i32::from(status));
+        }
+        if let Some(found_by) = query.found_by {
+            filter.insert("found_by", found_by.as_str());
+        }
+        if let Some(after) = &query.after {
+            filter.insert("url", doc! { "$gt": after });
+        }
+        let mut cursor = self
+            .pages
+            .find(filter)
+            .sort(doc! { "url": 1 })
+            .limit(i64::from(limit) + 1)
+            .await?;
+        let mut items: Vec<SitePage> = Vec::new();
+        while cursor.advance().await? {
+            items.push(from_document(cursor.deserialize_current()?)?);
+        }
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|page| page.url.clone())
+        } else {
+            None
+        };
+        Ok(SitePageList { items, next_cursor })
+    }
+}
+
+fn from_document<T: DeserializeOwned>(mut document: Document) -> Result<T, StoreError> {
+    document.remove("_id");
+    document.remove("org_id");
+    bson::from_document(document).map_err(|error| StoreError::Convert(error.to_string()))
+}

@@ -1,0 +1,291 @@
+//! A web site for crawl tests: a known structure served over plain HTTP on a loopback port,
+//! recording every request it receives, so a test can assert the exact set a crawl found and
+//! that nothing outside the crawl's scope was asked for.
+//!
+//! The shop ([`shop`]) holds every kind of reference a crawler must follow (HTML attributes,
+//! CSS, script strings, robots.txt, a sitemap, a redirect, a form), things a crawl must report
+//! (a password form over HTTP, a directory listing, a link to another host of the site's
+//! domain) and two traps (an endless calendar, a self-nesting relative link).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// One answer of the site.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn html(body: impl Into<String>) -> Page {
+        Page::of("text/html; charset=utf-8", body)
+    }
+
+    pub fn of(content_type: &'static str, body: impl Into<String>) -> Page {
+        Page {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn status(mut self, status: u16) -> Page {
+        self.status = status;
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Page {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn not_found() -> Page {
+        Page::html("<html><title>Not found</title></html>").status(404)
+    }
+}
+
+/// What a site answers for a path and query (`/a?b=c`).
+pub type Pages = Arc<dyn Fn(&str) -> Option<Page> + Send + Sync>;
+
+/// A site served on a loopback port (127.0.0.1, and ::1 where it can) until dropped.
+pub struct TestSite {
+    pub port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestSite {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestSite {
+    /// Serves `pages` (404 for what it does not know), each answer after `delay`.
+    pub async fn start(pages: Pages, delay: Duration) -> TestSite {
+        let listener = crate::listener().await;
+        let port = listener.local_addr().expect("a bound port").port();
+        // `localhost` may resolve to ::1 first: the same port there too, where IPv6 is up.
+        let ipv6 = tokio::net::TcpListener::bind(("::1", port)).await.ok();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let accepted = match &ipv6 {
+                    Some(ipv6) => tokio::select! {
+                        accepted = listener.accept() => accepted,
+                        accepted = ipv6.accept() => accepted,
+                    },
+                    None => listener.accept().await,
+                };
+                let Ok((stream, _)) = accepted else { return };
+                let pages = pages.clone();
+                let recorded = recorded.clone();
+                tokio::spawn(serve(stream, pages, recorded, delay));
+            }
+        });
+        TestSite {
+            port,
+            requests,
+            task,
+        }
+    }
+
+    /// Every request's path and query, in the order received.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("not poisoned").clone()
+    }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    pages: Pages,
+    recorded: Arc<Mutex<Vec<String>>>,
+    delay: Duration,
+) {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+        if request.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let head = String::from_utf8_lossy(&request);
+    let mut words = head.split_whitespace();
+    let (Some(method), Some(target)) = (words.next(), words.next()) else {
+        return;
+    };
+    recorded
+        .lock()
+        .expect("not poisoned")
+        .push(target.to_string());
+    tokio::time::sleep(delay).await;
+    let page = if method == "GET" {
+        pages(target).unwrap_or_else(Page::not_found)
+    } else {
+        Page::html("").status(405)
+    };
+    let mut response = format!(
+        "HTTP/1.1 {} Status\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        page.status,
+        page.content_type,
+        page.body.len()
+    );
+    for (name, value) in &page.headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(&page.body);
+    let _ = stream.write_all(response.as_bytes()).await;
+}
+
+/// How many days of the endless calendar each day's page links to.
+pub const CALENDAR_LINKS: u32 = 10;
+
+/// The shop's pages. `host` is the name the site is reached by (links to `api.<host>` and to
+/// another domain leave the scope).
+pub fn shop(host: &str) -> Pages {
+    let host = host.to_string();
+    Arc::new(move |target: &str| shop_page(&host, target))
+}
+
+fn shop_page(host: &str, target: &str) -> Option<Page> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let page = match (path, query) {
+        ("/", "") => Page::html(format!(
+            r##"<!doctype html><html><head><title>Test Shop</title>
+            <link rel="stylesheet" href="/css/site.css"><script src="/js/app.js"></script></head>
+            <body><img src="img/logo.png">
+            <a href="/about">About</a> <a href="products/">Products</a>
+            <a href="/calendar?day=1">Calendar</a> <a href="/loop/">Loop</a>
+            <a href="/login#form">Sign in</a> <a href="/files/">Files</a>
+            <a href="http://api.{host}/docs">API</a> <a href="https://elsewhere.example/">Partner</a>
+            <a href="mailto:shop@example.com">Mail</a> <a href="javascript:void(0)">Nothing</a>
+            <a href="#top">Top</a></body></html>"##
+        )),
+        ("/robots.txt", "") => Page::of(
+            "text/plain",
+            "User-agent: *\nDisallow: /hidden/\nSitemap: /sitemap.xml\n",
+        ),
+        ("/sitemap.xml", "") => Page::of(
+            "application/xml",
+            "<?xml version=\"1.0\"?><urlset><url><loc>/from-sitemap</loc></url>\
+             <url><loc>/about</loc></url></urlset>",
+        ),
+        ("/about", "") => Page::html(
+            r#"<html><title>About</title><a href="/">Home</a> <a href="/old">Old page</a>
+            <a href="/products/item/1">Featured</a></html>"#,
+        ),
+        ("/old", "") => Page::html("").status(301).header("location", "/new"),
+        ("/new", "") | ("/from-sitemap", "") | ("/hidden/admin.php", "") => {
+            Page::html(format!("<html><title>{path}</title></html>"))
+        }
+        ("/hidden/", "") => {
+            Page::html(r#"<html><title>Admin</title><a href="admin.php">Admin</a></html>"#)
+        }
+        ("/products/", "") => Page::html(format!(
+            "<html><title>Products</title>{}</html>",
+            (1..=5)
+                .map(|id| format!(r#"<a href="item/{id}">Item {id}</a>"#))
+                .collect::<String>()
+        )),
+        (
+            "/products/item/1" | "/products/item/2" | "/products/item/3" | "/products/item/4"
+            | "/products/item/5",
+            "" | "color=red",
+        ) => Page::html(format!(
+            r#"<html><title>Item</title><a href="/products/">Back</a>
+            <a href="{path}?color=red">Red</a></html>"#
+        )),
+        ("/css/site.css", "") => Page::of(
+            "text/css",
+            "body { background: url('/img/bg.png') } @import \"/css/print.css\";",
+        ),
+        ("/css/print.css", "") => Page::of("text/css", "body { color: black }"),
+        ("/js/app.js", "") => Page::of(
+            "application/javascript",
+            r#"fetch("/api/v1/status").then(r => r.json()); const orders = '/api/v1/orders';"#,
+        ),
+        ("/api/v1/status", "") => Page::of("application/json", r#"{"ok":true}"#),
+        ("/api/v1/orders", "") => {
+            Page::of("application/json", r#"{"error":"sign in"}"#).status(401)
+        }
+        ("/img/logo.png" | "/img/bg.png", "") => Page::of("image/png", "\u{89}PNG"),
+        ("/calendar", day) => {
+            let day: u32 = day.strip_prefix("day=")?.parse().ok()?;
+            Page::html(format!(
+                "<html><title>Day {day}</title>{}</html>",
+                (1..=CALENDAR_LINKS)
+                    .map(|next| format!(r#"<a href="/calendar?day={}">next</a>"#, day + next))
+                    .collect::<String>()
+            ))
+        }
+        (loop_path, "") if loop_path.starts_with("/loop/") => {
+            Page::html(r#"<html><title>Loop</title><a href="loop/">deeper</a></html>"#)
+        }
+        ("/login", "") => Page::html(
+            r#"<html><title>Sign in</title><form method="post" action="/session">
+            <input name="user"><input type="password" name="password"><button>Go</button>
+            </form></html>"#,
+        ),
+        ("/files/", "") => Page::html(
+            r#"<html><head><title>Index of /files</title></head><body><h1>Index of /files</h1>
+            <pre><a href="../">../</a>
+            <a href="backup.zip">backup.zip</a></pre></body></html>"#,
+        ),
+        ("/files/backup.zip", "") => Page::of("application/zip", "PK"),
+        _ => return None,
+    };
+    Some(page)
+}
+
+/// What a crawl of the whole shop must find (paths and queries), calendar days aside: those
+/// are counted, since which days fill the calendar's share depends on which pages the crawl
+/// fetched first.
+pub const SHOP_PAGES: &[&str] = &[
+    "/",
+    "/robots.txt",
+    "/sitemap.xml",
+    "/about",
+    "/old",
+    "/new",
+    "/from-sitemap",
+    "/hidden/",
+    "/hidden/admin.php",
+    "/products/",
+    "/products/item/1",
+    "/products/item/2",
+    "/products/item/3",
+    "/products/item/4",
+    "/products/item/5",
+    "/products/item/1?color=red",
+    "/products/item/2?color=red",
+    "/products/item/3?color=red",
+    "/products/item/4?color=red",
+    "/products/item/5?color=red",
+    "/css/site.css",
+    "/css/print.css",
+    "/js/app.js",
+    "/api/v1/status",
+    "/api/v1/orders",
+    "/img/logo.png",
+    "/img/bg.png",
+    "/loop/",
+    "/loop/loop/",
+    "/loop/loop/loop/",
+    "/login",
+    "/session",
+    "/files/",
+    "/files/backup.zip",
+];

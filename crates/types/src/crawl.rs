@@ -1,0 +1,151 @@
+//! What a crawl records: each page it fetched (its site map), how each URL was found, the
+//! forms on the pages, and the query of the site map's pages.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{JobId, RunId};
+
+/// How a URL came into a crawl: where it was referenced first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkSource {
+    /// The asset's own URL.
+    Seed,
+    /// `robots.txt`, or a path its rules name.
+    Robots,
+    /// A `<loc>` of a sitemap (or of a sitemap index).
+    Sitemap,
+    /// An HTML attribute: `a`, `area`, `link`, `iframe`, `img`/`srcset`, `object`, `embed`, …
+    Html,
+    /// A form's action (or a button's `formaction`).
+    Form,
+    /// A script's `src`, or a path in a script's text.
+    Script,
+    /// A CSS `url()` or `@import`.
+    Css,
+    /// A header: `Location`, `Content-Location`, `Link`, `Refresh`, or a meta refresh.
+    Redirect,
+}
+
+impl LinkSource {
+    pub const ALL: [LinkSource; 8] = [
+        LinkSource::Seed,
+        LinkSource::Robots,
+        LinkSource::Sitemap,
+        LinkSource::Html,
+        LinkSource::Form,
+        LinkSource::Script,
+        LinkSource::Css,
+        LinkSource::Redirect,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkSource::Seed => "seed",
+            LinkSource::Robots => "robots",
+            LinkSource::Sitemap => "sitemap",
+            LinkSource::Html => "html",
+            LinkSource::Form => "form",
+            LinkSource::Script => "script",
+            LinkSource::Css => "css",
+            LinkSource::Redirect => "redirect",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|source| source.as_str() == value)
+    }
+}
+
+/// A form as a page declares it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SiteForm {
+    /// Where it is sent: the action resolved against the page (the page itself when absent).
+    pub action: String,
+    /// `GET` or `POST` (upper case).
+    pub method: String,
+    /// The names of its fields, in document order.
+    pub fields: Vec<String>,
+    /// Whether one of its fields is a password.
+    pub has_password: bool,
+}
+
+/// One URL a crawl fetched.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SitePage {
+    pub run_id: RunId,
+    pub job_id: JobId,
+    /// The URL as fetched, normalised (the crawl's key for it).
+    pub url: String,
+    /// Links followed from the start URL.
+    pub depth: u32,
+    pub found_by: LinkSource,
+    /// The HTTP status; absent when the request failed (`error` says why).
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub content_type: Option<String>,
+    /// Bytes of body read (at most the crawler's body limit).
+    pub size: u64,
+    pub title: Option<String>,
+    /// How many in-scope URLs it references.
+    pub links: u32,
+    #[serde(default)]
+    pub forms: Vec<SiteForm>,
+    pub fetched_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Which pages of a crawl's site map to list: in URL order, `limit` (1–1000, default 200)
+/// at a time after the previous page's `next_cursor`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SitePageQuery {
+    /// Only pages answered with this HTTP status.
+    pub status: Option<u16>,
+    /// Only pages found this way.
+    pub found_by: Option<LinkSource>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+impl SitePageQuery {
+    pub const DEFAULT_LIMIT: u32 = 200;
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The page size asked for, or why it is out of range.
+    pub fn limit(&self) -> Result<u32, String> {
+        match self.limit.unwrap_or(Self::DEFAULT_LIMIT) {
+            limit @ 1..=Self::MAX_LIMIT => Ok(limit),
+            _ => Err(format!("limit: must be 1-{}", Self::MAX_LIMIT)),
+        }
+    }
+
+    /// The query as pairs, for an internal call.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(status) = self.status {
+            pairs.push(("status", status.to_string()));
+        }
+        if let Some(found_by) = self.found_by {
+            pairs.push(("found_by", found_by.as_str().into()));
+        }
+        if let Some(after) = &self.after {
+            pairs.push(("after", after.clone()));
+        }
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs
+    }
+}
+
+/// One page of a crawl's site map, and the cursor of the next when there is one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SitePageList {
+    pub items: Vec<SitePage>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,70 @@
+//! The crawler's configuration: its dependencies and the limits of every crawl.
+
+use s4e_egress::EgressArgs;
+use s4e_runtime::{AmqpArgs, BaseUrl, CommonConfig, MongoArgs, RedisArgs};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonConfig,
+
+    #[command(flatten)]
+    pub base: BaseUrl,
+
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+
+    // Each crawl's state (seen URLs, frontier count), and runs' cancellation.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+
+    // The pages crawls fetched, and each crawl's summary as its job's raw output.
+    #[command(flatten)]
+    pub mongo: MongoArgs,
+
+    #[command(flatten)]
+    pub egress: EgressArgs,
+
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// How far and how fast a crawl goes; every one has a default. A crawl keeps the limits it
+/// began with, whichever replica fetches its pages.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Settings {
+    /// The most URLs one crawl fetches.
+    #[arg(long, env = "S4E_CRAWL_MAX_PAGES", value_name = "S4E_CRAWL_MAX_PAGES", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pages: u64,
+
+    /// How many links deep from the start URL a crawl follows.
+    #[arg(long, env = "S4E_CRAWL_MAX_DEPTH", value_name = "S4E_CRAWL_MAX_DEPTH", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_depth: u32,
+
+    /// The most URLs of one template (`/item/{id}`, `/calendar?day`) a crawl fetches: the rest
+    /// are parametric duplicates or a trap.
+    #[arg(long, env = "S4E_CRAWL_MAX_PER_TEMPLATE", value_name = "S4E_CRAWL_MAX_PER_TEMPLATE", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_per_template: u64,
+
+    /// How long a crawl may take; past it, what was fetched is reported (truncated).
+    #[arg(long, env = "S4E_CRAWL_TIME_LIMIT_SECONDS", value_name = "S4E_CRAWL_TIME_LIMIT_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub time_limit_seconds: u64,
+
+    /// Time limit of one request (resolving, connecting, the whole response).
+    #[arg(long, env = "S4E_CRAWL_REQUEST_TIMEOUT_SECONDS", value_name = "S4E_CRAWL_REQUEST_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub request_timeout_seconds: u64,
+
+    /// The most body bytes read of one response; the rest is not downloaded.
+    #[arg(long, env = "S4E_CRAWL_BODY_LIMIT_BYTES", value_name = "S4E_CRAWL_BODY_LIMIT_BYTES", default_value_t = 2 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024))]
+    pub body_limit_bytes: u64,
+
+    /// Pages one crawler replica fetches at once (the fetch queue's prefetch).
+    #[arg(long, env = "S4E_CRAWL_CONCURRENCY", value_name = "S4E_CRAWL_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub concurrency: u16,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        s4e_runtime::config::defaults()
+    }
+}

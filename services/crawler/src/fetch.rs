@@ -1,0 +1,221 @@
+//! The fetch stage (the deep crawl): one URL of a crawl's frontier fetched through the egress
+//! policy, its page recorded, its in-scope links added to the frontier; when the frontier is
+//! empty, the crawl goes to the finisher.
+//!
+//! Safe to repeat: a page is recorded under its crawl and URL (replaced if fetched again), its
+//! links are recorded before they are published, and it is marked done last. A message whose
+//! URL is done already is acknowledged without a request.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use s4e_bus::{Incoming, Outcome};
+use s4e_checks::http_headers::listing_kind;
+use s4e_checks::{CheckError, fingerprint};
+use s4e_egress::ReachError;
+use s4e_egress::http::{self, Pinned, Request};
+use s4e_store::PageClaim;
+use s4e_types::Message;
+use s4e_types::crawl::SitePage;
+use s4e_types::envelope::CrawlFetch;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::extract;
+use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
+
+/// A fetched page as the crawl keeps it: its public site-map entry and what the finisher
+/// judges and reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PageRecord {
+    #[serde(flatten)]
+    pub page: SitePage,
+    #[serde(default)]
+    pub technologies: Vec<s4e_types::inventory::ObservedTechnology>,
+    /// Hosts outside the scope that the page links to.
+    #[serde(default)]
+    pub linked_hosts: Vec<String>,
+    /// Which server generated the page as a directory index, when it is one.
+    #[serde(default)]
+    pub directory_listing: Option<String>,
+}
+
+/// How much longer than one request a fetch holds its page's claim (recording the page and
+/// queueing its links).
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+/// The most out-of-scope hosts kept per page.
+const LINKED_HOSTS_LIMIT: usize = 50;
+
+impl Crawler {
+    pub async fn fetch(&self, incoming: Incoming) -> Outcome {
+        let org_id = incoming.envelope.org_id;
+        let Message::CrawlFetch(order) = &incoming.envelope.message else {
+            return Outcome::DeadLetter(format!(
+                "unexpected message type {} on the crawl fetch queue",
+                incoming.envelope.message.type_name()
+            ));
+        };
+        let crawl = CrawlRef {
+            org_id,
+            job_id: order.job_id,
+            run_id: order.run_id,
+        };
+        let meta = match self.state.meta(order.job_id).await {
+            Ok(Some(meta)) => meta,
+            // The crawl is over and forgotten (a late duplicate), or was never begun.
+            Ok(None) => return Outcome::Ack,
+            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        };
+        let Some(settings) = CrawlSettings::from_meta(&meta) else {
+            return Outcome::DeadLetter("the crawl's settings are unreadable".into());
+        };
+        let holder = incoming.envelope.id.to_string();
+        let lease = Duration::from_secs(self.settings.request_timeout_seconds) + CLAIM_MARGIN;
+        match self
+            .state
+            .claim(order.job_id, &order.url, &holder, lease)
+            .await
+        {
+            Ok(PageClaim::Fetch) => {}
+            Ok(PageClaim::Busy) => {
+                return Outcome::Later("another delivery of this page is fetching it".into());
+            }
+            Ok(PageClaim::Done) => {
+                // Done by an earlier delivery, which may have died before handing the crawl
+                // to the finisher.
+                return if meta.queued <= 0 {
+                    self.publish_finish(crawl).await
+                } else {
+                    Outcome::Ack
+                };
+            }
+            Ok(PageClaim::Unknown) => return Outcome::Ack,
+            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        }
+        if let Err(outcome) = self.crawl_page(crawl, &settings, order).await {
+            return outcome;
+        }
+        match self.state.finish_url(order.job_id, &order.url).await {
+            Ok(queued) if queued <= 0 => self.publish_finish(crawl).await,
+            Ok(_) => Outcome::Ack,
+            Err(error) => Outcome::Retry(format!("marking a page done: {error}")),
+        }
+    }
+
+    /// Fetches and records one page and queues its links, unless the crawl is out of time or
+    /// its run was cancelled (then the URL is only marked done, and the frontier drains).
+    async fn crawl_page(
+        &self,
+        crawl: CrawlRef,
+        settings: &CrawlSettings,
+        order: &CrawlFetch,
+    ) -> Result<(), Outcome> {
+        if settings.out_of_time() {
+            self.state
+                .truncate(crawl.job_id, "time")
+                .await
+                .map_err(|error| Outcome::Retry(format!("recording the time limit: {error}")))?;
+            return Ok(());
+        }
+        if self.live.is_cancelled(crawl.run_id).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let Ok(url) = Url::parse(&order.url) else {
+            return Ok(());
+        };
+        let fetched = self.request(&url).await;
+        let mut page = SitePage {
+            run_id: crawl.run_id,
+            job_id: crawl.job_id,
+            url: order.url.clone(),
+            depth: order.depth,
+            found_by: order.found_by,
+            status: None,
+            error: None,
+            content_type: None,
+            size: 0,
+            title: None,
+            links: 0,
+            forms: Vec::new(),
+            fetched_at: chrono::Utc::now(),
+        };
+        let mut record = PageRecord {
+            page: page.clone(),
+            technologies: Vec::new(),
+            linked_hosts: Vec::new(),
+            directory_listing: None,
+        };
+        let mut links = Vec::new();
+        match fetched {
+            Err(error) => {
+                // Worded as a check's job error, which the crawl's becomes when its start URL
+                // fails.
+                record.page.error = Some(CheckError::from(error).job_error());
+                self.count_page("error");
+            }
+            Ok(fetched) => {
+                let headers = &fetched.raw.headers;
+                let extracted = extract::response(&url, headers, &fetched.body);
+                let body = String::from_utf8_lossy(&fetched.body);
+                page.status = Some(fetched.raw.status);
+                page.content_type = headers
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, value)| value.clone());
+                page.size = fetched.body.len() as u64;
+                page.title = extracted.title;
+                page.forms = extracted.forms;
+                for (link, source) in extracted.links {
+                    if settings.scope.contains(&link) {
+                        links.push((link, source));
+                    } else if let Some(host) = link.host_str()
+                        && record.linked_hosts.len() < LINKED_HOSTS_LIMIT
+                        && !record.linked_hosts.iter().any(|known| known == host)
+                    {
+                        record.linked_hosts.push(host.to_ascii_lowercase());
+                    }
+                }
+                page.links = u32::try_from(links.len()).unwrap_or(u32::MAX);
+                record.technologies = fingerprint::identify(headers, &body);
+                record.directory_listing = (200..300)
+                    .contains(&fetched.raw.status)
+                    .then(|| listing_kind(&body))
+                    .flatten()
+                    .map(str::to_string);
+                record.page = page;
+                self.count_page("fetched");
+            }
+        }
+        self.pages
+            .record(crawl.org_id, crawl.job_id, &order.url, &record)
+            .await
+            .map_err(|error| Outcome::Retry(format!("recording a page: {error}")))?;
+        if order.depth < settings.max_depth && !links.is_empty() {
+            self.enqueue(crawl, settings, &order.url, links, order.depth + 1)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One GET through the egress policy: the address approved first, the body read up to the
+    /// crawler's limit (a response's compression is never undone: no bomb can grow it).
+    async fn request(&self, url: &Url) -> Result<http::Fetched, ReachError> {
+        let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
+        let deadline = Instant::now() + timeout;
+        let (url, addr) = http::approve(url.as_str(), &self.egress, deadline, timeout).await?;
+        let limit = usize::try_from(self.settings.body_limit_bytes).unwrap_or(usize::MAX);
+        Pinned::new(&url, addr)?
+            .send(&url, &Request::new(Method::GET, limit), deadline, timeout)
+            .await
+    }
+
+    fn count_page(&self, outcome: &str) {
+        self.metrics.inc(
+            "s4e_crawler_pages_total",
+            "Pages the fetch stage requested, by outcome.",
+            &[("outcome", outcome)],
+        );
+    }
+}

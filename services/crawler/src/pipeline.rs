@@ -1,0 +1,177 @@
+//! What every stage shares: the crawler's connections, a crawl's settings as it began with
+//! them, and adding URLs to a crawl's frontier.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use s4e_bus::topology::{CRAWL_FETCH_ROUTING_KEY, CRAWL_FINISH_ROUTING_KEY, Exchange};
+use s4e_bus::{Bus, Outcome};
+use s4e_client::BaseClient;
+use s4e_egress::EgressPolicy;
+use s4e_jobs::JobReports;
+use s4e_runtime::Metrics;
+use s4e_store::{CrawlMeta, CrawlPages, CrawlState, Discovered, LiveStatus, RawOutputs};
+use s4e_types::crawl::LinkSource;
+use s4e_types::envelope::{CrawlFetch, CrawlFinish};
+use s4e_types::{Envelope, JobId, Message, OrgId, RunId};
+use url::Url;
+
+use crate::config::Settings;
+use crate::urls::{self, Scope};
+
+pub struct Crawler {
+    pub base: BaseClient,
+    pub bus: Bus,
+    pub live: LiveStatus,
+    pub state: CrawlState,
+    pub pages: CrawlPages,
+    pub raw: RawOutputs,
+    pub reports: JobReports,
+    pub egress: EgressPolicy,
+    pub settings: Settings,
+    pub metrics: Metrics,
+}
+
+/// The crawl a message belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct CrawlRef {
+    pub org_id: OrgId,
+    pub job_id: JobId,
+    pub run_id: RunId,
+}
+
+/// A crawl's settings, fixed when it began (stored with its state), so that every replica
+/// applies the same ones whatever its own configuration says.
+#[derive(Clone, Debug)]
+pub struct CrawlSettings {
+    pub start: Url,
+    pub scope: Scope,
+    /// Unix milliseconds past which nothing more is fetched.
+    pub deadline_ms: i64,
+    pub max_pages: u64,
+    pub max_depth: u32,
+    pub max_per_template: u64,
+}
+
+impl CrawlSettings {
+    pub fn new(start: Url, settings: &Settings) -> Option<CrawlSettings> {
+        let scope = Scope::of(&start)?;
+        let time_limit = Duration::from_secs(settings.time_limit_seconds);
+        Some(CrawlSettings {
+            start,
+            scope,
+            deadline_ms: chrono::Utc::now().timestamp_millis()
+                + i64::try_from(time_limit.as_millis()).unwrap_or(i64::MAX / 2),
+            max_pages: settings.max_pages,
+            max_depth: settings.max_depth,
+            max_per_template: settings.max_per_template,
+        })
+    }
+
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("start", self.start.to_string()),
+            ("deadline_ms", self.deadline_ms.to_string()),
+            ("max_pages", self.max_pages.to_string()),
+            ("max_depth", self.max_depth.to_string()),
+            ("max_per_template", self.max_per_template.to_string()),
+        ]
+    }
+
+    pub fn from_meta(meta: &CrawlMeta) -> Option<CrawlSettings> {
+        let field = |name: &str| meta.settings.get(name).map(String::as_str);
+        let start = Url::parse(field("start")?).ok()?;
+        Some(CrawlSettings {
+            scope: Scope::of(&start)?,
+            start,
+            deadline_ms: field("deadline_ms")?.parse().ok()?,
+            max_pages: field("max_pages")?.parse().ok()?,
+            max_depth: field("max_depth")?.parse().ok()?,
+            max_per_template: field("max_per_template")?.parse().ok()?,
+        })
+    }
+
+    pub fn out_of_time(&self) -> bool {
+        chrono::Utc::now().timestamp_millis() > self.deadline_ms
+    }
+}
+
+impl Crawler {
+    /// Adds the in-scope `links` found by `parent` (empty for the seeds) to the crawl's
+    /// frontier at `depth`: recorded in the crawl's state first, then published, so that a
+    /// fetch killed halfway publishes its links again when its message comes back.
+    pub async fn enqueue(
+        &self,
+        crawl: CrawlRef,
+        settings: &CrawlSettings,
+        parent: &str,
+        links: Vec<(Url, LinkSource)>,
+        depth: u32,
+    ) -> Result<(), Outcome> {
+        let mut seen = HashSet::new();
+        let mut candidates = Vec::new();
+        for (url, source) in links {
+            let url = urls::normalize(url);
+            if urls::is_trap(&url) || !seen.insert(url.to_string()) {
+                continue;
+            }
+            candidates.push((url, source));
+        }
+        let keyed: Vec<(String, String)> = candidates
+            .iter()
+            .map(|(url, _)| (url.to_string(), urls::template(url)))
+            .collect();
+        let decisions = self
+            .state
+            .discover(
+                crawl.job_id,
+                parent,
+                &keyed,
+                settings.max_pages,
+                settings.max_per_template,
+            )
+            .await
+            .map_err(|error| Outcome::Retry(format!("recording links: {error}")))?;
+        for ((url, source), decision) in candidates.into_iter().zip(decisions) {
+            if !matches!(decision, Discovered::New | Discovered::Mine) {
+                continue;
+            }
+            let message = Message::CrawlFetch(CrawlFetch {
+                job_id: crawl.job_id,
+                run_id: crawl.run_id,
+                url: url.to_string(),
+                depth,
+                found_by: source,
+            });
+            self.bus
+                .publish(
+                    Exchange::Crawl,
+                    CRAWL_FETCH_ROUTING_KEY,
+                    &Envelope::new(crawl.org_id, message),
+                )
+                .await
+                .map_err(|error| Outcome::Retry(format!("queueing a page: {error}")))?;
+        }
+        Ok(())
+    }
+
+    /// Hands the crawl to the finisher (more than once is harmless: base takes one report).
+    pub async fn publish_finish(&self, crawl: CrawlRef) -> Outcome {
+        let message = Message::CrawlFinish(CrawlFinish {
+            job_id: crawl.job_id,
+            run_id: crawl.run_id,
+        });
+        match self
+            .bus
+            .publish(
+                Exchange::Crawl,
+                CRAWL_FINISH_ROUTING_KEY,
+                &Envelope::new(crawl.org_id, message),
+            )
+            .await
+        {
+            Ok(()) => Outcome::Ack,
+            Err(error) => Outcome::Retry(format!("queueing the crawl's finish: {error}")),
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The crawler through the fleet: a `crawl_only` scan of the test shop (every kind of link,
+//! robots.txt and a sitemap, a redirect, forms, two traps) finds exactly the shop's pages,
+//! requests each once and nothing outside the asset's scope, and reports what the pages show
+//! (a password form over plain HTTP, a directory listing, another host of the site's domain).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use s4e_e2e::Fleet;
+use s4e_test_support::site::{self, SHOP_PAGES, TestSite};
+use serde_json::{Value, json};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A crawl-only scan of `asset_id`, completed.
+async fn crawl(fleet: &Fleet, asset_id: &str) -> String {
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset_id, "profile": "crawl_only"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let run: Value = response.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap().to_string();
+    let view = fleet.wait_for_scan(&run_id, DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, s4e_types::RunStatus::Completed, "{view:?}");
+    assert_eq!(view.run.jobs_total, 1);
+    run_id
+}
+
+/// Every page of a run's site map, read `limit` at a time.
+async fn site_map(fleet: &Fleet, run_id: &str, limit: u32) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut path = format!("/scans/{run_id}/site-map?limit={limit}");
+    loop {
+        let body = fleet.get_json(&path).await;
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= limit as usize);
+        pages.extend(items.iter().cloned());
+        match body["next_cursor"].as_str() {
+            Some(cursor) => {
+                let cursor: String =
+                    url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+                path = format!("/scans/{run_id}/site-map?limit={limit}&after={cursor}");
+            }
+            None => return pages,
+        }
+    }
+}
+
+/// A page's path and query.
+fn target(page: &Value) -> String {
+    let url = url::Url::parse(page["url"].as_str().unwrap()).unwrap();
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+fn page<'a>(pages: &'a [Value], wanted: &str) -> &'a Value {
+    pages
+        .iter()
+        .find(|page| target(page) == wanted)
+        .unwrap_or_else(|| panic!("{wanted} not in the site map"))
+}
+
+#[tokio::test]
+async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
+    let fleet = Fleet::start().await.unwrap();
+    // A name, so that the site's other hosts (`api.localhost`) are its domain's.
+    let shop = TestSite::start(site::shop("localhost"), Duration::ZERO).await;
+    let origin = format!("http://localhost:{}", shop.port);
+    let asset_id = fleet.create_url_asset(&format!("{origin}/")).await.unwrap();
+    let run_id = crawl(&fleet, &asset_id).await;
+
+    // The exact set, read a few at a time in URL order.
+    let pages = site_map(&fleet, &run_id, 7).await;
+    let urls: Vec<&str> = pages.iter().map(|p| p["url"].as_str().unwrap()).collect();
+    assert!(urls.windows(2).all(|pair| pair[0] < pair[1]), "{urls:?}");
+    let found: BTreeSet<String> = pages.iter().map(target).collect();
+    let (calendar, others): (BTreeSet<String>, BTreeSet<String>) = found
+        .iter()
+        .cloned()
+        .partition(|target| target.starts_with("/calendar?"));
+    let expected: BTreeSet<String> = SHOP_PAGES.iter().map(|p| p.to_string()).collect();
+    assert_eq!(others, expected);
+    // The endless calendar is cut at its template's share (25 days), the self-nesting link at
+    // its fourth repeat.
+    assert_eq!(calendar.len(), 25, "{calendar:?}");
+    assert!(!found.contains("/loop/loop/loop/loop/"));
+    // Every page was requested once, and nothing else was: no other host, no fragment, no
+    // `mailto:` or `javascript:`.
+    let mut requests = shop.requests();
+    requests.sort();
+    assert_eq!(requests, found.iter().cloned().collect::<Vec<_>>());
+
+    // How each was found, and what it answered.
+    let found_by = |wanted: &str| page(&pages, wanted)["found_by"].clone();
+    assert_eq!(found_by("/"), "seed");
+    assert_eq!(found_by("/hidden/"), "robots");
+    assert_eq!(found_by("/from-sitemap"), "sitemap");
+    assert_eq!(found_by("/js/app.js"), "script");
+    assert_eq!(found_by("/api/v1/status"), "script");
+    assert_eq!(found_by("/img/bg.png"), "css");
+    assert_eq!(found_by("/new"), "redirect");
+    assert_eq!(found_by("/session"), "form");
+    assert_eq!(page(&pages, "/old")["status"], 301);
+    assert_eq!(page(&pages, "/session")["status"], 404);
+    assert_eq!(page(&pages, "/api/v1/orders")["status"], 401);
+    assert_eq!(page(&pages, "/")["title"], "Test Shop");
+    assert_eq!(page(&pages, "/calendar?day=1")["depth"], 1);
+    let login = page(&pages, "/login");
+    assert_eq!(
+        login["forms"],
+        json!([{
+            "action": format!("{origin}/session"),
+            "method": "POST",
+            "fields": ["user", "password"],
+            "has_password": true
+        }])
+    );
+
+    // Filters.
+    let missing = fleet
+        .get_json(&format!("/scans/{run_id}/site-map?status=404"))
+        .await;
+    let missing: Vec<String> = missing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(target)
+        .collect();
+    assert_eq!(missing, vec!["/session".to_string()]);
+    let from_sitemaps = fleet
+        .get_json(&format!("/scans/{run_id}/site-map?found_by=sitemap"))
+        .await;
+    let from_sitemaps: Vec<String> = from_sitemaps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(target)
+        .collect();
+    assert!(
+        from_sitemaps.contains(&"/from-sitemap".to_string()),
+        "{from_sitemaps:?}"
+    );
+    assert!(from_sitemaps.iter().all(|t| !t.starts_with("/calendar")));
+
+    // What the pages show, as findings of the crawl.
+    let findings = fleet.findings(&run_id).await.unwrap();
+    let mut raised: Vec<(String, String)> = findings
+        .iter()
+        .map(|finding| {
+            assert_eq!(finding["check"], "crawl");
+            (
+                finding["rule"].as_str().unwrap().to_string(),
+                finding["location"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    raised.sort();
+    assert_eq!(
+        raised,
+        vec![
+            ("directory_listing".to_string(), format!("{origin}/files/")),
+            (
+                "password_form_over_http".to_string(),
+                format!("{origin}/session")
+            ),
+        ]
+    );
+    // The other host of the site's domain is a candidate asset; the other domain is not.
+    let candidates = fleet.get_json("/candidates?limit=100").await;
+    let names: Vec<(String, Value)> = candidates["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["sources"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(names, vec![("api.localhost".to_string(), json!(["crawl"]))]);
+
+    // A second crawl finds the same and changes no finding: seen again, not new.
+    let again = crawl(&fleet, &asset_id).await;
+    let second: BTreeSet<String> = site_map(&fleet, &again, 1000)
+        .await
+        .iter()
+        .map(target)
+        .collect();
+    assert_eq!(
+        second
+            .iter()
+            .filter(|t| !t.starts_with("/calendar?"))
+            .count(),
+        SHOP_PAGES.len()
+    );
+    let findings_again = fleet.findings(&again).await.unwrap();
+    assert_eq!(findings_again.len(), 2);
+    assert!(
+        findings_again.iter().all(|f| f["occurrences"] == 2),
+        "{findings_again:?}"
+    );
+
+    // Bad queries are refused saying why; unknown scans are not found.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("found_by=guess", "found_by"),
+        ("status=abc", "status"),
+    ] {
+        let response = fleet
+            .request(Method::GET, &format!("/scans/{run_id}/site-map?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+    let unknown = fleet
+        .request(
+            Method::GET,
+            "/scans/00000000-0000-7000-8000-000000000000/site-map",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    // A scan without a crawl has an empty site map.
+    let headers = fleet
+        .create_url_asset(&format!("{origin}/about"))
+        .await
+        .unwrap();
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": headers, "checks": ["http_headers"]}))
+        .send()
+        .await
+        .unwrap();
+    let run: Value = response.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap();
+    fleet.wait_for_scan(run_id, DEADLINE).await.unwrap();
+    assert_eq!(
+        fleet.get_json(&format!("/scans/{run_id}/site-map")).await,
+        json!({"items": [], "next_cursor": null})
+    );
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_crawl_of_a_directory_never_requests_anything_outside_it() {
+    let fleet = Fleet::start().await.unwrap();
+    let shop = TestSite::start(site::shop("127.0.0.1"), Duration::ZERO).await;
+    let start = format!("http://127.0.0.1:{}/products/", shop.port);
+    let asset_id = fleet.create_url_asset(&start).await.unwrap();
+    let run_id = crawl(&fleet, &asset_id).await;
+    let found: BTreeSet<String> = site_map(&fleet, &run_id, 1000)
+        .await
+        .iter()
+        .map(target)
+        .collect();
+    let mut expected: BTreeSet<String> = ["/products/", "/robots.txt", "/sitemap.xml"]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    for id in 1..=5 {
+        expected.insert(format!("/products/item/{id}"));
+        expected.insert(format!("/products/item/{id}?color=red"));
+    }
+    assert_eq!(found, expected);
+    // The site's own robots.txt and sitemap are read; their links outside the directory
+    // (/hidden/, /from-sitemap, /about) and the pages' links back to / are not followed.
+    let mut requests = shop.requests();
+    requests.sort();
+    assert_eq!(requests, expected.into_iter().collect::<Vec<_>>());
+    // An address has no domain: no candidates.
+    let candidates = fleet.get_json("/candidates").await;
+    assert_eq!(candidates["items"], json!([]));
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_site_fails_the_crawl_with_the_reason() {
+    let fleet = Fleet::start().await.unwrap();
+    // A port nothing listens on.
+    let closed = {
+        let listener = s4e_test_support::listener().await;
+        listener.local_addr().unwrap().port()
+    };
+    let asset_id = fleet
+        .create_url_asset(&format!("http://127.0.0.1:{closed}/"))
+        .await
+        .unwrap();
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset_id, "profile": "crawl_only"}))
+        .send()
+        .await
+        .unwrap();
+    let run: Value = response.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap();
+    let view = fleet.wait_for_scan(run_id, DEADLINE).await.unwrap();
+    assert_eq!(view.run.status, s4e_types::RunStatus::Failed, "{view:?}");
+    let error = view.run.error.unwrap();
+    assert!(
+        error.contains("target unreachable: connection refused"),
+        "{error}"
+    );
+    // The site map still says what was tried.
+    let pages = site_map(&fleet, run_id, 100).await;
+    let found: BTreeSet<String> = pages.iter().map(target).collect();
+    assert_eq!(
+        found,
+        ["/", "/robots.txt", "/sitemap.xml"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect()
+    );
+    for page in &pages {
+        assert_eq!(page["status"], Value::Null);
+        assert!(
+            page["error"].as_str().unwrap().contains("refused"),
+            "{page}"
+        );
+    }
+    fleet.stop().await.unwrap();
+}
