@@ -164,13 +164,45 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
     assert_eq!(
         raised,
         vec![
+            ("contact_data_exposed".to_string(), format!("{origin}/")),
             ("directory_listing".to_string(), format!("{origin}/files/")),
             (
                 "password_form_over_http".to_string(),
                 format!("{origin}/session")
             ),
+            ("pii_exposed".to_string(), format!("{origin}/statement")),
+            (
+                "secret_exposed".to_string(),
+                format!("{origin}/config.json#aws_access_key")
+            ),
         ]
     );
+    // Masked: the kinds and enough to recognise them, never the values; the look-alikes
+    // (a number failing Luhn, an identity number without context) are not there.
+    let evidence = |rule: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == rule)
+            .map(|f| f["evidence"].to_string())
+            .unwrap()
+    };
+    let personal = evidence("pii_exposed");
+    assert!(
+        personal.contains("payment_card") && personal.contains("iban"),
+        "{personal}"
+    );
+    assert!(
+        !personal.contains("0343") && !personal.contains("6468"),
+        "{personal}"
+    );
+    assert!(!personal.contains("turkish_identity_number"), "{personal}");
+    let contacts = evidence("contact_data_exposed");
+    assert!(
+        contacts.contains("@shop.example") && contacts.contains("phone"),
+        "{contacts}"
+    );
+    assert!(!contacts.contains("team@2x"), "{contacts}");
+    assert!(!evidence("secret_exposed").contains("IOSFODNN7"));
     // The other host of the site's domain is a candidate asset; the other domain is not.
     let candidates = fleet.get_json("/candidates?limit=100").await;
     let names: Vec<(String, Value)> = candidates["items"]
@@ -201,7 +233,7 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         SHOP_PAGES.len()
     );
     let findings_again = fleet.findings(&again).await.unwrap();
-    assert_eq!(findings_again.len(), 2);
+    assert_eq!(findings_again.len(), 5);
     assert!(
         findings_again.iter().all(|f| f["occurrences"] == 2),
         "{findings_again:?}"

@@ -5,7 +5,7 @@
 //! The shop ([`shop`]) holds every kind of reference a crawler must follow (HTML attributes,
 //! CSS, script strings, robots.txt, a sitemap, a redirect, a form), things a crawl must report
 //! (a password form over HTTP, a directory listing, a link to another host of the site's
-//! domain) and two traps (an endless calendar, a self-nesting relative link).
+//! domain, contact data, personal data and a cloud key, with look-alikes) and two traps (an endless calendar, a self-nesting relative link).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -185,12 +185,30 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
         ),
         ("/about", "") => Page::html(
             r#"<html><title>About</title><a href="/">Home</a> <a href="/old">Old page</a>
-            <a href="/products/item/1">Featured</a></html>"#,
+            <a href="/products/item/1">Featured</a> <a href="/contact">Contact</a>
+            <a href="/statement">Your statement</a></html>"#,
         ),
         ("/old", "") => Page::html("").status(301).header("location", "/new"),
         ("/new", "") | ("/from-sitemap", "") | ("/hidden/admin.php", "") => {
             Page::html(format!("<html><title>{path}</title></html>"))
         }
+        // Contact data (an address, a phone number) and a file name that only looks like an
+        // address.
+        ("/contact", "") => Page::html(
+            "<html><title>Contact</title><p>Write to sales@shop.example or call tel: \
+             +90 532 123 45 67. Our team photo: team@2x.png</p></html>",
+        ),
+        // Personal data that passes its checksums next to words naming it, and look-alikes
+        // that do not: a number failing Luhn, an identity number without context.
+        ("/statement", "") => Page::html(
+            "<html><title>Statement</title><p>Card: 4539 1488 0343 6467, IBAN: \
+             TR330006100519786457841326.</p><p>Order 4539 1488 0343 6468, ref 10000000146, \
+             tracking 1234567890123456.</p></html>",
+        ),
+        ("/config.json", "") => Page::of(
+            "application/json",
+            r#"{"region":"eu-west-1","aws_access_key_id":"AKIAIOSFODNN7EXAMPLE"}"#,
+        ),
         ("/hidden/", "") => {
             Page::html(r#"<html><title>Admin</title><a href="admin.php">Admin</a></html>"#)
         }
@@ -215,7 +233,8 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
         ("/css/print.css", "") => Page::of("text/css", "body { color: black }"),
         ("/js/app.js", "") => Page::of(
             "application/javascript",
-            r#"fetch("/api/v1/status").then(r => r.json()); const orders = '/api/v1/orders';"#,
+            r#"fetch("/api/v1/status").then(r => r.json()); const orders = '/api/v1/orders';
+            const settings = "/config.json";"#,
         ),
         ("/api/v1/status", "") => Page::of("application/json", r#"{"ok":true}"#),
         ("/api/v1/orders", "") => {
@@ -258,6 +277,9 @@ pub const SHOP_PAGES: &[&str] = &[
     "/robots.txt",
     "/sitemap.xml",
     "/about",
+    "/contact",
+    "/statement",
+    "/config.json",
     "/old",
     "/new",
     "/from-sitemap",

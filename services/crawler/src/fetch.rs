@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::extract;
+use crate::leaks::{self, Leak};
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
 
 /// A fetched page as the crawl keeps it: its public site-map entry and what the finisher
@@ -39,6 +40,9 @@ pub struct PageRecord {
     /// Which server generated the page as a directory index, when it is one.
     #[serde(default)]
     pub directory_listing: Option<String>,
+    /// Personal data and secrets in the body, masked.
+    #[serde(default)]
+    pub leaks: Vec<Leak>,
 }
 
 /// How much longer than one request a fetch holds its page's claim (recording the page and
@@ -146,6 +150,7 @@ impl Crawler {
             technologies: Vec::new(),
             linked_hosts: Vec::new(),
             directory_listing: None,
+            leaks: Vec::new(),
         };
         let mut links = Vec::new();
         match fetched {
@@ -179,6 +184,9 @@ impl Crawler {
                 }
                 page.links = u32::try_from(links.len()).unwrap_or(u32::MAX);
                 record.technologies = fingerprint::identify(headers, &body);
+                if is_text(page.content_type.as_deref()) {
+                    record.leaks = leaks::scan(&body);
+                }
                 record.directory_listing = (200..300)
                     .contains(&fetched.raw.status)
                     .then(|| listing_kind(&body))
@@ -218,4 +226,14 @@ impl Crawler {
             &[("outcome", outcome)],
         );
     }
+}
+
+/// Whether a response is text worth reading for leaks (not an image, a font or an archive).
+fn is_text(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type.map(str::to_ascii_lowercase) else {
+        return false;
+    };
+    ["text/", "json", "javascript", "xml"]
+        .iter()
+        .any(|kind| content_type.contains(kind))
 }

@@ -112,7 +112,10 @@ impl Crawler {
                 status: JobStatus::Completed,
                 error: None,
                 raw_output_id: Some(raw_output_id),
-                findings: rules::judge(&records),
+                findings: rules::judge(
+                    &records,
+                    settings.as_ref().map(|settings| settings.start.as_str()),
+                ),
                 observed: Observations {
                     technologies: technologies(&records),
                     discovered: site_host

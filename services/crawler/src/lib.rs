@@ -17,6 +17,7 @@ mod config;
 pub mod extract;
 mod fetch;
 mod finish;
+pub mod leaks;
 mod pipeline;
 mod rules;
 mod start;
