@@ -102,10 +102,24 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
     assert_eq!(found_by("/hidden/"), "robots");
     assert_eq!(found_by("/from-sitemap"), "sitemap");
     assert_eq!(found_by("/js/app.js"), "script");
-    assert_eq!(found_by("/api/v1/status"), "script");
+    // Quoted in a script and an operation of the API document: whichever was read first.
+    assert!(["script", "api"].contains(&found_by("/api/v1/status").as_str().unwrap()));
     assert_eq!(found_by("/img/bg.png"), "css");
     assert_eq!(found_by("/new"), "redirect");
     assert_eq!(found_by("/session"), "form");
+    // An operation of the API document, and the documents as the site map keeps them.
+    assert_eq!(found_by("/api/v1/health"), "api");
+    let document = &page(&pages, "/docs/shop-api.yaml")["api_document"];
+    assert_eq!(document["version"], "3.0.3");
+    assert_eq!(document["operations"].as_array().unwrap().len(), 4);
+    assert_eq!(document["operations"][2]["secured"], true);
+    let broken = &page(&pages, "/docs/broken.json")["api_document"];
+    assert_eq!(broken["version"], Value::Null);
+    assert!(
+        broken["error"].as_str().unwrap().contains("paths"),
+        "{broken}"
+    );
+    assert_eq!(page(&pages, "/about")["api_document"], Value::Null);
     assert_eq!(page(&pages, "/old")["status"], 301);
     assert_eq!(page(&pages, "/session")["status"], 404);
     assert_eq!(page(&pages, "/api/v1/orders")["status"], 401);
@@ -164,6 +178,10 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
     assert_eq!(
         raised,
         vec![
+            (
+                "api_documentation_exposed".to_string(),
+                format!("{origin}/docs/shop-api.yaml")
+            ),
             ("contact_data_exposed".to_string(), format!("{origin}/")),
             ("directory_listing".to_string(), format!("{origin}/files/")),
             (
@@ -233,7 +251,7 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         SHOP_PAGES.len()
     );
     let findings_again = fleet.findings(&again).await.unwrap();
-    assert_eq!(findings_again.len(), 5);
+    assert_eq!(findings_again.len(), 6);
     assert!(
         findings_again.iter().all(|f| f["occurrences"] == 2),
         "{findings_again:?}"

@@ -61,24 +61,24 @@ impl CrawlPages {
         Ok(())
     }
 
-    /// Every page of one crawl, in URL order (what the finisher consolidates; the crawl's page
-    /// limit bounds it).
-    pub async fn for_job<T: DeserializeOwned>(
+    /// Hands every page of one crawl to `visit`, in URL order, one at a time: what the
+    /// finisher consolidates without holding the site in memory.
+    pub async fn each_of_job<T: DeserializeOwned>(
         &self,
         org_id: OrgId,
         job_id: JobId,
-    ) -> Result<Vec<T>, StoreError> {
+        mut visit: impl FnMut(T),
+    ) -> Result<(), StoreError> {
         let mut cursor = self
             .pages
             .find(doc! { "org_id": org_id.to_string(), "job_id": job_id.to_string() })
             .sort(doc! { "url": 1 })
             .await?;
-        let mut pages = Vec::new();
         while cursor.advance().await? {
             let document = cursor.deserialize_current()?;
-            pages.push(from_document(document)?);
+            visit(from_document(document)?);
         }
-        Ok(pages)
+        Ok(())
     }
 
     /// One page of a run's site map, in URL order after `query.after`.

@@ -186,7 +186,8 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
         ("/about", "") => Page::html(
             r#"<html><title>About</title><a href="/">Home</a> <a href="/old">Old page</a>
             <a href="/products/item/1">Featured</a> <a href="/contact">Contact</a>
-            <a href="/statement">Your statement</a></html>"#,
+            <a href="/statement">Your statement</a> <a href="/docs/shop-api.yaml">API</a>
+            <a href="/docs/broken.json">Old API</a></html>"#,
         ),
         ("/old", "") => Page::html("").status(301).header("location", "/new"),
         ("/new", "") | ("/from-sitemap", "") | ("/hidden/admin.php", "") => {
@@ -205,6 +206,20 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
              TR330006100519786457841326.</p><p>Order 4539 1488 0343 6468, ref 10000000146, \
              tracking 1234567890123456.</p></html>",
         ),
+        // An API document away from the usual paths (its operations are crawled), and one
+        // that claims to be a document but is not a valid one.
+        ("/docs/shop-api.yaml", "") => Page::of(
+            "application/yaml",
+            "openapi: 3.0.3\ninfo: {title: Shop, version: '1'}\nservers:\n  - url: /api/v1\n\
+             paths:\n  /status:\n    get: {}\n  /health:\n    get: {}\n  /orders:\n    get:\n      \
+             security: [{key: []}]\n  /items/{id}:\n    get:\n      parameters:\n        \
+             - {name: id, in: path, required: true}\n",
+        ),
+        ("/docs/broken.json", "") => Page::of(
+            "application/json",
+            r#"{"openapi": "3.0.0", "paths": "none"}"#,
+        ),
+        ("/api/v1/health", "") => Page::of("application/json", r#"{"healthy":true}"#),
         ("/config.json", "") => Page::of(
             "application/json",
             r#"{"region":"eu-west-1","aws_access_key_id":"AKIAIOSFODNN7EXAMPLE"}"#,
@@ -280,6 +295,9 @@ pub const SHOP_PAGES: &[&str] = &[
     "/contact",
     "/statement",
     "/config.json",
+    "/docs/shop-api.yaml",
+    "/docs/broken.json",
+    "/api/v1/health",
     "/old",
     "/new",
     "/from-sitemap",

@@ -25,10 +25,12 @@ pub enum LinkSource {
     Css,
     /// A header: `Location`, `Content-Location`, `Link`, `Refresh`, or a meta refresh.
     Redirect,
+    /// An operation of an OpenAPI or Swagger document the crawl read (GET, no parameters).
+    Api,
 }
 
 impl LinkSource {
-    pub const ALL: [LinkSource; 8] = [
+    pub const ALL: [LinkSource; 9] = [
         LinkSource::Seed,
         LinkSource::Robots,
         LinkSource::Sitemap,
@@ -37,6 +39,7 @@ impl LinkSource {
         LinkSource::Script,
         LinkSource::Css,
         LinkSource::Redirect,
+        LinkSource::Api,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl LinkSource {
             LinkSource::Script => "script",
             LinkSource::Css => "css",
             LinkSource::Redirect => "redirect",
+            LinkSource::Api => "api",
         }
     }
 
@@ -93,7 +97,34 @@ pub struct SitePage {
     pub links: u32,
     #[serde(default)]
     pub forms: Vec<SiteForm>,
+    /// What the page is as an OpenAPI or Swagger document, when it is one (or claims to be).
+    #[serde(default)]
+    pub api_document: Option<SiteApiDocument>,
     pub fetched_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An OpenAPI 3 or Swagger 2 document the crawl read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SiteApiDocument {
+    /// `3.0.3`, `2.0`; absent when the document could not be read.
+    pub version: Option<String>,
+    /// Where its operations are served.
+    pub base: Option<String>,
+    /// Its operations (at most 500 kept).
+    pub operations: Vec<SiteApiOperation>,
+    /// Why it could not be read, for a document that claims to be one but is invalid.
+    pub error: Option<String>,
+}
+
+/// One operation of an API document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SiteApiOperation {
+    pub method: String,
+    pub path: String,
+    /// Whether it declares a security requirement that is not optional.
+    pub secured: bool,
+    /// The parameters it requires.
+    pub required: Vec<String>,
 }
 
 /// Which pages of a crawl's site map to list: in URL order, `limit` (1–1000, default 200)

@@ -27,8 +27,9 @@ pub struct Extracted {
 const TITLE_LIMIT: usize = 512;
 /// The most inline script or style text read from one page.
 const INLINE_TEXT_LIMIT: usize = 512 * 1024;
-/// The most links taken from one response.
-const LINK_LIMIT: usize = 5_000;
+/// The most links taken from one response (a site's index of everything has tens of
+/// thousands; the body limit bounds them anyway).
+const LINK_LIMIT: usize = 50_000;
 
 /// What `body`, the response to `url` with `headers`, references.
 pub fn response(url: &Url, headers: &[(String, String)], body: &[u8]) -> Extracted {

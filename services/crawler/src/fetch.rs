@@ -13,18 +13,18 @@ use s4e_bus::{Incoming, Outcome};
 use s4e_checks::http_headers::listing_kind;
 use s4e_checks::{CheckError, fingerprint};
 use s4e_egress::ReachError;
-use s4e_egress::http::{self, Pinned, Request};
+use s4e_egress::http::{self, Request};
 use s4e_store::PageClaim;
 use s4e_types::Message;
-use s4e_types::crawl::SitePage;
+use s4e_types::crawl::{LinkSource, SitePage};
 use s4e_types::envelope::CrawlFetch;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::extract;
 use crate::leaks::{self, Leak};
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
+use crate::{api_docs, extract};
 
 /// A fetched page as the crawl keeps it: its public site-map entry and what the finisher
 /// judges and reports.
@@ -143,6 +143,7 @@ impl Crawler {
             title: None,
             links: 0,
             forms: Vec::new(),
+            api_document: None,
             fetched_at: chrono::Utc::now(),
         };
         let mut record = PageRecord {
@@ -172,7 +173,14 @@ impl Crawler {
                 page.size = fetched.body.len() as u64;
                 page.title = extracted.title;
                 page.forms = extracted.forms;
-                for (link, source) in extracted.links {
+                let mut found = extracted.links;
+                if let Some((document, operations)) =
+                    api_docs::read(&url, page.content_type.as_deref(), &body)
+                {
+                    page.api_document = Some(document);
+                    found.extend(operations.into_iter().map(|url| (url, LinkSource::Api)));
+                }
+                for (link, source) in found {
                     if settings.scope.contains(&link) {
                         links.push((link, source));
                     } else if let Some(host) = link.host_str()
@@ -207,15 +215,19 @@ impl Crawler {
         Ok(())
     }
 
-    /// One GET through the egress policy: the address approved first, the body read up to the
-    /// crawler's limit (a response's compression is never undone: no bomb can grow it).
+    /// One GET through the egress policy: the address approved first (or recently, for the
+    /// same origin), the body read up to the crawler's limit (a response's compression is
+    /// never undone: no bomb can grow it).
     async fn request(&self, url: &Url) -> Result<http::Fetched, ReachError> {
         let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
         let deadline = Instant::now() + timeout;
-        let (url, addr) = http::approve(url.as_str(), &self.egress, deadline, timeout).await?;
+        let client = self
+            .clients
+            .for_url(url, &self.egress, deadline, timeout)
+            .await?;
         let limit = usize::try_from(self.settings.body_limit_bytes).unwrap_or(usize::MAX);
-        Pinned::new(&url, addr)?
-            .send(&url, &Request::new(Method::GET, limit), deadline, timeout)
+        client
+            .send(url, &Request::new(Method::GET, limit), deadline, timeout)
             .await
     }
 

@@ -1,18 +1,20 @@
-//! The finisher: a crawl whose frontier is empty is consolidated (its pages read back, its
-//! endpoints unified, its findings judged, its technologies and the site's other host names
-//! collected), stored as the job's raw output and reported to base like any job: findings
-//! deduplicated, the run advanced, `finding.created` and `scan.completed` announced.
+//! The finisher: a crawl whose frontier is empty is consolidated (its pages streamed back one
+//! at a time, its URLs unified into templates, its findings judged, its technologies and the
+//! site's other host names collected), stored as the job's raw output and reported to base
+//! like any job: findings deduplicated, the run advanced, `finding.created` and
+//! `scan.completed` announced.
 //!
 //! Safe to repeat: base applies one report per job; the crawl's state is forgotten only once
-//! the report is stored.
+//! the report is stored. Its memory does not grow with the site: what it keeps per page is
+//! bounded (templates, findings, names and documents each have a cap).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use s4e_bus::{Incoming, Outcome};
 use s4e_jobs::{Reported, outcome_of};
 use s4e_types::api::FinishJob;
 use s4e_types::crawl::LinkSource;
-use s4e_types::discovery::{DiscoveredName, DiscoverySource};
+use s4e_types::discovery::{DiscoveredName, DiscoverySource, MAX_DISCOVERED_PER_JOB};
 use s4e_types::inventory::{Observations, ObservedTechnology};
 use s4e_types::{JobStatus, Message};
 use serde::Serialize;
@@ -20,10 +22,16 @@ use url::Url;
 
 use crate::fetch::PageRecord;
 use crate::pipeline::{CrawlSettings, Crawler};
-use crate::{rules, urls};
+use crate::rules::Judge;
+use crate::urls;
+
+/// The most templates a summary lists (the rest are counted in `pages`).
+const ENDPOINT_LIMIT: usize = 10_000;
+/// The most API documents a summary lists.
+const DOCUMENT_LIMIT: usize = 100;
 
 /// The crawl's summary, stored as its job's raw output (the pages themselves are the site map).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct Summary {
     start: Option<String>,
     pages: usize,
@@ -34,6 +42,10 @@ struct Summary {
     /// URLs refused as traps (too many of one template).
     trapped: u64,
     endpoints: Vec<Endpoint>,
+    /// More templates than the summary lists.
+    endpoints_truncated: bool,
+    /// The API documents read, and those that claimed to be one but could not be read.
+    api_documents: Vec<serde_json::Value>,
 }
 
 /// URLs of one template, collapsed: `/item/{id}` with one example and how many there were.
@@ -42,6 +54,182 @@ pub struct Endpoint {
     pub template: String,
     pub example: String,
     pub count: usize,
+}
+
+/// URL unification, one URL at a time: templates in order of first appearance, each with its
+/// first URL as the example, at most `limit` of them.
+struct Unifier {
+    endpoints: Vec<Endpoint>,
+    index: HashMap<String, usize>,
+    limit: usize,
+    truncated: bool,
+}
+
+impl Unifier {
+    fn new(limit: usize) -> Self {
+        Unifier {
+            endpoints: Vec::new(),
+            index: HashMap::new(),
+            limit,
+            truncated: false,
+        }
+    }
+
+    fn add(&mut self, text: &str) {
+        let Ok(url) = Url::parse(text) else { return };
+        let template = format!(
+            "{}://{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            urls::template(&url)
+        );
+        match self.index.get(&template) {
+            Some(at) => self.endpoints[*at].count += 1,
+            None if self.endpoints.len() >= self.limit => self.truncated = true,
+            None => {
+                self.index.insert(template.clone(), self.endpoints.len());
+                self.endpoints.push(Endpoint {
+                    template,
+                    example: text.to_string(),
+                    count: 1,
+                });
+            }
+        }
+    }
+}
+
+/// URL unification of a list of URLs (`/item/1`, `/item/2` → `/item/{id}`).
+pub fn endpoints<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<Endpoint> {
+    let mut unifier = Unifier::new(usize::MAX);
+    urls.for_each(|url| unifier.add(url));
+    unifier.endpoints
+}
+
+/// What the finisher keeps of a crawl while its pages stream by.
+struct Consolidation {
+    summary: Summary,
+    unifier: Unifier,
+    judge: Judge,
+    technologies: Vec<ObservedTechnology>,
+    /// The crawled host, and the suffix of names under its domain.
+    site: Option<(String, String)>,
+    names: BTreeSet<String>,
+    /// Why the start URL could not be fetched, if it could not.
+    seed_error: Option<String>,
+}
+
+impl Consolidation {
+    fn new(settings: Option<&CrawlSettings>) -> Self {
+        // An address has no domain to look under.
+        let site = settings
+            .map(|settings| settings.scope.host().to_string())
+            .filter(|host| host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('['))
+            .map(|host| {
+                let suffix = format!(".{}", host.strip_prefix("www.").unwrap_or(&host));
+                (host, suffix)
+            });
+        Consolidation {
+            summary: Summary {
+                start: settings.map(|settings| settings.start.to_string()),
+                ..Summary::default()
+            },
+            unifier: Unifier::new(ENDPOINT_LIMIT),
+            judge: Judge::default(),
+            technologies: Vec::new(),
+            site,
+            names: BTreeSet::new(),
+            seed_error: None,
+        }
+    }
+
+    fn add(&mut self, record: PageRecord) {
+        let page = &record.page;
+        self.summary.pages += 1;
+        let status = page
+            .status
+            .map_or_else(|| "error".to_string(), |status| status.to_string());
+        *self.summary.statuses.entry(status).or_default() += 1;
+        self.unifier.add(&page.url);
+        if let Some(document) = &page.api_document
+            && self.summary.api_documents.len() < DOCUMENT_LIMIT
+        {
+            self.summary.api_documents.push(serde_json::json!({
+                "url": page.url,
+                "version": document.version,
+                "operations": document.operations.len(),
+                "error": document.error,
+            }));
+        }
+        if page.found_by == LinkSource::Seed {
+            self.seed_error.clone_from(&page.error);
+        }
+        // Each technology once, a version preferred to none.
+        for technology in &record.technologies {
+            match self
+                .technologies
+                .iter_mut()
+                .find(|known| known.name == technology.name)
+            {
+                Some(known) if known.version.is_none() && technology.version.is_some() => {
+                    *known = technology.clone();
+                }
+                Some(_) => {}
+                None => self.technologies.push(technology.clone()),
+            }
+        }
+        // The site's other host names its pages link to, proposed as candidate assets.
+        if let Some((host, suffix)) = &self.site {
+            for linked in &record.linked_hosts {
+                if linked.ends_with(suffix.as_str())
+                    && linked != host
+                    && s4e_types::discovery::is_host_name(linked)
+                    && self.names.len() < MAX_DISCOVERED_PER_JOB
+                {
+                    self.names.insert(linked.clone());
+                }
+            }
+        }
+        self.judge.page(&record);
+    }
+
+    /// The summary to store and the report to send with its id.
+    fn finish(mut self, truncated: Option<String>, trapped: u64) -> (Summary, Report) {
+        self.summary.truncated = truncated;
+        self.summary.trapped = trapped;
+        self.summary.endpoints = self.unifier.endpoints;
+        self.summary.endpoints_truncated = self.unifier.truncated;
+        let start = self.summary.start.clone();
+        let report = match self.seed_error {
+            // A site whose start URL could not be fetched at all was not crawled: the job
+            // fails with the reason, as a check's would.
+            Some(error) => Report::Unreachable(error),
+            None => Report::Crawled {
+                findings: self.judge.findings(start.as_deref()),
+                observed: Observations {
+                    technologies: self.technologies,
+                    discovered: self
+                        .names
+                        .into_iter()
+                        .map(|name| DiscoveredName {
+                            name,
+                            source: DiscoverySource::Crawl,
+                            addresses: Vec::new(),
+                        })
+                        .collect(),
+                    ..Observations::default()
+                },
+            },
+        };
+        (self.summary, report)
+    }
+}
+
+enum Report {
+    Unreachable(String),
+    Crawled {
+        findings: Vec<s4e_types::FindingDraft>,
+        observed: Observations,
+    },
 }
 
 impl Crawler {
@@ -69,60 +257,42 @@ impl Crawler {
             Ok(meta) => meta.unwrap_or_default(),
             Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
         };
-        let records: Vec<PageRecord> = match self.pages.for_job(org_id, order.job_id).await {
-            Ok(records) => records,
-            Err(error) => return Outcome::Retry(format!("reading the crawl's pages: {error}")),
-        };
         let settings = CrawlSettings::from_meta(&meta);
-        let summary = Summary {
-            start: settings.as_ref().map(|settings| settings.start.to_string()),
-            pages: records.len(),
-            statuses: statuses(&records),
-            truncated: meta.truncated.clone(),
-            trapped: meta.trapped,
-            endpoints: endpoints(records.iter().map(|record| record.page.url.as_str())),
-        };
+        let mut consolidation = Consolidation::new(settings.as_ref());
+        if let Err(error) = self
+            .pages
+            .each_of_job(org_id, order.job_id, |record: PageRecord| {
+                consolidation.add(record);
+            })
+            .await
+        {
+            return Outcome::Retry(format!("reading the crawl's pages: {error}"));
+        }
+        let (summary, report) = consolidation.finish(meta.truncated.clone(), meta.trapped);
+        let pages = summary.pages;
         let raw = serde_json::to_value(&summary).unwrap_or_default();
         let raw_output_id = match self
             .raw
             .store(org_id, order.run_id, order.job_id, &raw)
             .await
         {
-            Ok(id) => id,
+            Ok(id) => Some(id),
             Err(error) => return Outcome::Retry(format!("storing the crawl's summary: {error}")),
         };
-        let site_host = settings
-            .as_ref()
-            .map(|settings| settings.scope.host().to_string());
-        // A site whose start URL could not be fetched at all was not crawled: the job fails
-        // with the reason, as a check's would.
-        let unreachable = records
-            .iter()
-            .find(|record| record.page.found_by == LinkSource::Seed)
-            .and_then(|seed| seed.page.error.clone());
-        let report = match unreachable {
-            Some(error) => FinishJob {
+        let report = match report {
+            Report::Unreachable(error) => FinishJob {
                 status: JobStatus::Failed,
                 error: Some(error),
-                raw_output_id: Some(raw_output_id),
+                raw_output_id,
                 findings: Vec::new(),
                 observed: Observations::default(),
             },
-            None => FinishJob {
+            Report::Crawled { findings, observed } => FinishJob {
                 status: JobStatus::Completed,
                 error: None,
-                raw_output_id: Some(raw_output_id),
-                findings: rules::judge(
-                    &records,
-                    settings.as_ref().map(|settings| settings.start.as_str()),
-                ),
-                observed: Observations {
-                    technologies: technologies(&records),
-                    discovered: site_host
-                        .map(|host| linked_names(&host, &records))
-                        .unwrap_or_default(),
-                    ..Observations::default()
-                },
+                raw_output_id,
+                findings,
+                observed,
             },
         };
         let reported = match self.reports.report(org_id, order.job_id, report).await {
@@ -131,7 +301,7 @@ impl Crawler {
         };
         if let Reported::Applied { .. } = reported {
             tracing::info!(
-                job_id = %order.job_id, run_id = %order.run_id, pages = records.len(),
+                job_id = %order.job_id, run_id = %order.run_id, pages,
                 truncated = meta.truncated.as_deref(), "crawl finished"
             );
             self.metrics.inc(
@@ -151,85 +321,6 @@ impl Crawler {
             tracing::warn!(%error, %job_id, "cannot drop a finished crawl's state");
         }
     }
-}
-
-fn statuses(records: &[PageRecord]) -> BTreeMap<String, usize> {
-    let mut statuses = BTreeMap::new();
-    for record in records {
-        let key = record
-            .page
-            .status
-            .map_or_else(|| "error".to_string(), |status| status.to_string());
-        *statuses.entry(key).or_default() += 1;
-    }
-    statuses
-}
-
-/// URL unification: the crawl's URLs grouped by template (`/item/1`, `/item/2` →
-/// `/item/{id}`), in order of first appearance, each with its first URL as the example.
-pub fn endpoints<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<Endpoint> {
-    let mut endpoints: Vec<Endpoint> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for text in urls {
-        let Ok(url) = Url::parse(text) else { continue };
-        let template = format!(
-            "{}://{}{}",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            urls::template(&url)
-        );
-        match index.get(&template) {
-            Some(at) => endpoints[*at].count += 1,
-            None => {
-                index.insert(template.clone(), endpoints.len());
-                endpoints.push(Endpoint {
-                    template,
-                    example: text.to_string(),
-                    count: 1,
-                });
-            }
-        }
-    }
-    endpoints
-}
-
-/// Each technology once, a version preferred to none.
-fn technologies(records: &[PageRecord]) -> Vec<ObservedTechnology> {
-    let mut found: Vec<ObservedTechnology> = Vec::new();
-    for technology in records.iter().flat_map(|record| &record.technologies) {
-        match found.iter_mut().find(|known| known.name == technology.name) {
-            Some(known) if known.version.is_none() && technology.version.is_some() => {
-                *known = technology.clone();
-            }
-            Some(_) => {}
-            None => found.push(technology.clone()),
-        }
-    }
-    found
-}
-
-/// The site's other host names its pages link to: names under the crawled host's domain
-/// (`www.` aside), proposed as candidate assets. An address is no domain to look under.
-fn linked_names(site_host: &str, records: &[PageRecord]) -> Vec<DiscoveredName> {
-    if site_host.parse::<std::net::IpAddr>().is_ok() || site_host.starts_with('[') {
-        return Vec::new();
-    }
-    let domain = site_host.strip_prefix("www.").unwrap_or(site_host);
-    let suffix = format!(".{domain}");
-    let mut seen = HashSet::new();
-    records
-        .iter()
-        .flat_map(|record| &record.linked_hosts)
-        .filter(|host| host.ends_with(&suffix) && host.as_str() != site_host)
-        .filter(|host| s4e_types::discovery::is_host_name(host))
-        .filter(|host| seen.insert(host.to_string()))
-        .take(s4e_types::discovery::MAX_DISCOVERED_PER_JOB)
-        .map(|host| DiscoveredName {
-            name: host.clone(),
-            source: DiscoverySource::Crawl,
-            addresses: Vec::new(),
-        })
-        .collect()
 }
 
 #[cfg(test)]

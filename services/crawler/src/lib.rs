@@ -13,6 +13,8 @@
 //! fetch on the broker: a crawler holds nothing of a crawl but the pages in flight.
 
 mod api;
+pub mod api_docs;
+mod clients;
 mod config;
 pub mod extract;
 mod fetch;
@@ -130,6 +132,7 @@ async fn run(
         state: CrawlState::new(&redis, &config.common.namespace),
         pages: pages.clone(),
         egress: config.egress.policy(own_services),
+        clients: Default::default(),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
         base,

@@ -16,8 +16,12 @@ use s4e_types::envelope::{CrawlFetch, CrawlFinish};
 use s4e_types::{Envelope, JobId, Message, OrgId, RunId};
 use url::Url;
 
+use crate::clients::Clients;
 use crate::config::Settings;
 use crate::urls::{self, Scope};
+
+/// How many links one call records in a crawl's state.
+const DISCOVER_SLICE: usize = 1_000;
 
 pub struct Crawler {
     pub base: BaseClient,
@@ -28,6 +32,7 @@ pub struct Crawler {
     pub raw: RawOutputs,
     pub reports: JobReports,
     pub egress: EgressPolicy,
+    pub clients: Clients,
     pub settings: Settings,
     pub metrics: Metrics,
 }
@@ -121,37 +126,45 @@ impl Crawler {
             .iter()
             .map(|(url, _)| (url.to_string(), urls::template(url)))
             .collect();
-        let decisions = self
-            .state
-            .discover(
-                crawl.job_id,
-                parent,
-                &keyed,
-                settings.max_pages,
-                settings.max_per_template,
-            )
-            .await
-            .map_err(|error| Outcome::Retry(format!("recording links: {error}")))?;
-        for ((url, source), decision) in candidates.into_iter().zip(decisions) {
-            if !matches!(decision, Discovered::New | Discovered::Mine) {
-                continue;
-            }
-            let message = Message::CrawlFetch(CrawlFetch {
-                job_id: crawl.job_id,
-                run_id: crawl.run_id,
-                url: url.to_string(),
-                depth,
-                found_by: source,
-            });
-            self.bus
-                .publish(
-                    Exchange::Crawl,
-                    CRAWL_FETCH_ROUTING_KEY,
-                    &Envelope::new(crawl.org_id, message),
+        let mut decisions = Vec::with_capacity(keyed.len());
+        // In slices, so that one page with an index of everything is not one huge script call.
+        for slice in keyed.chunks(DISCOVER_SLICE) {
+            let decided = self
+                .state
+                .discover(
+                    crawl.job_id,
+                    parent,
+                    slice,
+                    settings.max_pages,
+                    settings.max_per_template,
                 )
                 .await
-                .map_err(|error| Outcome::Retry(format!("queueing a page: {error}")))?;
+                .map_err(|error| Outcome::Retry(format!("recording links: {error}")))?;
+            decisions.extend(decided);
         }
+        // Published together: the broker's confirms come back in one round trip's time.
+        let publishes = candidates
+            .into_iter()
+            .zip(decisions)
+            .filter(|(_, decision)| matches!(decision, Discovered::New | Discovered::Mine))
+            .map(|((url, source), _)| {
+                let message = Message::CrawlFetch(CrawlFetch {
+                    job_id: crawl.job_id,
+                    run_id: crawl.run_id,
+                    url: url.to_string(),
+                    depth,
+                    found_by: source,
+                });
+                let envelope = Envelope::new(crawl.org_id, message);
+                async move {
+                    self.bus
+                        .publish(Exchange::Crawl, CRAWL_FETCH_ROUTING_KEY, &envelope)
+                        .await
+                }
+            });
+        futures_util::future::try_join_all(publishes)
+            .await
+            .map_err(|error| Outcome::Retry(format!("queueing a page: {error}")))?;
         Ok(())
     }
 

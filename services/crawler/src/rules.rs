@@ -1,7 +1,8 @@
 //! What a crawl raises, judged over every page it fetched: forms that send passwords over
 //! plain HTTP, directory listings anywhere on the site (the headers check only sees the
-//! asset's own URL), secrets and personal data in responses (`leaks.rs`, masked), and the
-//! contact data a site publishes (info). Each rule reports one finding per location, at most
+//! asset's own URL), secrets and personal data in responses (`leaks.rs`, masked), API
+//! documents found away from the exposure check's paths (info), and the contact data a site
+//! publishes (info). Each rule reports one finding per location, at most
 //! [`MAX_PER_RULE`] per crawl.
 
 use s4e_checks::Rule;
@@ -78,19 +79,143 @@ const CONTACT_DATA: Rule = Rule {
         where you can.",
 };
 
-/// What a page gives away, as findings: one per page and secret kind, one per page for personal
-/// data, one for the whole site's contact data.
-fn leak_findings(records: &[PageRecord], start: Option<&str>) -> Vec<FindingDraft> {
-    let mut findings = Vec::new();
-    let mut contacts: Vec<&Leak> = Vec::new();
-    for record in records {
+const API_DOCUMENTATION: Rule = Rule {
+    id: "api_documentation_exposed",
+    title: "API documentation exposed",
+    severity: Severity::Info,
+    score: 0.0,
+    cwe: Some(200),
+    description: "The crawl found an OpenAPI/Swagger description of an API. That is fine for a \
+        public API; for an internal one it maps every endpoint and parameter for an attacker.",
+    remediation: "If the API is not meant to be public, serve its documentation only to \
+        authenticated users or only in development.",
+};
+
+/// Judges a crawl's pages one at a time (the finisher streams them, so its memory does not
+/// grow with the site), each rule capped at [`MAX_PER_RULE`] findings.
+#[derive(Default)]
+pub struct Judge {
+    password_forms: Vec<FindingDraft>,
+    listings: Vec<FindingDraft>,
+    api_documents: Vec<FindingDraft>,
+    /// Secrets (one per page and kind) and personal data (one per page).
+    leaks: Vec<FindingDraft>,
+    /// The site's distinct contact data, at most 20.
+    contacts: Vec<Leak>,
+}
+
+impl Judge {
+    pub fn page(&mut self, record: &PageRecord) {
+        self.password_forms(record);
+        self.listing(record);
+        self.api_document(record);
+        self.leaks(record);
+    }
+
+    /// Every finding of a crawl that started at `start`.
+    pub fn findings(self, start: Option<&str>) -> Vec<FindingDraft> {
+        let mut findings = self.password_forms;
+        findings.extend(self.listings);
+        findings.extend(self.api_documents);
+        findings.extend(self.leaks);
+        if let (false, Some(start)) = (self.contacts.is_empty(), start) {
+            findings.push(CONTACT_DATA.finding(
+                CheckKind::Crawl,
+                start,
+                json!({"found": self.contacts}),
+            ));
+        }
+        findings
+    }
+
+    fn password_forms(&mut self, record: &PageRecord) {
+        for form in record.page.forms.iter().filter(|form| form.has_password) {
+            let insecure_page = record.page.url.starts_with("http://");
+            let insecure_action = form.action.starts_with("http://");
+            if !(insecure_page || insecure_action)
+                || self.password_forms.len() >= MAX_PER_RULE
+                || self
+                    .password_forms
+                    .iter()
+                    .any(|f| f.location == form.action)
+            {
+                continue;
+            }
+            self.password_forms.push(PASSWORD_FORM_OVER_HTTP.finding(
+                CheckKind::Crawl,
+                &form.action,
+                json!({
+                    "page": record.page.url,
+                    "action": form.action,
+                    "method": form.method,
+                    "fields": form.fields,
+                }),
+            ));
+        }
+    }
+
+    fn listing(&mut self, record: &PageRecord) {
+        let Some(listing) = record.directory_listing.as_deref() else {
+            return;
+        };
+        if self.listings.len() < MAX_PER_RULE {
+            self.listings.push(DIRECTORY_LISTING.finding(
+                CheckKind::Crawl,
+                &record.page.url,
+                json!({
+                    "status": record.page.status,
+                    "listing": listing,
+                    "title": record.page.title,
+                }),
+            ));
+        }
+    }
+
+    /// Documents the crawl read, but not at the paths the exposure check asks every site for
+    /// (that check reports those).
+    fn api_document(&mut self, record: &PageRecord) {
+        let Some(document) = record.page.api_document.as_ref() else {
+            return;
+        };
+        let (Some(version), Ok(url)) = (
+            document.version.as_deref(),
+            url::Url::parse(&record.page.url),
+        ) else {
+            return;
+        };
+        if s4e_checks::exposure::probes(url.path()) || self.api_documents.len() >= MAX_PER_RULE {
+            return;
+        }
+        self.api_documents.push(API_DOCUMENTATION.finding(
+            CheckKind::Crawl,
+            &record.page.url,
+            json!({
+                "version": version,
+                "base": document.base,
+                "operations": document.operations.len(),
+            }),
+        ));
+    }
+
+    /// What a page gives away: one finding per secret kind, one for its personal data; its
+    /// contact data joins the site's.
+    fn leaks(&mut self, record: &PageRecord) {
         let mut kinds: Vec<LeakKind> = Vec::new();
         let mut personal: Vec<&Leak> = Vec::new();
         for leak in &record.leaks {
             match leak.kind {
                 kind if kind.is_secret() && !kinds.contains(&kind) => kinds.push(kind),
                 kind if kind.is_secret() => {}
-                LeakKind::Email | LeakKind::Phone => contacts.push(leak),
+                LeakKind::Email | LeakKind::Phone
+                    if self.contacts.len() < 20
+                        && !self
+                            .contacts
+                            .iter()
+                            .any(|known| known.masked == leak.masked) =>
+                {
+                    self.contacts.push(leak.clone());
+                }
+                LeakKind::Email | LeakKind::Phone => {}
                 // Cards pass Luhn one time in ten by chance: only with words naming them.
                 _ if leak.in_context => personal.push(leak),
                 _ => {}
@@ -103,7 +228,7 @@ fn leak_findings(records: &[PageRecord], start: Option<&str>) -> Vec<FindingDraf
                 .filter(|leak| leak.kind == kind)
                 .map(|leak| leak.masked.as_str())
                 .collect();
-            findings.push(SECRET_EXPOSED.titled(
+            self.push_leak(SECRET_EXPOSED.titled(
                 CheckKind::Crawl,
                 &format!("{}#{}", record.page.url, kind_name(kind)),
                 &format!("{} exposed in a response", kind_title(kind)),
@@ -111,23 +236,19 @@ fn leak_findings(records: &[PageRecord], start: Option<&str>) -> Vec<FindingDraf
             ));
         }
         if !personal.is_empty() {
-            findings.push(PII_EXPOSED.finding(
+            self.push_leak(PII_EXPOSED.finding(
                 CheckKind::Crawl,
                 &record.page.url,
                 json!({"page": record.page.url, "found": personal}),
             ));
         }
     }
-    let mut distinct: Vec<&Leak> = Vec::new();
-    for leak in contacts {
-        if distinct.len() < 20 && !distinct.iter().any(|known| known.masked == leak.masked) {
-            distinct.push(leak);
+
+    fn push_leak(&mut self, finding: FindingDraft) {
+        if self.leaks.len() < MAX_PER_RULE * 2 {
+            self.leaks.push(finding);
         }
     }
-    if let (false, Some(start)) = (distinct.is_empty(), start) {
-        findings.push(CONTACT_DATA.finding(CheckKind::Crawl, start, json!({"found": distinct})));
-    }
-    findings
 }
 
 fn kind_name(kind: LeakKind) -> String {
@@ -148,59 +269,4 @@ fn kind_title(kind: LeakKind) -> &'static str {
         LeakKind::Jwt => "JSON Web Token",
         _ => "Secret",
     }
-}
-
-/// Every finding of a crawl that started at `start`.
-pub fn judge(records: &[PageRecord], start: Option<&str>) -> Vec<FindingDraft> {
-    let mut findings = judge_pages(records);
-    let mut leaks = leak_findings(records, start);
-    leaks.truncate(MAX_PER_RULE * 3);
-    findings.append(&mut leaks);
-    findings
-}
-
-fn judge_pages(records: &[PageRecord]) -> Vec<FindingDraft> {
-    let mut findings = Vec::new();
-    let mut password_forms: Vec<FindingDraft> = Vec::new();
-    for record in records {
-        for form in record.page.forms.iter().filter(|form| form.has_password) {
-            let insecure_page = record.page.url.starts_with("http://");
-            let insecure_action = form.action.starts_with("http://");
-            if !(insecure_page || insecure_action)
-                || password_forms.len() >= MAX_PER_RULE
-                || password_forms.iter().any(|f| f.location == form.action)
-            {
-                continue;
-            }
-            password_forms.push(PASSWORD_FORM_OVER_HTTP.finding(
-                CheckKind::Crawl,
-                &form.action,
-                json!({
-                    "page": record.page.url,
-                    "action": form.action,
-                    "method": form.method,
-                    "fields": form.fields,
-                }),
-            ));
-        }
-    }
-    findings.append(&mut password_forms);
-    findings.extend(
-        records
-            .iter()
-            .filter_map(|record| {
-                let listing = record.directory_listing.as_deref()?;
-                Some(DIRECTORY_LISTING.finding(
-                    CheckKind::Crawl,
-                    &record.page.url,
-                    json!({
-                        "status": record.page.status,
-                        "listing": listing,
-                        "title": record.page.title,
-                    }),
-                ))
-            })
-            .take(MAX_PER_RULE),
-    );
-    findings
 }

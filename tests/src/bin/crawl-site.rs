@@ -5,8 +5,11 @@
 //! and the crawler's peak resident memory side by side.
 //!
 //! ```text
-//! cargo run --release -p s4e-e2e --bin crawl-site -- [--concurrency N] [--docs DIR] [SUBDIR...]
+//! cargo run --release -p s4e-e2e --bin crawl-site -- [--concurrency N] [--docs DIR] [SITE...]
 //! ```
+//!
+//! A SITE is a directory of the documentation (`std`, `core`), or `gen<N>`: a generated site of
+//! N pages of one shape, for memory at 1× and 10× the size.
 //!
 //! The crawler runs as a process of its own (this program started again in the crawler's
 //! role), against the real infrastructure (`scripts/lib.sh`'s servers) and a base in this
@@ -112,8 +115,56 @@ struct Site {
     served: Arc<Mutex<HashSet<String>>>,
 }
 
+/// A generated site of `pages` pages of one shape (about 6 KB each, 20 links to other pages),
+/// so that the same crawl can be measured at 1× and 10× its size.
+fn generated_page(pages: usize, path: &str) -> Option<String> {
+    let file = path.rsplit('/').next()?;
+    let links = |from: usize| -> String {
+        (0..20)
+            .map(|k| {
+                format!(
+                    "<li><a href=\"p{}.html\">page {k}</a></li>",
+                    (from * 31 + k * 97 + 1) % pages
+                )
+            })
+            .collect()
+    };
+    let filler = "<p>Generated text to give the page the size of a real one. </p>".repeat(90);
+    if file == "index.html" {
+        return Some(format!(
+            "<html><title>Index</title><ul>{}</ul>{filler}</html>",
+            links(0)
+        ));
+    }
+    let index: usize = file
+        .strip_prefix('p')?
+        .strip_suffix(".html")?
+        .parse()
+        .ok()?;
+    (index < pages).then(|| {
+        format!(
+            "<html><title>Page {index}</title><ul>{}</ul>{filler}</html>",
+            links(index)
+        )
+    })
+}
+
 async fn serve_file(State(site): State<Site>, uri: Uri) -> Response {
     let path = uri.path();
+    // `/gen<N>/…`: the generated site of N pages.
+    if let Some(rest) = path.strip_prefix("/gen")
+        && let Some((pages, _)) = rest.split_once('/')
+        && let Ok(pages) = pages.parse::<usize>()
+    {
+        let Some(body) = generated_page(pages, path) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        site.served
+            .lock()
+            .expect("not poisoned")
+            .insert(path.to_string());
+        return ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    }
     if path.split('/').any(|segment| segment == "..") {
         return StatusCode::BAD_REQUEST.into_response();
     }
@@ -181,14 +232,17 @@ async fn bench() -> Result<(), String> {
 
     let mut outcomes = Vec::new();
     for name in &args.sites {
-        if !args.docs.join(name).join("index.html").is_file() {
+        let generated = name
+            .strip_prefix("gen")
+            .and_then(|pages| pages.parse::<usize>().ok());
+        if generated.is_none() && !args.docs.join(name).join("index.html").is_file() {
             return Err(format!(
                 "{name}/index.html is not under {}",
                 args.docs.display()
             ));
         }
         let start = format!("{origin}/{name}/index.html");
-        let files = html_files(&args.docs.join(name));
+        let files = generated.unwrap_or_else(|| html_files(&args.docs.join(name)));
         eprintln!("crawl-site: {name}/ ({files} HTML files)");
         outcomes.push(
             ours(
@@ -262,6 +316,8 @@ async fn ours(
         ("S4E_CRAWL_MAX_DEPTH", "100".to_string()),
         ("S4E_CRAWL_MAX_PER_TEMPLATE", "1000000".to_string()),
         ("S4E_CRAWL_TIME_LIMIT_SECONDS", "3600".to_string()),
+        // wget2 reads whole bodies: so does the crawler here (core/all.html is 2.3 MB).
+        ("S4E_CRAWL_BODY_LIMIT_BYTES", (16 * 1024 * 1024).to_string()),
     ];
     let (child, _) =
         s4e_test_support::start_service_binary(exe.to_str().ok_or("exe path")?, env, &extra)

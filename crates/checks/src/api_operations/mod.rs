@@ -16,7 +16,7 @@ use s4e_types::inventory::Observations;
 use serde::Serialize;
 use tokio::time::Instant;
 
-pub use document::{ApiDocument, Operation, parse};
+pub use document::{ApiDocument, Operation, endpoint, parse};
 
 use crate::{CheckContext, CheckError, CheckOutput, Target};
 

@@ -25,6 +25,11 @@ mod content;
 mod paths;
 mod soft404;
 
+/// Whether this check asks every site for `path` (what the crawler leaves to it).
+pub fn probes(path: &str) -> bool {
+    paths::PROBES.iter().any(|probe| probe.path == path)
+}
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
