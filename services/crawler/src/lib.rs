@@ -19,6 +19,7 @@ mod config;
 pub mod extract;
 mod fetch;
 mod finish;
+pub mod fuzz;
 pub mod leaks;
 mod pipeline;
 mod rules;

@@ -1,0 +1,290 @@
+//! Directory fuzzing, the engine: every word of a wordlist (with each extension) requested
+//! under one directory, through one pinned client, many at once; what answers is a hit unless
+//! it looks like the directory's own "not found".
+//!
+//! Calibration first, per directory and per extension: random names that cannot exist are
+//! requested, and their answers' shape (status, size, words, lines) is what "not found" looks
+//! like there. A soft-404 server answering 200 for everything, even one echoing the path, is
+//! recognised by shape rather than by equal bytes: an answer with the calibration's status and
+//! its word or line count is not a hit. Answers of 429 or 503 back off and are asked again.
+//!
+//! The bundled wordlist (`wordlist.txt`) is our own: common directory and file names of web
+//! applications and their tooling.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use reqwest::Method;
+use s4e_egress::ReachError;
+use s4e_egress::http::{Pinned, Request};
+use serde::Serialize;
+use tokio::time::Instant;
+use url::Url;
+
+/// The bundled wordlist, one name a line.
+pub const WORDLIST: &str = include_str!("wordlist.txt");
+
+/// The words of [`WORDLIST`].
+pub fn bundled_words() -> Vec<&'static str> {
+    WORDLIST
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct FuzzOptions {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Extensions tried after each word (`"php"` tries `word.php`), besides the word alone.
+    pub extensions: Vec<String>,
+    /// Time limit of one request.
+    pub timeout: Duration,
+    /// Body bytes read of one answer (its shape is judged on them).
+    pub body_limit: usize,
+    /// How many times an answer of 429 or 503 is asked again (after a growing wait).
+    pub retries: u32,
+}
+
+impl Default for FuzzOptions {
+    fn default() -> Self {
+        FuzzOptions {
+            concurrency: 32,
+            extensions: Vec::new(),
+            timeout: Duration::from_secs(10),
+            body_limit: 64 * 1024,
+            retries: 3,
+        }
+    }
+}
+
+/// What an answer looks like, for telling a real page from the directory's "not found".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Shape {
+    pub status: u16,
+    pub size: usize,
+    pub words: usize,
+    pub lines: usize,
+}
+
+impl Shape {
+    fn of(status: u16, body: &[u8]) -> Shape {
+        let text = String::from_utf8_lossy(body);
+        Shape {
+            status,
+            size: body.len(),
+            words: text.split_whitespace().count(),
+            lines: text.lines().count(),
+        }
+    }
+}
+
+/// What "not found" looks like in one directory for one extension, from the answers to
+/// names of two lengths: the same bytes every time; or a page that echoes the name (the same
+/// words, its size growing with the name's length, which predicts the size for any name); or,
+/// failing those, the same word or line count (as ffuf's auto-calibration chooses).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum NotFound {
+    Size(u16, usize),
+    Echo {
+        status: u16,
+        words: usize,
+        size_of_empty: f64,
+        per_character: f64,
+    },
+    Words(u16, usize),
+    Lines(u16, usize),
+    /// The calibration answers share nothing: only a 404 is "not found".
+    Unknown,
+}
+
+impl NotFound {
+    /// From the shapes of the answers to names of these lengths.
+    fn of(calibration: &[(usize, Shape)]) -> NotFound {
+        let [(short, first), (long, second)] = calibration else {
+            return NotFound::Unknown;
+        };
+        if first.status != second.status {
+            NotFound::Unknown
+        } else if first.size == second.size {
+            NotFound::Size(first.status, first.size)
+        } else if first.words == second.words && long > short {
+            let per_character =
+                (second.size as f64 - first.size as f64) / (*long as f64 - *short as f64);
+            NotFound::Echo {
+                status: first.status,
+                words: first.words,
+                size_of_empty: first.size as f64 - per_character * *short as f64,
+                per_character,
+            }
+        } else if first.words == second.words {
+            NotFound::Words(first.status, first.words)
+        } else if first.lines == second.lines {
+            NotFound::Lines(first.status, first.lines)
+        } else {
+            NotFound::Unknown
+        }
+    }
+
+    /// Whether the answer to `name` is this "not found".
+    fn matches(self, name: &str, shape: &Shape) -> bool {
+        match self {
+            NotFound::Size(status, size) => shape.status == status && shape.size == size,
+            NotFound::Echo {
+                status,
+                words,
+                size_of_empty,
+                per_character,
+            } => {
+                let expected = size_of_empty + per_character * name.len() as f64;
+                shape.status == status
+                    && shape.words == words
+                    && (shape.size as f64 - expected).abs() <= 1.0
+            }
+            NotFound::Words(status, words) => shape.status == status && shape.words == words,
+            NotFound::Lines(status, lines) => shape.status == status && shape.lines == lines,
+            NotFound::Unknown => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    pub url: String,
+    #[serde(flatten)]
+    pub shape: Shape,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FuzzOutcome {
+    pub hits: Vec<Hit>,
+    /// Requests sent, calibration and retries included.
+    pub requests: usize,
+    /// Requests that failed (timeouts, resets): their words were not judged.
+    pub failed: usize,
+    /// Answers of 429 or 503 that were asked again.
+    pub throttled: usize,
+}
+
+/// Fuzzes `directory` (a URL ending in `/`) with `words` through `client`, by `deadline`.
+pub async fn fuzz_directory(
+    client: &Pinned,
+    directory: &Url,
+    words: &[&str],
+    options: &FuzzOptions,
+    deadline: Instant,
+) -> FuzzOutcome {
+    let mut outcome = FuzzOutcome::default();
+    let mut suffixes = vec![String::new()];
+    suffixes.extend(options.extensions.iter().map(|ext| format!(".{ext}")));
+    // What "not found" looks like for each suffix, from names that cannot exist.
+    let mut calibration: Vec<(String, NotFound)> = Vec::new();
+    for suffix in &suffixes {
+        let mut shapes = Vec::new();
+        for length in [12, 20] {
+            let name = format!("{}{suffix}", random_name(length));
+            let answer = ask(client, directory, &name, options, deadline).await;
+            outcome.requests += answer.requests;
+            outcome.throttled += answer.throttled;
+            match answer.shape {
+                Some(shape) => shapes.push((name.len(), shape)),
+                None => outcome.failed += 1,
+            }
+        }
+        calibration.push((suffix.clone(), NotFound::of(&shapes)));
+    }
+    let candidates: Vec<(String, NotFound)> = words
+        .iter()
+        .flat_map(|word| {
+            calibration
+                .iter()
+                .map(move |(suffix, not_found)| (format!("{word}{suffix}"), *not_found))
+        })
+        .collect();
+    let mut answers = stream::iter(candidates)
+        .map(|(name, calibrated)| async move {
+            let answer = ask(client, directory, &name, options, deadline).await;
+            (name, calibrated, answer)
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    while let Some((name, calibrated, answer)) = answers.next().await {
+        outcome.requests += answer.requests;
+        outcome.throttled += answer.throttled;
+        let Some(shape) = answer.shape else {
+            outcome.failed += 1;
+            continue;
+        };
+        if shape.status == 404 || calibrated.matches(&name, &shape) {
+            continue;
+        }
+        if let Ok(url) = directory.join(&name) {
+            outcome.hits.push(Hit {
+                url: url.to_string(),
+                shape,
+            });
+        }
+    }
+    outcome.hits.sort_by(|a, b| a.url.cmp(&b.url));
+    outcome
+}
+
+struct Answer {
+    shape: Option<Shape>,
+    requests: usize,
+    throttled: usize,
+}
+
+/// One name asked, again after a growing wait while the server says it is overloaded.
+async fn ask(
+    client: &Pinned,
+    directory: &Url,
+    name: &str,
+    options: &FuzzOptions,
+    deadline: Instant,
+) -> Answer {
+    let mut answer = Answer {
+        shape: None,
+        requests: 0,
+        throttled: 0,
+    };
+    let Ok(url) = directory.join(name) else {
+        return answer;
+    };
+    let request = Request::new(Method::GET, options.body_limit);
+    let mut wait = Duration::from_millis(250);
+    for attempt in 0..=options.retries {
+        let request_deadline = deadline.min(Instant::now() + options.timeout);
+        answer.requests += 1;
+        let sent: Result<_, ReachError> = client
+            .send(&url, &request, request_deadline, options.timeout)
+            .await;
+        let Ok(fetched) = sent else {
+            return answer;
+        };
+        let status = fetched.raw.status;
+        if matches!(status, 429 | 503) && attempt < options.retries {
+            answer.throttled += 1;
+            let retry_after = fetched
+                .headers
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+                .map(Duration::from_secs);
+            tokio::time::sleep(retry_after.unwrap_or(wait).min(Duration::from_secs(10))).await;
+            wait *= 2;
+            continue;
+        }
+        answer.shape = Some(Shape::of(status, &fetched.body));
+        return answer;
+    }
+    answer
+}
+
+/// A name no site has: lowercase letters and digits from a fresh UUID.
+fn random_name(length: usize) -> String {
+    let mut name = uuid::Uuid::new_v4().simple().to_string();
+    name.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    name.truncate(length);
+    name
+}

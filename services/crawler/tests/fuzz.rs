@@ -1,0 +1,121 @@
+//! The fuzzing engine against local sites: a plain one (404 for what is not there), a soft-404
+//! one (200 for everything, echoing the path), and one that throttles; the hits are exactly the
+//! hidden names every time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use s4e_crawler::fuzz::{FuzzOptions, fuzz_directory};
+use s4e_egress::http::Pinned;
+use s4e_test_support::site::{Page, Pages, TestSite};
+use tokio::time::Instant;
+use url::Url;
+
+const WORDS: &[&str] = &[
+    "admin", "backup", "config", "secret", "uploads", "api", "old", "test",
+];
+
+/// What is hidden on every site: a directory that redirects, a file, a forbidden one, and
+/// a page only with its extension.
+fn hidden(target: &str) -> Option<Page> {
+    Some(match target {
+        "/admin" => Page::html("").status(301).header("location", "/admin/"),
+        "/backup" => Page::of("application/zip", "PK\u{3}\u{4} an archive of the site"),
+        "/secret" => Page::html("<html><h1>Forbidden</h1></html>").status(403),
+        "/config.php" => Page::html("<?php // configuration of the whole application ?>"),
+        _ => return None,
+    })
+}
+
+async fn fuzz(
+    site: &TestSite,
+    options: &FuzzOptions,
+) -> (Vec<String>, s4e_crawler::fuzz::FuzzOutcome) {
+    let directory = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
+    let client = Pinned::new(
+        &directory,
+        format!("127.0.0.1:{}", site.port).parse().unwrap(),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outcome = fuzz_directory(&client, &directory, WORDS, options, deadline).await;
+    let hits = outcome
+        .hits
+        .iter()
+        .map(|hit| Url::parse(&hit.url).unwrap().path().to_string())
+        .collect();
+    (hits, outcome)
+}
+
+fn with_php() -> FuzzOptions {
+    FuzzOptions {
+        extensions: vec!["php".into()],
+        ..FuzzOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_plain_site_gives_exactly_its_hidden_names() {
+    let site = TestSite::start(Arc::new(hidden), Duration::ZERO).await;
+    let (hits, outcome) = fuzz(&site, &with_php()).await;
+    assert_eq!(hits, vec!["/admin", "/backup", "/config.php", "/secret"]);
+    // Every word with and without the extension, and two calibration names for each.
+    assert_eq!(outcome.requests, WORDS.len() * 2 + 4);
+    assert_eq!(site.requests().len(), outcome.requests);
+    assert_eq!(outcome.failed, 0);
+}
+
+#[tokio::test]
+async fn a_soft_404_site_echoing_the_path_gives_no_false_hits() {
+    let pages: Pages = Arc::new(|target: &str| {
+        hidden(target).or_else(|| {
+            Some(Page::html(format!(
+                "<html><body><p>Sorry, {target} was not found on this server.</p></body></html>"
+            )))
+        })
+    });
+    let site = TestSite::start(pages, Duration::ZERO).await;
+    let (hits, _) = fuzz(&site, &with_php()).await;
+    assert_eq!(hits, vec!["/admin", "/backup", "/config.php", "/secret"]);
+}
+
+#[tokio::test]
+async fn a_throttling_site_is_asked_again_and_nothing_is_lost() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    let pages: Pages = Arc::new(move |target: &str| {
+        // Every third request is refused for a moment.
+        if counter.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+            return Some(
+                Page::html("slow down")
+                    .status(429)
+                    .header("retry-after", "0"),
+            );
+        }
+        hidden(target)
+    });
+    let site = TestSite::start(pages, Duration::ZERO).await;
+    let (hits, outcome) = fuzz(&site, &with_php()).await;
+    assert_eq!(hits, vec!["/admin", "/backup", "/config.php", "/secret"]);
+    assert!(outcome.throttled > 0);
+    assert_eq!(outcome.requests, WORDS.len() * 2 + 4 + outcome.throttled);
+}
+
+#[tokio::test]
+async fn an_unreachable_directory_fails_every_word_without_hits() {
+    let closed = s4e_test_support::listener().await.local_addr().unwrap();
+    let directory = Url::parse(&format!("http://{closed}/")).unwrap();
+    let client = Pinned::new(&directory, closed).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let outcome = fuzz_directory(
+        &client,
+        &directory,
+        WORDS,
+        &FuzzOptions::default(),
+        deadline,
+    )
+    .await;
+    assert!(outcome.hits.is_empty());
+    assert_eq!(outcome.failed, WORDS.len() + 2);
+}
