@@ -5,6 +5,7 @@
 //! {ns}.jobs      (direct) --"<check kind>"--> {ns}.jobs.<check kind> (check workers)
 //! {ns}.jobs      (direct) --"crawl"-->        {ns}.jobs.crawl        (s4e-crawler starts a crawl)
 //! {ns}.crawl     (direct) --"fetch"-->        {ns}.crawl.fetch       (s4e-crawler: the frontier)
+//!                         --"fuzz"-->         {ns}.crawl.fuzz        (s4e-crawler: directory fuzzing)
 //!                         --"finish"-->       {ns}.crawl.finish      (s4e-crawler: the finisher)
 //! {ns}.events    (topic)  --"#"-->            {ns}.trigger.events    (s4e-trigger)
 //! {ns}.dlx       (fanout) -->                 {ns}.dead_letters      (kept by s4e-dispatcher)
@@ -120,6 +121,8 @@ pub enum Queue {
     /// The URLs crawls have yet to fetch: the frontier of every crawl, which lives here (on
     /// the broker's disk), not in a crawler's memory.
     CrawlFetch,
+    /// Directories of crawls to fuzz with the wordlist.
+    CrawlFuzz,
     /// Crawls with nothing left to fetch, to be consolidated and reported.
     CrawlFinish,
     TriggerEvents,
@@ -132,6 +135,7 @@ impl Queue {
         [
             Queue::Dispatch,
             Queue::CrawlFetch,
+            Queue::CrawlFuzz,
             Queue::CrawlFinish,
             Queue::TriggerEvents,
             Queue::DeadLetters,
@@ -145,6 +149,7 @@ impl Queue {
             Queue::Dispatch
             | Queue::Jobs(_)
             | Queue::CrawlFetch
+            | Queue::CrawlFuzz
             | Queue::CrawlFinish
             | Queue::TriggerEvents => RetryPolicy::WORK,
             Queue::DeadLetters => RetryPolicy::UNTIL_KEPT,
@@ -158,6 +163,7 @@ pub const DISPATCH_ROUTING_KEY: &str = "job";
 /// The routing keys of the crawl exchange.
 pub const CRAWL_FETCH_ROUTING_KEY: &str = "fetch";
 pub const CRAWL_FINISH_ROUTING_KEY: &str = "finish";
+pub const CRAWL_FUZZ_ROUTING_KEY: &str = "fuzz";
 
 #[derive(Clone, Debug)]
 pub struct Topology {
@@ -199,6 +205,7 @@ impl Topology {
             Queue::Dispatch => format!("{}.dispatch", self.namespace),
             Queue::Jobs(kind) => format!("{}.jobs.{}", self.namespace, kind.as_str()),
             Queue::CrawlFetch => format!("{}.crawl.fetch", self.namespace),
+            Queue::CrawlFuzz => format!("{}.crawl.fuzz", self.namespace),
             Queue::CrawlFinish => format!("{}.crawl.finish", self.namespace),
             Queue::TriggerEvents => format!("{}.trigger.events", self.namespace),
             Queue::DeadLetters => format!("{}.dead_letters", self.namespace),
@@ -239,6 +246,7 @@ impl Topology {
             Queue::Dispatch => (Exchange::Dispatch, DISPATCH_ROUTING_KEY),
             Queue::Jobs(kind) => (Exchange::Jobs, kind.as_str()),
             Queue::CrawlFetch => (Exchange::Crawl, CRAWL_FETCH_ROUTING_KEY),
+            Queue::CrawlFuzz => (Exchange::Crawl, CRAWL_FUZZ_ROUTING_KEY),
             Queue::CrawlFinish => (Exchange::Crawl, CRAWL_FINISH_ROUTING_KEY),
             Queue::TriggerEvents => (Exchange::Events, "#"),
             Queue::DeadLetters => (Exchange::DeadLetter, ""),

@@ -189,8 +189,8 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
             <a href="/statement">Your statement</a> <a href="/docs/shop-api.yaml">API</a>
             <a href="/docs/broken.json">Old API</a></html>"#,
         ),
-        ("/old", "") => Page::html("").status(301).header("location", "/new"),
-        ("/new", "") | ("/from-sitemap", "") | ("/hidden/admin.php", "") => {
+        ("/old", "") => Page::html("").status(301).header("location", "/moved-here"),
+        ("/moved-here", "") | ("/from-sitemap", "") | ("/hidden/admin.php", "") => {
             Page::html(format!("<html><title>{path}</title></html>"))
         }
         // Contact data (an address, a phone number) and a file name that only looks like an
@@ -220,6 +220,8 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
             r#"{"openapi": "3.0.0", "paths": "none"}"#,
         ),
         ("/api/v1/health", "") => Page::of("application/json", r#"{"healthy":true}"#),
+        // Linked from nowhere: only a fuzzer finds it.
+        ("/backup", "") => Page::of("application/zip", "PK\u{3}\u{4} the site's old files"),
         ("/config.json", "") => Page::of(
             "application/json",
             r#"{"region":"eu-west-1","aws_access_key_id":"AKIAIOSFODNN7EXAMPLE"}"#,
@@ -295,11 +297,12 @@ pub const SHOP_PAGES: &[&str] = &[
     "/contact",
     "/statement",
     "/config.json",
+    "/backup",
     "/docs/shop-api.yaml",
     "/docs/broken.json",
     "/api/v1/health",
     "/old",
-    "/new",
+    "/moved-here",
     "/from-sitemap",
     "/hidden/",
     "/hidden/admin.php",

@@ -27,10 +27,12 @@ pub enum LinkSource {
     Redirect,
     /// An operation of an OpenAPI or Swagger document the crawl read (GET, no parameters).
     Api,
+    /// A name of the fuzzing wordlist that answered as something other than "not found".
+    Fuzz,
 }
 
 impl LinkSource {
-    pub const ALL: [LinkSource; 9] = [
+    pub const ALL: [LinkSource; 10] = [
         LinkSource::Seed,
         LinkSource::Robots,
         LinkSource::Sitemap,
@@ -40,6 +42,7 @@ impl LinkSource {
         LinkSource::Css,
         LinkSource::Redirect,
         LinkSource::Api,
+        LinkSource::Fuzz,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl LinkSource {
             LinkSource::Css => "css",
             LinkSource::Redirect => "redirect",
             LinkSource::Api => "api",
+            LinkSource::Fuzz => "fuzz",
         }
     }
 

@@ -55,6 +55,9 @@ pub enum Message {
     /// A crawl whose frontier is empty, for the crawler's finisher.
     #[serde(rename = "crawl.finish")]
     CrawlFinish(CrawlFinish),
+    /// A directory of a crawl for the crawler's fuzzing stage.
+    #[serde(rename = "crawl.fuzz")]
+    CrawlFuzz(CrawlFuzz),
 }
 
 impl Message {
@@ -70,13 +73,17 @@ impl Message {
             Message::ServiceGone(_) => "service.gone",
             Message::CrawlFetch(_) => "crawl.fetch",
             Message::CrawlFinish(_) => "crawl.finish",
+            Message::CrawlFuzz(_) => "crawl.fuzz",
         }
     }
 
     /// The asset an event is about; `None` for work.
     pub fn asset_id(&self) -> Option<AssetId> {
         match self {
-            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => None,
+            Message::ScanJob(_)
+            | Message::CrawlFetch(_)
+            | Message::CrawlFinish(_)
+            | Message::CrawlFuzz(_) => None,
             Message::ScanCompleted(done) => Some(done.asset_id),
             Message::FindingCreated(finding) => Some(finding.asset_id),
             Message::FindingStatusChanged(change) => Some(change.asset_id),
@@ -90,7 +97,10 @@ impl Message {
     /// An event's payload as receivers get it (the `data` of a webhook); `None` for work.
     pub fn event_data(&self) -> Option<serde_json::Value> {
         let data = match self {
-            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => return None,
+            Message::ScanJob(_)
+            | Message::CrawlFetch(_)
+            | Message::CrawlFinish(_)
+            | Message::CrawlFuzz(_) => return None,
             Message::ScanCompleted(done) => serde_json::to_value(done),
             Message::FindingCreated(finding) => serde_json::to_value(finding),
             Message::FindingStatusChanged(change) => serde_json::to_value(change),
@@ -108,9 +118,10 @@ impl Message {
             serde_json::from_value(serde_json::json!({ "type": event_type, "payload": data }))
                 .map_err(|error| format!("{event_type}: {error}"))?;
         match message {
-            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => {
-                Err(format!("{event_type}: not an event"))
-            }
+            Message::ScanJob(_)
+            | Message::CrawlFetch(_)
+            | Message::CrawlFinish(_)
+            | Message::CrawlFuzz(_) => Err(format!("{event_type}: not an event")),
             event => Ok(event),
         }
     }
@@ -126,6 +137,17 @@ pub struct CrawlFetch {
     /// Links followed from the start URL (0 for the start URL, robots.txt and sitemaps).
     pub depth: u32,
     pub found_by: crate::crawl::LinkSource,
+}
+
+/// A directory of a crawl to fuzz with the wordlist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlFuzz {
+    pub job_id: JobId,
+    pub run_id: RunId,
+    /// The directory's URL, ending in `/`.
+    pub directory: String,
+    /// The depth of the directory's page; what the fuzzer finds is one deeper.
+    pub depth: u32,
 }
 
 /// A crawl with nothing left to fetch (or out of time), to be consolidated and reported.

@@ -556,7 +556,10 @@ impl Facts {
             ..Facts::default()
         };
         match event {
-            Message::ScanJob(_) | Message::CrawlFetch(_) | Message::CrawlFinish(_) => {}
+            Message::ScanJob(_)
+            | Message::CrawlFetch(_)
+            | Message::CrawlFinish(_)
+            | Message::CrawlFuzz(_) => {}
             Message::ScanCompleted(done) => {
                 facts.run_status = Some(done.status);
                 facts.findings_count = Some(done.findings_count);

@@ -58,6 +58,24 @@ pub struct Settings {
     #[arg(long, env = "S4E_CRAWL_BODY_LIMIT_BYTES", value_name = "S4E_CRAWL_BODY_LIMIT_BYTES", default_value_t = 2 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024))]
     pub body_limit_bytes: u64,
 
+    /// How many directory levels from the start URL's directory the fuzzer tries its wordlist
+    /// in: 1 the start directory alone, 2 also the directories just below it, 0 none.
+    #[arg(long, env = "S4E_CRAWL_FUZZ_DEPTH", value_name = "S4E_CRAWL_FUZZ_DEPTH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub fuzz_depth: u32,
+
+    /// Requests one directory's fuzzing has in flight at once.
+    #[arg(long, env = "S4E_CRAWL_FUZZ_CONCURRENCY", value_name = "S4E_CRAWL_FUZZ_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub fuzz_concurrency: u16,
+
+    /// Extensions the fuzzer tries after each word (`php,bak`), besides the word alone.
+    #[arg(
+        long,
+        env = "S4E_CRAWL_FUZZ_EXTENSIONS",
+        value_name = "S4E_CRAWL_FUZZ_EXTENSIONS",
+        value_delimiter = ','
+    )]
+    pub fuzz_extensions: Vec<String>,
+
     /// Pages one crawler replica fetches at once (the fetch queue's prefetch).
     #[arg(long, env = "S4E_CRAWL_CONCURRENCY", value_name = "S4E_CRAWL_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub concurrency: u16,

@@ -212,6 +212,15 @@ impl Crawler {
             self.enqueue(crawl, settings, &order.url, links, order.depth + 1)
                 .await?;
         }
+        // A directory that answers (or refuses: it exists) is worth the wordlist.
+        if record
+            .page
+            .status
+            .is_some_and(|status| (200..300).contains(&status) || matches!(status, 401 | 403))
+        {
+            self.enqueue_fuzz(crawl, settings, &order.url, &url, order.depth)
+                .await?;
+        }
         Ok(())
     }
 

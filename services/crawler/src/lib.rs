@@ -6,6 +6,8 @@
 //!   its seeds;
 //! - `fetch` (`{ns}.crawl.fetch`, the frontier): one URL fetched, its page recorded, its
 //!   in-scope links queued; the last one done hands the crawl on;
+//! - `fuzz` (`{ns}.crawl.fuzz`): a directory tried with the wordlist (`fuzz`), what answers
+//!   queued for the fetch stage;
 //! - `finish` (`{ns}.crawl.finish`): the crawl consolidated and reported as its job.
 //!
 //! A crawl's state (seen URLs, the frontier's count, its settings) lives in Redis
@@ -65,6 +67,7 @@ impl Service for Config {
 enum Stage {
     Start,
     Fetch,
+    Fuzz,
     Finish,
 }
 
@@ -147,6 +150,7 @@ async fn run(
     let stages = [
         (Stage::Start, Queue::Jobs(CheckKind::Crawl), 4),
         (Stage::Fetch, Queue::CrawlFetch, config.settings.concurrency),
+        (Stage::Fuzz, Queue::CrawlFuzz, 2),
         (Stage::Finish, Queue::CrawlFinish, 2),
     ];
     let tasks: Vec<_> = stages
@@ -177,6 +181,7 @@ async fn handle(crawler: &Crawler, stage: Stage, incoming: Incoming) -> Outcome 
     match stage {
         Stage::Start => crawler.start(incoming).await,
         Stage::Fetch => crawler.fetch(incoming).await,
+        Stage::Fuzz => crawler.fuzz(incoming).await,
         Stage::Finish => crawler.finish(incoming).await,
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use s4e_bus::topology::{CRAWL_FETCH_ROUTING_KEY, CRAWL_FINISH_ROUTING_KEY, Exchange};
+use s4e_bus::topology::{
+    CRAWL_FETCH_ROUTING_KEY, CRAWL_FINISH_ROUTING_KEY, CRAWL_FUZZ_ROUTING_KEY, Exchange,
+};
 use s4e_bus::{Bus, Outcome};
 use s4e_client::BaseClient;
 use s4e_egress::EgressPolicy;
@@ -12,13 +14,21 @@ use s4e_jobs::JobReports;
 use s4e_runtime::Metrics;
 use s4e_store::{CrawlMeta, CrawlPages, CrawlState, Discovered, LiveStatus, RawOutputs};
 use s4e_types::crawl::LinkSource;
-use s4e_types::envelope::{CrawlFetch, CrawlFinish};
+use s4e_types::envelope::{CrawlFetch, CrawlFinish, CrawlFuzz};
 use s4e_types::{Envelope, JobId, Message, OrgId, RunId};
 use url::Url;
 
 use crate::clients::Clients;
 use crate::config::Settings;
 use crate::urls::{self, Scope};
+
+/// The most directories one crawl fuzzes.
+pub const MAX_FUZZED_DIRECTORIES: u64 = 25;
+
+/// A fuzzed directory's key in the crawl's state (no URL has a space).
+pub fn fuzz_key(directory: &Url) -> String {
+    format!("fuzz {directory}")
+}
 
 /// How many links one call records in a crawl's state.
 const DISCOVER_SLICE: usize = 1_000;
@@ -56,6 +66,8 @@ pub struct CrawlSettings {
     pub max_pages: u64,
     pub max_depth: u32,
     pub max_per_template: u64,
+    /// Directory levels the fuzzer works in (0: none).
+    pub fuzz_depth: u32,
 }
 
 impl CrawlSettings {
@@ -70,6 +82,7 @@ impl CrawlSettings {
             max_pages: settings.max_pages,
             max_depth: settings.max_depth,
             max_per_template: settings.max_per_template,
+            fuzz_depth: settings.fuzz_depth,
         })
     }
 
@@ -80,6 +93,7 @@ impl CrawlSettings {
             ("max_pages", self.max_pages.to_string()),
             ("max_depth", self.max_depth.to_string()),
             ("max_per_template", self.max_per_template.to_string()),
+            ("fuzz_depth", self.fuzz_depth.to_string()),
         ]
     }
 
@@ -93,6 +107,9 @@ impl CrawlSettings {
             max_pages: field("max_pages")?.parse().ok()?,
             max_depth: field("max_depth")?.parse().ok()?,
             max_per_template: field("max_per_template")?.parse().ok()?,
+            fuzz_depth: field("fuzz_depth")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         })
     }
 
@@ -166,6 +183,55 @@ impl Crawler {
             .await
             .map_err(|error| Outcome::Retry(format!("queueing a page: {error}")))?;
         Ok(())
+    }
+
+    /// Queues `directory` (a URL ending in `/`) for the fuzzer when it is within the crawl's
+    /// fuzzing depth, counted in the crawl's frontier like a page (its key `fuzz <url>`), at
+    /// most [`MAX_FUZZED_DIRECTORIES`] per crawl.
+    pub async fn enqueue_fuzz(
+        &self,
+        crawl: CrawlRef,
+        settings: &CrawlSettings,
+        parent: &str,
+        directory: &Url,
+        depth: u32,
+    ) -> Result<(), Outcome> {
+        let within = settings
+            .scope
+            .level(directory)
+            .is_some_and(|level| level < settings.fuzz_depth as usize);
+        if !within || !directory.path().ends_with('/') {
+            return Ok(());
+        }
+        let key = fuzz_key(directory);
+        let decided = self
+            .state
+            .discover(
+                crawl.job_id,
+                parent,
+                &[(key, "fuzz".to_string())],
+                settings.max_pages,
+                MAX_FUZZED_DIRECTORIES,
+            )
+            .await
+            .map_err(|error| Outcome::Retry(format!("recording a directory: {error}")))?;
+        if !matches!(decided.first(), Some(Discovered::New | Discovered::Mine)) {
+            return Ok(());
+        }
+        let message = Message::CrawlFuzz(CrawlFuzz {
+            job_id: crawl.job_id,
+            run_id: crawl.run_id,
+            directory: directory.to_string(),
+            depth,
+        });
+        self.bus
+            .publish(
+                Exchange::Crawl,
+                CRAWL_FUZZ_ROUTING_KEY,
+                &Envelope::new(crawl.org_id, message),
+            )
+            .await
+            .map_err(|error| Outcome::Retry(format!("queueing a directory: {error}")))
     }
 
     /// Hands the crawl to the finisher (more than once is harmless: base takes one report).

@@ -74,6 +74,12 @@ impl Crawler {
         if let Err(outcome) = self.enqueue(crawl, &settings, "", seeds, 0).await {
             return outcome;
         }
+        // The start URL's directory is fuzzed whatever the start page answers.
+        if let Ok(directory) = settings.start.join("./")
+            && let Err(outcome) = self.enqueue_fuzz(crawl, &settings, "", &directory, 0).await
+        {
+            return outcome;
+        }
         tracing::info!(job_id = %job.id, run_id = %job.run_id, start = %settings.start, began, "crawl started");
         self.metrics.inc(
             "s4e_crawler_crawls_started_total",

@@ -34,6 +34,13 @@ impl Scope {
         &self.host
     }
 
+    /// How many directories below the scope's own `url` is (0 for the scope's directory and
+    /// what is in it); `None` outside the scope.
+    pub fn level(&self, url: &Url) -> Option<usize> {
+        self.contains(url)
+            .then(|| url.path()[self.path_prefix.len()..].matches('/').count())
+    }
+
     /// Whether `url` is in scope. The other scheme of the same host counts only on its own
     /// default port when the start URL used its scheme's default (a site on 80 and 443).
     pub fn contains(&self, url: &Url) -> bool {

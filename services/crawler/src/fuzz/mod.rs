@@ -11,6 +11,8 @@
 //! The bundled wordlist (`wordlist.txt`) is our own: common directory and file names of web
 //! applications and their tooling.
 
+mod stage;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -194,6 +196,10 @@ pub async fn fuzz_directory(
             }
         }
         calibration.push((suffix.clone(), NotFound::of(&shapes)));
+    }
+    if outcome.failed == calibration.len() * 2 {
+        // Nothing answered at all: the directory is down or hangs; no word is worth asking.
+        return outcome;
     }
     let candidates: Vec<(String, NotFound)> = words
         .iter()

@@ -1,0 +1,133 @@
+//! The fuzzing stage (`{ns}.crawl.fuzz`): one directory of a crawl tried with the wordlist;
+//! what answers joins the crawl's frontier (`found_by: fuzz`) and is fetched and recorded like
+//! any page. A directory is counted in the crawl's frontier until it is done, so the crawl
+//! does not finish under a fuzzer, and it is claimed like a page: a redelivery (a killed
+//! crawler) fuzzes it again, a duplicate copy waits.
+
+use std::time::Duration;
+
+use s4e_bus::{Incoming, Outcome};
+use s4e_store::PageClaim;
+use s4e_types::Message;
+use s4e_types::crawl::LinkSource;
+use tokio::time::Instant;
+use url::Url;
+
+use super::{FuzzOptions, bundled_words, fuzz_directory};
+use crate::pipeline::{CrawlRef, CrawlSettings, Crawler, fuzz_key};
+
+/// The longest one directory is fuzzed (the crawl's own deadline may come first).
+const DIRECTORY_LIMIT: Duration = Duration::from_secs(300);
+
+impl Crawler {
+    pub async fn fuzz(&self, incoming: Incoming) -> Outcome {
+        let org_id = incoming.envelope.org_id;
+        let Message::CrawlFuzz(order) = &incoming.envelope.message else {
+            return Outcome::DeadLetter(format!(
+                "unexpected message type {} on the crawl fuzz queue",
+                incoming.envelope.message.type_name()
+            ));
+        };
+        let crawl = CrawlRef {
+            org_id,
+            job_id: order.job_id,
+            run_id: order.run_id,
+        };
+        let meta = match self.state.meta(order.job_id).await {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Outcome::Ack,
+            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        };
+        let (Some(settings), Ok(directory)) = (
+            CrawlSettings::from_meta(&meta),
+            Url::parse(&order.directory),
+        ) else {
+            return Outcome::DeadLetter("the crawl's settings or directory are unreadable".into());
+        };
+        let key = fuzz_key(&directory);
+        let holder = incoming.envelope.id.to_string();
+        match self
+            .state
+            .claim(
+                order.job_id,
+                &key,
+                &holder,
+                DIRECTORY_LIMIT + Duration::from_secs(60),
+            )
+            .await
+        {
+            Ok(PageClaim::Fetch) => {}
+            Ok(PageClaim::Busy) => {
+                return Outcome::Later("another delivery is fuzzing this directory".into());
+            }
+            Ok(PageClaim::Done) if meta.queued <= 0 => return self.publish_finish(crawl).await,
+            Ok(PageClaim::Done | PageClaim::Unknown) => return Outcome::Ack,
+            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        }
+        let cancelled = self.live.is_cancelled(crawl.run_id).await.unwrap_or(false);
+        if !settings.out_of_time() && !cancelled {
+            let found = self.fuzz_hits(&settings, &directory).await;
+            let links = found
+                .into_iter()
+                .filter(|url| settings.scope.contains(url))
+                .map(|url| (url, LinkSource::Fuzz))
+                .collect();
+            if let Err(outcome) = self
+                .enqueue(crawl, &settings, &key, links, order.depth + 1)
+                .await
+            {
+                return outcome;
+            }
+        }
+        match self.state.finish_url(order.job_id, &key).await {
+            Ok(queued) if queued <= 0 => self.publish_finish(crawl).await,
+            Ok(_) => Outcome::Ack,
+            Err(error) => Outcome::Retry(format!("marking a directory done: {error}")),
+        }
+    }
+
+    /// The URLs of `directory` that answered as something other than "not found"; none when
+    /// the directory cannot be reached (its page's fetch records why).
+    async fn fuzz_hits(&self, settings: &CrawlSettings, directory: &Url) -> Vec<Url> {
+        let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
+        let crawl_left = Duration::from_millis(
+            u64::try_from(settings.deadline_ms - chrono::Utc::now().timestamp_millis())
+                .unwrap_or(0),
+        );
+        let deadline = Instant::now() + DIRECTORY_LIMIT.min(crawl_left);
+        let client = match self
+            .clients
+            .for_url(directory, &self.egress, deadline, timeout)
+            .await
+        {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::info!(%error, %directory, "directory not fuzzed");
+                return Vec::new();
+            }
+        };
+        let options = FuzzOptions {
+            concurrency: usize::from(self.settings.fuzz_concurrency),
+            extensions: self.settings.fuzz_extensions.clone(),
+            timeout,
+            ..FuzzOptions::default()
+        };
+        let outcome =
+            fuzz_directory(&client, directory, &bundled_words(), &options, deadline).await;
+        self.metrics.add(
+            "s4e_crawler_fuzz_requests_total",
+            "Requests the fuzzing stage sent.",
+            &[],
+            outcome.requests as f64,
+        );
+        tracing::info!(
+            %directory, hits = outcome.hits.len(), requests = outcome.requests,
+            failed = outcome.failed, throttled = outcome.throttled, "directory fuzzed"
+        );
+        outcome
+            .hits
+            .iter()
+            .filter_map(|hit| Url::parse(&hit.url).ok())
+            .collect()
+    }
+}
