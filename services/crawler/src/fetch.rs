@@ -14,7 +14,6 @@ use s4e_checks::http_headers::listing_kind;
 use s4e_checks::{CheckError, fingerprint};
 use s4e_egress::ReachError;
 use s4e_egress::http::{self, Request};
-use s4e_store::PageClaim;
 use s4e_types::Message;
 use s4e_types::crawl::{LinkSource, SitePage};
 use s4e_types::envelope::CrawlFetch;
@@ -66,37 +65,14 @@ impl Crawler {
             job_id: order.job_id,
             run_id: order.run_id,
         };
-        let meta = match self.state.meta(order.job_id).await {
-            Ok(Some(meta)) => meta,
-            // The crawl is over and forgotten (a late duplicate), or was never begun.
-            Ok(None) => return Outcome::Ack,
-            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
-        };
-        let Some(settings) = CrawlSettings::from_meta(&meta) else {
-            return Outcome::DeadLetter("the crawl's settings are unreadable".into());
+        let (settings, queued) = match self.crawl_of(crawl).await {
+            Ok(crawl) => crawl,
+            Err(outcome) => return outcome,
         };
         let holder = incoming.envelope.id.to_string();
         let lease = Duration::from_secs(self.settings.request_timeout_seconds) + CLAIM_MARGIN;
-        match self
-            .state
-            .claim(order.job_id, &order.url, &holder, lease)
-            .await
-        {
-            Ok(PageClaim::Fetch) => {}
-            Ok(PageClaim::Busy) => {
-                return Outcome::Later("another delivery of this page is fetching it".into());
-            }
-            Ok(PageClaim::Done) => {
-                // Done by an earlier delivery, which may have died before handing the crawl
-                // to the finisher.
-                return if meta.queued <= 0 {
-                    self.publish_finish(crawl).await
-                } else {
-                    Outcome::Ack
-                };
-            }
-            Ok(PageClaim::Unknown) => return Outcome::Ack,
-            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        if let Err(outcome) = self.claim(crawl, &order.url, &holder, lease, queued).await {
+            return outcome;
         }
         if let Err(outcome) = self.crawl_page(crawl, &settings, order).await {
             return outcome;

@@ -12,7 +12,7 @@ use s4e_client::BaseClient;
 use s4e_egress::EgressPolicy;
 use s4e_jobs::JobReports;
 use s4e_runtime::Metrics;
-use s4e_store::{CrawlMeta, CrawlPages, CrawlState, Discovered, LiveStatus, RawOutputs};
+use s4e_store::{CrawlMeta, CrawlPages, CrawlState, Discovered, LiveStatus, PageClaim, RawOutputs};
 use s4e_types::crawl::LinkSource;
 use s4e_types::envelope::{CrawlFetch, CrawlFinish, CrawlFuzz};
 use s4e_types::{Envelope, JobId, Message, OrgId, RunId};
@@ -183,6 +183,46 @@ impl Crawler {
             .await
             .map_err(|error| Outcome::Retry(format!("queueing a page: {error}")))?;
         Ok(())
+    }
+
+    /// The settings of the crawl a stage's message belongs to, and how many of its URLs are
+    /// still queued; `Err` is the message's outcome when the crawl is over and forgotten (a
+    /// late duplicate: acknowledged), unreadable, or Redis is away.
+    pub async fn crawl_of(&self, crawl: CrawlRef) -> Result<(CrawlSettings, i64), Outcome> {
+        let meta = match self.state.meta(crawl.job_id).await {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Err(Outcome::Ack),
+            Err(error) => return Err(Outcome::Retry(format!("reading the crawl: {error}"))),
+        };
+        match CrawlSettings::from_meta(&meta) {
+            Some(settings) => Ok((settings, meta.queued)),
+            None => Err(Outcome::DeadLetter(
+                "the crawl's settings are unreadable".into(),
+            )),
+        }
+    }
+
+    /// Claims `key` (a URL, or a directory to fuzz) of the crawl for the message `holder`;
+    /// `Err` is the message's outcome when it is not to be worked on: done already (then the
+    /// crawl is handed on if nothing is queued, in case the delivery that finished it died
+    /// first), being worked on by another copy (come back later), or unknown.
+    pub async fn claim(
+        &self,
+        crawl: CrawlRef,
+        key: &str,
+        holder: &str,
+        lease: std::time::Duration,
+        queued: i64,
+    ) -> Result<(), Outcome> {
+        match self.state.claim(crawl.job_id, key, holder, lease).await {
+            Ok(PageClaim::Fetch) => Ok(()),
+            Ok(PageClaim::Busy) => Err(Outcome::Later(format!(
+                "another delivery is working on {key}"
+            ))),
+            Ok(PageClaim::Done) if queued <= 0 => Err(self.publish_finish(crawl).await),
+            Ok(PageClaim::Done | PageClaim::Unknown) => Err(Outcome::Ack),
+            Err(error) => Err(Outcome::Retry(format!("reading the crawl: {error}"))),
+        }
     }
 
     /// Queues `directory` (a URL ending in `/`) for the fuzzer when it is within the crawl's

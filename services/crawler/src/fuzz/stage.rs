@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use s4e_bus::{Incoming, Outcome};
-use s4e_store::PageClaim;
 use s4e_types::Message;
 use s4e_types::crawl::LinkSource;
 use tokio::time::Instant;
@@ -33,36 +32,18 @@ impl Crawler {
             job_id: order.job_id,
             run_id: order.run_id,
         };
-        let meta = match self.state.meta(order.job_id).await {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Outcome::Ack,
-            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        let (settings, queued) = match self.crawl_of(crawl).await {
+            Ok(crawl) => crawl,
+            Err(outcome) => return outcome,
         };
-        let (Some(settings), Ok(directory)) = (
-            CrawlSettings::from_meta(&meta),
-            Url::parse(&order.directory),
-        ) else {
-            return Outcome::DeadLetter("the crawl's settings or directory are unreadable".into());
+        let Ok(directory) = Url::parse(&order.directory) else {
+            return Outcome::DeadLetter(format!("{:?} is not a URL", order.directory));
         };
         let key = fuzz_key(&directory);
         let holder = incoming.envelope.id.to_string();
-        match self
-            .state
-            .claim(
-                order.job_id,
-                &key,
-                &holder,
-                DIRECTORY_LIMIT + Duration::from_secs(60),
-            )
-            .await
-        {
-            Ok(PageClaim::Fetch) => {}
-            Ok(PageClaim::Busy) => {
-                return Outcome::Later("another delivery is fuzzing this directory".into());
-            }
-            Ok(PageClaim::Done) if meta.queued <= 0 => return self.publish_finish(crawl).await,
-            Ok(PageClaim::Done | PageClaim::Unknown) => return Outcome::Ack,
-            Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
+        let lease = DIRECTORY_LIMIT + Duration::from_secs(60);
+        if let Err(outcome) = self.claim(crawl, &key, &holder, lease, queued).await {
+            return outcome;
         }
         let cancelled = self.live.is_cancelled(crawl.run_id).await.unwrap_or(false);
         if !settings.out_of_time() && !cancelled {
