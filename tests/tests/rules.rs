@@ -490,7 +490,16 @@ async fn a_rule_scans_an_asset_once_while_its_scan_is_going() {
                "actions": [{"type": "start_scan", "checks": ["http_headers"]}]}),
     )
     .await;
-    let run_id = fleet.start_scan(&asset).await.unwrap();
+    // The web checks alone: their findings' events all come while the rule's scan (one
+    // three-second request) is still going.
+    let response = fleet
+        .request(Method::POST, "/scans")
+        .json(&json!({"asset_id": asset, "checks": ["http_headers", "http_probes", "exposure"]}))
+        .send()
+        .await
+        .unwrap();
+    let run: Value = response.json().await.unwrap();
+    let run_id = run["id"].as_str().unwrap().to_string();
     let view = fleet.wait_for_scan(&run_id, DEADLINE).await.unwrap();
     let created = view.run.findings_count as usize;
     assert!(created > 1);
