@@ -125,7 +125,8 @@ fn core_config(
 }
 
 /// The crawler's configuration in a fleet: the dispatcher's egress (loopback targets, the
-/// test resolver) and a shorter time limit.
+/// test resolver), a shorter time limit, and no request budget (every test target is on
+/// 127.0.0.1, one host to the budget; the budgets have tests of their own).
 fn crawler_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_crawler::Config {
     s4e_crawler::Config {
         common: common(env),
@@ -141,6 +142,7 @@ fn crawler_config(env: &TestEnv, base: &Served, dns: &TestDns) -> s4e_crawler::C
         settings: s4e_crawler::Settings {
             time_limit_seconds: 120,
             request_timeout_seconds: 5,
+            host_requests_per_second: 0,
             ..Default::default()
         },
     }

@@ -76,6 +76,26 @@ pub struct Settings {
     )]
     pub fuzz_extensions: Vec<String>,
 
+    /// Requests per second to one target host, shared by every stage and replica (0: no
+    /// budget).
+    #[arg(
+        long,
+        env = "S4E_CRAWL_HOST_REQUESTS_PER_SECOND",
+        value_name = "S4E_CRAWL_HOST_REQUESTS_PER_SECOND",
+        default_value_t = 100
+    )]
+    pub host_requests_per_second: u32,
+
+    /// Requests per second of one organization's crawls, shared by every stage and replica
+    /// (0: no budget).
+    #[arg(
+        long,
+        env = "S4E_CRAWL_ORGANIZATION_REQUESTS_PER_SECOND",
+        value_name = "S4E_CRAWL_ORGANIZATION_REQUESTS_PER_SECOND",
+        default_value_t = 0
+    )]
+    pub organization_requests_per_second: u32,
+
     /// Pages one crawler replica fetches at once (the fetch queue's prefetch).
     #[arg(long, env = "S4E_CRAWL_CONCURRENCY", value_name = "S4E_CRAWL_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub concurrency: u16,

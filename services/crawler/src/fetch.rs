@@ -105,6 +105,9 @@ impl Crawler {
         let Ok(url) = Url::parse(&order.url) else {
             return Ok(());
         };
+        self.politeness
+            .admit(crawl.org_id, url.host_str().unwrap_or_default())
+            .await;
         let fetched = self.request(&url).await;
         let mut page = SitePage {
             run_id: crawl.run_id,

@@ -24,6 +24,7 @@ mod finish;
 pub mod fuzz;
 pub mod leaks;
 mod pipeline;
+mod politeness;
 mod rules;
 mod start;
 pub mod urls;
@@ -137,6 +138,11 @@ async fn run(
         pages: pages.clone(),
         egress: config.egress.policy(own_services),
         clients: Default::default(),
+        politeness: politeness::Politeness::new(
+            s4e_store::RateLimiter::new(&redis, &config.common.namespace),
+            config.settings.host_requests_per_second,
+            config.settings.organization_requests_per_second,
+        ),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
         base,

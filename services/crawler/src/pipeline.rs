@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::clients::Clients;
 use crate::config::Settings;
+use crate::politeness::Politeness;
 use crate::urls::{self, Scope};
 
 /// The most directories one crawl fuzzes.
@@ -43,6 +44,7 @@ pub struct Crawler {
     pub reports: JobReports,
     pub egress: EgressPolicy,
     pub clients: Clients,
+    pub politeness: Politeness,
     pub settings: Settings,
     pub metrics: Metrics,
 }

@@ -39,7 +39,7 @@ async fn fuzz(
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let outcome = fuzz_directory(&client, &directory, WORDS, options, deadline).await;
+    let outcome = fuzz_directory(&client, &directory, WORDS, options, deadline, || async {}).await;
     let hits = outcome
         .hits
         .iter()
@@ -114,6 +114,7 @@ async fn an_unreachable_directory_fails_every_word_without_hits() {
         WORDS,
         &FuzzOptions::default(),
         deadline,
+        || async {},
     )
     .await;
     assert!(outcome.hits.is_empty());

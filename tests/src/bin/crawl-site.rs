@@ -316,6 +316,8 @@ async fn ours(
         ("S4E_CRAWL_MAX_DEPTH", "100".to_string()),
         ("S4E_CRAWL_MAX_PER_TEMPLATE", "1000000".to_string()),
         ("S4E_CRAWL_TIME_LIMIT_SECONDS", "3600".to_string()),
+        // As fast as it goes, as wget2 does.
+        ("S4E_CRAWL_HOST_REQUESTS_PER_SECOND", "0".to_string()),
         // Crawling against crawling: wget2 does not fuzz.
         ("S4E_CRAWL_FUZZ_DEPTH", "0".to_string()),
         // wget2 reads whole bodies: so does the crawler here (core/all.html is 2.3 MB).

@@ -118,7 +118,8 @@ async fn bench() -> Result<(), String> {
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-        let outcome = fuzz::fuzz_directory(&client, &directory, &refs, &options, deadline).await;
+        let outcome =
+            fuzz::fuzz_directory(&client, &directory, &refs, &options, deadline, || async {}).await;
         runs.push(Run {
             tool: "s4e fuzz",
             mode,

@@ -170,14 +170,21 @@ pub struct FuzzOutcome {
     pub throttled: usize,
 }
 
-/// Fuzzes `directory` (a URL ending in `/`) with `words` through `client`, by `deadline`.
-pub async fn fuzz_directory(
+/// Fuzzes `directory` (a URL ending in `/`) with `words` through `client`, by `deadline`;
+/// `admit` is awaited before every request (the crawl's request budgets).
+pub async fn fuzz_directory<F, Fut>(
     client: &Pinned,
     directory: &Url,
     words: &[&str],
     options: &FuzzOptions,
     deadline: Instant,
-) -> FuzzOutcome {
+    admit: F,
+) -> FuzzOutcome
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let admit = &admit;
     let mut outcome = FuzzOutcome::default();
     let mut suffixes = vec![String::new()];
     suffixes.extend(options.extensions.iter().map(|ext| format!(".{ext}")));
@@ -187,6 +194,7 @@ pub async fn fuzz_directory(
         let mut shapes = Vec::new();
         for length in [12, 20] {
             let name = format!("{}{suffix}", random_name(length));
+            admit().await;
             let answer = ask(client, directory, &name, options, deadline).await;
             outcome.requests += answer.requests;
             outcome.throttled += answer.throttled;
@@ -211,6 +219,7 @@ pub async fn fuzz_directory(
         .collect();
     let mut answers = stream::iter(candidates)
         .map(|(name, calibrated)| async move {
+            admit().await;
             let answer = ask(client, directory, &name, options, deadline).await;
             (name, calibrated, answer)
         })

@@ -47,7 +47,7 @@ impl Crawler {
         }
         let cancelled = self.live.is_cancelled(crawl.run_id).await.unwrap_or(false);
         if !settings.out_of_time() && !cancelled {
-            let found = self.fuzz_hits(&settings, &directory).await;
+            let found = self.fuzz_hits(org_id, &settings, &directory).await;
             let links = found
                 .into_iter()
                 .filter(|url| settings.scope.contains(url))
@@ -69,7 +69,13 @@ impl Crawler {
 
     /// The URLs of `directory` that answered as something other than "not found"; none when
     /// the directory cannot be reached (its page's fetch records why).
-    async fn fuzz_hits(&self, settings: &CrawlSettings, directory: &Url) -> Vec<Url> {
+    async fn fuzz_hits(
+        &self,
+        org_id: s4e_types::OrgId,
+        settings: &CrawlSettings,
+        directory: &Url,
+    ) -> Vec<Url> {
+        let host = directory.host_str().unwrap_or_default().to_string();
         let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
         let crawl_left = Duration::from_millis(
             u64::try_from(settings.deadline_ms - chrono::Utc::now().timestamp_millis())
@@ -93,8 +99,15 @@ impl Crawler {
             timeout,
             ..FuzzOptions::default()
         };
-        let outcome =
-            fuzz_directory(&client, directory, &bundled_words(), &options, deadline).await;
+        let outcome = fuzz_directory(
+            &client,
+            directory,
+            &bundled_words(),
+            &options,
+            deadline,
+            || self.politeness.admit(org_id, &host),
+        )
+        .await;
         self.metrics.add(
             "s4e_crawler_fuzz_requests_total",
             "Requests the fuzzing stage sent.",
