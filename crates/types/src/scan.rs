@@ -32,7 +32,7 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
-    /// Every kind of job: the checks, then the crawl.
+    /// Every kind of job: the checks, then the crawl (last: [`CheckKind::CHECKS`] is the rest).
     pub const ALL: &'static [CheckKind] = &[
         CheckKind::HttpHeaders,
         CheckKind::Ports,
@@ -47,17 +47,10 @@ impl CheckKind {
     ];
 
     /// The kinds the check workers run (`s4e_checks::run`): every kind but the crawl.
-    pub const CHECKS: &'static [CheckKind] = &[
-        CheckKind::HttpHeaders,
-        CheckKind::Ports,
-        CheckKind::TlsCertificate,
-        CheckKind::TlsProtocols,
-        CheckKind::HttpProbes,
-        CheckKind::Exposure,
-        CheckKind::Dns,
-        CheckKind::Subdomains,
-        CheckKind::ApiOperations,
-    ];
+    pub const CHECKS: &'static [CheckKind] = match Self::ALL.split_last() {
+        Some((CheckKind::Crawl, checks)) => checks,
+        _ => panic!("the crawl is the last kind of job"),
+    };
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -409,6 +402,12 @@ impl From<&ScanJob> for JobSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_check_workers_run_every_kind_but_the_crawl() {
+        assert_eq!(CheckKind::CHECKS.len() + 1, CheckKind::ALL.len());
+        assert!(!CheckKind::CHECKS.contains(&CheckKind::Crawl));
+    }
 
     #[test]
     fn check_kinds_round_trip_through_their_names() {

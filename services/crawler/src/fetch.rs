@@ -109,24 +109,23 @@ impl Crawler {
             .admit(crawl.org_id, url.host_str().unwrap_or_default())
             .await;
         let fetched = self.request(&url).await;
-        let mut page = SitePage {
-            run_id: crawl.run_id,
-            job_id: crawl.job_id,
-            url: order.url.clone(),
-            depth: order.depth,
-            found_by: order.found_by,
-            status: None,
-            error: None,
-            content_type: None,
-            size: 0,
-            title: None,
-            links: 0,
-            forms: Vec::new(),
-            api_document: None,
-            fetched_at: chrono::Utc::now(),
-        };
         let mut record = PageRecord {
-            page: page.clone(),
+            page: SitePage {
+                run_id: crawl.run_id,
+                job_id: crawl.job_id,
+                url: order.url.clone(),
+                depth: order.depth,
+                found_by: order.found_by,
+                status: None,
+                error: None,
+                content_type: None,
+                size: 0,
+                title: None,
+                links: 0,
+                forms: Vec::new(),
+                api_document: None,
+                fetched_at: chrono::Utc::now(),
+            },
             technologies: Vec::new(),
             linked_hosts: Vec::new(),
             directory_listing: None,
@@ -142,19 +141,25 @@ impl Crawler {
             }
             Ok(fetched) => {
                 let headers = &fetched.raw.headers;
-                let extracted = extract::response(&url, headers, &fetched.body);
-                let body = String::from_utf8_lossy(&fetched.body);
+                let page = &mut record.page;
                 page.status = Some(fetched.raw.status);
                 page.content_type = headers
                     .iter()
                     .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
                     .map(|(_, value)| value.clone());
                 page.size = fetched.body.len() as u64;
+                let extracted = extract::response(&url, headers, &fetched.body);
                 page.title = extracted.title;
                 page.forms = extracted.forms;
+                // Images, fonts and archives are not read as text.
+                let text = if is_text(page.content_type.as_deref()) {
+                    String::from_utf8_lossy(&fetched.body)
+                } else {
+                    Default::default()
+                };
                 let mut found = extracted.links;
                 if let Some((document, operations)) =
-                    api_docs::read(&url, page.content_type.as_deref(), &body)
+                    api_docs::read(&url, page.content_type.as_deref(), &text)
                 {
                     page.api_document = Some(document);
                     found.extend(operations.into_iter().map(|url| (url, LinkSource::Api)));
@@ -169,17 +174,14 @@ impl Crawler {
                         record.linked_hosts.push(host.to_ascii_lowercase());
                     }
                 }
-                page.links = u32::try_from(links.len()).unwrap_or(u32::MAX);
-                record.technologies = fingerprint::identify(headers, &body);
-                if is_text(page.content_type.as_deref()) {
-                    record.leaks = leaks::scan(&body);
-                }
+                record.page.links = u32::try_from(links.len()).unwrap_or(u32::MAX);
+                record.technologies = fingerprint::identify(headers, &text);
+                record.leaks = leaks::scan(&text);
                 record.directory_listing = (200..300)
                     .contains(&fetched.raw.status)
-                    .then(|| listing_kind(&body))
+                    .then(|| listing_kind(&text))
                     .flatten()
                     .map(str::to_string);
-                record.page = page;
                 self.count_page("fetched");
             }
         }
@@ -228,12 +230,12 @@ impl Crawler {
     }
 }
 
-/// Whether a response is text worth reading for leaks (not an image, a font or an archive).
+/// Whether a response is text worth reading (not an image, a font or an archive).
 fn is_text(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type.map(str::to_ascii_lowercase) else {
         return false;
     };
-    ["text/", "json", "javascript", "xml"]
+    ["text/", "json", "javascript", "xml", "yaml"]
         .iter()
         .any(|kind| content_type.contains(kind))
 }

@@ -50,10 +50,10 @@ struct Summary {
 
 /// URLs of one template, collapsed: `/item/{id}` with one example and how many there were.
 #[derive(Debug, PartialEq, Eq, Serialize)]
-pub struct Endpoint {
-    pub template: String,
-    pub example: String,
-    pub count: usize,
+struct Endpoint {
+    template: String,
+    example: String,
+    count: usize,
 }
 
 /// URL unification, one URL at a time: templates in order of first appearance, each with its
@@ -96,13 +96,6 @@ impl Unifier {
             }
         }
     }
-}
-
-/// URL unification of a list of URLs (`/item/1`, `/item/2` → `/item/{id}`).
-pub fn endpoints<'a>(urls: impl Iterator<Item = &'a str>) -> Vec<Endpoint> {
-    let mut unifier = Unifier::new(usize::MAX);
-    urls.for_each(|url| unifier.add(url));
-    unifier.endpoints
 }
 
 /// What the finisher keeps of a crawl while its pages stream by.
@@ -337,8 +330,10 @@ mod tests {
             "http://s.test/item/4?color=blue",
             "http://s.test/about",
         ];
-        let endpoints = endpoints(urls.into_iter());
-        let summary: Vec<(&str, &str, usize)> = endpoints
+        let mut unifier = Unifier::new(usize::MAX);
+        urls.into_iter().for_each(|url| unifier.add(url));
+        let summary: Vec<(&str, &str, usize)> = unifier
+            .endpoints
             .iter()
             .map(|e| (e.template.as_str(), e.example.as_str(), e.count))
             .collect();

@@ -66,23 +66,25 @@ const IBAN_CONTEXT: &[&str] = &["iban", "account", "hesap", "bank"];
 const TCKN_CONTEXT: &[&str] = &["kimlik", "tckn", "tc no", "t.c.", "identity", "tc kimlik"];
 const PHONE_CONTEXT: &[&str] = &["tel", "phone", "mobile", "gsm", "fax", "call"];
 
+/// Adds a leak of `kind` unless the same masked value is there or the page's limit is reached.
+fn push(kind: LeakKind, value: &str, in_context: bool, leaks: &mut Vec<Leak>) {
+    let masked = mask(value);
+    if leaks.len() < PAGE_LIMIT
+        && !leaks
+            .iter()
+            .any(|leak| leak.kind == kind && leak.masked == masked)
+    {
+        leaks.push(Leak {
+            kind,
+            masked,
+            in_context,
+        });
+    }
+}
+
 /// Everything `text` gives away, each value once, at most [`PAGE_LIMIT`].
 pub fn scan(text: &str) -> Vec<Leak> {
     let mut leaks: Vec<Leak> = Vec::new();
-    let push = |kind: LeakKind, value: &str, in_context: bool, leaks: &mut Vec<Leak>| {
-        let masked = mask(value);
-        if leaks.len() < PAGE_LIMIT
-            && !leaks
-                .iter()
-                .any(|leak| leak.kind == kind && leak.masked == masked)
-        {
-            leaks.push(Leak {
-                kind,
-                masked,
-                in_context,
-            });
-        }
-    };
     let lower = text.to_ascii_lowercase();
     let context = |at: usize, words: &[&str]| {
         let from = floor_boundary(&lower, at.saturating_sub(CONTEXT_WINDOW));

@@ -41,7 +41,6 @@ use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
 pub use config::{Config, Settings};
-pub use finish::{Endpoint, endpoints};
 
 use crate::pipeline::Crawler;
 
