@@ -339,6 +339,38 @@ ensure_deploy_tools() {
     s4e_log "deploy tools: $("$S4E_HELM" version --short 2>/dev/null), $("$S4E_LOCAL/venv/bin/hadolint" --version 2>/dev/null)"
 }
 
+# The browser console (console/): its node modules from the committed lockfile (`npm ci` when
+# the lock is newer than what is installed) and its build in console/dist, which s4e-core
+# embeds with its `console` feature; built again only when a source, the lock or the gateway's
+# OpenAPI document (its client's source) is newer than the build.
+ensure_console() {
+    local dir="$S4E_ROOT/console"
+    s4e_ensure_command node nodejs
+    s4e_ensure_command npm
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' ||
+        s4e_die "console: Vite needs Node.js 20 or later, found $(node --version)"
+    if [[ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]]; then
+        s4e_log "npm: ci in console"
+        (cd "$dir" && npm ci --silent) >&2
+    fi
+    if [[ ! -f "$dir/dist/index.html" ]] || [[ -n "$(find "$dir/src" "$dir/index.html" \
+        "$dir/vite.config.ts" "$dir/package-lock.json" "$S4E_ROOT/services/core/openapi.json" \
+        -newer "$dir/dist/index.html" -print -quit)" ]]; then
+        s4e_log "console: npm run build"
+        (cd "$dir" && npm run --silent build) >&2
+    fi
+    s4e_log "console: built in console/dist"
+}
+
+# Debian's Chromium, which the console's browser tests drive through playwright-core (no
+# browser download). Exports CHROMIUM.
+ensure_chromium() {
+    s4e_ensure_command chromium
+    CHROMIUM="$(command -v chromium)"
+    export CHROMIUM
+    s4e_log "chromium: $("$CHROMIUM" --version 2>/dev/null | head -n 1)"
+}
+
 # Answers a MongoDB `ping` command through pymongo (shipped with nx-27017).
 s4e_mongo_ping() {
     "$S4E_LOCAL/venv/bin/python" - <<'EOF'

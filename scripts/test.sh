@@ -2,8 +2,9 @@
 # Runs the whole test suite against real infrastructure: makes sure PostgreSQL, Redis,
 # RabbitMQ and a MongoDB wire-protocol server are up and the API fuzzer (schemathesis) is in
 # .local/venv and the offline Kubernetes tools (helm, kubernetes-validate, hadolint, the Argo
-# CD schemas) are there (see scripts/lib.sh), checks formatting and lints, then `cargo test` over the
-# workspace. Exits with cargo's status. Leaves the
+# CD schemas) are there, builds the browser console and makes sure Debian's Chromium is there
+# for its tests (see scripts/lib.sh), checks formatting and lints, then `cargo test` over the
+# workspace, the gateway with the console embedded. Exits with cargo's status. Leaves the
 # infrastructure running.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ source scripts/lib.sh
 ensure_infrastructure
 ensure_schemathesis
 ensure_deploy_tools
+ensure_console
+ensure_chromium
 
 # Tests drop their databases when they pass; a failed or killed run leaves its own behind.
 leftovers=$(psql "$S4E_TEST_POSTGRES_URL" -qtAXc \
@@ -39,12 +42,18 @@ fi
 s4e_log "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-s4e_log "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+# With the console embedded in the gateway and its browser tests (tests/tests/console.rs).
+features=(--features s4e-e2e/console)
 
-s4e_log "cargo test --workspace --all-targets --no-fail-fast"
+s4e_log "console: npm run typecheck"
+(cd console && npm run --silent typecheck)
+
+s4e_log "cargo clippy --workspace --all-targets ${features[*]} -- -D warnings"
+cargo clippy --workspace --all-targets "${features[@]}" -- -D warnings
+
+s4e_log "cargo test --workspace --all-targets ${features[*]} --no-fail-fast"
 status=0
-cargo test --workspace --all-targets --no-fail-fast || status=$?
+cargo test --workspace --all-targets "${features[@]}" --no-fail-fast || status=$?
 if [[ "$status" -ne 0 ]]; then
     s4e_log "cargo test failed (exit $status)"
 fi

@@ -78,12 +78,14 @@ fi
 # build, then replace whatever an earlier up.sh left running
 
 if ((build)); then
+    # The gateway serves the browser console, built first into console/dist.
+    ensure_console
     if [[ "$profile" == release ]]; then
-        s4e_log "cargo build --release --workspace --bins"
-        cargo build --release --workspace --bins
+        s4e_log "cargo build --release --workspace --bins --features s4e-core/console"
+        cargo build --release --workspace --bins --features s4e-core/console
     else
-        s4e_log "cargo build --workspace --bins"
-        cargo build --workspace --bins
+        s4e_log "cargo build --workspace --bins --features s4e-core/console"
+        cargo build --workspace --bins --features s4e-core/console
     fi
 else
     s4e_log "cargo: not building (--no-build), using $BIN"
@@ -167,9 +169,14 @@ wait_ready demo-target "$DEMO_URL" 30
 # ---------------------------------------------------------------------------------------------
 # admin key
 
+# The demo organization has an owner who signs in to the console (the password is made here
+# and kept in .local/console-password) and an admin key that this script and the command line
+# use, made by that owner.
 key_file="$S4E_LOCAL/admin-key"
+password_file="$S4E_LOCAL/console-password"
+console_email="owner@demo.local"
 admin_key=""
-if [[ -s "$key_file" ]]; then
+if [[ -s "$key_file" && -s "$password_file" ]]; then
     admin_key="$(tr -d '[:space:]' <"$key_file")"
     code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
         -H "Authorization: Bearer $admin_key" "$GATEWAY/api/v1/assets" || true)"
@@ -181,14 +188,33 @@ if [[ -s "$key_file" ]]; then
     fi
 fi
 if [[ -z "$admin_key" ]]; then
-    out="$("$BIN/s4e-core" create-admin-key --org-name demo 2>>"$S4E_LOGS_DIR/create-admin-key.log" </dev/null)" || {
-        dump_log create-admin-key
-        s4e_die "core: s4e-core create-admin-key failed"
-    }
-    if [[ -z "$out" || "$out" == *$'\n'* ]]; then
-        s4e_die "core: create-admin-key must print the key as its only line, got: $out"
+    if [[ ! -s "$password_file" ]]; then
+        password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+        S4E_OWNER_PASSWORD="$password" "$BIN/s4e-core" create-organization --org-name demo \
+            --owner-email "$console_email" >/dev/null 2>>"$S4E_LOGS_DIR/create-organization.log" </dev/null || {
+            dump_log create-organization
+            s4e_die "core: s4e-core create-organization failed"
+        }
+        (umask 077 && printf '%s\n' "$password" >"$password_file")
+        s4e_log "core: created org demo with its owner $console_email (password in .local/console-password)"
     fi
-    admin_key="$out"
+    # The owner signs in and makes the key, as a person would in the console.
+    admin_key="$(python3 - "$GATEWAY" "$console_email" "$password_file" <<'EOF'
+import json, sys, urllib.request
+gateway, email, password_file = sys.argv[1:]
+password = open(password_file).read().strip()
+def call(path, body, headers={}):
+    request = urllib.request.Request(gateway + path, json.dumps(body).encode(), method="POST",
+        headers={"content-type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer, json.load(answer)
+answer, session = call("/api/v1/auth/login", {"email": email, "password": password})
+cookie = answer.headers["set-cookie"].split(";")[0]
+_, key = call("/api/v1/api-keys", {"name": "demo admin", "scopes": ["admin"]},
+    {"cookie": cookie, "x-csrf-token": session["csrf_token"]})
+print(key["key"])
+EOF
+)" || s4e_die "core: the owner $console_email could not sign in and make an admin key"
     (umask 077 && printf '%s\n' "$admin_key" >"$key_file")
     s4e_log "core: created an admin key for org demo in .local/admin-key"
 fi
@@ -305,6 +331,7 @@ EOF
 
 echo
 echo "S4E is running."
+echo "  console:      $GATEWAY/  (sign in as $console_email, password in $password_file)"
 echo "  gateway:      $GATEWAY  (Authorization: Bearer \$(cat .local/admin-key))"
 echo "  admin key:    $key_file"
 echo "  demo target:  $DEMO_URL"

@@ -6,4 +6,6 @@ mod fleet;
 mod targets;
 
 pub use fleet::{Fleet, Replicas, session_cookie};
-pub use targets::{Hanging, Received, Receiver, RedisProxy, Slow, Target, tls_handshakes};
+pub use targets::{
+    Hanging, Received, Receiver, RedisProxy, Slow, Target, tls_front, tls_handshakes,
+};

@@ -113,6 +113,30 @@ pub async fn tls_handshakes(port: u16, names: &[&str]) -> (u16, tokio::task::Joi
     (port, task)
 }
 
+/// TLS in front of the plain HTTP server at `upstream`, as an ingress terminates it: a
+/// self-signed certificate for 127.0.0.1, every connection relayed byte for byte. Returns the
+/// HTTPS URL; runs until the task is aborted.
+pub async fn tls_front(upstream: std::net::SocketAddr) -> (String, tokio::task::JoinHandle<()>) {
+    let acceptor = self_signed_acceptor(&["127.0.0.1"]);
+    let listener = listener().await;
+    let url = format!("https://{}/", listener.local_addr().expect("local addr"));
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let (Ok(mut outside), Ok(mut inside)) = (
+                    acceptor.accept(stream).await,
+                    tokio::net::TcpStream::connect(upstream).await,
+                ) else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
+            });
+        }
+    });
+    (url, task)
+}
+
 /// An HTTP server that answers every request after a delay, recording when each request
 /// started and ended and how many were in progress at once. Stops when dropped.
 pub struct Slow {

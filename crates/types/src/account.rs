@@ -234,6 +234,10 @@ pub struct Me {
     pub user: Option<User>,
     /// The key's id and prefix, when the caller presented an API key.
     pub api_key: Option<ApiKeyRef>,
+    /// The session's CSRF token, when the caller signed in: a page reloaded in the browser
+    /// reads it here (another site cannot read this answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
     /// `assets:read`, `scans:write` ...
     #[schema(value_type = Vec<String>, example = json!(["assets:read", "scans:write"]))]
     pub permissions: Vec<std::borrow::Cow<'static, str>>,

@@ -482,6 +482,27 @@ pub struct SeverityCounts {
     pub info: i64,
 }
 
+impl SeverityCounts {
+    /// Adds `n` (which may be negative) to the count of `severity`.
+    pub fn add(&mut self, severity: crate::Severity, n: i64) {
+        let count = match severity {
+            crate::Severity::Critical => &mut self.critical,
+            crate::Severity::High => &mut self.high,
+            crate::Severity::Medium => &mut self.medium,
+            crate::Severity::Low => &mut self.low,
+            crate::Severity::Info => &mut self.info,
+        };
+        *count += n;
+    }
+}
+
+/// The open findings at the end of one day (UTC); the last day's are today's so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrendPoint {
+    pub day: chrono::NaiveDate,
+    pub open_findings: SeverityCounts,
+}
+
 /// The dashboard of an organization, made by one query in base.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DashboardSummary {
@@ -502,6 +523,9 @@ pub struct DashboardSummary {
     /// 0–100, higher is better (the formula is in the API's description of the portfolio).
     #[serde(default)]
     pub score: u8,
+    /// The open findings at the end of each of the last 30 days, oldest first, today last.
+    #[serde(default)]
+    pub trend: Vec<TrendPoint>,
 }
 
 /// Base records the outcome of a verification attempt.

@@ -31,6 +31,8 @@ pub enum Actor {
         email: String,
         role: Role,
         session_id: String,
+        /// What a state-changing request with the cookie must repeat (`X-CSRF-Token`).
+        csrf_token: String,
     },
     /// The key as looked up (shared with the key cache).
     ApiKey(Arc<KnownKey>),
@@ -369,6 +371,7 @@ async fn by_session(state: &AppState, secret: &str) -> Result<(Principal, String
             email: data.email,
             role: data.role,
             session_id: id,
+            csrf_token: data.csrf_token.clone(),
         },
     };
     Ok((principal, data.csrf_token))

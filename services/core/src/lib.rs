@@ -9,6 +9,8 @@ mod auth;
 mod client_address;
 mod conditional;
 mod config;
+#[cfg(feature = "console")]
+mod console;
 mod customer_cache;
 mod endpoints;
 mod export;

@@ -1,8 +1,9 @@
-//! The dashboard summary: every count in one statement, so the gateway makes one call.
+//! The dashboard summary: every count in one statement, and the trend of the open findings in a
+//! second, so the gateway makes one call.
 
-use chrono::{DateTime, Utc};
-use s4e_types::OrgId;
-use s4e_types::api::DashboardSummary;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use s4e_types::api::{DashboardSummary, SeverityCounts, TrendPoint};
+use s4e_types::{OrgId, Severity};
 use sqlx::PgPool;
 
 use super::{DbError, SeverityRow, exposed_services_sql, penalty_sql};
@@ -47,9 +48,11 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
         .bind(org_id.0)
         .fetch_one(pool)
         .await?;
+    let open: SeverityCounts = row.open.into();
+    let trend = trend(pool, org_id, &open).await?;
     Ok(DashboardSummary {
         assets: row.assets,
-        open_findings: row.open.into(),
+        open_findings: open,
         scans_queued: row.scans_queued,
         scans_running: row.scans_running,
         last_scan_finished_at: row.last_scan_finished_at,
@@ -57,5 +60,69 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
         penalty: row.penalty,
         // Made by the gateway, which owns the formula.
         score: 0,
+        trend,
     })
+}
+
+/// How many days the trend shows, today included.
+const TREND_DAYS: u64 = 30;
+
+/// The open findings at the end of each of the last [`TREND_DAYS`] days, walked back from
+/// today's counts (`open`) with each day's changes: a finding first seen that day was not open
+/// before it (findings start open), a change into an open status from a closed one (a scan
+/// reopening it, triage back to open) adds one that day, a change the other way removes one.
+/// Every status change is in `finding_events`, so the walk is exact, and it reads only the
+/// last weeks' rows by index, however many findings the organization has.
+async fn trend(
+    pool: &PgPool,
+    org_id: OrgId,
+    open: &SeverityCounts,
+) -> Result<Vec<TrendPoint>, DbError> {
+    let today = Utc::now().date_naive();
+    let first = today - Days::new(TREND_DAYS - 1);
+    // The changes of the days after the first: the first day's end is reached from the second's.
+    let since = (first + Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let rows: Vec<(NaiveDate, String, i64)> = sqlx::query_as(
+        "SELECT day, severity, sum(delta)::bigint FROM (
+             SELECT (f.first_seen AT TIME ZONE 'UTC')::date AS day, f.severity, 1 AS delta
+             FROM findings f
+             WHERE f.org_id = $1 AND f.first_seen >= $2
+             UNION ALL
+             SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, f.severity,
+                    CASE WHEN e.to_status IN ('open', 'in_progress', 'reopened') THEN 1 ELSE -1 END
+             FROM finding_events e JOIN findings f ON f.org_id = $1 AND f.id = e.finding_id
+             WHERE e.org_id = $1 AND e.occurred_at >= $2
+               AND (e.from_status IN ('open', 'in_progress', 'reopened'))
+                   <> (e.to_status IN ('open', 'in_progress', 'reopened'))
+         ) changes
+         GROUP BY day, severity",
+    )
+    .bind(org_id.0)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut points = Vec::with_capacity(TREND_DAYS as usize);
+    let mut counts = open.clone();
+    let mut day = today;
+    loop {
+        points.push(TrendPoint {
+            day,
+            open_findings: counts.clone(),
+        });
+        if day <= first {
+            break;
+        }
+        for (changed, severity, delta) in &rows {
+            if *changed == day
+                && let Some(severity) = Severity::parse(severity)
+            {
+                counts.add(severity, -delta);
+            }
+        }
+        day = day - Days::new(1);
+    }
+    points.reverse();
+    Ok(points)
 }

@@ -438,10 +438,16 @@ pub async fn me(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<Me>, ApiError> {
-    let (user, api_key) = match &principal.actor {
-        Actor::User { user_id, .. } => {
-            let user = state.base.get_user(principal.org_id, *user_id).await?;
-            (Some(user), None)
+    let (user, api_key, csrf_token) = match &principal.actor {
+        Actor::User {
+            user_id,
+            csrf_token,
+            ..
+        } => {
+            // A partner's user acting inside a customer belongs to the partner.
+            let home = principal.acting_from.unwrap_or(principal.org_id);
+            let user = state.base.get_user(home, *user_id).await?;
+            (Some(user), None, Some(csrf_token.clone()))
         }
         Actor::ApiKey(key) => (
             None,
@@ -449,12 +455,14 @@ pub async fn me(
                 id: key.record.id,
                 prefix: key.record.prefix.clone(),
             }),
+            None,
         ),
     };
     Ok(Json(Me {
         org_id: principal.org_id,
         user,
         api_key,
+        csrf_token,
         permissions: principal
             .permissions
             .names()

@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use s4e_runtime::{ApiError, Metrics, Readiness, ServiceToken};
 use tower::ServiceBuilder;
 
@@ -405,7 +405,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .layer(StepLayer(conditional::ConditionalGet));
     api.with_state(state)
         .merge(s4e_runtime::health::probes(readiness))
-        .fallback(|| async { ApiError::not_found("route") })
+        .fallback(not_the_apis)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -414,6 +414,18 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             )
         })
         .layer(steps)
+}
+
+/// A path no route of the API takes: a page of the browser console when the gateway carries
+/// one, else "not found".
+#[allow(clippy::unused_async)]
+async fn not_the_apis(request: Request) -> Response {
+    #[cfg(feature = "console")]
+    if let Some(page) = crate::console::serve(request.method(), request.uri(), request.headers()) {
+        return page;
+    }
+    drop(request);
+    ApiError::not_found("route").into_response()
 }
 
 /// What every service's HTTP surface has: trace context, request metrics, body limit.
@@ -426,14 +438,36 @@ impl Step for Observe {
     }
 }
 
+/// The console's Content-Security-Policy, on every answer: scripts, styles and connections only
+/// from the gateway's own origin, no inline script or style, no plugins, never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// What every answer of the gateway carries: no content sniffing; no caching unless the
-/// handler allows it (answers name organizations' assets, keys and sessions); its trace
-/// context; and the scheme to authenticate with on a 401.
+/// handler allows it (answers name organizations' assets, keys and sessions); the browser
+/// console's protections (its policy, never framed, no referrer leaving the origin, HTTPS
+/// only from the first visit over HTTPS: browsers ignore HSTS on plain HTTP, so it is sent
+/// regardless of what terminates TLS in front); its trace context; and the scheme to
+/// authenticate with on a 401.
 fn protective_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
