@@ -162,17 +162,20 @@ test("an admin registers, verifies and scans an asset, triages and exports its f
   await page.getByTestId("verified").filter({ hasText: "yes" }).waitFor(WAIT);
   await shot(page, "asset-verified");
 
-  // A scan with two named checks; the page follows its progress over the event stream.
+  // A scan with three named checks; the page follows its progress over the event stream.
   await page.getByRole("button", { name: "Start a scan" }).click();
   await page.locator("select[name=profile]").selectOption("custom");
-  await page.locator("input[name=check][value=http_headers]").check();
-  await page.locator("input[name=check][value=http_probes]").check();
+  for (const check of ["http_headers", "http_probes", "crawl"]) {
+    await page.locator(`input[name=check][value=${check}]`).check();
+  }
   await page.getByRole("button", { name: "Start", exact: true }).click();
   await page.waitForURL(/\/scans\/[0-9a-f-]{36}$/, WAIT);
   const scanUrl = page.url();
-  await page.getByTestId("progress").filter({ hasText: /^2\/2 jobs/ }).waitFor({ timeout: 90_000 });
+  await page.getByTestId("progress").filter({ hasText: /^3\/3 jobs/ }).waitFor({ timeout: 90_000 });
   await page.locator(".progress-line .status-completed").waitFor({ timeout: 90_000 });
   assert.equal(await page.getByRole("button", { name: "Cancel scan" }).count(), 0);
+  // The crawl's site map: the start page, found as the seed.
+  await page.getByTestId("site-map").getByRole("cell", { name: settings.target, exact: true }).waitFor(WAIT);
   await shot(page, "scan-completed");
 
   // Its findings: all selected, accepted as a risk in one bulk change.
@@ -244,8 +247,21 @@ test("an admin registers, verifies and scans an asset, triages and exports its f
   const refused = await fetch(base + "/api/v1/me", { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(refused.status, 401);
 
+  // A schedule of scans of every asset with a tag.
+  await nav(page, "Schedules").click();
+  await page.locator("input[name=schedule-tag]").fill("env=prod");
+  await page.locator("input[name=cron]").fill("0 3 * * 1-5");
+  await page.getByRole("button", { name: "Schedule", exact: true }).click();
+  await page.getByTestId("schedules").getByText("0 3 * * 1-5").waitFor(WAIT);
+  await page.getByRole("button", { name: "Pause" }).click();
+  await page.getByRole("button", { name: "Resume" }).waitFor(WAIT);
+  await shot(page, "schedules");
+
   // The other screens open without a failure.
   for (const [link, name] of [
+    ["Services", "services"],
+    ["Discovery", "discovery"],
+    ["Automation", "automation"],
     ["Users", "users"],
     ["Audit log", "audit-log"],
     ["Scan settings", "scan-settings"],
@@ -272,7 +288,7 @@ test("an admin registers, verifies and scans an asset, triages and exports its f
 test("a viewer sees no write action and is told which permission a page needs", async () => {
   const { context, page, errors } = await signedIn(settings.viewer);
   const navigation = await page.getByRole("navigation", { name: "Main" }).innerText();
-  assert.doesNotMatch(navigation, /API keys|Users|Dead letters/);
+  assert.doesNotMatch(navigation, /API keys|Users|Dead letters|Automation/);
   await nav(page, "Assets").click();
   await page.locator("table.list tbody tr a").first().waitFor(WAIT);
   assert.equal(await page.getByRole("button", { name: "Register" }).count(), 0);

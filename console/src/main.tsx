@@ -15,6 +15,9 @@ import { DeadLetters } from "./pages/dead-letters";
 import { ScanSettings } from "./pages/scan-settings";
 import { Portfolio } from "./pages/portfolio";
 import { NotFound } from "./pages/not-found";
+import { Discovery, Services } from "./pages/inventory";
+import { Schedules } from "./pages/schedules";
+import { Automation } from "./pages/automation";
 
 function App() {
   return (
@@ -29,6 +32,10 @@ function App() {
             <Route path="/scans/:id" component={ScanDetail} />
             <Route path="/findings" component={Findings} />
             <Route path="/findings/:id" component={FindingDetail} />
+            <Route path="/services" component={Services} />
+            <Route path="/discovery" component={Discovery} />
+            <Route path="/schedules" component={Schedules} />
+            <Route path="/automation" component={Automation} />
             <Route path="/api-keys" component={ApiKeys} />
             <Route path="/users" component={Users} />
             <Route path="/audit-log" component={AuditLog} />

@@ -313,6 +313,7 @@ export function ScanDetail({ id }: { id: string }) {
               </a>
             </p>
             <Jobs id={id} finished={finished} />
+            {finished && <SiteMap id={id} />}
           </Page>
         );
       }}
@@ -359,6 +360,76 @@ function Jobs({ id, finished }: { id: string; finished: boolean }) {
             </table>
           )
         }
+      </Show>
+    </>
+  );
+}
+
+/** What the scan's crawl mapped, in URL order, a page at a time; nothing when it crawled none. */
+function SiteMap({ id }: { id: string }) {
+  const [after, setAfter] = useState<string>();
+  const [status, setStatus] = useState("");
+  const pages = useLoad(
+    async () =>
+      ok(
+        await api.GET("/api/v1/scans/{scan_id}/site-map", {
+          params: {
+            path: { scan_id: id },
+            query: { after, status: status ? Number(status) : undefined, limit: 100 },
+          },
+        }),
+      ),
+    [id, after, status],
+  );
+  if (pages.data && pages.data.items.length === 0 && !after && !status) return null;
+  return (
+    <>
+      <h2>Site map</h2>
+      <form class="filters" role="search" onSubmit={(event) => event.preventDefault()}>
+        <Field label="Status">
+          <input
+            inputMode="numeric"
+            placeholder="200"
+            value={status}
+            onChange={(event) => {
+              setAfter(undefined);
+              setStatus((event.target as HTMLInputElement).value);
+            }}
+          />
+        </Field>
+      </form>
+      <Show state={pages}>
+        {(list) => (
+          <>
+            <table class="list" data-testid="site-map">
+              <thead>
+                <tr>
+                  <th>URL</th>
+                  <th>Status</th>
+                  <th>Found by</th>
+                  <th>Title</th>
+                  <th>Forms</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items.map((page) => (
+                  <tr key={page.url}>
+                    <td class="wrap">{page.url}</td>
+                    <td>{page.status ?? page.error ?? "—"}</td>
+                    <td>{page.found_by}</td>
+                    <td class="wrap">{page.title ?? ""}</td>
+                    <td>{page.forms?.length ? page.forms.length : ""}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {list.next_cursor && (
+              <button type="button" onClick={() => setAfter(list.next_cursor ?? undefined)}>
+                Next page
+              </button>
+            )}
+          </>
+        )}
       </Show>
     </>
   );
