@@ -134,6 +134,10 @@ pub struct PortScanRaw {
     pub open: Vec<OpenPort>,
     /// How many ports were scanned.
     pub scanned: usize,
+    /// Of those, how many refused the connection (nothing listens).
+    pub closed: usize,
+    /// And how many never answered within the connect timeout (a firewall drops the SYN).
+    pub filtered: usize,
     /// Ports of the platform's own services on the address, left out of the scan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<u16>,
@@ -258,6 +262,8 @@ pub async fn run(
             address,
             open,
             scanned: ports.len(),
+            closed: tally.closed,
+            filtered: tally.filtered,
             refused,
             elapsed_ms,
         },
