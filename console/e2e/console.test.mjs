@@ -234,12 +234,14 @@ test("an admin registers, verifies and scans an asset, triages and exports its f
   // An API key: its secret shown once, gone after a reload, then revoked.
   await nav(page, "API keys").click();
   await page.locator("input[name=key-name]").fill("ci pipeline");
+  await page.locator("select[name=scopes]").selectOption(["findings:read", "scans:write"]);
   await page.getByRole("button", { name: "Create key" }).click();
   const secret = await page.getByTestId("new-key").innerText();
   assert.match(secret, /^s4e_/);
   await shot(page, "api-key-created");
   await page.reload();
   await page.getByRole("cell", { name: "ci pipeline" }).waitFor(WAIT);
+  await page.getByRole("cell", { name: "findings:read, scans:write" }).waitFor(WAIT);
   assert.equal(await page.getByTestId("new-key").count(), 0);
   assert.equal(await page.content().then((html) => html.includes(secret)), false);
   await page.getByRole("button", { name: "Revoke" }).click();

@@ -3,7 +3,9 @@ import { api, ok, type Schemas } from "../api/client";
 import { useSession } from "../session";
 import { Empty, Failure, Field, Page, Show, Time, useAction, useLoad } from "../ui";
 
-const SCOPES = ["read", "write", "admin"];
+/** The shorthands, then one family at a time (a key for one integration's needs). */
+const FAMILIES = ["assets", "scans", "findings", "api_keys", "users", "audit", "automation", "exports", "customers"];
+const SCOPES = ["read", "write", "admin", ...FAMILIES.flatMap((family) => [`${family}:read`, `${family}:write`])];
 
 export function ApiKeys() {
   const session = useSession();
@@ -71,7 +73,7 @@ export function ApiKeys() {
 
 function CreateKey({ created }: { created: () => void }) {
   const [name, setName] = useState("");
-  const [scope, setScope] = useState("read");
+  const [scopes, setScopes] = useState<string[]>(["read"]);
   const [expires, setExpires] = useState("");
   const [secret, setSecret] = useState<Schemas["CreatedApiKey"]>();
   const action = useAction();
@@ -87,7 +89,7 @@ function CreateKey({ created }: { created: () => void }) {
               await api.POST("/api/v1/api-keys", {
                 body: {
                   name,
-                  scopes: [scope],
+                  scopes,
                   expires_at: expires ? new Date(expires).toISOString() : undefined,
                 },
               }),
@@ -101,10 +103,20 @@ function CreateKey({ created }: { created: () => void }) {
         <Field label="Name">
           <input name="key-name" required value={name} onInput={(event) => setName((event.target as HTMLInputElement).value)} />
         </Field>
-        <Field label="Scope">
-          <select value={scope} onChange={(event) => setScope((event.target as HTMLSelectElement).value)}>
+        <Field label="Scopes">
+          <select
+            name="scopes"
+            multiple
+            size={4}
+            required
+            onChange={(event) =>
+              setScopes([...(event.target as HTMLSelectElement).selectedOptions].map((option) => option.value))
+            }
+          >
             {SCOPES.map((one) => (
-              <option key={one}>{one}</option>
+              <option key={one} value={one} selected={scopes.includes(one)}>
+                {one}
+              </option>
             ))}
           </select>
         </Field>

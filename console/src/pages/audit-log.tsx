@@ -13,13 +13,15 @@ export function AuditLog() {
               action: query.action || undefined,
               resource_type: query.resource_type || undefined,
               failed: query.failed === "true" ? true : undefined,
+              since: query.since ? new Date(query.since).toISOString() : undefined,
+              until: query.until ? new Date(query.until).toISOString() : undefined,
               before: query.before || undefined,
               limit: 100,
             },
           },
         }),
       ),
-    [query.action, query.resource_type, query.failed, query.before],
+    [query.action, query.resource_type, query.failed, query.since, query.until, query.before],
   );
   const go = (changes: Record<string, string | undefined>) =>
     route("/audit-log" + queryString({ ...query, before: undefined, ...changes }));
@@ -31,6 +33,12 @@ export function AuditLog() {
         </Field>
         <Field label="Resource">
           <input value={query.resource_type ?? ""} placeholder="asset" onChange={(event) => go({ resource_type: (event.target as HTMLInputElement).value })} />
+        </Field>
+        <Field label="Since">
+          <input type="datetime-local" value={query.since ?? ""} onChange={(event) => go({ since: (event.target as HTMLInputElement).value })} />
+        </Field>
+        <Field label="Until">
+          <input type="datetime-local" value={query.until ?? ""} onChange={(event) => go({ until: (event.target as HTMLInputElement).value })} />
         </Field>
         <label class="check">
           <input
