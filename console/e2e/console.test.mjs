@@ -216,6 +216,8 @@ test("an admin registers, verifies and scans an asset, triages and exports its f
   await page.locator("[data-testid=findings] tbody tr a").first().click();
   await page.getByRole("heading", { name: "History" }).waitFor(WAIT);
   assert.match(await page.locator(".history").innerText(), /accepted in the console test/);
+  await page.getByRole("button", { name: "Show the raw output" }).click();
+  assert.match(await page.getByTestId("raw-output").innerText(), new RegExp(settings.target.replace(/[.]/g, "\\.")));
   await shot(page, "finding-detail");
 
   // The scan list and the dashboard now show the work.

@@ -158,6 +158,13 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
     };
     let trace = by_rule("trace_enabled");
 
+    // The raw output behind it: the probes' log, the TRACE request's echo in it.
+    let raw: Value = fleet
+        .get_json(&format!("/findings/{trace}/raw-output"))
+        .await;
+    let logged = raw.to_string();
+    assert!(logged.contains("TRACE"), "{logged}");
+
     // Reading is not triaging.
     let refused = with_key(
         &fleet,
@@ -268,11 +275,13 @@ async fn findings_are_paged_triaged_exported_and_audited_through_the_gateway() {
             .header(COOKIE, &cookie)
             .header("x-csrf-token", &csrf)
     };
-    let response = as_stranger(Method::GET, &format!("/findings/{trace}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    for path in [
+        format!("/findings/{trace}"),
+        format!("/findings/{trace}/raw-output"),
+    ] {
+        let response = as_stranger(Method::GET, &path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
     let response = as_stranger(Method::PATCH, &format!("/findings/{trace}"))
         .json(&json!({"status": "fixed"}))
         .send()

@@ -362,14 +362,6 @@ export function FindingDetail({ id }: { id: string }) {
               <Time at={data.last_seen} /> by <a href={`/scans/${data.last_run_id}`}>scan {data.last_run_id.slice(0, 8)}</a>,{" "}
               {data.occurrences} time(s) in all
             </dd>
-            {data.raw_output_id && (
-              <>
-                <dt>Raw output</dt>
-                <dd>
-                  <code>{data.raw_output_id}</code>
-                </dd>
-              </>
-            )}
           </dl>
           <h2>Description</h2>
           <p>{data.description}</p>
@@ -377,6 +369,7 @@ export function FindingDetail({ id }: { id: string }) {
           <p>{data.remediation}</p>
           <h2>Evidence</h2>
           <pre class="evidence">{JSON.stringify(data.evidence, null, 2)}</pre>
+          {data.raw_output_id && <RawOutput id={id} />}
           {session.can("findings:write") && (
             <form
               class="inline-form"
@@ -430,5 +423,36 @@ export function FindingDetail({ id }: { id: string }) {
         </Page>
       )}
     </Show>
+  );
+}
+
+/** What the check recorded whole, loaded when asked for (it can be large). */
+function RawOutput({ id }: { id: string }) {
+  const [output, setOutput] = useState<unknown>();
+  const action = useAction();
+  return (
+    <>
+      <h2>Raw output</h2>
+      {output === undefined ? (
+        <button
+          type="button"
+          disabled={action.busy}
+          onClick={() =>
+            void action.run(async () => {
+              setOutput(
+                ok(await api.GET("/api/v1/findings/{finding_id}/raw-output", { params: { path: { finding_id: id } } })),
+              );
+            })
+          }
+        >
+          Show the raw output
+        </button>
+      ) : (
+        <pre class="evidence" data-testid="raw-output">
+          {JSON.stringify(output, null, 2)}
+        </pre>
+      )}
+      {action.error && <Failure error={action.error} />}
+    </>
   );
 }

@@ -1,4 +1,5 @@
-//! Client of s4e-dispatcher's internal API: the dead letters it keeps.
+//! Client of s4e-dispatcher's internal API: the dead letters it keeps, and the raw outputs of
+//! the jobs its workers ran.
 
 use s4e_types::OrgId;
 use s4e_types::api::{DeadLetterView, List};
@@ -45,6 +46,17 @@ impl DispatcherClient {
                 &[&org_id, &letter_id],
                 &serde_json::json!({}),
             )
+            .await
+    }
+
+    /// The raw output `output_id` (a job's, as a finding links it) if it is `org_id`'s.
+    pub async fn raw_output(
+        &self,
+        org_id: OrgId,
+        output_id: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.http
+            .call(routes::RAW_OUTPUT, &[&org_id, &output_id])
             .await
     }
 

@@ -204,6 +204,7 @@ pub mod dispatcher {
         REPLAY_ANY_DEAD_LETTER = Post "/internal/v1/dead-letters/{letter_id}/replay";
         DEAD_LETTERS = Get "/internal/v1/orgs/{org_id}/dead-letters";
         REPLAY_DEAD_LETTER = Post "/internal/v1/orgs/{org_id}/dead-letters/{letter_id}/replay";
+        RAW_OUTPUT = Get "/internal/v1/orgs/{org_id}/raw-outputs/{output_id}";
     }
 }
 

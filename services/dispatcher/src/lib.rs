@@ -3,6 +3,7 @@
 
 mod config;
 pub mod dead_letters;
+mod raw_outputs;
 mod router;
 mod worker;
 
@@ -145,6 +146,10 @@ async fn run(
     }
 
     let router = dead_letters::router(letters, config.common.service_token.clone())
+        .merge(raw_outputs::router(
+            raw,
+            config.common.service_token.clone(),
+        ))
         .merge(s4e_runtime::health::router(readiness, metrics.clone()));
     let router = s4e_runtime::with_common_layers(router, metrics);
     let served = s4e_runtime::serve(listener, router, shutdown).await;

@@ -69,6 +69,7 @@ other organization's id answers 404, and the customer's audit log records the pa
         rules::list, rules::create, rules::dry_run, rules::get, rules::update, rules::delete,
         rules::firings,
         findings::list, findings::export, findings::bulk_update_status, findings::get,
+        findings::raw_output,
         findings::update_status,
         api_keys::list, api_keys::create, api_keys::revoke,
         users::list, users::set_asset_scope, users::update, users::delete, users::invitations,

@@ -160,6 +160,33 @@ pub async fn get(
     Ok(Json(visible_finding(&state, &principal, finding_id).await?))
 }
 
+/// The raw output behind a finding (findings:read)
+///
+/// What the check that found it recorded, whole: the response, banner or certificate the
+/// finding's evidence was taken from (the output of the job that last saw it). 404 when the
+/// finding links none.
+#[utoipa::path(get, path = "/api/v1/findings/{finding_id}/raw-output", operation_id = "getFindingRawOutput", tag = "findings",
+    params(("finding_id" = FindingId, Path)),
+    responses((status = 200, description = "The raw output, as the check recorded it", body = serde_json::Value)))]
+pub async fn raw_output(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    ApiPath(finding_id): ApiPath<FindingId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    principal.require(Resource::Findings, Access::Read)?;
+    let finding = visible_finding(&state, &principal, finding_id).await?;
+    let output_id = finding
+        .finding
+        .raw_output_id
+        .ok_or_else(|| ApiError::not_found("raw output"))?;
+    Ok(Json(
+        state
+            .dispatcher
+            .raw_output(principal.org_id, &output_id)
+            .await?,
+    ))
+}
+
 /// Triage a finding (findings:write)
 ///
 /// Set its status, with a reason (required for `accepted_risk` and `false_positive`). Recorded

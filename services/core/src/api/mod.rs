@@ -275,6 +275,10 @@ pub fn endpoints() -> Declare {
             findings::bulk_update_status,
         )
         .read("/api/v1/findings/{finding_id}", findings::get)
+        .read(
+            "/api/v1/findings/{finding_id}/raw-output",
+            findings::raw_output,
+        )
         .change(
             PATCH,
             "/api/v1/findings/{finding_id}",
