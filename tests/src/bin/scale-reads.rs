@@ -37,12 +37,28 @@ const TRIAGE_EVERY: usize = 10;
 const RULES: [(CheckKind, &str, Severity); 10] = [
     (CheckKind::HttpHeaders, "missing_csp", Severity::Medium),
     (CheckKind::HttpHeaders, "missing_hsts", Severity::Medium),
-    (CheckKind::HttpHeaders, "missing_referrer_policy", Severity::Low),
-    (CheckKind::HttpHeaders, "server_version_disclosure", Severity::Low),
+    (
+        CheckKind::HttpHeaders,
+        "missing_referrer_policy",
+        Severity::Low,
+    ),
+    (
+        CheckKind::HttpHeaders,
+        "server_version_disclosure",
+        Severity::Low,
+    ),
     (CheckKind::HttpProbes, "trace_enabled", Severity::Low),
-    (CheckKind::Exposure, "git_repository_exposed", Severity::High),
+    (
+        CheckKind::Exposure,
+        "git_repository_exposed",
+        Severity::High,
+    ),
     (CheckKind::Exposure, "env_file_exposed", Severity::Critical),
-    (CheckKind::TlsCertificate, "certificate_expiring", Severity::Medium),
+    (
+        CheckKind::TlsCertificate,
+        "certificate_expiring",
+        Severity::Medium,
+    ),
     (CheckKind::Ports, "database_exposed", Severity::High),
     (CheckKind::Dns, "missing_caa", Severity::Info),
 ];
@@ -195,7 +211,12 @@ struct Gateway {
 }
 
 impl Gateway {
-    fn request(&self, method: Method, path: &str, customer: Option<OrgId>) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        customer: Option<OrgId>,
+    ) -> reqwest::RequestBuilder {
         let request = self
             .http
             .request(method, format!("{}/api/v1{path}", self.base_url))
@@ -208,7 +229,11 @@ impl Gateway {
 
     async fn json(&self, path: &str, customer: Option<OrgId>) -> anyhow::Result<Value> {
         let response = self.request(Method::GET, path, customer).send().await?;
-        anyhow::ensure!(response.status().is_success(), "GET {path}: {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         Ok(response.json().await?)
     }
 }
@@ -223,7 +248,13 @@ async fn triage(gateway: &Gateway, customers: &[Customer]) -> anyhow::Result<usi
             .await?;
         let ids: Vec<&Value> = page["items"]
             .as_array()
-            .map(|items| items.iter().step_by(TRIAGE_EVERY).map(|f| &f["id"]).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .step_by(TRIAGE_EVERY)
+                    .map(|f| &f["id"])
+                    .collect()
+            })
             .unwrap_or_default();
         if ids.is_empty() {
             continue;
@@ -233,7 +264,11 @@ async fn triage(gateway: &Gateway, customers: &[Customer]) -> anyhow::Result<usi
             .json(&json!({"ids": ids, "status": "accepted_risk", "reason": "benchmark triage"}))
             .send()
             .await?;
-        anyhow::ensure!(response.status().is_success(), "bulk triage: {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "bulk triage: {}",
+            response.status()
+        );
         triaged += ids.len();
     }
     Ok(triaged)
@@ -320,8 +355,14 @@ async fn deep_cursor(gateway: &Gateway, customer: OrgId, depth: usize) -> anyhow
 
 async fn reads(gateway: &Gateway, largest: OrgId) -> anyhow::Result<Vec<Read>> {
     let first = gateway.json("/findings?limit=1", Some(largest)).await?;
-    let finding = first["items"][0]["id"].as_str().unwrap_or_default().to_string();
-    let asset = first["items"][0]["asset_id"].as_str().unwrap_or_default().to_string();
+    let finding = first["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let asset = first["items"][0]["asset_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let cursor = deep_cursor(gateway, largest, 50).await?;
     let read = |name, path: String| Read {
         name,
@@ -329,21 +370,57 @@ async fn reads(gateway: &Gateway, largest: OrgId) -> anyhow::Result<Vec<Read>> {
         customer: Some(largest),
     };
     Ok(vec![
-        read("findings, default (most severe first)", "/findings?limit=100".into()),
-        read("findings, status=open", "/findings?limit=100&status=open".into()),
-        read("findings, severity=high", "/findings?limit=100&severity=high".into()),
-        read("findings, min_severity=high", "/findings?limit=100&min_severity=high".into()),
-        read("findings, check=exposure", "/findings?limit=100&check=exposure".into()),
-        read("findings, rule=missing_csp", "/findings?limit=100&rule=missing_csp".into()),
-        read("findings, one asset", format!("/findings?limit=100&asset_id={asset}")),
-        read("findings, sort=last_seen", "/findings?limit=100&sort=last_seen".into()),
-        read("findings, sort=first_seen asc", "/findings?limit=100&sort=first_seen&order=asc".into()),
-        read("findings, status=accepted_risk", "/findings?limit=100&status=accepted_risk".into()),
-        read("findings, page 51 by cursor", format!("/findings?limit=100&cursor={cursor}")),
+        read(
+            "findings, default (most severe first)",
+            "/findings?limit=100".into(),
+        ),
+        read(
+            "findings, status=open",
+            "/findings?limit=100&status=open".into(),
+        ),
+        read(
+            "findings, severity=high",
+            "/findings?limit=100&severity=high".into(),
+        ),
+        read(
+            "findings, min_severity=high",
+            "/findings?limit=100&min_severity=high".into(),
+        ),
+        read(
+            "findings, check=exposure",
+            "/findings?limit=100&check=exposure".into(),
+        ),
+        read(
+            "findings, rule=missing_csp",
+            "/findings?limit=100&rule=missing_csp".into(),
+        ),
+        read(
+            "findings, one asset",
+            format!("/findings?limit=100&asset_id={asset}"),
+        ),
+        read(
+            "findings, sort=last_seen",
+            "/findings?limit=100&sort=last_seen".into(),
+        ),
+        read(
+            "findings, sort=first_seen asc",
+            "/findings?limit=100&sort=first_seen&order=asc".into(),
+        ),
+        read(
+            "findings, status=accepted_risk",
+            "/findings?limit=100&status=accepted_risk".into(),
+        ),
+        read(
+            "findings, page 51 by cursor",
+            format!("/findings?limit=100&cursor={cursor}"),
+        ),
         read("finding with history", format!("/findings/{finding}")),
         read("assets, first page", "/assets?limit=100".into()),
         read("dashboard", "/dashboard".into()),
-        read("audit log, one action", "/audit-log?action=findings.bulk_update_status&limit=100".into()),
+        read(
+            "audit log, one action",
+            "/audit-log?action=findings.bulk_update_status&limit=100".into(),
+        ),
         Read {
             name: "partner portfolio (50 customers)",
             path: "/portfolio".into(),
@@ -356,10 +433,18 @@ async fn reads(gateway: &Gateway, largest: OrgId) -> anyhow::Result<Vec<Read>> {
 async fn export(gateway: &Gateway, largest: OrgId) -> anyhow::Result<(usize, Duration)> {
     let started = Instant::now();
     let mut response = gateway
-        .request(Method::GET, "/findings/export?format=csv&rule=missing_csp", Some(largest))
+        .request(
+            Method::GET,
+            "/findings/export?format=csv&rule=missing_csp",
+            Some(largest),
+        )
         .send()
         .await?;
-    anyhow::ensure!(response.status().is_success(), "export: {}", response.status());
+    anyhow::ensure!(
+        response.status().is_success(),
+        "export: {}",
+        response.status()
+    );
     let mut lines = 0;
     while let Some(chunk) = response.chunk().await? {
         lines += chunk.iter().filter(|byte| **byte == b'\n').count();
@@ -387,7 +472,9 @@ async fn main() -> anyhow::Result<()> {
     .await
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     let gateway = Gateway {
-        http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?,
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()?,
         base_url: fleet.core.url(),
         key,
     };
@@ -398,7 +485,11 @@ async fn main() -> anyhow::Result<()> {
             .json(&json!({"name": format!("Customer {k:02}")}))
             .send()
             .await?;
-        anyhow::ensure!(response.status().is_success(), "customer: {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "customer: {}",
+            response.status()
+        );
         let customer: Value = response.json().await?;
         let id = customer["id"].as_str().unwrap_or_default().parse()?;
         customers.push(Customer {

@@ -1,12 +1,13 @@
-//! The dashboard summary: every count in one statement, and the trend of the open findings in a
-//! second, so the gateway makes one call.
+//! The dashboard summary: every count in one statement (the open findings from their counters),
+//! and the trend of the open findings from the days already recorded, so the gateway makes one
+//! call and its cost does not grow with the number of findings.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use s4e_types::api::{DashboardSummary, SeverityCounts, TrendPoint};
 use s4e_types::{OrgId, Severity};
 use sqlx::PgPool;
 
-use super::{DbError, SeverityRow, exposed_services_sql, penalty_sql};
+use super::{DbError, SeverityRow, exposed_services_sql, open_counts_sql, penalty_sql};
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
@@ -24,11 +25,9 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
     let sql = concat!(
         "SELECT
             (SELECT count(*) FROM assets WHERE org_id = $1 AND archived_at IS NULL) AS assets,
-            count(*) FILTER (WHERE f.severity = 'critical') AS critical,
-            count(*) FILTER (WHERE f.severity = 'high') AS high,
-            count(*) FILTER (WHERE f.severity = 'medium') AS medium,
-            count(*) FILTER (WHERE f.severity = 'low') AS low,
-            count(*) FILTER (WHERE f.severity = 'info') AS info,
+            ",
+        open_counts_sql!(),
+        ",
             (SELECT count(*) FROM scan_runs WHERE org_id = $1 AND status = 'queued')
                 AS scans_queued,
             (SELECT count(*) FROM scan_runs WHERE org_id = $1 AND status = 'running')
@@ -41,8 +40,8 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
         exposed_services_sql!(),
         " FROM organizations o WHERE o.id = $1)
                 AS exposed_services
-         FROM findings f JOIN assets a ON a.id = f.asset_id
-         WHERE f.org_id = $1 AND f.status IN ('open', 'in_progress', 'reopened')"
+         FROM open_finding_counts c JOIN assets a ON a.id = c.asset_id
+         WHERE c.org_id = $1"
     );
     let row = sqlx::query_as::<_, SummaryRow>(sql)
         .bind(org_id.0)
@@ -67,13 +66,76 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
 /// How many days the trend shows, today included.
 const TREND_DAYS: u64 = 30;
 
+#[derive(sqlx::FromRow)]
+struct DayRow {
+    day: NaiveDate,
+    #[sqlx(flatten)]
+    open: SeverityRow,
+}
+
+/// The open findings at the end of each of the last [`TREND_DAYS`] days, today's being `open`.
+/// An ended day never changes, so its counts are kept in `open_finding_days` the first time a
+/// dashboard needs them; until then (a new day, a new organization) the days are replayed.
+async fn trend(
+    pool: &PgPool,
+    org_id: OrgId,
+    open: &SeverityCounts,
+) -> Result<Vec<TrendPoint>, DbError> {
+    let today = Utc::now().date_naive();
+    let first = today - Days::new(TREND_DAYS - 1);
+    let stored: Vec<DayRow> = sqlx::query_as(
+        "SELECT day, critical, high, medium, low, info FROM open_finding_days
+         WHERE org_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
+    )
+    .bind(org_id.0)
+    .bind(first)
+    .bind(today)
+    .fetch_all(pool)
+    .await?;
+    if stored.len() as u64 == TREND_DAYS - 1 {
+        let mut points: Vec<TrendPoint> = stored
+            .into_iter()
+            .map(|row| TrendPoint {
+                day: row.day,
+                open_findings: row.open.into(),
+            })
+            .collect();
+        points.push(TrendPoint {
+            day: today,
+            open_findings: open.clone(),
+        });
+        return Ok(points);
+    }
+    let points = replay(pool, org_id, open).await?;
+    let ended = &points[..points.len() - 1];
+    let column = |count: fn(&SeverityCounts) -> i64| -> Vec<i64> {
+        ended.iter().map(|p| count(&p.open_findings)).collect()
+    };
+    sqlx::query(
+        "INSERT INTO open_finding_days (org_id, day, critical, high, medium, low, info)
+         SELECT $1, * FROM UNNEST($2::date[], $3::bigint[], $4::bigint[], $5::bigint[],
+                                  $6::bigint[], $7::bigint[])
+         ON CONFLICT (org_id, day) DO NOTHING",
+    )
+    .bind(org_id.0)
+    .bind(ended.iter().map(|p| p.day).collect::<Vec<_>>())
+    .bind(column(|c| c.critical))
+    .bind(column(|c| c.high))
+    .bind(column(|c| c.medium))
+    .bind(column(|c| c.low))
+    .bind(column(|c| c.info))
+    .execute(pool)
+    .await?;
+    Ok(points)
+}
+
 /// The open findings at the end of each of the last [`TREND_DAYS`] days, walked back from
 /// today's counts (`open`) with each day's changes: a finding first seen that day was not open
 /// before it (findings start open), a change into an open status from a closed one (a scan
 /// reopening it, triage back to open) adds one that day, a change the other way removes one.
 /// Every status change is in `finding_events`, so the walk is exact, and it reads only the
-/// last weeks' rows by index, however many findings the organization has.
-async fn trend(
+/// last weeks' rows by index; it runs once a day per organization.
+async fn replay(
     pool: &PgPool,
     org_id: OrgId,
     open: &SeverityCounts,

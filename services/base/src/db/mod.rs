@@ -99,14 +99,27 @@ pub(crate) fn retryable(error: &sqlx::Error) -> bool {
 /// asset's criticality, 0.5 (low), 1 (medium), 1.5 (high) or 2 (critical).
 macro_rules! penalty_sql {
     () => {
-        "coalesce(sum(
-            CASE f.severity WHEN 'critical' THEN 10 WHEN 'high' THEN 5 WHEN 'medium' THEN 2
+        "coalesce(sum(c.open
+          * CASE c.severity WHEN 'critical' THEN 10 WHEN 'high' THEN 5 WHEN 'medium' THEN 2
                             WHEN 'low' THEN 0.5 ELSE 0 END
           * CASE a.criticality WHEN 'low' THEN 0.5 WHEN 'high' THEN 1.5 WHEN 'critical' THEN 2
                                ELSE 1 END), 0)::float8"
     };
 }
 pub(crate) use penalty_sql;
+
+/// The five severity columns ([`SeverityRow`]) summed from `open_finding_counts c`: the open
+/// findings per asset and severity that the findings table's triggers keep.
+macro_rules! open_counts_sql {
+    () => {
+        "coalesce(sum(c.open) FILTER (WHERE c.severity = 'critical'), 0)::bigint AS critical,
+         coalesce(sum(c.open) FILTER (WHERE c.severity = 'high'), 0)::bigint AS high,
+         coalesce(sum(c.open) FILTER (WHERE c.severity = 'medium'), 0)::bigint AS medium,
+         coalesce(sum(c.open) FILTER (WHERE c.severity = 'low'), 0)::bigint AS low,
+         coalesce(sum(c.open) FILTER (WHERE c.severity = 'info'), 0)::bigint AS info"
+    };
+}
+pub(crate) use open_counts_sql;
 
 /// The services the port scans see listening now on the unarchived assets of the
 /// organization `o`.
@@ -119,7 +132,7 @@ macro_rules! exposed_services_sql {
 }
 pub(crate) use exposed_services_sql;
 
-/// The five `count(...) FILTER (...)` columns of a statement counting findings by severity.
+/// The five columns of a statement counting findings by severity.
 #[derive(sqlx::FromRow)]
 pub(crate) struct SeverityRow {
     critical: i64,

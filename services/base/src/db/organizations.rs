@@ -6,7 +6,7 @@ use s4e_types::api::{CustomerFindings, Organization, RateTier};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{DbError, SeverityRow, exposed_services_sql, penalty_sql};
+use super::{DbError, SeverityRow, exposed_services_sql, open_counts_sql, penalty_sql};
 
 #[derive(sqlx::FromRow)]
 struct OrganizationRow {
@@ -139,15 +139,14 @@ struct PortfolioRow {
     exposed_services: i64,
 }
 
-/// Every customer of the partner with its open findings by severity, in one statement.
+/// Every customer of the partner with its open findings by severity, in one statement over
+/// the open findings' counters (a few rows per asset, not one per finding).
 pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerFindings>, DbError> {
     let sql = concat!(
         "SELECT o.id, o.name, o.is_partner, o.partner_org_id, o.rate_tier,
-                count(f.id) FILTER (WHERE f.severity = 'critical') AS critical,
-                count(f.id) FILTER (WHERE f.severity = 'high') AS high,
-                count(f.id) FILTER (WHERE f.severity = 'medium') AS medium,
-                count(f.id) FILTER (WHERE f.severity = 'low') AS low,
-                count(f.id) FILTER (WHERE f.severity = 'info') AS info,
+                ",
+        open_counts_sql!(),
+        ",
                 ",
         penalty_sql!(),
         " AS penalty,
@@ -155,8 +154,8 @@ pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerF
         exposed_services_sql!(),
         " AS exposed_services
          FROM organizations o
-         LEFT JOIN findings f ON f.org_id = o.id AND f.status IN ('open', 'in_progress', 'reopened')
-         LEFT JOIN assets a ON a.id = f.asset_id
+         LEFT JOIN open_finding_counts c ON c.org_id = o.id
+         LEFT JOIN assets a ON a.id = c.asset_id
          WHERE o.partner_org_id = $1
          GROUP BY o.id ORDER BY o.name, o.id LIMIT 10000"
     );

@@ -215,5 +215,72 @@ async fn the_trend_replays_the_last_days_from_first_sightings_and_status_changes
             .iter()
             .all(|point| point.open_findings == Default::default())
     );
+    assert_counters_match(&pool, org.id).await;
+
+    // A second scan of the asset sees only the high one: the mediums still open are fixed.
+    let again = h
+        .client
+        .create_run(
+            org.id,
+            &NewScanRun {
+                scheduled: None,
+                rule: None,
+                asset_id: asset.id,
+                profile: "full".into(),
+                jobs: vec![NewScanJob {
+                    check: CheckKind::HttpHeaders,
+                    target: asset.value.clone(),
+                    ports: None,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    let report = FinishJob {
+        status: JobStatus::Completed,
+        observed: Default::default(),
+        error: None,
+        raw_output_id: None,
+        findings: vec![FindingDraft {
+            severity: Severity::High,
+            ..draft("exposed_thing")
+        }],
+    };
+    h.client.start_job(org.id, again.jobs[0].id).await.unwrap();
+    h.client
+        .finish_job(org.id, again.jobs[0].id, &report)
+        .await
+        .unwrap();
+    assert_counters_match(&pool, org.id).await;
+    let later = h.client.dashboard(org.id).await.unwrap();
+    assert_eq!(
+        (later.open_findings.high, later.open_findings.medium),
+        (1, 0)
+    );
+    // Today's point follows; the ended days, kept at the first dashboard, stay as they were.
+    assert_eq!(later.trend[29].open_findings, later.open_findings);
+    assert_eq!(later.trend[..29], summary.trend[..29]);
     h.stop().await;
+}
+
+/// The counters the findings table's triggers keep equal a count of the open findings.
+async fn assert_counters_match(pool: &sqlx::PgPool, org: s4e_types::OrgId) {
+    let counters: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
+        "SELECT asset_id, severity, open FROM open_finding_counts
+         WHERE org_id = $1 AND open <> 0 ORDER BY 1, 2",
+    )
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let counted: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
+        "SELECT asset_id, severity, count(*) FROM findings
+         WHERE org_id = $1 AND status IN ('open', 'in_progress', 'reopened')
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(counters, counted);
 }

@@ -21,8 +21,13 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, org_id: OrgId, query: &Finding
     }
     if !query.severities.is_empty() {
         let severities: Vec<&str> = query.severities.iter().map(|s| s.as_str()).collect();
+        // The same condition on the indexed rank too: with one severity, the list's default
+        // order is then an index range rather than a walk past every more severe finding.
+        let ranks: Vec<i16> = query.severities.iter().map(|s| severity_rank(*s)).collect();
         sql.push(" AND f.severity = ANY(")
             .push_bind(severities)
+            .push(") AND f.severity_rank = ANY(")
+            .push_bind(ranks)
             .push(")");
     }
     if let Some(severity) = query.min_severity {
