@@ -13,22 +13,33 @@ use crate::db::DbError;
 /// The filters of a query, after `WHERE f.org_id = …`; shared by the list and the count.
 fn push_filters(sql: &mut QueryBuilder<Postgres>, org_id: OrgId, query: &FindingQuery) {
     sql.push(" WHERE f.org_id = ").push_bind(org_id.0);
-    if !query.statuses.is_empty() {
-        let statuses: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
-        sql.push(" AND f.status = ANY(")
-            .push_bind(statuses)
-            .push(")");
+    // One status or one severity is an equality, not `= ANY`: on the indexes that begin with
+    // (org_id, status) and (org_id, severity_rank), a page in the default order is then an
+    // index range, where `= ANY` would read every match and sort it.
+    match query.statuses.as_slice() {
+        [] => {}
+        [status] => {
+            sql.push(" AND f.status = ").push_bind(status.as_str());
+        }
+        statuses => {
+            let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND f.status = ANY(")
+                .push_bind(statuses)
+                .push(")");
+        }
     }
-    if !query.severities.is_empty() {
-        let severities: Vec<&str> = query.severities.iter().map(|s| s.as_str()).collect();
-        // The same condition on the indexed rank too: with one severity, the list's default
-        // order is then an index range rather than a walk past every more severe finding.
-        let ranks: Vec<i16> = query.severities.iter().map(|s| severity_rank(*s)).collect();
-        sql.push(" AND f.severity = ANY(")
-            .push_bind(severities)
-            .push(") AND f.severity_rank = ANY(")
-            .push_bind(ranks)
-            .push(")");
+    match query.severities.as_slice() {
+        [] => {}
+        [severity] => {
+            sql.push(" AND f.severity_rank = ")
+                .push_bind(severity_rank(*severity));
+        }
+        severities => {
+            let severities: Vec<&str> = severities.iter().map(|s| s.as_str()).collect();
+            sql.push(" AND f.severity = ANY(")
+                .push_bind(severities)
+                .push(")");
+        }
     }
     if let Some(severity) = query.min_severity {
         sql.push(" AND f.severity_rank >= ")
@@ -70,12 +81,51 @@ pub async fn list(
             FindingQuery::MAX_LIMIT
         )));
     }
-    let mut sql: QueryBuilder<Postgres> =
-        QueryBuilder::new(concat!("SELECT ", finding_columns!(), " FROM findings f"));
-    push_filters(&mut sql, org_id, query);
-    let (direction, comparison) = match query.order {
-        SortOrder::Desc => ("DESC", "<"),
-        SortOrder::Asc => ("ASC", ">"),
+    let mut sql: QueryBuilder<Postgres> = QueryBuilder::new("");
+    if query.statuses.len() > 1 && query.sort == FindingSort::Severity {
+        // Several statuses in the default order: one index range per status, merged. A single
+        // `status = ANY(…)` would read every match of the statuses and sort them all.
+        sql.push(concat!("SELECT ", finding_columns!(), " FROM ("));
+        for (index, status) in query.statuses.iter().enumerate() {
+            if index > 0 {
+                sql.push(" UNION ALL ");
+            }
+            let branch = FindingQuery {
+                statuses: vec![*status],
+                ..query.clone()
+            };
+            sql.push("(");
+            push_page(&mut sql, org_id, &branch, ", f.severity_rank");
+            sql.push(")");
+        }
+        sql.push(") f");
+        push_order(&mut sql, query);
+    } else {
+        push_page(&mut sql, org_id, query, "");
+    }
+    let rows: Vec<Finding> = sql
+        .build_query_as::<FindingRow>()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<Result<_, _>>()?;
+    let (items, next_cursor) = crate::db::page(rows, limit, |last| {
+        FindingCursor::after(last, query.sort, query.order).encode()
+    });
+    Ok(FindingPage { items, next_cursor })
+}
+
+/// `SELECT` of one page (one row more than asked for): filters, cursor, order and limit;
+/// `extra` names more columns to select.
+fn push_page(sql: &mut QueryBuilder<Postgres>, org_id: OrgId, query: &FindingQuery, extra: &str) {
+    sql.push(concat!("SELECT ", finding_columns!()))
+        .push(extra)
+        .push(" FROM findings f");
+    push_filters(sql, org_id, query);
+    let comparison = match query.order {
+        SortOrder::Desc => "<",
+        SortOrder::Asc => ">",
     };
     if let Some(cursor) = &query.cursor {
         match cursor.sort {
@@ -106,6 +156,15 @@ pub async fn list(
             }
         }
     }
+    push_order(sql, query);
+}
+
+/// The query's order and its limit (one row more than the page).
+fn push_order(sql: &mut QueryBuilder<Postgres>, query: &FindingQuery) {
+    let direction = match query.order {
+        SortOrder::Desc => "DESC",
+        SortOrder::Asc => "ASC",
+    };
     let order_by = match query.sort {
         FindingSort::Severity => format!(
             " ORDER BY f.severity_rank {direction}, f.last_seen {direction}, f.id {direction}"
@@ -117,18 +176,7 @@ pub async fn list(
     };
     sql.push(order_by)
         .push(" LIMIT ")
-        .push_bind(i64::from(limit) + 1);
-    let rows: Vec<Finding> = sql
-        .build_query_as::<FindingRow>()
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect::<Result<_, _>>()?;
-    let (items, next_cursor) = crate::db::page(rows, limit, |last| {
-        FindingCursor::after(last, query.sort, query.order).encode()
-    });
-    Ok(FindingPage { items, next_cursor })
+        .push_bind(i64::from(query.page_size()) + 1);
 }
 
 /// How many findings match the query's filters (its cursor and limit are ignored).
