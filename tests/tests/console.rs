@@ -211,6 +211,15 @@ async fn with_second_factor(fleet: &Fleet, admin: &[(&str, &str)], email: &str) 
     secret
 }
 
+/// The JSON a GET of `path` answers, sent with `headers` (a session's cookie, say).
+async fn get_as(fleet: &Fleet, headers: &[(&str, &str)], path: &str) -> Value {
+    let mut request = fleet.http.get(fleet.api(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -239,16 +248,7 @@ async fn people_use_the_console_in_a_real_browser() {
     let totp_secret = with_second_factor(&fleet, &admin, "guard@acme.test").await;
 
     // A signed-in page that is reloaded learns its CSRF token from /me; a key has none.
-    let me: Value = fleet
-        .http
-        .get(fleet.api("/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_as(&fleet, &[("cookie", &cookie)], "/me").await;
     assert_eq!(me["csrf_token"], csrf.as_str());
     let by_key: Value = fleet.get_json("/me").await;
     assert!(by_key.get("csrf_token").is_none(), "{by_key}");
@@ -290,17 +290,15 @@ async fn people_use_the_console_in_a_real_browser() {
         .unwrap();
     assert_eq!(customer_asset.status(), StatusCode::CREATED);
     // Who a partner's person is while acting inside the customer: themselves, in the customer.
-    let inside: Value = fleet
-        .http
-        .get(fleet.api("/me"))
-        .header("cookie", &partner_cookie)
-        .header("x-organization-id", customer_id)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inside = get_as(
+        &fleet,
+        &[
+            ("cookie", &partner_cookie),
+            ("x-organization-id", customer_id),
+        ],
+        "/me",
+    )
+    .await;
     assert_eq!(inside["org_id"], customer_id, "{inside}");
     assert_eq!(inside["user"]["email"], "analyst@northwind.test");
 
@@ -336,44 +334,24 @@ async fn people_use_the_console_in_a_real_browser() {
 
     // What the browser did, as the API sees it: the asset verified, one scan completed, its
     // findings accepted as a risk in one bulk change with the reason typed.
-    let assets = fleet
-        .http
-        .get(fleet.api("/assets"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let assets = get_as(&fleet, &[("cookie", &cookie)], "/assets").await;
     let assets = assets["items"].as_array().unwrap();
     assert_eq!(assets.len(), 1, "{assets:?}");
     assert!(assets[0]["verified_at"].is_string(), "{:?}", assets[0]);
-    let findings = fleet
-        .http
-        .get(fleet.api("/findings?status=accepted_risk"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let findings = get_as(
+        &fleet,
+        &[("cookie", &cookie)],
+        "/findings?status=accepted_risk",
+    )
+    .await;
     let findings = findings["items"].as_array().unwrap();
     assert!(findings.len() >= 3, "{findings:?}");
-    let one = fleet
-        .http
-        .get(fleet.api(&format!(
-            "/findings/{}",
-            findings[0]["id"].as_str().unwrap()
-        )))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let one = get_as(
+        &fleet,
+        &[("cookie", &cookie)],
+        &format!("/findings/{}", findings[0]["id"].as_str().unwrap()),
+    )
+    .await;
     let history = one["history"].as_array().unwrap();
     assert_eq!(
         history.last().unwrap()["reason"],

@@ -94,24 +94,7 @@ async fn the_trend_replays_the_last_days_from_first_sightings_and_status_changes
         .create_asset(org.id, &url_asset("http://target.test/"))
         .await
         .unwrap();
-    let run = h
-        .client
-        .create_run(
-            org.id,
-            &NewScanRun {
-                scheduled: None,
-                rule: None,
-                asset_id: asset.id,
-                profile: "full".into(),
-                jobs: vec![NewScanJob {
-                    check: CheckKind::HttpHeaders,
-                    target: asset.value.clone(),
-                    ports: None,
-                }],
-            },
-        )
-        .await
-        .unwrap();
+    let run = headers_run(&h, &asset).await;
     let high = FindingDraft {
         severity: Severity::High,
         ..draft("exposed_thing")
@@ -218,24 +201,7 @@ async fn the_trend_replays_the_last_days_from_first_sightings_and_status_changes
     assert_counters_match(&pool, org.id).await;
 
     // A second scan of the asset sees only the high one: the mediums still open are fixed.
-    let again = h
-        .client
-        .create_run(
-            org.id,
-            &NewScanRun {
-                scheduled: None,
-                rule: None,
-                asset_id: asset.id,
-                profile: "full".into(),
-                jobs: vec![NewScanJob {
-                    check: CheckKind::HttpHeaders,
-                    target: asset.value.clone(),
-                    ports: None,
-                }],
-            },
-        )
-        .await
-        .unwrap();
+    let again = headers_run(&h, &asset).await;
     let report = FinishJob {
         status: JobStatus::Completed,
         observed: Default::default(),
@@ -261,6 +227,27 @@ async fn the_trend_replays_the_last_days_from_first_sightings_and_status_changes
     assert_eq!(later.trend[29].open_findings, later.open_findings);
     assert_eq!(later.trend[..29], summary.trend[..29]);
     h.stop().await;
+}
+
+/// A run of one headers job on `asset`.
+async fn headers_run(h: &Harness, asset: &s4e_types::Asset) -> s4e_types::api::ScanRunWithJobs {
+    h.client
+        .create_run(
+            asset.org_id,
+            &NewScanRun {
+                scheduled: None,
+                rule: None,
+                asset_id: asset.id,
+                profile: "full".into(),
+                jobs: vec![NewScanJob {
+                    check: CheckKind::HttpHeaders,
+                    target: asset.value.clone(),
+                    ports: None,
+                }],
+            },
+        )
+        .await
+        .unwrap()
 }
 
 /// The counters the findings table's triggers keep equal a count of the open findings.

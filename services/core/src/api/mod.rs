@@ -422,7 +422,6 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
 
 /// A path no route of the API takes: a page of the browser console when the gateway carries
 /// one, else "not found".
-#[allow(clippy::unused_async)]
 async fn not_the_apis(request: Request) -> Response {
     #[cfg(feature = "console")]
     if let Some(page) = crate::console::serve(request.method(), request.uri(), request.headers()) {
