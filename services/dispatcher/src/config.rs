@@ -28,6 +28,11 @@ pub struct Config {
 /// How the dispatcher routes and runs jobs; every one has a default.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
+    /// What this replica does: `all` routes jobs and runs the checks; a deployment that
+    /// scales the checks apart from routing runs `router` replicas and `worker` replicas.
+    #[arg(long, env = "S4E_DISPATCHER_ROLE", value_name = "S4E_DISPATCHER_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+
     /// Jobs one worker runs at once, per check kind (the queue prefetch).
     #[arg(long, env = "S4E_WORKER_CONCURRENCY", value_name = "S4E_WORKER_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub worker_concurrency: u16,
@@ -71,6 +76,27 @@ pub struct Settings {
     /// How often a running job looks for its run's cancellation (a Redis read), in ms.
     #[arg(long, env = "S4E_CANCEL_POLL_MILLISECONDS", value_name = "S4E_CANCEL_POLL_MILLISECONDS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60000))]
     pub cancel_poll_milliseconds: u64,
+}
+
+/// The parts of the dispatcher one replica runs. Every role stores dead letters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Routes jobs to their check's queue and runs the checks.
+    All,
+    /// Routes jobs to their check's queue.
+    Router,
+    /// Runs the checks.
+    Worker,
+}
+
+impl Role {
+    pub fn routes(self) -> bool {
+        self != Role::Worker
+    }
+
+    pub fn runs_checks(self) -> bool {
+        self != Role::Router
+    }
 }
 
 impl Default for Settings {

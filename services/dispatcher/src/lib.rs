@@ -19,7 +19,7 @@ use s4e_store::{Leases, LiveStatus, RawOutputs, Redis};
 use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
-pub use config::{Config, Settings};
+pub use config::{Config, Role, Settings};
 
 impl Service for Config {
     const NAME: &'static str = "s4e-dispatcher";
@@ -91,12 +91,15 @@ async fn run(
 
     // Consumers stop on their own token after the HTTP server has stopped taking requests.
     let consumers = CancellationToken::new();
-    let mut tasks = vec![router::start(
-        &bus,
-        config.settings.router_prefetch,
-        consumers.clone(),
-        metrics.clone(),
-    )];
+    let mut tasks = Vec::new();
+    if config.settings.role.routes() {
+        tasks.push(router::start(
+            &bus,
+            config.settings.router_prefetch,
+            consumers.clone(),
+            metrics.clone(),
+        ));
+    }
     // The platform's own services are never a target, whatever the policy allows.
     let own_services = OwnServices::resolve([
         config.base.url.clone(),
@@ -136,7 +139,12 @@ async fn run(
         metrics: metrics.clone(),
     };
     tasks.push(dead_letters::start(letters.clone(), consumers.clone()));
-    for kind in CheckKind::CHECKS {
+    let kinds = if config.settings.role.runs_checks() {
+        CheckKind::CHECKS
+    } else {
+        &[]
+    };
+    for kind in kinds {
         tasks.push(worker::start(
             worker.clone(),
             Queue::Jobs(*kind),

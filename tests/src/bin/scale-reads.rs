@@ -30,6 +30,8 @@ const CUSTOMERS: usize = 50;
 const FINDINGS_PER_ASSET: usize = 100;
 /// Concurrent writers of reports into base.
 const WRITERS: usize = 8;
+/// Assets written between two lines of progress (250,000 findings).
+const PROGRESS_EVERY: usize = 2_500;
 /// Of each customer's first page of findings, every n-th is triaged (history and audit).
 const TRIAGE_EVERY: usize = 10;
 
@@ -140,9 +142,11 @@ async fn grow(
         customer.assets = customer.assets.max(wanted);
     }
     let work = std::sync::Arc::new(std::sync::Mutex::new(work));
+    // How the rate changes as the tables grow: a line per PROGRESS_EVERY assets written.
+    let progress = std::sync::Arc::new(std::sync::Mutex::new((0usize, Instant::now())));
     let mut writers = Vec::new();
     for _ in 0..WRITERS {
-        let (base, work) = (base.clone(), work.clone());
+        let (base, work, progress) = (base.clone(), work.clone(), progress.clone());
         writers.push(tokio::spawn(async move {
             loop {
                 let next = work.lock().expect("work list").pop();
@@ -150,6 +154,14 @@ async fn grow(
                     return anyhow::Ok(());
                 };
                 write_asset(&base, org, asset).await?;
+                let mut progress = progress.lock().expect("progress");
+                progress.0 += 1;
+                if progress.0 % PROGRESS_EVERY == 0 {
+                    let rate = (PROGRESS_EVERY * FINDINGS_PER_ASSET) as f64
+                        / progress.1.elapsed().as_secs_f64();
+                    eprintln!("  {} more assets written: {rate:.0} findings/s", progress.0);
+                    progress.1 = Instant::now();
+                }
             }
         }));
     }

@@ -1,4 +1,4 @@
-//! The dashboard summary: every count in one statement (the open findings from their counters),
+//! The dashboard summary: every count in one statement (the open findings from their totals),
 //! and the trend of the open findings from the days already recorded, so the gateway makes one
 //! call and its cost does not grow with the number of findings.
 
@@ -40,8 +40,7 @@ pub async fn summary(pool: &PgPool, org_id: OrgId) -> Result<DashboardSummary, D
         exposed_services_sql!(),
         " FROM organizations o WHERE o.id = $1)
                 AS exposed_services
-         FROM open_finding_counts c JOIN assets a ON a.id = c.asset_id
-         WHERE c.org_id = $1"
+         FROM open_finding_totals t WHERE t.org_id = $1"
     );
     let row = sqlx::query_as::<_, SummaryRow>(sql)
         .bind(org_id.0)

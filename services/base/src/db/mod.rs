@@ -94,29 +94,27 @@ pub(crate) fn retryable(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The security score's penalty of the findings `f` joined to their assets `a`: each open
-/// finding weighs 10 (critical), 5 (high), 2 (medium), 0.5 (low) or 0 (info), times its
-/// asset's criticality, 0.5 (low), 1 (medium), 1.5 (high) or 2 (critical).
+/// The security score's penalty of the open findings' totals `t` (`open_finding_totals`):
+/// each open finding weighs 10 (critical), 5 (high), 2 (medium), 0.5 (low) or 0 (info), times
+/// its asset's criticality, 0.5 (low), 1 (medium), 1.5 (high) or 2 (critical).
 macro_rules! penalty_sql {
     () => {
-        "coalesce(sum(c.open
-          * CASE c.severity WHEN 'critical' THEN 10 WHEN 'high' THEN 5 WHEN 'medium' THEN 2
-                            WHEN 'low' THEN 0.5 ELSE 0 END
-          * CASE a.criticality WHEN 'low' THEN 0.5 WHEN 'high' THEN 1.5 WHEN 'critical' THEN 2
+        "coalesce(sum((t.critical * 10 + t.high * 5 + t.medium * 2 + t.low * 0.5)
+          * CASE t.criticality WHEN 'low' THEN 0.5 WHEN 'high' THEN 1.5 WHEN 'critical' THEN 2
                                ELSE 1 END), 0)::float8"
     };
 }
 pub(crate) use penalty_sql;
 
-/// The five severity columns ([`SeverityRow`]) summed from `open_finding_counts c`: the open
-/// findings per asset and severity that the findings table's triggers keep.
+/// The five severity columns ([`SeverityRow`]) summed from `open_finding_totals t`: the open
+/// findings per organization, asset criticality and shard that the counters' triggers keep.
 macro_rules! open_counts_sql {
     () => {
-        "coalesce(sum(c.open) FILTER (WHERE c.severity = 'critical'), 0)::bigint AS critical,
-         coalesce(sum(c.open) FILTER (WHERE c.severity = 'high'), 0)::bigint AS high,
-         coalesce(sum(c.open) FILTER (WHERE c.severity = 'medium'), 0)::bigint AS medium,
-         coalesce(sum(c.open) FILTER (WHERE c.severity = 'low'), 0)::bigint AS low,
-         coalesce(sum(c.open) FILTER (WHERE c.severity = 'info'), 0)::bigint AS info"
+        "coalesce(sum(t.critical), 0)::bigint AS critical,
+         coalesce(sum(t.high), 0)::bigint AS high,
+         coalesce(sum(t.medium), 0)::bigint AS medium,
+         coalesce(sum(t.low), 0)::bigint AS low,
+         coalesce(sum(t.info), 0)::bigint AS info"
     };
 }
 pub(crate) use open_counts_sql;

@@ -140,7 +140,7 @@ struct PortfolioRow {
 }
 
 /// Every customer of the partner with its open findings by severity, in one statement over
-/// the open findings' counters (a few rows per asset, not one per finding).
+/// the open findings' totals (at most 64 rows per customer, whatever its size).
 pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerFindings>, DbError> {
     let sql = concat!(
         "SELECT o.id, o.name, o.is_partner, o.partner_org_id, o.rate_tier,
@@ -154,8 +154,7 @@ pub async fn portfolio(pool: &PgPool, partner_id: OrgId) -> Result<Vec<CustomerF
         exposed_services_sql!(),
         " AS exposed_services
          FROM organizations o
-         LEFT JOIN open_finding_counts c ON c.org_id = o.id
-         LEFT JOIN assets a ON a.id = c.asset_id
+         LEFT JOIN open_finding_totals t ON t.org_id = o.id
          WHERE o.partner_org_id = $1
          GROUP BY o.id ORDER BY o.name, o.id LIMIT 10000"
     );

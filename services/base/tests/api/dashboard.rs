@@ -226,6 +226,23 @@ async fn the_trend_replays_the_last_days_from_first_sightings_and_status_changes
     // Today's point follows; the ended days, kept at the first dashboard, stay as they were.
     assert_eq!(later.trend[29].open_findings, later.open_findings);
     assert_eq!(later.trend[..29], summary.trend[..29]);
+
+    // A critical asset's findings weigh twice: its counts move with its criticality.
+    h.client
+        .update_asset(
+            org.id,
+            asset.id,
+            &s4e_types::UpdateAsset {
+                criticality: Some(s4e_types::Criticality::Critical),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_counters_match(&pool, org.id).await;
+    let critical = h.client.dashboard(org.id).await.unwrap();
+    assert_eq!(critical.open_findings, later.open_findings);
+    assert_eq!(critical.penalty, later.penalty * 2.0);
     h.stop().await;
 }
 
@@ -250,8 +267,35 @@ async fn headers_run(h: &Harness, asset: &s4e_types::Asset) -> s4e_types::api::S
         .unwrap()
 }
 
-/// The counters the findings table's triggers keep equal a count of the open findings.
+/// The counters the findings table's triggers keep, and the organization's totals kept from
+/// them, equal a count of the open findings.
 async fn assert_counters_match(pool: &sqlx::PgPool, org: s4e_types::OrgId) {
+    let totals: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT criticality, sum(critical)::bigint, sum(high)::bigint, sum(medium)::bigint,
+                sum(low)::bigint, sum(info)::bigint
+         FROM open_finding_totals WHERE org_id = $1
+         GROUP BY 1 HAVING sum(critical + high + medium + low + info) <> 0 ORDER BY 1",
+    )
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let recounted: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT a.criticality,
+                count(*) FILTER (WHERE f.severity = 'critical'),
+                count(*) FILTER (WHERE f.severity = 'high'),
+                count(*) FILTER (WHERE f.severity = 'medium'),
+                count(*) FILTER (WHERE f.severity = 'low'),
+                count(*) FILTER (WHERE f.severity = 'info')
+         FROM findings f JOIN assets a ON a.id = f.asset_id
+         WHERE f.org_id = $1 AND f.status IN ('open', 'in_progress', 'reopened')
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(totals, recounted);
     let counters: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
         "SELECT asset_id, severity, open FROM open_finding_counts
          WHERE org_id = $1 AND open <> 0 ORDER BY 1, 2",

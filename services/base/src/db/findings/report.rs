@@ -66,31 +66,38 @@ pub async fn upsert_for_job(
     // the upsert, or the finding would be reopened without a history entry.
     let locked: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT id, status FROM findings
-         WHERE org_id = $1 AND fingerprint = ANY($2)
+         WHERE org_id = $1 AND asset_id = $2 AND fingerprint = ANY($3)
          ORDER BY id FOR UPDATE",
     )
     .bind(org_id.0)
+    .bind(asset_id.0)
     .bind(&fingerprints)
     .fetch_all(&mut **tx)
     .await?;
     let reopened: Vec<Uuid> = locked
-        .into_iter()
+        .iter()
         .filter(|(_, status)| status == FindingStatus::Fixed.as_str())
-        .map(|(id, _)| id)
+        .map(|(id, _)| *id)
         .collect();
+    let locked: HashSet<Uuid> = locked.into_iter().map(|(id, _)| id).collect();
+    // Count an occurrence once per run, however often the run reports the finding: the
+    // findings known and locked are recorded as seen by this run first, so the upsert can count
+    // the ones this run had not seen yet in the same write (a second UPDATE of each row would
+    // write every index of the table again).
+    let first_seen_by_run = record_occurrences(tx, org_id, run_id, locked.iter().copied()).await?;
     // `xmax = 0`: the row was inserted by this statement, not updated.
     let stored: Vec<(Uuid, bool)> = sqlx::query_as(
         "INSERT INTO findings (id, org_id, asset_id, fingerprint, check_kind, rule, location,
                                title, severity, score, cwe, description, remediation, evidence,
                                raw_output_id, last_run_id, occurrences)
          SELECT f.id, $1, $2, f.fingerprint, f.check_kind, f.rule, f.location, f.title,
-                f.severity, f.score, f.cwe, f.description, f.remediation, f.evidence, $3, $4, 0
+                f.severity, f.score, f.cwe, f.description, f.remediation, f.evidence, $3, $4, 1
          FROM UNNEST($5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                      $11::text[], $12::real[], $13::int[], $14::text[], $15::text[],
                      $16::jsonb[])
               AS f (id, fingerprint, check_kind, rule, location, title, severity, score, cwe,
                     description, remediation, evidence)
-         ON CONFLICT (org_id, fingerprint) DO UPDATE SET
+         ON CONFLICT (org_id, asset_id, fingerprint) DO UPDATE SET
             title = EXCLUDED.title,
             severity = EXCLUDED.severity,
             score = EXCLUDED.score,
@@ -101,6 +108,7 @@ pub async fn upsert_for_job(
             raw_output_id = EXCLUDED.raw_output_id,
             last_run_id = EXCLUDED.last_run_id,
             last_seen = now(),
+            occurrences = findings.occurrences + (findings.id = ANY($19))::int,
             status = CASE WHEN findings.status = 'fixed' THEN 'reopened'
                           ELSE findings.status END,
             status_reason = CASE WHEN findings.status = 'fixed' THEN $17
@@ -129,6 +137,7 @@ pub async fn upsert_for_job(
     .bind(&evidence)
     .bind(REOPENED_REASON)
     .bind(FindingActor::SYSTEM_LABEL)
+    .bind(&first_seen_by_run)
     .fetch_all(&mut **tx)
     .await?;
     let created: Vec<Uuid> = stored
@@ -136,7 +145,25 @@ pub async fn upsert_for_job(
         .filter(|(_, inserted)| *inserted)
         .map(|(id, _)| *id)
         .collect();
-    let stored: Vec<Uuid> = stored.into_iter().map(|(id, _)| id).collect();
+    // A finding inserted by another report after the lock above was updated without being
+    // counted: it is neither locked nor created here.
+    let raced: Vec<Uuid> = stored
+        .iter()
+        .filter(|(id, inserted)| !inserted && !locked.contains(id))
+        .map(|(id, _)| *id)
+        .collect();
+    record_occurrences(tx, org_id, run_id, created.iter().copied()).await?;
+    let raced_first_seen = record_occurrences(tx, org_id, run_id, raced.into_iter()).await?;
+    if !raced_first_seen.is_empty() {
+        sqlx::query(
+            "UPDATE findings SET occurrences = occurrences + 1
+             WHERE org_id = $1 AND id = ANY($2)",
+        )
+        .bind(org_id.0)
+        .bind(&raced_first_seen)
+        .execute(&mut **tx)
+        .await?;
+    }
     let actor = system_actor();
     let events: Vec<NewEvent> = reopened
         .iter()
@@ -153,22 +180,31 @@ pub async fn upsert_for_job(
     if !events.is_empty() {
         tracing::info!(%org_id, %run_id, reopened = events.len(), "findings reopened");
     }
-    // Count an occurrence once per run, however often the run reports the finding.
-    sqlx::query(
-        "WITH seen AS (
-             INSERT INTO finding_occurrences (finding_id, run_id, org_id)
-             SELECT id, $2, $3 FROM UNNEST($1::uuid[]) AS id
-             ON CONFLICT DO NOTHING
-             RETURNING finding_id)
-         UPDATE findings f SET occurrences = f.occurrences + 1
-         WHERE f.org_id = $3 AND f.id IN (SELECT finding_id FROM seen)",
+    Ok(created)
+}
+
+/// Records that `run_id` saw the findings `ids`; returns those it had not seen before.
+async fn record_occurrences(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: OrgId,
+    run_id: RunId,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<Vec<Uuid>, DbError> {
+    let ids: Vec<Uuid> = ids.collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO finding_occurrences (finding_id, run_id, org_id)
+         SELECT id, $2, $3 FROM UNNEST($1::uuid[]) AS id
+         ON CONFLICT DO NOTHING
+         RETURNING finding_id",
     )
-    .bind(&stored)
+    .bind(&ids)
     .bind(run_id.0)
     .bind(org_id.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(created)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 /// Called in the transaction that ends a run in which every job completed: the findings of the
