@@ -594,8 +594,12 @@ async fn created_findings(
     run: &ScanRun,
 ) -> Result<Vec<FindingCreated>, DbError> {
     let rows: Vec<(Uuid, String, String, String, String, String)> = sqlx::query_as(
+        // One lookup per id (not `f.id = ANY (…)`, which a planner working from stale
+        // statistics turns into a filter comparing every finding with every id).
         "SELECT f.id, f.check_kind, f.rule, f.severity, f.title, f.location
-         FROM scan_jobs j JOIN findings f ON f.org_id = j.org_id AND f.id = ANY (j.created_findings)
+         FROM scan_jobs j
+         CROSS JOIN LATERAL UNNEST(j.created_findings) AS created (id)
+         JOIN findings f ON f.org_id = j.org_id AND f.id = created.id
          WHERE j.org_id = $1 AND j.id = $2
          ORDER BY f.id",
     )
