@@ -33,10 +33,13 @@ BEGIN
     ON CONFLICT (asset_id, severity) DO UPDATE SET open = c.open + EXCLUDED.open;
 END $$ LANGUAGE plpgsql;
 
-CREATE FUNCTION open_finding_totals_add(changes open_finding_counts[]) RETURNS void AS $$
+-- `as_criticality`, when given, replaces the assets' own (an asset whose criticality changes).
+CREATE FUNCTION open_finding_totals_add(changes open_finding_counts[], as_criticality text DEFAULT NULL)
+RETURNS void AS $$
 BEGIN
     INSERT INTO open_finding_totals AS t (org_id, criticality, shard, critical, high, medium, low, info)
-    SELECT ch.org_id, a.criticality, open_finding_shard(ch.asset_id),
+    SELECT ch.org_id, coalesce(as_criticality, a.criticality),
+           open_finding_shard(ch.asset_id),
            coalesce(sum(ch.open) FILTER (WHERE ch.severity = 'critical'), 0),
            coalesce(sum(ch.open) FILTER (WHERE ch.severity = 'high'), 0),
            coalesce(sum(ch.open) FILTER (WHERE ch.severity = 'medium'), 0),
@@ -53,6 +56,14 @@ BEGIN
         info = t.info + EXCLUDED.info;
 END $$ LANGUAGE plpgsql;
 
+CREATE FUNCTION open_finding_changes_apply(changes open_finding_counts[]) RETURNS void AS $$
+BEGIN
+    IF cardinality(changes) > 0 THEN
+        PERFORM open_finding_counts_add(changes);
+        PERFORM open_finding_totals_add(changes);
+    END IF;
+END $$ LANGUAGE plpgsql;
+
 CREATE OR REPLACE FUNCTION open_finding_counts_after_insert() RETURNS trigger AS $$
 DECLARE
     changes open_finding_counts[] := ARRAY(
@@ -60,10 +71,7 @@ DECLARE
         WHERE status IN ('open', 'in_progress', 'reopened')
         GROUP BY asset_id, org_id, severity);
 BEGIN
-    IF cardinality(changes) > 0 THEN
-        PERFORM open_finding_counts_add(changes);
-        PERFORM open_finding_totals_add(changes);
-    END IF;
+    PERFORM open_finding_changes_apply(changes);
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
@@ -80,10 +88,7 @@ DECLARE
         GROUP BY asset_id, org_id, severity
         HAVING sum(delta) <> 0);
 BEGIN
-    IF cardinality(changes) > 0 THEN
-        PERFORM open_finding_counts_add(changes);
-        PERFORM open_finding_totals_add(changes);
-    END IF;
+    PERFORM open_finding_changes_apply(changes);
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
@@ -94,10 +99,7 @@ DECLARE
         WHERE status IN ('open', 'in_progress', 'reopened')
         GROUP BY asset_id, org_id, severity);
 BEGIN
-    IF cardinality(changes) > 0 THEN
-        PERFORM open_finding_counts_add(changes);
-        PERFORM open_finding_totals_add(changes);
-    END IF;
+    PERFORM open_finding_changes_apply(changes);
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
@@ -106,27 +108,16 @@ END $$ LANGUAGE plpgsql;
 -- triggers above skip an asset that is gone).
 CREATE FUNCTION open_finding_totals_follow_asset() RETURNS trigger AS $$
 DECLARE
-    open_findings open_finding_counts[] := ARRAY(
-        SELECT c FROM open_finding_counts c WHERE c.asset_id = OLD.id);
     taken_away open_finding_counts[] := ARRAY(
         SELECT (c.asset_id, c.org_id, c.severity, -c.open)::open_finding_counts
         FROM open_finding_counts c WHERE c.asset_id = OLD.id);
 BEGIN
+    PERFORM open_finding_totals_add(taken_away, OLD.criticality);
     IF TG_OP = 'DELETE' THEN
-        PERFORM open_finding_totals_add(taken_away);
         RETURN OLD;
     END IF;
-    -- AFTER UPDATE: the asset row already has its new criticality, which the helper reads;
-    -- take the counts away from the old one by hand.
-    UPDATE open_finding_totals t SET
-        critical = t.critical - coalesce((SELECT sum(c.open) FROM unnest(open_findings) c WHERE c.severity = 'critical'), 0),
-        high = t.high - coalesce((SELECT sum(c.open) FROM unnest(open_findings) c WHERE c.severity = 'high'), 0),
-        medium = t.medium - coalesce((SELECT sum(c.open) FROM unnest(open_findings) c WHERE c.severity = 'medium'), 0),
-        low = t.low - coalesce((SELECT sum(c.open) FROM unnest(open_findings) c WHERE c.severity = 'low'), 0),
-        info = t.info - coalesce((SELECT sum(c.open) FROM unnest(open_findings) c WHERE c.severity = 'info'), 0)
-    WHERE t.org_id = OLD.org_id AND t.criticality = OLD.criticality
-      AND t.shard = open_finding_shard(OLD.id);
-    PERFORM open_finding_totals_add(open_findings);
+    PERFORM open_finding_totals_add(
+        ARRAY(SELECT c FROM open_finding_counts c WHERE c.asset_id = NEW.id), NEW.criticality);
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 

@@ -12,11 +12,10 @@
 //! Needs the infrastructure of scripts/lib.sh (PostgreSQL, RabbitMQ, Redis, MongoDB).
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use s4e_e2e::Target;
 use s4e_test_support::{TestEnv, start_service_binary, wait_for};
 use serde_json::json;
@@ -168,36 +167,26 @@ async fn fleet_scans(
     let since: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(database)
         .await?;
-    let next = Arc::new(AtomicUsize::new(0));
-    let assets = Arc::new(assets.to_vec());
-    let mut senders = tokio::task::JoinSet::new();
-    for _ in 0..submitters {
-        let (http, next, assets) = (http.clone(), next.clone(), assets.clone());
-        let url = format!("{gateway}/api/v1/scans");
-        let key = key.to_string();
-        senders.spawn(async move {
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= scans {
-                    return anyhow::Ok(());
-                }
-                let response = http
-                    .post(&url)
-                    .bearer_auth(&key)
-                    .json(&json!({"asset_id": assets[index % assets.len()], "profile": "light"}))
-                    .send()
-                    .await?;
+    let url = format!("{gateway}/api/v1/scans");
+    stream::iter(0..scans)
+        .map(|index| {
+            let request = http
+                .post(&url)
+                .bearer_auth(key)
+                .json(&json!({"asset_id": assets[index % assets.len()], "profile": "light"}));
+            async move {
+                let response = request.send().await?;
                 anyhow::ensure!(
                     response.status() == 202,
                     "start scan: {}",
                     response.status()
                 );
+                anyhow::Ok(())
             }
-        });
-    }
-    while let Some(joined) = senders.join_next().await {
-        joined??;
-    }
+        })
+        .buffer_unordered(submitters)
+        .try_collect::<()>()
+        .await?;
     let (completed, failed) = wait_for("every run to end", Duration::from_secs(1800), || async {
         let (completed, failed): (i64, i64) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE status = 'completed'),
@@ -235,27 +224,20 @@ async fn fleet_scans(
 /// without the platform around it.
 async fn bare_gets(urls: &[String], count: usize, concurrency: usize) -> anyhow::Result<Duration> {
     let http = reqwest::Client::new();
-    let next = Arc::new(AtomicUsize::new(0));
-    let urls = Arc::new(urls.to_vec());
     let started = Instant::now();
-    let mut fetchers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (http, next, urls) = (http.clone(), next.clone(), urls.clone());
-        fetchers.spawn(async move {
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= count {
-                    return anyhow::Ok(());
-                }
-                let response = http.get(&urls[index % urls.len()]).send().await?;
+    stream::iter(0..count)
+        .map(|index| {
+            let request = http.get(&urls[index % urls.len()]);
+            async move {
+                let response = request.send().await?;
                 anyhow::ensure!(response.status().is_success(), "{}", response.status());
                 response.bytes().await?;
+                anyhow::Ok(())
             }
-        });
-    }
-    while let Some(joined) = fetchers.join_next().await {
-        joined??;
-    }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<()>()
+        .await?;
     Ok(started.elapsed())
 }
 
