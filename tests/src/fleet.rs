@@ -518,6 +518,52 @@ impl Fleet {
         .await
     }
 
+    /// Reads a scan's event stream until the server closes it (an error past `deadline`);
+    /// keep-alive comments are skipped.
+    pub async fn scan_events(
+        &self,
+        run_id: &str,
+        deadline: Duration,
+    ) -> anyhow::Result<Vec<ScanEvent>> {
+        let mut response = self
+            .request(reqwest::Method::GET, &format!("/scans/{run_id}/events"))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == 200, "events: {}", response.status());
+        anyhow::ensure!(
+            response.headers()["content-type"] == "text/event-stream",
+            "events: {:?}",
+            response.headers()["content-type"]
+        );
+        let mut text = String::new();
+        tokio::time::timeout(deadline, async {
+            while let Some(chunk) = response.chunk().await? {
+                text.push_str(std::str::from_utf8(&chunk)?);
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .context("the stream did not close when the run ended")??;
+        Ok(text
+            .split("\n\n")
+            .filter_map(|block| {
+                let mut event = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(name) = line.strip_prefix("event: ") {
+                        event = Some(name.to_string());
+                    } else if let Some(json) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str(json).ok();
+                    }
+                }
+                Some(ScanEvent {
+                    event: event?,
+                    data: data?,
+                })
+            })
+            .collect())
+    }
+
     /// The findings a run saw, every page of them.
     pub async fn findings(&self, run_id: &str) -> anyhow::Result<Vec<Value>> {
         let mut findings = Vec::new();
@@ -562,4 +608,11 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
         .to_str()
         .expect("a readable cookie");
     set_cookie.split(';').next().unwrap_or_default().to_string()
+}
+
+/// One Server-Sent Event of a scan's stream: its name and its data as JSON.
+#[derive(Debug)]
+pub struct ScanEvent {
+    pub event: String,
+    pub data: Value,
 }

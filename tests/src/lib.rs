@@ -5,7 +5,7 @@
 mod fleet;
 mod targets;
 
-pub use fleet::{Fleet, Replicas, session_cookie};
+pub use fleet::{Fleet, Replicas, ScanEvent, session_cookie};
 pub use targets::{
     Hanging, Received, Receiver, RedisProxy, Slow, Target, tls_front, tls_handshakes,
 };

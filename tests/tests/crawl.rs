@@ -7,14 +7,15 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use s4e_e2e::Fleet;
+use s4e_e2e::{Fleet, Receiver};
 use s4e_test_support::site::{self, SHOP_PAGES, TestSite};
+use s4e_test_support::wait_for;
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// A crawl-only scan of `asset_id`, completed.
-async fn crawl(fleet: &Fleet, asset_id: &str) -> String {
+/// A crawl-only scan of `asset_id`, started: its run id.
+async fn start_crawl(fleet: &Fleet, asset_id: &str) -> String {
     let response = fleet
         .request(Method::POST, "/scans")
         .json(&json!({"asset_id": asset_id, "profile": "crawl_only"}))
@@ -23,7 +24,12 @@ async fn crawl(fleet: &Fleet, asset_id: &str) -> String {
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let run: Value = response.json().await.unwrap();
-    let run_id = run["id"].as_str().unwrap().to_string();
+    run["id"].as_str().unwrap().to_string()
+}
+
+/// A crawl-only scan of `asset_id`, completed.
+async fn crawl(fleet: &Fleet, asset_id: &str) -> String {
+    let run_id = start_crawl(fleet, asset_id).await;
     let view = fleet.wait_for_scan(&run_id, DEADLINE).await.unwrap();
     assert_eq!(view.run.status, s4e_types::RunStatus::Completed, "{view:?}");
     assert_eq!(view.run.jobs_total, 1);
@@ -80,6 +86,14 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
     let shop = TestSite::start(site::shop("localhost"), Duration::ZERO).await;
     let origin = format!("http://localhost:{}", shop.port);
     let asset_id = fleet.create_url_asset(&format!("{origin}/")).await.unwrap();
+    let receiver = Receiver::start().await;
+    let response = fleet
+        .request(Method::POST, "/webhooks")
+        .json(&json!({"url": receiver.url, "event_types": ["crawl.completed"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
     let run_id = crawl(&fleet, &asset_id).await;
 
     // The exact set, read a few at a time in URL order.
@@ -115,6 +129,25 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         .filter(|r| !found.contains(*r) && !words.contains(*r) && !is_calibration(r, "/"))
         .collect();
     assert!(others.is_empty(), "{others:?}");
+    // The crawl was announced once, with what it mapped.
+    let received = wait_for("crawl.completed delivered", DEADLINE, || async {
+        let received = receiver.received();
+        (!received.is_empty()).then_some(received)
+    })
+    .await
+    .unwrap();
+    let announced: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(announced["type"], "crawl.completed");
+    let crawled = &announced["data"];
+    assert_eq!(crawled["run_id"], run_id.as_str());
+    assert_eq!(crawled["asset_id"], asset_id.as_str());
+    assert_eq!(crawled["status"], "completed");
+    assert_eq!(crawled["pages"], found.len());
+    assert_eq!(crawled["api_documents"], 2);
+    let endpoints = crawled["endpoints"].as_u64().unwrap();
+    assert!(endpoints > 0 && endpoints < found.len() as u64, "{crawled}");
+    assert_eq!(crawled["truncated"], Value::Null);
+
     // The fuzzer found what nothing links to.
     assert_eq!(page(&pages, "/backup")["found_by"], "fuzz");
 
@@ -331,10 +364,40 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
 #[tokio::test]
 async fn a_crawl_of_a_directory_never_requests_anything_outside_it() {
     let fleet = Fleet::start().await.unwrap();
-    let shop = TestSite::start(site::shop("127.0.0.1"), Duration::ZERO).await;
+    // Slow answers, so that the crawl lasts several of its event stream's reads: the fuzzer's
+    // 265 words at 32 at a time take a second at least.
+    let shop = TestSite::start(site::shop("127.0.0.1"), Duration::from_millis(100)).await;
     let start = format!("http://127.0.0.1:{}/products/", shop.port);
     let asset_id = fleet.create_url_asset(&start).await.unwrap();
-    let run_id = crawl(&fleet, &asset_id).await;
+    let run_id = start_crawl(&fleet, &asset_id).await;
+
+    // The run's event stream says where the crawl stands while it runs, forwards only.
+    let events = fleet.scan_events(&run_id, DEADLINE).await.unwrap();
+    let (end, progress) = events.split_last().unwrap();
+    assert_eq!(end.event, "end");
+    assert_eq!(end.data["status"], "completed");
+    let crawled: Vec<(String, i64)> = progress
+        .iter()
+        .filter_map(|event| {
+            let crawl = event.data.get("crawl")?;
+            Some((
+                crawl["stage"].as_str().unwrap().to_string(),
+                crawl["done"].as_i64().unwrap(),
+            ))
+        })
+        .collect();
+    assert!(
+        crawled
+            .iter()
+            .any(|(stage, done)| stage == "fetch" && *done > 0),
+        "{events:?}"
+    );
+    assert!(
+        crawled
+            .windows(2)
+            .all(|pair| pair[0].0 == "fetch" && pair[0].1 <= pair[1].1 || pair[1].0 == "finish"),
+        "{crawled:?}"
+    );
     let found: BTreeSet<String> = site_map(&fleet, &run_id, 1000)
         .await
         .iter()

@@ -434,53 +434,6 @@ async fn scan_settings_are_the_organizations_own_and_steer_its_scans() {
     fleet.stop().await.unwrap();
 }
 
-/// One Server-Sent Event: its name and its data as JSON.
-#[derive(Debug)]
-struct Sse {
-    event: String,
-    data: Value,
-}
-
-/// Reads a scan's event stream until the server closes it, with a deadline; keep-alive
-/// comments are skipped.
-async fn read_events(fleet: &Fleet, run_id: &str) -> Vec<Sse> {
-    let mut response = fleet
-        .request(Method::GET, &format!("/scans/{run_id}/events"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "text/event-stream"
-    );
-    let mut text = String::new();
-    tokio::time::timeout(SCAN_DEADLINE, async {
-        while let Some(chunk) = response.chunk().await.unwrap() {
-            text.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    })
-    .await
-    .expect("the stream closes when the run ends");
-    text.split("\n\n")
-        .filter_map(|block| {
-            let mut event = None;
-            let mut data = None;
-            for line in block.lines() {
-                if let Some(name) = line.strip_prefix("event: ") {
-                    event = Some(name.to_string());
-                } else if let Some(json) = line.strip_prefix("data: ") {
-                    data = Some(serde_json::from_str(json).unwrap());
-                }
-            }
-            Some(Sse {
-                event: event?,
-                data: data?,
-            })
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn scan_events_stream_progress_until_the_run_ends() {
     let fleet = Fleet::start().await.unwrap();
@@ -494,7 +447,7 @@ async fn scan_events_stream_progress_until_the_run_ends() {
     .await;
     assert_eq!(status, 202, "{run}");
     let run_id = run["id"].as_str().unwrap().to_string();
-    let events = read_events(&fleet, &run_id).await;
+    let events = fleet.scan_events(&run_id, SCAN_DEADLINE).await.unwrap();
 
     // The current state first, then progress forwards only, then one end: completed.
     assert!(events.len() >= 2, "{events:?}");
@@ -518,7 +471,7 @@ async fn scan_events_stream_progress_until_the_run_ends() {
     assert_eq!(end.data["progress"]["jobs_total"], 2);
 
     // A finished run: one end event, and the stream closes.
-    let events = read_events(&fleet, &run_id).await;
+    let events = fleet.scan_events(&run_id, SCAN_DEADLINE).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].event, "end");
     assert_eq!(events[0].data["status"], "completed");

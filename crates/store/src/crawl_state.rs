@@ -91,12 +91,24 @@ return 1
 /// KEYS: urls, meta. ARGV[1] url. Marks it done (once) and returns how many are still queued.
 const FINISH_URL: &str = r"
 local state = redis.call('HGET', KEYS[1], ARGV[1])
+local queued
 if state and state ~= 'd' then
   redis.call('HSET', KEYS[1], ARGV[1], 'd')
-  return redis.call('HINCRBY', KEYS[2], 'queued', -1)
+  queued = redis.call('HINCRBY', KEYS[2], 'queued', -1)
+else
+  queued = tonumber(redis.call('HGET', KEYS[2], 'queued') or '0')
 end
-return tonumber(redis.call('HGET', KEYS[2], 'queued') or '0')
+return {queued, tonumber(redis.call('HGET', KEYS[2], 'seen') or '0')}
 ";
+
+/// A crawl's frontier after a page was done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frontier {
+    /// URLs still queued (0: the frontier is empty).
+    pub queued: i64,
+    /// URLs the crawl has taken in, done or queued (a fuzzed directory is one).
+    pub seen: i64,
+}
 
 /// What a fetch may do with a URL of a crawl.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,12 +314,11 @@ impl CrawlState {
             .collect())
     }
 
-    /// Marks a URL done; returns how many URLs of the crawl are still queued (0: the crawl's
-    /// frontier is empty).
-    pub async fn finish_url(&self, job_id: JobId, url: &str) -> Result<i64, StoreError> {
+    /// Marks a URL done; returns the crawl's frontier after it.
+    pub async fn finish_url(&self, job_id: JobId, url: &str) -> Result<Frontier, StoreError> {
         let [urls, meta, _] = self.keys(job_id);
         let mut connection = self.connection.clone();
-        let queued: i64 = redis::cmd("EVAL")
+        let (queued, seen): (i64, i64) = redis::cmd("EVAL")
             .arg(FINISH_URL)
             .arg(2)
             .arg(&urls)
@@ -315,7 +326,7 @@ impl CrawlState {
             .arg(url)
             .query_async(&mut connection)
             .await?;
-        Ok(queued)
+        Ok(Frontier { queued, seen })
     }
 
     /// Drops a reported crawl's state.
@@ -395,15 +406,27 @@ mod tests {
             state.claim(job, "/b", "m4", lease).await.unwrap(),
             PageClaim::Fetch
         );
-        assert_eq!(state.finish_url(job, "/").await.unwrap(), 2);
-        assert_eq!(state.finish_url(job, "/a").await.unwrap(), 1);
+        assert_eq!(
+            state.finish_url(job, "/").await.unwrap(),
+            Frontier { queued: 2, seen: 3 }
+        );
+        assert_eq!(
+            state.finish_url(job, "/a").await.unwrap(),
+            Frontier { queued: 1, seen: 3 }
+        );
         // Finishing twice (a redelivery) does not count twice.
-        assert_eq!(state.finish_url(job, "/a").await.unwrap(), 1);
+        assert_eq!(
+            state.finish_url(job, "/a").await.unwrap(),
+            Frontier { queued: 1, seen: 3 }
+        );
         assert_eq!(
             state.claim(job, "/a", "m2", lease).await.unwrap(),
             PageClaim::Done
         );
-        assert_eq!(state.finish_url(job, "/b").await.unwrap(), 0);
+        assert_eq!(
+            state.finish_url(job, "/b").await.unwrap(),
+            Frontier { queued: 0, seen: 3 }
+        );
         let meta = state.meta(job).await.unwrap().unwrap();
         assert_eq!((meta.seen, meta.queued), (3, 0));
         assert_eq!(meta.settings.get("target").map(String::as_str), Some("t"));

@@ -24,7 +24,7 @@ mod redis_connection;
 mod sessions;
 
 pub use crawl_pages::CrawlPages;
-pub use crawl_state::{CrawlMeta, CrawlState, Discovered, PageClaim};
+pub use crawl_state::{CrawlMeta, CrawlState, Discovered, Frontier, PageClaim};
 pub use dead_letters::{DeadLetters, StoredDeadLetter};
 pub use error::StoreError;
 pub use idempotency::{Claim, Idempotency, StoredAnswer};

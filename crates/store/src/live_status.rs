@@ -3,7 +3,7 @@
 
 use redis::aio::ConnectionManager;
 use s4e_types::RunId;
-use s4e_types::api::RunProgress;
+use s4e_types::api::{CrawlProgress, RunProgress};
 
 use crate::Redis;
 use crate::error::StoreError;
@@ -18,6 +18,21 @@ if tonumber(ARGV[3]) >= stored then
              'jobs_done', ARGV[3], 'findings', ARGV[4])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 0
+";
+
+/// The crawl's fields of a run's hash, written unless the stored snapshot is further along (a
+/// later stage, or as far with more URLs done).
+const SET_CRAWL_IF_NOT_OLDER: &str = r"
+local stage = redis.call('HGET', KEYS[1], 'crawl_stage')
+local rank = function(s) if s == 'finish' then return 1 else return 0 end end
+local done = tonumber(redis.call('HGET', KEYS[1], 'crawl_done') or '-1')
+if not stage or rank(ARGV[1]) > rank(stage)
+   or (rank(ARGV[1]) == rank(stage) and tonumber(ARGV[2]) >= done) then
+  redis.call('HSET', KEYS[1], 'crawl_stage', ARGV[1], 'crawl_done', ARGV[2],
+             'crawl_queued', ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 0
 ";
 
@@ -59,6 +74,22 @@ impl LiveStatus {
             .arg(progress.jobs_total)
             .arg(progress.jobs_done)
             .arg(progress.findings)
+            .arg(TTL_SECONDS)
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    /// Records where the run's crawl stands; an older snapshot arriving late is ignored.
+    pub async fn set_crawl(&self, run_id: RunId, crawl: &CrawlProgress) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("EVAL")
+            .arg(SET_CRAWL_IF_NOT_OLDER)
+            .arg(1)
+            .arg(self.key(run_id))
+            .arg(&crawl.stage)
+            .arg(crawl.done)
+            .arg(crawl.queued)
             .arg(TTL_SECONDS)
             .query_async::<()>(&mut connection)
             .await?;
@@ -114,6 +145,11 @@ impl LiveStatus {
             jobs_total: number("jobs_total"),
             jobs_done: number("jobs_done"),
             findings: number("findings"),
+            crawl: fields.get("crawl_stage").map(|stage| CrawlProgress {
+                stage: stage.clone(),
+                done: number("crawl_done"),
+                queued: number("crawl_queued"),
+            }),
         }))
     }
 

@@ -2,7 +2,7 @@
 
 use s4e_store::{LiveStatus, RawOutputs, StoreError};
 use s4e_test_support::TestEnv;
-use s4e_types::api::RunProgress;
+use s4e_types::api::{CrawlProgress, RunProgress};
 use s4e_types::{JobId, OrgId, RunId};
 use serde_json::json;
 
@@ -19,6 +19,7 @@ async fn live_status_is_overwritten_not_accumulated() {
         jobs_total: 3,
         jobs_done: 1,
         findings: 4,
+        crawl: None,
     };
     live.set(run, &progress).await.unwrap();
     // Writing the same counts again (a redelivered job) leaves them as they are.
@@ -30,6 +31,7 @@ async fn live_status_is_overwritten_not_accumulated() {
         jobs_total: 3,
         jobs_done: 3,
         findings: 9,
+        crawl: None,
     };
     live.set(run, &done).await.unwrap();
     live.set(run, &progress).await.unwrap();
@@ -40,6 +42,49 @@ async fn live_status_is_overwritten_not_accumulated() {
         .unwrap();
     assert_eq!(other.get(run).await.unwrap(), None);
     live.ping().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_crawls_progress_only_moves_forwards_beside_the_runs() {
+    let env = TestEnv::new().await.unwrap();
+    let live = LiveStatus::connect(&env.redis_url, &env.namespace)
+        .await
+        .unwrap();
+    let run = RunId::new();
+    let crawl = |stage: &str, done, queued| CrawlProgress {
+        stage: stage.into(),
+        done,
+        queued,
+    };
+    live.set_crawl(run, &crawl("fetch", 10, 40)).await.unwrap();
+    // A replica's older count arriving late changes nothing.
+    live.set_crawl(run, &crawl("fetch", 7, 43)).await.unwrap();
+    assert_eq!(
+        live.get(run).await.unwrap().unwrap().crawl,
+        Some(crawl("fetch", 10, 40))
+    );
+    // The run's counts are written beside it, neither undoing the other.
+    let running = RunProgress {
+        status: "running".into(),
+        jobs_total: 1,
+        jobs_done: 0,
+        findings: 0,
+        crawl: None,
+    };
+    live.set(run, &running).await.unwrap();
+    live.set_crawl(run, &crawl("fetch", 50, 0)).await.unwrap();
+    let read = live.get(run).await.unwrap().unwrap();
+    assert_eq!((read.status.as_str(), read.jobs_total), ("running", 1));
+    assert_eq!(read.crawl, Some(crawl("fetch", 50, 0)));
+    // The finisher's stage is further along whatever the counts, and a late fetch does not
+    // take the crawl back to it.
+    live.set_crawl(run, &crawl("finish", 48, 0)).await.unwrap();
+    live.set_crawl(run, &crawl("fetch", 51, 0)).await.unwrap();
+    assert_eq!(
+        live.get(run).await.unwrap().unwrap().crawl,
+        Some(crawl("finish", 48, 0))
+    );
     env.cleanup().await.unwrap();
 }
 

@@ -393,6 +393,27 @@ pub struct RunProgress {
     pub jobs_total: i64,
     pub jobs_done: i64,
     pub findings: i64,
+    /// While the run's crawl is under way: where it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crawl: Option<CrawlProgress>,
+}
+
+/// A crawl under way, as the crawler last recorded it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CrawlProgress {
+    /// `fetch` (the frontier being crawled and fuzzed) or `finish` (being consolidated).
+    pub stage: String,
+    /// URLs done so far: pages fetched and directories fuzzed.
+    pub done: i64,
+    /// URLs found and not fetched yet.
+    pub queued: i64,
+}
+
+impl CrawlProgress {
+    /// How far along a crawl is, to order two snapshots: a later stage, then more done.
+    pub fn rank(&self) -> (u8, i64) {
+        (u8::from(self.stage == "finish"), self.done)
+    }
 }
 
 /// A run as the gateway shows it: the stored run plus live progress when there is some.
@@ -468,6 +489,7 @@ impl From<&ScanRun> for RunProgress {
             jobs_total: i64::from(run.jobs_total),
             jobs_done: i64::from(run.jobs_completed + run.jobs_failed),
             findings: i64::from(run.findings_count),
+            crawl: None,
         }
     }
 }

@@ -58,6 +58,9 @@ pub enum Message {
     /// A directory of a crawl for the crawler's fuzzing stage.
     #[serde(rename = "crawl.fuzz")]
     CrawlFuzz(CrawlFuzz),
+    /// A crawl ended and its report was stored.
+    #[serde(rename = "crawl.completed")]
+    CrawlCompleted(CrawlCompleted),
 }
 
 impl Message {
@@ -74,6 +77,7 @@ impl Message {
             Message::CrawlFetch(_) => "crawl.fetch",
             Message::CrawlFinish(_) => "crawl.finish",
             Message::CrawlFuzz(_) => "crawl.fuzz",
+            Message::CrawlCompleted(_) => "crawl.completed",
         }
     }
 
@@ -85,6 +89,7 @@ impl Message {
             | Message::CrawlFinish(_)
             | Message::CrawlFuzz(_) => None,
             Message::ScanCompleted(done) => Some(done.asset_id),
+            Message::CrawlCompleted(crawl) => Some(crawl.asset_id),
             Message::FindingCreated(finding) => Some(finding.asset_id),
             Message::FindingStatusChanged(change) => Some(change.asset_id),
             Message::AssetCreated(asset) => Some(asset.asset_id),
@@ -102,6 +107,7 @@ impl Message {
             | Message::CrawlFinish(_)
             | Message::CrawlFuzz(_) => return None,
             Message::ScanCompleted(done) => serde_json::to_value(done),
+            Message::CrawlCompleted(crawl) => serde_json::to_value(crawl),
             Message::FindingCreated(finding) => serde_json::to_value(finding),
             Message::FindingStatusChanged(change) => serde_json::to_value(change),
             Message::AssetCreated(asset) => serde_json::to_value(asset),
@@ -155,6 +161,23 @@ pub struct CrawlFuzz {
 pub struct CrawlFinish {
     pub job_id: JobId,
     pub run_id: RunId,
+}
+
+/// A crawl ended and its report was stored: what it mapped, in counts (the site map and the
+/// run's findings hold the rest).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlCompleted {
+    pub run_id: RunId,
+    pub job_id: JobId,
+    pub asset_id: AssetId,
+    /// `completed`, or `failed` when the start URL could not be fetched at all.
+    pub status: crate::scan::JobStatus,
+    pub pages: u64,
+    /// URL templates (`/item/{id}`) the pages collapse into.
+    pub endpoints: u64,
+    pub api_documents: u64,
+    /// Why the crawl stopped short (`pages`, `time`), if it did.
+    pub truncated: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

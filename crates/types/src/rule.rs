@@ -40,6 +40,9 @@ pub enum RuleEvent {
     /// A port scan found a service of an asset gone.
     #[serde(rename = "service.gone")]
     ServiceGone,
+    /// A crawl of an asset ended (its pages mapped, its findings stored).
+    #[serde(rename = "crawl.completed")]
+    CrawlCompleted,
 }
 
 impl RuleEvent {
@@ -50,6 +53,7 @@ impl RuleEvent {
         RuleEvent::AssetCreated,
         RuleEvent::ServiceAppeared,
         RuleEvent::ServiceGone,
+        RuleEvent::CrawlCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl RuleEvent {
             RuleEvent::AssetCreated => "asset.created",
             RuleEvent::ServiceAppeared => "service.appeared",
             RuleEvent::ServiceGone => "service.gone",
+            RuleEvent::CrawlCompleted => "crawl.completed",
         }
     }
 
@@ -564,6 +569,8 @@ impl Facts {
                 facts.run_status = Some(done.status);
                 facts.findings_count = Some(done.findings_count);
             }
+            // Only the asset's conditions apply.
+            Message::CrawlCompleted(_) => {}
             Message::FindingCreated(finding) => {
                 facts.severity = Some(finding.severity);
                 facts.check = Some(finding.check);

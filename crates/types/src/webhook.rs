@@ -14,6 +14,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "asset.created",
     "service.appeared",
     "service.gone",
+    "crawl.completed",
 ];
 
 /// The key derivation's purpose for sealed webhook secrets (`s4e_secrets::SecretBox`): the
@@ -35,7 +36,8 @@ pub struct NewWebhookEndpoint {
     #[schema(max_length = 200)]
     pub description: Option<String>,
     /// The event types to send (`scan.completed`, `finding.created`,
-    /// `finding.status_changed`, `asset.created`, `service.appeared`, `service.gone`); empty
+    /// `finding.status_changed`, `asset.created`, `service.appeared`, `service.gone`,
+    /// `crawl.completed`); empty
     /// or absent: all.
     #[serde(default)]
     #[schema(max_items = 20)]

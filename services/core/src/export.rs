@@ -1,7 +1,8 @@
-//! Findings exports: JSON, CSV (for spreadsheets) and SARIF 2.1.0 (for code-scanning tools).
-//! Pure functions over findings; the handler fetches them and sets the headers.
+//! Findings exports: JSON, CSV (for spreadsheets) and SARIF 2.1.0 (for code-scanning tools),
+//! written a page of findings at a time so that an export of any size holds one page in
+//! memory. Pure functions over findings; the handler fetches the pages and sets the headers.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use s4e_types::{Finding, FindingStatus, Severity};
 use serde_json::{Value, json};
@@ -38,13 +39,140 @@ impl Format {
             Format::Sarif => "s4e-findings.sarif",
         }
     }
+}
 
-    pub fn render(self, findings: &[Finding]) -> Vec<u8> {
-        match self {
-            Format::Json => serde_json::to_vec(findings).expect("findings serialize"),
-            Format::Csv => csv(findings).into_bytes(),
-            Format::Sarif => serde_json::to_vec(&sarif(findings)).expect("sarif serializes"),
+/// Writes one export: [`start`](Self::start), then [`page`](Self::page) for each page of
+/// findings in order, then [`finish`](Self::finish); the pieces joined are the file.
+///
+/// SARIF numbers its rules and each result names its rule's index, so the rules can only be
+/// complete after the last result: a SARIF log is written with its results before its tool
+/// (JSON objects are unordered), and the rules are numbered in the order they are first met.
+pub struct ExportWriter {
+    format: Format,
+    written: usize,
+    rule_index: HashMap<String, usize>,
+    rules: Vec<Value>,
+}
+
+impl ExportWriter {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            written: 0,
+            rule_index: HashMap::new(),
+            rules: Vec::new(),
         }
+    }
+
+    pub fn start(&self) -> Vec<u8> {
+        match self.format {
+            Format::Json => b"[".to_vec(),
+            Format::Csv => {
+                let mut out = String::new();
+                push_row(&mut out, CSV_HEADER.iter().map(|name| name.to_string()));
+                out.into_bytes()
+            }
+            Format::Sarif => format!(
+                r#"{{"$schema":{},"version":"2.1.0","runs":[{{"results":["#,
+                json!(SARIF_SCHEMA)
+            )
+            .into_bytes(),
+        }
+    }
+
+    pub fn page(&mut self, findings: &[Finding]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for finding in findings {
+            match self.format {
+                Format::Json => {
+                    if self.written > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut out, finding).expect("findings serialize");
+                }
+                Format::Csv => {
+                    let mut row = String::new();
+                    push_row(&mut row, csv_cells(finding));
+                    out.extend_from_slice(row.as_bytes());
+                }
+                Format::Sarif => {
+                    if self.written > 0 {
+                        out.push(b',');
+                    }
+                    let result = self.sarif_result(finding);
+                    serde_json::to_writer(&mut out, &result).expect("sarif serializes");
+                }
+            }
+            self.written += 1;
+        }
+        out
+    }
+
+    pub fn finish(&mut self) -> Vec<u8> {
+        match self.format {
+            Format::Json => b"]".to_vec(),
+            Format::Csv => Vec::new(),
+            Format::Sarif => {
+                let tool = json!({"driver": {
+                    "name": "S4E",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "rules": std::mem::take(&mut self.rules),
+                }});
+                format!(r#"],"tool":{tool}}}]}}"#).into_bytes()
+            }
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// How many findings the pages held.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// A finding as a SARIF result; a decision people made (accepted risk, false positive) is a
+    /// suppression with its reason, so code-scanning tools do not raise it again.
+    fn sarif_result(&mut self, finding: &Finding) -> Value {
+        let id = rule_id(finding);
+        let index = match self.rule_index.get(&id) {
+            Some(index) => *index,
+            None => {
+                self.rules.push(sarif_rule(finding));
+                self.rule_index.insert(id.clone(), self.rules.len() - 1);
+                self.rules.len() - 1
+            }
+        };
+        let mut result = json!({
+            "ruleId": id,
+            "ruleIndex": index,
+            "level": sarif_level(finding.severity),
+            "message": {"text": finding.title},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": finding.location}},
+            }],
+            "partialFingerprints": {"s4eFingerprint/v1": finding.fingerprint},
+            "properties": {
+                "findingId": finding.id,
+                "assetId": finding.asset_id,
+                "severity": finding.severity.as_str(),
+                "status": finding.status.as_str(),
+                "firstSeen": finding.first_seen,
+                "lastSeen": finding.last_seen,
+            },
+        });
+        if matches!(
+            finding.status,
+            FindingStatus::AcceptedRisk | FindingStatus::FalsePositive
+        ) {
+            result["suppressions"] = json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": finding.status_reason.clone().unwrap_or_default(),
+            }]);
+        }
+        result
     }
 }
 
@@ -68,6 +196,30 @@ const CSV_HEADER: [&str; 17] = [
     "fingerprint",
 ];
 
+/// A finding's cells, in [`CSV_HEADER`]'s order.
+fn csv_cells(finding: &Finding) -> impl Iterator<Item = String> {
+    [
+        finding.id.to_string(),
+        finding.asset_id.to_string(),
+        finding.check.as_str().to_string(),
+        finding.rule.clone(),
+        finding.title.clone(),
+        finding.severity.as_str().to_string(),
+        finding.score.to_string(),
+        finding.cwe.map(|cwe| cwe.to_string()).unwrap_or_default(),
+        finding.status.as_str().to_string(),
+        finding.status_reason.clone().unwrap_or_default(),
+        finding.location.clone(),
+        finding.first_seen.to_rfc3339(),
+        finding.last_seen.to_rfc3339(),
+        finding.occurrences.to_string(),
+        finding.description.clone(),
+        finding.remediation.clone(),
+        finding.fingerprint.clone(),
+    ]
+    .into_iter()
+}
+
 /// One CSV cell. A spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` (or a tab or
 /// carriage return before one) as a formula, and titles and locations come from scanned sites:
 /// such cells get a leading `'`, which makes them text. Then RFC 4180 quoting.
@@ -84,39 +236,7 @@ pub fn csv_cell(value: &str) -> String {
     }
 }
 
-/// RFC 4180: a header line, CRLF line ends, every cell through [`csv_cell`].
-pub fn csv(findings: &[Finding]) -> String {
-    let mut out = String::new();
-    push_row(&mut out, CSV_HEADER.iter().map(|name| name.to_string()));
-    for finding in findings {
-        push_row(
-            &mut out,
-            [
-                finding.id.to_string(),
-                finding.asset_id.to_string(),
-                finding.check.as_str().to_string(),
-                finding.rule.clone(),
-                finding.title.clone(),
-                finding.severity.as_str().to_string(),
-                finding.score.to_string(),
-                finding.cwe.map(|cwe| cwe.to_string()).unwrap_or_default(),
-                finding.status.as_str().to_string(),
-                finding.status_reason.clone().unwrap_or_default(),
-                finding.location.clone(),
-                finding.first_seen.to_rfc3339(),
-                finding.last_seen.to_rfc3339(),
-                finding.occurrences.to_string(),
-                finding.description.clone(),
-                finding.remediation.clone(),
-                finding.fingerprint.clone(),
-            ]
-            .into_iter(),
-        );
-    }
-    out
-}
-
-/// One CSV line of `cells`, each through [`csv_cell`].
+/// One CSV line of `cells` (RFC 4180: CRLF line ends), each through [`csv_cell`].
 pub fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
     let row: Vec<String> = cells.map(|cell| csv_cell(&cell)).collect();
     out.push_str(&row.join(","));
@@ -139,83 +259,24 @@ pub fn rule_id(finding: &Finding) -> String {
     format!("{}/{}", finding.check.as_str(), finding.rule)
 }
 
-/// One SARIF 2.1.0 log with one run. Rules come from the findings (one per check/rule, in id
-/// order); a decision people made (accepted risk, false positive) is a suppression with its
-/// reason, so code-scanning tools do not raise it again.
-pub fn sarif(findings: &[Finding]) -> Value {
-    let mut rules: BTreeMap<String, Value> = BTreeMap::new();
-    for finding in findings {
-        rules.entry(rule_id(finding)).or_insert_with(|| {
-            let mut tags = vec![json!("security")];
-            if let Some(cwe) = finding.cwe {
-                tags.push(json!(format!("external/cwe/cwe-{cwe}")));
-            }
-            json!({
-                "id": rule_id(finding),
-                "name": finding.rule,
-                "shortDescription": {"text": finding.title},
-                "fullDescription": {"text": finding.description},
-                "help": {"text": finding.remediation},
-                "defaultConfiguration": {"level": sarif_level(finding.severity)},
-                "properties": {
-                    "tags": tags,
-                    // GitHub code scanning reads the score as a string.
-                    "security-severity": format!("{:.1}", finding.score),
-                },
-            })
-        });
+/// The SARIF rule of a finding's check and rule, described by the first finding met.
+fn sarif_rule(finding: &Finding) -> Value {
+    let mut tags = vec![json!("security")];
+    if let Some(cwe) = finding.cwe {
+        tags.push(json!(format!("external/cwe/cwe-{cwe}")));
     }
-    let index: BTreeMap<&str, usize> = rules
-        .keys()
-        .enumerate()
-        .map(|(at, id)| (id.as_str(), at))
-        .collect();
-    let results: Vec<Value> = findings
-        .iter()
-        .map(|finding| {
-            let id = rule_id(finding);
-            let mut result = json!({
-                "ruleId": id,
-                "ruleIndex": index[id.as_str()],
-                "level": sarif_level(finding.severity),
-                "message": {"text": finding.title},
-                "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": finding.location}},
-                }],
-                "partialFingerprints": {"s4eFingerprint/v1": finding.fingerprint},
-                "properties": {
-                    "findingId": finding.id,
-                    "assetId": finding.asset_id,
-                    "severity": finding.severity.as_str(),
-                    "status": finding.status.as_str(),
-                    "firstSeen": finding.first_seen,
-                    "lastSeen": finding.last_seen,
-                },
-            });
-            if matches!(
-                finding.status,
-                FindingStatus::AcceptedRisk | FindingStatus::FalsePositive
-            ) {
-                result["suppressions"] = json!([{
-                    "kind": "external",
-                    "status": "accepted",
-                    "justification": finding.status_reason.clone().unwrap_or_default(),
-                }]);
-            }
-            result
-        })
-        .collect();
     json!({
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "S4E",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.into_values().collect::<Vec<_>>(),
-            }},
-            "results": results,
-        }],
+        "id": rule_id(finding),
+        "name": finding.rule,
+        "shortDescription": {"text": finding.title},
+        "fullDescription": {"text": finding.description},
+        "help": {"text": finding.remediation},
+        "defaultConfiguration": {"level": sarif_level(finding.severity)},
+        "properties": {
+            "tags": tags,
+            // GitHub code scanning reads the score as a string.
+            "security-severity": format!("{:.1}", finding.score),
+        },
     })
 }
 
@@ -252,6 +313,17 @@ mod tests {
             first_seen: Utc::now(),
             last_seen: Utc::now(),
         }
+    }
+
+    /// The whole file of an export of `pages`.
+    fn export(format: Format, pages: &[&[Finding]]) -> Vec<u8> {
+        let mut writer = ExportWriter::new(format);
+        let mut out = writer.start();
+        for page in pages {
+            out.extend(writer.page(page));
+        }
+        out.extend(writer.finish());
+        out
     }
 
     /// A small RFC 4180 reader, to check that what is written reads back cell for cell.
@@ -309,7 +381,7 @@ mod tests {
             finding("missing_csp", crafted, Severity::Medium),
             finding("trace_enabled", "TRACE, \"enabled\"", Severity::Low),
         ];
-        let text = csv(&findings);
+        let text = String::from_utf8(export(Format::Csv, &[&findings])).unwrap();
         assert!(text.ends_with("\r\n"));
         let rows = read_csv(&text);
         assert_eq!(rows.len(), 3);
@@ -335,19 +407,20 @@ mod tests {
             finding("trace_enabled", "TRACE", Severity::Medium),
             finding("server_version_disclosure", "Server", Severity::Info),
         ];
-        let log = sarif(&findings);
+        let log: Value = serde_json::from_slice(&export(Format::Sarif, &[&findings])).unwrap();
         assert_eq!(log["version"], "2.1.0");
         assert_eq!(log["$schema"], SARIF_SCHEMA);
         let run = &log["runs"][0];
         assert_eq!(run["tool"]["driver"]["name"], "S4E");
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
         let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        // Numbered as first met.
         assert_eq!(
             ids,
             [
                 "http_headers/missing_csp",
+                "http_headers/trace_enabled",
                 "http_headers/server_version_disclosure",
-                "http_headers/trace_enabled"
             ]
         );
         assert_eq!(rules[0]["help"]["text"], "send the header");
@@ -384,7 +457,51 @@ mod tests {
         assert_eq!(Format::parse("sarif"), Some(Format::Sarif));
         assert_eq!(Format::parse("xml"), None);
         assert_eq!(Format::Csv.file_name(), "s4e-findings.csv");
-        let json: Value = serde_json::from_slice(&Format::Json.render(&[])).unwrap();
+    }
+
+    #[test]
+    fn an_export_written_in_pages_is_the_export_written_at_once() {
+        let findings = [
+            finding("missing_csp", "No CSP", Severity::Critical),
+            finding("trace_enabled", "TRACE", Severity::Medium),
+            finding("missing_csp", "No CSP", Severity::High),
+            finding("server_version_disclosure", "Server", Severity::Info),
+            finding("trace_enabled", "TRACE", Severity::Low),
+        ];
+        for format in [Format::Json, Format::Csv, Format::Sarif] {
+            let whole = export(format, &[&findings]);
+            let paged = export(
+                format,
+                &[&findings[..2], &[], &findings[2..3], &findings[3..]],
+            );
+            assert_eq!(paged, whole, "{format:?}");
+        }
+        let json: Vec<Value> = serde_json::from_slice(&export(Format::Json, &[&findings])).unwrap();
+        assert_eq!(json.len(), findings.len());
+        assert_eq!(json[2]["rule"], "missing_csp");
+        let sarif: Value = serde_json::from_slice(&export(Format::Sarif, &[&findings])).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), findings.len());
+        assert_eq!(results[2]["ruleIndex"], 0);
+        assert_eq!(results[4]["ruleIndex"], 1);
+        assert_eq!(
+            sarif["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn an_empty_export_is_a_valid_file() {
+        let json: Value = serde_json::from_slice(&export(Format::Json, &[])).unwrap();
         assert_eq!(json, json!([]));
+        let sarif: Value = serde_json::from_slice(&export(Format::Sarif, &[&[]])).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        assert_eq!(sarif["runs"][0]["results"], json!([]));
+        assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"], json!([]));
+        let csv = String::from_utf8(export(Format::Csv, &[])).unwrap();
+        assert_eq!(read_csv(&csv), [CSV_HEADER]);
     }
 }

@@ -77,11 +77,7 @@ impl Crawler {
         if let Err(outcome) = self.crawl_page(crawl, &settings, order).await {
             return outcome;
         }
-        match self.state.finish_url(order.job_id, &order.url).await {
-            Ok(queued) if queued <= 0 => self.publish_finish(crawl).await,
-            Ok(_) => Outcome::Ack,
-            Err(error) => Outcome::Retry(format!("marking a page done: {error}")),
-        }
+        self.mark_done(crawl, &order.url).await
     }
 
     /// Fetches and records one page and queues its links, unless the crawl is out of time or

@@ -1,8 +1,8 @@
 //! The finisher: a crawl whose frontier is empty is consolidated (its pages streamed back one
 //! at a time, its URLs unified into templates, its findings judged, its technologies and the
 //! site's other host names collected), stored as the job's raw output and reported to base
-//! like any job: findings deduplicated, the run advanced, `finding.created` and
-//! `scan.completed` announced.
+//! like any job: findings deduplicated, the run advanced, `finding.created`,
+//! `crawl.completed` and `scan.completed` announced.
 //!
 //! Safe to repeat: base applies one report per job; the crawl's state is forgotten only once
 //! the report is stored. Its memory does not grow with the site: what it keeps per page is
@@ -10,15 +10,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use s4e_bus::topology::Exchange;
 use s4e_bus::{Incoming, Outcome};
 use s4e_jobs::{Reported, outcome_of};
 use s4e_types::api::FinishJob;
 use s4e_types::crawl::LinkSource;
 use s4e_types::discovery::{DiscoveredName, DiscoverySource, MAX_DISCOVERED_PER_JOB};
+use s4e_types::envelope::CrawlCompleted;
 use s4e_types::inventory::{Observations, ObservedTechnology};
-use s4e_types::{JobStatus, Message};
+use s4e_types::{Envelope, JobStatus, Message, ScanJob, ScanRun};
 use serde::Serialize;
 use url::Url;
+use uuid::Uuid;
 
 use crate::fetch::PageRecord;
 use crate::pipeline::{CrawlSettings, Crawler};
@@ -239,17 +242,30 @@ impl Crawler {
             Err(error) => return outcome_of(error, "reading job"),
         };
         if job.status.is_final() {
-            // Reported by an earlier delivery, or cancelled with its run.
+            // Reported by an earlier delivery (which may have died before announcing), or
+            // cancelled with its run.
             self.forget(order.job_id).await;
-            return match self.base.get_run(org_id, job.run_id).await {
-                Ok(run) => self.reports.announce_if_final(&run).await,
-                Err(error) => outcome_of(error, "reading run"),
+            let run = match self.base.get_run(org_id, job.run_id).await {
+                Ok(run) => run,
+                Err(error) => return outcome_of(error, "reading run"),
             };
+            let summary = match self.raw.get(org_id, &order.job_id.to_string()).await {
+                Ok(summary) => summary.unwrap_or_default(),
+                Err(error) => {
+                    return Outcome::Retry(format!("reading the crawl's summary: {error}"));
+                }
+            };
+            if let Err(outcome) = self.announce_crawl(&run, &job, &summary).await {
+                return outcome;
+            }
+            return self.reports.announce_if_final(&run).await;
         }
         let meta = match self.state.meta(order.job_id).await {
             Ok(meta) => meta.unwrap_or_default(),
             Err(error) => return Outcome::Retry(format!("reading the crawl: {error}")),
         };
+        let done = i64::try_from(meta.seen).unwrap_or(i64::MAX);
+        self.record_progress(order.run_id, "finish", done, 0).await;
         let settings = CrawlSettings::from_meta(&meta);
         let mut consolidation = Consolidation::new(settings.as_ref());
         if let Err(error) = self
@@ -303,9 +319,55 @@ impl Crawler {
                 &[],
             );
         }
+        let job = match self.base.get_job(org_id, order.job_id).await {
+            Ok(job) => job,
+            Err(error) => return outcome_of(error, "reading job"),
+        };
+        if let Err(outcome) = self.announce_crawl(reported.run(), &job, &raw).await {
+            return outcome;
+        }
         self.forget(order.job_id).await;
         self.reports.publish_progress(reported.run()).await;
         self.reports.announce_if_final(reported.run()).await
+    }
+
+    /// Publishes `crawl.completed` for a crawl whose report base stored (none for one cancelled
+    /// with its run), its counts read from the crawl's summary. The event id is derived from
+    /// the job, so consumers recognise the repeat a redelivery announces; `Retry` when the bus
+    /// refuses it.
+    async fn announce_crawl(
+        &self,
+        run: &ScanRun,
+        job: &ScanJob,
+        summary: &serde_json::Value,
+    ) -> Result<(), Outcome> {
+        if !matches!(job.status, JobStatus::Completed | JobStatus::Failed) {
+            return Ok(());
+        }
+        let listed = |field: &str| {
+            summary[field]
+                .as_array()
+                .map_or(0, |list| list.len() as u64)
+        };
+        let mut event = Envelope::new(
+            run.org_id,
+            Message::CrawlCompleted(CrawlCompleted {
+                run_id: run.id,
+                job_id: job.id,
+                asset_id: job.asset_id,
+                status: job.status,
+                pages: summary["pages"].as_u64().unwrap_or(0),
+                endpoints: listed("endpoints"),
+                api_documents: listed("api_documents"),
+                truncated: summary["truncated"].as_str().map(str::to_string),
+            }),
+        );
+        event.id = Uuid::new_v5(&job.id.0, b"crawl.completed");
+        event.caused_by = run.caused_by.clone();
+        self.bus
+            .publish(Exchange::Events, "crawl.completed", &event)
+            .await
+            .map_err(|error| Outcome::Retry(format!("publishing crawl.completed: {error}")))
     }
 
     async fn forget(&self, job_id: s4e_types::JobId) {

@@ -13,6 +13,7 @@ use s4e_egress::EgressPolicy;
 use s4e_jobs::JobReports;
 use s4e_runtime::Metrics;
 use s4e_store::{CrawlMeta, CrawlPages, CrawlState, Discovered, LiveStatus, PageClaim, RawOutputs};
+use s4e_types::api::CrawlProgress;
 use s4e_types::crawl::LinkSource;
 use s4e_types::envelope::{CrawlFetch, CrawlFinish, CrawlFuzz};
 use s4e_types::{Envelope, JobId, Message, OrgId, RunId};
@@ -277,6 +278,37 @@ impl Crawler {
     }
 
     /// Hands the crawl to the finisher (more than once is harmless: base takes one report).
+    /// Marks a URL (or a fuzzed directory's key) of the crawl done, records where the crawl
+    /// stands for its run's event stream, and hands the crawl to the finisher when its
+    /// frontier is empty.
+    pub async fn mark_done(&self, crawl: CrawlRef, key: &str) -> Outcome {
+        let frontier = match self.state.finish_url(crawl.job_id, key).await {
+            Ok(frontier) => frontier,
+            Err(error) => return Outcome::Retry(format!("marking {key} done: {error}")),
+        };
+        let queued = frontier.queued.max(0);
+        self.record_progress(crawl.run_id, "fetch", frontier.seen - queued, queued)
+            .await;
+        if queued == 0 {
+            self.publish_finish(crawl).await
+        } else {
+            Outcome::Ack
+        }
+    }
+
+    /// Where a crawl stands, for its run's event stream (a convenience: the crawl goes on
+    /// without it).
+    pub async fn record_progress(&self, run_id: RunId, stage: &str, done: i64, queued: i64) {
+        let progress = CrawlProgress {
+            stage: stage.to_string(),
+            done,
+            queued,
+        };
+        if let Err(error) = self.live.set_crawl(run_id, &progress).await {
+            tracing::warn!(%error, %run_id, "cannot record crawl progress");
+        }
+    }
+
     pub async fn publish_finish(&self, crawl: CrawlRef) -> Outcome {
         let message = Message::CrawlFinish(CrawlFinish {
             job_id: crawl.job_id,

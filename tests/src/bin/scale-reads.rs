@@ -15,6 +15,8 @@
 //! step, as autovacuum would (a PostgreSQL configured for tests may run without it). Needs the
 //! infrastructure of scripts/lib.sh.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -464,24 +466,47 @@ async fn reads(gateway: &Gateway, largest: OrgId) -> anyhow::Result<Vec<Read>> {
     ])
 }
 
-/// One export of the largest customer's findings of one rule, streamed; rows and time.
 /// The gateway's cap on one export (`MAX_EXPORT`): more answers 400.
 const EXPORT_CAP: usize = 50_000;
 
-/// One rule's findings in the largest customer whose rule holds no more than the export cap
-/// (each rule holds a tenth of a customer's findings): the largest export the cap allows.
-async fn export(gateway: &Gateway, customers: &[Customer]) -> anyhow::Result<(usize, Duration)> {
+/// One export as its client saw it, and what it cost the fleet's process in memory.
+struct Exported {
+    rows: usize,
+    first_byte: Duration,
+    total: Duration,
+    /// The most this process's resident memory grew above where it was when the export
+    /// began (the fleet runs in this process), sampled every 10 ms.
+    rss_growth_mib: f64,
+}
+
+/// One export of the largest customer's findings of one rule, read as it streams: rows, time
+/// to the first byte and to the last, and memory. The customer is the largest whose rule holds
+/// no more than the export cap (each rule holds a tenth of a customer's findings): the largest
+/// export the cap allows.
+async fn export(gateway: &Gateway, customers: &[Customer]) -> anyhow::Result<Exported> {
     let customer = customers
         .iter()
         .find(|customer| customer.assets * FINDINGS_PER_ASSET / RULES.len() <= EXPORT_CAP)
         .context("no customer's rule fits in one export")?;
-    let largest = customer.id;
+    let before = resident_kib()?;
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let mut most = before;
+            while !done.load(Ordering::Relaxed) {
+                most = most.max(resident_kib().unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            most
+        }
+    });
     let started = Instant::now();
     let mut response = gateway
         .request(
             Method::GET,
             "/findings/export?format=csv&rule=missing_csp",
-            Some(largest),
+            Some(customer.id),
         )
         .send()
         .await?;
@@ -491,10 +516,30 @@ async fn export(gateway: &Gateway, customers: &[Customer]) -> anyhow::Result<(us
         response.status()
     );
     let mut lines = 0;
+    let mut first_byte = None;
     while let Some(chunk) = response.chunk().await? {
+        first_byte.get_or_insert_with(|| started.elapsed());
         lines += chunk.iter().filter(|byte| **byte == b'\n').count();
     }
-    Ok((lines.saturating_sub(1), started.elapsed()))
+    let total = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let most = sampler.await?;
+    Ok(Exported {
+        rows: lines.saturating_sub(1),
+        first_byte: first_byte.unwrap_or(total),
+        total,
+        rss_growth_mib: most.saturating_sub(before) as f64 / 1024.0,
+    })
+}
+
+/// This process's resident memory in KiB (`VmRSS` of /proc/self/status).
+fn resident_kib() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .context("no VmRSS in /proc/self/status")?;
+    Ok(line.trim().trim_end_matches("kB").trim().parse()?)
 }
 
 #[tokio::main]
@@ -591,11 +636,25 @@ async fn main() -> anyhow::Result<()> {
         }
         println!();
     }
-    print!("{:<40}", "export, one rule, CSV (rows in s)");
-    for (_, _, _, (rows, time)) in &tables {
-        print!(" {:>20}", format!("{rows} in {:.2}", time.as_secs_f64()));
+    type Cell = fn(&Exported) -> String;
+    let export_rows: [(&str, Cell); 3] = [
+        ("export, one rule, CSV (rows in s)", |export| {
+            format!("{} in {:.2}", export.rows, export.total.as_secs_f64())
+        }),
+        ("export: first byte (ms)", |export| {
+            format!("{:.1}", export.first_byte.as_secs_f64() * 1e3)
+        }),
+        ("export: memory growth (MiB)", |export| {
+            format!("{:.1}", export.rss_growth_mib)
+        }),
+    ];
+    for (name, cell) in export_rows {
+        print!("{name:<40}");
+        for (_, _, _, export) in &tables {
+            print!(" {:>20}", cell(export));
+        }
+        println!();
     }
-    println!();
     let failed: usize = tables
         .iter()
         .flat_map(|(_, _, rows, _)| rows.iter().map(|row| row.failed))

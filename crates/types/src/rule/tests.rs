@@ -1,8 +1,8 @@
 use serde_json::json;
 
 use super::*;
-use crate::envelope::{FindingCreated, ScanCompleted};
-use crate::{FindingId, RunId};
+use crate::envelope::{CrawlCompleted, FindingCreated, ScanCompleted};
+use crate::{FindingId, JobId, JobStatus, RunId};
 
 fn rule(value: serde_json::Value) -> Result<NewRule, String> {
     let rule: NewRule = serde_json::from_value(value).map_err(|error| error.to_string())?;
@@ -157,6 +157,40 @@ fn scan_conditions_look_at_the_status_and_the_count() {
     };
     assert!(many.judge(&ended(RunStatus::Completed, 5), &[])[0].holds);
     assert!(!many.judge(&ended(RunStatus::Completed, 4), &[])[0].holds);
+}
+
+#[test]
+fn a_crawl_rule_takes_the_asset_conditions_and_no_others() {
+    let asset_id = AssetId::new();
+    let crawled = Message::CrawlCompleted(CrawlCompleted {
+        run_id: RunId::new(),
+        job_id: JobId::new(),
+        asset_id,
+        status: JobStatus::Completed,
+        pages: 120,
+        endpoints: 14,
+        api_documents: 1,
+        truncated: None,
+    });
+    let saved = rule(
+        json!({"name": "scan what the crawl mapped", "event": "crawl.completed",
+        "conditions": {"asset_ids": [asset_id]},
+        "actions": [{"type": "start_scan", "checks": ["http_headers"]}]}),
+    )
+    .unwrap();
+    assert!(saved.conditions.judge(&crawled, &[])[0].holds);
+    let elsewhere = RuleConditions {
+        asset_ids: Some(vec![AssetId::new()]),
+        ..RuleConditions::default()
+    };
+    assert!(!elsewhere.judge(&crawled, &[])[0].holds);
+    let error = rule(json!({"name": "r", "event": "crawl.completed",
+        "conditions": {"run_statuses": ["failed"]}, "actions": [{"type": "start_scan"}]}))
+    .unwrap_err();
+    assert!(error.contains("run_statuses"), "{error}");
+    // A webhook's sample of it reads back as the event.
+    let back = Message::event_from("crawl.completed", crawled.event_data().unwrap()).unwrap();
+    assert_eq!(back, crawled);
 }
 
 #[test]

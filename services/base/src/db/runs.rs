@@ -544,7 +544,7 @@ pub async fn finish_job(
         && run.jobs_failed == 0
         && run.jobs_completed == run.jobs_total
     {
-        findings::fix_unseen(&mut tx, org_id, run.id).await?;
+        findings::fix_unseen(&mut tx, &run).await?;
     }
     let created_findings = created_findings(&mut tx, org_id, job_id, &run).await?;
     tx.commit().await?;

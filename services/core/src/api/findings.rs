@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use futures_util::{StreamExt, stream};
 use s4e_runtime::extract::{ApiPath, PublicQuery};
 use s4e_runtime::{ApiError, PublicJson};
 use s4e_types::api::ErrorBody;
@@ -19,14 +20,15 @@ use s4e_types::{
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::export::Format;
+use crate::export::{ExportWriter, Format};
 use crate::permissions::{Access, Resource};
 
 /// The run filter's public name.
 const RUN_PARAM: &str = "scan_id";
 
 /// The most findings one export holds; beyond it the caller narrows the filters. An export is
-/// built in memory, so this bounds what one request may cost.
+/// streamed a page at a time, so memory does not grow with it; this bounds how long one
+/// request may keep reading from base.
 pub const MAX_EXPORT: u64 = 50_000;
 
 /// Base's largest page, used to read an export.
@@ -304,27 +306,36 @@ pub async fn export(
         return Err(too_many(total));
     }
     query.limit = Some(EXPORT_PAGE);
-    let mut findings: Vec<Finding> = Vec::with_capacity(total as usize);
-    loop {
-        let page = state.base.list_findings(principal.org_id, &query).await?;
-        findings.extend(page.items);
-        // Findings stored while the export is read could pass the cap after the count.
-        if findings.len() as u64 > MAX_EXPORT {
-            return Err(too_many(findings.len() as u64));
-        }
-        match page.next_cursor {
-            Some(cursor) => {
-                query.cursor =
-                    Some(s4e_types::FindingCursor::decode(&cursor).map_err(ApiError::internal)?);
+    let mut pages = ExportPages {
+        base: state.base.clone(),
+        principal,
+        query,
+        writer: ExportWriter::new(format),
+    };
+    // The first page is read before answering, so that base failing is an error response
+    // rather than a file cut short.
+    let mut first = pages.writer.start();
+    let more = pages.next_page(&mut first).await?;
+    let rest = stream::try_unfold(more.then_some(pages), |pages| async move {
+        let Some(mut pages) = pages else {
+            return Ok(None);
+        };
+        let mut chunk = Vec::new();
+        match pages.next_page(&mut chunk).await {
+            Ok(more) => Ok(Some((chunk, more.then_some(pages)))),
+            Err(error) => {
+                // Ending the body with an error ends the connection without the chunked
+                // encoding's last chunk: the client sees a transfer cut short, not a file.
+                tracing::warn!(
+                    org_id = %pages.principal.org_id, caller = %pages.principal.log_id(),
+                    written = pages.writer.written(), error = %error.message,
+                    detail = error.detail.as_deref().unwrap_or(""), "findings export cut short"
+                );
+                Err(std::io::Error::other(error.message))
             }
-            None => break,
         }
-    }
-    tracing::info!(
-        org_id = %principal.org_id, caller = %principal.log_id(), findings = findings.len(),
-        format = format.file_name(), "findings exported"
-    );
-    let body = format.render(&findings);
+    });
+    let body = stream::once(async { Ok::<_, std::io::Error>(first) }).chain(rest);
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
@@ -333,9 +344,45 @@ pub async fn export(
                 format!("attachment; filename=\"{}\"", format.file_name()),
             ),
         ],
-        Body::from(body),
+        Body::from_stream(body),
     )
         .into_response())
+}
+
+/// An export being read from base a page at a time and written as it is read.
+struct ExportPages {
+    base: s4e_client::BaseClient,
+    principal: Principal,
+    query: FindingQuery,
+    writer: ExportWriter,
+}
+
+impl ExportPages {
+    /// Reads the next page into `out`, the end of the file with the last; whether more follow.
+    async fn next_page(&mut self, out: &mut Vec<u8>) -> Result<bool, ApiError> {
+        let org_id = self.principal.org_id;
+        let page = self.base.list_findings(org_id, &self.query).await?;
+        out.extend(self.writer.page(&page.items));
+        // Findings stored while the export is read could pass the cap after the count.
+        if self.writer.written() as u64 > MAX_EXPORT {
+            return Err(too_many(self.writer.written() as u64));
+        }
+        match page.next_cursor {
+            Some(cursor) => {
+                self.query.cursor =
+                    Some(s4e_types::FindingCursor::decode(&cursor).map_err(ApiError::internal)?);
+                Ok(true)
+            }
+            None => {
+                out.extend(self.writer.finish());
+                tracing::info!(
+                    %org_id, caller = %self.principal.log_id(), findings = self.writer.written(),
+                    format = self.writer.format().file_name(), "findings exported"
+                );
+                Ok(false)
+            }
+        }
+    }
 }
 
 fn too_many(total: u64) -> ApiError {

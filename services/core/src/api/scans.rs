@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use futures_util::Stream;
 use s4e_runtime::extract::ApiPath;
 use s4e_runtime::{ApiError, PublicJson, PublicQuery};
-use s4e_types::api::{CreateScan, ErrorBody, List, RunProgress, ScanView};
+use s4e_types::api::{CrawlProgress, CreateScan, ErrorBody, List, RunProgress, ScanView};
 use s4e_types::crawl::{SitePageList, SitePageQuery};
 use s4e_types::{OrgId, RunId, RunPage, RunQuery, RunStatus, ScanJob, ScanRun};
 
@@ -228,7 +228,8 @@ const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
 ///
 /// The first event is the run's current state. Then an `event: progress` (data: a
 /// `RunProgress`) whenever its progress or status changes, read from the live status every
-/// 250 ms (and the stored run every 2 s); progress only moves forwards. When the run ends one
+/// 250 ms (and the stored run every 2 s); progress only moves forwards. While the run's crawl
+/// is under way, `crawl` says its stage and how many URLs are done and queued. When the run ends one
 /// `event: end` (data: a `ScanView`, the stored run with its final progress) is sent and the
 /// stream closes; a finished run gets the end event alone. A comment line every 15 s keeps a
 /// quiet stream open. Another organization's run is 404 before anything is streamed.
@@ -279,7 +280,14 @@ fn status_rank(status: &str) -> u8 {
 }
 
 fn ahead_of(candidate: &RunProgress, last: &RunProgress) -> bool {
-    let key = |p: &RunProgress| (p.jobs_done, status_rank(&p.status), p.findings);
+    let key = |p: &RunProgress| {
+        (
+            p.jobs_done,
+            status_rank(&p.status),
+            p.findings,
+            p.crawl.as_ref().map(CrawlProgress::rank),
+        )
+    };
     key(candidate) > key(last)
 }
 
@@ -327,7 +335,9 @@ impl RunWatch {
                 );
             }
             // Redis runs ahead of the last base read, never behind base itself.
-            let stored = RunProgress::from(&self.run);
+            let mut stored = RunProgress::from(&self.run);
+            // Only the crawler records a crawl's progress: base's counts never carry it.
+            stored.crawl = live.as_ref().and_then(|live| live.crawl.clone());
             let current = match live {
                 Some(live) if ahead_of(&live, &stored) => live,
                 _ => stored,

@@ -60,11 +60,7 @@ impl Crawler {
                 return outcome;
             }
         }
-        match self.state.finish_url(order.job_id, &key).await {
-            Ok(queued) if queued <= 0 => self.publish_finish(crawl).await,
-            Ok(_) => Outcome::Ack,
-            Err(error) => Outcome::Retry(format!("marking a directory done: {error}")),
-        }
+        self.mark_done(crawl, &key).await
     }
 
     /// The URLs of `directory` that answered as something other than "not found"; none when

@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use s4e_types::{AssetId, FindingActor, FindingDraft, FindingId, FindingStatus, OrgId, RunId};
+use s4e_types::{
+    AssetId, FindingActor, FindingDraft, FindingId, FindingStatus, OrgId, RunId, ScanRun,
+};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -238,18 +240,21 @@ async fn record_occurrences(
 ///
 /// A finding seen since the run was created is left alone: another run of the same asset saw
 /// it while this one was under way, and absence from the older run proves nothing.
+///
+/// The run's asset and start are passed as values, not joined from `scan_runs`: joined, a
+/// planner working from stale statistics could reach the findings through the run's org-wide
+/// indexes and walk every open finding of the organization.
 pub async fn fix_unseen(
     tx: &mut Transaction<'_, Postgres>,
-    org_id: OrgId,
-    run_id: RunId,
+    run: &ScanRun,
 ) -> Result<usize, DbError> {
+    let (org_id, run_id) = (run.org_id, run.id);
     let fixed: Vec<(Uuid, String)> = sqlx::query_as(
         "WITH candidates AS (
-             SELECT f.id, f.status FROM findings f, scan_runs r
-             WHERE r.org_id = $1 AND r.id = $2
-               AND f.org_id = $1 AND f.asset_id = r.asset_id
+             SELECT f.id, f.status FROM findings f
+             WHERE f.org_id = $1 AND f.asset_id = $5
                AND f.status IN ('open', 'in_progress', 'reopened')
-               AND f.last_seen < r.created_at
+               AND f.last_seen < $6
                AND f.check_kind IN (SELECT j.check_kind FROM scan_jobs j
                                     WHERE j.org_id = $1 AND j.run_id = $2)
                AND NOT EXISTS (SELECT 1 FROM finding_occurrences o
@@ -266,6 +271,8 @@ pub async fn fix_unseen(
     .bind(run_id.0)
     .bind(FIXED_REASON)
     .bind(FindingActor::SYSTEM_LABEL)
+    .bind(run.asset_id.0)
+    .bind(run.created_at)
     .fetch_all(&mut **tx)
     .await?;
     let actor = system_actor();
