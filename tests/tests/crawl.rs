@@ -238,7 +238,19 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
                 format!("{origin}/docs/shop-api.yaml")
             ),
             ("contact_data_exposed".to_string(), format!("{origin}/")),
+            ("cookie_without_httponly".to_string(), format!("{origin}/")),
+            ("cookie_without_samesite".to_string(), format!("{origin}/")),
             ("directory_listing".to_string(), format!("{origin}/files/")),
+            (
+                "missing_clickjacking_protection".to_string(),
+                format!("{origin}/")
+            ),
+            ("missing_csp".to_string(), format!("{origin}/")),
+            ("missing_referrer_policy".to_string(), format!("{origin}/")),
+            (
+                "missing_x_content_type_options".to_string(),
+                format!("{origin}/")
+            ),
             (
                 "password_form_over_http".to_string(),
                 format!("{origin}/session")
@@ -256,10 +268,10 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         findings
             .iter()
             .find(|f| f["rule"] == rule)
-            .map(|f| f["evidence"].to_string())
+            .map(|f| f["evidence"].clone())
             .unwrap()
     };
-    let personal = evidence("pii_exposed");
+    let personal = evidence("pii_exposed").to_string();
     assert!(
         personal.contains("payment_card") && personal.contains("iban"),
         "{personal}"
@@ -269,13 +281,42 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         "{personal}"
     );
     assert!(!personal.contains("turkish_identity_number"), "{personal}");
-    let contacts = evidence("contact_data_exposed");
+    let contacts = evidence("contact_data_exposed").to_string();
     assert!(
         contacts.contains("@shop.example") && contacts.contains("phone"),
         "{contacts}"
     );
     assert!(!contacts.contains("team@2x"), "{contacts}");
-    assert!(!evidence("secret_exposed").contains("IOSFODNN7"));
+    assert!(!evidence("secret_exposed").to_string().contains("IOSFODNN7"));
+    // The headers check's rules across the site, one finding each: every HTML page but the
+    // start (which the headers check judges) lacks the headers; one page sets a weak cookie,
+    // named without its value.
+    let html_pages = pages
+        .iter()
+        .filter(|page| {
+            page["found_by"] != "seed"
+                && page["content_type"]
+                    .as_str()
+                    .is_some_and(|kind| kind.contains("html"))
+        })
+        .count();
+    let csp = evidence("missing_csp");
+    assert_eq!(csp["pages"], html_pages);
+    assert_eq!(csp["examples"].as_array().unwrap().len(), 10);
+    assert!(
+        !csp["examples"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("{origin}/")))
+    );
+    let cookie = evidence("cookie_without_httponly");
+    assert_eq!(cookie["pages"], 1);
+    assert_eq!(cookie["examples"], json!([format!("{origin}/login")]));
+    assert!(
+        cookie["first"].to_string().contains("shop_session"),
+        "{cookie}"
+    );
+    assert!(!cookie.to_string().contains("s3cr3t"), "{cookie}");
     // The other host of the site's domain is a candidate asset; the other domain is not.
     let candidates = fleet.get_json("/candidates?limit=100").await;
     let names: Vec<(String, Value)> = candidates["items"]
@@ -306,7 +347,7 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         SHOP_PAGES.len()
     );
     let findings_again = fleet.findings(&again).await.unwrap();
-    assert_eq!(findings_again.len(), 6);
+    assert_eq!(findings_again.len(), 12);
     assert!(
         findings_again.iter().all(|f| f["occurrences"] == 2),
         "{findings_again:?}"

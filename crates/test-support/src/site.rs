@@ -274,7 +274,9 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
             r#"<html><title>Sign in</title><form method="post" action="/session">
             <input name="user"><input type="password" name="password"><button>Go</button>
             </form></html>"#,
-        ),
+        )
+        // A session cookie scripts can read and other sites' requests carry.
+        .header("set-cookie", "shop_session=s3cr3t; Path=/"),
         ("/files/", "") => Page::html(
             r#"<html><head><title>Index of /files</title></head><body><h1>Index of /files</h1>
             <pre><a href="../">../</a>

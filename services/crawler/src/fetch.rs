@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use s4e_bus::{Incoming, Outcome};
-use s4e_checks::http_headers::listing_kind;
+use s4e_checks::http_headers::{self, listing_kind};
 use s4e_checks::{CheckError, fingerprint};
 use s4e_egress::ReachError;
 use s4e_egress::http::{self, Request};
@@ -42,11 +42,28 @@ pub struct PageRecord {
     /// Personal data and secrets in the body, masked.
     #[serde(default)]
     pub leaks: Vec<Leak>,
+    /// The headers check's rules the response breaks: on an HTML page every rule, on other
+    /// responses the cookie rules (a policy or frame header means nothing on a script or an
+    /// image); a listing aside, which the crawl reports with its pages.
+    #[serde(default)]
+    pub header_weaknesses: Vec<HeaderWeakness>,
+}
+
+/// A rule of the headers check that a page's response breaks, with its finding's own title
+/// and evidence (header values cut short, cookie names without their values).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeaderWeakness {
+    pub rule: String,
+    pub title: String,
+    pub evidence: serde_json::Value,
 }
 
 /// How much longer than one request a fetch holds its page's claim (recording the page and
 /// queueing its links).
 const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+/// The headers check's rule for listings, which the crawl's own `directory_listing` reports.
+const DIRECTORY_LISTING_RULE: &str = "directory_listing";
 
 /// The most out-of-scope hosts kept per page.
 const LINKED_HOSTS_LIMIT: usize = 50;
@@ -126,6 +143,7 @@ impl Crawler {
             linked_hosts: Vec::new(),
             directory_listing: None,
             leaks: Vec::new(),
+            header_weaknesses: Vec::new(),
         };
         let mut links = Vec::new();
         match fetched {
@@ -173,6 +191,20 @@ impl Crawler {
                 record.page.links = u32::try_from(links.len()).unwrap_or(u32::MAX);
                 record.technologies = fingerprint::identify(headers, &text);
                 record.leaks = leaks::scan(&text);
+                let html = is_html(record.page.content_type.as_deref());
+                record.header_weaknesses =
+                    http_headers::judge(&url, fetched.raw.status, &fetched.headers, &text)
+                        .into_iter()
+                        .filter(|finding| {
+                            finding.rule != DIRECTORY_LISTING_RULE
+                                && (html || finding.rule.starts_with("cookie_"))
+                        })
+                        .map(|finding| HeaderWeakness {
+                            rule: finding.rule,
+                            title: finding.title,
+                            evidence: finding.evidence,
+                        })
+                        .collect();
                 record.directory_listing = (200..300)
                     .contains(&fetched.raw.status)
                     .then(|| listing_kind(&text))
@@ -224,6 +256,11 @@ impl Crawler {
             &[("outcome", outcome)],
         );
     }
+}
+
+/// Whether a response is an HTML document.
+fn is_html(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|content_type| content_type.to_ascii_lowercase().contains("html"))
 }
 
 /// Whether a response is text worth reading (not an image, a font or an archive).

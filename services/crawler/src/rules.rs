@@ -4,8 +4,16 @@
 //! documents found away from the exposure check's paths (info), and the contact data a site
 //! publishes (info). Each rule reports one finding per location, at most
 //! [`MAX_PER_RULE`] per crawl.
+//!
+//! And the headers check's rules on every page but the start (the headers check judges the
+//! asset's own URL): one finding per rule for the whole site, at the start URL, saying how
+//! many pages break it and which, so that a site of a thousand pages without a policy is one
+//! finding, not a thousand.
 
-use s4e_checks::Rule;
+use std::collections::BTreeMap;
+
+use s4e_checks::{Rule, http_headers};
+use s4e_types::crawl::LinkSource;
 use s4e_types::{CheckKind, FindingDraft, Severity};
 use serde_json::json;
 
@@ -91,6 +99,18 @@ const API_DOCUMENTATION: Rule = Rule {
         authenticated users or only in development.",
 };
 
+/// The pages a site-wide finding names, besides counting them all.
+pub const SITE_WIDE_EXAMPLES: usize = 10;
+
+/// A rule of the headers check broken across a site: the first page's title and evidence,
+/// how many pages, the first [`SITE_WIDE_EXAMPLES`] of them.
+struct SiteWide {
+    title: String,
+    evidence: serde_json::Value,
+    pages: usize,
+    examples: Vec<String>,
+}
+
 /// Judges a crawl's pages one at a time (the finisher streams them, so its memory does not
 /// grow with the site), each rule capped at [`MAX_PER_RULE`] findings.
 #[derive(Default)]
@@ -102,6 +122,8 @@ pub struct Judge {
     leaks: Vec<FindingDraft>,
     /// The site's distinct contact data, at most 20.
     contacts: Vec<Leak>,
+    /// By the headers check's rule id (at most one per rule of that check).
+    site_wide: BTreeMap<String, SiteWide>,
 }
 
 impl Judge {
@@ -110,6 +132,7 @@ impl Judge {
         self.listing(record);
         self.api_document(record);
         self.leaks(record);
+        self.header_weaknesses(record);
     }
 
     /// Every finding of a crawl that started at `start`.
@@ -118,14 +141,54 @@ impl Judge {
         findings.extend(self.listings);
         findings.extend(self.api_documents);
         findings.extend(self.leaks);
-        if let (false, Some(start)) = (self.contacts.is_empty(), start) {
+        let Some(start) = start else {
+            return findings;
+        };
+        if !self.contacts.is_empty() {
             findings.push(CONTACT_DATA.finding(
                 CheckKind::Crawl,
                 start,
                 json!({"found": self.contacts}),
             ));
         }
+        for (id, site) in self.site_wide {
+            let Some(rule) = http_headers::rule(&id) else {
+                continue;
+            };
+            let pages = if site.pages == 1 { "page" } else { "pages" };
+            findings.push(rule.titled(
+                CheckKind::Crawl,
+                start,
+                &format!("{} on {} {pages} of the site", site.title, site.pages),
+                json!({
+                    "pages": site.pages,
+                    "examples": site.examples,
+                    "first": site.evidence,
+                }),
+            ));
+        }
         findings
+    }
+
+    fn header_weaknesses(&mut self, record: &PageRecord) {
+        if record.page.found_by == LinkSource::Seed {
+            return;
+        }
+        for weakness in &record.header_weaknesses {
+            let site = self
+                .site_wide
+                .entry(weakness.rule.clone())
+                .or_insert_with(|| SiteWide {
+                    title: weakness.title.clone(),
+                    evidence: weakness.evidence.clone(),
+                    pages: 0,
+                    examples: Vec::new(),
+                });
+            site.pages += 1;
+            if site.examples.len() < SITE_WIDE_EXAMPLES {
+                site.examples.push(record.page.url.clone());
+            }
+        }
     }
 
     fn password_forms(&mut self, record: &PageRecord) {

@@ -93,7 +93,7 @@ fn finding(meta: &Rule, response: &Response<'_>, title: &str, names: Vec<String>
     )
 }
 
-const COOKIE_WITHOUT_SECURE: Rule = Rule {
+pub(super) const COOKIE_WITHOUT_SECURE: Rule = Rule {
     id: "cookie_without_secure",
     title: "Cookie without the Secure attribute",
     severity: Severity::Medium,
@@ -123,7 +123,7 @@ pub(super) fn without_secure(response: &Response<'_>) -> Option<FindingDraft> {
     })
 }
 
-const COOKIE_WITHOUT_HTTPONLY: Rule = Rule {
+pub(super) const COOKIE_WITHOUT_HTTPONLY: Rule = Rule {
     id: "cookie_without_httponly",
     title: "Cookie without the HttpOnly attribute",
     severity: Severity::Low,
@@ -163,7 +163,7 @@ pub(super) fn without_httponly(response: &Response<'_>) -> Option<FindingDraft> 
     })
 }
 
-const COOKIE_WITHOUT_SAMESITE: Rule = Rule {
+pub(super) const COOKIE_WITHOUT_SAMESITE: Rule = Rule {
     id: "cookie_without_samesite",
     title: "Cookie without the SameSite attribute",
     severity: Severity::Low,

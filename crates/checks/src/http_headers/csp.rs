@@ -107,7 +107,7 @@ fn is_scheme(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-const CSP_UNSAFE_INLINE: Rule = Rule {
+pub(super) const CSP_UNSAFE_INLINE: Rule = Rule {
     id: "csp_unsafe_inline",
     title: "Content-Security-Policy allows 'unsafe-inline'",
     severity: Severity::Medium,
@@ -129,7 +129,7 @@ pub(super) fn unsafe_inline(response: &Response<'_>) -> Option<FindingDraft> {
     ))
 }
 
-const CSP_UNSAFE_EVAL: Rule = Rule {
+pub(super) const CSP_UNSAFE_EVAL: Rule = Rule {
     id: "csp_unsafe_eval",
     title: "Content-Security-Policy allows 'unsafe-eval'",
     severity: Severity::Low,
@@ -151,7 +151,7 @@ pub(super) fn unsafe_eval(response: &Response<'_>) -> Option<FindingDraft> {
     ))
 }
 
-const CSP_WILDCARD_SOURCE: Rule = Rule {
+pub(super) const CSP_WILDCARD_SOURCE: Rule = Rule {
     id: "csp_wildcard_source",
     title: "Content-Security-Policy allows any source",
     severity: Severity::Medium,

@@ -67,7 +67,7 @@ fn element_text(lower: &str, tag: &str) -> Option<String> {
     Some(text.trim().to_owned())
 }
 
-const DIRECTORY_LISTING: Rule = Rule {
+pub(super) const DIRECTORY_LISTING: Rule = Rule {
     id: "directory_listing",
     title: "Directory listing enabled",
     severity: Severity::Medium,

@@ -20,6 +20,22 @@ mod rules;
 /// pages by the crawler).
 pub use listing::listing_kind;
 
+/// The rule named `id`, for findings of it made elsewhere (the crawler's, across a site).
+pub fn rule(id: &str) -> Option<&'static crate::Rule> {
+    rules::CATALOG.iter().copied().find(|rule| rule.id == id)
+}
+
+/// One response judged by every rule, as this check judges the asset's URL (the crawler
+/// judges every page it fetches). `body` is the start of the body.
+pub fn judge(
+    url: &url::Url,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> Vec<s4e_types::FindingDraft> {
+    rules::evaluate(url, status, headers, body)
+}
+
 use s4e_egress::http;
 use tokio::time::Instant;
 

@@ -42,6 +42,24 @@ const RULES: [Judge; 14] = [
     listing::directory_listing,
 ];
 
+/// Every rule of the check, in [`RULES`]'s order.
+pub(super) const CATALOG: [&Rule; 14] = [
+    &MISSING_HSTS,
+    &MISSING_CSP,
+    &MISSING_XCTO,
+    &MISSING_CLICKJACKING,
+    &MISSING_REFERRER_POLICY,
+    &SERVER_VERSION,
+    &X_POWERED_BY_DISCLOSURE,
+    &csp::CSP_UNSAFE_INLINE,
+    &csp::CSP_UNSAFE_EVAL,
+    &csp::CSP_WILDCARD_SOURCE,
+    &cookies::COOKIE_WITHOUT_SECURE,
+    &cookies::COOKIE_WITHOUT_HTTPONLY,
+    &cookies::COOKIE_WITHOUT_SAMESITE,
+    &listing::DIRECTORY_LISTING,
+];
+
 /// All findings for one response, in a fixed rule order.
 pub(super) fn evaluate(
     url: &Url,
@@ -106,7 +124,7 @@ impl ResponseFinding for Rule {
     }
 }
 
-const MISSING_HSTS: Rule = Rule {
+pub(super) const MISSING_HSTS: Rule = Rule {
     id: "missing_hsts",
     title: "Strict-Transport-Security header missing",
     severity: Severity::Medium,
@@ -137,7 +155,7 @@ fn missing_hsts(response: &Response<'_>) -> Option<FindingDraft> {
     Some(MISSING_HSTS.for_headers(response, title, &[&STRICT_TRANSPORT_SECURITY]))
 }
 
-const MISSING_CSP: Rule = Rule {
+pub(super) const MISSING_CSP: Rule = Rule {
     id: "missing_csp",
     title: "Content-Security-Policy header missing",
     severity: Severity::Medium,
@@ -171,7 +189,7 @@ fn missing_csp(response: &Response<'_>) -> Option<FindingDraft> {
     Some(MISSING_CSP.for_headers(response, title, &evidence))
 }
 
-const MISSING_XCTO: Rule = Rule {
+pub(super) const MISSING_XCTO: Rule = Rule {
     id: "missing_x_content_type_options",
     title: "X-Content-Type-Options header missing",
     severity: Severity::Low,
@@ -194,7 +212,7 @@ fn missing_x_content_type_options(response: &Response<'_>) -> Option<FindingDraf
     Some(MISSING_XCTO.for_headers(response, title, &[&X_CONTENT_TYPE_OPTIONS]))
 }
 
-const MISSING_CLICKJACKING: Rule = Rule {
+pub(super) const MISSING_CLICKJACKING: Rule = Rule {
     id: "missing_clickjacking_protection",
     title: "No clickjacking protection",
     severity: Severity::Medium,
@@ -238,7 +256,7 @@ fn frame_ancestors_protects(headers: &HeaderMap) -> bool {
         })
 }
 
-const MISSING_REFERRER_POLICY: Rule = Rule {
+pub(super) const MISSING_REFERRER_POLICY: Rule = Rule {
     id: "missing_referrer_policy",
     title: "Referrer-Policy header missing",
     severity: Severity::Low,
@@ -281,7 +299,7 @@ fn missing_referrer_policy(response: &Response<'_>) -> Option<FindingDraft> {
     Some(MISSING_REFERRER_POLICY.for_headers(response, title, &[&REFERRER_POLICY]))
 }
 
-const SERVER_VERSION: Rule = Rule {
+pub(super) const SERVER_VERSION: Rule = Rule {
     id: "server_version_disclosure",
     title: "Server version disclosed",
     severity: Severity::Low,
@@ -306,7 +324,7 @@ fn server_version_disclosure(response: &Response<'_>) -> Option<FindingDraft> {
     })
 }
 
-const X_POWERED_BY_DISCLOSURE: Rule = Rule {
+pub(super) const X_POWERED_BY_DISCLOSURE: Rule = Rule {
     id: "x_powered_by_disclosure",
     title: "X-Powered-By header discloses the platform",
     severity: Severity::Low,
@@ -384,6 +402,24 @@ mod tests {
             .into_iter()
             .map(|finding| finding.rule)
             .collect()
+    }
+
+    #[test]
+    fn the_catalog_holds_every_rule_a_bare_response_breaks_once() {
+        let ids: BTreeSet<&str> = CATALOG.iter().map(|rule| rule.id).collect();
+        assert_eq!(ids.len(), CATALOG.len());
+        // No headers, a cookie without attributes and a listing break most rules at once.
+        let url = Url::parse("https://example.com/files/").unwrap();
+        let bare = headers(&[("set-cookie", "sid=1"), ("x-powered-by", "PHP/8.1")]);
+        let listing = "<html><head><title>Index of /files</title></head><body>\
+                       <h1>Index of /files</h1><a href=\"../\">Parent Directory</a></body></html>";
+        let findings = evaluate(&url, 200, &bare, listing);
+        assert!(findings.len() >= 8, "{findings:?}");
+        for finding in findings {
+            let rule = super::super::rule(&finding.rule).unwrap();
+            assert_eq!((rule.severity, rule.cwe), (finding.severity, finding.cwe));
+        }
+        assert!(super::super::rule("no_such_rule").is_none());
     }
 
     fn https_rules(map: &HeaderMap) -> BTreeSet<String> {
