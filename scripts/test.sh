@@ -3,8 +3,8 @@
 # RabbitMQ and a MongoDB wire-protocol server are up and the API fuzzer (schemathesis) is in
 # .local/venv and the offline Kubernetes tools (helm, kubernetes-validate, hadolint, the Argo
 # CD schemas) are there, builds the browser console and makes sure Debian's Chromium is there
-# for its tests (see scripts/lib.sh), checks formatting and lints, then `cargo test` over the
-# workspace, the gateway with the console embedded. Exits with cargo's status. Leaves the
+# for its tests (see scripts/lib.sh) and Debian's ffuf for the crawler's, checks formatting and
+# lints, then `cargo test` over the workspace, the gateway with the console embedded. Exits with cargo's status. Leaves the
 # infrastructure running.
 set -euo pipefail
 
@@ -17,6 +17,8 @@ ensure_schemathesis
 ensure_deploy_tools
 ensure_console
 ensure_chromium
+# Debian's ffuf, which the crawler runs when told to (`S4E_CRAWL_FUZZER=ffuf`).
+s4e_ensure_command ffuf
 
 # Tests drop their databases when they pass; a failed or killed run leaves its own behind.
 leftovers=$(psql "$S4E_TEST_POSTGRES_URL" -qtAXc \

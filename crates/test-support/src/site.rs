@@ -148,6 +148,7 @@ async fn serve(
     response.push_str("\r\n");
     response.push_str(&page.body);
     let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 /// How many days of the endless calendar each day's page links to.

@@ -67,6 +67,21 @@ pub struct Settings {
     #[arg(long, env = "S4E_CRAWL_FUZZ_CONCURRENCY", value_name = "S4E_CRAWL_FUZZ_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub fuzz_concurrency: u16,
 
+    /// Which engine fuzzes directories: `native` (ours: calibration per directory and
+    /// extension, the shared request budget) or `ffuf` (Debian's or any ffuf on the host,
+    /// run per directory against the approved address; see `fuzz/ffuf.rs`).
+    #[arg(long, env = "S4E_CRAWL_FUZZER", value_name = "S4E_CRAWL_FUZZER", value_enum, default_value_t = Fuzzer::Native)]
+    pub fuzzer: Fuzzer,
+
+    /// The ffuf program `S4E_CRAWL_FUZZER=ffuf` runs (a name on `PATH` or a path).
+    #[arg(
+        long,
+        env = "S4E_CRAWL_FFUF_PATH",
+        value_name = "S4E_CRAWL_FFUF_PATH",
+        default_value = "ffuf"
+    )]
+    pub ffuf_path: std::path::PathBuf,
+
     /// Extensions the fuzzer tries after each word (`php,bak`), besides the word alone.
     #[arg(
         long,
@@ -99,6 +114,13 @@ pub struct Settings {
     /// Pages one crawler replica fetches at once (the fetch queue's prefetch).
     #[arg(long, env = "S4E_CRAWL_CONCURRENCY", value_name = "S4E_CRAWL_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub concurrency: u16,
+}
+
+/// The directory fuzzing engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fuzzer {
+    Native,
+    Ffuf,
 }
 
 impl Default for Settings {

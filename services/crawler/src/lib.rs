@@ -40,7 +40,7 @@ use s4e_store::{CrawlPages, CrawlState, LiveStatus, RawOutputs, Redis};
 use s4e_types::CheckKind;
 use tokio::net::TcpListener;
 
-pub use config::{Config, Settings};
+pub use config::{Config, Fuzzer, Settings};
 
 use crate::pipeline::Crawler;
 
@@ -62,6 +62,24 @@ impl Service for Config {
     }
 }
 
+/// Refuses to start with `S4E_CRAWL_FUZZER=ffuf` and no ffuf that runs: a crawl would find
+/// out only at its first directory.
+async fn ffuf_version(program: &std::path::Path) -> Result<(), BoxError> {
+    let output = tokio::process::Command::new(program)
+        .arg("-V")
+        .output()
+        .await
+        .map_err(|error| {
+            format!(
+                "S4E_CRAWL_FUZZER=ffuf, but {} cannot be run: {error}",
+                program.display()
+            )
+        })?;
+    let version = String::from_utf8_lossy(&output.stdout);
+    tracing::info!(program = %program.display(), version = %version.trim(), "fuzzing with ffuf");
+    Ok(())
+}
+
 /// Which stage a consumer runs.
 #[derive(Clone, Copy)]
 enum Stage {
@@ -76,6 +94,9 @@ async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
+    if config.settings.fuzzer == Fuzzer::Ffuf {
+        ffuf_version(&config.settings.ffuf_path).await?;
+    }
     let connect_deadline = Duration::from_secs(60);
     let bus = s4e_runtime::retry::with_retries("rabbitmq", connect_deadline, &shutdown, || {
         Bus::connect(

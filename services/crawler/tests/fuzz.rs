@@ -1,12 +1,15 @@
 //! The fuzzing engine against local sites: a plain one (404 for what is not there), a soft-404
 //! one (200 for everything, echoing the path), and one that throttles; the hits are exactly the
-//! hidden names every time.
+//! hidden names every time. And Debian's ffuf, run the way the crawler runs it, on the same
+//! sites: the same hits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use s4e_crawler::fuzz::{FuzzOptions, fuzz_directory};
+use std::path::Path;
+
+use s4e_crawler::fuzz::{FfufRun, FuzzOptions, fuzz_directory};
 use s4e_egress::http::Pinned;
 use s4e_test_support::site::{Page, Pages, TestSite};
 use tokio::time::Instant;
@@ -66,16 +69,20 @@ async fn a_plain_site_gives_exactly_its_hidden_names() {
     assert_eq!(outcome.failed, 0);
 }
 
-#[tokio::test]
-async fn a_soft_404_site_echoing_the_path_gives_no_false_hits() {
-    let pages: Pages = Arc::new(|target: &str| {
+/// Answers 200 for everything, echoing the path, but what [`hidden`] holds.
+fn soft_404() -> Pages {
+    Arc::new(|target: &str| {
         hidden(target).or_else(|| {
             Some(Page::html(format!(
                 "<html><body><p>Sorry, {target} was not found on this server.</p></body></html>"
             )))
         })
-    });
-    let site = TestSite::start(pages, Duration::ZERO).await;
+    })
+}
+
+#[tokio::test]
+async fn a_soft_404_site_echoing_the_path_gives_no_false_hits() {
+    let site = TestSite::start(soft_404(), Duration::ZERO).await;
     let (hits, _) = fuzz(&site, &with_php()).await;
     assert_eq!(hits, vec!["/admin", "/backup", "/config.php", "/secret"]);
 }
@@ -120,4 +127,66 @@ async fn an_unreachable_directory_fails_every_word_without_hits() {
     assert!(outcome.hits.is_empty());
     // The calibration names failed: no word was asked.
     assert_eq!((outcome.failed, outcome.requests), (2, 2));
+}
+
+#[tokio::test]
+async fn ffuf_run_as_the_crawler_runs_it_finds_what_ours_finds_or_less() {
+    // On the soft-404 site ffuf's calibration filters by the not-found page's word count (8),
+    // which `/config.php` happens to share: a hit ours keeps and ffuf drops. No false hits.
+    let sites = [
+        (
+            Arc::new(hidden) as Pages,
+            vec!["/admin", "/backup", "/config.php", "/secret"],
+        ),
+        (soft_404(), vec!["/admin", "/backup", "/secret"]),
+    ];
+    for (pages, expected) in sites {
+        let site = TestSite::start(pages, Duration::ZERO).await;
+        let (ours, _) = fuzz(&site, &with_php()).await;
+        // Named by host, reached at the address: ffuf never resolves a name itself.
+        let directory = Url::parse(&format!("http://localhost:{}/", site.port)).unwrap();
+        let run = FfufRun {
+            program: Path::new("ffuf"),
+            directory: &directory,
+            addr: format!("127.0.0.1:{}", site.port).parse().unwrap(),
+            words: WORDS,
+            options: &with_php(),
+            time_limit: Duration::from_secs(60),
+        };
+        let hits = run
+            .hits()
+            .await
+            .expect("Debian's ffuf on PATH (scripts/test.sh installs it)");
+        assert!(
+            hits.iter().all(|hit| hit.host_str() == Some("localhost")),
+            "{hits:?}"
+        );
+        let mut paths: Vec<String> = hits.iter().map(|hit| hit.path().to_string()).collect();
+        paths.sort();
+        assert_eq!(paths, expected);
+        assert_eq!(ours, ["/admin", "/backup", "/config.php", "/secret"]);
+    }
+}
+
+#[tokio::test]
+async fn ffuf_that_cannot_reach_the_directory_or_be_run_says_why() {
+    let closed = s4e_test_support::listener().await.local_addr().unwrap();
+    let directory = Url::parse(&format!("http://{closed}/")).unwrap();
+    let run = FfufRun {
+        program: Path::new("ffuf"),
+        directory: &directory,
+        addr: closed,
+        words: WORDS,
+        options: &FuzzOptions::default(),
+        time_limit: Duration::from_secs(30),
+    };
+    // ffuf gives up when its calibration cannot connect: an error the stage logs, no hits.
+    let error = run.hits().await.unwrap_err();
+    assert!(error.contains("connection refused"), "{error}");
+    let missing = FfufRun {
+        program: Path::new("/nonexistent/ffuf"),
+        ..run
+    };
+    let error = missing.hits().await.unwrap_err();
+    assert!(error.contains("cannot run /nonexistent/ffuf"), "{error}");
 }

@@ -11,7 +11,10 @@
 //! The bundled wordlist (`wordlist.txt`) is our own: common directory and file names of web
 //! applications and their tooling.
 
+mod ffuf;
 mod stage;
+
+pub use ffuf::FfufRun;
 
 use std::time::Duration;
 

@@ -12,7 +12,8 @@ use s4e_types::crawl::LinkSource;
 use tokio::time::Instant;
 use url::Url;
 
-use super::{FuzzOptions, bundled_words, fuzz_directory};
+use super::{FfufRun, FuzzOptions, bundled_words, fuzz_directory};
+use crate::config::Fuzzer;
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler, fuzz_key};
 
 /// The longest one directory is fuzzed (the crawl's own deadline may come first).
@@ -77,7 +78,19 @@ impl Crawler {
             u64::try_from(settings.deadline_ms - chrono::Utc::now().timestamp_millis())
                 .unwrap_or(0),
         );
-        let deadline = Instant::now() + DIRECTORY_LIMIT.min(crawl_left);
+        let time_limit = DIRECTORY_LIMIT.min(crawl_left);
+        let deadline = Instant::now() + time_limit;
+        let options = FuzzOptions {
+            concurrency: usize::from(self.settings.fuzz_concurrency),
+            extensions: self.settings.fuzz_extensions.clone(),
+            timeout,
+            ..FuzzOptions::default()
+        };
+        if self.settings.fuzzer == Fuzzer::Ffuf {
+            return self
+                .ffuf_hits(directory, &options, deadline, time_limit)
+                .await;
+        }
         let client = match self
             .clients
             .for_url(directory, &self.egress, deadline, timeout)
@@ -88,12 +101,6 @@ impl Crawler {
                 tracing::info!(%error, %directory, "directory not fuzzed");
                 return Vec::new();
             }
-        };
-        let options = FuzzOptions {
-            concurrency: usize::from(self.settings.fuzz_concurrency),
-            extensions: self.settings.fuzz_extensions.clone(),
-            timeout,
-            ..FuzzOptions::default()
         };
         let outcome = fuzz_directory(
             &client,
@@ -119,5 +126,45 @@ impl Crawler {
             .iter()
             .filter_map(|hit| Url::parse(&hit.url).ok())
             .collect()
+    }
+
+    /// The directory fuzzed by the ffuf program, pointed at the address the egress policy
+    /// approved; none when it cannot be reached or ffuf fails (said in the log).
+    async fn ffuf_hits(
+        &self,
+        directory: &Url,
+        options: &FuzzOptions,
+        deadline: Instant,
+        time_limit: Duration,
+    ) -> Vec<Url> {
+        let timeout = options.timeout;
+        let addr =
+            match s4e_egress::http::approve(directory.as_str(), &self.egress, deadline, timeout)
+                .await
+            {
+                Ok((_, addr)) => addr,
+                Err(error) => {
+                    tracing::info!(%error, %directory, "directory not fuzzed");
+                    return Vec::new();
+                }
+            };
+        let run = FfufRun {
+            program: &self.settings.ffuf_path,
+            directory,
+            addr,
+            words: &bundled_words(),
+            options,
+            time_limit,
+        };
+        match run.hits().await {
+            Ok(hits) => {
+                tracing::info!(%directory, hits = hits.len(), "directory fuzzed by ffuf");
+                hits
+            }
+            Err(error) => {
+                tracing::warn!(%error, %directory, "ffuf failed, directory not fuzzed");
+                Vec::new()
+            }
+        }
     }
 }
