@@ -524,3 +524,69 @@ async fn an_unreachable_site_fails_the_crawl_with_the_reason() {
     }
     fleet.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_organizations_own_words_are_fuzzed_beside_the_bundled_ones_or_instead() {
+    let fleet = Fleet::start().await.unwrap();
+    let shop = TestSite::start(site::shop("127.0.0.1"), Duration::ZERO).await;
+    let asset_id = fleet
+        .create_url_asset(&format!("http://127.0.0.1:{}/", shop.port))
+        .await
+        .unwrap();
+    let put = |body: Value| {
+        fleet
+            .request(Method::PUT, "/scan-settings/wordlist")
+            .json(&body)
+            .send()
+    };
+    // A list with something that is not a name, or too many, is refused naming why; nothing
+    // is stored.
+    let refused = put(json!({"words": ["ok", "../etc/passwd"]}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body.to_string().contains("words[1]"), "{body}");
+    let many: Vec<String> = (0..10_001).map(|n| format!("w{n}")).collect();
+    let refused = put(json!({"words": many})).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        fleet.get_json("/scan-settings/wordlist").await,
+        json!({"words": [], "replaces_bundled": false})
+    );
+
+    // Beside the bundled words: what only the organization's list names is found too.
+    let stored = put(json!({"words": ["staff-only", "staff-only", "admin"]}))
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    assert_eq!(
+        stored.json::<Value>().await.unwrap(),
+        json!({"words": ["staff-only", "admin"], "replaces_bundled": false})
+    );
+    let run_id = crawl(&fleet, &asset_id).await;
+    let pages = site_map(&fleet, &run_id, 1000).await;
+    assert_eq!(page(&pages, "/staff-only")["found_by"], "fuzz");
+    assert_eq!(page(&pages, "/backup")["found_by"], "fuzz");
+
+    // Instead of them: the bundled words are not asked.
+    let stored = put(json!({"words": ["staff-only"], "replaces_bundled": true}))
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+    let before = shop.requests().len();
+    let run_id = crawl(&fleet, &asset_id).await;
+    let asked = shop.requests()[before..].to_vec();
+    assert!(asked.contains(&"/staff-only".to_string()), "{asked:?}");
+    assert!(!asked.contains(&"/backup".to_string()), "{asked:?}");
+    let pages = site_map(&fleet, &run_id, 1000).await;
+    assert_eq!(page(&pages, "/staff-only")["found_by"], "fuzz");
+    assert!(pages.iter().all(|page| target(page) != "/backup"));
+
+    // Each change is in the audit log.
+    let changes = fleet
+        .get_json("/audit-log?action=scan_settings.wordlist_update&failed=false")
+        .await;
+    assert_eq!(changes["items"].as_array().unwrap().len(), 2, "{changes}");
+    fleet.stop().await.unwrap();
+}

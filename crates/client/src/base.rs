@@ -8,8 +8,8 @@ use s4e_types::account::{
 };
 use s4e_types::api::{
     ApiKeyRecord, CreateCustomer, CustomerFindings, DashboardSummary, FailRun, FinishJob,
-    JobFinished, List, NewApiKey, NewOrganization, NewScanRun, Organization, Page, PageQuery,
-    RateTier, RecordVerification, ScanRunWithJobs, ScanSettings, SetRateTier,
+    FuzzWordlist, JobFinished, List, NewApiKey, NewOrganization, NewScanRun, Organization, Page,
+    PageQuery, RateTier, RecordVerification, ScanRunWithJobs, ScanSettings, SetRateTier,
 };
 use s4e_types::audit::{AuditPage, AuditQuery};
 use s4e_types::envelope::{ClaimOutbox, OutboxPublished};
@@ -745,6 +745,23 @@ impl BaseClient {
     ) -> Result<ScanSettings, ClientError> {
         self.http
             .call_with_body(routes::PUT_SCAN_SETTINGS, &[&org_id], settings)
+            .await
+    }
+
+    /// The organization's own fuzzing words (none, extending the bundled list, when it never
+    /// set them).
+    pub async fn fuzz_wordlist(&self, org_id: OrgId) -> Result<FuzzWordlist, ClientError> {
+        self.http.call(routes::FUZZ_WORDLIST, &[&org_id]).await
+    }
+
+    /// Replaces the organization's fuzzing words; an invalid list is `BadRequest`.
+    pub async fn put_fuzz_wordlist(
+        &self,
+        org_id: OrgId,
+        wordlist: &FuzzWordlist,
+    ) -> Result<FuzzWordlist, ClientError> {
+        self.http
+            .call_with_body(routes::PUT_FUZZ_WORDLIST, &[&org_id], wordlist)
             .await
     }
 

@@ -173,6 +173,36 @@ impl CrawlState {
         ]
     }
 
+    /// Where a crawl keeps its organization's fuzzing words, apart from `meta` (which every
+    /// fetch reads): only the fuzzing stage reads them.
+    fn words_key(&self, job_id: JobId) -> String {
+        format!("{}:crawl:{job_id}:words", self.prefix)
+    }
+
+    /// Keeps `words` (an organization's wordlist, serialised) for the crawl unless it has some
+    /// already: a crawl keeps the words it began with.
+    pub async fn keep_words(&self, job_id: JobId, words: &str) -> Result<(), StoreError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("SET")
+            .arg(self.words_key(job_id))
+            .arg(words)
+            .arg("NX")
+            .arg("EX")
+            .arg(TTL_SECONDS)
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    /// The words the crawl keeps, if any.
+    pub async fn words(&self, job_id: JobId) -> Result<Option<String>, StoreError> {
+        let mut connection = self.connection.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.words_key(job_id))
+            .query_async(&mut connection)
+            .await?)
+    }
+
     /// Records a crawl's settings unless it has begun already (a redelivered start keeps the
     /// first deadline). Returns whether this call began it.
     pub async fn begin(
@@ -335,6 +365,7 @@ impl CrawlState {
         let mut connection = self.connection.clone();
         redis::cmd("DEL")
             .arg(&keys[..])
+            .arg(self.words_key(job_id))
             .query_async::<()>(&mut connection)
             .await?;
         Ok(())
@@ -435,6 +466,22 @@ mod tests {
             state.claim(job, "/", "m1", lease).await.unwrap(),
             PageClaim::Unknown
         );
+        env.cleanup().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_crawl_keeps_the_words_it_began_with_until_forgotten() {
+        let env = s4e_test_support::TestEnv::new().await.unwrap();
+        let redis = Redis::connect(&env.redis_url, None).await.unwrap();
+        let state = CrawlState::new(&redis, &env.namespace);
+        let job = JobId::new();
+        assert_eq!(state.words(job).await.unwrap(), None);
+        state.keep_words(job, "first").await.unwrap();
+        // A redelivered start after the organization changed its list keeps the first.
+        state.keep_words(job, "second").await.unwrap();
+        assert_eq!(state.words(job).await.unwrap().as_deref(), Some("first"));
+        state.forget(job).await.unwrap();
+        assert_eq!(state.words(job).await.unwrap(), None);
         env.cleanup().await.unwrap();
     }
 

@@ -284,6 +284,8 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
             <a href="backup.zip">backup.zip</a></pre></body></html>"#,
         ),
         ("/files/backup.zip", "") => Page::of("application/zip", "PK"),
+        // Linked from nowhere and in no wordlist but an organization's own.
+        ("/staff-only", "") => Page::html("<html><title>Staff</title></html>"),
         _ => return None,
     };
     Some(page)

@@ -297,6 +297,60 @@ impl ScanSettings {
     }
 }
 
+/// An organization's own words for the crawl's directory fuzzing: tried after the bundled
+/// wordlist, or instead of it. A crawl keeps the list it began with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FuzzWordlist {
+    /// Names tried in every fuzzed directory (`admin`, `backup.zip`, `api/v2`): at most
+    /// 10000, each 1–100 characters, without spaces, control characters, `?`, `#` or `%`, and
+    /// not starting with `/` or `.`. Repeats are dropped, the first kept.
+    #[schema(max_items = 10000)]
+    pub words: Vec<String>,
+    /// Only these words, not the bundled wordlist besides (default false).
+    #[serde(default)]
+    pub replaces_bundled: bool,
+}
+
+impl FuzzWordlist {
+    pub const MAX_WORDS: usize = 10_000;
+    pub const MAX_WORD_CHARS: usize = 100;
+
+    /// The list without repeats, or what is wrong with it, naming the word.
+    pub fn normalized(&self) -> Result<FuzzWordlist, String> {
+        if self.words.len() > Self::MAX_WORDS {
+            return Err(format!(
+                "words: at most {} words, not {}",
+                Self::MAX_WORDS,
+                self.words.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut words = Vec::with_capacity(self.words.len());
+        for (at, word) in self.words.iter().enumerate() {
+            let bad = word.is_empty()
+                || word.chars().count() > Self::MAX_WORD_CHARS
+                || word.starts_with(['/', '.'])
+                || word
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'));
+            if bad {
+                return Err(format!(
+                    "words[{at}]: {word:?} is not a name to try (1-{} characters, no spaces,                      control characters, ?, # or %, not starting with / or .)",
+                    Self::MAX_WORD_CHARS
+                ));
+            }
+            if seen.insert(word.as_str()) {
+                words.push(word.clone());
+            }
+        }
+        Ok(FuzzWordlist {
+            words,
+            replaces_bundled: self.replaces_bundled,
+        })
+    }
+}
+
 /// One check of the catalog, as the gateway shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckDefinition {
@@ -642,5 +696,50 @@ pub mod double_option {
         deserializer: D,
     ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(deserializer).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FuzzWordlist;
+
+    fn list(words: &[&str]) -> FuzzWordlist {
+        FuzzWordlist {
+            words: words.iter().map(|word| word.to_string()).collect(),
+            replaces_bundled: false,
+        }
+    }
+
+    #[test]
+    fn a_wordlist_drops_repeats_and_refuses_what_is_not_a_name() {
+        let normalized = list(&["admin", "api/v2", "admin", "backup.zip"])
+            .normalized()
+            .unwrap();
+        assert_eq!(normalized.words, ["admin", "api/v2", "backup.zip"]);
+        for bad in [
+            "",
+            "two words",
+            "/root",
+            ".git",
+            "a?b",
+            "a#b",
+            "a%2f",
+            "tab\there",
+        ] {
+            let error = list(&["ok", bad]).normalized().unwrap_err();
+            assert!(error.starts_with("words[1]:"), "{bad:?}: {error}");
+        }
+        let long = "x".repeat(FuzzWordlist::MAX_WORD_CHARS + 1);
+        assert!(list(&[&long]).normalized().is_err());
+        let many: Vec<String> = (0..=FuzzWordlist::MAX_WORDS)
+            .map(|n| n.to_string())
+            .collect();
+        let error = FuzzWordlist {
+            words: many,
+            replaces_bundled: true,
+        }
+        .normalized()
+        .unwrap_err();
+        assert!(error.starts_with("words: at most 10000"), "{error}");
     }
 }

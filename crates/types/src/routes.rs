@@ -109,6 +109,8 @@ pub mod base {
         DUE_FOR_REVERIFICATION = Get "/internal/v1/assets/reverification-due";
         SCAN_SETTINGS = Get "/internal/v1/orgs/{org_id}/scan-settings";
         PUT_SCAN_SETTINGS = Put "/internal/v1/orgs/{org_id}/scan-settings";
+        FUZZ_WORDLIST = Get "/internal/v1/orgs/{org_id}/scan-settings/wordlist";
+        PUT_FUZZ_WORDLIST = Put "/internal/v1/orgs/{org_id}/scan-settings/wordlist";
         CREATE_SCHEDULE = Post "/internal/v1/orgs/{org_id}/schedules";
         SCHEDULES = Get "/internal/v1/orgs/{org_id}/schedules";
         SCHEDULE = Get "/internal/v1/orgs/{org_id}/schedules/{schedule_id}";

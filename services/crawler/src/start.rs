@@ -50,6 +50,17 @@ impl Crawler {
             Ok(began) => began,
             Err(error) => return Outcome::Retry(format!("recording the crawl: {error}")),
         };
+        // The organization's own words, kept with the crawl before anything is fuzzed.
+        let wordlist = match self.base.fuzz_wordlist(org_id).await {
+            Ok(wordlist) => wordlist,
+            Err(error) => return outcome_of(error, "reading the fuzzing words"),
+        };
+        if !wordlist.words.is_empty() || wordlist.replaces_bundled {
+            let kept = serde_json::to_string(&wordlist).unwrap_or_default();
+            if let Err(error) = self.state.keep_words(job.id, &kept).await {
+                return Outcome::Retry(format!("keeping the crawl's words: {error}"));
+            }
+        }
         // A redelivered start goes on with the settings the crawl began with.
         let settings = if began {
             settings

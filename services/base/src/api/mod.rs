@@ -75,6 +75,8 @@ pub fn router(pool: PgPool, token: ServiceToken) -> Router {
         )
         .at(routes::SCAN_SETTINGS, scan_settings::get)
         .at(routes::PUT_SCAN_SETTINGS, scan_settings::put)
+        .at(routes::FUZZ_WORDLIST, scan_settings::wordlist)
+        .at(routes::PUT_FUZZ_WORDLIST, scan_settings::put_wordlist)
         .at(routes::CREATE_SCHEDULE, schedules::create)
         .at(routes::SCHEDULES, schedules::list)
         .at(routes::SCHEDULE, schedules::get)

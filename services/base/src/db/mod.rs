@@ -8,6 +8,7 @@ pub mod candidates;
 pub mod change;
 pub mod dashboard;
 pub mod findings;
+pub mod fuzz_wordlists;
 pub mod inbound_hooks;
 pub mod organizations;
 pub mod outbox;

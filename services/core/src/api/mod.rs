@@ -155,6 +155,13 @@ pub fn endpoints() -> Declare {
             ("scan_settings.update", "scan_settings", OK),
             scan_settings::put,
         )
+        .read("/api/v1/scan-settings/wordlist", scan_settings::wordlist)
+        .change(
+            PUT,
+            "/api/v1/scan-settings/wordlist",
+            ("scan_settings.wordlist_update", "scan_settings", OK),
+            scan_settings::put_wordlist,
+        )
         .read("/api/v1/schedules", schedules::list)
         .change(
             POST,

@@ -4,10 +4,12 @@
 //! does not finish under a fuzzer, and it is claimed like a page: a redelivery (a killed
 //! crawler) fuzzes it again, a duplicate copy waits.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use s4e_bus::{Incoming, Outcome};
 use s4e_types::Message;
+use s4e_types::api::FuzzWordlist;
 use s4e_types::crawl::LinkSource;
 use tokio::time::Instant;
 use url::Url;
@@ -48,7 +50,12 @@ impl Crawler {
         }
         let cancelled = self.live.is_cancelled(crawl.run_id).await.unwrap_or(false);
         if !settings.out_of_time() && !cancelled {
-            let found = self.fuzz_hits(org_id, &settings, &directory).await;
+            let words = match self.words(crawl).await {
+                Ok(words) => words,
+                Err(outcome) => return outcome,
+            };
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let found = self.fuzz_hits(org_id, &settings, &directory, &words).await;
             let links = found
                 .into_iter()
                 .filter(|url| settings.scope.contains(url))
@@ -64,6 +71,34 @@ impl Crawler {
         self.mark_done(crawl, &key).await
     }
 
+    /// The words a crawl fuzzes with: the bundled wordlist, then the organization's own words
+    /// the crawl began with (or those alone, when they replace the bundled list).
+    async fn words(&self, crawl: CrawlRef) -> Result<Vec<String>, Outcome> {
+        let kept = self
+            .state
+            .words(crawl.job_id)
+            .await
+            .map_err(|error| Outcome::Retry(format!("reading the crawl's words: {error}")))?;
+        let own: FuzzWordlist = kept
+            .and_then(|kept| serde_json::from_str(&kept).ok())
+            .unwrap_or_default();
+        let mut words: Vec<String> = if own.replaces_bundled {
+            Vec::new()
+        } else {
+            bundled_words()
+                .iter()
+                .map(|word| word.to_string())
+                .collect()
+        };
+        let mut seen: HashSet<String> = words.iter().cloned().collect();
+        words.extend(
+            own.words
+                .into_iter()
+                .filter(|word| seen.insert(word.clone())),
+        );
+        Ok(words)
+    }
+
     /// The URLs of `directory` that answered as something other than "not found"; none when
     /// the directory cannot be reached (its page's fetch records why).
     async fn fuzz_hits(
@@ -71,6 +106,7 @@ impl Crawler {
         org_id: s4e_types::OrgId,
         settings: &CrawlSettings,
         directory: &Url,
+        words: &[&str],
     ) -> Vec<Url> {
         let host = directory.host_str().unwrap_or_default().to_string();
         let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
@@ -88,7 +124,7 @@ impl Crawler {
         };
         if self.settings.fuzzer == Fuzzer::Ffuf {
             return self
-                .ffuf_hits(directory, &options, deadline, time_limit)
+                .ffuf_hits(directory, words, &options, deadline, time_limit)
                 .await;
         }
         let client = match self
@@ -102,14 +138,9 @@ impl Crawler {
                 return Vec::new();
             }
         };
-        let outcome = fuzz_directory(
-            &client,
-            directory,
-            &bundled_words(),
-            &options,
-            deadline,
-            || self.politeness.admit(org_id, &host),
-        )
+        let outcome = fuzz_directory(&client, directory, words, &options, deadline, || {
+            self.politeness.admit(org_id, &host)
+        })
         .await;
         self.metrics.add(
             "s4e_crawler_fuzz_requests_total",
@@ -133,6 +164,7 @@ impl Crawler {
     async fn ffuf_hits(
         &self,
         directory: &Url,
+        words: &[&str],
         options: &FuzzOptions,
         deadline: Instant,
         time_limit: Duration,
@@ -152,7 +184,7 @@ impl Crawler {
             program: &self.settings.ffuf_path,
             directory,
             addr,
-            words: &bundled_words(),
+            words,
             options,
             time_limit,
         };
