@@ -4,11 +4,12 @@
 //! (a password form over plain HTTP, a directory listing, another host of the site's domain).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use s4e_e2e::{Fleet, Receiver};
-use s4e_test_support::site::{self, SHOP_PAGES, TestSite};
+use s4e_test_support::site::{self, Page, Pages, SHOP_PAGES, TestSite};
 use s4e_test_support::wait_for;
 use serde_json::{Value, json};
 
@@ -42,7 +43,7 @@ async fn site_map(fleet: &Fleet, run_id: &str, limit: u32) -> Vec<Value> {
     let mut path = format!("/scans/{run_id}/site-map?limit={limit}");
     loop {
         let body = fleet.get_json(&path).await;
-        let items = body["items"].as_array().unwrap();
+        let items = body["items"].as_array().unwrap_or_else(|| panic!("{body}"));
         assert!(items.len() <= limit as usize);
         pages.extend(items.iter().cloned());
         match body["next_cursor"].as_str() {
@@ -588,5 +589,61 @@ async fn an_organizations_own_words_are_fuzzed_beside_the_bundled_ones_or_instea
         .get_json("/audit-log?action=scan_settings.wordlist_update&failed=false")
         .await;
     assert_eq!(changes["items"].as_array().unwrap().len(), 2, "{changes}");
+    fleet.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_that_answer_like_their_directorys_not_found_are_marked_soft_404() {
+    let fleet = Fleet::start().await.unwrap();
+    // 200 for everything, echoing the path, but the home page and /about; the home page
+    // links to /about and to a page that is gone.
+    let pages: Pages = Arc::new(|target: &str| {
+        Some(match target {
+            "/" => Page::html(
+                r#"<html><title>Home</title><a href="/about">About</a> <a href="/gone">Old news</a></html>"#,
+            ),
+            "/about" => Page::html(
+                "<html><title>About us</title><p>We have made things since 1999.</p></html>",
+            ),
+            _ => Page::html(format!(
+                "<html><body><p>Sorry, {target} was not found on this server.</p></body></html>"
+            )),
+        })
+    });
+    let site = TestSite::start(pages, Duration::ZERO).await;
+    let asset_id = fleet
+        .create_url_asset(&format!("http://127.0.0.1:{}/", site.port))
+        .await
+        .unwrap();
+    let run_id = crawl(&fleet, &asset_id).await;
+    let pages = site_map(&fleet, &run_id, 1000).await;
+    let soft: BTreeSet<String> = pages
+        .iter()
+        .filter(|page| page["soft_404"] == true)
+        .map(target)
+        .collect();
+    let expected: BTreeSet<String> = ["/gone", "/robots.txt", "/sitemap.xml"]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(soft, expected);
+    assert_eq!(page(&pages, "/about")["soft_404"], false);
+    assert_eq!(page(&pages, "/")["soft_404"], false);
+    // The fuzzer took none of the echoes for a page.
+    assert!(
+        pages.iter().all(|page| page["found_by"] != "fuzz"),
+        "{pages:?}"
+    );
+    // A soft-404 is not a page of the site: the headers' finding counts /about alone.
+    let findings = fleet.findings(&run_id).await.unwrap();
+    let csp = findings
+        .iter()
+        .find(|finding| finding["rule"] == "missing_csp")
+        .unwrap();
+    assert_eq!(csp["evidence"]["pages"], 1, "{csp}");
+    assert_eq!(
+        csp["evidence"]["examples"],
+        json!([format!("http://127.0.0.1:{}/about", site.port)])
+    );
     fleet.stop().await.unwrap();
 }

@@ -203,6 +203,44 @@ impl CrawlState {
             .await?)
     }
 
+    fn not_found_key(&self, job_id: JobId) -> String {
+        format!("{}:crawl:{job_id}:not_found", self.prefix)
+    }
+
+    /// Records what "not found" looks like in a directory the crawl fuzzed (`model`,
+    /// serialised by the crawler), for its finisher to tell soft-404 pages there.
+    pub async fn record_not_found(
+        &self,
+        job_id: JobId,
+        directory: &str,
+        model: &str,
+    ) -> Result<(), StoreError> {
+        let key = self.not_found_key(job_id);
+        let mut connection = self.connection.clone();
+        redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(directory)
+            .arg(model)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(TTL_SECONDS)
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    /// Every directory's "not found" the crawl recorded (at most one per fuzzed directory).
+    pub async fn not_found(&self, job_id: JobId) -> Result<HashMap<String, String>, StoreError> {
+        let mut connection = self.connection.clone();
+        Ok(redis::cmd("HGETALL")
+            .arg(self.not_found_key(job_id))
+            .query_async(&mut connection)
+            .await?)
+    }
+
     /// Records a crawl's settings unless it has begun already (a redelivered start keeps the
     /// first deadline). Returns whether this call began it.
     pub async fn begin(
@@ -366,6 +404,7 @@ impl CrawlState {
         redis::cmd("DEL")
             .arg(&keys[..])
             .arg(self.words_key(job_id))
+            .arg(self.not_found_key(job_id))
             .query_async::<()>(&mut connection)
             .await?;
         Ok(())
@@ -480,8 +519,11 @@ mod tests {
         // A redelivered start after the organization changed its list keeps the first.
         state.keep_words(job, "second").await.unwrap();
         assert_eq!(state.words(job).await.unwrap().as_deref(), Some("first"));
+        state.record_not_found(job, "/a/", "model").await.unwrap();
+        assert_eq!(state.not_found(job).await.unwrap()["/a/"], "model");
         state.forget(job).await.unwrap();
         assert_eq!(state.words(job).await.unwrap(), None);
+        assert!(state.not_found(job).await.unwrap().is_empty());
         env.cleanup().await.unwrap();
     }
 

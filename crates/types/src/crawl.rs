@@ -104,6 +104,11 @@ pub struct SitePage {
     /// What the page is as an OpenAPI or Swagger document, when it is one (or claims to be).
     #[serde(default)]
     pub api_document: Option<SiteApiDocument>,
+    /// It answered like its directory's "not found" (as the fuzzer's calibration there saw
+    /// it), whatever its status says: a page that does not exist. Only directories the crawl
+    /// fuzzed are judged.
+    #[serde(default)]
+    pub soft_404: bool,
     pub fetched_at: chrono::DateTime<chrono::Utc>,
 }
 

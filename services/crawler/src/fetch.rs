@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::fuzz::Shape;
 use crate::leaks::{self, Leak};
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
 use crate::{api_docs, extract};
@@ -47,6 +48,9 @@ pub struct PageRecord {
     /// image); a listing aside, which the crawl reports with its pages.
     #[serde(default)]
     pub header_weaknesses: Vec<HeaderWeakness>,
+    /// What the answer looked like (status, size, words, lines), for telling a soft-404.
+    #[serde(default)]
+    pub shape: Option<Shape>,
 }
 
 /// A rule of the headers check that a page's response breaks, with its finding's own title
@@ -137,6 +141,7 @@ impl Crawler {
                 links: 0,
                 forms: Vec::new(),
                 api_document: None,
+                soft_404: false,
                 fetched_at: chrono::Utc::now(),
             },
             technologies: Vec::new(),
@@ -144,6 +149,7 @@ impl Crawler {
             directory_listing: None,
             leaks: Vec::new(),
             header_weaknesses: Vec::new(),
+            shape: None,
         };
         let mut links = Vec::new();
         match fetched {
@@ -162,6 +168,7 @@ impl Crawler {
                     .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
                     .map(|(_, value)| value.clone());
                 page.size = fetched.body.len() as u64;
+                record.shape = Some(Shape::of(fetched.raw.status, &fetched.body));
                 let extracted = extract::response(&url, headers, &fetched.body);
                 page.title = extracted.title;
                 page.forms = extracted.forms;

@@ -24,6 +24,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::fetch::PageRecord;
+use crate::fuzz::NotFound;
 use crate::pipeline::{CrawlSettings, Crawler};
 use crate::rules::Judge;
 use crate::urls;
@@ -32,6 +33,8 @@ use crate::urls;
 const ENDPOINT_LIMIT: usize = 10_000;
 /// The most API documents a summary lists.
 const DOCUMENT_LIMIT: usize = 100;
+/// The most pages one crawl marks as soft-404s (the rest are counted).
+const SOFT_404_LIMIT: usize = 1_000;
 
 /// The crawl's summary, stored as its job's raw output (the pages themselves are the site map).
 #[derive(Debug, Default, Serialize)]
@@ -44,6 +47,9 @@ struct Summary {
     truncated: Option<String>,
     /// URLs refused as traps (too many of one template).
     trapped: u64,
+    /// Pages that answered like their directory's "not found" (counted in `pages` and
+    /// `statuses`, nothing else).
+    soft_404: usize,
     endpoints: Vec<Endpoint>,
     /// More templates than the summary lists.
     endpoints_truncated: bool,
@@ -112,10 +118,14 @@ struct Consolidation {
     names: BTreeSet<String>,
     /// Why the start URL could not be fetched, if it could not.
     seed_error: Option<String>,
+    /// What "not found" looks like in each directory the crawl fuzzed, by directory URL.
+    not_found: HashMap<String, NotFound>,
+    /// The pages to mark as soft-404s, at most [`SOFT_404_LIMIT`].
+    soft_404: Vec<PageRecord>,
 }
 
 impl Consolidation {
-    fn new(settings: Option<&CrawlSettings>) -> Self {
+    fn new(settings: Option<&CrawlSettings>, not_found: HashMap<String, NotFound>) -> Self {
         // An address has no domain to look under.
         let site = settings
             .map(|settings| settings.scope.host().to_string())
@@ -135,7 +145,31 @@ impl Consolidation {
             site,
             names: BTreeSet::new(),
             seed_error: None,
+            not_found,
+            soft_404: Vec::new(),
         }
+    }
+
+    /// Whether a page answered like its directory's "not found" in the fuzzer's calibration
+    /// there. Only the exact models count (the same bytes, or a page echoing the name): a real
+    /// page may share a word or line count with the not-found page, and must not be hidden.
+    fn is_soft_404(&self, record: &PageRecord) -> bool {
+        let (Some(shape), Ok(url)) = (record.shape, Url::parse(&record.page.url)) else {
+            return false;
+        };
+        let Some(model) = url
+            .join("./")
+            .ok()
+            .and_then(|directory| self.not_found.get(directory.as_str()))
+        else {
+            return false;
+        };
+        let name = url
+            .path_segments()
+            .and_then(|mut segments| segments.next_back())
+            .unwrap_or_default();
+        matches!(model, NotFound::Size(..) | NotFound::Echo { .. })
+            && model.is_soft_404(name, &shape)
     }
 
     fn add(&mut self, record: PageRecord) {
@@ -145,6 +179,15 @@ impl Consolidation {
             .status
             .map_or_else(|| "error".to_string(), |status| status.to_string());
         *self.summary.statuses.entry(status).or_default() += 1;
+        if self.is_soft_404(&record) {
+            self.summary.soft_404 += 1;
+            if self.soft_404.len() < SOFT_404_LIMIT {
+                let mut marked = record.clone();
+                marked.page.soft_404 = true;
+                self.soft_404.push(marked);
+            }
+            return;
+        }
         self.unifier.add(&page.url);
         if let Some(document) = &page.api_document
             && self.summary.api_documents.len() < DOCUMENT_LIMIT
@@ -267,7 +310,18 @@ impl Crawler {
         let done = i64::try_from(meta.seen).unwrap_or(i64::MAX);
         self.record_progress(order.run_id, "finish", done, 0).await;
         let settings = CrawlSettings::from_meta(&meta);
-        let mut consolidation = Consolidation::new(settings.as_ref());
+        let not_found = match self.state.not_found(order.job_id).await {
+            Ok(models) => models
+                .into_iter()
+                .filter_map(|(directory, model)| {
+                    Some((directory, serde_json::from_str(&model).ok()?))
+                })
+                .collect(),
+            Err(error) => {
+                return Outcome::Retry(format!("reading the crawl's not-found pages: {error}"));
+            }
+        };
+        let mut consolidation = Consolidation::new(settings.as_ref(), not_found);
         if let Err(error) = self
             .pages
             .each_of_job(org_id, order.job_id, |record: PageRecord| {
@@ -276,6 +330,13 @@ impl Crawler {
             .await
         {
             return Outcome::Retry(format!("reading the crawl's pages: {error}"));
+        }
+        // Marked before the crawl is reported, so a finished crawl's site map says it.
+        for marked in std::mem::take(&mut consolidation.soft_404) {
+            let url = marked.page.url.clone();
+            if let Err(error) = self.pages.record(org_id, order.job_id, &url, &marked).await {
+                return Outcome::Retry(format!("marking a soft-404 page: {error}"));
+            }
         }
         let (summary, report) = consolidation.finish(meta.truncated.clone(), meta.trapped);
         let pages = summary.pages;

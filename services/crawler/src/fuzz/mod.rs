@@ -23,7 +23,7 @@ use futures_util::stream;
 use reqwest::Method;
 use s4e_egress::ReachError;
 use s4e_egress::http::{Pinned, Request};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
@@ -66,7 +66,7 @@ impl Default for FuzzOptions {
 }
 
 /// What an answer looks like, for telling a real page from the directory's "not found".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
     pub status: u16,
     pub size: usize,
@@ -75,7 +75,7 @@ pub struct Shape {
 }
 
 impl Shape {
-    fn of(status: u16, body: &[u8]) -> Shape {
+    pub fn of(status: u16, body: &[u8]) -> Shape {
         let text = String::from_utf8_lossy(body);
         Shape {
             status,
@@ -90,8 +90,12 @@ impl Shape {
 /// names of two lengths: the same bytes every time; or a page that echoes the name (the same
 /// words, its size growing with the name's length, which predicts the size for any name); or,
 /// failing those, the same word or line count (as ffuf's auto-calibration chooses).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum NotFound {
+///
+/// The crawl keeps the bare names' model of each directory it fuzzed, and marks the crawled
+/// pages there that answer the same way as soft-404s.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotFound {
     Size(u16, usize),
     Echo {
         status: u16,
@@ -133,6 +137,12 @@ impl NotFound {
         }
     }
 
+    /// Whether a page named `name` that answered with `shape` is "not found" though its
+    /// status does not say so.
+    pub fn is_soft_404(self, name: &str, shape: &Shape) -> bool {
+        shape.status != 404 && self.matches(name, shape)
+    }
+
     /// Whether the answer to `name` is this "not found".
     fn matches(self, name: &str, shape: &Shape) -> bool {
         match self {
@@ -171,6 +181,10 @@ pub struct FuzzOutcome {
     pub failed: usize,
     /// Answers of 429 or 503 that were asked again.
     pub throttled: usize,
+    /// What "not found" looks like there for names without an extension, when the
+    /// calibration could tell.
+    #[serde(skip)]
+    pub not_found: Option<NotFound>,
 }
 
 /// Fuzzes `directory` (a URL ending in `/`) with `words` through `client`, by `deadline`;
@@ -208,6 +222,10 @@ where
         }
         calibration.push((suffix.clone(), NotFound::of(&shapes)));
     }
+    outcome.not_found = calibration
+        .first()
+        .map(|(_, not_found)| *not_found)
+        .filter(|not_found| *not_found != NotFound::Unknown);
     if outcome.failed == calibration.len() * 2 {
         // Nothing answered at all: the directory is down or hangs; no word is worth asking.
         return outcome;

@@ -55,7 +55,7 @@ impl Crawler {
                 Err(outcome) => return outcome,
             };
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            let found = self.fuzz_hits(org_id, &settings, &directory, &words).await;
+            let found = self.fuzz_hits(crawl, &settings, &directory, &words).await;
             let links = found
                 .into_iter()
                 .filter(|url| settings.scope.contains(url))
@@ -103,7 +103,7 @@ impl Crawler {
     /// the directory cannot be reached (its page's fetch records why).
     async fn fuzz_hits(
         &self,
-        org_id: s4e_types::OrgId,
+        crawl: CrawlRef,
         settings: &CrawlSettings,
         directory: &Url,
         words: &[&str],
@@ -139,9 +139,20 @@ impl Crawler {
             }
         };
         let outcome = fuzz_directory(&client, directory, words, &options, deadline, || {
-            self.politeness.admit(org_id, &host)
+            self.politeness.admit(crawl.org_id, &host)
         })
         .await;
+        if let Some(not_found) = outcome.not_found {
+            let model = serde_json::to_string(&not_found).unwrap_or_default();
+            if let Err(error) = self
+                .state
+                .record_not_found(crawl.job_id, directory.as_str(), &model)
+                .await
+            {
+                // Only the marking of soft-404 pages there is lost.
+                tracing::warn!(%error, %directory, "cannot record the directory's not found");
+            }
+        }
         self.metrics.add(
             "s4e_crawler_fuzz_requests_total",
             "Requests the fuzzing stage sent.",
