@@ -113,21 +113,38 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
     assert_eq!(calendar.len(), 25, "{calendar:?}");
     assert!(!found.contains("/loop/loop/loop/loop/"));
     // Every page was fetched once, and nothing else was asked but the fuzzer's words in the
-    // start directory: no other host, no fragment, no `mailto:` or `javascript:`. A page whose
-    // name is a word was asked by the fuzzer too.
+    // start directory and the exposure check's file names in every directory: no other host,
+    // no fragment, no `mailto:` or `javascript:`. A page whose name is one of those was asked
+    // by the fuzzer too.
     let words: BTreeSet<String> = s4e_crawler::fuzz::bundled_words()
         .iter()
         .map(|word| format!("/{word}"))
         .collect();
+    let directories: Vec<&String> = found.iter().filter(|t| t.ends_with('/')).collect();
+    let probes: BTreeSet<String> = directories
+        .iter()
+        .flat_map(|directory| {
+            s4e_checks::exposure::file_names()
+                .into_iter()
+                .map(move |name| format!("{directory}{name}"))
+        })
+        .collect();
     let requests = shop.requests();
     for page in &found {
         let asked = requests.iter().filter(|r| *r == page).count();
-        let expected = 1 + usize::from(words.contains(page));
+        let expected = 1 + usize::from(words.contains(page) || probes.contains(page));
         assert_eq!(asked, expected, "{page}");
     }
     let others: Vec<&String> = requests
         .iter()
-        .filter(|r| !found.contains(*r) && !words.contains(*r) && !is_calibration(r, "/"))
+        .filter(|r| {
+            !found.contains(*r)
+                && !words.contains(*r)
+                && !probes.contains(*r)
+                && !directories
+                    .iter()
+                    .any(|directory| is_calibration(r, directory))
+        })
         .collect();
     assert!(others.is_empty(), "{others:?}");
     // The crawl was announced once, with what it mapped.
@@ -243,6 +260,10 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
             ("cookie_without_samesite".to_string(), format!("{origin}/")),
             ("directory_listing".to_string(), format!("{origin}/files/")),
             (
+                "env_file_exposed".to_string(),
+                format!("{origin}/files/.env")
+            ),
+            (
                 "missing_clickjacking_protection".to_string(),
                 format!("{origin}/")
             ),
@@ -292,10 +313,19 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
     // The headers check's rules across the site, one finding each: every HTML page but the
     // start (which the headers check judges) lacks the headers; one page sets a weak cookie,
     // named without its value.
+    // `/loop/` answers every name below it with the same page: what its calibration saw, so
+    // the deeper loop pages are soft-404s, not pages of the site.
+    let soft: Vec<String> = pages
+        .iter()
+        .filter(|page| page["soft_404"] == true)
+        .map(target)
+        .collect();
+    assert_eq!(soft, ["/loop/loop/", "/loop/loop/loop/"]);
     let html_pages = pages
         .iter()
         .filter(|page| {
             page["found_by"] != "seed"
+                && page["soft_404"] == false
                 && page["content_type"]
                     .as_str()
                     .is_some_and(|kind| kind.contains("html"))
@@ -348,7 +378,7 @@ async fn a_crawl_finds_the_whole_site_once_and_reports_what_it_shows() {
         SHOP_PAGES.len()
     );
     let findings_again = fleet.findings(&again).await.unwrap();
-    assert_eq!(findings_again.len(), 12);
+    assert_eq!(findings_again.len(), 13);
     assert!(
         findings_again.iter().all(|f| f["occurrences"] == 2),
         "{findings_again:?}"
@@ -458,7 +488,8 @@ async fn a_crawl_of_a_directory_never_requests_anything_outside_it() {
     // (/hidden/, /from-sitemap, /about) and the pages' links back to / are not followed.
     // The fuzzer worked in the directory only.
     let words: BTreeSet<String> = s4e_crawler::fuzz::bundled_words()
-        .iter()
+        .into_iter()
+        .chain(s4e_checks::exposure::file_names())
         .map(|word| format!("/products/{word}"))
         .collect();
     let requests = shop.requests();

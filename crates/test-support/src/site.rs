@@ -284,6 +284,11 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
             <a href="backup.zip">backup.zip</a></pre></body></html>"#,
         ),
         ("/files/backup.zip", "") => Page::of("application/zip", "PK"),
+        // Not listed, not linked: found by asking the directory for the exposure check's files.
+        ("/files/.env", "") => Page::of(
+            "text/plain",
+            "APP_ENV=production\nDB_HOST=db.internal\nDB_PASSWORD=shop-db-password\n",
+        ),
         // Linked from nowhere and in no wordlist but an organization's own.
         ("/staff-only", "") => Page::html("<html><title>Staff</title></html>"),
         _ => return None,
@@ -336,4 +341,5 @@ pub const SHOP_PAGES: &[&str] = &[
     "/session",
     "/files/",
     "/files/backup.zip",
+    "/files/.env",
 ];

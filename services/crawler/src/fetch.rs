@@ -11,12 +11,12 @@ use std::time::Duration;
 use reqwest::Method;
 use s4e_bus::{Incoming, Outcome};
 use s4e_checks::http_headers::{self, listing_kind};
-use s4e_checks::{CheckError, fingerprint};
+use s4e_checks::{CheckError, exposure, fingerprint};
 use s4e_egress::ReachError;
 use s4e_egress::http::{self, Request};
-use s4e_types::Message;
 use s4e_types::crawl::{LinkSource, SitePage};
 use s4e_types::envelope::CrawlFetch;
+use s4e_types::{CheckKind, Message};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
@@ -51,6 +51,10 @@ pub struct PageRecord {
     /// What the answer looked like (status, size, words, lines), for telling a soft-404.
     #[serde(default)]
     pub shape: Option<Shape>,
+    /// A file of the exposure check's that the page is (an environment file, a repository, a
+    /// backup…) away from the site's root, where that check looks itself.
+    #[serde(default)]
+    pub exposed: Option<s4e_types::FindingDraft>,
 }
 
 /// A rule of the headers check that a page's response breaks, with its finding's own title
@@ -150,6 +154,7 @@ impl Crawler {
             leaks: Vec::new(),
             header_weaknesses: Vec::new(),
             shape: None,
+            exposed: None,
         };
         let mut links = Vec::new();
         match fetched {
@@ -169,6 +174,16 @@ impl Crawler {
                     .map(|(_, value)| value.clone());
                 page.size = fetched.body.len() as u64;
                 record.shape = Some(Shape::of(fetched.raw.status, &fetched.body));
+                record.exposed = (!exposure::probes(url.path()))
+                    .then(|| {
+                        exposure::judge_file(
+                            CheckKind::Crawl,
+                            &url,
+                            fetched.raw.status,
+                            &fetched.body,
+                        )
+                    })
+                    .flatten();
                 let extracted = extract::response(&url, headers, &fetched.body);
                 page.title = extracted.title;
                 page.forms = extracted.forms;

@@ -151,15 +151,22 @@ impl Consolidation {
     }
 
     /// Whether a page answered like its directory's "not found" in the fuzzer's calibration
-    /// there. Only the exact models count (the same bytes, or a page echoing the name): a real
-    /// page may share a word or line count with the not-found page, and must not be hidden.
+    /// there (a directory's own page is judged by its parent's). Only the exact models count
+    /// (the same bytes, or a page echoing the name): a real page may share a word or line
+    /// count with the not-found page, and must not be hidden. The start page never is.
     fn is_soft_404(&self, record: &PageRecord) -> bool {
         let (Some(shape), Ok(url)) = (record.shape, Url::parse(&record.page.url)) else {
             return false;
         };
+        let parent = if url.path().ends_with('/') {
+            "../"
+        } else {
+            "./"
+        };
         let Some(model) = url
-            .join("./")
+            .join(parent)
             .ok()
+            .filter(|directory| *directory != url && record.page.found_by != LinkSource::Seed)
             .and_then(|directory| self.not_found.get(directory.as_str()))
         else {
             return false;

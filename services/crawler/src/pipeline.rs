@@ -228,9 +228,10 @@ impl Crawler {
         }
     }
 
-    /// Queues `directory` (a URL ending in `/`) for the fuzzer when it is within the crawl's
-    /// fuzzing depth, counted in the crawl's frontier like a page (its key `fuzz <url>`), at
-    /// most [`MAX_FUZZED_DIRECTORIES`] per crawl.
+    /// Queues `directory` (a URL ending in `/`) for the fuzzer when the crawl fuzzes at all,
+    /// counted in the crawl's frontier like a page (its key `fuzz <url>`), at most
+    /// [`MAX_FUZZED_DIRECTORIES`] per crawl: within the fuzzing depth with the wordlist, below
+    /// it with the exposure check's file names alone.
     pub async fn enqueue_fuzz(
         &self,
         crawl: CrawlRef,
@@ -239,11 +240,8 @@ impl Crawler {
         directory: &Url,
         depth: u32,
     ) -> Result<(), Outcome> {
-        let within = settings
-            .scope
-            .level(directory)
-            .is_some_and(|level| level < settings.fuzz_depth as usize);
-        if !within || !directory.path().ends_with('/') {
+        let in_scope = settings.scope.level(directory).is_some();
+        if settings.fuzz_depth == 0 || !in_scope || !directory.path().ends_with('/') {
             return Ok(());
         }
         let key = fuzz_key(directory);
@@ -277,7 +275,6 @@ impl Crawler {
             .map_err(|error| Outcome::Retry(format!("queueing a directory: {error}")))
     }
 
-    /// Hands the crawl to the finisher (more than once is harmless: base takes one report).
     /// Marks a URL (or a fuzzed directory's key) of the crawl done, records where the crawl
     /// stands for its run's event stream, and hands the crawl to the finisher when its
     /// frontier is empty.
@@ -309,6 +306,7 @@ impl Crawler {
         }
     }
 
+    /// Hands the crawl to the finisher (more than once is harmless: base takes one report).
     pub async fn publish_finish(&self, crawl: CrawlRef) -> Outcome {
         let message = Message::CrawlFinish(CrawlFinish {
             job_id: crawl.job_id,

@@ -5,6 +5,9 @@
 //! publishes (info). Each rule reports one finding per location, at most
 //! [`MAX_PER_RULE`] per crawl.
 //!
+//! The exposure check's files (environment files, repositories, backups…) wherever the crawl
+//! found them but at the site's root, where that check looks: each its own finding.
+//!
 //! And the headers check's rules on every page but the start (the headers check judges the
 //! asset's own URL): one finding per rule for the whole site, at the start URL, saying how
 //! many pages break it and which, so that a site of a thousand pages without a policy is one
@@ -124,6 +127,8 @@ pub struct Judge {
     contacts: Vec<Leak>,
     /// By the headers check's rule id (at most one per rule of that check).
     site_wide: BTreeMap<String, SiteWide>,
+    /// The exposure check's files found away from the site's root.
+    exposed: Vec<FindingDraft>,
 }
 
 impl Judge {
@@ -133,6 +138,11 @@ impl Judge {
         self.api_document(record);
         self.leaks(record);
         self.header_weaknesses(record);
+        if let Some(exposed) = &record.exposed
+            && self.exposed.len() < MAX_PER_RULE * 2
+        {
+            self.exposed.push(exposed.clone());
+        }
     }
 
     /// Every finding of a crawl that started at `start`.
@@ -141,6 +151,7 @@ impl Judge {
         findings.extend(self.listings);
         findings.extend(self.api_documents);
         findings.extend(self.leaks);
+        findings.extend(self.exposed);
         let Some(start) = start else {
             return findings;
         };

@@ -30,6 +30,53 @@ pub fn probes(path: &str) -> bool {
     paths::PROBES.iter().any(|probe| probe.path == path)
 }
 
+/// The rules whose files may sit in any directory (a repository, an environment file, a
+/// backup or dump, a password file, phpinfo, `.DS_Store`), not only at an application's root
+/// as API documents and framework endpoints do.
+const FILE_RULES: [&str; 6] = [
+    "git_repository_exposed",
+    "env_file_exposed",
+    "backup_file_exposed",
+    "password_file_exposed",
+    "phpinfo_exposed",
+    "ds_store_exposed",
+];
+
+fn file_probes() -> impl Iterator<Item = &'static Probe> {
+    paths::PROBES
+        .iter()
+        .filter(|probe| FILE_RULES.contains(&probe.meta.id))
+}
+
+/// The names of this check's files relative to a directory (`.git/HEAD`, `.env`,
+/// `backup.zip`, …): what the crawler asks for in every directory it discovers.
+pub fn file_names() -> Vec<&'static str> {
+    file_probes()
+        .map(|probe| probe.path.trim_start_matches('/'))
+        .collect()
+}
+
+/// An answer at `url` (from a crawl, in any directory) judged as this check judges its own:
+/// a 2xx whose content is what one of its file names says, located at `url`, reported under
+/// `check`. The crawl's soft-404 filtering comes first; the content test is what counts here.
+pub fn judge_file(check: CheckKind, url: &Url, status: u16, body: &[u8]) -> Option<FindingDraft> {
+    if !(200..300).contains(&status) {
+        return None;
+    }
+    let probe = file_probes().find(|probe| url.path().ends_with(probe.path))?;
+    let proof = (probe.validate)(body)?;
+    Some(probe.meta.titled(
+        check,
+        url.as_str(),
+        &format!("{} exposed", probe.what),
+        json!({
+            "status": status,
+            "length": body.len(),
+            "proof": crate::rule::excerpt(&proof),
+        }),
+    ))
+}
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -207,5 +254,29 @@ impl Sender<'_> {
             .send(&url, &request, self.deadline, self.timeout)
             .await;
         (ProbeRecord::of(name, &request, &url, &result), result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_of_this_check_in_any_directory_is_judged_by_its_content() {
+        let url = Url::parse("https://shop.example/app/config/.env").unwrap();
+        let env = b"APP_KEY=base64:abc\nDB_PASSWORD=hunter2\n";
+        let finding = judge_file(CheckKind::Crawl, &url, 200, env).unwrap();
+        assert_eq!(finding.rule, "env_file_exposed");
+        assert_eq!(finding.location, url.as_str());
+        assert_eq!(finding.check, CheckKind::Crawl);
+        assert!(!finding.evidence.to_string().contains("hunter2"));
+        // A page where the file should be, a refusal, a name of no file rule: nothing.
+        assert!(judge_file(CheckKind::Crawl, &url, 200, b"<html>not here</html>").is_none());
+        assert!(judge_file(CheckKind::Crawl, &url, 403, env).is_none());
+        let docs = Url::parse("https://shop.example/app/swagger.json").unwrap();
+        assert!(judge_file(CheckKind::Crawl, &docs, 200, br#"{"swagger":"2.0"}"#).is_none());
+        let names = file_names();
+        assert!(names.contains(&".git/HEAD") && names.contains(&"backup.zip"));
+        assert!(!names.contains(&"swagger.json"));
     }
 }

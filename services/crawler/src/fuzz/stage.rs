@@ -50,7 +50,11 @@ impl Crawler {
         }
         let cancelled = self.live.is_cancelled(crawl.run_id).await.unwrap_or(false);
         if !settings.out_of_time() && !cancelled {
-            let words = match self.words(crawl).await {
+            let within_depth = settings
+                .scope
+                .level(&directory)
+                .is_some_and(|level| level < settings.fuzz_depth as usize);
+            let words = match self.words(crawl, within_depth).await {
                 Ok(words) => words,
                 Err(outcome) => return outcome,
             };
@@ -71,9 +75,15 @@ impl Crawler {
         self.mark_done(crawl, &key).await
     }
 
-    /// The words a crawl fuzzes with: the bundled wordlist, then the organization's own words
-    /// the crawl began with (or those alone, when they replace the bundled list).
-    async fn words(&self, crawl: CrawlRef) -> Result<Vec<String>, Outcome> {
+    /// The words a directory is fuzzed with: the exposure check's file names (`.env`,
+    /// `.git/HEAD`, backups…) everywhere; within the fuzzing depth also the bundled wordlist
+    /// and the organization's own words the crawl began with (or those alone, when they
+    /// replace the bundled list).
+    async fn words(&self, crawl: CrawlRef, within_depth: bool) -> Result<Vec<String>, Outcome> {
+        let files = s4e_checks::exposure::file_names();
+        if !within_depth {
+            return Ok(files.iter().map(|name| name.to_string()).collect());
+        }
         let kept = self
             .state
             .words(crawl.job_id)
@@ -95,6 +105,12 @@ impl Crawler {
             own.words
                 .into_iter()
                 .filter(|word| seen.insert(word.clone())),
+        );
+        words.extend(
+            files
+                .iter()
+                .map(|name| name.to_string())
+                .filter(|name| seen.insert(name.clone())),
         );
         Ok(words)
     }
