@@ -174,7 +174,12 @@ fn shop_page(host: &str, target: &str) -> Option<Page> {
             <a href="http://api.{host}/docs">API</a> <a href="https://elsewhere.example/">Partner</a>
             <a href="mailto:shop@example.com">Mail</a> <a href="javascript:void(0)">Nothing</a>
             <a href="#top">Top</a></body></html>"##
-        )),
+        ))
+        // The home page is protected; the rest of the shop is not.
+        .header("content-security-policy", "default-src 'self'; frame-ancestors 'none'")
+        .header("x-content-type-options", "nosniff")
+        .header("x-frame-options", "DENY")
+        .header("referrer-policy", "no-referrer"),
         ("/robots.txt", "") => Page::of(
             "text/plain",
             "User-agent: *\nDisallow: /hidden/\nSitemap: /sitemap.xml\n",

@@ -8,12 +8,14 @@
 //! The exposure check's files (environment files, repositories, backups…) wherever the crawl
 //! found them but at the site's root, where that check looks: each its own finding.
 //!
-//! And the headers check's rules on every page but the start (the headers check judges the
-//! asset's own URL): one finding per rule for the whole site, at the start URL, saying how
-//! many pages break it and which, so that a site of a thousand pages without a policy is one
-//! finding, not a thousand.
+//! And the headers check's rules on every page but the start: one finding per rule for the
+//! whole site, at the start URL, saying how many pages break it and which, so that a site of a
+//! thousand pages without a policy is one finding, not a thousand. Only rules the start page
+//! keeps: one it breaks itself is the headers check's finding at the asset's URL already, and
+//! the same gap on the other pages would repeat it; a gap the start page does not have is
+//! what only a crawl can show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use s4e_checks::{Rule, http_headers};
 use s4e_types::crawl::LinkSource;
@@ -127,6 +129,8 @@ pub struct Judge {
     contacts: Vec<Leak>,
     /// By the headers check's rule id (at most one per rule of that check).
     site_wide: BTreeMap<String, SiteWide>,
+    /// The headers check's rules the start page breaks.
+    start_breaks: BTreeSet<String>,
     /// The exposure check's files found away from the site's root.
     exposed: Vec<FindingDraft>,
 }
@@ -163,7 +167,8 @@ impl Judge {
             ));
         }
         for (id, site) in self.site_wide {
-            let Some(rule) = http_headers::rule(&id) else {
+            let Some(rule) = http_headers::rule(&id).filter(|_| !self.start_breaks.contains(&id))
+            else {
                 continue;
             };
             let pages = if site.pages == 1 { "page" } else { "pages" };
@@ -183,6 +188,12 @@ impl Judge {
 
     fn header_weaknesses(&mut self, record: &PageRecord) {
         if record.page.found_by == LinkSource::Seed {
+            self.start_breaks.extend(
+                record
+                    .header_weaknesses
+                    .iter()
+                    .map(|weakness| weakness.rule.clone()),
+            );
             return;
         }
         for weakness in &record.header_weaknesses {
