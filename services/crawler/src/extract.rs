@@ -4,13 +4,19 @@
 //!
 //! HTML goes through lol_html, a streaming parser that never builds a tree: memory stays flat
 //! whatever the markup, and broken markup is read the way browsers read it. Scripts are read
-//! by a small lexer of their string literals (paths and URLs quoted in the code).
+//! by oxc's JavaScript parser (string literals, the literal start of templates, strings joined
+//! with `+`); one it cannot read at all falls back to a lexer of its string literals.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use lol_html::html_content::{Element, TextChunk};
 use lol_html::{HtmlRewriter, Settings, element, text};
+use oxc_allocator::Allocator;
+use oxc_ast::ast::{BinaryExpression, BinaryOperator, Expression, StringLiteral, TemplateLiteral};
+use oxc_ast_visit::{Visit, walk};
+use oxc_parser::Parser;
+use oxc_span::SourceType;
 use s4e_types::crawl::{LinkSource, SiteForm};
 use url::Url;
 
@@ -442,9 +448,85 @@ fn css(base: &Url, text: &str, links: &mut Vec<(Url, LinkSource)>) {
     }
 }
 
-/// Paths and URLs quoted in a script: every string literal that looks like one (starts with
-/// `/`, `./`, `../` or `http(s)://`, no spaces, no template holes).
+/// Paths and URLs in a script, from oxc's syntax tree: every string that looks like one
+/// ([`looks_like_path`]). A script the parser gives up on is read by [`quoted_strings`].
 fn script(base: &Url, text: &str, links: &mut Vec<(Url, LinkSource)>) {
+    // The parser descends once per level of nesting: a hostile script nested deeply enough
+    // would exhaust the stack, so such a script is only lexed.
+    if bracket_depth(text) > MAX_SCRIPT_NESTING {
+        return quoted_strings(base, text, links);
+    }
+    let allocator = Allocator::default();
+    let parsed = Parser::new(&allocator, text, SourceType::unambiguous()).parse();
+    if parsed.panicked {
+        return quoted_strings(base, text, links);
+    }
+    let mut strings = ScriptStrings::default();
+    strings.visit_program(&parsed.program);
+    for literal in strings.0 {
+        if looks_like_path(&literal)
+            && let Some(target) = resolve(base, &literal)
+        {
+            links.push((target, LinkSource::Script));
+        }
+    }
+}
+
+/// The deepest nesting of brackets the parser is given; real code stays far below it.
+const MAX_SCRIPT_NESTING: usize = 256;
+
+/// How deeply a script's brackets nest, counting every bracket (those in strings and comments
+/// too, which can only make a script look deeper than it is).
+fn bracket_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for byte in text.bytes() {
+        match byte {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The strings a script spells out: its string literals, a template without holes whole and
+/// one with holes up to the first when that is a directory (`/api/items/${id}` gives
+/// `/api/items/`), and two string literals joined with `+`.
+#[derive(Default)]
+struct ScriptStrings(Vec<String>);
+
+impl<'a> Visit<'a> for ScriptStrings {
+    fn visit_string_literal(&mut self, literal: &StringLiteral<'a>) {
+        self.0.push(literal.value.to_string());
+    }
+
+    fn visit_template_literal(&mut self, template: &TemplateLiteral<'a>) {
+        if let Some(head) = template.quasis.first() {
+            let text = head.value.cooked.unwrap_or(head.value.raw);
+            if template.expressions.is_empty() || text.ends_with('/') {
+                self.0.push(text.to_string());
+            }
+        }
+        walk::walk_template_literal(self, template);
+    }
+
+    fn visit_binary_expression(&mut self, expression: &BinaryExpression<'a>) {
+        if expression.operator == BinaryOperator::Addition
+            && let (Expression::StringLiteral(left), Expression::StringLiteral(right)) =
+                (&expression.left, &expression.right)
+        {
+            self.0.push(format!("{}{}", left.value, right.value));
+        }
+        walk::walk_binary_expression(self, expression);
+    }
+}
+
+/// Paths and URLs quoted in a script, for one the parser cannot read: every string literal
+/// that looks like one (no template holes).
+fn quoted_strings(base: &Url, text: &str, links: &mut Vec<(Url, LinkSource)>) {
     let bytes = text.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
@@ -630,6 +712,8 @@ mod tests {
             ("/styled.png", LinkSource::Css),
             ("/base/print.css", LinkSource::Css),
             ("/api/v1/items", LinkSource::Script),
+            // The literal start of a template with a hole, a directory.
+            ("/tpl/", LinkSource::Script),
             ("/login", LinkSource::Form),
             ("/base/", LinkSource::Form),
         ];
@@ -718,6 +802,31 @@ mod tests {
     }
 
     #[test]
+    fn scripts_are_read_by_their_syntax() {
+        let url = Url::parse("http://shop.test/app/").unwrap();
+        let js = vec![("Content-Type".into(), "application/javascript".into())];
+        // A quote in a comment and one in a regular expression would throw a lexer of string
+        // literals off; templates and joined strings name paths a literal alone does not.
+        let code = r#"// don't stop reading here
+            const quote = /'/g;
+            fetch("/api/v2/orders");
+            const item = `/api/items/${id}/detail`;
+            const plain = `/api/plain`;
+            const joined = "/api/" + "joined";
+            const text = `Hello ${name}`;"#;
+        assert_eq!(
+            targets(&response(&url, &js, code.as_bytes())),
+            vec![
+                ("/api/v2/orders".into(), LinkSource::Script),
+                ("/api/items/".into(), LinkSource::Script),
+                ("/api/plain".into(), LinkSource::Script),
+                ("/api/joined".into(), LinkSource::Script),
+                ("/api/".into(), LinkSource::Script),
+            ]
+        );
+    }
+
+    #[test]
     fn broken_and_hostile_markup_never_fails() {
         let url = Url::parse("http://shop.test/").unwrap();
         let cases: Vec<Vec<u8>> = vec![
@@ -733,6 +842,27 @@ mod tests {
             assert!(extracted.links.len() <= LINK_LIMIT);
             assert!(extracted.title.as_deref().unwrap_or_default().len() <= 2 * TITLE_LIMIT);
         }
+        let js = vec![("Content-Type".into(), "application/javascript".into())];
+        // As deep as the parser is given, in a test's debug build on a thread's default stack.
+        let deepest = format!(
+            "{}\"/deep/ok\"{}",
+            "[{(".repeat(MAX_SCRIPT_NESTING / 3),
+            ")}]".repeat(MAX_SCRIPT_NESTING / 3)
+        );
+        assert_eq!(
+            targets(&response(&url, &js, deepest.as_bytes())),
+            vec![("/deep/ok".into(), LinkSource::Script)]
+        );
+        // A script nested beyond any parser's stack is lexed instead, and still read.
+        let deep = format!(
+            "{}\"/deep/path\"{}",
+            "(".repeat(200_000),
+            ")".repeat(200_000)
+        );
+        assert_eq!(
+            targets(&response(&url, &js, deep.as_bytes())),
+            vec![("/deep/path".into(), LinkSource::Script)]
+        );
         let first = response(&url, &html_headers(), b"<a href='/a'><a href=\"/b\"<<<>>>");
         assert!(targets(&first).contains(&("/a".into(), LinkSource::Html)));
     }
