@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::fuzz::Shape;
+use crate::fuzz::{FuzzOptions, Shape};
 use crate::leaks::{self, Leak};
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
 use crate::{api_docs, extract};
@@ -173,7 +173,10 @@ impl Crawler {
                     .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
                     .map(|(_, value)| value.clone());
                 page.size = fetched.body.len() as u64;
-                record.shape = Some(Shape::of(fetched.raw.status, &fetched.body));
+                // Judged as the fuzzer's calibration saw its answers: cut at its body limit. A
+                // longer page is no directory's "not found", and its words are not counted.
+                record.shape = (fetched.body.len() <= FuzzOptions::default().body_limit)
+                    .then(|| Shape::of(fetched.raw.status, &fetched.body));
                 record.exposed = (!exposure::probes(url.path()))
                     .then(|| {
                         exposure::judge_file(
