@@ -660,6 +660,28 @@ async fn pages_that_answer_like_their_directorys_not_found_are_marked_soft_404()
         .collect();
     assert_eq!(soft, expected);
     assert_eq!(page(&pages, "/about")["soft_404"], false);
+    // Listed apart, or without them.
+    let only = fleet
+        .get_json(&format!("/scans/{run_id}/site-map?soft_404=true"))
+        .await;
+    let only: BTreeSet<String> = only["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(target)
+        .collect();
+    assert_eq!(only, expected);
+    let without = fleet
+        .get_json(&format!("/scans/{run_id}/site-map?soft_404=false"))
+        .await;
+    let without: Vec<String> = without["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(target)
+        .collect();
+    assert_eq!(without.len(), pages.len() - expected.len(), "{without:?}");
+    assert!(without.iter().all(|t| !expected.contains(t)));
     assert_eq!(page(&pages, "/")["soft_404"], false);
     // The fuzzer took none of the echoes for a page.
     assert!(

@@ -96,6 +96,16 @@ impl CrawlPages {
         if let Some(found_by) = query.found_by {
             filter.insert("found_by", found_by.as_str());
         }
+        // Pages recorded before the mark existed have no field: they are not soft-404s.
+        match query.soft_404 {
+            Some(true) => {
+                filter.insert("soft_404", true);
+            }
+            Some(false) => {
+                filter.insert("soft_404", doc! { "$ne": true });
+            }
+            None => {}
+        }
         if let Some(after) = &query.after {
             filter.insert("url", doc! { "$gt": after });
         }

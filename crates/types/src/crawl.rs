@@ -146,6 +146,8 @@ pub struct SitePageQuery {
     pub status: Option<u16>,
     /// Only pages found this way.
     pub found_by: Option<LinkSource>,
+    /// `false`: the site's pages alone, without the soft-404s; `true`: the soft-404s alone.
+    pub soft_404: Option<bool>,
     /// The `next_cursor` of the previous page.
     pub after: Option<String>,
     #[param(minimum = 1, maximum = 1000)]
@@ -172,6 +174,9 @@ impl SitePageQuery {
         }
         if let Some(found_by) = self.found_by {
             pairs.push(("found_by", found_by.as_str().into()));
+        }
+        if let Some(soft_404) = self.soft_404 {
+            pairs.push(("soft_404", soft_404.to_string()));
         }
         if let Some(after) = &self.after {
             pairs.push(("after", after.clone()));
