@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::fuzz::{FuzzOptions, Shape};
+use crate::fuzz::{self, Shape};
 use crate::leaks::{self, Leak};
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
 use crate::{api_docs, extract};
@@ -175,7 +175,7 @@ impl Crawler {
                 page.size = fetched.body.len() as u64;
                 // Judged as the fuzzer's calibration saw its answers: cut at its body limit. A
                 // longer page is no directory's "not found", and its words are not counted.
-                record.shape = (fetched.body.len() <= FuzzOptions::default().body_limit)
+                record.shape = (fetched.body.len() <= fuzz::BODY_LIMIT)
                     .then(|| Shape::of(fetched.raw.status, &fetched.body));
                 record.exposed = (!exposure::probes(url.path()))
                     .then(|| {

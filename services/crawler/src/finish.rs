@@ -18,7 +18,7 @@ use s4e_types::crawl::LinkSource;
 use s4e_types::discovery::{DiscoveredName, DiscoverySource, MAX_DISCOVERED_PER_JOB};
 use s4e_types::envelope::CrawlCompleted;
 use s4e_types::inventory::{Observations, ObservedTechnology};
-use s4e_types::{Envelope, JobStatus, Message, ScanJob, ScanRun};
+use s4e_types::{Envelope, JobId, JobStatus, Message, ScanRun};
 use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
@@ -305,7 +305,10 @@ impl Crawler {
                     return Outcome::Retry(format!("reading the crawl's summary: {error}"));
                 }
             };
-            if let Err(outcome) = self.announce_crawl(&run, &job, &summary).await {
+            if let Err(outcome) = self
+                .announce_crawl(&run, job.id, job.status, &summary)
+                .await
+            {
                 return outcome;
             }
             return self.reports.announce_if_final(&run).await;
@@ -387,11 +390,21 @@ impl Crawler {
                 &[],
             );
         }
-        let job = match self.base.get_job(org_id, order.job_id).await {
-            Ok(job) => job,
-            Err(error) => return outcome_of(error, "reading job"),
+        // The status stored is known unless another delivery reported first (then it is read).
+        let status = match &reported {
+            Reported::Applied { status, .. } => *status,
+            Reported::Cancelled { .. } => JobStatus::Cancelled,
+            Reported::AlreadyReported { .. } => {
+                match self.base.get_job(org_id, order.job_id).await {
+                    Ok(job) => job.status,
+                    Err(error) => return outcome_of(error, "reading job"),
+                }
+            }
         };
-        if let Err(outcome) = self.announce_crawl(reported.run(), &job, &raw).await {
+        if let Err(outcome) = self
+            .announce_crawl(reported.run(), order.job_id, status, &raw)
+            .await
+        {
             return outcome;
         }
         self.forget(order.job_id).await;
@@ -406,10 +419,11 @@ impl Crawler {
     async fn announce_crawl(
         &self,
         run: &ScanRun,
-        job: &ScanJob,
+        job_id: JobId,
+        status: JobStatus,
         summary: &serde_json::Value,
     ) -> Result<(), Outcome> {
-        if !matches!(job.status, JobStatus::Completed | JobStatus::Failed) {
+        if !matches!(status, JobStatus::Completed | JobStatus::Failed) {
             return Ok(());
         }
         let listed = |field: &str| {
@@ -421,16 +435,16 @@ impl Crawler {
             run.org_id,
             Message::CrawlCompleted(CrawlCompleted {
                 run_id: run.id,
-                job_id: job.id,
-                asset_id: job.asset_id,
-                status: job.status,
+                job_id,
+                asset_id: run.asset_id,
+                status,
                 pages: summary["pages"].as_u64().unwrap_or(0),
                 endpoints: listed("endpoints"),
                 api_documents: listed("api_documents"),
                 truncated: summary["truncated"].as_str().map(str::to_string),
             }),
         );
-        event.id = Uuid::new_v5(&job.id.0, b"crawl.completed");
+        event.id = Uuid::new_v5(&job_id.0, b"crawl.completed");
         event.caused_by = run.caused_by.clone();
         self.bus
             .publish(Exchange::Events, "crawl.completed", &event)

@@ -39,6 +39,9 @@ pub fn bundled_words() -> Vec<&'static str> {
         .collect()
 }
 
+/// Body bytes the fuzzer reads of one answer by default: its shape is judged on them.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 #[derive(Clone, Debug)]
 pub struct FuzzOptions {
     /// Requests in flight at once.
@@ -59,7 +62,7 @@ impl Default for FuzzOptions {
             concurrency: 32,
             extensions: Vec::new(),
             timeout: Duration::from_secs(10),
-            body_limit: 64 * 1024,
+            body_limit: BODY_LIMIT,
             retries: 3,
         }
     }
