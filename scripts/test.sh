@@ -3,7 +3,8 @@
 # RabbitMQ and a MongoDB wire-protocol server are up and the API fuzzer (schemathesis) is in
 # .local/venv and the offline Kubernetes tools (helm, kubernetes-validate, hadolint, the Argo
 # CD schemas) are there, builds the browser console and makes sure Debian's Chromium is there
-# for its tests (see scripts/lib.sh) and Debian's ffuf for the crawler's, checks formatting and
+# for its tests and the crawler's headless mode (see scripts/lib.sh) and Debian's ffuf for the
+# crawler's fuzzing engine, checks formatting and
 # lints, then `cargo test` over the workspace, the gateway with the console embedded. Exits with cargo's status. Leaves the
 # infrastructure running.
 set -euo pipefail

@@ -151,6 +151,43 @@ async fn serve(
     let _ = stream.shutdown().await;
 }
 
+/// A single-page application for the headless mode: its navigation and its data exist only
+/// when its script runs, assembled from pieces no reading of the text puts together (`/`,
+/// `/app.js`, `/api/live`, which links to `/from-data`; the script builds `/rendered-only`).
+/// The script also posts to `/api/submit`, loads `/pixel.gif` and asks another site at
+/// `outside_port` for `/leak`: none of which a crawl may send.
+pub fn single_page_application(outside_port: u16) -> Pages {
+    let script = format!(
+        r#"
+        var parts = ['rend', 'ered'];
+        document.addEventListener('DOMContentLoaded', function () {{
+            var link = document.createElement('a');
+            link.href = '/' + parts.join('') + '-only';
+            document.getElementById('nav').appendChild(link);
+            fetch('/api/' + ['li', 've'].join(''))
+                .then(function (answer) {{ return answer.json(); }})
+                .then(function (data) {{
+                    var next = document.createElement('a');
+                    next.href = data.next;
+                    document.body.appendChild(next);
+                }});
+            fetch('/api/' + 'sub' + 'mit', {{ method: 'POST', body: 'order' }}).catch(function () {{}});
+            fetch('http://127.0.0.1:' + {outside_port} + '/leak').catch(function () {{}});
+            new Image().src = '/pixel' + '.gif';
+        }});
+        "#
+    );
+    Arc::new(move |target: &str| match target {
+        "/" => Some(Page::html(
+            r#"<html><head><title>App</title><script src="/app.js"></script></head>
+               <body><div id="nav"></div><img src="/logo.png"></body></html>"#,
+        )),
+        "/app.js" => Some(Page::of("application/javascript", script.clone())),
+        "/api/live" => Some(Page::of("application/json", r#"{"next": "/from-data"}"#)),
+        _ => None,
+    })
+}
+
 /// How many days of the endless calendar each day's page links to.
 pub const CALENDAR_LINKS: u32 = 10;
 

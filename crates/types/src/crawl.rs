@@ -29,10 +29,13 @@ pub enum LinkSource {
     Api,
     /// A name of the fuzzing wordlist that answered as something other than "not found".
     Fuzz,
+    /// A request a page's scripts made, or a link in the document they built, when the page
+    /// was rendered in a headless browser.
+    Browser,
 }
 
 impl LinkSource {
-    pub const ALL: [LinkSource; 10] = [
+    pub const ALL: [LinkSource; 11] = [
         LinkSource::Seed,
         LinkSource::Robots,
         LinkSource::Sitemap,
@@ -43,6 +46,7 @@ impl LinkSource {
         LinkSource::Redirect,
         LinkSource::Api,
         LinkSource::Fuzz,
+        LinkSource::Browser,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +61,7 @@ impl LinkSource {
             LinkSource::Redirect => "redirect",
             LinkSource::Api => "api",
             LinkSource::Fuzz => "fuzz",
+            LinkSource::Browser => "browser",
         }
     }
 

@@ -82,6 +82,30 @@ pub struct Settings {
     )]
     pub ffuf_path: std::path::PathBuf,
 
+    /// Whether HTML pages are also rendered in Chromium, to collect what their scripts request
+    /// and link to (see `headless/mod.rs`). Each page is then fetched once and rendered once.
+    #[arg(
+        long,
+        env = "S4E_CRAWL_HEADLESS",
+        value_name = "S4E_CRAWL_HEADLESS",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub headless: bool,
+
+    /// The Chromium program the headless mode runs (a name on `PATH` or a path).
+    #[arg(
+        long,
+        env = "S4E_CRAWL_CHROMIUM_PATH",
+        value_name = "S4E_CRAWL_CHROMIUM_PATH",
+        default_value = "chromium"
+    )]
+    pub chromium_path: std::path::PathBuf,
+
+    /// Pages one crawler replica renders at once in the headless mode.
+    #[arg(long, env = "S4E_CRAWL_HEADLESS_CONCURRENCY", value_name = "S4E_CRAWL_HEADLESS_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub headless_concurrency: u16,
+
     /// Extensions the fuzzer tries after each word (`php,bak`), besides the word alone.
     #[arg(
         long,

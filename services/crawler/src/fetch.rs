@@ -24,7 +24,7 @@ use url::Url;
 use crate::fuzz::{self, Shape};
 use crate::leaks::{self, Leak};
 use crate::pipeline::{CrawlRef, CrawlSettings, Crawler};
-use crate::{api_docs, extract};
+use crate::{api_docs, extract, headless};
 
 /// A fetched page as the crawl keeps it: its public site-map entry and what the finisher
 /// judges and reports.
@@ -95,7 +95,10 @@ impl Crawler {
             Err(outcome) => return outcome,
         };
         let holder = incoming.envelope.id.to_string();
-        let lease = Duration::from_secs(self.settings.request_timeout_seconds) + CLAIM_MARGIN;
+        let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
+        // A rendered page takes its request's time twice: fetched, then loaded in Chromium.
+        let renders = if self.browser.is_some() { 2 } else { 1 };
+        let lease = timeout * renders + CLAIM_MARGIN;
         if let Err(outcome) = self.claim(crawl, &order.url, &holder, lease, queued).await {
             return outcome;
         }
@@ -203,6 +206,10 @@ impl Crawler {
                     page.api_document = Some(document);
                     found.extend(operations.into_iter().map(|url| (url, LinkSource::Api)));
                 }
+                if is_html(page.content_type.as_deref()) && (200..300).contains(&fetched.raw.status)
+                {
+                    found.extend(self.render(crawl, settings, &url, &fetched).await);
+                }
                 for (link, source) in found {
                     if settings.scope.contains(&link) {
                         links.push((link, source));
@@ -272,6 +279,68 @@ impl Crawler {
         client
             .send(url, &Request::new(Method::GET, limit), deadline, timeout)
             .await
+    }
+
+    /// In the headless mode, what the page's scripts requested and linked to once Chromium
+    /// ran them (see `headless`), the requests it makes answered through the crawl's own
+    /// egress client and budget. A page that does not render keeps the links read from its
+    /// text.
+    async fn render(
+        &self,
+        crawl: CrawlRef,
+        settings: &CrawlSettings,
+        url: &Url,
+        fetched: &http::Fetched,
+    ) -> Vec<(Url, LinkSource)> {
+        let Some(browser) = &self.browser else {
+            return Vec::new();
+        };
+        let document = headless::Document {
+            url,
+            status: fetched.raw.status,
+            headers: &fetched.raw.headers,
+            body: &fetched.body,
+        };
+        let answer = |url: Url| async move {
+            self.politeness
+                .admit(crawl.org_id, url.host_str().unwrap_or_default())
+                .await;
+            self.count_page("rendering");
+            let fetched = self.request(&url).await.ok()?;
+            Some(headless::Answer {
+                status: fetched.raw.status,
+                headers: fetched.raw.headers,
+                body: fetched.body,
+            })
+        };
+        let limit = Duration::from_secs(self.settings.request_timeout_seconds);
+        match browser
+            .render(document, &settings.scope, limit, answer)
+            .await
+        {
+            Ok(rendered) => {
+                self.metrics.inc(
+                    "s4e_crawler_renders_total",
+                    "Pages rendered in the headless mode, by outcome.",
+                    &[("outcome", "rendered")],
+                );
+                rendered
+                    .requested
+                    .into_iter()
+                    .chain(rendered.links)
+                    .map(|link| (link, LinkSource::Browser))
+                    .collect()
+            }
+            Err(error) => {
+                tracing::warn!(%error, url = %url, "cannot render a page");
+                self.metrics.inc(
+                    "s4e_crawler_renders_total",
+                    "Pages rendered in the headless mode, by outcome.",
+                    &[("outcome", "failed")],
+                );
+                Vec::new()
+            }
+        }
     }
 
     fn count_page(&self, outcome: &str) {

@@ -22,6 +22,7 @@ pub mod extract;
 mod fetch;
 mod finish;
 pub mod fuzz;
+pub mod headless;
 pub mod leaks;
 mod pipeline;
 mod politeness;
@@ -80,6 +81,26 @@ async fn ffuf_version(program: &std::path::Path) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Refuses to start with `S4E_CRAWL_HEADLESS=true` and no Chromium that answers: the pages
+/// would be crawled without it, and nobody told.
+async fn browser(settings: &Settings) -> Result<headless::Browser, BoxError> {
+    let browser = headless::Browser::new(
+        settings.chromium_path.clone(),
+        usize::from(settings.headless_concurrency),
+    );
+    let answered = tokio::time::timeout(Duration::from_secs(30), browser.version())
+        .await
+        .unwrap_or(Err(headless::CdpError::Timeout("starting chromium")));
+    let version = answered.map_err(|error| {
+        format!(
+            "S4E_CRAWL_HEADLESS=true, but {} does not answer: {error}",
+            settings.chromium_path.display()
+        )
+    })?;
+    tracing::info!(program = %settings.chromium_path.display(), %version, "rendering pages in chromium");
+    Ok(browser)
+}
+
 /// Which stage a consumer runs.
 #[derive(Clone, Copy)]
 enum Stage {
@@ -97,6 +118,10 @@ async fn run(
     if config.settings.fuzzer == Fuzzer::Ffuf {
         ffuf_version(&config.settings.ffuf_path).await?;
     }
+    let browser = match config.settings.headless {
+        true => Some(browser(&config.settings).await?),
+        false => None,
+    };
     let connect_deadline = Duration::from_secs(60);
     let bus = s4e_runtime::retry::with_retries("rabbitmq", connect_deadline, &shutdown, || {
         Bus::connect(
@@ -158,6 +183,7 @@ async fn run(
         pages: pages.clone(),
         egress: config.egress.policy(own_services),
         clients: Default::default(),
+        browser,
         politeness: politeness::Politeness::new(
             s4e_store::RateLimiter::new(&redis, &config.common.namespace),
             config.settings.host_requests_per_second,
@@ -199,6 +225,9 @@ async fn run(
         let _ = task.await;
     }
     bus.close().await;
+    if let Some(browser) = &crawler.browser {
+        browser.close().await;
+    }
     served?;
     Ok(())
 }

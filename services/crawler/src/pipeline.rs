@@ -45,6 +45,8 @@ pub struct Crawler {
     pub reports: JobReports,
     pub egress: EgressPolicy,
     pub clients: Clients,
+    /// Chromium, in the headless mode.
+    pub browser: Option<crate::headless::Browser>,
     pub politeness: Politeness,
     pub settings: Settings,
     pub metrics: Metrics,

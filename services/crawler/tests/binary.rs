@@ -2,7 +2,9 @@
 //! to the frontier with the lost connection, a second crawler process finishes the crawl, and
 //! the site map is the same as an uninterrupted crawl's, with at most the pages that were in
 //! flight fetched twice. Told to fuzz with Debian's ffuf: ffuf asks the words and what it
-//! finds joins the crawl; told so with no ffuf to run, it refuses to start.
+//! finds joins the crawl; told so with no ffuf to run, it refuses to start. Told to render
+//! pages in Chromium: what a page's scripts build and ask for joins the crawl, and nothing
+//! outside the scope is asked; told so with no Chromium to run, it refuses to start.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -284,9 +286,9 @@ async fn told_to_fuzz_with_ffuf_the_crawler_runs_it_and_keeps_what_it_finds() {
     env.cleanup().await.unwrap();
 }
 
-#[tokio::test]
-async fn told_to_fuzz_with_an_ffuf_that_is_not_there_the_crawler_refuses_to_start() {
-    let env = TestEnv::new().await.unwrap();
+/// What the binary said, started with `extra` settings that make it refuse to start (a base
+/// that is not there: it never gets that far).
+async fn refusal(env: &TestEnv, extra: &[(&str, &str)]) -> String {
     let output = tokio::process::Command::new(BINARY)
         .env("S4E_SERVICE_TOKEN", &env.service_token)
         .env("S4E_NAMESPACE", &env.namespace)
@@ -295,15 +297,95 @@ async fn told_to_fuzz_with_an_ffuf_that_is_not_there_the_crawler_refuses_to_star
         .env("S4E_AMQP_URL", &env.amqp_url)
         .env("S4E_REDIS_URL", &env.redis_url)
         .env("S4E_MONGODB_URL", &env.mongodb_url)
-        .env("S4E_CRAWL_FUZZER", "ffuf")
-        .env("S4E_CRAWL_FFUF_PATH", "/nonexistent/ffuf")
+        .envs(extra.iter().copied())
         .output()
         .await
         .unwrap();
     assert!(!output.status.success());
-    let said = String::from_utf8_lossy(&output.stderr);
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn told_to_fuzz_with_an_ffuf_that_is_not_there_the_crawler_refuses_to_start() {
+    let env = TestEnv::new().await.unwrap();
+    let said = refusal(
+        &env,
+        &[
+            ("S4E_CRAWL_FUZZER", "ffuf"),
+            ("S4E_CRAWL_FFUF_PATH", "/nonexistent/ffuf"),
+        ],
+    )
+    .await;
     assert!(
         said.contains("S4E_CRAWL_FUZZER=ffuf, but /nonexistent/ffuf cannot be run"),
+        "{said}"
+    );
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn told_to_render_the_crawler_finds_what_scripts_build_and_asks_nothing_outside() {
+    let env = TestEnv::new().await.unwrap();
+    let outside = TestSite::start(
+        std::sync::Arc::new(|_: &str| Some(site::Page::html("outside"))),
+        Duration::ZERO,
+    )
+    .await;
+    let app = TestSite::start(site::single_page_application(outside.port), Duration::ZERO).await;
+    let start = format!("http://127.0.0.1:{}/", app.port);
+    let order = order_crawl(&env, &start).await;
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    // Chromium's profile goes where the test removes it: a crawler killed has no time to.
+    let profiles = std::env::temp_dir().join(format!("s4e-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&profiles).unwrap();
+    let headless = [
+        ("TMPDIR", profiles.display().to_string()),
+        ("S4E_CRAWL_HEADLESS", "true".to_string()),
+        ("S4E_CRAWL_CHROMIUM_PATH", chromium),
+        ("S4E_CRAWL_FUZZ_DEPTH", "0".to_string()),
+    ];
+    let (mut crawler, url) = start_crawler(&env, &order.base.url(), &headless).await;
+    let bus = order.publish(&env).await;
+    let run = order.ended().await;
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let pages = order.site_map(&env, &url).await;
+    let found_by = |path: &str| {
+        pages
+            .iter()
+            .find(|page| page.url == format!("{start}{}", &path[1..]))
+            .map(|page| page.found_by)
+    };
+    // Built by the script, and linked from the data the script asked for.
+    assert_eq!(found_by("/rendered-only"), Some(LinkSource::Browser));
+    assert_eq!(found_by("/from-data"), Some(LinkSource::Browser));
+    assert_eq!(found_by("/api/live"), Some(LinkSource::Browser));
+    // The script's `src` is in the page's text: read there first.
+    assert_eq!(found_by("/app.js"), Some(LinkSource::Script));
+    // The POST was recorded, never sent (the crawl fetches its URL as a page, with GET); the
+    // other site was never asked.
+    assert_eq!(found_by("/api/submit"), Some(LinkSource::Browser));
+    assert!(outside.requests().is_empty(), "{:?}", outside.requests());
+    crawler.start_kill().unwrap();
+    let _ = crawler.wait().await;
+    let _ = std::fs::remove_dir_all(&profiles);
+    bus.close().await;
+    order.base.stop().await.unwrap();
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn told_to_render_with_a_chromium_that_is_not_there_the_crawler_refuses_to_start() {
+    let env = TestEnv::new().await.unwrap();
+    let said = refusal(
+        &env,
+        &[
+            ("S4E_CRAWL_HEADLESS", "true"),
+            ("S4E_CRAWL_CHROMIUM_PATH", "/nonexistent/chromium"),
+        ],
+    )
+    .await;
+    assert!(
+        said.contains("S4E_CRAWL_HEADLESS=true, but /nonexistent/chromium does not answer"),
         "{said}"
     );
     env.cleanup().await.unwrap();

@@ -1,0 +1,185 @@
+//! The headless mode against Debian's Chromium (`scripts/test.sh` installs it; `CHROMIUM`
+//! names it): a page whose links exist only once its scripts ran is rendered, what the
+//! scripts request and build is found, and nothing leaves the scope or changes state on the
+//! way: the test's sites record every request they receive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use s4e_crawler::headless::{Answer, Browser, Document};
+use s4e_crawler::urls::Scope;
+use s4e_test_support::site::{self, Page, TestSite};
+use url::Url;
+
+fn chromium() -> std::path::PathBuf {
+    std::env::var_os("CHROMIUM")
+        .unwrap_or_else(|| "chromium".into())
+        .into()
+}
+
+/// What the crawl's fetch stage would answer the browser with: a plain GET of the site.
+async fn get(url: Url) -> Option<Answer> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                value.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let body = response.bytes().await.ok()?.to_vec();
+    Some(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A page as the fetch stage would hand it to the browser (200, `headers`, `body`).
+fn page_of<'a>(url: &'a Url, headers: &'a [(String, String)], body: &'a [u8]) -> Document<'a> {
+    Document {
+        url,
+        status: 200,
+        headers,
+        body,
+    }
+}
+
+fn paths(urls: &[Url], port: u16) -> Vec<String> {
+    let mut paths: Vec<String> = urls
+        .iter()
+        .map(|url| match url.port() {
+            Some(p) if p == port => url.path().to_string(),
+            _ => url.to_string(),
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+#[tokio::test]
+async fn a_rendered_page_gives_what_its_scripts_build_and_request_and_nothing_leaves_the_scope() {
+    let outside = TestSite::start(
+        Arc::new(|_: &str| Some(Page::html("outside"))),
+        Duration::ZERO,
+    )
+    .await;
+    let pages = site::single_page_application(outside.port);
+    let site = TestSite::start(pages.clone(), Duration::ZERO).await;
+    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
+    let scope = Scope::of(&page_url).unwrap();
+    let page = pages("/").unwrap();
+    let headers = vec![("content-type".to_string(), page.content_type.to_string())];
+
+    // Read as text, the page and its script give neither the route nor the data's link.
+    let script = pages("/app.js").unwrap().body;
+    let script_url = page_url.join("/app.js").unwrap();
+    let js_headers = vec![(
+        "content-type".to_string(),
+        "application/javascript".to_string(),
+    )];
+    let read = s4e_crawler::extract::response(&script_url, &js_headers, script.as_bytes());
+    let read: Vec<Url> = read.links.into_iter().map(|(url, _)| url).collect();
+    assert!(
+        !paths(&read, site.port).contains(&"/rendered-only".to_string()),
+        "{read:?}"
+    );
+    assert!(
+        !paths(&read, site.port).contains(&"/api/live".to_string()),
+        "{read:?}"
+    );
+
+    let browser = Browser::new(chromium(), 2);
+    let rendered = browser
+        .render(
+            page_of(&page_url, &headers, page.body.as_bytes()),
+            &scope,
+            Duration::from_secs(15),
+            get,
+        )
+        .await
+        .unwrap();
+
+    // Every request the page made, sent or refused.
+    assert_eq!(
+        paths(&rendered.requested, site.port),
+        vec![
+            "/api/live".to_string(),
+            "/api/submit".to_string(),
+            "/app.js".to_string(),
+            "/logo.png".to_string(),
+            "/pixel.gif".to_string(),
+            format!("http://127.0.0.1:{}/leak", outside.port),
+        ]
+    );
+    // The document its scripts built, the link the data brought included.
+    let links = paths(&rendered.links, site.port);
+    assert!(links.contains(&"/rendered-only".to_string()), "{links:?}");
+    assert!(links.contains(&"/from-data".to_string()), "{links:?}");
+    // Only the script and the data were fetched (the page was not: it was given); the POST,
+    // the images and the other host were refused and never sent.
+    let mut asked = site.requests();
+    asked.sort();
+    assert_eq!(asked, vec!["/api/live", "/app.js"]);
+    assert_eq!(rendered.refused, 4);
+    assert!(outside.requests().is_empty(), "{:?}", outside.requests());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_page_that_never_settles_ends_at_its_deadline_with_what_it_found() {
+    // A script asking again and again, and a request whose answer never comes.
+    let pages: site::Pages = Arc::new(|target: &str| match target {
+        "/" => Some(Page::html(
+            r#"<html><body><a href="/static">s</a><script>
+                   var n = 0;
+                   setInterval(function () { fetch('/poll?n=' + (n++)).catch(function () {}); }, 50);
+                   fetch('/hang').catch(function () {});
+                   </script></body></html>"#,
+        )),
+        _ => Some(Page::of("application/json", "{}")),
+    });
+    let site = TestSite::start(pages.clone(), Duration::ZERO).await;
+    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
+    let scope = Scope::of(&page_url).unwrap();
+    let headers = vec![("content-type".to_string(), "text/html".to_string())];
+    let body = pages("/").unwrap().body;
+    let browser = Browser::new(chromium(), 1);
+    let began = std::time::Instant::now();
+    let rendered = browser
+        .render(
+            page_of(&page_url, &headers, body.as_bytes()),
+            &scope,
+            Duration::from_secs(3),
+            |url: Url| async move {
+                if url.path() == "/hang" {
+                    std::future::pending::<()>().await;
+                }
+                get(url).await
+            },
+        )
+        .await
+        .unwrap();
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    // What it found before the deadline is kept: the static link, read from the document.
+    let links = paths(&rendered.links, site.port);
+    assert!(links.contains(&"/static".to_string()), "{links:?}");
+    // And the browser serves the next page as well.
+    let rendered = browser
+        .render(
+            page_of(&page_url, &headers, b"<a href=\"/next\">n</a>"),
+            &scope,
+            Duration::from_secs(5),
+            get,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paths(&rendered.links, site.port), vec!["/next"]);
+    browser.close().await;
+}
