@@ -95,6 +95,9 @@ spec:
       automountServiceAccountToken: false
       enableServiceLinks: false
       terminationGracePeriodSeconds: {{ $values.terminationGracePeriodSeconds }}
+      {{- if $values.shareProcessNamespace }}
+      shareProcessNamespace: true
+      {{- end }}
       securityContext:
         {{- include "s4e.podSecurityContext" $root | nindent 8 }}
       {{- with $root.Values.image.pullSecrets }}
@@ -151,7 +154,7 @@ spec:
       volumes:
         - name: tmp
           emptyDir:
-            sizeLimit: 64Mi
+            sizeLimit: {{ $values.tmpSizeLimit | default "64Mi" }}
       {{- with $values.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}

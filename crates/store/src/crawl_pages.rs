@@ -4,8 +4,8 @@
 //! after a crawler was killed replaces its document. A document holds the public
 //! [`SitePage`] fields and whatever else the crawler keeps for its finisher.
 
-use mongodb::bson::{self, Document, doc};
-use mongodb::{Collection, IndexModel};
+use mongodb::bson::{self, Document, RawArrayBuf, RawDocumentBuf, doc, rawdoc};
+use mongodb::{Collection, Database, IndexModel};
 use s4e_types::crawl::{SitePage, SitePageList, SitePageQuery};
 use s4e_types::{JobId, OrgId, RunId};
 use serde::Serialize;
@@ -18,14 +18,46 @@ const COLLECTION: &str = "crawl_pages";
 
 #[derive(Clone)]
 pub struct CrawlPages {
+    database: Database,
     pages: Collection<Document>,
+}
+
+/// A page of a crawl as it is stored, serialised once ([`CrawlPages::record_all`]).
+#[derive(Clone, Debug)]
+pub struct PageDocument {
+    id: String,
+    document: RawDocumentBuf,
+}
+
+impl PageDocument {
+    /// `page` (which serialises to the [`SitePage`] fields and any of its own) as the
+    /// document of `url` in the crawl of `job_id`.
+    pub fn of<T: Serialize>(
+        org_id: OrgId,
+        job_id: JobId,
+        url: &str,
+        page: &T,
+    ) -> Result<PageDocument, StoreError> {
+        let convert = |error: &dyn std::fmt::Display| StoreError::Convert(error.to_string());
+        let mut document = bson::to_document(page).map_err(|error| convert(&error))?;
+        let id = format!("{job_id} {url}");
+        document.insert("_id", &id);
+        document.insert("org_id", org_id.to_string());
+        let document = RawDocumentBuf::from_document(&document).map_err(|error| convert(&error))?;
+        Ok(PageDocument { id, document })
+    }
+
+    /// Its size in bytes, as sent.
+    pub fn size(&self) -> usize {
+        self.document.as_bytes().len()
+    }
 }
 
 impl CrawlPages {
     pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
         let database = open_database(url, database).await?;
         let pages = database.collection(COLLECTION);
-        Ok(Self { pages })
+        Ok(Self { database, pages })
     }
 
     /// The indexes the site map is read by (idempotent).
@@ -49,16 +81,36 @@ impl CrawlPages {
         url: &str,
         page: &T,
     ) -> Result<(), StoreError> {
-        let mut document =
-            bson::to_document(page).map_err(|error| StoreError::Convert(error.to_string()))?;
-        let id = format!("{job_id} {url}");
-        document.insert("_id", &id);
-        document.insert("org_id", org_id.to_string());
-        self.pages
-            .replace_one(doc! { "_id": &id }, document)
-            .upsert(true)
-            .await?;
-        Ok(())
+        self.record_all(&[PageDocument::of(org_id, job_id, url, page)?])
+            .await
+    }
+
+    /// Stores (or replaces) pages, of one crawl or several, in one command: an upsert each,
+    /// unordered (none depends on another). An error means some may not be stored; writing
+    /// them all again is harmless.
+    pub async fn record_all(&self, pages: &[PageDocument]) -> Result<(), StoreError> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let mut updates = RawArrayBuf::new();
+        for page in pages {
+            updates.push(rawdoc! {
+                "q": { "_id": page.id.as_str() },
+                "u": page.document.clone(),
+                "upsert": true,
+            });
+        }
+        let command = rawdoc! { "update": COLLECTION, "updates": updates, "ordered": false };
+        let answer = self.database.run_raw_command(command).await?;
+        match answer.get_array("writeErrors") {
+            Ok(errors) if !errors.is_empty() => Err(StoreError::WritesRefused(format!(
+                "{} of {} pages not stored: {:?}",
+                errors.len(),
+                pages.len(),
+                errors.first()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Hands every page of one crawl to `visit`, in URL order, one at a time: what the

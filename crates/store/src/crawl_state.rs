@@ -68,12 +68,15 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
 return result
 ";
 
-/// KEYS: urls. ARGV[1] url, ARGV[2] holder, ARGV[3] lease in ms. Returns 0 unknown, 1 claimed
-/// (fetch it), 2 done, 3 held by another holder whose lease runs.
+/// KEYS: urls, meta. ARGV[1] url, ARGV[2] holder, ARGV[3] lease in ms. Returns the code (0
+/// unknown, 1 claimed: fetch it, 2 done, 3 held by another holder whose lease runs) and the
+/// crawl's `meta` hash as read before, field and value in turn: what a stage needs of a
+/// crawl comes back with its claim, in one round trip.
 const CLAIM: &str = r"
+local meta = redis.call('HGETALL', KEYS[2])
 local state = redis.call('HGET', KEYS[1], ARGV[1])
-if not state then return 0 end
-if state == 'd' then return 2 end
+if not state then return {0, meta} end
+if state == 'd' then return {2, meta} end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local parent
@@ -81,11 +84,11 @@ if string.sub(state, 1, 2) == 'q|' then
   parent = string.sub(state, 3)
 else
   local lease_end, holder, rest = string.match(state, '^f|(%d+)|([^|]*)|(.*)$')
-  if holder ~= ARGV[2] and tonumber(lease_end) > now then return 3 end
+  if holder ~= ARGV[2] and tonumber(lease_end) > now then return {3, meta} end
   parent = rest
 end
 redis.call('HSET', KEYS[1], ARGV[1], 'f|' .. (now + tonumber(ARGV[3])) .. '|' .. ARGV[2] .. '|' .. parent)
-return 1
+return {1, meta}
 ";
 
 /// KEYS: urls, meta. ARGV[1] url. Marks it done (once) and returns how many are still queued.
@@ -137,6 +140,14 @@ pub enum Discovered {
     Trapped,
 }
 
+/// A claim, with the crawl's settings and counters read in the same step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub claim: PageClaim,
+    /// `None`: the crawl is over and forgotten (and nothing was claimed).
+    pub meta: Option<CrawlMeta>,
+}
+
 /// A crawl's settings and counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CrawlMeta {
@@ -148,6 +159,30 @@ pub struct CrawlMeta {
     pub trapped: u64,
     /// Why the crawl stopped short, if it did (`pages`, `time`).
     pub truncated: Option<String>,
+}
+
+impl CrawlMeta {
+    /// From the `meta` hash's fields; `None` when the crawl never began or is forgotten.
+    fn of(mut fields: HashMap<String, String>) -> Option<CrawlMeta> {
+        fields.remove("began")?;
+        let mut number = |field: &str| {
+            fields
+                .remove(field)
+                .and_then(|value| value.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        let seen = u64::try_from(number("seen")).unwrap_or(0);
+        let queued = number("queued");
+        let trapped = u64::try_from(number("trapped")).unwrap_or(0);
+        let truncated = fields.remove("truncated");
+        Some(CrawlMeta {
+            settings: fields,
+            seen,
+            queued,
+            trapped,
+            truncated,
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -275,30 +310,11 @@ impl CrawlState {
     pub async fn meta(&self, job_id: JobId) -> Result<Option<CrawlMeta>, StoreError> {
         let [_, meta, _] = self.keys(job_id);
         let mut connection = self.connection.clone();
-        let mut fields: HashMap<String, String> = redis::cmd("HGETALL")
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(&meta)
             .query_async(&mut connection)
             .await?;
-        if fields.remove("began").is_none() {
-            return Ok(None);
-        }
-        let mut number = |field: &str| {
-            fields
-                .remove(field)
-                .and_then(|value| value.parse::<i64>().ok())
-                .unwrap_or(0)
-        };
-        let seen = u64::try_from(number("seen")).unwrap_or(0);
-        let queued = number("queued");
-        let trapped = u64::try_from(number("trapped")).unwrap_or(0);
-        let truncated = fields.remove("truncated");
-        Ok(Some(CrawlMeta {
-            settings: fields,
-            seen,
-            queued,
-            trapped,
-            truncated,
-        }))
+        Ok(CrawlMeta::of(fields))
     }
 
     /// Records why the crawl stopped short (the first reason stays).
@@ -315,30 +331,41 @@ impl CrawlState {
     }
 
     /// Claims a queued URL for `holder` (a message id) for `lease`; the same holder may
-    /// claim it again (its message redelivered), another only once the lease has run.
+    /// claim it again (its message redelivered), another only once the lease has run. The
+    /// crawl's meta comes back with it; a crawl forgotten claims nothing.
     pub async fn claim(
         &self,
         job_id: JobId,
         url: &str,
         holder: &str,
         lease: std::time::Duration,
-    ) -> Result<PageClaim, StoreError> {
-        let [urls, _, _] = self.keys(job_id);
+    ) -> Result<Claimed, StoreError> {
+        let [urls, meta, _] = self.keys(job_id);
         let mut connection = self.connection.clone();
-        let code: i64 = redis::cmd("EVAL")
+        let (code, fields): (i64, Vec<String>) = redis::cmd("EVAL")
             .arg(CLAIM)
-            .arg(1)
+            .arg(2)
             .arg(&urls)
+            .arg(&meta)
             .arg(url)
             .arg(holder)
             .arg(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1))
             .query_async(&mut connection)
             .await?;
-        Ok(match code {
+        let mut fields = fields.into_iter();
+        let mut pairs = HashMap::new();
+        while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
+            pairs.insert(field, value);
+        }
+        let claim = match code {
             1 => PageClaim::Fetch,
             2 => PageClaim::Done,
             3 => PageClaim::Busy,
             _ => PageClaim::Unknown,
+        };
+        Ok(Claimed {
+            claim,
+            meta: CrawlMeta::of(pairs),
         })
     }
 
@@ -448,16 +475,16 @@ mod tests {
         assert_eq!(other, vec![Discovered::Known, Discovered::Known]);
         let lease = std::time::Duration::from_secs(60);
         assert_eq!(
-            state.claim(job, "/a", "m1", lease).await.unwrap(),
+            state.claim(job, "/a", "m1", lease).await.unwrap().claim,
             PageClaim::Fetch
         );
         // Its redelivery takes the claim back; another copy of the message waits.
         assert_eq!(
-            state.claim(job, "/a", "m1", lease).await.unwrap(),
+            state.claim(job, "/a", "m1", lease).await.unwrap().claim,
             PageClaim::Fetch
         );
         assert_eq!(
-            state.claim(job, "/a", "m2", lease).await.unwrap(),
+            state.claim(job, "/a", "m2", lease).await.unwrap().claim,
             PageClaim::Busy
         );
         // A claimed URL is not published again by its parent's retry.
@@ -467,13 +494,14 @@ mod tests {
             state
                 .claim(job, "/b", "m3", Duration::from_millis(1))
                 .await
-                .unwrap(),
+                .unwrap()
+                .claim,
             PageClaim::Fetch
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
         // A lease that ran out is taken over.
         assert_eq!(
-            state.claim(job, "/b", "m4", lease).await.unwrap(),
+            state.claim(job, "/b", "m4", lease).await.unwrap().claim,
             PageClaim::Fetch
         );
         assert_eq!(
@@ -490,7 +518,7 @@ mod tests {
             Frontier { queued: 1, seen: 3 }
         );
         assert_eq!(
-            state.claim(job, "/a", "m2", lease).await.unwrap(),
+            state.claim(job, "/a", "m2", lease).await.unwrap().claim,
             PageClaim::Done
         );
         assert_eq!(
@@ -500,11 +528,14 @@ mod tests {
         let meta = state.meta(job).await.unwrap().unwrap();
         assert_eq!((meta.seen, meta.queued), (3, 0));
         assert_eq!(meta.settings.get("target").map(String::as_str), Some("t"));
+        // A claim reads the same meta in the same step.
+        let claimed = state.claim(job, "/a", "m5", lease).await.unwrap();
+        assert_eq!(claimed.claim, PageClaim::Done);
+        assert_eq!(claimed.meta, Some(meta));
         state.forget(job).await.unwrap();
-        assert_eq!(
-            state.claim(job, "/", "m1", lease).await.unwrap(),
-            PageClaim::Unknown
-        );
+        let forgotten = state.claim(job, "/", "m1", lease).await.unwrap();
+        assert_eq!(forgotten.claim, PageClaim::Unknown);
+        assert_eq!(forgotten.meta, None);
         env.cleanup().await.unwrap();
     }
 

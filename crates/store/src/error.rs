@@ -6,6 +6,8 @@ pub enum StoreError {
     Mongo(#[from] mongodb::error::Error),
     #[error("cannot convert document: {0}")]
     Convert(String),
+    #[error("mongodb refused writes: {0}")]
+    WritesRefused(String),
     #[error("invalid database name {0:?}")]
     InvalidName(String),
 }

@@ -23,8 +23,8 @@ mod raw_outputs;
 mod redis_connection;
 mod sessions;
 
-pub use crawl_pages::CrawlPages;
-pub use crawl_state::{CrawlMeta, CrawlState, Discovered, Frontier, PageClaim};
+pub use crawl_pages::{CrawlPages, PageDocument};
+pub use crawl_state::{Claimed, CrawlMeta, CrawlState, Discovered, Frontier, PageClaim};
 pub use dead_letters::{DeadLetters, StoredDeadLetter};
 pub use error::StoreError;
 pub use idempotency::{Claim, Idempotency, StoredAnswer};

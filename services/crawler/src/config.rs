@@ -102,6 +102,17 @@ pub struct Settings {
     )]
     pub chromium_path: std::path::PathBuf,
 
+    /// Whether Chromium runs in its own sandbox (it needs unprivileged user namespaces; a
+    /// crawler running as root never gets it).
+    #[arg(
+        long,
+        env = "S4E_CRAWL_CHROMIUM_SANDBOX",
+        value_name = "S4E_CRAWL_CHROMIUM_SANDBOX",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub chromium_sandbox: bool,
+
     /// Pages one crawler replica renders at once in the headless mode.
     #[arg(long, env = "S4E_CRAWL_HEADLESS_CONCURRENCY", value_name = "S4E_CRAWL_HEADLESS_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub headless_concurrency: u16,

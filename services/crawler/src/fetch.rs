@@ -14,6 +14,7 @@ use s4e_checks::http_headers::{self, listing_kind};
 use s4e_checks::{CheckError, exposure, fingerprint};
 use s4e_egress::ReachError;
 use s4e_egress::http::{self, Request};
+use s4e_store::PageDocument;
 use s4e_types::crawl::{LinkSource, SitePage};
 use s4e_types::envelope::CrawlFetch;
 use s4e_types::{CheckKind, Message};
@@ -90,18 +91,15 @@ impl Crawler {
             job_id: order.job_id,
             run_id: order.run_id,
         };
-        let (settings, queued) = match self.crawl_of(crawl).await {
-            Ok(crawl) => crawl,
-            Err(outcome) => return outcome,
-        };
         let holder = incoming.envelope.id.to_string();
         let timeout = Duration::from_secs(self.settings.request_timeout_seconds);
         // A rendered page takes its request's time twice: fetched, then loaded in Chromium.
         let renders = if self.browser.is_some() { 2 } else { 1 };
         let lease = timeout * renders + CLAIM_MARGIN;
-        if let Err(outcome) = self.claim(crawl, &order.url, &holder, lease, queued).await {
-            return outcome;
-        }
+        let settings = match self.claim(crawl, &order.url, &holder, lease).await {
+            Ok(settings) => settings,
+            Err(outcome) => return outcome,
+        };
         if let Err(outcome) = self.crawl_page(crawl, &settings, order).await {
             return outcome;
         }
@@ -123,7 +121,7 @@ impl Crawler {
                 .map_err(|error| Outcome::Retry(format!("recording the time limit: {error}")))?;
             return Ok(());
         }
-        if self.live.is_cancelled(crawl.run_id).await.unwrap_or(false) {
+        if self.is_cancelled(crawl.run_id).await {
             return Ok(());
         }
         let Ok(url) = Url::parse(&order.url) else {
@@ -245,8 +243,10 @@ impl Crawler {
                 self.count_page("fetched");
             }
         }
-        self.pages
-            .record(crawl.org_id, crawl.job_id, &order.url, &record)
+        let document = PageDocument::of(crawl.org_id, crawl.job_id, &order.url, &record)
+            .map_err(|error| Outcome::Retry(format!("recording a page: {error}")))?;
+        self.page_writer
+            .record(document)
             .await
             .map_err(|error| Outcome::Retry(format!("recording a page: {error}")))?;
         if order.depth < settings.max_depth && !links.is_empty() {

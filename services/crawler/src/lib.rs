@@ -24,6 +24,7 @@ mod finish;
 pub mod fuzz;
 pub mod headless;
 pub mod leaks;
+mod page_writer;
 mod pipeline;
 mod politeness;
 mod rules;
@@ -86,6 +87,7 @@ async fn ffuf_version(program: &std::path::Path) -> Result<(), BoxError> {
 async fn browser(settings: &Settings) -> Result<headless::Browser, BoxError> {
     let browser = headless::Browser::new(
         settings.chromium_path.clone(),
+        settings.chromium_sandbox,
         usize::from(settings.headless_concurrency),
     );
     let answered = tokio::time::timeout(Duration::from_secs(30), browser.version())
@@ -181,6 +183,7 @@ async fn run(
         },
         state: CrawlState::new(&redis, &config.common.namespace),
         pages: pages.clone(),
+        page_writer: page_writer::PageWriter::start(pages.clone()),
         egress: config.egress.policy(own_services),
         clients: Default::default(),
         browser,
@@ -191,6 +194,8 @@ async fn run(
         ),
         settings: config.settings.clone(),
         metrics: metrics.clone(),
+        progress_written: Default::default(),
+        cancelled: Default::default(),
         base,
         bus: bus.clone(),
         live,

@@ -1,8 +1,8 @@
 //! What every stage shares: the crawler's connections, a crawl's settings as it began with
 //! them, and adding URLs to a crawl's frontier.
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use s4e_bus::topology::{
     CRAWL_FETCH_ROUTING_KEY, CRAWL_FINISH_ROUTING_KEY, CRAWL_FUZZ_ROUTING_KEY, Exchange,
@@ -35,12 +35,54 @@ pub fn fuzz_key(directory: &Url) -> String {
 /// How many links one call records in a crawl's state.
 const DISCOVER_SLICE: usize = 1_000;
 
+/// How often a replica writes a crawl's progress: the run's event stream reads it every 250 ms,
+/// so writing on every page done would be round trips nobody reads.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// How long a replica trusts that a run was not cancelled before asking again (the checks'
+/// workers look as often).
+const CANCELLATION_EVERY: Duration = Duration::from_secs(1);
+
+/// What a replica last learned or did for each run, and when (a few hundred runs at most are
+/// crawled at once; entries older than a minute go when there are more than that).
+#[derive(Default)]
+pub struct PerRun<T> {
+    entries: std::sync::Mutex<HashMap<RunId, (Instant, T)>>,
+}
+
+impl<T: Clone> PerRun<T> {
+    /// The value kept for `run`, if kept less than `age` ago.
+    pub fn fresh(&self, run: RunId, age: Duration) -> Option<T> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries
+            .get(&run)
+            .filter(|(kept, _)| kept.elapsed() < age)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn keep(&self, run: RunId, value: T) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= 1_024 {
+            entries.retain(|_, (kept, _)| kept.elapsed() < Duration::from_secs(60));
+        }
+        entries.insert(run, (Instant::now(), value));
+    }
+}
+
 pub struct Crawler {
     pub base: BaseClient,
     pub bus: Bus,
     pub live: LiveStatus,
     pub state: CrawlState,
     pub pages: CrawlPages,
+    /// The fetch stage's pages, written together.
+    pub page_writer: crate::page_writer::PageWriter,
     pub raw: RawOutputs,
     pub reports: JobReports,
     pub egress: EgressPolicy,
@@ -50,6 +92,10 @@ pub struct Crawler {
     pub politeness: Politeness,
     pub settings: Settings,
     pub metrics: Metrics,
+    /// When this replica last wrote each run's crawl progress.
+    pub progress_written: PerRun<()>,
+    /// Whether each run was cancelled, as last read.
+    pub cancelled: PerRun<bool>,
 }
 
 /// The crawl a message belongs to.
@@ -190,43 +236,39 @@ impl Crawler {
         Ok(())
     }
 
-    /// The settings of the crawl a stage's message belongs to, and how many of its URLs are
-    /// still queued; `Err` is the message's outcome when the crawl is over and forgotten (a
-    /// late duplicate: acknowledged), unreadable, or Redis is away.
-    pub async fn crawl_of(&self, crawl: CrawlRef) -> Result<(CrawlSettings, i64), Outcome> {
-        let meta = match self.state.meta(crawl.job_id).await {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Err(Outcome::Ack),
-            Err(error) => return Err(Outcome::Retry(format!("reading the crawl: {error}"))),
-        };
-        match CrawlSettings::from_meta(&meta) {
-            Some(settings) => Ok((settings, meta.queued)),
-            None => Err(Outcome::DeadLetter(
-                "the crawl's settings are unreadable".into(),
-            )),
-        }
-    }
-
-    /// Claims `key` (a URL, or a directory to fuzz) of the crawl for the message `holder`;
-    /// `Err` is the message's outcome when it is not to be worked on: done already (then the
-    /// crawl is handed on if nothing is queued, in case the delivery that finished it died
-    /// first), being worked on by another copy (come back later), or unknown.
+    /// Claims `key` (a URL, or a directory to fuzz) of the crawl for the message `holder`,
+    /// and gives the crawl's settings (read in the same step). `Err` is the message's outcome
+    /// when it is not to be worked on: the crawl is over and forgotten (a late duplicate),
+    /// its settings are unreadable, the key is done already (then the crawl is handed on if
+    /// nothing is queued, in case the delivery that finished it died first), another copy is
+    /// working on it (come back later), or it is unknown; or Redis is away.
     pub async fn claim(
         &self,
         crawl: CrawlRef,
         key: &str,
         holder: &str,
         lease: std::time::Duration,
-        queued: i64,
-    ) -> Result<(), Outcome> {
-        match self.state.claim(crawl.job_id, key, holder, lease).await {
-            Ok(PageClaim::Fetch) => Ok(()),
-            Ok(PageClaim::Busy) => Err(Outcome::Later(format!(
+    ) -> Result<CrawlSettings, Outcome> {
+        let claimed = self
+            .state
+            .claim(crawl.job_id, key, holder, lease)
+            .await
+            .map_err(|error| Outcome::Retry(format!("reading the crawl: {error}")))?;
+        let Some(meta) = claimed.meta else {
+            return Err(Outcome::Ack);
+        };
+        let Some(settings) = CrawlSettings::from_meta(&meta) else {
+            return Err(Outcome::DeadLetter(
+                "the crawl's settings are unreadable".into(),
+            ));
+        };
+        match claimed.claim {
+            PageClaim::Fetch => Ok(settings),
+            PageClaim::Busy => Err(Outcome::Later(format!(
                 "another delivery is working on {key}"
             ))),
-            Ok(PageClaim::Done) if queued <= 0 => Err(self.publish_finish(crawl).await),
-            Ok(PageClaim::Done | PageClaim::Unknown) => Err(Outcome::Ack),
-            Err(error) => Err(Outcome::Retry(format!("reading the crawl: {error}"))),
+            PageClaim::Done if meta.queued <= 0 => Err(self.publish_finish(crawl).await),
+            PageClaim::Done | PageClaim::Unknown => Err(Outcome::Ack),
         }
     }
 
@@ -286,8 +328,16 @@ impl Crawler {
             Err(error) => return Outcome::Retry(format!("marking {key} done: {error}")),
         };
         let queued = frontier.queued.max(0);
-        self.record_progress(crawl.run_id, "fetch", frontier.seen - queued, queued)
-            .await;
+        if queued == 0
+            || self
+                .progress_written
+                .fresh(crawl.run_id, PROGRESS_EVERY)
+                .is_none()
+        {
+            self.progress_written.keep(crawl.run_id, ());
+            self.record_progress(crawl.run_id, "fetch", frontier.seen - queued, queued)
+                .await;
+        }
         if queued == 0 {
             self.publish_finish(crawl).await
         } else {
@@ -306,6 +356,17 @@ impl Crawler {
         if let Err(error) = self.live.set_crawl(run_id, &progress).await {
             tracing::warn!(%error, %run_id, "cannot record crawl progress");
         }
+    }
+
+    /// Whether the crawl's run was cancelled, asked of Redis at most once per
+    /// [`CANCELLATION_EVERY`] by this replica (once cancelled, always).
+    pub async fn is_cancelled(&self, run_id: RunId) -> bool {
+        if let Some(cancelled) = self.cancelled.fresh(run_id, CANCELLATION_EVERY) {
+            return cancelled;
+        }
+        let cancelled = self.live.is_cancelled(run_id).await.unwrap_or(false);
+        self.cancelled.keep(run_id, cancelled);
+        cancelled
     }
 
     /// Hands the crawl to the finisher (more than once is harmless: base takes one report).

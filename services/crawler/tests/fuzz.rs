@@ -109,6 +109,86 @@ async fn a_throttling_site_is_asked_again_and_nothing_is_lost() {
     assert_eq!(outcome.requests, WORDS.len() * 2 + 4 + outcome.throttled);
 }
 
+/// A server that copes with `limit` requests at once (each takes a few milliseconds) and
+/// answers 429 to any beyond them; `/word-NNN` exists for every NNN divisible by 50.
+async fn overloaded_server(limit: usize) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = s4e_test_support::listener().await;
+    let address = listener.local_addr().unwrap();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&request);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let status = if in_flight.fetch_add(1, Ordering::SeqCst) >= limit {
+                    429
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    let hidden = path
+                        .strip_prefix("/word-")
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .is_some_and(|n| n % 50 == 0);
+                    if hidden { 200 } else { 404 }
+                };
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                let answer = format!(
+                    "HTTP/1.1 {status} S\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (address, task)
+}
+
+#[tokio::test]
+async fn a_server_that_copes_with_fewer_requests_gets_fewer_and_nothing_is_lost() {
+    let (address, server) = overloaded_server(4).await;
+    let directory = Url::parse(&format!("http://{address}/")).unwrap();
+    let client = Pinned::new(&directory, address).unwrap();
+    let names: Vec<String> = (0..300).map(|n| format!("word-{n:03}")).collect();
+    let words: Vec<&str> = names.iter().map(String::as_str).collect();
+    let options = FuzzOptions {
+        concurrency: 32,
+        ..FuzzOptions::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outcome =
+        fuzz_directory(&client, &directory, &words, &options, deadline, || async {}).await;
+    let hits: Vec<String> = outcome
+        .hits
+        .iter()
+        .map(|hit| Url::parse(&hit.url).unwrap().path().to_string())
+        .collect();
+    // Every word judged, every hidden one found, though 32 at once is eight times too many.
+    assert_eq!(
+        hits,
+        vec![
+            "/word-000",
+            "/word-050",
+            "/word-100",
+            "/word-150",
+            "/word-200",
+            "/word-250"
+        ]
+    );
+    assert_eq!(outcome.failed, 0, "{outcome:?}");
+    // The window came down to what the server copes with.
+    assert!(outcome.throttled > 0);
+    assert!(outcome.least_concurrency <= 8, "{outcome:?}");
+    server.abort();
+}
+
 #[tokio::test]
 async fn an_unreachable_directory_fails_every_word_without_hits() {
     let closed = s4e_test_support::listener().await.local_addr().unwrap();

@@ -1,7 +1,9 @@
 //! The headless mode against Debian's Chromium (`scripts/test.sh` installs it; `CHROMIUM`
 //! names it): a page whose links exist only once its scripts ran is rendered, what the
 //! scripts request and build is found, and nothing leaves the scope or changes state on the
-//! way: the test's sites record every request they receive.
+//! way: the test's sites record every request they receive. A hostile page (a WebSocket, a
+//! worker, a sandboxed frame, a beacon, an alert) reaches nothing outside either, a page by
+//! name is rendered under that name, and a page that never settles ends at its deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,7 +96,9 @@ async fn a_rendered_page_gives_what_its_scripts_build_and_request_and_nothing_le
         "{read:?}"
     );
 
-    let browser = Browser::new(chromium(), 2);
+    let browser = Browser::new(chromium(), true, 2);
+    // Started before the clock runs: its first start is no page's time.
+    browser.version().await.unwrap();
     let rendered = browser
         .render(
             page_of(&page_url, &headers, page.body.as_bytes()),
@@ -149,7 +153,8 @@ async fn a_page_that_never_settles_ends_at_its_deadline_with_what_it_found() {
     let scope = Scope::of(&page_url).unwrap();
     let headers = vec![("content-type".to_string(), "text/html".to_string())];
     let body = pages("/").unwrap().body;
-    let browser = Browser::new(chromium(), 1);
+    let browser = Browser::new(chromium(), true, 1);
+    browser.version().await.unwrap();
     let began = std::time::Instant::now();
     let rendered = browser
         .render(
@@ -181,5 +186,98 @@ async fn a_page_that_never_settles_ends_at_its_deadline_with_what_it_found() {
         .await
         .unwrap();
     assert_eq!(paths(&rendered.links, site.port), vec!["/next"]);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn what_a_hostile_page_tries_reaches_nothing_and_an_alert_holds_nothing() {
+    let outside = TestSite::start(
+        Arc::new(|_: &str| Some(Page::html("outside"))),
+        Duration::ZERO,
+    )
+    .await;
+    let out = format!("127.0.0.1:{}", outside.port);
+    // A frame, a worker, a socket and a beacon: some are paused and refused like the page's
+    // own requests, others are targets or protocols of their own that the page's interception
+    // does not see (held paused, or sent into Chromium's walled-off network). Whichever layer
+    // stops each, `outside` must hear nothing.
+    let body = format!(
+        r#"<html><body>
+        <iframe sandbox="allow-scripts" srcdoc="<script>fetch('http://{out}/frame')</script>"></iframe>
+        <script>
+        try {{ new WebSocket('ws://{out}/socket'); }} catch (e) {{}}
+        try {{
+            var code = new Blob(["fetch('http://{out}/worker')"], {{ type: 'text/javascript' }});
+            new Worker(URL.createObjectURL(code));
+        }} catch (e) {{}}
+        try {{ navigator.sendBeacon('http://{out}/beacon', 'x'); }} catch (e) {{}}
+        alert('held');
+        document.body.insertAdjacentHTML('beforeend', '<a href="/after-alert">a</a>');
+        </script></body></html>"#
+    );
+    let site = TestSite::start(Arc::new(|_: &str| None), Duration::ZERO).await;
+    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
+    let scope = Scope::of(&page_url).unwrap();
+    let headers = vec![("content-type".to_string(), "text/html".to_string())];
+    let browser = Browser::new(chromium(), true, 1);
+    browser.version().await.unwrap();
+    let rendered = browser
+        .render(
+            page_of(&page_url, &headers, body.as_bytes()),
+            &scope,
+            Duration::from_secs(5),
+            get,
+        )
+        .await
+        .unwrap();
+    // The alert was dismissed and the script went on.
+    let links = paths(&rendered.links, site.port);
+    assert!(links.contains(&"/after-alert".to_string()), "{links:?}");
+    // A second page rendered after the first: anything that escaped has had its time.
+    let again = browser
+        .render(
+            page_of(&page_url, &headers, b"<a href=\"/next\">n</a>"),
+            &scope,
+            Duration::from_secs(5),
+            get,
+        )
+        .await
+        .unwrap();
+    assert_eq!(paths(&again.links, site.port), vec!["/next"]);
+    assert!(outside.requests().is_empty(), "{:?}", outside.requests());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_page_by_name_is_rendered_under_that_name() {
+    // `app.example` resolves nowhere: every answer comes from the crawl (here, the site on
+    // 127.0.0.1), so only the name and scheme the crawl fetched matter.
+    let site = TestSite::start(site::single_page_application(9), Duration::ZERO).await;
+    let page_url = Url::parse(&format!("http://app.example:{}/", site.port)).unwrap();
+    let scope = Scope::of(&page_url).unwrap();
+    let page = site::single_page_application(9)("/").unwrap();
+    let headers = vec![("content-type".to_string(), page.content_type.to_string())];
+    let local = site.port;
+    let browser = Browser::new(chromium(), true, 1);
+    browser.version().await.unwrap();
+    let rendered = browser
+        .render(
+            page_of(&page_url, &headers, page.body.as_bytes()),
+            &scope,
+            Duration::from_secs(15),
+            |mut url: Url| async move {
+                url.set_host(Some("127.0.0.1")).ok()?;
+                url.set_port(Some(local)).ok()?;
+                get(url).await
+            },
+        )
+        .await
+        .unwrap();
+    let links: Vec<String> = rendered.links.iter().map(Url::to_string).collect();
+    let built = format!("http://app.example:{}/rendered-only", site.port);
+    assert!(links.contains(&built), "{links:?}");
+    let mut asked = site.requests();
+    asked.sort();
+    assert_eq!(asked, vec!["/api/live", "/app.js"]);
     browser.close().await;
 }

@@ -24,6 +24,7 @@ use reqwest::Method;
 use s4e_egress::ReachError;
 use s4e_egress::http::{Pinned, Request};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 use url::Url;
 
@@ -184,6 +185,9 @@ pub struct FuzzOutcome {
     pub failed: usize,
     /// Answers of 429 or 503 that were asked again.
     pub throttled: usize,
+    /// The fewest requests the directory had in flight at once after the server pushed back
+    /// (the configured concurrency when it never did).
+    pub least_concurrency: usize,
     /// What "not found" looks like there for names without an extension, when the
     /// calibration could tell.
     #[serde(skip)]
@@ -205,7 +209,10 @@ where
     Fut: Future<Output = ()>,
 {
     let admit = &admit;
-    let mut outcome = FuzzOutcome::default();
+    let mut outcome = FuzzOutcome {
+        least_concurrency: options.concurrency.max(1),
+        ..FuzzOutcome::default()
+    };
     let mut suffixes = vec![String::new()];
     suffixes.extend(options.extensions.iter().map(|ext| format!(".{ext}")));
     // What "not found" looks like for each suffix, from names that cannot exist.
@@ -241,10 +248,13 @@ where
                 .map(move |(suffix, not_found)| (format!("{word}{suffix}"), *not_found))
         })
         .collect();
+    let window = &Window::new(options.concurrency.max(1));
     let mut answers = stream::iter(candidates)
         .map(|(name, calibrated)| async move {
+            let ticket = window.acquire().await;
             admit().await;
             let answer = ask(client, directory, &name, options, deadline).await;
+            window.release(ticket, answer.throttled > 0 || answer.shape.is_none());
             (name, calibrated, answer)
         })
         .buffer_unordered(options.concurrency.max(1));
@@ -266,7 +276,106 @@ where
         }
     }
     outcome.hits.sort_by(|a, b| a.url.cmp(&b.url));
+    outcome.least_concurrency = window.least();
     outcome
+}
+
+/// How many of a directory's requests may be in flight: the configured concurrency at first,
+/// halved when an answer shows the server pushing back (429 or 503, or no answer at all), and
+/// one more after as many calm answers in a row as the window holds (additive increase,
+/// multiplicative decrease, as TCP's congestion window): a server that copes gets the
+/// configured pace, one that does not gets what it copes with. Like TCP, one overload halves
+/// the window once: the pushback of requests sent before the last halving does not count
+/// again.
+struct Window {
+    permits: Semaphore,
+    state: std::sync::Mutex<WindowState>,
+}
+
+struct WindowState {
+    limit: usize,
+    max: usize,
+    least: usize,
+    /// Permits to take out of use as they come back (the window shrank below those in flight).
+    debt: usize,
+    /// Calm answers since the window last moved.
+    calm: usize,
+    /// Halvings so far.
+    halvings: u64,
+}
+
+/// A request's place in the window.
+struct Ticket<'a> {
+    permit: Option<SemaphorePermit<'a>>,
+    /// The window's halvings when it was sent.
+    halvings: u64,
+}
+
+impl Window {
+    fn new(max: usize) -> Window {
+        Window {
+            permits: Semaphore::new(max),
+            state: std::sync::Mutex::new(WindowState {
+                limit: max,
+                max,
+                least: max,
+                debt: 0,
+                calm: 0,
+                halvings: 0,
+            }),
+        }
+    }
+
+    async fn acquire(&self) -> Ticket<'_> {
+        // Never closed: `None` cannot happen, and a request without a permit is still bounded
+        // by the stream's own concurrency.
+        let permit = self.permits.acquire().await.ok();
+        Ticket {
+            permit,
+            halvings: self.lock().halvings,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WindowState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn release(&self, ticket: Ticket<'_>, pushed_back: bool) {
+        let mut state = self.lock();
+        if pushed_back && ticket.halvings < state.halvings {
+            // Sent into the overload the window has already answered.
+        } else if pushed_back {
+            state.halvings += 1;
+            let smaller = (state.limit / 2).max(1);
+            state.debt += state.limit - smaller;
+            state.limit = smaller;
+            state.least = state.least.min(smaller);
+            state.calm = 0;
+        } else {
+            state.calm += 1;
+            if state.calm >= state.limit && state.limit < state.max {
+                state.calm = 0;
+                state.limit += 1;
+                if state.debt > 0 {
+                    state.debt -= 1;
+                } else {
+                    self.permits.add_permits(1);
+                }
+            }
+        }
+        if let Some(permit) = ticket.permit
+            && state.debt > 0
+        {
+            state.debt -= 1;
+            permit.forget();
+        }
+    }
+
+    fn least(&self) -> usize {
+        self.lock().least
+    }
 }
 
 struct Answer {
@@ -310,7 +419,10 @@ async fn ask(
                 .get("retry-after")
                 .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
                 .map(Duration::from_secs);
-            tokio::time::sleep(retry_after.unwrap_or(wait).min(Duration::from_secs(10))).await;
+            // Spread out: the requests one overload refused must not all come back at once.
+            let spread =
+                wait.mul_f64(0.5 + (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0);
+            tokio::time::sleep(retry_after.unwrap_or(spread).min(Duration::from_secs(10))).await;
             wait *= 2;
             continue;
         }

@@ -35,20 +35,17 @@ impl Crawler {
             job_id: order.job_id,
             run_id: order.run_id,
         };
-        let (settings, queued) = match self.crawl_of(crawl).await {
-            Ok(crawl) => crawl,
-            Err(outcome) => return outcome,
-        };
         let Ok(directory) = Url::parse(&order.directory) else {
             return Outcome::DeadLetter(format!("{:?} is not a URL", order.directory));
         };
         let key = fuzz_key(&directory);
         let holder = incoming.envelope.id.to_string();
         let lease = DIRECTORY_LIMIT + Duration::from_secs(60);
-        if let Err(outcome) = self.claim(crawl, &key, &holder, lease, queued).await {
-            return outcome;
-        }
-        let cancelled = self.live.is_cancelled(crawl.run_id).await.unwrap_or(false);
+        let settings = match self.claim(crawl, &key, &holder, lease).await {
+            Ok(settings) => settings,
+            Err(outcome) => return outcome,
+        };
+        let cancelled = self.is_cancelled(crawl.run_id).await;
         if !settings.out_of_time() && !cancelled {
             let within_depth = settings
                 .scope

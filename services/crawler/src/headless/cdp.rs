@@ -20,7 +20,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Events buffered for one session; past it, events are dropped (a paused request then waits
 /// for its render's deadline).
-const SESSION_EVENTS: usize = 1_024;
+const SESSION_EVENTS: usize = 256;
+
+/// The longest message read from Chromium; a longer one ends the connection (and Chromium
+/// with it), as a page that makes Chromium say that much is one to stop rendering.
+const MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CdpError {
@@ -128,6 +132,12 @@ impl Cdp {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Gives the connection up (a command went unanswered past its time): the next render
+    /// starts another Chromium, and this one is killed when its last user lets it go.
+    pub fn abandon(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
     /// Sends `method` (in `session`, or to the browser) and waits for its answer.
     pub async fn call(
         &self,
@@ -145,6 +155,15 @@ impl Cdp {
         }
         let (answer, answered) = oneshot::channel();
         lock(&self.pending).insert(id, answer);
+        // Whatever becomes of this call (answered, failed, or dropped unanswered), its entry
+        // goes; and a connection that closed meanwhile fails it rather than leaving it waiting.
+        let _forget = Forget {
+            pending: &self.pending,
+            id,
+        };
+        if self.is_closed() {
+            return Err(CdpError::Closed);
+        }
         let mut bytes = serde_json::to_vec(&command).unwrap_or_default();
         bytes.push(0);
         let written = {
@@ -155,7 +174,6 @@ impl Cdp {
             }
         };
         if written.is_err() {
-            lock(&self.pending).remove(&id);
             return Err(CdpError::Closed);
         }
         match answered.await {
@@ -180,6 +198,18 @@ impl Cdp {
     }
 }
 
+/// Removes a command's entry from the pending map when its call ends, however it ends.
+struct Forget<'a> {
+    pending: &'a Pending,
+    id: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
@@ -197,15 +227,27 @@ async fn read_answers(
     let mut answers = BufReader::new(answers);
     let mut message = Vec::new();
     loop {
+        let complete = match answers.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(read) => {
+                let (part, used, complete) = match read.iter().position(|byte| *byte == 0) {
+                    Some(end) => (&read[..end], end + 1, true),
+                    None => (read, read.len(), false),
+                };
+                message.extend_from_slice(part);
+                answers.consume(used);
+                complete
+            }
+        };
+        if message.len() > MESSAGE_LIMIT {
+            break;
+        }
+        if !complete {
+            continue;
+        }
+        let parsed = serde_json::from_slice::<Value>(&message);
         message.clear();
-        match answers.read_until(0, &mut message).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if message.last() == Some(&0) {
-            message.pop();
-        }
-        let Ok(mut message) = serde_json::from_slice::<Value>(&message) else {
+        let Ok(mut message) = parsed else {
             continue;
         };
         if let Some(id) = message.get("id").and_then(Value::as_u64) {

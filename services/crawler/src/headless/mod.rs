@@ -36,8 +36,17 @@ pub const SUBREQUESTS: usize = 25;
 /// How long a page must make no request after its `load` to count as settled.
 const QUIET: Duration = Duration::from_millis(500);
 
-/// The most links read back from one rendered document.
+/// The most links read back from one rendered document, and the most requests of one page
+/// recorded.
 const DOCUMENT_LINKS: usize = 5_000;
+const REQUESTS: usize = 1_000;
+
+/// The longest URL kept (as the crawl's own limit).
+const URL_LENGTH: usize = 2_048;
+
+/// How long past its deadline a render waits for Chromium to answer a command before giving
+/// the browser up for another.
+const GRACE: Duration = Duration::from_secs(5);
 
 /// What the browser is asked to load: a page as the fetch stage received it.
 pub struct Document<'a> {
@@ -67,15 +76,18 @@ pub struct Rendered {
 
 pub struct Browser {
     program: PathBuf,
+    sandbox: bool,
     running: Mutex<Option<std::sync::Arc<Cdp>>>,
     renders: Semaphore,
 }
 
 impl Browser {
-    /// A browser run from `program` (Chromium), at most `renders` pages at once.
-    pub fn new(program: PathBuf, renders: usize) -> Browser {
+    /// A browser run from `program` (Chromium, in its own sandbox when `sandbox` and the
+    /// process is not root), at most `renders` pages at once.
+    pub fn new(program: PathBuf, sandbox: bool, renders: usize) -> Browser {
         Browser {
             program,
+            sandbox,
             running: Mutex::new(None),
             renders: Semaphore::new(renders.max(1)),
         }
@@ -102,7 +114,10 @@ impl Browser {
         if let Some(cdp) = running.as_ref().filter(|cdp| !cdp.is_closed()) {
             return Ok(cdp.clone());
         }
-        let cdp = std::sync::Arc::new(Cdp::launch(&self.program, &chromium_arguments())?);
+        let cdp = std::sync::Arc::new(Cdp::launch(
+            &self.program,
+            &chromium_arguments(self.sandbox),
+        )?);
         *running = Some(cdp.clone());
         Ok(cdp)
     }
@@ -125,7 +140,13 @@ impl Browser {
             .await
             .map_err(|_| CdpError::Timeout("waiting for a free browser page"))?;
         let cdp = self.connection().await?;
-        let context = cdp
+        let page = Page {
+            cdp: &cdp,
+            scope,
+            document,
+            deadline,
+        };
+        let context = page
             .call(
                 None,
                 "Target.createBrowserContext",
@@ -136,16 +157,9 @@ impl Browser {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let rendered = Page {
-            cdp: &cdp,
-            scope,
-            document,
-            deadline,
-        }
-        .load(&context, fetch)
-        .await;
+        let rendered = page.load(&context, fetch).await;
         // Closes its page and forgets its cookies and storage, whatever happened.
-        let _ = cdp
+        let _ = page
             .call(
                 None,
                 "Target.disposeBrowserContext",
@@ -158,7 +172,7 @@ impl Browser {
 
 /// Chromium's switches: headless, nothing of its own in the background, and the network
 /// walled off behind the interception.
-fn chromium_arguments() -> Vec<String> {
+fn chromium_arguments(sandbox: bool) -> Vec<String> {
     let mut arguments: Vec<String> = [
         "--headless",
         "--disable-gpu",
@@ -171,8 +185,13 @@ fn chromium_arguments() -> Vec<String> {
         "--disable-sync",
         "--mute-audio",
         "--hide-scrollbars",
-        // A container's /dev/shm is small: shared memory goes to the profile's /tmp instead.
+        "--password-store=basic",
+        "--disable-crash-reporter",
+        // A container's /dev/shm is small: shared memory goes to $TMPDIR instead.
         "--disable-dev-shm-usage",
+        // An http:// page stays http://: Chromium would otherwise ask for its https:// twin
+        // first, which is not the page the crawl fetched.
+        "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
         "--host-resolver-rules=MAP * ~NOTFOUND",
         "--proxy-server=127.0.0.1:9",
         "--proxy-bypass-list=<-loopback>",
@@ -180,8 +199,9 @@ fn chromium_arguments() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    // Chromium refuses its sandbox to root; a crawler in a container often runs as root.
-    if runs_as_root() {
+    // Chromium refuses its sandbox to root, and it needs user namespaces a cluster's nodes
+    // may not give.
+    if !sandbox || runs_as_root() {
         arguments.push("--no-sandbox".into());
     }
     arguments
@@ -205,14 +225,42 @@ struct Page<'a> {
     deadline: Instant,
 }
 
+/// Where a render stands while its page loads.
+#[derive(Default)]
+struct Progress {
+    rendered: Rendered,
+    document_served: bool,
+    subrequests: usize,
+    /// Once the page's `load` fired: when it counts as settled if nothing else happens.
+    settle_at: Option<Instant>,
+}
+
 impl Page<'_> {
+    /// A command, answered by the render's deadline (and a grace): a Chromium that stops
+    /// answering is given up, and the next render starts another.
+    async fn call(
+        &self,
+        session: Option<&str>,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, CdpError> {
+        let answered = tokio::time::timeout_at(
+            self.deadline + GRACE,
+            self.cdp.call(session, method, params),
+        )
+        .await;
+        answered.unwrap_or_else(|_| {
+            self.cdp.abandon();
+            Err(CdpError::Timeout(method))
+        })
+    }
+
     async fn load<F, Fut>(&self, context: &str, fetch: F) -> Result<Rendered, CdpError>
     where
         F: Fn(Url) -> Fut,
         Fut: Future<Output = Option<Answer>>,
     {
         let target = self
-            .cdp
             .call(
                 None,
                 "Target.createTarget",
@@ -220,7 +268,6 @@ impl Page<'_> {
             )
             .await?;
         let session = self
-            .cdp
             .call(
                 None,
                 "Target.attachToTarget",
@@ -248,30 +295,37 @@ impl Page<'_> {
         Fut: Future<Output = Option<Answer>>,
     {
         let session = Some(session);
-        let call = |method: &'static str, params: Value| self.cdp.call(session, method, params);
-        call(
+        self.call(
+            session,
             "Fetch.enable",
             json!({ "patterns": [{ "urlPattern": "*", "requestStage": "Request" }] }),
         )
         .await?;
-        call("Page.enable", json!({})).await?;
-        let navigate = call(
+        // Workers and frames of other sites are targets of their own, out of this session's
+        // interception: they are attached paused and never resumed, so they never run.
+        self.call(
+            session,
+            "Target.setAutoAttach",
+            json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
+        )
+        .await?;
+        self.call(session, "Page.enable", json!({})).await?;
+        let navigate = self.call(
+            session,
             "Page.navigate",
             json!({ "url": self.document.url.as_str() }),
         );
         tokio::pin!(navigate);
         let mut navigated = false;
-        let mut document_served = false;
-        let mut settle_at: Option<Instant> = None;
-        let mut subrequests = 0;
-        let mut rendered = Rendered::default();
+        let mut progress = Progress::default();
         loop {
-            let wake = settle_at.map_or(self.deadline, |settle| settle.min(self.deadline));
+            let wake = progress
+                .settle_at
+                .map_or(self.deadline, |settle| settle.min(self.deadline));
             tokio::select! {
                 answer = &mut navigate, if !navigated => {
                     navigated = true;
-                    let answer = answer?;
-                    if let Some(error) = answer.get("errorText").and_then(Value::as_str) {
+                    if let Some(error) = answer?.get("errorText").and_then(Value::as_str) {
                         return Err(CdpError::Command {
                             method: "Page.navigate".into(),
                             message: error.to_string(),
@@ -282,70 +336,97 @@ impl Page<'_> {
                     let Some(event) = event else { return Err(CdpError::Closed) };
                     match event.method.as_str() {
                         "Fetch.requestPaused" => {
-                            let params = &event.params;
-                            let id = params["requestId"].clone();
-                            let url = params["request"]["url"].as_str().and_then(|url| Url::parse(url).ok());
-                            let method = params["request"]["method"].as_str().unwrap_or_default();
-                            let kind = params["resourceType"].as_str().unwrap_or_default();
-                            if settle_at.is_some() {
-                                settle_at = Some(Instant::now() + QUIET);
-                            }
-                            let Some(url) = url else {
-                                self.refuse(session, id).await;
-                                rendered.refused += 1;
-                                continue;
-                            };
-                            if !document_served && kind == "Document" && same_document(&url, self.document.url) {
-                                document_served = true;
-                                let answer = Answer {
-                                    status: self.document.status,
-                                    headers: self.document.headers.to_vec(),
-                                    body: self.document.body.to_vec(),
-                                };
-                                self.fulfill(session, id, &answer).await;
-                                continue;
-                            }
-                            // The browser's own request for the site's icon is no page's.
-                            if kind == "Other" && url.path() == "/favicon.ico" {
-                                self.refuse(session, id).await;
-                                continue;
-                            }
-                            if url.scheme() == "data" || url.scheme() == "blob" {
-                                let _ = call("Fetch.continueRequest", json!({ "requestId": id })).await;
-                                continue;
-                            }
-                            rendered.requested.push(url.clone());
-                            let fetched = method == "GET"
-                                && FETCHED_KINDS.contains(&kind)
-                                && subrequests < SUBREQUESTS
-                                && self.scope.contains(&url);
-                            if !fetched {
-                                self.refuse(session, id).await;
-                                rendered.refused += 1;
-                                continue;
-                            }
-                            subrequests += 1;
-                            match tokio::time::timeout_at(self.deadline, fetch(url)).await {
-                                Ok(Some(answer)) => self.fulfill(session, id, &answer).await,
-                                _ => self.refuse(session, id).await,
-                            }
+                            self.answer(session, &event.params, &mut progress, &fetch).await;
                         }
-                        "Page.loadEventFired" => settle_at = Some(Instant::now() + QUIET),
+                        "Page.loadEventFired" => progress.settle_at = Some(Instant::now() + QUIET),
+                        // An alert() would hold the page until the deadline.
+                        "Page.javascriptDialogOpening" => {
+                            let _ = self
+                                .call(session, "Page.handleJavaScriptDialog", json!({ "accept": false }))
+                                .await;
+                        }
                         _ => {}
                     }
                 }
                 () = tokio::time::sleep_until(wake) => break,
             }
         }
+        let mut rendered = progress.rendered;
         rendered.links = self.document_links(session).await;
         Ok(rendered)
+    }
+
+    /// Answers one paused request: the page itself with the body the crawl fetched, an
+    /// in-scope GET the page needs with `fetch`'s answer, anything else refused.
+    async fn answer<F, Fut>(
+        &self,
+        session: Option<&str>,
+        params: &Value,
+        progress: &mut Progress,
+        fetch: &F,
+    ) where
+        F: Fn(Url) -> Fut,
+        Fut: Future<Output = Option<Answer>>,
+    {
+        let id = params["requestId"].clone();
+        let url = params["request"]["url"]
+            .as_str()
+            .filter(|url| url.len() <= URL_LENGTH)
+            .and_then(|url| Url::parse(url).ok());
+        let method = params["request"]["method"].as_str().unwrap_or_default();
+        let kind = params["resourceType"].as_str().unwrap_or_default();
+        let Some(url) = url else {
+            progress.rendered.refused += 1;
+            return self.refuse(session, id).await;
+        };
+        if !progress.document_served && kind == "Document" && same_document(&url, self.document.url)
+        {
+            progress.document_served = true;
+            let answer = Answer {
+                status: self.document.status,
+                headers: self.document.headers.to_vec(),
+                body: self.document.body.to_vec(),
+            };
+            return self.fulfill(session, id, &answer).await;
+        }
+        // The browser's own request for the site's icon is no page's.
+        if kind == "Other" && url.path() == "/favicon.ico" {
+            return self.refuse(session, id).await;
+        }
+        if matches!(url.scheme(), "data" | "blob") {
+            let _ = self
+                .call(session, "Fetch.continueRequest", json!({ "requestId": id }))
+                .await;
+            return;
+        }
+        let requested = &mut progress.rendered.requested;
+        if requested.len() < REQUESTS && !requested.contains(&url) {
+            requested.push(url.clone());
+        }
+        let fetched = method == "GET"
+            && FETCHED_KINDS.contains(&kind)
+            && progress.subrequests < SUBREQUESTS
+            && self.scope.contains(&url);
+        if !fetched {
+            progress.rendered.refused += 1;
+            return self.refuse(session, id).await;
+        }
+        progress.subrequests += 1;
+        match tokio::time::timeout_at(self.deadline, fetch(url)).await {
+            Ok(Some(answer)) => self.fulfill(session, id, &answer).await,
+            _ => self.refuse(session, id).await,
+        }
+        // What the page does with the answer is part of its settling.
+        if progress.settle_at.is_some() {
+            progress.settle_at = Some(Instant::now() + QUIET);
+        }
     }
 
     /// The links of the document as the page's scripts left it, resolved by the browser.
     async fn document_links(&self, session: Option<&str>) -> Vec<Url> {
         let expression = format!(
             "Array.from(document.querySelectorAll('a[href],area[href],iframe[src],frame[src],form[action],button[formaction]'), \
-             e => e.href || e.src || e.action || e.formAction || '').slice(0, {DOCUMENT_LINKS})"
+             e => e.href || e.src || e.action || e.formAction || '').filter(l => l.length <= {URL_LENGTH}).slice(0, {DOCUMENT_LINKS})"
         );
         // A moment past the deadline: a page that spent it all still gives its links.
         let read = self.cdp.call(
@@ -369,6 +450,8 @@ impl Page<'_> {
             .unwrap_or_default()
     }
 
+    /// Answers a request with `answer`; one Chromium will not take is refused instead (a
+    /// request left paused would hold the page until the deadline).
     async fn fulfill(&self, session: Option<&str>, id: Value, answer: &Answer) {
         let headers: Vec<Value> = answer
             .headers
@@ -382,19 +465,20 @@ impl Page<'_> {
             502
         };
         let body = base64::engine::general_purpose::STANDARD.encode(&answer.body);
-        let _ = self
-            .cdp
+        let fulfilled = self
             .call(
                 session,
                 "Fetch.fulfillRequest",
                 json!({ "requestId": id, "responseCode": status, "responseHeaders": headers, "body": body }),
             )
             .await;
+        if fulfilled.is_err() {
+            self.refuse(session, id).await;
+        }
     }
 
     async fn refuse(&self, session: Option<&str>, id: Value) {
         let _ = self
-            .cdp
             .call(
                 session,
                 "Fetch.failRequest",
