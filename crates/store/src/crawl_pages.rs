@@ -81,16 +81,24 @@ impl CrawlPages {
         url: &str,
         page: &T,
     ) -> Result<(), StoreError> {
-        self.record_all(&[PageDocument::of(org_id, job_id, url, page)?])
-            .await
+        let page = PageDocument::of(org_id, job_id, url, page)?;
+        match self.record_all(&[page]).await?.pop() {
+            Some(Err(error)) => Err(StoreError::WritesRefused(error)),
+            _ => Ok(()),
+        }
     }
 
     /// Stores (or replaces) pages, of one crawl or several, in one command: an upsert each,
-    /// unordered (none depends on another). An error means some may not be stored; writing
-    /// them all again is harmless.
-    pub async fn record_all(&self, pages: &[PageDocument]) -> Result<(), StoreError> {
+    /// unordered (none depends on another), under the database's write concern. Gives each
+    /// page's outcome in order (a page MongoDB refused does not fail the others); `Err` when
+    /// the command as a whole failed or its write concern was not met (then none counts as
+    /// stored; writing them all again is harmless).
+    pub async fn record_all(
+        &self,
+        pages: &[PageDocument],
+    ) -> Result<Vec<Result<(), String>>, StoreError> {
         if pages.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut updates = RawArrayBuf::new();
         for page in pages {
@@ -100,17 +108,37 @@ impl CrawlPages {
                 "upsert": true,
             });
         }
-        let command = rawdoc! { "update": COLLECTION, "updates": updates, "ordered": false };
-        let answer = self.database.run_raw_command(command).await?;
-        match answer.get_array("writeErrors") {
-            Ok(errors) if !errors.is_empty() => Err(StoreError::WritesRefused(format!(
-                "{} of {} pages not stored: {:?}",
-                errors.len(),
-                pages.len(),
-                errors.first()
-            ))),
-            _ => Ok(()),
+        let mut command = rawdoc! { "update": COLLECTION, "updates": updates, "ordered": false };
+        // A raw command takes no write concern of its own: the database's (the URL's `w=`) is
+        // spelled out.
+        if let Some(concern) = self.database.write_concern() {
+            let concern = bson::to_document(concern)
+                .ok()
+                .and_then(|concern| RawDocumentBuf::from_document(&concern).ok());
+            if let Some(concern) = concern.filter(|concern| !concern.is_empty()) {
+                command.append("writeConcern", concern);
+            }
         }
+        let answer = self.database.run_raw_command(command).await?;
+        if let Ok(error) = answer.get_document("writeConcernError") {
+            return Err(StoreError::WritesRefused(format!(
+                "the write concern was not met: {error}"
+            )));
+        }
+        let mut outcomes = vec![Ok(()); pages.len()];
+        for error in answer.get_array("writeErrors").into_iter().flatten() {
+            let Some(error) = error.as_document() else {
+                continue;
+            };
+            let index = error
+                .get_i32("index")
+                .ok()
+                .and_then(|i| usize::try_from(i).ok());
+            if let Some(outcome) = index.and_then(|index| outcomes.get_mut(index)) {
+                *outcome = Err(error.get_str("errmsg").unwrap_or("refused").to_string());
+            }
+        }
+        Ok(outcomes)
     }
 
     /// Hands every page of one crawl to `visit`, in URL order, one at a time: what the

@@ -71,9 +71,11 @@ return result
 /// KEYS: urls, meta. ARGV[1] url, ARGV[2] holder, ARGV[3] lease in ms. Returns the code (0
 /// unknown, 1 claimed: fetch it, 2 done, 3 held by another holder whose lease runs) and the
 /// crawl's `meta` hash as read before, field and value in turn: what a stage needs of a
-/// crawl comes back with its claim, in one round trip.
+/// crawl comes back with its claim, in one round trip. A crawl that never began (or is
+/// forgotten) claims nothing.
 const CLAIM: &str = r"
 local meta = redis.call('HGETALL', KEYS[2])
+if redis.call('HEXISTS', KEYS[2], 'began') == 0 then return {0, meta} end
 local state = redis.call('HGET', KEYS[1], ARGV[1])
 if not state then return {0, meta} end
 if state == 'd' then return {2, meta} end

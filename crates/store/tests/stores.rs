@@ -1,6 +1,6 @@
 //! The stores against the real Redis and MongoDB servers.
 
-use s4e_store::{LiveStatus, RawOutputs, StoreError};
+use s4e_store::{CrawlPages, LiveStatus, PageDocument, RawOutputs, StoreError};
 use s4e_test_support::TestEnv;
 use s4e_types::api::{CrawlProgress, RunProgress};
 use s4e_types::{JobId, OrgId, RunId};
@@ -115,6 +115,67 @@ async fn raw_output_is_one_document_per_job_and_scoped_by_organization() {
     );
     assert_eq!(raw.get(OrgId::new(), &first).await.unwrap(), None);
     assert_eq!(raw.get(org, "missing").await.unwrap(), None);
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_written_together_are_each_stored_and_a_page_written_again_is_replaced() {
+    let env = TestEnv::new().await.unwrap();
+    let pages = CrawlPages::connect(&env.mongodb_url, &env.namespace)
+        .await
+        .unwrap();
+    let (org, job, other_job) = (OrgId::new(), JobId::new(), JobId::new());
+    let page = |job, url: &str, status: u16| {
+        PageDocument::of(
+            org,
+            job,
+            url,
+            &json!({ "job_id": job, "url": url, "status": status }),
+        )
+        .unwrap()
+    };
+    // Two crawls in one command, one page of the first twice: the later one wins.
+    let outcomes = pages
+        .record_all(&[
+            page(job, "http://a/1", 500),
+            page(other_job, "http://b/1", 200),
+            page(job, "http://a/2", 200),
+            page(job, "http://a/1", 200),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![Ok(()); 4]);
+    // And a page of the first written again alone.
+    pages
+        .record(
+            org,
+            job,
+            "http://a/2",
+            &json!({ "job_id": job, "url": "http://a/2", "status": 404 }),
+        )
+        .await
+        .unwrap();
+    let mut stored = Vec::new();
+    pages
+        .each_of_job(org, job, |page: serde_json::Value| {
+            stored.push((page["url"].clone(), page["status"].clone()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![
+            (json!("http://a/1"), json!(200)),
+            (json!("http://a/2"), json!(404))
+        ]
+    );
+    // Another organization reads none of them.
+    let mut foreign = 0;
+    pages
+        .each_of_job(OrgId::new(), job, |_: serde_json::Value| foreign += 1)
+        .await
+        .unwrap();
+    assert_eq!(foreign, 0);
     env.cleanup().await.unwrap();
 }
 

@@ -74,12 +74,17 @@ async fn write_batches(pages: CrawlPages, mut received: mpsc::Receiver<Order>) {
             .into_iter()
             .map(|order| (order.page, order.stored))
             .unzip();
-        let stored = pages
-            .record_all(&documents)
-            .await
-            .map_err(|error| error.to_string());
-        for waiter in waiting {
-            let _ = waiter.send(stored.clone());
+        match pages.record_all(&documents).await {
+            Ok(outcomes) => {
+                for (waiter, outcome) in waiting.into_iter().zip(outcomes) {
+                    let _ = waiter.send(outcome);
+                }
+            }
+            Err(error) => {
+                for waiter in waiting {
+                    let _ = waiter.send(Err(error.to_string()));
+                }
+            }
         }
     }
 }

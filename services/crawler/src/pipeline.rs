@@ -43,24 +43,23 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// workers look as often).
 const CANCELLATION_EVERY: Duration = Duration::from_secs(1);
 
-/// What a replica last learned or did for each run, and when (a few hundred runs at most are
-/// crawled at once; entries older than a minute go when there are more than that).
+/// What a replica last learned or did for each run, and when (past 1,024 runs, those not
+/// heard of for a minute are dropped).
 #[derive(Default)]
 pub struct PerRun<T> {
     entries: std::sync::Mutex<HashMap<RunId, (Instant, T)>>,
 }
 
 impl<T: Clone> PerRun<T> {
-    /// The value kept for `run`, if kept less than `age` ago.
-    pub fn fresh(&self, run: RunId, age: Duration) -> Option<T> {
+    /// The value kept for `run`, and how long ago it was kept.
+    pub fn get(&self, run: RunId) -> Option<(Duration, T)> {
         let entries = self
             .entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         entries
             .get(&run)
-            .filter(|(kept, _)| kept.elapsed() < age)
-            .map(|(_, value)| value.clone())
+            .map(|(kept, value)| (kept.elapsed(), value.clone()))
     }
 
     pub fn keep(&self, run: RunId, value: T) {
@@ -328,12 +327,11 @@ impl Crawler {
             Err(error) => return Outcome::Retry(format!("marking {key} done: {error}")),
         };
         let queued = frontier.queued.max(0);
-        if queued == 0
-            || self
-                .progress_written
-                .fresh(crawl.run_id, PROGRESS_EVERY)
-                .is_none()
-        {
+        let written_lately = self
+            .progress_written
+            .get(crawl.run_id)
+            .is_some_and(|(age, ())| age < PROGRESS_EVERY);
+        if queued == 0 || !written_lately {
             self.progress_written.keep(crawl.run_id, ());
             self.record_progress(crawl.run_id, "fetch", frontier.seen - queued, queued)
                 .await;
@@ -359,14 +357,22 @@ impl Crawler {
     }
 
     /// Whether the crawl's run was cancelled, asked of Redis at most once per
-    /// [`CANCELLATION_EVERY`] by this replica (once cancelled, always).
+    /// [`CANCELLATION_EVERY`] by this replica (a run once cancelled is not asked again).
     pub async fn is_cancelled(&self, run_id: RunId) -> bool {
-        if let Some(cancelled) = self.cancelled.fresh(run_id, CANCELLATION_EVERY) {
-            return cancelled;
+        match self.cancelled.get(run_id) {
+            Some((_, true)) => return true,
+            Some((age, false)) if age < CANCELLATION_EVERY => return false,
+            _ => {}
         }
-        let cancelled = self.live.is_cancelled(run_id).await.unwrap_or(false);
-        self.cancelled.keep(run_id, cancelled);
-        cancelled
+        match self.live.is_cancelled(run_id).await {
+            Ok(cancelled) => {
+                self.cancelled.keep(run_id, cancelled);
+                cancelled
+            }
+            // Redis away: go on (the fetch's own writes will fail and retry), and ask again
+            // next time.
+            Err(_) => false,
+        }
     }
 
     /// Hands the crawl to the finisher (more than once is harmless: base takes one report).

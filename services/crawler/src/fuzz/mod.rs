@@ -251,10 +251,11 @@ where
     let window = &Window::new(options.concurrency.max(1));
     let mut answers = stream::iter(candidates)
         .map(|(name, calibrated)| async move {
-            let ticket = window.acquire().await;
+            let permit = window.acquire().await;
             admit().await;
+            let ticket = window.send(permit);
             let answer = ask(client, directory, &name, options, deadline).await;
-            window.release(ticket, answer.throttled > 0 || answer.shape.is_none());
+            window.release(ticket, answer.pushed_back(deadline));
             (name, calibrated, answer)
         })
         .buffer_unordered(options.concurrency.max(1));
@@ -326,10 +327,14 @@ impl Window {
         }
     }
 
-    async fn acquire(&self) -> Ticket<'_> {
+    async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
         // Never closed: `None` cannot happen, and a request without a permit is still bounded
         // by the stream's own concurrency.
-        let permit = self.permits.acquire().await.ok();
+        self.permits.acquire().await.ok()
+    }
+
+    /// The request is being sent now: it belongs to the window as it is.
+    fn send<'a>(&self, permit: Option<SemaphorePermit<'a>>) -> Ticket<'a> {
         Ticket {
             permit,
             halvings: self.lock().halvings,
@@ -349,7 +354,9 @@ impl Window {
         } else if pushed_back {
             state.halvings += 1;
             let smaller = (state.limit / 2).max(1);
-            state.debt += state.limit - smaller;
+            // Permits not in use go at once; those in flight as they come back.
+            let unused = self.permits.forget_permits(state.limit - smaller);
+            state.debt += state.limit - smaller - unused;
             state.limit = smaller;
             state.least = state.least.min(smaller);
             state.calm = 0;
@@ -382,6 +389,17 @@ struct Answer {
     shape: Option<Shape>,
     requests: usize,
     throttled: usize,
+}
+
+impl Answer {
+    /// Whether the server pushed back: it asked for time (429 or 503, asked again or not), or
+    /// the request failed (a timeout, a reset) while the directory still had time.
+    fn pushed_back(&self, deadline: Instant) -> bool {
+        let overloaded = |shape: &Shape| matches!(shape.status, 429 | 503);
+        self.throttled > 0
+            || self.shape.as_ref().is_some_and(overloaded)
+            || (self.shape.is_none() && Instant::now() < deadline)
+    }
 }
 
 /// One name asked, again after a growing wait while the server says it is overloaded.
