@@ -314,8 +314,10 @@ impl Crawler {
             })
         };
         let limit = Duration::from_secs(self.settings.request_timeout_seconds);
+        // One tab per crawl: its pages share a session, no other crawl's do.
+        let owner = crawl.job_id.to_string();
         match browser
-            .render(document, &settings.scope, limit, answer)
+            .render(&owner, document, &settings.scope, limit, answer)
             .await
         {
             Ok(rendered) => {

@@ -101,6 +101,7 @@ async fn a_rendered_page_gives_what_its_scripts_build_and_request_and_nothing_le
     browser.version().await.unwrap();
     let rendered = browser
         .render(
+            "a crawl",
             page_of(&page_url, &headers, page.body.as_bytes()),
             &scope,
             Duration::from_secs(15),
@@ -158,6 +159,7 @@ async fn a_page_that_never_settles_ends_at_its_deadline_with_what_it_found() {
     let began = std::time::Instant::now();
     let rendered = browser
         .render(
+            "a crawl",
             page_of(&page_url, &headers, body.as_bytes()),
             &scope,
             Duration::from_secs(3),
@@ -178,6 +180,7 @@ async fn a_page_that_never_settles_ends_at_its_deadline_with_what_it_found() {
     // And the browser serves the next page as well.
     let rendered = browser
         .render(
+            "a crawl",
             page_of(&page_url, &headers, b"<a href=\"/next\">n</a>"),
             &scope,
             Duration::from_secs(5),
@@ -223,6 +226,7 @@ async fn what_a_hostile_page_tries_reaches_nothing_and_an_alert_holds_nothing() 
     browser.version().await.unwrap();
     let rendered = browser
         .render(
+            "a crawl",
             page_of(&page_url, &headers, body.as_bytes()),
             &scope,
             Duration::from_secs(5),
@@ -236,6 +240,7 @@ async fn what_a_hostile_page_tries_reaches_nothing_and_an_alert_holds_nothing() 
     // A second page rendered after the first: anything that escaped has had its time.
     let again = browser
         .render(
+            "a crawl",
             page_of(&page_url, &headers, b"<a href=\"/next\">n</a>"),
             &scope,
             Duration::from_secs(5),
@@ -262,6 +267,7 @@ async fn a_page_by_name_is_rendered_under_that_name() {
     browser.version().await.unwrap();
     let rendered = browser
         .render(
+            "a crawl",
             page_of(&page_url, &headers, page.body.as_bytes()),
             &scope,
             Duration::from_secs(15),
@@ -279,5 +285,45 @@ async fn a_page_by_name_is_rendered_under_that_name() {
     let mut asked = site.requests();
     asked.sort();
     assert_eq!(asked, vec!["/api/live", "/app.js"]);
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_crawls_pages_share_a_session_and_no_other_crawl_sees_it() {
+    // The page links to what its cookie says, then sets it.
+    let body = r#"<html><body><script>
+        var seen = document.cookie.indexOf('visited=yes') >= 0 ? 'again' : 'first';
+        document.body.insertAdjacentHTML('beforeend', '<a href="/' + seen + '">x</a>');
+        document.cookie = 'visited=yes; path=/';
+        </script></body></html>"#;
+    let site = TestSite::start(Arc::new(|_: &str| None), Duration::ZERO).await;
+    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
+    let scope = Scope::of(&page_url).unwrap();
+    let headers = vec![("content-type".to_string(), "text/html".to_string())];
+    let browser = Browser::new(chromium(), true, 2);
+    browser.version().await.unwrap();
+    let mut seen = Vec::new();
+    for owner in ["one crawl", "one crawl", "another crawl", "one crawl"] {
+        let rendered = browser
+            .render(
+                owner,
+                page_of(&page_url, &headers, body.as_bytes()),
+                &scope,
+                Duration::from_secs(5),
+                get,
+            )
+            .await
+            .unwrap();
+        seen.push(paths(&rendered.links, site.port));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            vec!["/first"],
+            vec!["/again"],
+            vec!["/first"],
+            vec!["/again"]
+        ]
+    );
     browser.close().await;
 }

@@ -5,8 +5,12 @@
 //! and the crawler's peak resident memory side by side.
 //!
 //! ```text
-//! cargo run --release -p s4e-e2e --bin crawl-site -- [--concurrency N] [--docs DIR] [SITE...]
+//! cargo run --release -p s4e-e2e --bin crawl-site -- [--concurrency N] [--docs DIR] [--headless] [SITE...]
 //! ```
+//!
+//! With `--headless`, each site is crawled a third time with every page also rendered in
+//! Chromium (`S4E_CRAWL_HEADLESS=true`, `CHROMIUM` or `chromium` on `PATH`): what the headless
+//! mode costs per page.
 //!
 //! A SITE is a directory of the documentation (`std`, `core`), or `gen<N>`: a generated site of
 //! N pages of one shape, for memory at 1× and 10× the size.
@@ -66,12 +70,14 @@ fn main() -> ExitCode {
 
 struct Args {
     concurrency: usize,
+    headless: bool,
     docs: PathBuf,
     sites: Vec<String>,
 }
 
 fn args() -> Result<Args, String> {
     let mut concurrency = DEFAULT_CONCURRENCY;
+    let mut headless = false;
     let mut docs = None;
     let mut sites = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -83,6 +89,7 @@ fn args() -> Result<Args, String> {
                     .and_then(|value| value.parse().ok())
                     .ok_or("--concurrency takes a number")?;
             }
+            "--headless" => headless = true,
             "--docs" => docs = Some(PathBuf::from(args.next().ok_or("--docs takes a path")?)),
             site => sites.push(site.trim_matches('/').to_string()),
         }
@@ -103,6 +110,7 @@ fn args() -> Result<Args, String> {
     }
     Ok(Args {
         concurrency,
+        headless,
         docs,
         sites,
     })
@@ -244,18 +252,28 @@ async fn bench() -> Result<(), String> {
         let start = format!("{origin}/{name}/index.html");
         let files = generated.unwrap_or_else(|| html_files(&args.docs.join(name)));
         eprintln!("crawl-site: {name}/ ({files} HTML files)");
-        outcomes.push(
-            ours(
-                &env,
-                &client,
-                &base.url(),
-                &site,
-                &start,
-                name,
-                args.concurrency,
-            )
-            .await?,
-        );
+        let modes: &[bool] = if args.headless {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        for headless in modes {
+            outcomes.push(
+                ours(
+                    &env,
+                    &client,
+                    &base.url(),
+                    &site,
+                    &start,
+                    name,
+                    Mode {
+                        concurrency: args.concurrency,
+                        headless: *headless,
+                    },
+                )
+                .await?,
+            );
+        }
         outcomes.push(wget2(&site, &start, name, args.concurrency)?);
     }
 
@@ -296,6 +314,12 @@ fn html_files(dir: &Path) -> usize {
         .sum()
 }
 
+/// How the crawler runs: pages at once, and whether it renders them.
+struct Mode {
+    concurrency: usize,
+    headless: bool,
+}
+
 /// One crawl by a fresh crawler process, from the job's publication to its run's end.
 async fn ours(
     env: &TestEnv,
@@ -304,10 +328,16 @@ async fn ours(
     site: &Site,
     start: &str,
     name: &str,
-    concurrency: usize,
+    Mode {
+        concurrency,
+        headless,
+    }: Mode,
 ) -> Result<Outcome, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
     let extra = [
+        ("S4E_CRAWL_HEADLESS", headless.to_string()),
+        ("S4E_CRAWL_CHROMIUM_PATH", chromium),
         (ROLE, "crawler".to_string()),
         ("S4E_BASE_URL", base_url.to_string()),
         ("S4E_EGRESS_ALLOW_PRIVATE", "true".to_string()),
@@ -329,7 +359,7 @@ async fn ours(
             .map_err(|e| e.to_string())?;
     let pid = child.id().ok_or("the crawler has no pid")?;
     let org = client
-        .create_organization(&format!("bench-{name}"))
+        .create_organization(&format!("bench-{name}-{headless}"))
         .await
         .map_err(|e| e.to_string())?;
     let asset = client
@@ -387,7 +417,11 @@ async fn ours(
     bus.close().await;
     let pages = site.served.lock().expect("not poisoned").len();
     Ok(Outcome {
-        tool: "s4e-crawler",
+        tool: if headless {
+            "s4e headless"
+        } else {
+            "s4e-crawler"
+        },
         site: format!("{name}/"),
         time,
         pages,

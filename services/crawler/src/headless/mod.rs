@@ -10,13 +10,16 @@
 //! are recorded, never sent. As a second wall, Chromium is told to resolve no name and to send
 //! whatever escaped interception (a WebSocket, WebRTC) to a proxy that is not there.
 //!
-//! Each render gets a browser context of its own (cookies and storage die with it), so no
-//! site, and no organization, sees another's state. One Chromium serves the replica; it is
-//! started at the first render and again after it dies.
+//! Each crawl renders in tabs of its own, each in a browser context of its own: a crawl's
+//! pages share cookies and storage as one visitor's would, no other crawl (and no other
+//! organization) sees them, and a tab navigated to the crawl's next page keeps its renderer
+//! process. One Chromium serves the replica; it is started at the first render and again
+//! after it dies.
 
 mod cdp;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -33,8 +36,9 @@ use crate::urls::Scope;
 /// The most requests of one page answered with a fetched response (the rest are refused).
 pub const SUBREQUESTS: usize = 25;
 
-/// How long a page must make no request after its `load` to count as settled.
-const QUIET: Duration = Duration::from_millis(500);
+/// How long a page must make no request after its `load` (or after its last request was
+/// answered) to count as settled: every rendered page waits this long at least.
+const QUIET: Duration = Duration::from_millis(250);
 
 /// The most links read back from one rendered document, and the most requests of one page
 /// recorded.
@@ -77,8 +81,23 @@ pub struct Rendered {
 pub struct Browser {
     program: PathBuf,
     sandbox: bool,
-    running: Mutex<Option<std::sync::Arc<Cdp>>>,
+    running: Mutex<Option<Arc<Cdp>>>,
     renders: Semaphore,
+    /// Tabs between renders, at most as many as renders at once.
+    idle: std::sync::Mutex<Vec<Tab>>,
+    capacity: usize,
+}
+
+/// A tab kept for the renders of one crawl: its own browser context (cookies and storage, so
+/// a crawl's pages share a session as a visitor's would, and no other crawl sees it), its page
+/// and session, interception on. Navigating it to the crawl's next page reuses its renderer
+/// process, which a new context would start afresh for every page.
+struct Tab {
+    cdp: Arc<Cdp>,
+    owner: String,
+    context: String,
+    session: String,
+    events: tokio::sync::mpsc::Receiver<Event>,
 }
 
 impl Browser {
@@ -90,6 +109,8 @@ impl Browser {
             sandbox,
             running: Mutex::new(None),
             renders: Semaphore::new(renders.max(1)),
+            idle: Default::default(),
+            capacity: renders.max(1),
         }
     }
 
@@ -103,18 +124,45 @@ impl Browser {
 
     /// Quits Chromium (a render after it starts a new one).
     pub async fn close(&self) {
+        self.idle_tabs().clear();
         let running = self.running.lock().await.take();
         if let Some(cdp) = running {
             cdp.close().await;
         }
     }
 
-    async fn connection(&self) -> Result<std::sync::Arc<Cdp>, CdpError> {
+    fn idle_tabs(&self) -> std::sync::MutexGuard<'_, Vec<Tab>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An idle tab of `owner`'s on the running Chromium, if there is one.
+    fn take_idle(&self, owner: &str, cdp: &Arc<Cdp>) -> Option<Tab> {
+        let mut idle = self.idle_tabs();
+        idle.retain(|tab| Arc::ptr_eq(&tab.cdp, cdp));
+        let mine = idle.iter().position(|tab| tab.owner == owner)?;
+        Some(idle.remove(mine))
+    }
+
+    /// Keeps `tab` for its crawl's next page; past the capacity, the longest idle goes.
+    async fn keep(&self, tab: Tab) {
+        let evicted = {
+            let mut idle = self.idle_tabs();
+            idle.push(tab);
+            (idle.len() > self.capacity).then(|| idle.remove(0))
+        };
+        if let Some(tab) = evicted {
+            dispose(tab).await;
+        }
+    }
+
+    async fn connection(&self) -> Result<Arc<Cdp>, CdpError> {
         let mut running = self.running.lock().await;
         if let Some(cdp) = running.as_ref().filter(|cdp| !cdp.is_closed()) {
             return Ok(cdp.clone());
         }
-        let cdp = std::sync::Arc::new(Cdp::launch(
+        let cdp = Arc::new(Cdp::launch(
             &self.program,
             &chromium_arguments(self.sandbox),
         )?);
@@ -122,10 +170,12 @@ impl Browser {
         Ok(cdp)
     }
 
-    /// Loads `document` until it settles or `limit` passes, answering its requests in `scope`
-    /// with `fetch`, and reads back what it requested and linked to.
+    /// Loads `document` in a tab of `owner`'s (the crawl: its pages share cookies and
+    /// storage, no one else's do) until it settles or `limit` passes, answering its requests
+    /// in `scope` with `fetch`, and reads back what it requested and linked to.
     pub async fn render<F, Fut>(
         &self,
+        owner: &str,
         document: Document<'_>,
         scope: &Scope,
         limit: Duration,
@@ -146,28 +196,29 @@ impl Browser {
             document,
             deadline,
         };
-        let context = page
-            .call(
-                None,
-                "Target.createBrowserContext",
-                json!({ "disposeOnDetach": true }),
-            )
-            .await?;
-        let context = context["browserContextId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let rendered = page.load(&context, fetch).await;
-        // Closes its page and forgets its cookies and storage, whatever happened.
-        let _ = page
-            .call(
-                None,
-                "Target.disposeBrowserContext",
-                json!({ "browserContextId": context }),
-            )
-            .await;
+        let mut tab = match self.take_idle(owner, &cdp) {
+            Some(tab) => tab,
+            None => page.open_tab(&cdp, owner).await?,
+        };
+        let rendered = page.drive(&mut tab, fetch).await;
+        // A tab that failed is not trusted with another page.
+        match rendered {
+            Ok(_) => self.keep(tab).await,
+            Err(_) => dispose(tab).await,
+        }
         rendered
     }
+}
+
+/// Closes a tab and forgets its context's cookies and storage.
+async fn dispose(tab: Tab) {
+    tab.cdp.forget(&tab.session);
+    let disposed = tab.cdp.call(
+        None,
+        "Target.disposeBrowserContext",
+        json!({ "browserContextId": tab.context }),
+    );
+    let _ = tokio::time::timeout(GRACE, disposed).await;
 }
 
 /// Chromium's switches: headless, nothing of its own in the background, and the network
@@ -255,61 +306,95 @@ impl Page<'_> {
         })
     }
 
-    async fn load<F, Fut>(&self, context: &str, fetch: F) -> Result<Rendered, CdpError>
-    where
-        F: Fn(Url) -> Fut,
-        Fut: Future<Output = Option<Answer>>,
-    {
+    /// A new tab for `owner`: a context of its own, a blank page, its requests intercepted,
+    /// the targets it would start (workers, frames of other sites) held paused.
+    async fn open_tab(&self, cdp: &Arc<Cdp>, owner: &str) -> Result<Tab, CdpError> {
+        let context = self
+            .call(
+                None,
+                "Target.createBrowserContext",
+                json!({ "disposeOnDetach": true }),
+            )
+            .await?;
+        let context = context["browserContextId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let target = self
             .call(
                 None,
                 "Target.createTarget",
                 json!({ "url": "about:blank", "browserContextId": context }),
             )
-            .await?;
-        let session = self
-            .call(
-                None,
-                "Target.attachToTarget",
-                json!({ "targetId": target["targetId"], "flatten": true }),
-            )
-            .await?;
-        let session = session["sessionId"]
-            .as_str()
+            .await;
+        let session = match target {
+            Ok(target) => {
+                self.call(
+                    None,
+                    "Target.attachToTarget",
+                    json!({ "targetId": target["targetId"], "flatten": true }),
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        let session = session
+            .as_ref()
+            .ok()
+            .and_then(|session| session["sessionId"].as_str())
             .unwrap_or_default()
             .to_string();
-        let mut events = self.cdp.events(&session);
-        let rendered = self.drive(&session, &mut events, fetch).await;
-        self.cdp.forget(&session);
-        rendered
+        let tab = Tab {
+            cdp: cdp.clone(),
+            owner: owner.to_string(),
+            events: cdp.events(&session),
+            context,
+            session,
+        };
+        let session = Some(tab.session.as_str());
+        let ready = async {
+            self.call(
+                session,
+                "Fetch.enable",
+                json!({ "patterns": [{ "urlPattern": "*", "requestStage": "Request" }] }),
+            )
+            .await?;
+            // Workers and frames of other sites are targets of their own, out of this
+            // session's interception: they are attached paused and never resumed, so they
+            // never run.
+            self.call(
+                session,
+                "Target.setAutoAttach",
+                json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
+            )
+            .await?;
+            self.call(session, "Page.enable", json!({})).await
+        };
+        match (tab.session.is_empty(), ready.await) {
+            (false, Ok(_)) => Ok(tab),
+            (_, result) => {
+                dispose(tab).await;
+                Err(result
+                    .err()
+                    .unwrap_or(CdpError::Timeout("opening a browser tab")))
+            }
+        }
     }
 
-    async fn drive<F, Fut>(
-        &self,
-        session: &str,
-        events: &mut tokio::sync::mpsc::Receiver<Event>,
-        fetch: F,
-    ) -> Result<Rendered, CdpError>
+    async fn drive<F, Fut>(&self, tab: &mut Tab, fetch: F) -> Result<Rendered, CdpError>
     where
         F: Fn(Url) -> Fut,
         Fut: Future<Output = Option<Answer>>,
     {
-        let session = Some(session);
-        self.call(
-            session,
-            "Fetch.enable",
-            json!({ "patterns": [{ "urlPattern": "*", "requestStage": "Request" }] }),
-        )
-        .await?;
-        // Workers and frames of other sites are targets of their own, out of this session's
-        // interception: they are attached paused and never resumed, so they never run.
-        self.call(
-            session,
-            "Target.setAutoAttach",
-            json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
-        )
-        .await?;
-        self.call(session, "Page.enable", json!({})).await?;
+        let session = Some(tab.session.as_str());
+        let events = &mut tab.events;
+        // What the tab's last page left paused is refused, not taken for this page's.
+        while let Ok(stale) = events.try_recv() {
+            if stale.method == "Fetch.requestPaused" {
+                self.refuse(session, stale.params["requestId"].clone())
+                    .await;
+            }
+        }
         let navigate = self.call(
             session,
             "Page.navigate",
