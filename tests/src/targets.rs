@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use s4e_test_support::listener;
+use s4e_test_support::site::read_request_head;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::crypto::ring;
@@ -159,7 +160,7 @@ impl Slow {
 
     /// On another loopback address (another host, as far as caps per host are concerned).
     pub async fn start_on(ip: [u8; 4], delay: Duration) -> Slow {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::from(ip), 0))
             .await
             .expect("bind a loopback address");
@@ -178,13 +179,8 @@ impl Slow {
                 };
                 let record = shared.clone();
                 tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buffer = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buffer[..n]),
-                        }
+                    if read_request_head(&mut stream).await.is_none() {
+                        return;
                     }
                     {
                         let mut record = record.lock().expect("record");

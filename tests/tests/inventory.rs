@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use s4e_e2e::{Fleet, Receiver};
+use s4e_test_support::site::read_request_head;
 use s4e_test_support::wait_for;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -452,14 +453,8 @@ async fn web_server(server: std::sync::Arc<std::sync::Mutex<String>>) -> (u16, J
             };
             let server = server.lock().unwrap().clone();
             tokio::spawn(async move {
-                use tokio::io::AsyncReadExt;
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
+                if read_request_head(&mut stream).await.is_none() {
+                    return;
                 }
                 let body = "<html><head><script src=\"/js/jquery-3.5.1.min.js\"></script>\
                             </head><body>shop</body></html>";

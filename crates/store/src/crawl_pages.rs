@@ -38,6 +38,8 @@ impl PageDocument {
         url: &str,
         page: &T,
     ) -> Result<PageDocument, StoreError> {
+        // Through a `Document`, then to bytes: serialising the crawler's pages straight to raw
+        // bytes (`bson::to_raw_document_buf`) loses them (the crawl tests find no page).
         let convert = |error: &dyn std::fmt::Display| StoreError::Convert(error.to_string());
         let mut document = bson::to_document(page).map_err(|error| convert(&error))?;
         let id = format!("{job_id} {url}");

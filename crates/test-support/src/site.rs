@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// One answer of the site.
@@ -49,6 +49,23 @@ impl Page {
     fn not_found() -> Page {
         Page::html("<html><title>Not found</title></html>").status(404)
     }
+}
+
+/// Reads an HTTP request's head, through its blank line, from `stream`; `None` when the
+/// connection ends first or the head passes 64 KiB.
+pub async fn read_request_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+        if request.len() > 64 * 1024 {
+            return None;
+        }
+    }
+    Some(request)
 }
 
 /// What a site answers for a path and query (`/a?b=c`).
@@ -110,17 +127,9 @@ async fn serve(
     recorded: Arc<Mutex<Vec<String>>>,
     delay: Duration,
 ) {
-    let mut request = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !request.windows(4).any(|window| window == b"\r\n\r\n") {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buffer[..n]),
-        }
-        if request.len() > 64 * 1024 {
-            return;
-        }
-    }
+    let Some(request) = read_request_head(&mut stream).await else {
+        return;
+    };
     let head = String::from_utf8_lossy(&request);
     let mut words = head.split_whitespace();
     let (Some(method), Some(target)) = (words.next(), words.next()) else {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use s4e_crawler::fuzz::{FfufRun, FuzzOptions, fuzz_directory};
 use s4e_egress::http::Pinned;
-use s4e_test_support::site::{Page, Pages, TestSite};
+use s4e_test_support::site::{Page, Pages, TestSite, read_request_head};
 use tokio::time::Instant;
 use url::Url;
 
@@ -112,7 +112,7 @@ async fn a_throttling_site_is_asked_again_and_nothing_is_lost() {
 /// A server that copes with `limit` requests at once (each takes 20 ms) and
 /// answers 429 to any beyond them; `/word-NNN` exists for every NNN divisible by 50.
 async fn overloaded_server(limit: usize) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = s4e_test_support::listener().await;
     let address = listener.local_addr().unwrap();
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -120,14 +120,9 @@ async fn overloaded_server(limit: usize) -> (std::net::SocketAddr, tokio::task::
         while let Ok((mut stream, _)) = listener.accept().await {
             let in_flight = in_flight.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
+                let Some(request) = read_request_head(&mut stream).await else {
+                    return;
+                };
                 let head = String::from_utf8_lossy(&request);
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let status = if in_flight.fetch_add(1, Ordering::SeqCst) >= limit {

@@ -41,6 +41,24 @@ async fn get(url: Url) -> Option<Answer> {
     })
 }
 
+/// Chromium started before a test's clock runs: its first start is no page's time.
+async fn started_browser(renders: usize) -> Browser {
+    let browser = Browser::new(chromium(), true, renders);
+    browser.version().await.unwrap();
+    browser
+}
+
+/// The site's root page and the crawl scope it starts.
+fn root_of(site: &TestSite) -> (Url, Scope) {
+    let root = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
+    let scope = Scope::of(&root).unwrap();
+    (root, scope)
+}
+
+fn html_headers() -> Vec<(String, String)> {
+    vec![("content-type".to_string(), "text/html".to_string())]
+}
+
 /// A page as the fetch stage would hand it to the browser (200, `headers`, `body`).
 fn page_of<'a>(url: &'a Url, headers: &'a [(String, String)], body: &'a [u8]) -> Document<'a> {
     Document {
@@ -73,8 +91,7 @@ async fn a_rendered_page_gives_what_its_scripts_build_and_request_and_nothing_le
     .await;
     let pages = site::single_page_application(outside.port);
     let site = TestSite::start(pages.clone(), Duration::ZERO).await;
-    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
-    let scope = Scope::of(&page_url).unwrap();
+    let (page_url, scope) = root_of(&site);
     let page = pages("/").unwrap();
     let headers = vec![("content-type".to_string(), page.content_type.to_string())];
 
@@ -96,9 +113,7 @@ async fn a_rendered_page_gives_what_its_scripts_build_and_request_and_nothing_le
         "{read:?}"
     );
 
-    let browser = Browser::new(chromium(), true, 2);
-    // Started before the clock runs: its first start is no page's time.
-    browser.version().await.unwrap();
+    let browser = started_browser(2).await;
     let rendered = browser
         .render(
             "a crawl",
@@ -150,12 +165,10 @@ async fn a_page_that_never_settles_ends_at_its_deadline_with_what_it_found() {
         _ => Some(Page::of("application/json", "{}")),
     });
     let site = TestSite::start(pages.clone(), Duration::ZERO).await;
-    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
-    let scope = Scope::of(&page_url).unwrap();
-    let headers = vec![("content-type".to_string(), "text/html".to_string())];
+    let (page_url, scope) = root_of(&site);
+    let headers = html_headers();
     let body = pages("/").unwrap().body;
-    let browser = Browser::new(chromium(), true, 1);
-    browser.version().await.unwrap();
+    let browser = started_browser(1).await;
     let began = std::time::Instant::now();
     let rendered = browser
         .render(
@@ -219,11 +232,9 @@ async fn what_a_hostile_page_tries_reaches_nothing_and_an_alert_holds_nothing() 
         </script></body></html>"#
     );
     let site = TestSite::start(Arc::new(|_: &str| None), Duration::ZERO).await;
-    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
-    let scope = Scope::of(&page_url).unwrap();
-    let headers = vec![("content-type".to_string(), "text/html".to_string())];
-    let browser = Browser::new(chromium(), true, 1);
-    browser.version().await.unwrap();
+    let (page_url, scope) = root_of(&site);
+    let headers = html_headers();
+    let browser = started_browser(1).await;
     let rendered = browser
         .render(
             "a crawl",
@@ -263,8 +274,7 @@ async fn a_page_by_name_is_rendered_under_that_name() {
     let page = site::single_page_application(9)("/").unwrap();
     let headers = vec![("content-type".to_string(), page.content_type.to_string())];
     let local = site.port;
-    let browser = Browser::new(chromium(), true, 1);
-    browser.version().await.unwrap();
+    let browser = started_browser(1).await;
     let rendered = browser
         .render(
             "a crawl",
@@ -297,11 +307,9 @@ async fn a_crawls_pages_share_a_session_and_no_other_crawl_sees_it() {
         document.cookie = 'visited=yes; path=/';
         </script></body></html>"#;
     let site = TestSite::start(Arc::new(|_: &str| None), Duration::ZERO).await;
-    let page_url = Url::parse(&format!("http://127.0.0.1:{}/", site.port)).unwrap();
-    let scope = Scope::of(&page_url).unwrap();
-    let headers = vec![("content-type".to_string(), "text/html".to_string())];
-    let browser = Browser::new(chromium(), true, 2);
-    browser.version().await.unwrap();
+    let (page_url, scope) = root_of(&site);
+    let headers = html_headers();
+    let browser = started_browser(2).await;
     let mut seen = Vec::new();
     for owner in ["one crawl", "one crawl", "another crawl", "one crawl"] {
         let rendered = browser

@@ -10,14 +10,14 @@ use s4e_bus::topology::DISPATCH_ROUTING_KEY;
 use s4e_bus::{Bus, BusOptions, Exchange};
 use s4e_client::BaseClient;
 use s4e_runtime::{CommonConfig, Served, Service, ServiceToken};
-use s4e_test_support::site::{Page, TestSite};
+use s4e_test_support::site::{Page, TestSite, read_request_head};
 use s4e_test_support::{TestEnv, listener, start_service_binary, wait_for};
 use s4e_types::api::{NewScanJob, NewScanRun, ScanRunWithJobs};
 use s4e_types::{
     AssetKind, CheckKind, Envelope, FindingQuery, JobSpec, JobStatus, Message, NewAsset, OrgId,
     RunStatus,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_s4e-dispatcher");
@@ -34,13 +34,8 @@ async fn slow_target(delay: Duration) -> (String, Arc<AtomicUsize>) {
         while let Ok((mut stream, _)) = listener.accept().await {
             let count = count.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
+                if read_request_head(&mut stream).await.is_none() {
+                    return;
                 }
                 count.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
